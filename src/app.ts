@@ -1,0 +1,96 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { AppError, problemResponse } from "./core/errors";
+import { createRouter } from "./core/router";
+import { createDb } from "./db/client";
+import { authenticate } from "./middleware/auth";
+import { idempotency } from "./middleware/idempotency";
+import service from "./routes/service/service.index";
+import type { AppEnv } from "./env";
+
+/** Request body limits: 1 MiB for JSON, 32 MiB per chunk on the bulk upload routes. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const UPLOAD_BODY_LIMIT = 32 * 1024 * 1024;
+const UPLOAD_ROUTES = [/^\/v1\/batches\/[^/]+\/recipients$/, /^\/v1\/products\/[^/]+\/codes$/];
+
+function limitBody(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError("payload_too_large", `The body exceeds ${maxSize} bytes; send it in smaller chunks`);
+    },
+  });
+}
+const defaultLimit = limitBody(DEFAULT_BODY_LIMIT);
+const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
+
+const routers = [service];
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use(requestId({ headerName: "x-request-id" }));
+  app.use(async (c, next) => {
+    const started = Date.now();
+    c.set("db", createDb(c.env.DB));
+    await next();
+    if (c.env.ENVIRONMENT !== "test" && c.env.ENVIRONMENT !== "bench") {
+      console.log(JSON.stringify({ request_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
+    }
+  });
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problemResponse(new AppError("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), c.req.path, c.var.requestId, {
+          allow: methods.join(", "),
+        }),
+    }),
+  );
+  app.use("/v1/*", authenticate);
+  app.use("/v1/*", (c, next) => (UPLOAD_ROUTES.some((r) => r.test(c.req.path)) ? uploadLimit : defaultLimit)(c, next));
+  app.use("/v1/*", idempotency);
+
+  for (const router of routers) app.route("/", router);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "JWT with claims sub, org, roles, iss, aud, exp (see `npm run token`).",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Rewardrail API",
+      version: "1.0.0",
+      description: "Bulk and event-triggered rewards with validated batches, approvals, funding pools, delivery and reconciliation.",
+    },
+    servers: [{ url: "/" }],
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Rewardrail API" }));
+
+  app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.req.path, c.var.requestId));
+  app.onError((err, c) => {
+    const requestId = c.var.requestId;
+    if (err instanceof AppError) return problemResponse(err, c.req.path, requestId);
+    if (err instanceof HTTPException) {
+      if (err.status === 400 && /json/i.test(err.message)) {
+        return problemResponse(new AppError("invalid_json", "The request body is not valid JSON"), c.req.path, requestId);
+      }
+      if (err.status === 413) return problemResponse(new AppError("payload_too_large"), c.req.path, requestId);
+      if (err.status === 401) return problemResponse(new AppError("unauthorized"), c.req.path, requestId);
+      if (err.status < 500) return problemResponse(new AppError("unprocessable", err.message), c.req.path, requestId);
+    }
+    console.error(JSON.stringify({ request_id: requestId, error: String(err), stack: (err as Error)?.stack }));
+    return problemResponse(new AppError("internal_error", "Something went wrong on our side; quote the request id to support"), c.req.path, requestId);
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+export type { AppEnv };

@@ -1,0 +1,87 @@
+/**
+ * One error type for the whole API. Every failure leaves as RFC 9457 problem+json with a stable
+ * machine `code`; the HTTP status follows from the code so handlers never pick statuses by hand.
+ */
+export const ERROR_CODES = {
+  validation_failed: { status: 400, title: "The request is not valid" },
+  invalid_json: { status: 400, title: "The request body is not valid JSON" },
+  invalid_idempotency_key: { status: 400, title: "The Idempotency-Key header is not valid" },
+  invalid_amount: { status: 400, title: "The amount is not valid" },
+  unauthorized: { status: 401, title: "Authentication is required" },
+  forbidden: { status: 403, title: "The caller lacks the role this action needs" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  conflict: { status: 409, title: "Conflict" },
+  invalid_state_transition: { status: 409, title: "The resource is not in a state that allows this" },
+  insufficient_funds: { status: 409, title: "The pool cannot cover this amount" },
+  limit_exceeded: { status: 409, title: "A spend limit of the pool would be exceeded" },
+  idempotency_key_in_flight: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
+  duplicate: { status: 409, title: "Duplicate" },
+  payload_too_large: { status: 413, title: "The request body is too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used with another request" },
+  operation_id_reused: { status: 422, title: "The operation id was used with other arguments" },
+  unprocessable: { status: 422, title: "The request cannot be processed" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal_error: { status: 500, title: "Internal error" },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One field-level problem: `pointer` for the JSON body (RFC 6901), `parameter` for path/query, `header`. */
+export interface FieldError {
+  pointer?: string;
+  parameter?: string;
+  header?: string;
+  code: string;
+  detail: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    readonly extra: { errors?: FieldError[]; [key: string]: unknown } = {},
+  ) {
+    super(detail ?? ERROR_CODES[code].title);
+    this.name = "AppError";
+    this.status = ERROR_CODES[code].status;
+  }
+}
+
+export function notFound(entity: string, id: string): AppError {
+  return new AppError("not_found", `No ${entity} with id ${id}`);
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  request_id?: string;
+  errors?: FieldError[];
+  [key: string]: unknown;
+}
+
+export function toProblem(err: AppError, instance?: string, requestId?: string): Problem {
+  return {
+    type: `https://rewardrail.dev/problems/${err.code.replaceAll("_", "-")}`,
+    title: ERROR_CODES[err.code].title,
+    status: err.status,
+    detail: err.message,
+    code: err.code,
+    ...(instance ? { instance } : {}),
+    ...(requestId ? { request_id: requestId } : {}),
+    ...err.extra,
+  };
+}
+
+export function problemResponse(err: AppError, instance?: string, requestId?: string, headers: HeadersInit = {}): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/problem+json");
+  if (requestId) h.set("x-request-id", requestId);
+  return new Response(JSON.stringify(toProblem(err, instance, requestId)), { status: err.status, headers: h });
+}

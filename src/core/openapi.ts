@@ -1,0 +1,78 @@
+import { z } from "@hono/zod-openapi";
+import { ERROR_CODES } from "./errors";
+
+/** Problem Details (RFC 9457) as every error response documents it. */
+export const ProblemSchema = z
+  .object({
+    type: z.string().url(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]),
+    instance: z.string().optional(),
+    request_id: z.string().optional(),
+    errors: z
+      .array(
+        z.object({
+          pointer: z.string().optional(),
+          parameter: z.string().optional(),
+          header: z.string().optional(),
+          code: z.string(),
+          detail: z.string(),
+        }),
+      )
+      .optional(),
+  })
+  .openapi("Problem");
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Invalid request (validation_failed, invalid_json, ...)",
+  401: "Missing or invalid bearer token",
+  403: "The token lacks the role this route needs",
+  404: "Not found (or owned by another org)",
+  405: "Method not allowed",
+  409: "Conflict with the current state",
+  413: "Body too large",
+  415: "Unsupported media type",
+  422: "Unprocessable (e.g. idempotency_key_reused)",
+  429: "Rate limited",
+  500: "Internal error",
+};
+
+/** Problem+json responses for the given statuses, to spread into a route's `responses`. */
+export function problems<const S extends readonly number[]>(...statuses: S) {
+  const out: Record<number, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }> = {};
+  for (const s of [...statuses, 500]) {
+    out[s] = { description: STATUS_TEXT[s] ?? "Error", content: { "application/problem+json": { schema: ProblemSchema } } };
+  }
+  return out as { [K in S[number] | 500]: { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } } };
+}
+
+/** A JSON response entry for `responses`. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } } as const;
+}
+
+/** A JSON request body entry for `request.body`. */
+export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON body") {
+  return { required: true, description, content: { "application/json": { schema } } } as const;
+}
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({ description: "Makes a retried POST safe: same key and body replay the first response (max 255 chars)." }),
+});
+
+export const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "Page size (max 500)" }),
+  cursor: z.string().max(200).optional().openapi({ description: "next_cursor from the previous page" }),
+});
+
+export function page<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+}
+
+export const IdParam = (prefix: string) =>
+  z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: `${prefix}_01J...` }) });

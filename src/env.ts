@@ -1,0 +1,37 @@
+import type { FundingPool } from "../durable-objects/funding-pool";
+import type { Database } from "./db/client";
+
+/** Bindings from wrangler.toml, .dev.vars and `wrangler secret put`. */
+export interface Env {
+  DB: D1Database;
+  FUNDING_POOL: DurableObjectNamespace<FundingPool>;
+  DELIVERY_QUEUE: Queue;
+  ENVIRONMENT: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  JWT_SECRET?: string;
+  JWT_JWKS_URL?: string;
+  EMAIL_FROM: string;
+  RESEND_API_KEY?: string;
+  CODE_ENCRYPTION_KEY?: string;
+}
+
+/** The authenticated caller, from the verified JWT. */
+export interface Auth {
+  sub: string;
+  org: string;
+  roles: Role[];
+}
+
+export const ROLES = ["admin", "operator", "finance", "owner", "support", "integrator", "auditor"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Hono environment shared by every route and middleware. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    auth: Auth;
+    db: Database;
+  };
+}

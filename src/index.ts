@@ -1,0 +1,17 @@
+import { createApp } from "./app";
+import type { Env } from "./env";
+
+export { FundingPool } from "../durable-objects/funding-pool";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  async queue(batch, env, ctx) {
+    // Delivery consumers arrive with the delivery issue; until then nothing is enqueued.
+    for (const msg of batch.messages) msg.ack();
+  },
+  async scheduled(controller, env, ctx) {
+    // Cron work (sweeps, reconciliation) is registered by the domain modules as they arrive.
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,85 @@
+import { createMiddleware } from "hono/factory";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
+import { AppError } from "../core/errors";
+import { ROLES, type AppEnv, type Auth, type Env, type Role } from "../env";
+
+const HS_ALGS = ["HS256"];
+const ASYMMETRIC_ALGS = ["RS256", "ES256"];
+const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+/** The API bearer token's `typ`; approval links use their own type and audience and never pass here. */
+export const API_TOKEN_TYPE = "JWT";
+
+/**
+ * Verifies a bearer JWT with pinned algorithms: HS256 with JWT_SECRET locally, RS256/ES256 from
+ * JWT_JWKS_URL when that is set. `iss`, `aud`, `exp`, `sub`, `org` and `roles` are all required.
+ */
+export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
+  let payload: JWTPayload;
+  try {
+    const opts = {
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      requiredClaims: ["exp", "sub", "iss", "aud"],
+      clockTolerance: 5,
+    };
+    if (env.JWT_JWKS_URL) {
+      let jwks = jwksCache.get(env.JWT_JWKS_URL);
+      if (!jwks) jwksCache.set(env.JWT_JWKS_URL, (jwks = createRemoteJWKSet(new URL(env.JWT_JWKS_URL))));
+      ({ payload } = await jwtVerify(token, jwks, { ...opts, algorithms: ASYMMETRIC_ALGS }));
+    } else {
+      if (!env.JWT_SECRET) throw new AppError("internal_error", "JWT_SECRET is not configured");
+      const key = new TextEncoder().encode(env.JWT_SECRET);
+      ({ payload } = await jwtVerify(token, key, { ...opts, algorithms: HS_ALGS }));
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError("unauthorized", describeJoseError(err));
+  }
+  const { sub, org, roles } = payload as JWTPayload & { org?: unknown; roles?: unknown };
+  if (typeof sub !== "string" || sub.length === 0) throw new AppError("unauthorized", "The token has no sub claim");
+  if (typeof org !== "string" || org.length === 0 || org.length > 64) throw new AppError("unauthorized", "The token has no valid org claim");
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) {
+    throw new AppError("unauthorized", "The token has no roles claim (an array of strings)");
+  }
+  return { sub, org, roles: roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return "The token has expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The token's ${err.claim} claim is not valid (${err.reason})`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "The token's algorithm is not allowed";
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "The token's signature is not valid";
+  return "The token is not a valid JWT";
+}
+
+/** Authenticates every request it guards and exposes the caller as `c.var.auth`. */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("authorization");
+  if (!header) throw new AppError("unauthorized", "Send Authorization: Bearer <token>");
+  const match = /^Bearer ([A-Za-z0-9_\-.=]+)$/.exec(header.trim());
+  if (!match?.[1]) throw new AppError("unauthorized", "The Authorization header must be 'Bearer <token>'");
+  c.set("auth", await verifyApiToken(c.env, match[1]));
+  await next();
+});
+
+/** Lets the request through when the caller holds one of `roles` ("any" = any valid token). */
+export function requireRoles(roles: readonly Role[] | "any") {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const auth = c.var.auth;
+    if (!auth) throw new AppError("unauthorized", "Send Authorization: Bearer <token>");
+    if (roles !== "any" && !auth.roles.some((r) => roles.includes(r))) {
+      throw new AppError("forbidden", `This action needs one of the roles: ${roles.join(", ")}`);
+    }
+    await next();
+  });
+}
+
+/** The OpenAPI fields and role middleware of a protected route, to spread into `createRoute`. */
+export function protect(roles: readonly Role[] | "any") {
+  return {
+    security: [{ bearerAuth: [] }],
+    middleware: [requireRoles(roles)],
+    "x-roles": roles === "any" ? ["any"] : [...roles],
+  };
+}

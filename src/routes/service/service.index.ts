@@ -1,0 +1,11 @@
+import { createRouter, type AppRouteHandler } from "../../core/router";
+import * as routes from "./service.routes";
+
+const health: AppRouteHandler<typeof routes.health> = (c) => c.json({ status: "ok" as const }, 200);
+
+const me: AppRouteHandler<typeof routes.me> = (c) => {
+  const { sub, org, roles } = c.var.auth;
+  return c.json({ sub, org, roles }, 200);
+};
+
+export default createRouter().openapi(routes.health, health).openapi(routes.me, me);

@@ -1,0 +1,82 @@
+import { env } from "cloudflare:workers";
+import { SignJWT, UnsecuredJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { call, token } from "./helpers/api";
+
+async function expect401(authorization: string | undefined) {
+  const res = await call("/v1/me", { headers: authorization === undefined ? {} : { authorization } });
+  expect(res.status).toBe(401);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const body = await res.json<any>();
+  expect(body.code).toBe("unauthorized");
+  return body;
+}
+
+describe("bearer authentication", () => {
+  it("refuses a request with no Authorization header", async () => {
+    await expect401(undefined);
+  });
+
+  it("refuses a malformed Authorization header", async () => {
+    await expect401("Token abc");
+    await expect401("Bearer");
+    await expect401("Bearer not-a-jwt");
+  });
+
+  it("refuses a token whose signature was tampered with", async () => {
+    const t = await token();
+    const [h, p, s] = t.split(".");
+    await expect401(`Bearer ${h}.${p}.${s!.slice(0, -4)}AAAA`);
+  });
+
+  it("refuses alg: none", async () => {
+    const unsigned = new UnsecuredJWT({ org: "acme", roles: ["admin"] })
+      .setSubject("alice")
+      .setIssuer(env.JWT_ISSUER)
+      .setAudience(env.JWT_AUDIENCE)
+      .setExpirationTime("1h")
+      .encode();
+    await expect401(`Bearer ${unsigned}`);
+  });
+
+  it("refuses an HS256 token signed with another secret", async () => {
+    await expect401(`Bearer ${await token({ secret: "some-other-secret-that-is-also-long-enough" })}`);
+  });
+
+  it("refuses an expired token", async () => {
+    const body = await expect401(`Bearer ${await token({ ttlSeconds: -60 })}`);
+    expect(body.detail).toMatch(/expired/);
+  });
+
+  it("refuses a token not valid before a future time", async () => {
+    await expect401(`Bearer ${await token({ notBefore: Math.floor(Date.now() / 1000) + 600 })}`);
+  });
+
+  it("refuses the wrong issuer and the wrong audience", async () => {
+    await expect401(`Bearer ${await token({ issuer: "someone-else" })}`);
+    await expect401(`Bearer ${await token({ audience: "another-api" })}`);
+  });
+
+  it("refuses tokens missing org, exp, sub or roles", async () => {
+    await expect401(`Bearer ${await token({ omit: ["org"] })}`);
+    await expect401(`Bearer ${await token({ omit: ["exp"] })}`);
+    await expect401(`Bearer ${await token({ omit: ["sub"] })}`);
+    await expect401(`Bearer ${await token({ omit: ["roles"] })}`);
+  });
+
+  it("refuses an RS-style header on an HS256 deployment (algorithms pinned)", async () => {
+    const t = await new SignJWT({ org: "acme", roles: ["admin"] })
+      .setProtectedHeader({ alg: "HS512" })
+      .setSubject("alice")
+      .setIssuer(env.JWT_ISSUER)
+      .setAudience(env.JWT_AUDIENCE)
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(env.JWT_SECRET));
+    await expect401(`Bearer ${t}`);
+  });
+
+  it("accepts a valid token", async () => {
+    const res = await call("/v1/me", { token: await token() });
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,0 +1,3 @@
+declare module "@seriousme/openapi-schema-validator/resolve.js" {
+  export function checkRefs(tree: unknown): { valid: boolean; errors?: unknown };
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { call, callJson, token } from "./helpers/api";
+import { validateOpenApi31 } from "./helpers/openapi-validator";
+
+describe("service routes", () => {
+  it("answers /health without a token", async () => {
+    const { status, body } = await callJson("/health");
+    expect(status).toBe(200);
+    expect(body).toEqual({ status: "ok" });
+  });
+
+  it("returns the caller of /v1/me from the token", async () => {
+    const t = await token({ org: "acme", sub: "alice", roles: ["operator", "finance"] });
+    const { status, body, res } = await callJson("/v1/me", { token: t });
+    expect(status).toBe(200);
+    expect(body).toEqual({ sub: "alice", org: "acme", roles: ["operator", "finance"] });
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("serves a valid OpenAPI 3.1 document with the bearer scheme and every route", async () => {
+    const { status, body } = await callJson("/openapi.json");
+    expect(status).toBe(200);
+    expect(body.openapi).toBe("3.1.0");
+    const result = validateOpenApi31(body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(body.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(body.paths["/v1/me"].get.security).toEqual([{ bearerAuth: [] }]);
+    expect(body.paths["/v1/me"].get.responses["401"].content["application/problem+json"]).toBeTruthy();
+  });
+
+  it("serves an interactive reference page at /docs", async () => {
+    const res = await call("/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(await res.text()).toContain("/openapi.json");
+  });
+});
+
+describe("errors are problem+json", () => {
+  it("answers an unknown route with 404 problem+json", async () => {
+    const res = await call("/nope");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = await res.json<any>();
+    expect(body).toMatchObject({ status: 404, code: "not_found", title: expect.any(String), type: expect.any(String) });
+  });
+
+  it("answers a known path with the wrong method with 405 and Allow", async () => {
+    const res = await call("/health", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toContain("GET");
+    expect((await res.json<any>()).code).toBe("method_not_allowed");
+  });
+});
+
+describe("the OpenAPI validator itself", () => {
+  it("rejects a document that is not OpenAPI 3.1", () => {
+    expect(validateOpenApi31({ openapi: "3.1.0", paths: {} }).valid).toBe(false);
+    expect(validateOpenApi31({ openapi: "3.1.0", info: { title: "x", version: "1" }, paths: { "/a": { get: { responses: { 200: { $ref: "#/components/responses/missing" } } } } } }).valid).toBe(false);
+  });
+});
