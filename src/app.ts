@@ -8,6 +8,7 @@ import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
+import audit from "./routes/audit/audit.index";
 import service from "./routes/service/service.index";
 import type { AppEnv } from "./env";
 
@@ -27,7 +28,7 @@ function limitBody(maxSize: number) {
 const defaultLimit = limitBody(DEFAULT_BODY_LIMIT);
 const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
 
-const routers = [service];
+const routers = [service, audit];
 
 export function createApp() {
   const app = createRouter();
