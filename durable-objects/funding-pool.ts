@@ -1,5 +1,274 @@
 import { DurableObject } from "cloudflare:workers";
+import type { z } from "zod";
 import type { Env } from "../src/env";
+import { mirrorJournal } from "./pool-mirror";
+import { PoolStore, type PoolMeta } from "./pool-store";
+import {
+  CommitArgs, FundArgs, InitArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
+  type Balance, type CommitInput, type FundInput, type Hold, type InitInput, type ItemOutcome, type PoolResult,
+  type ReleaseInput, type ReserveInput, type ReverseInput,
+} from "./pool-types";
 
-/** One SQLite-backed Durable Object per funding pool: the authority for its balance. */
-export class FundingPool extends DurableObject<Env> {}
+/** Journal entries reach the D1 mirror this long after a write, so a burst of writes drains together. */
+const MIRROR_DELAY_MS = 250;
+const ZERO: Balance = { available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0 };
+const utcDay = (t = Date.now()) => new Date(t).toISOString().slice(0, 10);
+
+interface JournalContext { opId: string; actor: string; holdId?: string; itemId?: string; reference?: string }
+
+/**
+ * One SQLite-backed Durable Object per funding pool: the authority for its balance. Every method
+ * reads, checks and writes inside one `transactionSync` (no await in between), asserts the
+ * invariant available + reserved + committed = funded − withdrawn, and is idempotent by the
+ * caller's operation id (commit: by item id). The journal reaches D1 through the alarm.
+ */
+export class FundingPool extends DurableObject<Env> {
+  private readonly store: PoolStore;
+  private meta: PoolMeta | null = null;
+  private balance: Balance = { ...ZERO };
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new PoolStore(ctx.storage.sql);
+    const loaded = this.store.loadMeta();
+    if (loaded) ({ meta: this.meta, balance: this.balance } = loaded);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  init(input: InitInput): PoolResult<{ created: boolean }> {
+    const args = InitArgs.parse(input);
+    if (this.meta) return this.ok({ created: false });
+    this.ctx.storage.transactionSync(() => this.store.insertMeta(args, ZERO));
+    this.meta = args;
+    return this.ok({ created: true });
+  }
+
+  getBalance(): PoolResult {
+    return this.meta ? this.ok({}) : fail("not_initialized", "The pool has not been initialised");
+  }
+
+  getHold(holdId: string): Hold | null {
+    return this.store.getHold(holdId) ?? null;
+  }
+
+  fund(input: FundInput): Promise<PoolResult> {
+    return this.op("fund", FundArgs, input, (a) => {
+      this.move("fund", a.amount, { available: a.amount, funded: a.amount }, a);
+      return this.ok({});
+    });
+  }
+
+  withdraw(input: FundInput): Promise<PoolResult> {
+    return this.op("withdraw", FundArgs, input, (a) => {
+      if (a.amount > this.balance.available) return fail("insufficient_funds", `Only ${this.balance.available} is available to withdraw`);
+      this.move("withdraw", a.amount, { available: -a.amount, withdrawn: a.amount }, a);
+      return this.ok({});
+    });
+  }
+
+  reserve(input: ReserveInput): Promise<PoolResult<{ hold: Hold }>> {
+    return this.op("reserve", ReserveArgs, input, (a) => {
+      if (a.expiresAt <= Date.now()) return fail("invalid_argument", "expiresAt must be in the future");
+      if (this.store.getHold(a.holdId)) return fail("hold_exists", `Hold ${a.holdId} already exists`);
+      const max = this.meta!.limits.max_hold_amount;
+      if (max !== undefined && a.amount > max) return fail("limit_exceeded", `A hold may be at most ${max}; asked ${a.amount}`);
+      if (a.amount > this.balance.available) return fail("insufficient_funds", `Needs ${a.amount}, ${this.balance.available} available`);
+      const hold: Hold = { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
+      this.store.insertHold(hold);
+      this.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
+      return this.ok({ hold });
+    }, (a) => a.expiresAt);
+  }
+
+  /** Moves value from a hold to committed for many items at once; an item committed before is a no-op. */
+  async commit(input: CommitInput): Promise<PoolResult<{ hold: Hold; items: ItemOutcome[] }>> {
+    const parsed = CommitArgs.safeParse(input);
+    if (!parsed.success) return fail("invalid_argument", parsed.error.issues.map((i) => i.message).join("; "));
+    if (!this.meta) return fail("not_initialized", "The pool has not been initialised");
+    const a = parsed.data;
+    const result = this.transact(() => {
+      const hold = this.store.getHold(a.holdId);
+      if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
+      const day = utcDay();
+      const items = a.items.map((item) => this.commitItem(hold, item, day, a.actor));
+      this.store.saveHold(hold);
+      return this.ok({ hold, items });
+    });
+    if (result.ok && result.items.some((i) => i.status === "committed")) await this.scheduleAlarm(Date.now() + MIRROR_DELAY_MS);
+    return result;
+  }
+
+  release(input: ReleaseInput): Promise<PoolResult<{ hold: Hold; released: number }>> {
+    return this.op("release", ReleaseArgs, input, (a) => {
+      const hold = this.store.getHold(a.holdId);
+      if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
+      if (hold.state !== "pending") {
+        if (a.amount === "rest") return this.ok({ hold, released: 0 });
+        return fail("hold_not_active", `Hold ${a.holdId} is ${hold.state}`);
+      }
+      const amount = a.amount === "rest" ? hold.remaining : a.amount;
+      if (amount > hold.remaining) return fail("insufficient_funds", `The hold has ${hold.remaining} left; asked ${amount}`);
+      this.releaseFromHold(hold, amount, "release", a);
+      return this.ok({ hold, released: amount });
+    });
+  }
+
+  reverse(input: ReverseInput): Promise<PoolResult<{ amount: number }>> {
+    return this.op("reverse", ReverseArgs, input, (a) => {
+      const item = this.store.getItem(a.itemId);
+      if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
+      if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
+      this.store.markItemReversed(a.itemId);
+      this.move("reverse", item.amount, { committed: -item.amount, available: item.amount, reversed: item.amount }, { ...a, holdId: item.hold_id });
+      return this.ok({ amount: item.amount });
+    });
+  }
+
+  /** Cross-checks the buckets against holds and items (used by tests and reconciliation). */
+  checkIntegrity(): { ok: boolean; problems: string[]; balance: Balance } {
+    const problems: string[] = [];
+    const pending = this.store.pendingHoldTotal();
+    if (pending !== this.balance.reserved) problems.push(`reserved ${this.balance.reserved} != pending holds ${pending}`);
+    const items = this.store.committedItemTotal();
+    if (items !== this.balance.committed) problems.push(`committed ${this.balance.committed} != committed items ${items}`);
+    const invariant = this.invariantProblem();
+    if (invariant) problems.push(invariant);
+    return { ok: problems.length === 0, problems, balance: { ...this.balance } };
+  }
+
+  /** Drains the journal to D1 now (the alarm does it too); returns how many entries were written. */
+  syncMirror(): Promise<number> {
+    return mirrorJournal(this.env.DB, this.store, this.meta);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    this.expireDueHolds();
+    await mirrorJournal(this.env.DB, this.store, this.meta);
+    const next = this.store.nextExpiry();
+    if (next !== null) await this.scheduleAlarm(next);
+  }
+
+  private expireDueHolds(): void {
+    this.transact(() => {
+      for (const hold of this.store.dueHolds(Date.now())) {
+        this.releaseFromHold(hold, hold.remaining, "expire", { opId: `expire:${hold.hold_id}`, actor: "system:expiry", holdId: hold.hold_id });
+      }
+      return this.ok({});
+    });
+  }
+
+  private commitItem(hold: Hold, item: z.infer<typeof CommitArgs>["items"][number], day: string, actor: string): ItemOutcome {
+    const prior = this.store.getItem(item.id);
+    if (prior) {
+      if (prior.hold_id !== hold.hold_id || prior.amount !== item.amount) {
+        return { id: item.id, status: "rejected", code: "operation_id_reused", detail: "Item was committed with other arguments" };
+      }
+      return { id: item.id, status: "already_committed" };
+    }
+    if (hold.state !== "pending") return { id: item.id, status: "rejected", code: "hold_not_active", detail: `Hold is ${hold.state}` };
+    if (item.amount > hold.remaining) {
+      return { id: item.id, status: "rejected", code: "insufficient_funds", detail: `The hold has ${hold.remaining} left` };
+    }
+    const limitProblem = this.commitLimitProblem(item, day);
+    if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
+    hold.remaining -= item.amount;
+    hold.committed += item.amount;
+    if (hold.remaining === 0) hold.state = "posted";
+    this.store.insertItem(item, hold.hold_id, day);
+    this.store.addDailyCommitted(day, item.amount);
+    this.move("commit", item.amount, { reserved: -item.amount, committed: item.amount }, { opId: item.id, actor, holdId: hold.hold_id, itemId: item.id });
+    return { id: item.id, status: "committed" };
+  }
+
+  private commitLimitProblem(item: { amount: number; recipientKey: string }, day: string): string | null {
+    const { daily_commit_limit: daily, recipient_daily_limit: perRecipient } = this.meta!.limits;
+    if (daily !== undefined && this.store.dailyCommitted(day) + item.amount > daily) return `The pool's daily limit of ${daily} would be exceeded`;
+    if (perRecipient !== undefined && item.recipientKey && this.store.recipientDailyCommitted(item.recipientKey, day) + item.amount > perRecipient) {
+      return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
+    }
+    return null;
+  }
+
+  private releaseFromHold(hold: Hold, amount: number, kind: "release" | "expire", ctx: JournalContext): void {
+    hold.remaining -= amount;
+    hold.released += amount;
+    if (hold.remaining === 0) hold.state = kind === "expire" ? "expired" : hold.committed > 0 ? "posted" : "released";
+    this.store.saveHold(hold);
+    if (amount > 0) this.move(kind, amount, { reserved: -amount, available: amount, released: amount }, { ...ctx, holdId: hold.hold_id });
+  }
+
+  /** Applies bucket changes and journals them with the balance before and after. */
+  private move(kind: string, amount: number, deltas: Partial<Balance>, ctx: JournalContext): void {
+    const before = JSON.stringify(this.balance);
+    for (const [k, d] of Object.entries(deltas) as [keyof Balance, number][]) this.balance[k] += d;
+    this.store.appendJournal({
+      op_id: ctx.opId, kind, hold_id: ctx.holdId ?? null, item_id: ctx.itemId ?? null, amount,
+      before, after: JSON.stringify(this.balance), actor: ctx.actor, reference: ctx.reference ?? null,
+    });
+  }
+
+  /** Runs a generic idempotent operation: replay returns the first result, other args are refused. */
+  private async op<S extends z.ZodType<{ opId: string }>, T extends object>(
+    kind: string,
+    schema: S,
+    input: unknown,
+    body: (args: z.infer<S>) => PoolResult<T>,
+    alarmFor?: (args: z.infer<S>) => number,
+  ): Promise<PoolResult<T>> {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) return fail("invalid_argument", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    if (!this.meta) return fail("not_initialized", "The pool has not been initialised");
+    const args = parsed.data;
+    const key = JSON.stringify({ kind, ...args });
+    const result = this.transact<PoolResult<T>>(() => {
+      const prior = this.store.findOp(args.opId);
+      if (prior) return prior.args === key ? JSON.parse(prior.result) : fail("operation_id_reused", `Operation ${args.opId} was used with other arguments`);
+      const r = body(args);
+      this.store.saveOp(args.opId, kind, key, r);
+      return r;
+    });
+    if (result.ok) {
+      await this.scheduleAlarm(Date.now() + MIRROR_DELAY_MS);
+      if (alarmFor) await this.scheduleAlarm(alarmFor(args));
+    }
+    return result;
+  }
+
+  /** One SQLite transaction; the in-memory balance is restored if anything throws. */
+  private transact<R>(fn: () => R): R {
+    const snapshot = { ...this.balance };
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        const r = fn();
+        const problem = this.invariantProblem();
+        if (problem) throw new Error(`FundingPool invariant violated: ${problem}`);
+        this.store.saveBalance(this.balance);
+        return r;
+      });
+    } catch (err) {
+      this.balance = snapshot;
+      throw err;
+    }
+  }
+
+  private invariantProblem(): string | null {
+    const b = this.balance;
+    for (const [k, v] of Object.entries(b)) if (v < 0 || !Number.isSafeInteger(v)) return `${k} is ${v}`;
+    if (b.available + b.reserved + b.committed !== b.funded - b.withdrawn) return `buckets ${JSON.stringify(b)} do not add up`;
+    return null;
+  }
+
+  private async scheduleAlarm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  private ok<T extends object>(extra: T): { ok: true; balance: Balance; currency: string } & T {
+    return { ok: true, balance: { ...this.balance }, currency: this.meta?.currency ?? "", ...extra };
+  }
+}

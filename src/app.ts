@@ -9,6 +9,7 @@ import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
 import audit from "./routes/audit/audit.index";
+import pools from "./routes/pools/pools.index";
 import service from "./routes/service/service.index";
 import type { AppEnv } from "./env";
 
@@ -28,7 +29,7 @@ function limitBody(maxSize: number) {
 const defaultLimit = limitBody(DEFAULT_BODY_LIMIT);
 const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
 
-const routers = [service, audit];
+const routers = [service, pools, audit];
 
 export function createApp() {
   const app = createRouter();

@@ -13,8 +13,10 @@ export function fieldErrors(target: string, error: z.ZodError): FieldError[] {
       const pointer = "/" + path.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
       return { pointer: pointer === "/" ? "" : pointer, code: issue.code, detail };
     }
-    if (target === "header") return { header: path[0] ?? "", code: issue.code, detail };
-    return { parameter: path[0] ?? "", code: issue.code, detail };
+    // An unknown key has an empty path: name the key itself.
+    const name = path[0] ?? (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "");
+    if (target === "header") return { header: name, code: issue.code, detail };
+    return { parameter: name, code: issue.code, detail };
   });
 }
 

@@ -1,0 +1,185 @@
+/**
+ * The pool DO's own SQLite tables and the statements on them. Everything here is synchronous:
+ * callers run it inside `transactionSync`, so a balance is read, checked and written with no
+ * await in between.
+ */
+import { BUCKETS, type Balance, type Hold, type Limits } from "./pool-types";
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS pool (
+  id INTEGER PRIMARY KEY CHECK (id = 1), pool_id TEXT NOT NULL, org TEXT NOT NULL, currency TEXT NOT NULL,
+  limits TEXT NOT NULL, available INTEGER NOT NULL, reserved INTEGER NOT NULL, committed INTEGER NOT NULL,
+  funded INTEGER NOT NULL, released INTEGER NOT NULL, reversed INTEGER NOT NULL, withdrawn INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ops (op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, args TEXT NOT NULL, result TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (
+  hold_id TEXT PRIMARY KEY, amount INTEGER NOT NULL, remaining INTEGER NOT NULL, committed INTEGER NOT NULL,
+  released INTEGER NOT NULL, state TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS holds_pending ON holds (state, expires_at);
+CREATE TABLE IF NOT EXISTS items (
+  item_id TEXT PRIMARY KEY, hold_id TEXT NOT NULL, amount INTEGER NOT NULL, recipient_key TEXT NOT NULL,
+  day TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS items_recipient_day ON items (recipient_key, day);
+CREATE TABLE IF NOT EXISTS daily_totals (day TEXT PRIMARY KEY, committed INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL, kind TEXT NOT NULL, hold_id TEXT, item_id TEXT, amount INTEGER NOT NULL,
+  before TEXT NOT NULL, after TEXT NOT NULL, actor TEXT NOT NULL, reference TEXT, created_at INTEGER NOT NULL,
+  mirrored INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS journal_unmirrored ON journal (mirrored, seq);
+`;
+
+export interface PoolMeta {
+  poolId: string;
+  org: string;
+  currency: string;
+  limits: Limits;
+}
+
+export interface JournalEntry {
+  seq: number;
+  op_id: string;
+  kind: string;
+  hold_id: string | null;
+  item_id: string | null;
+  amount: number;
+  before: string;
+  after: string;
+  actor: string;
+  reference: string | null;
+  created_at: number;
+}
+
+export interface ItemRow {
+  item_id: string;
+  hold_id: string;
+  amount: number;
+  recipient_key: string;
+  state: "committed" | "reversed";
+}
+
+export class PoolStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  loadMeta(): { meta: PoolMeta; balance: Balance } | null {
+    const row = this.sql.exec("SELECT * FROM pool WHERE id = 1").toArray()[0];
+    if (!row) return null;
+    const balance = Object.fromEntries(BUCKETS.map((b) => [b, Number(row[b])])) as unknown as Balance;
+    const meta = { poolId: String(row.pool_id), org: String(row.org), currency: String(row.currency), limits: JSON.parse(String(row.limits)) };
+    return { meta, balance };
+  }
+
+  insertMeta(meta: PoolMeta, b: Balance): void {
+    this.sql.exec(
+      `INSERT INTO pool (id, pool_id, org, currency, limits, ${BUCKETS.join(", ")}) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      meta.poolId, meta.org, meta.currency, JSON.stringify(meta.limits), ...BUCKETS.map((k) => b[k]),
+    );
+  }
+
+  saveBalance(b: Balance): void {
+    this.sql.exec(`UPDATE pool SET ${BUCKETS.map((k) => `${k} = ?`).join(", ")} WHERE id = 1`, ...BUCKETS.map((k) => b[k]));
+  }
+
+  findOp(opId: string): { args: string; result: string } | undefined {
+    return this.sql.exec<{ args: string; result: string }>("SELECT args, result FROM ops WHERE op_id = ?", opId).toArray()[0];
+  }
+
+  saveOp(opId: string, kind: string, args: string, result: unknown): void {
+    this.sql.exec("INSERT INTO ops (op_id, kind, args, result, created_at) VALUES (?, ?, ?, ?, ?)", opId, kind, args, JSON.stringify(result), Date.now());
+  }
+
+  getHold(holdId: string): Hold | undefined {
+    return this.sql.exec<Hold & Record<string, SqlStorageValue>>("SELECT * FROM holds WHERE hold_id = ?", holdId).toArray()[0];
+  }
+
+  insertHold(h: Hold): void {
+    this.sql.exec(
+      "INSERT INTO holds (hold_id, amount, remaining, committed, released, state, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      h.hold_id, h.amount, h.remaining, h.committed, h.released, h.state, h.expires_at, Date.now(),
+    );
+  }
+
+  saveHold(h: Hold): void {
+    this.sql.exec("UPDATE holds SET remaining = ?, committed = ?, released = ?, state = ? WHERE hold_id = ?", h.remaining, h.committed, h.released, h.state, h.hold_id);
+  }
+
+  dueHolds(now: number): Hold[] {
+    return this.sql.exec<Hold & Record<string, SqlStorageValue>>("SELECT * FROM holds WHERE state = 'pending' AND expires_at <= ? LIMIT 500", now).toArray();
+  }
+
+  nextExpiry(): number | null {
+    const row = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds WHERE state = 'pending'").toArray()[0];
+    return row?.at ?? null;
+  }
+
+  getItem(itemId: string): ItemRow | undefined {
+    return this.sql.exec<ItemRow & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, recipient_key, state FROM items WHERE item_id = ?", itemId).toArray()[0];
+  }
+
+  insertItem(item: { id: string; amount: number; recipientKey: string }, holdId: string, day: string): void {
+    this.sql.exec(
+      "INSERT INTO items (item_id, hold_id, amount, recipient_key, day, state, created_at) VALUES (?, ?, ?, ?, ?, 'committed', ?)",
+      item.id, holdId, item.amount, item.recipientKey, day, Date.now(),
+    );
+  }
+
+  markItemReversed(itemId: string): void {
+    this.sql.exec("UPDATE items SET state = 'reversed' WHERE item_id = ?", itemId);
+  }
+
+  dailyCommitted(day: string): number {
+    return Number(this.sql.exec("SELECT committed FROM daily_totals WHERE day = ?", day).toArray()[0]?.committed ?? 0);
+  }
+
+  addDailyCommitted(day: string, amount: number): void {
+    this.sql.exec("INSERT INTO daily_totals (day, committed) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET committed = committed + excluded.committed", day, amount);
+  }
+
+  recipientDailyCommitted(recipientKey: string, day: string): number {
+    const row = this.sql.exec("SELECT COALESCE(SUM(amount), 0) AS s FROM items WHERE recipient_key = ? AND day = ?", recipientKey, day).toArray()[0];
+    return Number(row?.s ?? 0);
+  }
+
+  appendJournal(e: Omit<JournalEntry, "seq" | "created_at">): void {
+    this.sql.exec(
+      "INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      e.op_id, e.kind, e.hold_id, e.item_id, e.amount, e.before, e.after, e.actor, e.reference, Date.now(),
+    );
+  }
+
+  unmirrored(limit: number): JournalEntry[] {
+    return this.sql
+      .exec<JournalEntry & Record<string, SqlStorageValue>>(
+        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE mirrored = 0 ORDER BY seq LIMIT ?",
+        limit,
+      )
+      .toArray();
+  }
+
+  markMirrored(uptoSeq: number): void {
+    this.sql.exec("UPDATE journal SET mirrored = 1 WHERE mirrored = 0 AND seq <= ?", uptoSeq);
+  }
+
+  hasUnmirrored(): boolean {
+    return this.sql.exec("SELECT 1 FROM journal WHERE mirrored = 0 LIMIT 1").toArray().length > 0;
+  }
+
+  /** Sum of pending holds' remainders: must equal the reserved bucket. */
+  pendingHoldTotal(): number {
+    return Number(this.sql.exec("SELECT COALESCE(SUM(remaining), 0) AS s FROM holds WHERE state = 'pending'").toArray()[0]?.s ?? 0);
+  }
+
+  committedItemTotal(): number {
+    return Number(this.sql.exec("SELECT COALESCE(SUM(amount), 0) AS s FROM items WHERE state = 'committed'").toArray()[0]?.s ?? 0);
+  }
+
+  journal(limit: number, beforeSeq?: number): JournalEntry[] {
+    return this.sql
+      .exec<JournalEntry & Record<string, SqlStorageValue>>(
+        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+        beforeSeq ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Arguments and results of the FundingPool Durable Object's RPC methods. The same zod schemas
+ * validate what routes send and what the DO accepts, so the two cannot drift.
+ */
+import { z } from "zod";
+
+export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const OpId = z.string().min(1).max(200);
+const Actor = z.string().min(1).max(200);
+
+export const LimitsSchema = z
+  .strictObject({
+    max_hold_amount: Amount.optional(),
+    daily_commit_limit: Amount.optional(),
+    recipient_daily_limit: Amount.optional(),
+  })
+  .describe("Spend limits, in minor units: per hold, per UTC day for the pool, per recipient per UTC day");
+export type Limits = z.infer<typeof LimitsSchema>;
+
+export const InitArgs = z.strictObject({
+  poolId: z.string().min(1),
+  org: z.string().min(1),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  limits: LimitsSchema.default({}),
+});
+export const FundArgs = z.strictObject({ opId: OpId, amount: Amount, reference: z.string().max(500).optional(), actor: Actor });
+export const ReserveArgs = z.strictObject({
+  opId: OpId,
+  holdId: z.string().min(1).max(200),
+  amount: Amount,
+  expiresAt: z.number().int().positive(),
+  reference: z.string().max(500).optional(),
+  actor: Actor,
+});
+export const CommitItem = z.strictObject({ id: z.string().min(1).max(200), amount: Amount, recipientKey: z.string().max(500).default("") });
+export const CommitArgs = z.strictObject({ holdId: z.string().min(1), items: z.array(CommitItem).min(1).max(1000), actor: Actor });
+export const ReleaseArgs = z.strictObject({
+  opId: OpId,
+  holdId: z.string().min(1),
+  amount: z.union([Amount, z.literal("rest")]),
+  actor: Actor,
+  reference: z.string().max(500).optional(),
+});
+export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
+
+export type FundInput = z.input<typeof FundArgs>;
+export type ReserveInput = z.input<typeof ReserveArgs>;
+export type CommitInput = z.input<typeof CommitArgs>;
+export type ReleaseInput = z.input<typeof ReleaseArgs>;
+export type ReverseInput = z.input<typeof ReverseArgs>;
+export type InitInput = z.input<typeof InitArgs>;
+
+export interface Balance {
+  available: number;
+  reserved: number;
+  committed: number;
+  funded: number;
+  released: number;
+  reversed: number;
+  withdrawn: number;
+}
+export const BUCKETS = ["available", "reserved", "committed", "funded", "released", "reversed", "withdrawn"] as const;
+
+export type HoldState = "pending" | "posted" | "released" | "expired";
+export interface Hold {
+  hold_id: string;
+  amount: number;
+  remaining: number;
+  committed: number;
+  released: number;
+  state: HoldState;
+  expires_at: number;
+}
+
+export type PoolErrorCode =
+  | "not_initialized"
+  | "invalid_argument"
+  | "insufficient_funds"
+  | "limit_exceeded"
+  | "operation_id_reused"
+  | "hold_exists"
+  | "hold_not_found"
+  | "hold_not_active"
+  | "item_not_found"
+  | "item_not_committed";
+
+export interface PoolFailure {
+  ok: false;
+  code: PoolErrorCode;
+  detail: string;
+}
+export type PoolResult<T extends object = object> = ({ ok: true; balance: Balance; currency: string } & T) | PoolFailure;
+
+export type ItemOutcome =
+  | { id: string; status: "committed" | "already_committed" }
+  | { id: string; status: "rejected"; code: PoolErrorCode; detail: string };
+
+export function fail(code: PoolErrorCode, detail: string): PoolFailure {
+  return { ok: false, code, detail };
+}

@@ -1,0 +1,179 @@
+/**
+ * Funding pools: the D1 row describes the pool; its Durable Object holds the balance. Routes,
+ * batches and delivery reach a pool's balance only through the functions here.
+ */
+import { and, desc, eq, lt } from "drizzle-orm";
+import { appendAudit } from "../audit/audit";
+import { AppError, notFound } from "../core/errors";
+import { newId } from "../core/ids";
+import { decodeCursor, encodeCursor } from "../core/pagination";
+import { createDb } from "../db/client";
+import { poolLedger, pools } from "../db/schema";
+import type { Auth, Env } from "../env";
+import type { Balance, Limits, PoolFailure, PoolResult } from "../../durable-objects/pool-types";
+
+export type PoolRow = typeof pools.$inferSelect;
+export type LedgerKind = "fund" | "withdraw" | "reserve" | "commit" | "release" | "expire" | "reverse";
+
+export interface PoolView {
+  id: string;
+  name: string;
+  currency: string;
+  limits: Limits;
+  balance: Balance;
+  created_by: string;
+  created_at: string;
+}
+
+export function poolStub(env: Env, poolId: string) {
+  return env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(poolId));
+}
+
+/** Turns a pool DO refusal into the API's error. */
+export function poolError(failure: PoolFailure): AppError {
+  switch (failure.code) {
+    case "insufficient_funds":
+    case "limit_exceeded":
+      return new AppError(failure.code, failure.detail);
+    case "operation_id_reused":
+      return new AppError("operation_id_reused", failure.detail);
+    case "invalid_argument":
+      return new AppError("validation_failed", failure.detail);
+    case "hold_not_found":
+    case "item_not_found":
+      return new AppError("not_found", failure.detail);
+    case "not_initialized":
+      return new AppError("internal_error", failure.detail);
+    default:
+      return new AppError("invalid_state_transition", failure.detail);
+  }
+}
+
+export function unwrap<T extends object>(result: PoolResult<T>): Extract<PoolResult<T>, { ok: true }> {
+  if (!result.ok) throw poolError(result);
+  return result as Extract<PoolResult<T>, { ok: true }>;
+}
+
+export async function findPool(d1: D1Database, org: string, id: string): Promise<PoolRow | null> {
+  const [row] = await createDb(d1).select().from(pools).where(and(eq(pools.org, org), eq(pools.id, id))).limit(1);
+  return row ?? null;
+}
+
+export async function requirePool(d1: D1Database, org: string, id: string): Promise<PoolRow> {
+  const row = await findPool(d1, org, id);
+  if (!row) throw notFound("pool", id);
+  return row;
+}
+
+/** The live balance from the pool's DO; a DO that lost its init (crash after the D1 insert) is re-initialised. */
+export async function poolBalance(env: Env, pool: PoolRow): Promise<Balance> {
+  const stub = poolStub(env, pool.id);
+  let result = await stub.getBalance();
+  if (!result.ok && result.code === "not_initialized") {
+    result = await stub.init({ poolId: pool.id, org: pool.org, currency: pool.currency, limits: JSON.parse(pool.limits) });
+  }
+  return unwrap(result).balance;
+}
+
+function view(row: PoolRow, balance: Balance): PoolView {
+  return {
+    id: row.id,
+    name: row.name,
+    currency: row.currency,
+    limits: JSON.parse(row.limits) as Limits,
+    balance,
+    created_by: row.createdBy,
+    created_at: row.createdAt,
+  };
+}
+
+const mirroredBalance = (r: PoolRow): Balance => ({
+  available: r.available, reserved: r.reserved, committed: r.committed, funded: r.funded,
+  released: r.released, reversed: r.reversed, withdrawn: r.withdrawn,
+});
+
+export async function createPool(
+  env: Env,
+  auth: Auth,
+  input: { name: string; currency: string; limits?: Limits },
+  requestId?: string,
+): Promise<PoolView> {
+  const now = new Date().toISOString();
+  const row: PoolRow = {
+    id: newId("pool"), org: auth.org, name: input.name, currency: input.currency, limits: JSON.stringify(input.limits ?? {}),
+    available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0, journalSeq: 0,
+    createdBy: auth.sub, createdAt: now, updatedAt: now,
+  };
+  const insert = createDb(env.DB).insert(pools).values(row);
+  await appendAudit(env.DB, auth.org, [
+    { actor: auth.sub, action: "pool.created", entityType: "pool", entityId: row.id, after: { name: row.name, currency: row.currency, limits: input.limits ?? {} }, requestId },
+  ], [env.DB.prepare(insert.toSQL().sql).bind(...insert.toSQL().params)]);
+  const balance = await poolBalance(env, row);
+  return view(row, balance);
+}
+
+export async function getPool(env: Env, org: string, id: string): Promise<PoolView> {
+  const row = await requirePool(env.DB, org, id);
+  return view(row, await poolBalance(env, row));
+}
+
+export async function listPools(env: Env, org: string, limit: number, cursor?: string) {
+  const after = cursor ? decodeCursor(cursor) : undefined;
+  const rows = await createDb(env.DB)
+    .select()
+    .from(pools)
+    .where(and(eq(pools.org, org), after ? lt(pools.id, after) : undefined))
+    .orderBy(desc(pools.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return {
+    data: page.map((r) => view(r, mirroredBalance(r))),
+    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null,
+  };
+}
+
+/** fund / withdraw: one DO operation, idempotent by `opId`, audited with the balance before and after. */
+export async function movePoolFunds(
+  env: Env,
+  auth: Auth,
+  kind: "fund" | "withdraw",
+  id: string,
+  input: { amount: number; reference?: string; currency?: string },
+  opId: string,
+  requestId?: string,
+): Promise<PoolView> {
+  const row = await requirePool(env.DB, auth.org, id);
+  if (input.currency && input.currency !== row.currency) {
+    throw new AppError("validation_failed", `The pool holds ${row.currency}`, {
+      errors: [{ pointer: "/currency", code: "currency_mismatch", detail: `The pool holds ${row.currency}` }],
+    });
+  }
+  const before = await poolBalance(env, row);
+  const args = { opId, amount: input.amount, reference: input.reference, actor: auth.sub };
+  const stub = poolStub(env, id);
+  const result = unwrap(kind === "fund" ? await stub.fund(args) : await stub.withdraw(args));
+  await appendAudit(env.DB, auth.org, [
+    { actor: auth.sub, action: `pool.${kind === "fund" ? "funded" : "withdrawn"}`, entityType: "pool", entityId: id, before, after: { ...result.balance, amount: input.amount, reference: input.reference ?? null }, requestId },
+  ]);
+  return view(row, result.balance);
+}
+
+export async function ledgerPage(env: Env, org: string, id: string, limit: number, cursor?: string) {
+  await requirePool(env.DB, org, id);
+  await poolStub(env, id).syncMirror();
+  const beforeSeq = cursor ? Number(decodeCursor(cursor)) : undefined;
+  const rows = await createDb(env.DB)
+    .select()
+    .from(poolLedger)
+    .where(and(eq(poolLedger.poolId, id), beforeSeq ? lt(poolLedger.seq, beforeSeq) : undefined))
+    .orderBy(desc(poolLedger.seq))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return {
+    data: page.map((r) => ({
+      seq: r.seq, kind: r.kind as LedgerKind, amount: r.amount, operation_id: r.opId, hold_id: r.holdId, item_id: r.itemId,
+      before: JSON.parse(r.before) as Balance, after: JSON.parse(r.after) as Balance, actor: r.actor, reference: r.reference, created_at: r.createdAt,
+    })),
+    next_cursor: rows.length > limit ? encodeCursor(String(page.at(-1)!.seq)) : null,
+  };
+}

@@ -1,0 +1,96 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { Amount, LimitsSchema } from "../../../durable-objects/pool-types";
+import { IdParam, IdempotencyHeader, ListQuery, json, jsonBody, page, problems } from "../../core/openapi";
+import { protect } from "../../middleware/auth";
+
+const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD" });
+const Minor = z.number().int().min(0).openapi({ description: "Integer minor units (cents)" });
+
+export const BalanceSchema = z
+  .object({ available: Minor, reserved: Minor, committed: Minor, funded: Minor, released: Minor, reversed: Minor, withdrawn: Minor })
+  .openapi("PoolBalance", { description: "available + reserved + committed = funded − withdrawn, always" });
+
+export const PoolSchema = z
+  .object({
+    id: z.string().openapi({ example: "pool_01jd3x..." }),
+    name: z.string(),
+    currency: Currency,
+    limits: LimitsSchema,
+    balance: BalanceSchema,
+    created_by: z.string(),
+    created_at: z.string(),
+  })
+  .openapi("Pool");
+
+const CreatePool = z
+  .strictObject({ name: z.string().trim().min(1).max(200), currency: Currency, limits: LimitsSchema.optional() })
+  .openapi("CreatePool");
+
+const MoveFunds = z
+  .strictObject({
+    amount: Amount.openapi({ description: "Positive integer minor units, at most 2^53−1", example: 100000 }),
+    reference: z.string().max(500).optional().openapi({ description: "Your reference, e.g. an invoice or transfer id" }),
+    currency: Currency.optional().openapi({ description: "If given, must equal the pool's currency" }),
+  })
+  .openapi("MoveFunds");
+
+export const LedgerEntrySchema = z
+  .object({
+    seq: z.number().int(),
+    kind: z.enum(["fund", "withdraw", "reserve", "commit", "release", "expire", "reverse"]),
+    amount: Minor,
+    operation_id: z.string(),
+    hold_id: z.string().nullable(),
+    item_id: z.string().nullable(),
+    before: BalanceSchema,
+    after: BalanceSchema,
+    actor: z.string(),
+    reference: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi("LedgerEntry");
+
+const tags = ["Funding pools"];
+const PoolId = IdParam("pool");
+
+export const createPool = createRoute({
+  method: "post", path: "/v1/pools", tags, summary: "Create a funding pool",
+  ...protect(["admin", "finance"]),
+  request: { headers: IdempotencyHeader, body: jsonBody(CreatePool) },
+  responses: { 201: json(PoolSchema, "The new pool, balance zero"), ...problems(400, 401, 403, 409, 422) },
+});
+
+export const listPools = createRoute({
+  method: "get", path: "/v1/pools", tags, summary: "List funding pools",
+  ...protect("any"),
+  request: { query: ListQuery },
+  responses: { 200: json(page(PoolSchema), "Pools, newest first (balances from the D1 mirror)"), ...problems(400, 401, 403) },
+});
+
+export const getPool = createRoute({
+  method: "get", path: "/v1/pools/{id}", tags, summary: "A pool with its live balance",
+  ...protect("any"),
+  request: { params: PoolId },
+  responses: { 200: json(PoolSchema, "The pool"), ...problems(401, 403, 404) },
+});
+
+export const fundPool = createRoute({
+  method: "post", path: "/v1/pools/{id}/fund", tags, summary: "Add funds to a pool",
+  ...protect(["finance"]),
+  request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
+  responses: { 200: json(PoolSchema, "The pool after funding"), ...problems(400, 401, 403, 404, 409, 422) },
+});
+
+export const withdrawPool = createRoute({
+  method: "post", path: "/v1/pools/{id}/withdraw", tags, summary: "Withdraw available funds (never reserved or committed value)",
+  ...protect(["finance"]),
+  request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
+  responses: { 200: json(PoolSchema, "The pool after the withdrawal"), ...problems(400, 401, 403, 404, 409, 422) },
+});
+
+export const poolLedger = createRoute({
+  method: "get", path: "/v1/pools/{id}/ledger", tags, summary: "Journal entries, newest first, each with the balance before and after",
+  ...protect(["finance", "auditor"]),
+  request: { params: PoolId, query: ListQuery },
+  responses: { 200: json(page(LedgerEntrySchema), "Ledger entries"), ...problems(400, 401, 403, 404) },
+});
