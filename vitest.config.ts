@@ -16,6 +16,10 @@ export default defineConfig(async () => {
             JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
             CODE_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             RESEND_API_KEY: "",
+            // Long property runs: POOL_PROPERTY_RUNS=20000 npm test -- pools.property
+            POOL_PROPERTY_RUNS: process.env.POOL_PROPERTY_RUNS ?? "",
+            POOL_PROPERTY_SEED: process.env.POOL_PROPERTY_SEED ?? "",
+            POOL_PROPERTY_PATH: process.env.POOL_PROPERTY_PATH ?? "",
           },
         },
       }),

@@ -9,6 +9,9 @@ declare global {
     }
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      POOL_PROPERTY_RUNS: string;
+      POOL_PROPERTY_SEED: string;
+      POOL_PROPERTY_PATH: string;
     }
   }
 }

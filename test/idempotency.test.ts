@@ -1,0 +1,101 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, callJson, token, uniqueOrg } from "./helpers/api";
+import { createPool } from "./helpers/factories";
+
+async function poolCount(org: string) {
+  return (await env.DB.prepare("SELECT COUNT(*) AS n FROM pools WHERE org = ?").bind(org).first<{ n: number }>())!.n;
+}
+
+describe("Idempotency-Key on POST", () => {
+  it("replays the stored response with Idempotent-Replayed and makes no second effect", async () => {
+    const org = uniqueOrg();
+    const t = await token({ org, roles: ["finance"] });
+    const headers = { "idempotency-key": "create-pool-1" };
+    const first = await call("/v1/pools", { token: t, body: { name: "A", currency: "USD" }, headers });
+    const second = await call("/v1/pools", { token: t, body: { name: "A", currency: "USD" }, headers });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect(await second.text()).toBe(await first.text());
+    expect(await poolCount(org)).toBe(1);
+  });
+
+  it("refuses the same key with another body with 422 and no second effect", async () => {
+    const org = uniqueOrg();
+    const t = await token({ org, roles: ["finance"] });
+    const headers = { "idempotency-key": "k-422" };
+    expect((await call("/v1/pools", { token: t, body: { name: "A", currency: "USD" }, headers })).status).toBe(201);
+    const reused = await callJson("/v1/pools", { token: t, body: { name: "B", currency: "USD" }, headers });
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe("idempotency_key_reused");
+    expect(await poolCount(org)).toBe(1);
+  });
+
+  it("lets 20 concurrent requests with one key make exactly one effect", async () => {
+    const org = uniqueOrg();
+    const { id, finance } = await createPool(org);
+    const headers = { "idempotency-key": "fund-once" };
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => call(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 700 }, headers })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    const pool = await callJson(`/v1/pools/${id}`, { token: finance });
+    expect(pool.body.balance.funded).toBe(700);
+    const ledger = await callJson(`/v1/pools/${id}/ledger`, { token: finance });
+    expect(ledger.body.data).toHaveLength(1);
+  });
+
+  it("keys are per org: another org may use the same key", async () => {
+    const headers = { "idempotency-key": "shared-key" };
+    const a = await call("/v1/pools", { token: await token({ org: uniqueOrg(), roles: ["finance"] }), body: { name: "A", currency: "USD" }, headers });
+    const b = await call("/v1/pools", { token: await token({ org: uniqueOrg(), roles: ["finance"] }), body: { name: "A", currency: "USD" }, headers });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(b.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  it("refuses keys longer than 255 characters with 400", async () => {
+    const t = await token({ org: uniqueOrg(), roles: ["finance"] });
+    const res = await callJson("/v1/pools", { token: t, body: { name: "A", currency: "USD" }, headers: { "idempotency-key": "k".repeat(256) } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_idempotency_key");
+    expect(res.body.errors[0].header).toBe("Idempotency-Key");
+  });
+
+  it("does not store a 403, so a retry with the right role goes through", async () => {
+    const org = uniqueOrg();
+    const headers = { "idempotency-key": "after-403" };
+    const denied = await call("/v1/pools", { token: await token({ org, roles: ["operator"] }), body: { name: "A", currency: "USD" }, headers });
+    expect(denied.status).toBe(403);
+    const ok = await call("/v1/pools", { token: await token({ org, roles: ["admin"] }), body: { name: "A", currency: "USD" }, headers });
+    expect(ok.status).toBe(201);
+  });
+});
+
+describe("request errors", () => {
+  it("answers malformed JSON with 400 problem+json", async () => {
+    const t = await token({ roles: ["finance"] });
+    const res = await call("/v1/pools", { token: t, rawBody: "{ not json", headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect((await res.json<any>()).code).toBe("invalid_json");
+  });
+
+  it("answers a body over the limit with 413 problem+json", async () => {
+    const t = await token({ roles: ["finance"] });
+    const res = await call("/v1/pools", { token: t, rawBody: JSON.stringify({ name: "x".repeat(2 * 1024 * 1024), currency: "USD" }), headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(413);
+    expect((await res.json<any>()).code).toBe("payload_too_large");
+  });
+
+  it("answers a wrong method on a known /v1 path with 405", async () => {
+    const t = await token({ roles: ["finance"] });
+    const res = await call("/v1/pools", { method: "DELETE", token: t });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toContain("POST");
+  });
+});
