@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, title: "The request body is not valid JSON" },
   invalid_idempotency_key: { status: 400, title: "The Idempotency-Key header is not valid" },
   invalid_amount: { status: 400, title: "The amount is not valid" },
+  invalid_csv: { status: 400, title: "The CSV body cannot be read" },
   unauthorized: { status: 401, title: "Authentication is required" },
   forbidden: { status: 403, title: "The caller lacks the role this action needs" },
   not_found: { status: 404, title: "Not found" },
@@ -22,6 +23,7 @@ export const ERROR_CODES = {
   idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used with another request" },
   operation_id_reused: { status: 422, title: "The operation id was used with other arguments" },
   unprocessable: { status: 422, title: "The request cannot be processed" },
+  row_limit_exceeded: { status: 422, title: "The batch would exceed its row limit" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal_error: { status: 500, title: "Internal error" },
 } as const;
