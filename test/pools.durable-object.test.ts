@@ -1,0 +1,151 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+function freshPool(limits: Record<string, number> = {}) {
+  const stub = env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(`do-${crypto.randomUUID()}`));
+  return { stub, ready: stub.init({ poolId: `pool_${crypto.randomUUID()}`, org: "acme", currency: "USD", limits }) };
+}
+const later = () => Date.now() + 3_600_000;
+
+describe("FundingPool under concurrency", () => {
+  it("never reserves more than the funds when 50 reserves race", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 10_000, actor: "t" });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => stub.reserve({ opId: `r${i}`, holdId: `h${i}`, amount: 700, expiresAt: later(), actor: "t" })),
+    );
+    const ok = results.filter((r) => r.ok);
+    const refused = results.filter((r) => !r.ok);
+    expect(ok).toHaveLength(14); // 14 × 700 = 9,800 ≤ 10,000 < 15 × 700
+    expect(refused.every((r) => !r.ok && r.code === "insufficient_funds")).toBe(true);
+    const { balance } = (await stub.getBalance()) as { balance: { reserved: number; available: number } };
+    expect(balance).toMatchObject({ reserved: 9_800, available: 200 });
+    expect((await stub.checkIntegrity()).problems).toEqual([]);
+  });
+
+  it("resolves a hold exactly once when commit, release and expiry race", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
+    await stub.reserve({ opId: "r", holdId: "h", amount: 1_000, expiresAt: Date.now() + 30, actor: "t" });
+    await new Promise((r) => setTimeout(r, 40));
+    const [commit, release] = await Promise.all([
+      stub.commit({ holdId: "h", items: [{ id: "d1", amount: 400 }], actor: "t" }),
+      stub.release({ opId: "rel", holdId: "h", amount: "rest", actor: "t" }),
+      runDurableObjectAlarm(stub),
+    ]);
+    const hold = await stub.getHold("h");
+    expect(["posted", "released", "expired"]).toContain(hold!.state);
+    expect(hold!.remaining).toBe(0);
+    // Whatever won, value is conserved: what was committed plus what came back is the hold.
+    expect(hold!.committed + hold!.released).toBe(1_000);
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ reserved: 0, committed: hold!.committed, available: 1_000 - hold!.committed });
+    expect(commit.ok && release.ok).toBe(true);
+    expect((await stub.checkIntegrity()).problems).toEqual([]);
+  });
+});
+
+describe("FundingPool holds and items", () => {
+  it("expires a hold through the alarm and returns its remainder once", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 500, actor: "t" });
+    await stub.reserve({ opId: "r", holdId: "h", amount: 300, expiresAt: Date.now() + 20, actor: "t" });
+    await stub.commit({ holdId: "h", items: [{ id: "d1", amount: 100 }], actor: "t" });
+    await new Promise((r) => setTimeout(r, 30));
+    await runDurableObjectAlarm(stub); // the alarm may already have fired by itself; either way it ran
+    const hold = await stub.getHold("h");
+    expect(hold).toMatchObject({ state: "expired", remaining: 0, committed: 100, released: 200 });
+    await runDurableObjectAlarm(stub);
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ available: 400, reserved: 0, committed: 100, released: 200 });
+    const late = await stub.commit({ holdId: "h", items: [{ id: "d2", amount: 50 }], actor: "t" });
+    expect(late.ok && late.items[0]).toMatchObject({ status: "rejected", code: "hold_not_active" });
+  });
+
+  it("replays an operation id with the first result, even a failure, and refuses other arguments", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    const failed = await stub.withdraw({ opId: "w", amount: 10, actor: "t" });
+    expect(failed).toMatchObject({ ok: false, code: "insufficient_funds" });
+    await stub.fund({ opId: "f", amount: 100, actor: "t" });
+    expect(await stub.withdraw({ opId: "w", amount: 10, actor: "t" })).toEqual(failed);
+    expect(await stub.fund({ opId: "f", amount: 101, actor: "t" })).toMatchObject({ ok: false, code: "operation_id_reused" });
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ available: 100, funded: 100, withdrawn: 0 });
+  });
+
+  it("commits an item once however often it is sent, and never beyond the hold", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
+    await stub.reserve({ opId: "r", holdId: "h", amount: 250, expiresAt: later(), actor: "t" });
+    const items = [{ id: "d1", amount: 100 }, { id: "d2", amount: 100 }, { id: "d3", amount: 100 }];
+    const first = await stub.commit({ holdId: "h", items, actor: "t" });
+    const again = await stub.commit({ holdId: "h", items, actor: "t" });
+    expect(first.ok && first.items.map((i) => i.status)).toEqual(["committed", "committed", "rejected"]);
+    expect(again.ok && again.items.map((i) => i.status)).toEqual(["already_committed", "already_committed", "rejected"]);
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ committed: 200, reserved: 50 });
+  });
+
+  it("reverses a committed item back to available, once", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
+    await stub.reserve({ opId: "r", holdId: "h", amount: 300, expiresAt: later(), actor: "t" });
+    await stub.commit({ holdId: "h", items: [{ id: "d1", amount: 300 }], actor: "t" });
+    expect(await stub.reverse({ opId: "v1", itemId: "d1", actor: "t" })).toMatchObject({ ok: true, amount: 300 });
+    expect(await stub.reverse({ opId: "v2", itemId: "d1", actor: "t" })).toMatchObject({ ok: false, code: "item_not_committed" });
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ available: 1_000, committed: 0, reversed: 300 });
+  });
+});
+
+describe("FundingPool limits", () => {
+  it("refuses a hold above the per-hold maximum", async () => {
+    const { stub, ready } = freshPool({ max_hold_amount: 1_000 });
+    await ready;
+    await stub.fund({ opId: "f", amount: 5_000, actor: "t" });
+    expect(await stub.reserve({ opId: "r", holdId: "h", amount: 1_001, expiresAt: later(), actor: "t" })).toMatchObject({ ok: false, code: "limit_exceeded" });
+    expect(await stub.reserve({ opId: "r2", holdId: "h", amount: 1_000, expiresAt: later(), actor: "t" })).toMatchObject({ ok: true });
+  });
+
+  it("enforces the pool's daily commit limit and the per-recipient daily limit", async () => {
+    const { stub, ready } = freshPool({ daily_commit_limit: 1_000, recipient_daily_limit: 300 });
+    await ready;
+    await stub.fund({ opId: "f", amount: 5_000, actor: "t" });
+    await stub.reserve({ opId: "r", holdId: "h", amount: 2_000, expiresAt: later(), actor: "t" });
+    const res = await stub.commit({
+      holdId: "h",
+      actor: "t",
+      items: [
+        { id: "a1", amount: 200, recipientKey: "ann@example.com" },
+        { id: "a2", amount: 200, recipientKey: "ann@example.com" },
+        { id: "b1", amount: 300, recipientKey: "bob@example.com" },
+        { id: "c1", amount: 300, recipientKey: "cy@example.com" },
+        { id: "d1", amount: 300, recipientKey: "di@example.com" },
+      ],
+    });
+    expect(res.ok && res.items.map((i) => (i.status === "rejected" ? i.code : i.status))).toEqual([
+      "committed", "limit_exceeded", "committed", "committed", "limit_exceeded",
+    ]);
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance.committed).toBe(800);
+  });
+
+  it("refuses amounts that are not positive safe integers without touching the journal", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    for (const amount of [0, -1, 1.5, 2 ** 53, Number.NaN]) {
+      expect(await stub.fund({ opId: `f${amount}`, amount, actor: "t" })).toMatchObject({ ok: false, code: "invalid_argument" });
+    }
+    expect(await stub.fund({ opId: "s", amount: "10" as unknown as number, actor: "t" })).toMatchObject({ ok: false, code: "invalid_argument" });
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance.funded).toBe(0);
+    expect(await stub.syncMirror()).toBe(0);
+  });
+});
