@@ -1,21 +1,26 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { AppError, problemResponse } from "./core/errors";
+import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
 import audit from "./routes/audit/audit.index";
 import pools from "./routes/pools/pools.index";
+import batches from "./routes/batches/batches.index";
+import products from "./routes/products/products.index";
+import settings from "./routes/settings/settings.index";
+import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
 import type { AppEnv } from "./env";
 
-/** Request body limits: 1 MiB for JSON, 32 MiB per chunk on the bulk upload routes. */
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-export const UPLOAD_BODY_LIMIT = 32 * 1024 * 1024;
+/** Request body limits (src/core/limits.ts): 1 MiB for JSON, 32 MiB per CSV chunk on the bulk upload routes. */
+export { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT };
 const UPLOAD_ROUTES = [/^\/v1\/batches\/[^/]+\/recipients$/, /^\/v1\/products\/[^/]+\/codes$/];
 
 function limitBody(maxSize: number) {
@@ -27,9 +32,18 @@ function limitBody(maxSize: number) {
   });
 }
 const defaultLimit = limitBody(DEFAULT_BODY_LIMIT);
-const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
+/**
+ * CSV uploads are streamed by their route, which counts bytes as it reads (src/core/csv-stream.ts);
+ * hono's bodyLimit would buffer a body sent without Content-Length, so here only the declared length is checked.
+ */
+const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > UPLOAD_BODY_LIMIT) throw new AppError("payload_too_large", `The body exceeds ${UPLOAD_BODY_LIMIT} bytes; send it in smaller chunks`);
+  await next();
+});
+const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
-const routers = [service, pools, audit];
+const routers = [service, pools, audit, settings, suppressions, products, batches];
 
 export function createApp() {
   const app = createRouter();
@@ -53,7 +67,7 @@ export function createApp() {
     }),
   );
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", (c, next) => (UPLOAD_ROUTES.some((r) => r.test(c.req.path)) ? uploadLimit : defaultLimit)(c, next));
+  app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
   app.use("/v1/*", idempotency);
 
   for (const router of routers) app.route("/", router);
@@ -84,6 +98,7 @@ export function createApp() {
         return problemResponse(new AppError("invalid_json", "The request body is not valid JSON"), c.req.path, requestId);
       }
       if (err.status === 413) return problemResponse(new AppError("payload_too_large"), c.req.path, requestId);
+      if (err.status === 415) return problemResponse(new AppError("unsupported_media_type", "Send application/json (or text/csv where the route takes it)"), c.req.path, requestId);
       if (err.status === 401) return problemResponse(new AppError("unauthorized"), c.req.path, requestId);
       if (err.status < 500) return problemResponse(new AppError("unprocessable", err.message), c.req.path, requestId);
     }

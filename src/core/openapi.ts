@@ -76,3 +76,11 @@ export function page<T extends z.ZodType>(item: T) {
 
 export const IdParam = (prefix: string) =>
   z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: `${prefix}_01J...` }) });
+
+/**
+ * A `text/csv` request body for the docs. Routes read CSV as a stream themselves, so the schema
+ * validates nothing and is typed `never` to keep `c.req.valid("json")` typed as the JSON body.
+ */
+export function csvBody(example: string) {
+  return z.custom<never>(() => true).openapi({ type: "string", description: "CSV, streamed", example });
+}

@@ -1,0 +1,59 @@
+/**
+ * What D1 knows about a set of identity keys, in one round trip: keys already used by rows of
+ * this batch (earlier chunks and uploads), suppressed keys, and keys paid by another of the org's
+ * batches that was released within the prior-payout window.
+ */
+import type { CheckedRecipient, KeyFacts, ValidationContext } from "./recipients.validate";
+
+/** Batches whose recipients count as paid: released to delivery or beyond. */
+export const PAID_STATUSES = ["releasing", "delivering", "completed", "completed_with_errors"] as const;
+
+export interface LookupOptions {
+  /** False for the first rows of an empty batch: nothing earlier to collide with. */
+  batchHasRows: boolean;
+  /** False when the org has no suppressions at all. */
+  orgHasSuppressions: boolean;
+}
+
+const keyed = (prefix: string, rows: { k: string }[]) => rows.map((r) => `${prefix}:${r.k}`);
+
+export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, rows: CheckedRecipient[], opts: LookupOptions): Promise<KeyFacts> {
+  const live = rows.filter((r) => r.status !== "invalid");
+  const emails = JSON.stringify([...new Set(live.flatMap((r) => (r.emailKey ? [r.emailKey] : [])))]);
+  const phones = JSON.stringify([...new Set(live.flatMap((r) => (r.phoneKey ? [r.phoneKey] : [])))]);
+  const externals = JSON.stringify([...new Set(live.flatMap((r) => (r.externalId ? [r.externalId] : [])))]);
+  const statements: [string, D1PreparedStatement][] = [];
+  if (live.length && opts.batchHasRows) {
+    const inBatch = (col: string, json: string) =>
+      d1
+        .prepare(`SELECT ${col} AS k FROM batch_recipients WHERE ${col} IN (SELECT value FROM json_each(?2)) AND batch_id = ?1 AND status <> 'invalid'`)
+        .bind(ctx.batchId, json);
+    statements.push(["batch:email", inBatch("email_key", emails)], ["batch:phone", inBatch("phone_key", phones)], ["batch:external", inBatch("external_id", externals)]);
+  }
+  if (live.length && opts.orgHasSuppressions) {
+    const suppressed = (kind: string, json: string) =>
+      d1.prepare(`SELECT value AS k FROM suppressions WHERE org = ?1 AND kind = ?2 AND value IN (SELECT value FROM json_each(?3))`).bind(ctx.org, kind, json);
+    statements.push(["suppressed:email", suppressed("email", emails)], ["suppressed:phone", suppressed("phone", phones)]);
+  }
+  if (live.length && ctx.priorPayoutWindowDays > 0) {
+    const since = new Date(Date.now() - ctx.priorPayoutWindowDays * 86_400_000).toISOString();
+    const paid = (col: string, json: string) =>
+      d1
+        .prepare(
+          `SELECT r.${col} AS k FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
+           WHERE r.${col} IN (SELECT value FROM json_each(?2)) AND r.status = 'valid' AND b.org = ?1 AND b.id <> ?3
+             AND b.status IN (${PAID_STATUSES.map((s) => `'${s}'`).join(", ")}) AND b.released_at >= ?4`,
+        )
+        .bind(ctx.org, json, ctx.batchId, since);
+    statements.push(["paid:email", paid("email_key", emails)], ["paid:phone", paid("phone_key", phones)]);
+  }
+  const facts = { inBatch: new Set<string>(), suppressed: new Set<string>(), paidRecently: new Set<string>() };
+  if (statements.length === 0) return facts;
+  const results = await d1.batch<{ k: string }>(statements.map(([, s]) => s));
+  statements.forEach(([label, ], i) => {
+    const [group, kind] = label.split(":") as [string, string];
+    const target = group === "batch" ? facts.inBatch : group === "suppressed" ? facts.suppressed : facts.paidRecently;
+    for (const key of keyed(kind, results[i]!.results)) target.add(key);
+  });
+  return facts;
+}

@@ -1,0 +1,73 @@
+/**
+ * Recipient rows in D1. Rows go in as one JSON parameter per statement expanded by json_each
+ * (D1 binds at most 100 parameters, and one statement per row would be ~15x slower). An upload
+ * holds a lease on its batch (`uploading_id`), so uploads of one batch never interleave and a
+ * crashed upload's rows can be found and removed by the next one.
+ */
+import { AppError } from "../core/errors";
+import { newId } from "../core/ids";
+import type { BatchRow } from "./batch-state";
+import { EDITABLE, refuseUnlessEditable } from "./batch-state";
+import type { CheckedRecipient } from "./recipients.validate";
+
+const LEASE_MS = 10 * 60 * 1000;
+/** D1 caps a bound string at 2 MB; stay under it with room to spare. */
+const MAX_PARAM_CHARS = 1_800_000;
+
+/** Takes the batch's upload lease (as read in `batch`); returns the new upload's id. */
+export async function acquireUploadLease(d1: D1Database, batch: BatchRow): Promise<string> {
+  refuseUnlessEditable(batch);
+  const uploadId = newId("upl");
+  const now = new Date();
+  const leased = await d1
+    .prepare(
+      `UPDATE batches SET uploading_id = ?1, uploading_until = ?2
+       WHERE id = ?3 AND org = ?4 AND status IN (${EDITABLE.map((s) => `'${s}'`).join(", ")})
+         AND uploading_id IS ?5 AND (uploading_id IS NULL OR uploading_until < ?6)
+       RETURNING id`,
+    )
+    .bind(uploadId, new Date(now.getTime() + LEASE_MS).toISOString(), batch.id, batch.org, batch.uploadingId, now.toISOString())
+    .first<{ id: string }>();
+  if (!leased) {
+    const current = await d1.prepare("SELECT * FROM batches WHERE id = ?").bind(batch.id).first<{ status: string; uploading_id: string | null }>();
+    if (current && !EDITABLE.includes(current.status as never)) refuseUnlessEditable({ ...batch, status: current.status });
+    throw new AppError("conflict", `Another upload to batch ${batch.id} is in progress; send chunks one after another`);
+  }
+  // The previous lease expired without committing: its rows were never counted, so they go.
+  if (batch.uploadingId) await d1.prepare("DELETE FROM batch_recipients WHERE batch_id = ? AND upload_id = ?").bind(batch.id, batch.uploadingId).run();
+  return uploadId;
+}
+
+/** Gives up an upload: its rows are deleted and the lease freed. */
+export async function abortUpload(d1: D1Database, batchId: string, uploadId: string): Promise<void> {
+  await d1.batch([
+    d1.prepare("DELETE FROM batch_recipients WHERE batch_id = ? AND upload_id = ?").bind(batchId, uploadId),
+    d1.prepare("UPDATE batches SET uploading_id = NULL, uploading_until = NULL WHERE id = ? AND uploading_id = ?").bind(batchId, uploadId),
+  ]);
+}
+
+const INSERT_SQL = `INSERT INTO batch_recipients (id, batch_id, org, upload_id, row_no, external_id, name, email, phone, country, amount,
+    amount_raw, currency, fields, email_key, phone_key, status, reasons)
+  SELECT value ->> 0, ?1, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+    value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14
+  FROM json_each(?4)`;
+
+function encodeRows(rows: CheckedRecipient[], firstRowNo: number): unknown[][] {
+  return rows.map((r, i) => [
+    newId("rcp"), firstRowNo + i, r.externalId, r.name, r.email, r.phone, r.country, r.amount,
+    r.amountRaw, r.currency, r.fields, r.emailKey, r.phoneKey, r.status, JSON.stringify(r.reasons),
+  ]);
+}
+
+/** Statements inserting `rows` numbered from `firstRowNo`, split so no parameter exceeds D1's size cap. */
+export function insertStatements(d1: D1Database, batch: BatchRow, uploadId: string, rows: CheckedRecipient[], firstRowNo: number): D1PreparedStatement[] {
+  const json = JSON.stringify(encodeRows(rows, firstRowNo));
+  if (json.length > MAX_PARAM_CHARS && rows.length > 1) {
+    const half = Math.ceil(rows.length / 2);
+    return [
+      ...insertStatements(d1, batch, uploadId, rows.slice(0, half), firstRowNo),
+      ...insertStatements(d1, batch, uploadId, rows.slice(half), firstRowNo + half),
+    ];
+  }
+  return [d1.prepare(INSERT_SQL).bind(batch.id, batch.org, uploadId, json)];
+}

@@ -1,0 +1,118 @@
+/**
+ * One recipient upload (a CSV or JSON chunk): rows stream through validation and exclusions into
+ * D1 a few thousand at a time, then one transaction counts them into the batch, records the
+ * upload, audits it and — for a draft batch that now has valid rows — moves it to `validated`.
+ * If anything fails midway the upload's rows are deleted: an upload counts entirely or not at all.
+ */
+import { eq, sql } from "drizzle-orm";
+import { appendAudit } from "../audit/audit";
+import { requireProduct } from "../catalog/products.service";
+import { AppError } from "../core/errors";
+import { isGuardFailure, requireChanged } from "../core/guard";
+import { MAX_BATCH_ROWS } from "../core/limits";
+import { createDb } from "../db/client";
+import { batches } from "../db/schema";
+import type { Auth, Env } from "../env";
+import { getSettings } from "../settings/settings.service";
+import { transitionBatch, type BatchRow } from "./batch-state";
+import { batchView, requireBatch } from "./batches.service";
+import { lookupKeyFacts } from "./recipients.lookup";
+import type { RawBatch } from "./recipients.parse";
+import { abortUpload, acquireUploadLease, insertStatements } from "./recipients.store";
+import { applyExclusions, validateRow, validationContext, type ValidationContext } from "./recipients.validate";
+
+export interface UploadTally {
+  rows: number;
+  valid: number;
+  invalid: number;
+  excluded: number;
+  valid_amount: number;
+  blank_lines_skipped: number;
+}
+
+interface UploadRun {
+  env: Env;
+  batch: BatchRow;
+  uploadId: string;
+  ctx: ValidationContext;
+  nextRowNo: number;
+  orgHasSuppressions: boolean;
+  tally: UploadTally;
+}
+
+async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
+  const { env, tally } = run;
+  tally.blank_lines_skipped += chunk.blankLines;
+  if (chunk.rows.length === 0) return;
+  if (run.nextRowNo - 1 + chunk.rows.length > MAX_BATCH_ROWS) {
+    throw new AppError("row_limit_exceeded", `A batch holds at most ${MAX_BATCH_ROWS} recipients; this upload would pass that`, { max_rows: MAX_BATCH_ROWS });
+  }
+  const rows = chunk.rows.map((r) => validateRow(run.ctx, r));
+  const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { batchHasRows: run.nextRowNo > 1, orgHasSuppressions: run.orgHasSuppressions });
+  applyExclusions(run.ctx, rows, facts);
+  await env.DB.batch(insertStatements(env.DB, run.batch, run.uploadId, rows, run.nextRowNo));
+  run.nextRowNo += rows.length;
+  for (const r of rows) {
+    tally[r.status]++;
+    if (r.status === "valid") tally.valid_amount += r.amount!;
+  }
+  tally.rows += rows.length;
+}
+
+async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", requestId?: string): Promise<void> {
+  const { env, batch, uploadId, tally } = run;
+  const now = new Date().toISOString();
+  const patch = {
+    rowsTotal: sql`${batches.rowsTotal} + ${tally.rows}`,
+    validCount: sql`${batches.validCount} + ${tally.valid}`,
+    invalidCount: sql`${batches.invalidCount} + ${tally.invalid}`,
+    excludedCount: sql`${batches.excludedCount} + ${tally.excluded}`,
+    validTotal: sql`${batches.validTotal} + ${tally.valid_amount}`,
+    contentVersion: sql`${batches.contentVersion} + 1`,
+    uploadingId: null,
+    uploadingUntil: null,
+    updatedAt: now,
+  };
+  const record = env.DB.prepare(
+    `INSERT INTO batch_uploads (id, batch_id, org, format, first_row, rows, valid, invalid, excluded, valid_total, created_by, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+  ).bind(uploadId, batch.id, batch.org, format, run.nextRowNo - tally.rows, tally.rows, tally.valid, tally.invalid, tally.excluded, tally.valid_amount, auth.sub, now);
+  const event = { actor: auth.sub, action: "batch.recipients_uploaded", entityType: "batch", entityId: batch.id, after: { upload_id: uploadId, format, ...tally }, requestId };
+  const leaseHeld = eq(batches.uploadingId, uploadId);
+  if (batch.status === "draft" && batch.validCount + tally.valid > 0) {
+    await transitionBatch(env.DB, { batch, to: "validated", action: "batch.validated", actor: auth.sub, requestId, patch, guard: leaseHeld, extra: [record], events: [event] });
+    return;
+  }
+  const update = createDb(env.DB).update(batches).set(patch).where(leaseHeld).toSQL();
+  try {
+    await appendAudit(env.DB, batch.org, [event], [env.DB.prepare(update.sql).bind(...update.params), requireChanged(env.DB), record]);
+  } catch (err) {
+    if (isGuardFailure(err)) throw new AppError("conflict", "The upload lease expired before the upload finished; send the chunk again");
+    throw err;
+  }
+}
+
+export async function uploadRecipients(env: Env, auth: Auth, batchId: string, format: "csv" | "json", source: AsyncIterable<RawBatch>, requestId?: string) {
+  const found = await requireBatch(env.DB, auth.org, batchId);
+  const [product, settings, suppression] = await Promise.all([
+    requireProduct(env.DB, auth.org, found.productId),
+    getSettings(env.DB, auth.org),
+    env.DB.prepare("SELECT 1 AS one FROM suppressions WHERE org = ? LIMIT 1").bind(auth.org).first(),
+  ]);
+  const uploadId = await acquireUploadLease(env.DB, found);
+  // Read again under the lease: counts and status are now stable until this upload commits.
+  const batch = await requireBatch(env.DB, auth.org, batchId);
+  const rowsBefore = batch.rowsTotal;
+  const run: UploadRun = {
+    env, batch, uploadId, ctx: validationContext(batch, product, settings), nextRowNo: rowsBefore + 1, orgHasSuppressions: suppression !== null,
+    tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
+  };
+  try {
+    for await (const chunk of source) await processChunk(run, chunk);
+    await commitUpload(run, auth, format, requestId);
+  } catch (err) {
+    await abortUpload(env.DB, batch.id, uploadId);
+    throw err;
+  }
+  return { upload: { id: uploadId, first_row: rowsBefore + 1, ...run.tally }, batch: batchView(await requireBatch(env.DB, auth.org, batchId)) };
+}

@@ -1,0 +1,107 @@
+/**
+ * The org settings document: one strict zod schema that PUT validates as a whole, that GET
+ * answers with defaults filled in, and that batch validation and approvals read.
+ */
+import { z } from "@hono/zod-openapi";
+import { isCountry, isCurrency } from "../core/iso-codes";
+import { ROLES } from "../env";
+
+export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const CountryCode = z
+  .string()
+  .refine(isCountry, "an ISO 3166-1 alpha-2 code such as US")
+  .openapi({ example: "US", description: "ISO 3166-1 alpha-2" });
+export const CurrencyCode = z
+  .string()
+  .refine(isCurrency, "an ISO 4217 code such as USD")
+  .openapi({ example: "USD", description: "ISO 4217" });
+
+const ApprovalStep = z.strictObject({
+  role: z.enum(ROLES),
+  quorum: z.number().int().min(1).max(10).default(1).openapi({ description: "How many distinct approvers of the role must approve" }),
+  min_total: Amount.optional().openapi({ description: "The step applies only to batches whose valid total (minor units) reaches this" }),
+});
+
+export const ApprovalPolicySchema = z
+  .strictObject({ steps: z.array(ApprovalStep).min(1).max(10) })
+  .openapi("ApprovalPolicy", { description: "Ordered approval steps; the batch creator never approves their own batch (four-eyes)" });
+
+const Approver = z.strictObject({
+  sub: z.string().min(1).max(200),
+  email: z.email().max(254),
+  roles: z.array(z.enum(ROLES)).min(1),
+});
+
+/** A new org's policy: finance approves every batch, the program owner also signs off from 10,000.00. */
+export const DEFAULT_APPROVAL_POLICY = { steps: [{ role: "finance" as const, quorum: 1 }, { role: "owner" as const, quorum: 1, min_total: 1_000_000 }] };
+
+export const SettingsInput = z
+  .strictObject({
+    allowed_countries: z
+      .array(CountryCode)
+      .max(249)
+      .nullable()
+      .default(null)
+      .openapi({ description: "Countries recipients may be in (null: any country the product allows)" }),
+    allowed_currencies: z
+      .array(CurrencyCode)
+      .max(200)
+      .nullable()
+      .default(null)
+      .openapi({ description: "Currencies batches may pay in (null: any)" }),
+    per_recipient_caps: z
+      .record(z.string().regex(/^[A-Z]{3}$/), Amount)
+      .default({})
+      .openapi({ description: "Most one recipient may receive in one batch, per currency (minor units); rows above are excluded", example: { USD: 50000 } }),
+    prior_payout_window_days: z
+      .number()
+      .int()
+      .min(0)
+      .max(3650)
+      .default(0)
+      .openapi({ description: "Exclude recipients paid by another delivered batch within this many days (0: off)" }),
+    expected_count_tolerance_pct: z
+      .number()
+      .min(0)
+      .max(1000)
+      .default(10)
+      .openapi({ description: "Preview flags an anomaly when the valid count differs from expected_count by more than this %" }),
+    approval_policy: ApprovalPolicySchema.default(DEFAULT_APPROVAL_POLICY),
+    approvers: z.array(Approver).max(500).default([]).openapi({ description: "People who receive approval emails" }),
+    release_defaults: z
+      .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
+      .default({ auto_release: true }),
+  })
+  .superRefine((s, ctx) => {
+    const subs = new Set<string>();
+    s.approvers.forEach((a, i) => {
+      if (subs.has(a.sub)) ctx.addIssue({ code: "custom", path: ["approvers", i, "sub"], message: `Approver ${a.sub} is listed twice` });
+      subs.add(a.sub);
+    });
+    for (const currency of Object.keys(s.per_recipient_caps)) {
+      if (s.allowed_currencies && !s.allowed_currencies.includes(currency)) {
+        ctx.addIssue({ code: "custom", path: ["per_recipient_caps", currency], message: `${currency} is not an allowed currency` });
+      }
+    }
+  })
+  .openapi("SettingsInput");
+
+export type Settings = z.output<typeof SettingsInput>;
+
+export const SettingsSchema = z
+  .object({
+    allowed_countries: z.array(z.string()).nullable(),
+    allowed_currencies: z.array(z.string()).nullable(),
+    per_recipient_caps: z.record(z.string(), z.number().int()),
+    prior_payout_window_days: z.number().int(),
+    expected_count_tolerance_pct: z.number(),
+    approval_policy: ApprovalPolicySchema,
+    approvers: z.array(Approver),
+    release_defaults: z.object({ auto_release: z.boolean() }),
+    version: z.number().int().openapi({ description: "0 until the first PUT" }),
+    updated_by: z.string().nullable(),
+    updated_at: z.string().nullable(),
+  })
+  .openapi("Settings");
+
+export const DEFAULT_SETTINGS: Settings = SettingsInput.parse({});
