@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
 import { mirrorJournal } from "./pool-mirror";
-import { PoolStore, type PoolMeta } from "./pool-store";
+import { PoolStore, type ItemRow, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
   type Balance, type CommitInput, type FundInput, type Hold, type InitInput, type ItemOutcome, type PoolResult,
@@ -27,6 +27,8 @@ export class FundingPool extends DurableObject<Env> {
   private meta: PoolMeta | null = null;
   private balance: Balance = { ...ZERO };
   private alarmAt: number | null = null;
+  /** Journal entries of the running transaction, written in one statement when it ends. */
+  private pendingJournal: Parameters<PoolStore["appendJournal"]>[0] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -93,7 +95,12 @@ export class FundingPool extends DurableObject<Env> {
       const hold = this.store.getHold(a.holdId);
       if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
       const day = utcDay();
-      const items = a.items.map((item) => this.commitItem(hold, item, day, a.actor));
+      const known = this.store.getItems(a.items.map((i) => i.id));
+      const added: typeof a.items = [];
+      const items = a.items.map((item) => this.commitItem(hold, item, day, a.actor, known, added));
+      this.store.insertItems(added, hold.hold_id, day);
+      const total = added.reduce((s, i) => s + i.amount, 0);
+      if (total > 0) this.store.addDailyCommitted(day, total);
       this.store.saveHold(hold);
       return this.ok({ hold, items });
     });
@@ -161,8 +168,15 @@ export class FundingPool extends DurableObject<Env> {
     });
   }
 
-  private commitItem(hold: Hold, item: z.infer<typeof CommitArgs>["items"][number], day: string, actor: string): ItemOutcome {
-    const prior = this.store.getItem(item.id);
+  private commitItem(
+    hold: Hold,
+    item: z.infer<typeof CommitArgs>["items"][number],
+    day: string,
+    actor: string,
+    known: Map<string, ItemRow>,
+    added: z.infer<typeof CommitArgs>["items"],
+  ): ItemOutcome {
+    const prior = known.get(item.id);
     if (prior) {
       if (prior.hold_id !== hold.hold_id || prior.amount !== item.amount) {
         return { id: item.id, status: "rejected", code: "operation_id_reused", detail: "Item was committed with other arguments" };
@@ -173,22 +187,29 @@ export class FundingPool extends DurableObject<Env> {
     if (item.amount > hold.remaining) {
       return { id: item.id, status: "rejected", code: "insufficient_funds", detail: `The hold has ${hold.remaining} left` };
     }
-    const limitProblem = this.commitLimitProblem(item, day);
+    const limitProblem = this.commitLimitProblem(item, day, added);
     if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
     hold.remaining -= item.amount;
     hold.committed += item.amount;
     if (hold.remaining === 0) hold.state = "posted";
-    this.store.insertItem(item, hold.hold_id, day);
-    this.store.addDailyCommitted(day, item.amount);
+    added.push(item);
+    known.set(item.id, { item_id: item.id, hold_id: hold.hold_id, amount: item.amount, recipient_key: item.recipientKey, state: "committed" });
     this.move("commit", item.amount, { reserved: -item.amount, committed: item.amount }, { opId: item.id, actor, holdId: hold.hold_id, itemId: item.id });
     return { id: item.id, status: "committed" };
   }
 
-  private commitLimitProblem(item: { amount: number; recipientKey: string }, day: string): string | null {
+  /** Limits count what is stored plus what this call has already added (`added`, not yet written). */
+  private commitLimitProblem(item: { amount: number; recipientKey: string }, day: string, added: { amount: number; recipientKey: string }[]): string | null {
     const { daily_commit_limit: daily, recipient_daily_limit: perRecipient } = this.meta!.limits;
-    if (daily !== undefined && this.store.dailyCommitted(day) + item.amount > daily) return `The pool's daily limit of ${daily} would be exceeded`;
-    if (perRecipient !== undefined && item.recipientKey && this.store.recipientDailyCommitted(item.recipientKey, day) + item.amount > perRecipient) {
-      return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
+    const sum = (list: typeof added) => list.reduce((s, i) => s + i.amount, 0);
+    if (daily !== undefined && this.store.dailyCommitted(day) + sum(added) + item.amount > daily) {
+      return `The pool's daily limit of ${daily} would be exceeded`;
+    }
+    if (perRecipient !== undefined && item.recipientKey) {
+      const sameRecipient = sum(added.filter((i) => i.recipientKey === item.recipientKey));
+      if (this.store.recipientDailyCommitted(item.recipientKey, day) + sameRecipient + item.amount > perRecipient) {
+        return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
+      }
     }
     return null;
   }
@@ -205,7 +226,7 @@ export class FundingPool extends DurableObject<Env> {
   private move(kind: string, amount: number, deltas: Partial<Balance>, ctx: JournalContext): void {
     const before = JSON.stringify(this.balance);
     for (const [k, d] of Object.entries(deltas) as [keyof Balance, number][]) this.balance[k] += d;
-    this.store.appendJournal({
+    this.pendingJournal.push({
       op_id: ctx.opId, kind, hold_id: ctx.holdId ?? null, item_id: ctx.itemId ?? null, amount,
       before, after: JSON.stringify(this.balance), actor: ctx.actor, reference: ctx.reference ?? null,
     });
@@ -241,17 +262,21 @@ export class FundingPool extends DurableObject<Env> {
   /** One SQLite transaction; the in-memory balance is restored if anything throws. */
   private transact<R>(fn: () => R): R {
     const snapshot = { ...this.balance };
+    this.pendingJournal = [];
     try {
       return this.ctx.storage.transactionSync(() => {
         const r = fn();
         const problem = this.invariantProblem();
         if (problem) throw new Error(`FundingPool invariant violated: ${problem}`);
+        this.store.appendJournal(this.pendingJournal);
         this.store.saveBalance(this.balance);
         return r;
       });
     } catch (err) {
       this.balance = snapshot;
       throw err;
+    } finally {
+      this.pendingJournal = [];
     }
   }
 

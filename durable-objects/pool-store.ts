@@ -22,9 +22,10 @@ CREATE INDEX IF NOT EXISTS items_recipient_day ON items (recipient_key, day);
 CREATE TABLE IF NOT EXISTS daily_totals (day TEXT PRIMARY KEY, committed INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL, kind TEXT NOT NULL, hold_id TEXT, item_id TEXT, amount INTEGER NOT NULL,
-  before TEXT NOT NULL, after TEXT NOT NULL, actor TEXT NOT NULL, reference TEXT, created_at INTEGER NOT NULL,
-  mirrored INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS journal_unmirrored ON journal (mirrored, seq);
+  before TEXT NOT NULL, after TEXT NOT NULL, actor TEXT NOT NULL, reference TEXT, created_at INTEGER NOT NULL);
+-- How far the D1 mirror has confirmed the journal: one watermark, not a flag per entry.
+CREATE TABLE IF NOT EXISTS mirror (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO mirror (id, seq) VALUES (1, 0);
 `;
 
 export interface PoolMeta {
@@ -116,10 +117,23 @@ export class PoolStore {
     return this.sql.exec<ItemRow & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, recipient_key, state FROM items WHERE item_id = ?", itemId).toArray()[0];
   }
 
-  insertItem(item: { id: string; amount: number; recipientKey: string }, holdId: string, day: string): void {
+  /** The items among `ids` that exist already, by id: one query for a whole commit call. */
+  getItems(ids: string[]): Map<string, ItemRow> {
+    const rows = this.sql
+      .exec<ItemRow & Record<string, SqlStorageValue>>(
+        "SELECT item_id, hold_id, amount, recipient_key, state FROM items WHERE item_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(ids),
+      )
+      .toArray();
+    return new Map(rows.map((r) => [r.item_id, r]));
+  }
+
+  insertItems(items: { id: string; amount: number; recipientKey: string }[], holdId: string, day: string): void {
+    if (items.length === 0) return;
     this.sql.exec(
-      "INSERT INTO items (item_id, hold_id, amount, recipient_key, day, state, created_at) VALUES (?, ?, ?, ?, ?, 'committed', ?)",
-      item.id, holdId, item.amount, item.recipientKey, day, Date.now(),
+      `INSERT INTO items (item_id, hold_id, amount, recipient_key, day, state, created_at)
+       SELECT value ->> 'id', ?, value ->> 'amount', value ->> 'recipientKey', ?, 'committed', ? FROM json_each(?)`,
+      holdId, day, Date.now(), JSON.stringify(items),
     );
   }
 
@@ -140,29 +154,30 @@ export class PoolStore {
     return Number(row?.s ?? 0);
   }
 
-  appendJournal(e: Omit<JournalEntry, "seq" | "created_at">): void {
+  /** Appends entries in order (seq follows the array), in one statement. */
+  appendJournal(entries: Omit<JournalEntry, "seq" | "created_at">[]): void {
+    if (entries.length === 0) return;
     this.sql.exec(
-      "INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      e.op_id, e.kind, e.hold_id, e.item_id, e.amount, e.before, e.after, e.actor, e.reference, Date.now(),
+      `INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at)
+       SELECT value ->> 'op_id', value ->> 'kind', value ->> 'hold_id', value ->> 'item_id', value ->> 'amount', value ->> 'before',
+              value ->> 'after', value ->> 'actor', value ->> 'reference', ? FROM json_each(?) ORDER BY key`,
+      Date.now(), JSON.stringify(entries),
     );
   }
 
   unmirrored(limit: number): JournalEntry[] {
     return this.sql
       .exec<JournalEntry & Record<string, SqlStorageValue>>(
-        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE mirrored = 0 ORDER BY seq LIMIT ?",
+        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE seq > (SELECT seq FROM mirror) ORDER BY seq LIMIT ?",
         limit,
       )
       .toArray();
   }
 
   markMirrored(uptoSeq: number): void {
-    this.sql.exec("UPDATE journal SET mirrored = 1 WHERE mirrored = 0 AND seq <= ?", uptoSeq);
+    this.sql.exec("UPDATE mirror SET seq = MAX(seq, ?)", uptoSeq);
   }
 
-  hasUnmirrored(): boolean {
-    return this.sql.exec("SELECT 1 FROM journal WHERE mirrored = 0 LIMIT 1").toArray().length > 0;
-  }
 
   /** Sum of pending holds' remainders: must equal the reserved bucket. */
   pendingHoldTotal(): number {

@@ -1,0 +1,33 @@
+// Ledger throughput of one funding pool's Durable Object, driven from inside the Worker (as batches
+// and delivery call it) through the bench-only route POST /dev/bench/pools:
+//   1. single reserve + commit round trips (2 ledger RPC operations each) → ops/s
+//   2. commits of 100 items per call against one hold → committed items/s
+// BENCH_SECONDS (default 5 per phase), BENCH_CONCURRENCY (default 4 concurrent callers).
+import { startWorker } from "./worker.mjs";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const ITEMS = 100;
+
+const worker = await startWorker();
+try {
+  const run = async (seconds) => {
+    const res = await fetch(`${worker.url}/dev/bench/pools`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ seconds, concurrency: CONCURRENCY, itemsPerCommit: ITEMS }),
+    });
+    if (!res.ok) throw new Error(`bench route answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
+  await run(1); // warm-up: lets V8 in workerd optimise the hot paths first
+  const r = await run(SECONDS);
+  if (!r.integrity_ok) throw new Error("pool integrity check failed after the benchmark");
+  console.log(`runtime: ${worker.runtime}`);
+  console.log(`callers: ${CONCURRENCY} concurrent, ${SECONDS} s per phase, one pool`);
+  console.log(`reserve+commit round trips: ${r.round_trips} → ${r.round_trips_per_s.toFixed(0)}/s = ${r.ops_per_s.toFixed(0)} ledger ops/s (target ≥ 2,000)`);
+  console.log(`commits of ${ITEMS} items: ${r.commit_calls} calls, ${r.items} items → ${r.items_per_s.toFixed(0)} items/s (target ≥ 50,000)`);
+  console.log(JSON.stringify({ bench: "pools", ops_per_s: Math.round(r.ops_per_s), items_per_s: Math.round(r.items_per_s), runtime: "miniflare" }));
+} finally {
+  await worker.dispose();
+}
