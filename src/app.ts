@@ -11,6 +11,7 @@ import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
 import audit from "./routes/audit/audit.index";
+import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
 import products from "./routes/products/products.index";
@@ -71,6 +72,7 @@ export function createApp() {
   app.use("/v1/*", idempotency);
 
   for (const router of routers) app.route("/", router);
+  app.route("/", poolBench);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
