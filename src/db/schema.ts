@@ -291,3 +291,25 @@ export const batchRecipients = sqliteTable(
  * belongs to. src/core/guard.ts uses it to make a batch all-or-nothing on a condition.
  */
 export const writeGuards = sqliteTable("write_guards", { staleWrite: integer("stale_write").notNull() });
+
+/**
+ * What channels would have sent, when the Worker runs in development without provider keys
+ * (GET /dev/outbox). `idempotency_key` is unique, as a provider's would be, so a retried send
+ * shows up once.
+ */
+export const devOutbox = sqliteTable(
+  "dev_outbox",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    channel: text("channel", { enum: ["email", "sms", "link"] }).notNull(),
+    to: text("to").notNull(),
+    subject: text("subject"),
+    text: text("text").notNull(),
+    html: text("html"),
+    links: text("links").notNull().default("[]"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("dev_outbox_idempotency").on(t.idempotencyKey), index("dev_outbox_created").on(t.createdAt)],
+);
