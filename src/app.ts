@@ -11,6 +11,7 @@ import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
 import audit from "./routes/audit/audit.index";
+import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
@@ -44,7 +45,7 @@ const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
-const routers = [service, pools, audit, settings, suppressions, products, batches];
+const routers = [service, pools, audit, settings, suppressions, products, batches, dev];
 
 export function createApp() {
   const app = createRouter();

@@ -13,6 +13,15 @@ export interface Env {
   JWT_JWKS_URL?: string;
   EMAIL_FROM: string;
   RESEND_API_KEY?: string;
+  /** Overrides Resend's API address (a local fake provider in benchmarks). */
+  RESEND_BASE_URL?: string;
+  /** SMS provider (a Twilio-style Messages API). */
+  SMS_API_URL?: string;
+  SMS_ACCOUNT_SID?: string;
+  SMS_AUTH_TOKEN?: string;
+  SMS_FROM?: string;
+  /** Public origin used in links sent to approvers and recipients, e.g. https://rewards.example.com. */
+  PUBLIC_BASE_URL?: string;
   CODE_ENCRYPTION_KEY?: string;
 }
 
