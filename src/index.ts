@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { runCron } from "./cron";
 import type { Env } from "./env";
 
 export { FundingPool } from "../durable-objects/funding-pool";
@@ -12,6 +13,6 @@ export default {
     for (const msg of batch.messages) msg.ack();
   },
   async scheduled(controller, env, ctx) {
-    // Cron work (sweeps, reconciliation) is registered by the domain modules as they arrive.
+    ctx.waitUntil(runCron(env, controller.cron, new Date(controller.scheduledTime)));
   },
 } satisfies ExportedHandler<Env>;

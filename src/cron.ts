@@ -1,0 +1,27 @@
+/**
+ * Cron triggers (wrangler.toml [triggers]). Each job is a domain function that does bounded work
+ * and is safe to run again; a failing job is logged and does not stop the others.
+ */
+import type { Env } from "./env";
+
+export type CronJob = (env: Env, now: Date) => Promise<unknown>;
+
+/** Jobs by cron expression; "*\/5 * * * *" runs sweeps and scheduled releases, "0 * * * *" reconciliation. */
+export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
+  "*/5 * * * *": {},
+  "0 * * * *": {},
+};
+
+export async function runCron(env: Env, cron: string, now: Date): Promise<Record<string, "ok" | "failed">> {
+  const outcome: Record<string, "ok" | "failed"> = {};
+  for (const [name, job] of Object.entries(CRON_JOBS[cron] ?? {})) {
+    try {
+      await job(env, now);
+      outcome[name] = "ok";
+    } catch (err) {
+      console.error(JSON.stringify({ cron, job: name, error: String(err), stack: (err as Error)?.stack }));
+      outcome[name] = "failed";
+    }
+  }
+  return outcome;
+}
