@@ -26,7 +26,10 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
   if (live.length && opts.batchHasRows) {
     const inBatch = (col: string, json: string) =>
       d1
-        .prepare(`SELECT ${col} AS k FROM batch_recipients WHERE ${col} IN (SELECT value FROM json_each(?2)) AND batch_id = ?1 AND status <> 'invalid'`)
+        .prepare(
+          `SELECT j.value AS k FROM json_each(?2) j
+           WHERE EXISTS (SELECT 1 FROM batch_recipients WHERE ${col} = j.value AND batch_id = ?1 AND status <> 'invalid')`,
+        )
         .bind(ctx.batchId, json);
     statements.push(["batch:email", inBatch("email_key", emails)], ["batch:phone", inBatch("phone_key", phones)], ["batch:external", inBatch("external_id", externals)]);
   }
@@ -40,9 +43,10 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
     const paid = (col: string, json: string) =>
       d1
         .prepare(
-          `SELECT r.${col} AS k FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
-           WHERE r.${col} IN (SELECT value FROM json_each(?2)) AND r.status = 'valid' AND b.org = ?1 AND b.id <> ?3
-             AND b.status IN (${PAID_STATUSES.map((s) => `'${s}'`).join(", ")}) AND b.released_at >= ?4`,
+          `SELECT j.value AS k FROM json_each(?2) j WHERE EXISTS (
+             SELECT 1 FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
+             WHERE r.${col} = j.value AND r.status = 'valid' AND b.org = ?1 AND b.id <> ?3
+               AND b.status IN (${PAID_STATUSES.map((s) => `'${s}'`).join(", ")}) AND b.released_at >= ?4)`,
         )
         .bind(ctx.org, json, ctx.batchId, since);
     statements.push(["paid:email", paid("email_key", emails)], ["paid:phone", paid("phone_key", phones)]);
