@@ -4,9 +4,9 @@ import type { Env } from "../src/env";
 import { mirrorJournal } from "./pool-mirror";
 import { PoolStore, type ItemRow, type PoolMeta } from "./pool-store";
 import {
-  CommitArgs, FundArgs, InitArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
+  CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
   type Balance, type CommitInput, type FundInput, type Hold, type InitInput, type ItemOutcome, type PoolResult,
-  type ReleaseInput, type ReserveInput, type ReverseInput,
+  type RefundInput, type ReleaseInput, type ReserveInput, type ReverseInput,
 } from "./pool-types";
 
 /** Journal entries reach the D1 mirror this long after a write, so a burst of writes drains together. */
@@ -118,7 +118,7 @@ export class FundingPool extends DurableObject<Env> {
       }
       const amount = a.amount === "rest" ? hold.remaining : a.amount;
       if (amount > hold.remaining) return fail("insufficient_funds", `The hold has ${hold.remaining} left; asked ${amount}`);
-      this.releaseFromHold(hold, amount, "release", a);
+      this.releaseFromHold(hold, amount, "release", a, a.amount === "rest");
       return this.ok({ hold, released: amount });
     });
   }
@@ -128,9 +128,30 @@ export class FundingPool extends DurableObject<Env> {
       const item = this.store.getItem(a.itemId);
       if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
       if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
-      this.store.markItemReversed(a.itemId);
+      this.store.setItemState(a.itemId, "reversed");
       this.move("reverse", item.amount, { committed: -item.amount, available: item.amount, reversed: item.amount }, { ...a, holdId: item.hold_id });
       return this.ok({ amount: item.amount });
+    });
+  }
+
+  /** Gives back a committed item whose reward was never delivered: to its hold if still pending, else to available. */
+  refund(input: RefundInput): Promise<PoolResult<{ amount: number; to: "hold" | "available" }>> {
+    return this.op("refund", RefundArgs, input, (a) => {
+      const item = this.store.getItem(a.itemId);
+      if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
+      if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
+      this.store.setItemState(a.itemId, "refunded");
+      const hold = this.store.getHold(item.hold_id);
+      const ctx = { ...a, holdId: item.hold_id, itemId: a.itemId };
+      if (hold?.state === "pending") {
+        hold.remaining += item.amount;
+        hold.committed -= item.amount;
+        this.store.saveHold(hold);
+        this.move("refund", item.amount, { committed: -item.amount, reserved: item.amount }, ctx);
+        return this.ok({ amount: item.amount, to: "hold" as const });
+      }
+      this.move("refund", item.amount, { committed: -item.amount, available: item.amount, released: item.amount }, ctx);
+      return this.ok({ amount: item.amount, to: "available" as const });
     });
   }
 
@@ -162,7 +183,7 @@ export class FundingPool extends DurableObject<Env> {
   private expireDueHolds(): void {
     this.transact(() => {
       for (const hold of this.store.dueHolds(Date.now())) {
-        this.releaseFromHold(hold, hold.remaining, "expire", { opId: `expire:${hold.hold_id}`, actor: "system:expiry", holdId: hold.hold_id });
+        this.releaseFromHold(hold, hold.remaining, "expire", { opId: `expire:${hold.hold_id}`, actor: "system:expiry", holdId: hold.hold_id }, true);
       }
       return this.ok({});
     });
@@ -177,7 +198,8 @@ export class FundingPool extends DurableObject<Env> {
     added: z.infer<typeof CommitArgs>["items"],
   ): ItemOutcome {
     const prior = known.get(item.id);
-    if (prior) {
+    const recommit = prior?.state === "refunded";
+    if (prior && !recommit) {
       if (prior.hold_id !== hold.hold_id || prior.amount !== item.amount) {
         return { id: item.id, status: "rejected", code: "operation_id_reused", detail: "Item was committed with other arguments" };
       }
@@ -191,8 +213,8 @@ export class FundingPool extends DurableObject<Env> {
     if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
     hold.remaining -= item.amount;
     hold.committed += item.amount;
-    if (hold.remaining === 0) hold.state = "posted";
-    added.push(item);
+    if (recommit) this.store.recommitItem(item, hold.hold_id, day);
+    else added.push(item);
     known.set(item.id, { item_id: item.id, hold_id: hold.hold_id, amount: item.amount, recipient_key: item.recipientKey, state: "committed" });
     this.move("commit", item.amount, { reserved: -item.amount, committed: item.amount }, { opId: item.id, actor, holdId: hold.hold_id, itemId: item.id });
     return { id: item.id, status: "committed" };
@@ -214,10 +236,14 @@ export class FundingPool extends DurableObject<Env> {
     return null;
   }
 
-  private releaseFromHold(hold: Hold, amount: number, kind: "release" | "expire", ctx: JournalContext): void {
+  /**
+   * Returns value from a hold to available. The hold resolves (at most once) when `close` is set
+   * (release "rest", expiry) or nothing is left; a hold emptied by commits stays pending until then.
+   */
+  private releaseFromHold(hold: Hold, amount: number, kind: "release" | "expire", ctx: JournalContext, close: boolean): void {
     hold.remaining -= amount;
     hold.released += amount;
-    if (hold.remaining === 0) hold.state = kind === "expire" ? "expired" : hold.committed > 0 ? "posted" : "released";
+    if (close || hold.remaining === 0) hold.state = kind === "expire" ? "expired" : hold.committed > 0 ? "posted" : "released";
     this.store.saveHold(hold);
     if (amount > 0) this.move(kind, amount, { reserved: -amount, available: amount, released: amount }, { ...ctx, holdId: hold.hold_id });
   }

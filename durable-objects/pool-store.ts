@@ -54,7 +54,7 @@ export interface ItemRow {
   hold_id: string;
   amount: number;
   recipient_key: string;
-  state: "committed" | "reversed";
+  state: "committed" | "reversed" | "refunded";
 }
 
 export class PoolStore {
@@ -137,8 +137,16 @@ export class PoolStore {
     );
   }
 
-  markItemReversed(itemId: string): void {
-    this.sql.exec("UPDATE items SET state = 'reversed' WHERE item_id = ?", itemId);
+  setItemState(itemId: string, state: ItemRow["state"]): void {
+    this.sql.exec("UPDATE items SET state = ? WHERE item_id = ?", state, itemId);
+  }
+
+  /** A refunded item committed again (a failed delivery retried): same id, fresh commitment. */
+  recommitItem(item: { id: string; amount: number; recipientKey: string }, holdId: string, day: string): void {
+    this.sql.exec(
+      "UPDATE items SET state = 'committed', hold_id = ?, amount = ?, recipient_key = ?, day = ?, created_at = ? WHERE item_id = ?",
+      holdId, item.amount, item.recipientKey, day, Date.now(), item.id,
+    );
   }
 
   dailyCommitted(day: string): number {
@@ -150,7 +158,7 @@ export class PoolStore {
   }
 
   recipientDailyCommitted(recipientKey: string, day: string): number {
-    const row = this.sql.exec("SELECT COALESCE(SUM(amount), 0) AS s FROM items WHERE recipient_key = ? AND day = ?", recipientKey, day).toArray()[0];
+    const row = this.sql.exec("SELECT COALESCE(SUM(amount), 0) AS s FROM items WHERE recipient_key = ? AND day = ? AND state = 'committed'", recipientKey, day).toArray()[0];
     return Number(row?.s ?? 0);
   }
 

@@ -42,12 +42,15 @@ export const ReleaseArgs = z.strictObject({
   reference: z.string().max(500).optional(),
 });
 export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
+/** Undoes a commit whose reward never reached anyone: back to its hold while the hold is pending, else to available. */
+export const RefundArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
 
 export type FundInput = z.input<typeof FundArgs>;
 export type ReserveInput = z.input<typeof ReserveArgs>;
 export type CommitInput = z.input<typeof CommitArgs>;
 export type ReleaseInput = z.input<typeof ReleaseArgs>;
 export type ReverseInput = z.input<typeof ReverseArgs>;
+export type RefundInput = z.input<typeof RefundArgs>;
 export type InitInput = z.input<typeof InitArgs>;
 
 export interface Balance {

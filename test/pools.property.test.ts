@@ -110,6 +110,9 @@ const commands = [
   fc.constantFrom(...ITEMS).map(
     (i) => new OpCommand(`reverse(${i})`, (m) => m.reverse(i), (s, id, t) => s.reverse({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" })),
   ),
+  fc.constantFrom(...ITEMS).map(
+    (i) => new OpCommand(`refund(${i})`, (m) => m.refund(i), (s, id, t) => s.refund({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" })),
+  ),
   fc.constantFrom(...HOLDS).map((h) => new ExpireCommand(h)),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, t]) => new ReplayCommand(i, t)),
 ];

@@ -10,7 +10,7 @@ export type ModelResult = { ok: true } | { ok: false; code: PoolErrorCode };
 export class PoolModel {
   balance: Balance = { available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0 };
   holds = new Map<string, ModelHold>();
-  items = new Map<string, { hold: string; amount: number; state: "committed" | "reversed" }>();
+  items = new Map<string, { hold: string; amount: number; state: "committed" | "reversed" | "refunded" }>();
 
   fund(amount: number): ModelResult {
     this.balance.available += amount;
@@ -40,12 +40,11 @@ export class PoolModel {
     if (!hold) return { ok: false, code: "hold_not_found" };
     const statuses = items.map(({ id, amount }): string => {
       const prior = this.items.get(id);
-      if (prior) return prior.hold !== holdId || prior.amount !== amount ? "rejected:operation_id_reused" : "already_committed";
+      if (prior && prior.state !== "refunded") return prior.hold !== holdId || prior.amount !== amount ? "rejected:operation_id_reused" : "already_committed";
       if (hold.state !== "pending") return "rejected:hold_not_active";
       if (amount > hold.remaining) return "rejected:insufficient_funds";
       hold.remaining -= amount;
       hold.committed += amount;
-      if (hold.remaining === 0) hold.state = "posted";
       this.items.set(id, { hold: holdId, amount, state: "committed" });
       this.balance.reserved -= amount;
       this.balance.committed += amount;
@@ -60,13 +59,13 @@ export class PoolModel {
     if (hold.state !== "pending") return amount === "rest" ? { ok: true } : { ok: false, code: "hold_not_active" };
     const value = amount === "rest" ? hold.remaining : amount;
     if (value > hold.remaining) return { ok: false, code: "insufficient_funds" };
-    this.returnFromHold(hold, value, hold.committed > 0 ? "posted" : "released");
+    this.returnFromHold(hold, value, hold.committed > 0 ? "posted" : "released", amount === "rest");
     return { ok: true };
   }
 
   expire(holdId: string): void {
     const hold = this.holds.get(holdId);
-    if (hold?.state === "pending") this.returnFromHold(hold, hold.remaining, "expired");
+    if (hold?.state === "pending") this.returnFromHold(hold, hold.remaining, "expired", true);
   }
 
   reverse(itemId: string): ModelResult {
@@ -80,9 +79,27 @@ export class PoolModel {
     return { ok: true };
   }
 
-  private returnFromHold(hold: ModelHold, value: number, doneState: ModelHold["state"]): void {
+  refund(itemId: string): ModelResult {
+    const item = this.items.get(itemId);
+    if (!item) return { ok: false, code: "item_not_found" };
+    if (item.state !== "committed") return { ok: false, code: "item_not_committed" };
+    item.state = "refunded";
+    const hold = this.holds.get(item.hold)!;
+    this.balance.committed -= item.amount;
+    if (hold.state === "pending") {
+      hold.remaining += item.amount;
+      hold.committed -= item.amount;
+      this.balance.reserved += item.amount;
+    } else {
+      this.balance.available += item.amount;
+      this.balance.released += item.amount;
+    }
+    return { ok: true };
+  }
+
+  private returnFromHold(hold: ModelHold, value: number, doneState: ModelHold["state"], close: boolean): void {
     hold.remaining -= value;
-    if (hold.remaining === 0) hold.state = doneState;
+    if (close || hold.remaining === 0) hold.state = doneState;
     this.balance.reserved -= value;
     this.balance.available += value;
     this.balance.released += value;
