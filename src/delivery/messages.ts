@@ -5,15 +5,27 @@
 import { z } from "zod";
 
 export const ReleaseMessage = z.strictObject({ type: z.literal("release"), org: z.string(), batchId: z.string() });
+/** One range of recipient rows (row_no, inclusive) of a releasing batch. */
 export const ChunkMessage = z.strictObject({
   type: z.literal("chunk"),
   org: z.string(),
   batchId: z.string(),
-  /** Recipients with id greater than this (exclusive), up to `size` of them. */
-  after: z.string(),
-  size: z.number().int().positive(),
+  fromRow: z.number().int(),
+  toRow: z.number().int(),
 });
 export const DeliverMessage = z.strictObject({ type: z.literal("deliver"), org: z.string(), batchId: z.string(), deliveryId: z.string() });
 
 export const QueueMessage = z.discriminatedUnion("type", [ReleaseMessage, ChunkMessage, DeliverMessage]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
+export type ReleaseMessage = z.infer<typeof ReleaseMessage>;
+export type ChunkMessage = z.infer<typeof ChunkMessage>;
+export type DeliverMessage = z.infer<typeof DeliverMessage>;
+
+/** Queues take at most 100 messages per sendBatch. */
+export async function sendMessages(queue: Queue, bodies: QueueMessage[]): Promise<void> {
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < bodies.length; i += 100) {
+    calls.push(queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const }))));
+  }
+  await Promise.all(calls);
+}

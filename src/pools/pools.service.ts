@@ -49,9 +49,9 @@ export function poolError(failure: PoolFailure): AppError {
   }
 }
 
-export function unwrap<T extends object>(result: PoolResult<T>): Extract<PoolResult<T>, { ok: true }> {
-  if (!result.ok) throw poolError(result);
-  return result as Extract<PoolResult<T>, { ok: true }>;
+export function unwrap<R extends { ok: true } | PoolFailure>(result: R): Exclude<R, PoolFailure> {
+  if (!result.ok) throw poolError(result as PoolFailure);
+  return result as Exclude<R, PoolFailure>;
 }
 
 export async function findPool(d1: D1Database, org: string, id: string): Promise<PoolRow | null> {

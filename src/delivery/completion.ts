@@ -1,0 +1,37 @@
+/**
+ * A batch ends when every chunk has created its deliveries and none is queued, sending or held.
+ * The hold's rest goes back to the pool exactly once (operation id per batch), then the batch moves
+ * to completed or completed_with_errors. Safe to call any number of times, concurrently.
+ */
+import { AppError } from "../core/errors";
+import { transitionBatch } from "../batches/batch-state";
+import { findBatch } from "../batches/batches.service";
+import type { Env } from "../env";
+import { poolStub, unwrap } from "../pools/pools.service";
+import { batchHoldId } from "./hand-off";
+
+export async function completeBatchIfDone(env: Env, org: string, batchId: string): Promise<boolean> {
+  const state = await env.DB.prepare(
+    `SELECT (SELECT COUNT(*) FROM delivery_chunks WHERE batch_id = ?1 AND done = 0) AS open_chunks,
+            COALESCE(SUM(status IN ('queued', 'sending', 'held')), 0) AS pending,
+            COALESCE(SUM(status = 'failed'), 0) AS failed
+     FROM deliveries WHERE batch_id = ?1`,
+  )
+    .bind(batchId)
+    .first<{ open_chunks: number; pending: number; failed: number }>();
+  if (!state || state.open_chunks > 0 || state.pending > 0) return false;
+  const batch = await findBatch(env.DB, org, batchId);
+  if (!batch || batch.status !== "delivering") return false;
+  const released = unwrap(
+    await poolStub(env, batch.poolId).release({ opId: `batch-end:${batch.id}`, holdId: batchHoldId(batch.id), amount: "rest", actor: "system:delivery" }),
+  );
+  try {
+    await transitionBatch(env.DB, {
+      batch, to: state.failed > 0 ? "completed_with_errors" : "completed", action: "batch.completed", actor: "system:delivery",
+      details: { failed: state.failed, hold_rest_released: released.released },
+    });
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === "invalid_state_transition")) throw err;
+  }
+  return true;
+}

@@ -1,0 +1,58 @@
+/**
+ * Messages that exhausted their retries. A delivery becomes `failed` (its committed value goes back
+ * to the hold or pool) and an exception opens for a person to retry, cancel or accept; a fan-out
+ * message that died opens an exception on its batch.
+ */
+import { appendAudit } from "../audit/audit";
+import type { Env } from "../env";
+import { poolStub } from "../pools/pools.service";
+import { completeBatchIfDone } from "./completion";
+import { openExceptions } from "./exceptions";
+import { QueueMessage } from "./messages";
+
+export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  for (const msg of batch.messages) {
+    const parsed = QueueMessage.safeParse(msg.body);
+    if (!parsed.success) {
+      msg.ack();
+      continue;
+    }
+    const body = parsed.data;
+    try {
+      if (body.type === "deliver") await failDelivery(env, body.org, body.batchId, body.deliveryId);
+      else {
+        const stmt = openExceptions(env.DB, [{
+          org: body.org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: body.batchId, batchId: body.batchId,
+          detail: `The ${body.type} step of the release failed repeatedly`, data: body,
+        }]);
+        if (stmt) await stmt.run();
+      }
+      msg.ack();
+    } catch (err) {
+      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: String(err) }));
+      msg.retry({ delaySeconds: 30 });
+    }
+  }
+}
+
+async function failDelivery(env: Env, org: string, batchId: string, deliveryId: string): Promise<void> {
+  const d = await env.DB.prepare("SELECT id, status, committed, item, pool_id, attempts FROM deliveries WHERE id = ? AND org = ?")
+    .bind(deliveryId, org)
+    .first<{ id: string; status: string; committed: number; item: string; pool_id: string; attempts: number }>();
+  if (!d || !["queued", "sending"].includes(d.status)) return;
+  if (d.committed) {
+    const res = await poolStub(env, d.pool_id).refund({ opId: `refund:${d.item}:dlq${d.attempts}`, itemId: d.item, actor: "system:dead-letter" });
+    if (!res.ok && res.code !== "item_not_committed") throw new Error(`refund failed: ${res.code}`);
+  }
+  const now = new Date().toISOString();
+  const update = env.DB.prepare(
+    `UPDATE deliveries SET status = 'failed', status_reason = 'retries exhausted', committed = 0, claimed_until = NULL, updated_at = ?
+     WHERE id = ? AND status IN ('queued', 'sending')`,
+  ).bind(now, d.id);
+  const exc = openExceptions(env.DB, [{
+    org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId,
+    detail: `Delivery failed after ${d.attempts} attempts; the value went back to the hold`,
+  }])!;
+  await appendAudit(env.DB, org, [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason: "retries exhausted" } }], [update, exc]);
+  await completeBatchIfDone(env, org, batchId);
+}

@@ -1,0 +1,42 @@
+/** Gives every claimed delivery its reward, or reports it when the inventory has run out. */
+import type { Env } from "../env";
+import type { Claimed, DeliveryContext } from "./deliver.load";
+import { assignCodes, issueCards, type Reward } from "./rewards";
+
+export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Claimed[], onExhausted: (c: Claimed, detail: string) => void): Promise<Claimed[]> {
+  const needs = claimed.filter((c) => !c.code_id && !c.card_id).map((c) => ({ id: c.id, org: ctx.org, amount: c.amount, codeId: null, cardId: null }));
+  if (needs.length === 0) return claimed;
+  let got: Map<string, Reward>;
+  if (ctx.productKind === "inventory") {
+    // A delivery that got a code in a crashed attempt finds it here rather than taking another.
+    const { results } = await env.DB.prepare("SELECT id, delivery_id FROM inventory_codes WHERE delivery_id IN (SELECT value FROM json_each(?))")
+      .bind(JSON.stringify(needs.map((n) => n.id))).all<{ id: string; delivery_id: string }>();
+    got = new Map(results.map((r) => [r.delivery_id, { deliveryId: r.delivery_id, codeId: r.id, masked: "" }]));
+    const fresh = await assignCodes(env, ctx.org, ctx.productId, needs.filter((n) => !got.has(n.id)));
+    for (const [k, v] of fresh) got.set(k, v);
+  } else {
+    got = await issueCards(env, { id: ctx.productId, kind: ctx.productKind, currency: ctx.currency, expiresAfterDays: ctx.expiresAfterDays }, needs);
+    // INSERT OR IGNORE kept a card made by an earlier attempt: use the card that is actually stored.
+    const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE delivery_id IN (SELECT value FROM json_each(?))")
+      .bind(JSON.stringify(needs.map((n) => n.id))).all<{ id: string; delivery_id: string }>();
+    got = new Map(results.map((r) => [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" }]));
+  }
+  const assigned = [...got.values()].map((r) => ({ id: r.deliveryId, code_id: r.codeId ?? null, card_id: r.cardId ?? null }));
+  if (assigned.length > 0) {
+    await env.DB.prepare(
+      `UPDATE deliveries SET code_id = j.value ->> 'code_id', card_id = j.value ->> 'card_id'
+       FROM json_each(?) AS j WHERE deliveries.id = j.value ->> 'id'`,
+    ).bind(JSON.stringify(assigned)).run();
+  }
+  return claimed.filter((c) => {
+    if (c.code_id || c.card_id) return true;
+    const r = got.get(c.id);
+    if (!r) {
+      onExhausted(c, `No ${ctx.productName} code of ${c.amount} ${ctx.currency} is left in the inventory`);
+      return false;
+    }
+    c.code_id = r.codeId ?? null;
+    c.card_id = r.cardId ?? null;
+    return true;
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * The delivery step for one consumer batch of deliver messages of one batch: claim → reward →
+ * commit (one pool DO call) → send (one provider call per 100 emails) → record → decide each
+ * message. Every step is idempotent, so a crash anywhere and the redelivery that follows never
+ * pays twice, never assigns a code twice and never loses a delivery.
+ */
+import { appendAudit, type AuditInput } from "../audit/audit";
+import type { Env } from "../env";
+import { poolStub } from "../pools/pools.service";
+import { openExceptions, type ExceptionInput } from "./exceptions";
+import { batchHoldId } from "./hand-off";
+import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
+import { obtainRewards } from "./deliver.rewards";
+import { recordAttempts, sendRewards } from "./send";
+
+/** What to do with each message: ack, or retry after a delay. */
+export type Decision = { ack: true } | { ack: false; delaySeconds: number };
+
+const LEASE_MS = 60_000;
+export const backoffSeconds = (attempt: number) => Math.min(600, 5 * 2 ** Math.max(0, attempt - 1));
+
+interface Final { id: string; item?: string; attempts?: number; status: "delivered" | "failed" | "held" | "queued"; reason: string | null; masked?: string | null; committed?: boolean; refund?: boolean }
+
+export async function deliver(env: Env, org: string, batchId: string, deliveryIds: string[], attempt: number): Promise<Map<string, Decision>> {
+  const decisions = new Map<string, Decision>();
+  const ctx = await loadContext(env, org, batchId);
+  const claimed = ctx ? await attachRecipients(env, await claim(env, org, deliveryIds)) : [];
+  const claimedIds = new Set(claimed.map((c) => c.id));
+  for (const id of deliveryIds) if (!claimedIds.has(id)) decisions.set(id, await unclaimedDecision(env, id));
+  if (!ctx || claimed.length === 0) return decisions;
+
+  const finals: Final[] = [];
+  const exceptions: ExceptionInput[] = [];
+  const hold = (c: Claimed, reason: string, detail: string, refund = false) => {
+    finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "held", reason, refund, committed: !!c.committed });
+    exceptions.push({ org, kind: "delivery_held", severity: "medium", entityType: "delivery", entityId: c.id, batchId, detail, data: { reason } });
+  };
+
+  const rewarded = await obtainRewards(env, ctx, claimed, (c, detail) => hold(c, "inventory_exhausted", detail));
+  const committed = await commitValue(env, ctx, rewarded, (c, code, detail) => hold(c, code, detail));
+  const outcomes = await sendRewards(env, committed.map((c) => toJob(ctx, c)), "send", "system:delivery");
+  for (const c of committed) {
+    const o = outcomes.get(c.id)!;
+    const r = o.result;
+    if (r.ok) finals.push({ id: c.id, status: "delivered", reason: null, masked: o.masked, committed: true });
+    else if (r.errorClass === "policy") hold(c, "policy", r.detail, true);
+    else if (r.errorClass === "transient") {
+      finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true });
+      decisions.set(c.id, { ack: false, delaySeconds: r.retryAfterSeconds ?? backoffSeconds(attempt) });
+    } else {
+      finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "failed", reason: `data: ${r.detail}`, masked: o.masked, committed: true, refund: true });
+      exceptions.push({ org, kind: "delivery_failed", severity: "medium", entityType: "delivery", entityId: c.id, batchId, detail: r.detail, data: { error_class: "data" } });
+    }
+  }
+  await refundFailed(env, ctx, finals);
+  await record(env, org, batchId, finals, outcomes, exceptions);
+  for (const c of claimed) if (!decisions.has(c.id)) decisions.set(c.id, { ack: true });
+  return decisions;
+}
+
+async function claim(env: Env, org: string, ids: string[]): Promise<ClaimedRow[]> {
+  const now = new Date();
+  const { results } = await env.DB.prepare(
+    `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
+     WHERE id IN (SELECT value FROM json_each(?1)) AND org = ?4 AND (status = 'queued' OR (status = 'sending' AND claimed_until < ?2))
+     RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
+  ).bind(JSON.stringify(ids), now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString(), org).all<ClaimedRow>();
+  return results;
+}
+
+/** A message whose delivery could not be claimed: done already (ack) or claimed by a live attempt (wait). */
+async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
+  const row = await env.DB.prepare("SELECT status, claimed_until FROM deliveries WHERE id = ?").bind(id).first<{ status: string; claimed_until: string | null }>();
+  if (row?.status === "sending" && row.claimed_until) {
+    return { ack: false, delaySeconds: Math.max(1, Math.ceil((Date.parse(row.claimed_until) - Date.now()) / 1000)) };
+  }
+  return { ack: true };
+}
+
+/** Commits the value of every rewarded delivery in one pool DO call; item id = the delivery's item. */
+async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRefused: (c: Claimed, code: string, detail: string) => void): Promise<Claimed[]> {
+  const todo = list.filter((c) => !c.committed);
+  if (todo.length === 0) return list;
+  const res = await poolStub(env, ctx.poolId).commit({
+    holdId: batchHoldId(ctx.batchId),
+    actor: "system:delivery",
+    items: todo.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" })),
+  });
+  if (!res.ok) {
+    for (const c of todo) onRefused(c, res.code, res.detail);
+    return list.filter((c) => c.committed);
+  }
+  const refused = new Map(res.items.flatMap((i) => (i.status === "rejected" ? [[i.id, i] as const] : [])));
+  return list.filter((c) => {
+    const r = refused.get(c.item);
+    if (r && r.status === "rejected") onRefused(c, r.code, r.detail);
+    else c.committed = 1;
+    return !r;
+  });
+}
+
+async function refundFailed(env: Env, ctx: DeliveryContext, finals: Final[]) {
+  const stub = poolStub(env, ctx.poolId);
+  for (const f of finals.filter((x) => x.refund && x.committed && x.item)) {
+    // The op id is fixed per attempt: a redelivered batch replays the refund instead of doing it again.
+    const res = await stub.refund({ opId: `refund:${f.item}:a${f.attempts}`, itemId: f.item!, actor: "system:delivery" });
+    if (res.ok || res.code === "item_not_committed") f.committed = false;
+  }
+}
+
+function toJob(ctx: DeliveryContext, c: Claimed) {
+  return {
+    deliveryId: c.id, org: ctx.org, channel: c.channel, amount: c.amount, currency: ctx.currency, codeId: c.code_id, cardId: c.card_id,
+    recipient: c.recipient, productName: ctx.productName, batchName: ctx.batchName,
+  };
+}
+
+async function record(env: Env, org: string, batchId: string, finals: Final[], outcomes: Awaited<ReturnType<typeof sendRewards>>, exceptions: ExceptionInput[]) {
+  const now = new Date().toISOString();
+  const rows = finals.map((f) => ({ ...f, committed: f.committed === undefined ? null : f.committed ? 1 : 0 }));
+  const update = env.DB.prepare(
+    `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
+       masked_code = COALESCE(j.value ->> 'masked', masked_code), committed = COALESCE(j.value ->> 'committed', committed), updated_at = ?2,
+       delivered_at = CASE WHEN j.value ->> 'status' = 'delivered' THEN ?2 ELSE delivered_at END
+     FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id' AND deliveries.status = 'sending'`,
+  ).bind(JSON.stringify(rows), now);
+  const events: AuditInput[] = finals
+    .filter((f) => f.status !== "queued")
+    .map((f) => ({ actor: "system:delivery", action: `delivery.${f.status}`, entityType: "delivery", entityId: f.id, after: { status: f.status, reason: f.reason, batch_id: batchId } }));
+  // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
+  const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
+  const freeCodes = failed.length
+    ? env.DB.prepare(
+        `UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id IN (SELECT value FROM json_each(?1));
+         `.trim(),
+      ).bind(JSON.stringify(failed))
+    : null;
+  const unlink = failed.length ? env.DB.prepare("UPDATE deliveries SET code_id = NULL WHERE id IN (SELECT value FROM json_each(?)) AND code_id IS NOT NULL").bind(JSON.stringify(failed)) : null;
+  const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter((s): s is D1PreparedStatement => s !== null);
+  await appendAudit(env.DB, org, events, extra);
+}

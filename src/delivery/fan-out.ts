@@ -1,0 +1,68 @@
+/**
+ * Release fan-out in bounded steps: the release message splits the batch's valid recipients into
+ * chunks of CHUNK_ROWS (one chunk message each); a chunk message creates the deliveries of its
+ * rows (ids derived from recipient ids, so a redelivered chunk creates nothing twice) and enqueues
+ * one deliver message per delivery.
+ */
+import { AppError } from "../core/errors";
+import type { BatchRow } from "../batches/batch-state";
+import { transitionBatch } from "../batches/batch-state";
+import { findBatch } from "../batches/batches.service";
+import type { Env } from "../env";
+import { completeBatchIfDone } from "./completion";
+import { sendMessages, type ChunkMessage, type ReleaseMessage } from "./messages";
+
+export const CHUNK_ROWS = 1000;
+
+export async function startRelease(env: Env, msg: ReleaseMessage): Promise<void> {
+  const batch = await findBatch(env.DB, msg.org, msg.batchId);
+  if (!batch || (batch.status !== "releasing" && batch.status !== "delivering")) return;
+  if (batch.status === "releasing") await planChunks(env, batch);
+  const { results } = await env.DB.prepare("SELECT from_row, to_row FROM delivery_chunks WHERE batch_id = ? AND done = 0 ORDER BY from_row")
+    .bind(batch.id)
+    .all<{ from_row: number; to_row: number }>();
+  await sendMessages(env.DELIVERY_QUEUE, results.map((c) => ({ type: "chunk", org: batch.org, batchId: batch.id, fromRow: c.from_row, toRow: c.to_row })));
+  if (results.length === 0) await completeBatchIfDone(env, batch.org, batch.id);
+}
+
+/** Writes the chunk plan and moves the batch releasing → delivering in one transaction. */
+async function planChunks(env: Env, batch: BatchRow): Promise<void> {
+  const insertChunks = env.DB.prepare(
+    `INSERT OR IGNORE INTO delivery_chunks (batch_id, from_row, to_row, org, done)
+     SELECT ?1, MIN(row_no), MAX(row_no), ?3, 0 FROM (
+       SELECT row_no, (ROW_NUMBER() OVER (ORDER BY row_no) - 1) / ?2 AS chunk
+       FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid')
+     GROUP BY chunk`,
+  ).bind(batch.id, CHUNK_ROWS, batch.org);
+  try {
+    await transitionBatch(env.DB, {
+      batch, to: "delivering", action: "batch.delivery_started", actor: "system:delivery",
+      patch: { releasedAt: new Date().toISOString() }, extra: [insertChunks], details: { valid_count: batch.validCount },
+    });
+  } catch (err) {
+    // A redelivered release message: another attempt already moved the batch on.
+    if (!(err instanceof AppError && err.code === "invalid_state_transition")) throw err;
+  }
+}
+
+export async function runChunk(env: Env, msg: ChunkMessage): Promise<void> {
+  const now = new Date().toISOString();
+  const range = [msg.batchId, msg.fromRow, msg.toRow] as const;
+  await env.DB.prepare(
+    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, created_at, updated_at)
+     SELECT 'dlv_' || substr(r.id, 5), r.org, r.batch_id, r.id, b.pool_id, b.product_id, b.channel, r.amount, b.currency, 'queued',
+            'dlv_' || substr(r.id, 5), ?4, ?4
+     FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
+     WHERE r.batch_id = ?1 AND r.status = 'valid' AND r.row_no BETWEEN ?2 AND ?3 AND b.status = 'delivering'`,
+  )
+    .bind(...range, now)
+    .run();
+  const { results } = await env.DB.prepare(
+    `SELECT d.id FROM deliveries d JOIN batch_recipients r ON r.id = d.recipient_id
+     WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND d.status = 'queued'`,
+  )
+    .bind(...range)
+    .all<{ id: string }>();
+  await sendMessages(env.DELIVERY_QUEUE, results.map((d) => ({ type: "deliver", org: msg.org, batchId: msg.batchId, deliveryId: d.id })));
+  await env.DB.prepare("UPDATE delivery_chunks SET done = 1 WHERE batch_id = ? AND from_row = ?").bind(msg.batchId, msg.fromRow).run();
+}

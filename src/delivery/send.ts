@@ -1,0 +1,131 @@
+/**
+ * Sending rewards on their channel, attempt by attempt. An attempt row is written (pending) before
+ * the provider call with an idempotency key of delivery id + attempt number; a redelivery after a
+ * crash finds the pending attempt and reuses its key, so the provider sends at most once per key.
+ */
+import { sendEmailBatch, MAX_BATCH } from "../channels/email";
+import type { SendResult } from "../channels/errors";
+import { writeOutbox } from "../channels/outbox";
+import { sendSms } from "../channels/sms";
+import { sha256Hex } from "../core/crypto";
+import { newId } from "../core/ids";
+import type { Env } from "../env";
+import { claimUrl } from "./claim-links";
+import { revealCodes } from "./rewards";
+import { rewardEmail, rewardSms } from "./templates";
+
+export interface SendJob {
+  deliveryId: string;
+  org: string;
+  channel: "email" | "sms" | "link";
+  amount: number;
+  currency: string;
+  codeId: string | null;
+  cardId: string | null;
+  recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null };
+  productName: string;
+  batchName: string;
+}
+
+export interface SendOutcome { attemptId: string; attemptNo: number; result: SendResult; masked: string | null }
+
+type AttemptKind = "send" | "resend" | "reissue";
+
+/** Sends every job once and returns the outcome per delivery id; attempt rows are left pending for `recordAttempts`. */
+export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string): Promise<Map<string, SendOutcome>> {
+  const out = new Map<string, SendOutcome>();
+  if (jobs.length === 0) return out;
+  const org = jobs[0]!.org;
+  const attempts = await startAttempts(env, jobs, kind, actor);
+  const codes = await revealCodes(env, org, jobs.map((j) => ({ deliveryId: j.deliveryId, codeId: j.codeId, cardId: j.cardId })));
+  const missing = (j: SendJob): SendResult => ({ ok: false, errorClass: "policy", status: null, detail: `No reward code found for ${j.deliveryId}` });
+  const messages = await Promise.all(
+    jobs.map(async (j) => {
+      const code = codes.get(j.deliveryId);
+      const link = j.channel === "link" || j.channel === "sms" ? await claimUrl(env, j.org, j.deliveryId, code?.expiresAt) : undefined;
+      const input = { recipientName: j.recipient.name, amount: j.amount, currency: j.currency, productName: j.productName, batchName: j.batchName, code: code?.code ?? "", expiresAt: code?.expiresAt ?? null, claimUrl: link };
+      return { job: j, code, link, input, attempt: attempts.get(j.deliveryId)! };
+    }),
+  );
+  const record = (m: (typeof messages)[number], result: SendResult) =>
+    out.set(m.job.deliveryId, { attemptId: m.attempt.id, attemptNo: m.attempt.no, result, masked: m.code?.masked ?? null });
+
+  const emails = messages.filter((m) => m.job.channel === "email");
+  for (let i = 0; i < emails.length; i += MAX_BATCH) {
+    const group = emails.slice(i, i + MAX_BATCH);
+    const ready = group.filter((m) => m.code && m.job.recipient.email);
+    for (const m of group) if (!m.code) record(m, missing(m.job));
+    for (const m of group) if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
+    const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
+    const results = await sendEmailBatch(env, ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input), idempotencyKey: m.attempt.key })), `dlv-batch:${key}`);
+    ready.forEach((m, k) => record(m, results[k]!));
+  }
+  for (const m of messages.filter((x) => x.job.channel === "sms")) {
+    if (!m.code) record(m, missing(m.job));
+    else if (!m.job.recipient.phone) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no phone number" });
+    else record(m, await sendSms(env, { org, to: m.job.recipient.phone, text: rewardSms(m.input), idempotencyKey: m.attempt.key, links: [m.link!] }));
+  }
+  const links = messages.filter((x) => x.job.channel === "link");
+  if (links.length > 0) await writeOutboxLinks(env, links.map((m) => ({ to: m.job.recipient.email ?? m.job.recipient.phone ?? m.job.recipient.externalId ?? m.job.deliveryId, link: m.link!, key: m.attempt.key, org })));
+  for (const m of links) record(m, m.code ? { ok: true, providerMessageId: `link:${m.job.deliveryId}` } : missing(m.job));
+  return out;
+}
+
+/** In development the claim links land in the outbox too; in production the integrator fetches them from the API. */
+async function writeOutboxLinks(env: Env, links: { to: string; link: string; key: string; org: string }[]) {
+  if (env.ENVIRONMENT !== "development" && env.ENVIRONMENT !== "test") return;
+  await writeOutbox(env, links.map((l) => ({ org: l.org, channel: "link" as const, to: l.to, subject: "Reward claim link", text: l.link, links: [l.link], idempotencyKey: l.key })));
+}
+
+/** Reuses a pending attempt (a crash after it started) or starts the next one; returns id, number and key per delivery. */
+async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string) {
+  const ids = JSON.stringify(jobs.map((j) => j.deliveryId));
+  const { results } = await env.DB.prepare(
+    `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
+            MAX(CASE WHEN outcome = 'pending' THEN id END) AS pending_id
+     FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) GROUP BY delivery_id`,
+  ).bind(ids).all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
+  const prior = new Map(results.map((r) => [r.delivery_id, r]));
+  const now = new Date().toISOString();
+  const attempts = new Map<string, { id: string; no: number; key: string }>();
+  const fresh: Record<string, unknown>[] = [];
+  for (const j of jobs) {
+    const p = prior.get(j.deliveryId);
+    if (p?.pending_no && p.pending_id && kind === "send") {
+      attempts.set(j.deliveryId, { id: p.pending_id, no: p.pending_no, key: `${j.deliveryId}:${p.pending_no}` });
+      continue;
+    }
+    const no = (p?.last ?? 0) + 1;
+    const a = { id: newId("att"), no, key: `${j.deliveryId}:${no}` };
+    attempts.set(j.deliveryId, a);
+    fresh.push({ id: a.id, delivery_id: j.deliveryId, org: j.org, attempt_no: no, kind, channel: j.channel, idempotency_key: a.key, actor, created_at: now });
+  }
+  if (fresh.length > 0) {
+    await env.DB.prepare(
+      `INSERT INTO delivery_attempts (id, delivery_id, org, attempt_no, kind, channel, idempotency_key, outcome, actor, created_at)
+       SELECT value ->> 'id', value ->> 'delivery_id', value ->> 'org', value ->> 'attempt_no', value ->> 'kind', value ->> 'channel',
+              value ->> 'idempotency_key', 'pending', value ->> 'actor', value ->> 'created_at' FROM json_each(?)`,
+    ).bind(JSON.stringify(fresh)).run();
+  }
+  return attempts;
+}
+
+/** The statement that closes attempts with their outcome (run in the same transaction as the delivery updates). */
+export function recordAttempts(d1: D1Database, outcomes: Map<string, SendOutcome>): D1PreparedStatement | null {
+  if (outcomes.size === 0) return null;
+  const now = new Date().toISOString();
+  const rows = [...outcomes.values()].map((o) => ({
+    id: o.attemptId,
+    outcome: o.result.ok ? "sent" : "failed",
+    provider_message_id: o.result.ok ? o.result.providerMessageId : null,
+    error_class: o.result.ok ? null : o.result.errorClass,
+    error_detail: o.result.ok ? null : o.result.detail.slice(0, 1000),
+  }));
+  return d1
+    .prepare(
+      `UPDATE delivery_attempts SET outcome = j.value ->> 'outcome', provider_message_id = j.value ->> 'provider_message_id',
+         error_class = j.value ->> 'error_class', error_detail = j.value ->> 'error_detail', completed_at = ?2
+       FROM json_each(?1) AS j WHERE delivery_attempts.id = j.value ->> 'id'`,
+    )
+    .bind(JSON.stringify(rows), now);
+}
