@@ -20,9 +20,17 @@ export interface Env {
   SMS_ACCOUNT_SID?: string;
   SMS_AUTH_TOKEN?: string;
   SMS_FROM?: string;
+  /** Test-only crash points (src/delivery/failpoints.ts); unset in every real deployment. */
+  FAILPOINTS?: string;
   /** Public origin used in links sent to approvers and recipients, e.g. https://rewards.example.com. */
   PUBLIC_BASE_URL?: string;
   CODE_ENCRYPTION_KEY?: string;
+  /** HS256 key for approval-link tokens; when unset, one is derived from JWT_SECRET (never the same key). */
+  APPROVAL_SIGNING_SECRET?: string;
+  /** Hours an emailed approval link stays valid (default 72). */
+  APPROVAL_LINK_TTL_HOURS?: string;
+  /** Hours a submitted batch's funds stay reserved awaiting approval before it expires (default 168). */
+  HOLD_TTL_HOURS?: string;
 }
 
 /** The authenticated caller, from the verified JWT. */

@@ -9,7 +9,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     await consume(batch, env);
   },
   async scheduled(controller, env, ctx) {

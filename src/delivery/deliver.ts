@@ -11,6 +11,7 @@ import { openExceptions, type ExceptionInput } from "./exceptions";
 import { batchHoldId } from "./hand-off";
 import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";
+import { failpoint } from "./failpoints";
 import { recordAttempts, sendRewards } from "./send";
 
 /** What to do with each message: ack, or retry after a delay. */
@@ -28,6 +29,7 @@ export async function deliver(env: Env, org: string, batchId: string, deliveryId
   const claimedIds = new Set(claimed.map((c) => c.id));
   for (const id of deliveryIds) if (!claimedIds.has(id)) decisions.set(id, await unclaimedDecision(env, id));
   if (!ctx || claimed.length === 0) return decisions;
+  failpoint(env, "after_claim");
 
   const finals: Final[] = [];
   const exceptions: ExceptionInput[] = [];
@@ -37,8 +39,11 @@ export async function deliver(env: Env, org: string, batchId: string, deliveryId
   };
 
   const rewarded = await obtainRewards(env, ctx, claimed, (c, detail) => hold(c, "inventory_exhausted", detail));
+  failpoint(env, "after_reward");
   const committed = await commitValue(env, ctx, rewarded, (c, code, detail) => hold(c, code, detail));
+  failpoint(env, "after_commit");
   const outcomes = await sendRewards(env, committed.map((c) => toJob(ctx, c)), "send", "system:delivery");
+  failpoint(env, "after_send");
   for (const c of committed) {
     const o = outcomes.get(c.id)!;
     const r = o.result;
@@ -54,6 +59,7 @@ export async function deliver(env: Env, org: string, batchId: string, deliveryId
   }
   await refundFailed(env, ctx, finals);
   await record(env, org, batchId, finals, outcomes, exceptions);
+  failpoint(env, "before_ack");
   for (const c of claimed) if (!decisions.has(c.id)) decisions.set(c.id, { ack: true });
   return decisions;
 }
