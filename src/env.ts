@@ -13,6 +13,8 @@ export interface Env {
   JWT_JWKS_URL?: string;
   EMAIL_FROM: string;
   RESEND_API_KEY?: string;
+  /** How long one provider call may take before it counts as a transient failure (default 15000). */
+  EMAIL_TIMEOUT_MS?: string;
   /** Overrides Resend's API address (a local fake provider in benchmarks). */
   RESEND_BASE_URL?: string;
   /** SMS provider (a Twilio-style Messages API). */

@@ -35,6 +35,19 @@ function payload(env: Env, e: OutgoingEmail) {
   return { from: env.EMAIL_FROM, to: [e.to], subject: e.subject, html: e.html, text: e.text, tags: e.tags };
 }
 
+/** The SDK takes no abort signal, so a slow provider is cut off here and treated as transient. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function sendEmail(env: Env, email: OutgoingEmail): Promise<SendResult> {
   return (await sendEmailBatch(env, [email], email.idempotencyKey))[0]!;
 }
@@ -53,10 +66,12 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
   if (!env.RESEND_API_KEY) return emails.map(notConfigured);
   try {
     const resend = client(env);
-    const res =
+    type Answer = { data: unknown; error: { statusCode: number | null; name: string; message: string } | null; headers: Record<string, string> | null };
+    const call: Promise<Answer> =
       emails.length === 1
-        ? await resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
-        : await resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey });
+        ? resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
+        : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey });
+    const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? 15_000));
     if (res.error) {
       const f = failure(res.error.statusCode ?? null, `${res.error.name}: ${res.error.message}`, res.headers?.["retry-after"]);
       return emails.map(() => f);
