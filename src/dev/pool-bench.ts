@@ -7,10 +7,18 @@ import { Hono } from "hono";
 import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { poolStub } from "../pools/pools.service";
+import { counters, resetCounters } from "./metrics";
 
 interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number }
 
-export const poolBench = new Hono<AppEnv>().post("/dev/bench/pools", async (c) => {
+export const poolBench = new Hono<AppEnv>()
+  .get("/dev/bench/metrics", (c) => {
+    if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
+    const snapshot = { ...counters };
+    if (c.req.query("reset") !== undefined) resetCounters();
+    return c.json(snapshot);
+  })
+  .post("/dev/bench/pools", async (c) => {
   if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
   const { seconds, concurrency, itemsPerCommit } = await c.req.json<BenchRequest>();
   const poolId = `pool_bench_${crypto.randomUUID()}`;

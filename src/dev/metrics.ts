@@ -1,0 +1,89 @@
+/**
+ * Counters for `npm run bench -- delivery`: D1 rows read and written (from D1 result metadata),
+ * pool DO calls and provider calls. Only active when ENVIRONMENT is "bench"; elsewhere `instrument`
+ * returns the env untouched and nothing is counted.
+ */
+import type { Env } from "../env";
+
+export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, provider_calls: 0 };
+
+export function resetCounters(): void {
+  for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+}
+
+export function countProviderCall(env: Env): void {
+  if (env.ENVIRONMENT === "bench") counters.provider_calls++;
+}
+
+type Meta = { meta?: { rows_read?: number; rows_written?: number } };
+function addMeta(r: Meta | undefined) {
+  counters.d1_queries++;
+  counters.d1_rows_read += r?.meta?.rows_read ?? 0;
+  counters.d1_rows_written += r?.meta?.rows_written ?? 0;
+}
+
+const real = new WeakMap<object, D1PreparedStatement>();
+
+function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
+  const proxy = new Proxy(stmt, {
+    get(target, prop) {
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+      if (prop === "run" || prop === "all") return async () => { const r = await target[prop](); addMeta(r); return r; };
+      if (prop === "first") {
+        return async (column?: string) => {
+          const r = await target.all<Record<string, unknown>>();
+          addMeta(r);
+          const row = r.results[0] ?? null;
+          return column && row ? row[column] : row;
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  real.set(proxy, stmt);
+  return proxy;
+}
+
+function wrapD1(db: D1Database): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql));
+      if (prop === "batch") {
+        return async (stmts: D1PreparedStatement[]) => {
+          const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
+          rs.forEach(addMeta);
+          return rs;
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
+  return new Proxy(ns, {
+    get(target, prop) {
+      if (prop !== "get") {
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return (id: DurableObjectId) => {
+        const stub = target.get(id);
+        return new Proxy(stub, {
+          get(s, method) {
+            const v = Reflect.get(s, method, s);
+            if (typeof v !== "function") return v;
+            return (...args: unknown[]) => { counters.do_calls++; return (v as (...a: unknown[]) => unknown).apply(s, args); };
+          },
+        });
+      };
+    },
+  });
+}
+
+export function instrument(env: Env): Env {
+  if (env.ENVIRONMENT !== "bench") return env;
+  return { ...env, DB: wrapD1(env.DB), FUNDING_POOL: wrapPools(env.FUNDING_POOL) };
+}

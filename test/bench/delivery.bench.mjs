@@ -1,0 +1,76 @@
+// End-to-end delivery throughput: a BENCH_RECIPIENTS-recipient batch (default 100,000) of stored-value
+// cards by email is created, uploaded, submitted and approved through the API of the local Worker; the
+// clock runs from the final approval (which releases it) until the batch is completed. Emails go to a
+// fake Resend on 127.0.0.1. D1 rows, DO calls and provider calls per delivery come from the Worker's
+// bench counters (src/dev/metrics.ts), which count only queue-consumer work.
+import { performance } from "node:perf_hooks";
+import { startFakeResend } from "./fake-resend.mjs";
+import { devToken, startWorker } from "./worker.mjs";
+
+const N = Number(process.env.BENCH_RECIPIENTS ?? 100_000);
+const AMOUNT = 500;
+const CHUNK = 25_000;
+
+const provider = await startFakeResend();
+const worker = await startWorker({ vars: { RESEND_API_KEY: "re_bench", RESEND_BASE_URL: provider.url } });
+const tokens = {
+  admin: await devToken({ org: "bench", sub: "bench-admin", roles: ["admin"] }),
+  finance: await devToken({ org: "bench", sub: "bench-fin", roles: ["finance"] }),
+  owner: await devToken({ org: "bench", sub: "bench-owner", roles: ["owner"] }),
+  operator: await devToken({ org: "bench", sub: "bench-op", roles: ["operator"] }),
+};
+
+async function api(path, { token, body, raw, method, contentType } = {}) {
+  const res = await fetch(`${worker.url}${path}`, {
+    method: method ?? (body || raw ? "POST" : "GET"),
+    headers: { authorization: `Bearer ${token}`, "content-type": contentType ?? "application/json" },
+    body: raw ?? (body ? JSON.stringify(body) : undefined),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method ?? "POST"} ${path} → ${res.status} ${text.slice(0, 500)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+try {
+  const pool = await api("/v1/pools", { token: tokens.finance, body: { name: "bench", currency: "USD" } });
+  await api(`/v1/pools/${pool.id}/fund`, { token: tokens.finance, body: { amount: N * AMOUNT * 2 } });
+  const product = await api("/v1/products", { token: tokens.admin, body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"] } });
+  const batch = await api("/v1/batches", {
+    token: tokens.operator,
+    body: { name: "bench", campaign: "bench", business_owner: "Bench", cost_center: "CC-1", expected_delivery_date: "2026-12-31", expected_count: N, pool_id: pool.id, product_id: product.id, channel: "email" },
+  });
+  for (let start = 0; start < N; start += CHUNK) {
+    const lines = ["external_id,name,email,country,amount,currency"];
+    for (let i = start; i < Math.min(N, start + CHUNK); i++) lines.push(`e${i},Person ${i},person${i}@example.com,US,${AMOUNT},USD`);
+    await api(`/v1/batches/${batch.id}/recipients`, { token: tokens.operator, raw: lines.join("\n"), contentType: "text/csv" });
+  }
+  await api(`/v1/batches/${batch.id}/submit`, { token: tokens.operator, body: {} });
+  await api("/dev/bench/metrics?reset", { token: tokens.admin });
+  const approvals = await api(`/v1/batches/${batch.id}/approvals`, { token: tokens.admin });
+  const started = performance.now();
+  for (const step of approvals.steps ?? [{ role: "finance" }]) {
+    const token = step.role === "owner" ? tokens.owner : tokens.finance;
+    await api(`/v1/batches/${batch.id}/approvals`, { token, body: { decision: "approve", comment: "bench" } });
+  }
+  let status = "";
+  for (;;) {
+    ({ status } = await api(`/v1/batches/${batch.id}`, { token: tokens.admin }));
+    if (status === "completed" || status === "completed_with_errors") break;
+    if (performance.now() - started > 15 * 60_000) throw new Error(`batch still ${status} after 15 minutes`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const m = await api("/dev/bench/metrics", { token: tokens.admin });
+  const per = (x) => Number((x / N).toFixed(4));
+  console.log(`runtime: ${worker.runtime}; provider: fake Resend at ${provider.url}`);
+  console.log(`batch of ${N} stored-value cards by email → ${status} in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} deliveries/s (target ≥ 5,000)`);
+  console.log(`D1 per delivery: ${per(m.d1_rows_written)} rows written, ${per(m.d1_rows_read)} rows read, ${per(m.d1_queries)} queries`);
+  console.log(`pool DO calls per delivery: ${per(m.do_calls)} (target ≤ 0.02); provider calls per delivery: ${per(provider.stats.calls)} (target ≤ 0.02), ${provider.stats.emails} emails`);
+  console.log(JSON.stringify({
+    bench: "delivery", deliveries_per_s: Math.round(N / seconds), d1_rows_written_per_delivery: per(m.d1_rows_written),
+    d1_rows_read_per_delivery: per(m.d1_rows_read), do_calls_per_delivery: per(m.do_calls), provider_calls_per_delivery: per(provider.stats.calls), recipients: N,
+  }));
+} finally {
+  await worker.dispose();
+  await provider.close();
+}
