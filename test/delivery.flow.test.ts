@@ -18,3 +18,21 @@ describe("delivery end to end on the local queue", () => {
     expect(outbox?.n).toBe(n);
   });
 });
+
+describe("a batch of 1,000", () => {
+  it("delivers every recipient, commits exactly the delivered sum, releases the hold's rest and audits each outcome", async () => {
+    const org = uniqueOrg("k");
+    const { batchId, stub, n, amount } = await releasedBatch(org, { recipients: 1_000, fund: 10_000_000 });
+    expect(await waitForBatch(batchId, ["completed", "completed_with_errors"], 60_000)).toBe("completed");
+    expect(await deliveryCounts(batchId)).toEqual({ delivered: n });
+    const b = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(b.balance).toMatchObject({ committed: n * amount, reserved: 0, available: 10_000_000 - n * amount });
+    expect((await stub.checkIntegrity()).problems).toEqual([]);
+    const hold = await stub.getHold(`hold_${batchId}`);
+    expect(hold).toMatchObject({ state: "posted", remaining: 0, committed: n * amount });
+    const audit = await env.DB.prepare("SELECT action, COUNT(*) AS n FROM audit_events WHERE org = ? AND action LIKE 'delivery.%' GROUP BY action").bind(org).all();
+    expect(audit.results).toEqual([{ action: "delivery.delivered", n }]);
+    const batchEvents = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, batchId).all<{ action: string }>();
+    expect(batchEvents.results.map((e) => e.action)).toEqual(expect.arrayContaining(["batch.delivery_started", "batch.completed"]));
+  }, 120_000);
+});

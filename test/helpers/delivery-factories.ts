@@ -15,9 +15,13 @@ export interface ReleasedBatchOptions {
   enqueue?: boolean;
 }
 
-export function recipientsCsv(n: number, amount: number, tag = "r") {
-  const lines = ["external_id,name,email,phone,country,amount,currency"];
-  for (let i = 0; i < n; i++) lines.push(`${tag}-${i},Person ${i},${tag}${i}@example.com,+14155550${String(100 + (i % 900)).padStart(3, "0")},US,${amount},USD`);
+/** Valid, distinct recipients; phones (fictional 555-01xx numbers) only for SMS batches, which allow at most 100. */
+export function recipientsCsv(n: number, amount: number, tag = "r", withPhone = false) {
+  const lines = [`external_id,name,email,${withPhone ? "phone," : ""}country,amount,currency`];
+  for (let i = 0; i < n; i++) {
+    const phone = withPhone ? `+1415555${String(100 + i).padStart(4, "0")},` : "";
+    lines.push(`${tag}-${i},Person ${i},${tag}${i}@example.com,${phone}US,${amount},USD`);
+  }
   return lines.join("\n");
 }
 
@@ -37,7 +41,7 @@ export async function releasedBatch(org: string, opts: ReleasedBatchOptions = {}
       if (up.status !== 200 && up.status !== 201) throw new Error(`codes upload failed: ${up.status} ${JSON.stringify(up.body)}`);
     }
   }
-  const up = await uploadCsv(batchId, tokens.operator, recipientsCsv(n, amount, org));
+  const up = await uploadCsv(batchId, tokens.operator, recipientsCsv(n, amount, org, opts.channel === "sms"));
   if (up.status !== 200) throw new Error(`recipients upload failed: ${up.status} ${JSON.stringify(up.body)}`);
   const batch = await env.DB.prepare("SELECT status, valid_total, valid_count FROM batches WHERE id = ?").bind(batchId).first<{ status: string; valid_total: number; valid_count: number }>();
   if (batch?.valid_count !== n) throw new Error(`expected ${n} valid recipients, got ${JSON.stringify(batch)}`);
