@@ -9,8 +9,8 @@ async function allRecipients(batchId: string, t: string, status?: string) {
   const out: any[] = [];
   let cursor: string | null = null;
   do {
-    const q = new URLSearchParams({ limit: "200", ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
-    const res = await callJson(`/v1/batches/${batchId}/recipients?${q}`, { token: t });
+    const q: URLSearchParams = new URLSearchParams({ limit: "200", ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
+    const res: { status: number; body: any } = await callJson(`/v1/batches/${batchId}/recipients?${q}`, { token: t });
     expect(res.status).toBe(200);
     out.push(...res.body.data);
     cursor = res.body.next_cursor;

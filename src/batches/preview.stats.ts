@@ -32,6 +32,8 @@ function quantile(histogram: [number, number][], total: number, q: number): numb
   return histogram.at(-1)![0];
 }
 
+import type { UploadStats } from "./upload-stats";
+
 /** Stats of valid amounts from their histogram (sorted by amount); null when there are none. */
 export function amountStats(histogram: [number, number][]): AmountStats | null {
   const count = histogram.reduce((s, [, n]) => s + n, 0);
@@ -66,56 +68,69 @@ const SHARE_MIN_ROWS = 20;
 const DOMAIN_SHARE = 0.2;
 const PREFIX_SHARE = 0.1;
 
-async function concentration(d1: D1Database, batch: BatchRow) {
-  const [domains, prefixes, near] = await d1.batch<Record<string, string | number>>([
-    d1.prepare(
-      `SELECT substr(email_key, instr(email_key, '@') + 1) AS domain, count(*) AS count FROM batch_recipients
-       WHERE batch_id = ? AND status = 'valid' AND email_key IS NOT NULL GROUP BY domain ORDER BY count DESC LIMIT 25`,
-    ).bind(batch.id),
-    d1.prepare(
-      `SELECT substr(phone_key, 1, length(phone_key) - 4) AS prefix, count(*) AS count FROM batch_recipients
-       WHERE batch_id = ? AND status = 'valid' AND phone_key IS NOT NULL GROUP BY prefix ORDER BY count DESC LIMIT 5`,
-    ).bind(batch.id),
-    // Addresses equal once dots are removed from the local part: distinct for us, one inbox at some providers.
-    d1.prepare(
-      `SELECT k, count(*) AS count, group_concat(row_no) AS rows FROM (
-         SELECT replace(substr(email_key, 1, instr(email_key, '@') - 1), '.', '') || substr(email_key, instr(email_key, '@')) AS k, row_no
-         FROM batch_recipients WHERE batch_id = ? AND status = 'valid' AND email_key IS NOT NULL)
-       GROUP BY k HAVING count(*) > 1 ORDER BY count DESC LIMIT 20`,
-    ).bind(batch.id),
-  ]);
-  return { domains: domains!.results, prefixes: prefixes!.results, near: near!.results };
+/** Exact count of valid rows in the candidate's domain or phone block (the summaries only estimate). */
+async function exactCount(d1: D1Database, batchId: string, kind: "domain" | "prefix", key: string): Promise<number> {
+  const sql =
+    kind === "domain"
+      ? "SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND substr(email_key, instr(email_key, '@') + 1) = ?2"
+      : "SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND phone_key IS NOT NULL AND substr(phone_key, 1, length(phone_key) - 4) = ?2";
+  return (await d1.prepare(sql).bind(batchId, key).first<{ n: number }>())?.n ?? 0;
 }
 
-export async function detectAnomalies(d1: D1Database, batch: BatchRow, amounts: AmountStats | null, tolerancePct: number): Promise<Anomaly[]> {
+/**
+ * The most common key whose estimated share could reach `share`. Misra–Gries undercounts by at
+ * most 1% of each upload's rows (k = 100), so candidates within that margin are counted exactly.
+ */
+async function concentrated(d1: D1Database, batchId: string, kind: "domain" | "prefix", summary: [string, number][], valid: number, share: number) {
+  const candidate = summary.find(([key]) => kind === "prefix" || !PUBLIC_DOMAINS.has(key));
+  if (!candidate || candidate[1] + valid * 0.01 < Math.max(SHARE_MIN_ROWS, valid * share)) return null;
+  const count = await exactCount(d1, batchId, kind, candidate[0]);
+  return count >= SHARE_MIN_ROWS && count / valid >= share ? { key: candidate[0], count } : null;
+}
+
+/** Valid addresses equal once dots are removed from the local part: one inbox at some providers. */
+async function nearDuplicates(d1: D1Database, batchId: string) {
+  const { results } = await d1
+    .prepare(
+      `WITH dotted AS (
+         SELECT row_no, replace(substr(email_key, 1, instr(email_key, '@') - 1), '.', '') || substr(email_key, instr(email_key, '@')) AS k
+         FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND instr(substr(email_key, 1, instr(email_key, '@') - 1), '.') > 0)
+       SELECT k, count(*) AS count, group_concat(row_no) AS rows FROM (
+         SELECT k, row_no FROM dotted
+         UNION ALL SELECT d.k, r.row_no FROM dotted d JOIN batch_recipients r ON r.email_key = d.k AND r.batch_id = ?1 AND r.status = 'valid')
+       GROUP BY k HAVING count(*) > 1 ORDER BY min(row_no) LIMIT 20`,
+    )
+    .bind(batchId)
+    .all<{ k: string; count: number; rows: string }>();
+  return results.map((n) => ({ rows: n.rows.split(",").map(Number).sort((a, b) => a - b), count: n.count }));
+}
+
+async function amountOutliers(d1: D1Database, batch: BatchRow, amounts: AmountStats, histogram: [number, number][]): Promise<Anomaly | null> {
+  const { low, high } = outlierFences(amounts);
+  const count = histogram.reduce((n, [a, c]) => (a > high || a < low ? n + c : n), 0);
+  if (count === 0) return null;
+  const { results } = await d1
+    .prepare("SELECT row_no AS row, amount FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 10")
+    .bind(batch.id, high, low)
+    .all<{ row: number; amount: number }>();
+  return { code: "amount_outliers", detail: `${count} valid rows outside ${low}..${high}`, count, low, high, examples: results };
+}
+
+export async function detectAnomalies(d1: D1Database, batch: BatchRow, stats: UploadStats, amounts: AmountStats | null, tolerancePct: number): Promise<Anomaly[]> {
   const anomalies: Anomaly[] = [];
   const valid = batch.validCount;
   const diffPct = batch.expectedCount > 0 ? (Math.abs(valid - batch.expectedCount) / batch.expectedCount) * 100 : 0;
   if (diffPct > tolerancePct) {
     anomalies.push({ code: "expected_count_mismatch", detail: `${valid} valid recipients; ${batch.expectedCount} expected (tolerance ${tolerancePct}%)`, expected: batch.expectedCount, actual: valid, tolerance_pct: tolerancePct });
   }
-  if (amounts) {
-    const { low, high } = outlierFences(amounts);
-    const { results } = await d1
-      .prepare("SELECT row_no AS row, amount FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 1001")
-      .bind(batch.id, high, low)
-      .all<{ row: number; amount: number }>();
-    if (results.length) {
-      anomalies.push({ code: "amount_outliers", detail: `${results.length > 1000 ? "over 1000" : results.length} valid rows outside ${low}..${high}`, count: Math.min(results.length, 1000), low, high, examples: results.slice(0, 10) });
-    }
-  }
-  if (valid === 0) return anomalies;
-  const { domains, prefixes, near } = await concentration(d1, batch);
-  const domain = domains.find((d) => !PUBLIC_DOMAINS.has(String(d.domain)));
-  if (domain && Number(domain.count) >= SHARE_MIN_ROWS && Number(domain.count) / valid >= DOMAIN_SHARE) {
-    anomalies.push({ code: "shared_email_domain", detail: `${domain.count} of ${valid} valid recipients use @${domain.domain}`, domain: domain.domain, count: domain.count });
-  }
-  const prefix = prefixes[0];
-  if (prefix && Number(prefix.count) >= SHARE_MIN_ROWS && Number(prefix.count) / valid >= PREFIX_SHARE) {
-    anomalies.push({ code: "shared_phone_prefix", detail: `${prefix.count} of ${valid} valid recipients have phones starting ${prefix.prefix}`, prefix: prefix.prefix, count: prefix.count });
-  }
-  if (near.length) {
-    anomalies.push({ code: "near_duplicate_emails", detail: `${near.length}${near.length === 20 ? "+" : ""} groups of addresses that differ only by dots`, groups: near.map((n) => ({ rows: String(n.rows).split(",").map(Number), count: n.count })) });
-  }
+  if (valid === 0 || !amounts) return anomalies;
+  const outliers = await amountOutliers(d1, batch, amounts, stats.amounts);
+  if (outliers) anomalies.push(outliers);
+  const domain = await concentrated(d1, batch.id, "domain", stats.domains, valid, DOMAIN_SHARE);
+  if (domain) anomalies.push({ code: "shared_email_domain", detail: `${domain.count} of ${valid} valid recipients use @${domain.key}`, domain: domain.key, count: domain.count });
+  const prefix = await concentrated(d1, batch.id, "prefix", stats.prefixes, valid, PREFIX_SHARE);
+  if (prefix) anomalies.push({ code: "shared_phone_prefix", detail: `${prefix.count} of ${valid} valid recipients have phones starting ${prefix.key}`, prefix: prefix.key, count: prefix.count });
+  const near = await nearDuplicates(d1, batch.id);
+  if (near.length) anomalies.push({ code: "near_duplicate_emails", detail: `${near.length}${near.length === 20 ? "+" : ""} groups of addresses that differ only by dots`, groups: near });
   return anomalies;
 }

@@ -1,16 +1,17 @@
 /**
  * The preview approvers and operators read before submitting: counts by status and reason,
  * totals by currency, the amount distribution, anomalies, and whether the pool covers the valid
- * total. Everything but the pool balance is derived from the rows and cached on the batch per
- * content version; the balance is read live from the pool's Durable Object.
+ * total. It is built from the aggregates each upload stored (upload-stats.ts) plus a few targeted
+ * queries, cached on the batch per content version; the pool balance is read live from its DO.
  */
-import { findPool, poolBalance } from "../pools/pools.service";
 import type { Env } from "../env";
+import { findPool, poolBalance } from "../pools/pools.service";
 import { getSettings } from "../settings/settings.service";
 import type { BatchRow, BatchStatus } from "./batch-state";
 import { requireBatch } from "./batches.service";
+import { amountStats, detectAnomalies, type AmountStats, type Anomaly } from "./preview.stats";
 import type { Reason } from "./recipients.validate";
-import { amountStats, detectAnomalies, type Anomaly, type AmountStats } from "./preview.stats";
+import { mergeStats, type UploadStats } from "./upload-stats";
 
 export interface PreviewBody {
   content_version: number;
@@ -21,33 +22,30 @@ export interface PreviewBody {
   anomalies: Anomaly[];
 }
 
+async function batchStats(d1: D1Database, batchId: string): Promise<UploadStats> {
+  const { results } = await d1.prepare("SELECT stats FROM batch_uploads WHERE batch_id = ? AND stats IS NOT NULL").bind(batchId).all<{ stats: string }>();
+  return mergeStats(results.map((r) => JSON.parse(r.stats) as UploadStats));
+}
+
 async function computePreview(env: Env, batch: BatchRow): Promise<PreviewBody> {
-  const d1 = env.DB;
-  const [reasons, totals, histogram] = await d1.batch<Record<string, number | string>>([
-    d1
-      .prepare(
-        `SELECT r.status, j.value AS reason, count(*) AS count FROM batch_recipients r, json_each(r.reasons) j
-         WHERE r.batch_id = ? AND r.status IN ('invalid', 'excluded') GROUP BY r.status, j.value ORDER BY count DESC, reason`,
-      )
-      .bind(batch.id),
-    d1
-      .prepare(
-        `SELECT currency, count(*) AS rows, sum(CASE WHEN status = 'valid' THEN 1 ELSE 0 END) AS valid_count,
-           coalesce(sum(CASE WHEN status = 'valid' THEN amount END), 0) AS valid_amount, coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0) AS requested_amount
-         FROM batch_recipients WHERE batch_id = ? GROUP BY currency ORDER BY valid_amount DESC`,
-      )
-      .bind(batch.id),
-    d1.prepare("SELECT amount, count(*) AS n FROM batch_recipients WHERE batch_id = ? AND status = 'valid' GROUP BY amount ORDER BY amount").bind(batch.id),
-  ]);
-  const settings = await getSettings(d1, batch.org);
-  const amounts = amountStats((histogram!.results as { amount: number; n: number }[]).map((h) => [h.amount, h.n]));
+  const [stats, settings] = await Promise.all([batchStats(env.DB, batch.id), getSettings(env.DB, batch.org)]);
+  const reasons = Object.entries(stats.reasons)
+    .map(([key, count]) => {
+      const [status, reason] = key.split(":") as ["invalid" | "excluded", Reason];
+      return { status, reason, count };
+    })
+    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  const totals = Object.entries(stats.currencies)
+    .map(([currency, t]) => ({ currency, ...t }))
+    .sort((a, b) => b.valid_amount - a.valid_amount || b.rows - a.rows);
+  const amounts = amountStats(stats.amounts);
   return {
     content_version: batch.contentVersion,
     counts: { total: batch.rowsTotal, valid: batch.validCount, invalid: batch.invalidCount, excluded: batch.excludedCount },
-    reasons: reasons!.results as PreviewBody["reasons"],
-    totals: totals!.results as PreviewBody["totals"],
+    reasons,
+    totals,
     amounts,
-    anomalies: await detectAnomalies(d1, batch, amounts, settings.expected_count_tolerance_pct),
+    anomalies: await detectAnomalies(env.DB, batch, stats, amounts, settings.expected_count_tolerance_pct),
   };
 }
 

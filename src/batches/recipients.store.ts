@@ -52,9 +52,27 @@ const INSERT_SQL = `INSERT INTO batch_recipients (id, batch_id, org, upload_id, 
     value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14
   FROM json_each(?4)`;
 
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** `count` ids shaped like newId("rcp") (time part, then 16 random chars), from one random draw. */
+function recipientIds(count: number): string[] {
+  const stem = newId("rcp").slice(0, 14);
+  const rnd = new Uint8Array(count * 16);
+  // getRandomValues fills at most 64 KiB per call.
+  for (let at = 0; at < rnd.length; at += 65536) crypto.getRandomValues(rnd.subarray(at, at + 65536));
+  const ids = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    let tail = "";
+    for (let j = i * 16; j < i * 16 + 16; j++) tail += ALPHABET[rnd[j]! & 31];
+    ids[i] = stem + tail;
+  }
+  return ids;
+}
+
 function encodeRows(rows: CheckedRecipient[], firstRowNo: number): unknown[][] {
+  const ids = recipientIds(rows.length);
   return rows.map((r, i) => [
-    newId("rcp"), firstRowNo + i, r.externalId, r.name, r.email, r.phone, r.country, r.amount,
+    ids[i], firstRowNo + i, r.externalId, r.name, r.email, r.phone, r.country, r.amount,
     r.amountRaw, r.currency, r.fields, r.emailKey, r.phoneKey, r.status, JSON.stringify(r.reasons),
   ]);
 }

@@ -19,6 +19,7 @@ import { batchView, requireBatch } from "./batches.service";
 import { lookupKeyFacts } from "./recipients.lookup";
 import type { RawBatch } from "./recipients.parse";
 import { abortUpload, acquireUploadLease, insertStatements } from "./recipients.store";
+import { StatsBuilder } from "./upload-stats";
 import { applyExclusions, validateRow, validationContext, type ValidationContext } from "./recipients.validate";
 
 export interface UploadTally {
@@ -38,6 +39,7 @@ interface UploadRun {
   nextRowNo: number;
   orgHasSuppressions: boolean;
   tally: UploadTally;
+  stats: StatsBuilder;
 }
 
 async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
@@ -53,6 +55,7 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
   await env.DB.batch(insertStatements(env.DB, run.batch, run.uploadId, rows, run.nextRowNo));
   run.nextRowNo += rows.length;
   for (const r of rows) {
+    run.stats.add(r);
     tally[r.status]++;
     if (r.status === "valid") tally.valid_amount += r.amount!;
   }
@@ -74,9 +77,12 @@ async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", 
     updatedAt: now,
   };
   const record = env.DB.prepare(
-    `INSERT INTO batch_uploads (id, batch_id, org, format, first_row, rows, valid, invalid, excluded, valid_total, created_by, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
-  ).bind(uploadId, batch.id, batch.org, format, run.nextRowNo - tally.rows, tally.rows, tally.valid, tally.invalid, tally.excluded, tally.valid_amount, auth.sub, now);
+    `INSERT INTO batch_uploads (id, batch_id, org, format, first_row, rows, valid, invalid, excluded, valid_total, stats, created_by, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+  ).bind(
+    uploadId, batch.id, batch.org, format, run.nextRowNo - tally.rows, tally.rows, tally.valid, tally.invalid, tally.excluded, tally.valid_amount,
+    JSON.stringify(run.stats.build()), auth.sub, now,
+  );
   const event = { actor: auth.sub, action: "batch.recipients_uploaded", entityType: "batch", entityId: batch.id, after: { upload_id: uploadId, format, ...tally }, requestId };
   const leaseHeld = eq(batches.uploadingId, uploadId);
   if (batch.status === "draft" && batch.validCount + tally.valid > 0) {
@@ -106,6 +112,7 @@ export async function uploadRecipients(env: Env, auth: Auth, batchId: string, fo
   const run: UploadRun = {
     env, batch, uploadId, ctx: validationContext(batch, product, settings), nextRowNo: rowsBefore + 1, orgHasSuppressions: suppression !== null,
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
+    stats: new StatsBuilder(),
   };
   try {
     for await (const chunk of source) await processChunk(run, chunk);

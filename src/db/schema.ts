@@ -244,6 +244,8 @@ export const batchUploads = sqliteTable(
     invalid: integer("invalid").notNull(),
     excluded: integer("excluded").notNull(),
     validTotal: integer("valid_total").notNull(),
+    /** The upload's aggregates (src/batches/upload-stats.ts) that the preview adds up. */
+    stats: text("stats"),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
   },
@@ -278,8 +280,9 @@ export const batchRecipients = sqliteTable(
     reasons: text("reasons").notNull(),
   },
   (t) => [
+    // No (batch_id, status) index: every index slows the bulk insert, and status filters read
+    // the batch's rows in row order anyway (listing, export, fan-out).
     uniqueIndex("batch_recipients_row").on(t.batchId, t.rowNo),
-    index("batch_recipients_status").on(t.batchId, t.status, t.rowNo),
     index("batch_recipients_email").on(t.emailKey, t.batchId).where(sql`email_key IS NOT NULL`),
     index("batch_recipients_phone").on(t.phoneKey, t.batchId).where(sql`phone_key IS NOT NULL`),
     index("batch_recipients_external").on(t.batchId, t.externalId).where(sql`external_id IS NOT NULL`),

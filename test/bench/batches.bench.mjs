@@ -1,0 +1,150 @@
+// Recipient upload throughput, end to end through the HTTP API of the local Worker:
+//   generate BENCH_ROWS (default 100,000) recipients as CSV, upload them in chunks of
+//   BENCH_CHUNK_ROWS (default 25,000) to one batch, then read the preview. Rows/s counts parse +
+//   validate + dedup/suppression lookups + store + preview. The same rows are then inserted into
+//   raw SQLite (node:sqlite, same table and indexes, one transaction) — the physical limit here.
+//   workerd's peak resident memory (VmHWM) is read from /proc.
+// BENCH_ROWS=1000000 checks the million-row case (memory must stay under 512 MB).
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
+import { devToken, startWorker } from "./worker.mjs";
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const CHUNK_ROWS = Number(process.env.BENCH_CHUNK_ROWS ?? 25_000);
+const PHONE_SHARE = Number(process.env.BENCH_PHONE_SHARE ?? 0.5);
+const AREA = ["201", "202", "212", "213", "303", "305", "312", "404", "415", "512", "617", "646", "702", "718", "773", "917"];
+const COUNTRIES = ["US", "US", "US", "CA", "GB"];
+const HEADER = "external_id,name,email,phone,country,amount,currency,message";
+
+/** Row i of the data set: mostly valid, with ~1% bad emails and ~1% repeated people, like real lists. */
+function row(i) {
+  const person = i % 100 === 99 ? i - 50 : i; // 1% duplicates of an earlier row
+  const email = i % 100 === 42 ? `broken${i}.example.com` : `user${person}@example${person % 997}.com`;
+  const hasPhone = (person * 2654435761) % 1000 < PHONE_SHARE * 1000;
+  const phone = hasPhone ? `+1${AREA[person % AREA.length]}${200 + (Math.floor(person / 10_000) % 700)}${String(person % 10_000).padStart(4, "0")}` : "";
+  const amount = 1000 + (person % 40) * 250;
+  return `E${i},"Recipient ${person}, Jr.",${email},${phone},${COUNTRIES[person % COUNTRIES.length]},${amount},USD,Thanks for ${i % 12} years`;
+}
+
+function chunkCsv(from, to) {
+  const lines = [HEADER];
+  for (let i = from; i < to; i++) lines.push(row(i));
+  return lines.join("\n") + "\n";
+}
+
+function workerdPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(entry);
+    } catch {}
+  }
+  return pids;
+}
+
+function peakRssMb(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    if (m) kb = Math.max(kb, Number(m[1]));
+  }
+  return Math.round(kb / 1024);
+}
+
+async function api(worker, token, method, p, body, headers = {}) {
+  const res = await fetch(`${worker.url}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(typeof body === "string" ? { "content-type": "text/csv" } : { "content-type": "application/json" }), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${p} → ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function seed(worker) {
+  const org = "bench";
+  const [admin, operator, finance] = await Promise.all(
+    [["admin"], ["operator"], ["finance"]].map((roles) => devToken({ org, sub: roles[0], roles })),
+  );
+  const pool = await api(worker, finance, "POST", "/v1/pools", { name: "Bench pool", currency: "USD" });
+  await api(worker, finance, "POST", `/v1/pools/${pool.id}/fund`, { amount: 10_000_000_000, reference: "bench" });
+  const product = await api(worker, admin, "POST", "/v1/products", {
+    name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 500, max_amount: 100_000, countries: ["US", "CA", "GB"],
+  });
+  const batch = await api(worker, operator, "POST", "/v1/batches", {
+    name: "Bench batch", campaign: "bench", business_owner: "Bench", cost_center: "CC-0", expected_delivery_date: "2026-12-31",
+    expected_count: ROWS, pool_id: pool.id, product_id: product.id, channel: "email",
+  });
+  return { operator, batchId: batch.id };
+}
+
+/** The physical limit: the same rows into raw SQLite, same table and indexes, prepared INSERT in one transaction. */
+function rawSqliteRate(records) {
+  const db = new DatabaseSync(":memory:");
+  const migration = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../../migrations/0002_batches.sql"), "utf8");
+  for (const stmt of migration.split("--> statement-breakpoint")) if (stmt.includes("batch_recipients")) db.exec(stmt);
+  const insert = db.prepare(
+    `INSERT INTO batch_recipients (id, batch_id, org, row_no, upload_id, external_id, name, email, phone, country, amount, currency, fields, email_key, phone_key, status, reasons)
+     VALUES (?, 'bat_raw', 'bench', ?, 'upl_raw', ?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'valid', '[]')`,
+  );
+  const started = performance.now();
+  db.exec("BEGIN");
+  for (let i = 0; i < records.length; i++) {
+    const [ext, name, email, phone, country, amount, , message] = records[i];
+    insert.run(`rcp_${i}`, i + 1, ext, name, email, phone || null, country, Number(amount), JSON.stringify({ message }), email.toLowerCase(), phone || null);
+  }
+  db.exec("COMMIT");
+  const seconds = (performance.now() - started) / 1000;
+  db.close();
+  return records.length / seconds;
+}
+
+const worker = await startWorker();
+try {
+  const pids = workerdPids();
+  const { operator, batchId } = await seed(worker);
+  // Warm-up on a separate batch so V8 has optimised the hot paths before the timed run.
+  {
+    const warm = await seed(worker);
+    await api(worker, warm.operator, "POST", `/v1/batches/${warm.batchId}/recipients`, chunkCsv(0, 5_000));
+  }
+  const started = performance.now();
+  let uploaded = 0;
+  let bytes = 0;
+  for (let from = 0; from < ROWS; from += CHUNK_ROWS) {
+    const csv = chunkCsv(from, Math.min(ROWS, from + CHUNK_ROWS));
+    bytes += Buffer.byteLength(csv);
+    const res = await api(worker, operator, "POST", `/v1/batches/${batchId}/recipients`, csv);
+    uploaded += res.upload.rows;
+  }
+  const uploadedAt = performance.now();
+  const preview = await api(worker, operator, "GET", `/v1/batches/${batchId}/preview`);
+  const previewedAt = performance.now();
+  const seconds = (previewedAt - started) / 1000;
+  if (uploaded !== ROWS || preview.counts.total !== ROWS) throw new Error(`expected ${ROWS} rows, stored ${uploaded}, preview counts ${preview.counts.total}`);
+  const rowsPerS = ROWS / seconds;
+  const peak = peakRssMb(pids);
+
+  const sample = Math.min(ROWS, 100_000);
+  const records = [];
+  for (let i = 0; i < sample; i++) records.push(row(i).match(/("[^"]*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, "").replace(/^"|"$/g, "")));
+  const raw = rawSqliteRate(records);
+
+  console.log(`runtime: ${worker.runtime}`);
+  console.log(`rows: ${ROWS} in ${Math.ceil(ROWS / CHUNK_ROWS)} CSV chunks of ≤ ${CHUNK_ROWS} rows (${(bytes / 1048576).toFixed(1)} MiB), ${Math.round(PHONE_SHARE * 100)}% with a phone`);
+  console.log(`outcome: ${preview.counts.valid} valid, ${preview.counts.invalid} invalid, ${preview.counts.excluded} excluded; anomalies: ${preview.anomalies.map((a) => a.code).join(", ") || "none"}`);
+  console.log(`upload (parse + validate + lookups + store): ${((uploadedAt - started) / 1000).toFixed(2)} s; preview: ${((previewedAt - uploadedAt) / 1000).toFixed(2)} s`);
+  console.log(`end to end: ${rowsPerS.toFixed(0)} rows/s (target ≥ 50,000)`);
+  console.log(`raw SQLite (node:sqlite, same table + indexes, ${sample} rows): ${raw.toFixed(0)} rows/s; ratio ${(rowsPerS / raw).toFixed(3)}`);
+  console.log(`workerd peak RSS: ${peak} MB (target < 512 MB)`);
+  console.log(JSON.stringify({ bench: "batches", rows: ROWS, rows_per_s: Math.round(rowsPerS), raw_sqlite_rows_per_s: Math.round(raw), ratio: Number((rowsPerS / raw).toFixed(3)), peak_rss_mb: peak }));
+} finally {
+  await worker.dispose();
+}
