@@ -142,6 +142,8 @@ export const inventoryCodes = sqliteTable(
     uploadId: text("upload_id").notNull(),
     createdAt: text("created_at").notNull(),
     assignedAt: text("assigned_at"),
+    /** Set when the delivery's reward was reissued or reversed: the code stays assigned (it was seen) but is void. */
+    voidedAt: text("voided_at"),
   },
   (t) => [
     uniqueIndex("inventory_codes_hmac").on(t.org, t.codeHmac),
@@ -354,6 +356,7 @@ export const deliveries = sqliteTable(
     index("deliveries_batch_status").on(t.batchId, t.status),
     index("deliveries_org_status").on(t.org, t.status, t.updatedAt),
     index("deliveries_recipient").on(t.recipientId),
+    index("deliveries_reissue_of").on(t.reissueOf).where(sql`reissue_of IS NOT NULL`),
     uniqueIndex("deliveries_code").on(t.codeId).where(sql`code_id IS NOT NULL`),
   ],
 );
