@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   limit_exceeded: { status: 409, title: "A spend limit of the pool would be exceeded" },
   idempotency_key_in_flight: { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   duplicate: { status: 409, title: "Duplicate" },
+  already_resolved: { status: 409, title: "The exception has already been resolved" },
+  inventory_exhausted: { status: 409, title: "No inventory code of this product and amount is left" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used with another request" },
