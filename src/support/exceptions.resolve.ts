@@ -1,0 +1,139 @@
+/**
+ * Resolving an exception: `retry`, `cancel` or `accept`, with a note; stored on the exception
+ * (resolution, note, resolved_by, resolved_at) and audited. An exception resolves once: the
+ * resolving update is conditional on `open`, so a second (or racing) resolution is a 409 and
+ * writes nothing.
+ *
+ * - accept: resolved as it is (the delivery, if any, stays as it is).
+ * - retry: a failed or held delivery is delivered again. While its batch is delivering, it goes
+ *   back to `queued` with a deliver message (the consumer commits against the batch hold again);
+ *   once the batch has ended, the batch hold is closed, so the delivery is sent at once through a
+ *   retry hold of its own (redeliver.ts). A fan-out exception re-sends its stored queue message.
+ * - cancel: the delivery becomes `failed` for good: committed value refunded, an unsent code back
+ *   to the inventory (a code that may have reached someone is voided instead); the batch may complete.
+ */
+import { appendAudit } from "../audit/audit";
+import { AppError } from "../core/errors";
+import { isGuardFailure, requireChanged } from "../core/guard";
+import { resolvedEvent, resolveStatements } from "./exception-writes";
+import { completeBatchIfDone } from "../delivery/completion";
+import { QueueMessage, sendMessages } from "../delivery/messages";
+import { poolError, poolStub } from "../pools/pools.service";
+import type { Auth, Env } from "../env";
+import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
+import { redeliverNow } from "./redeliver";
+import { REISSUE_APPROVAL_KIND } from "./reissue";
+
+export type ResolveAction = "retry" | "cancel" | "accept";
+export interface ResolveInput { action: ResolveAction; note?: string }
+
+const ENDED = ["completed", "completed_with_errors"];
+
+function alreadyResolved(exc: ExceptionRecord): AppError {
+  return new AppError("already_resolved", `Exception ${exc.id} was already resolved (${exc.resolution ?? "?"})`, {
+    resolution: exc.resolution, resolved_by: exc.resolvedBy, resolved_at: exc.resolvedAt,
+  });
+}
+
+export async function resolveException(env: Env, auth: Auth, id: string, input: ResolveInput, requestId?: string) {
+  const exc = await findException(env.DB, auth.org, id);
+  if (exc.status !== "open") throw alreadyResolved(exc);
+  const note = input.note ?? null;
+  try {
+    if (input.action === "accept" || (exc.kind === REISSUE_APPROVAL_KIND && input.action === "cancel")) await closeOnly(env, auth, exc, input.action, note, requestId);
+    else if (exc.kind === REISSUE_APPROVAL_KIND) {
+      throw new AppError("invalid_state_transition", "A reissue request is confirmed by a finance user through POST /v1/deliveries/{id}/reissue; cancel withdraws it");
+    } else if (exc.entityType === "delivery") {
+      await (input.action === "retry" ? retryDelivery(env, auth, exc, note, requestId) : cancelDelivery(env, auth, exc, note, requestId));
+    } else if (input.action === "retry") await retryMessage(env, auth, exc, note, requestId);
+    else throw new AppError("invalid_state_transition", `Only delivery exceptions can be cancelled; exception ${id} is about a ${exc.entityType}`);
+  } catch (err) {
+    if (isGuardFailure(err)) throw alreadyResolved(await findException(env.DB, auth.org, id));
+    throw err;
+  }
+  return exceptionView(await findException(env.DB, auth.org, id));
+}
+
+async function closeOnly(env: Env, auth: Auth, exc: ExceptionRecord, action: string, note: string | null, requestId?: string) {
+  await appendAudit(env.DB, auth.org, [resolvedEvent(auth, exc, action, note, requestId)], resolveStatements(env.DB, exc, action, note, auth.sub, new Date().toISOString()));
+}
+
+async function batchStatus(d1: D1Database, batchId: string): Promise<string | null> {
+  return (await d1.prepare("SELECT status FROM batches WHERE id = ?").bind(batchId).first<{ status: string }>())?.status ?? null;
+}
+
+async function retryDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string) {
+  const d = await leaseDelivery(env.DB, auth.org, exc.entityId, ["failed", "held"], "a retry");
+  const status = await batchStatus(env.DB, d.batchId);
+  if (status !== "delivering") {
+    if (status && ENDED.includes(status)) return redeliverNow(env, auth, exc, d, note, requestId);
+    await releaseLease(env.DB, d.id).run();
+    throw new AppError("invalid_state_transition", `Batch ${d.batchId} is ${status}; its deliveries cannot be retried (cancel or accept the exception)`);
+  }
+  const at = new Date().toISOString();
+  const requeue = env.DB.prepare(
+    `UPDATE deliveries SET status = 'queued', status_reason = ?2, claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status IN ('failed', 'held')`,
+  ).bind(d.id, `retry requested by ${auth.sub}`, at);
+  try {
+    await appendAudit(env.DB, auth.org, [
+      resolvedEvent(auth, exc, "retry", note, requestId),
+      { actor: auth.sub, action: "delivery.retry_requested", entityType: "delivery", entityId: d.id, requestId, before: { status: d.status }, after: { status: "queued", exception_id: exc.id } },
+    ], [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), requeue, requireChanged(env.DB)]);
+  } catch (err) {
+    await releaseLease(env.DB, d.id).run();
+    throw err;
+  }
+  await sendMessages(env.DELIVERY_QUEUE, [{ type: "deliver", org: d.org, batchId: d.batchId, deliveryId: d.id }]);
+}
+
+async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string) {
+  const d = await leaseDelivery(env.DB, auth.org, exc.entityId, ["failed", "held"], "a cancellation");
+  const at = new Date().toISOString();
+  let refunded = 0;
+  try {
+    if (d.committed) {
+      const res = await poolStub(env, d.poolId).refund({ opId: `refund:${d.item}:cancel:${exc.id}`, itemId: d.item, actor: auth.sub });
+      if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
+      refunded = res.ok ? res.amount : 0;
+      // Recorded at once: whatever happens next, D1 must not claim value the pool no longer holds for it.
+      await env.DB.prepare("UPDATE deliveries SET committed = 0 WHERE id = ?").bind(d.id).run();
+    }
+    const sent = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'sent'").bind(d.id).first<{ n: number }>();
+    const reward = (sent?.n ?? 0) > 0 ? voidReward(env.DB, d, at) : freeReward(env.DB, d.id, d.codeId, d.cardId);
+    const update = env.DB.prepare(
+      `UPDATE deliveries SET status = 'failed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
+    ).bind(d.id, `cancelled by ${auth.sub}`, at);
+    await appendAudit(env.DB, auth.org, [
+      resolvedEvent(auth, exc, "cancel", note, requestId),
+      { actor: auth.sub, action: "delivery.cancelled", entityType: "delivery", entityId: d.id, requestId, before: { status: d.status }, after: { status: "failed", refunded, code_freed: (sent?.n ?? 0) === 0 } },
+    ], [...resolveStatements(env.DB, exc, "cancel", note, auth.sub, at), update, ...reward]);
+  } catch (err) {
+    await releaseLease(env.DB, d.id).run();
+    throw err;
+  }
+  await completeBatchIfDone(env, d.org, d.batchId);
+}
+
+/** A reward nobody has seen goes back: the code to the inventory, a card is voided. */
+function freeReward(d1: D1Database, deliveryId: string, codeId: string | null, cardId: string | null): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  if (codeId) {
+    out.push(
+      d1.prepare("UPDATE deliveries SET code_id = NULL WHERE id = ?").bind(deliveryId),
+      d1.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE id = ? AND delivery_id = ?").bind(codeId, deliveryId),
+    );
+  }
+  if (cardId) out.push(d1.prepare("UPDATE cards SET status = 'void' WHERE id = ?").bind(cardId));
+  return out;
+}
+
+/** A fan-out step that died: its stored message goes back on the queue (its steps are idempotent). */
+async function retryMessage(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string) {
+  const parsed = QueueMessage.safeParse(exc.data ? JSON.parse(exc.data) : null);
+  if (!parsed.success || parsed.data.org !== auth.org) {
+    throw new AppError("invalid_state_transition", `Exception ${exc.id} has nothing that can be retried; accept it once handled`);
+  }
+  await closeOnly(env, auth, exc, "retry", note, requestId);
+  await sendMessages(env.DELIVERY_QUEUE, [parsed.data]);
+}

@@ -1,0 +1,87 @@
+/**
+ * Retrying a failed or held delivery after its batch has ended. The batch hold is closed then (its
+ * rest went back to the pool), so the value is committed again through a retry hold of its own —
+ * reserved from available, the item committed, the hold closed — and the reward is sent at once.
+ * Pool operation ids derive from the exception id: a retry of this resolution after a crash replays
+ * the same reservation and commit instead of paying twice. If the send fails, the value is refunded
+ * and a new exception opens.
+ */
+import { AppError } from "../core/errors";
+import { assignCodes, issueCards } from "../delivery/rewards";
+import type { Auth, Env } from "../env";
+import { poolError, poolStub } from "../pools/pools.service";
+import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./delivery-store";
+import { resolvedEvent, resolveStatements } from "./exception-writes";
+import type { ExceptionRecord } from "./exceptions.query";
+import { sendNow } from "./send-now";
+
+const RETRY_HOLD_MS = 3_600_000;
+
+async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: DeliveryRecord, recipientKey: string | null): Promise<void> {
+  const stub = poolStub(env, d.poolId);
+  const holdId = `hold_retry_${exc.id}`;
+  const reserved = await stub.reserve({ opId: `retry-reserve:${exc.id}`, holdId, amount: d.amount, expiresAt: Date.now() + RETRY_HOLD_MS, actor: auth.sub });
+  // operation_id_reused: an earlier, interrupted attempt of this resolution made the hold already.
+  if (!reserved.ok && reserved.code !== "operation_id_reused") throw poolError(reserved);
+  const committed = await stub.commit({ holdId, actor: auth.sub, items: [{ id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" }] });
+  if (!committed.ok) throw poolError(committed);
+  const item = committed.items[0]!;
+  if (item.status === "rejected") {
+    await stub.release({ opId: `retry-close:${exc.id}`, holdId, amount: "rest", actor: auth.sub });
+    throw poolError({ ok: false, code: item.code, detail: item.detail });
+  }
+  await stub.release({ opId: `retry-close:${exc.id}`, holdId, amount: "rest", actor: auth.sub });
+  await env.DB.prepare("UPDATE deliveries SET committed = 1 WHERE id = ?").bind(d.id).run();
+}
+
+/** The delivery's reward: the one it has, or a new code / card (a freed code went back to the inventory). */
+async function rewardFor(env: Env, d: DeliveryRecord, facts: SendFacts): Promise<{ codeId: string | null; cardId: string | null }> {
+  if (d.codeId || d.cardId) return { codeId: d.codeId, cardId: d.cardId };
+  const need = { id: d.id, org: d.org, amount: d.amount, codeId: null, cardId: null };
+  if (facts.productKind === "inventory") {
+    const codeId = (await assignCodes(env, d.org, d.productId, [need])).get(d.id)?.codeId;
+    if (!codeId) throw new AppError("inventory_exhausted", `No ${facts.job.productName} code of ${d.amount} ${d.currency} is left`);
+    return { codeId, cardId: null };
+  }
+  const cards = await issueCards(env, { id: d.productId, kind: "stored_value", currency: d.currency, expiresAfterDays: facts.expiresAfterDays }, [need]);
+  return { codeId: null, cardId: cards.get(d.id)!.cardId! };
+}
+
+async function refund(env: Env, exc: ExceptionRecord, d: DeliveryRecord, actor: string): Promise<void> {
+  const res = await poolStub(env, d.poolId).refund({ opId: `refund:${d.item}:retry:${exc.id}`, itemId: d.item, actor });
+  if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
+  await env.DB.prepare("UPDATE deliveries SET committed = 0 WHERE id = ?").bind(d.id).run();
+}
+
+/** `d` is leased by the caller; the lease ends with the recorded outcome (or the error). */
+export async function redeliverNow(env: Env, auth: Auth, exc: ExceptionRecord, d: DeliveryRecord, note: string | null, requestId?: string): Promise<void> {
+  let reward: { codeId: string | null; cardId: string | null };
+  let facts: SendFacts;
+  try {
+    facts = await sendFacts(env.DB, d);
+    if (!d.committed) await commitAgain(env, auth, exc, d, facts.recipientKey);
+    try {
+      reward = await rewardFor(env, d, facts);
+    } catch (err) {
+      await refund(env, exc, d, auth.sub);
+      throw err;
+    }
+  } catch (err) {
+    await releaseLease(env.DB, d.id).run();
+    throw err;
+  }
+  const at = new Date().toISOString();
+  const setReward = env.DB.prepare("UPDATE deliveries SET code_id = ?2, card_id = ?3, updated_at = ?4 WHERE id = ?1").bind(d.id, reward.codeId, reward.cardId, at);
+  let outcome;
+  try {
+    outcome = await sendNow(env, { ...facts.job, codeId: reward.codeId, cardId: reward.cardId }, {
+      kind: "send", actor: auth.sub, batchId: d.batchId, requestId, committedOnFailure: 1,
+      extra: [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), setReward],
+      events: [resolvedEvent(auth, exc, "retry", note, requestId)],
+    });
+  } catch (err) {
+    await releaseLease(env.DB, d.id).run();
+    throw err;
+  }
+  if (!outcome.result.ok) await refund(env, exc, d, auth.sub);
+}

@@ -1,0 +1,105 @@
+/**
+ * Carrying out a reissue: the old reward is voided (an inventory code stays assigned to the old
+ * delivery, marked void; a card becomes void), a new delivery row points at the old one with a
+ * new reward and the same pool item — the value was committed once and stays committed, so the
+ * pool DO is not called at all — and the new reward is sent (attempt kind `reissue`).
+ */
+import { type AuditInput } from "../audit/audit";
+import { AppError } from "../core/errors";
+import { isGuardFailure, requireChanged } from "../core/guard";
+import { newId } from "../core/ids";
+import { appendAudit } from "../audit/audit";
+import { assignCodes, issueCards } from "../delivery/rewards";
+import type { Auth, Env } from "../env";
+import { leaseDelivery, releaseLease, sendFacts, voidReward, type DeliveryRecord, type SendFacts } from "./delivery-store";
+import { sendNow } from "./send-now";
+
+const LEASE_MS = 60_000;
+
+export interface ReissueContext {
+  reason: string;
+  requestId?: string;
+  /** The open approval exception a finance user is confirming, resolved in the same transaction. */
+  approval?: { exceptionId: string; requestedBy: string };
+}
+
+/** A new reward for the new delivery, or 409 when the inventory has none of this amount left. */
+async function newReward(env: Env, d: DeliveryRecord, facts: SendFacts, id: string): Promise<{ codeId: string | null; cardId: string | null }> {
+  const need = { id, org: d.org, amount: d.amount, codeId: null, cardId: null };
+  if (facts.productKind === "inventory") {
+    const got = await assignCodes(env, d.org, d.productId, [need]);
+    const codeId = got.get(id)?.codeId;
+    if (!codeId) throw new AppError("inventory_exhausted", `No ${facts.job.productName} code of ${d.amount} ${d.currency} is left to reissue with`);
+    return { codeId, cardId: null };
+  }
+  const cards = await issueCards(env, { id: d.productId, kind: "stored_value", currency: d.currency, expiresAfterDays: facts.expiresAfterDays }, [need]);
+  return { codeId: null, cardId: cards.get(id)!.cardId! };
+}
+
+/** Gives back a reward taken for a reissue that did not happen. */
+async function returnReward(env: Env, id: string): Promise<void> {
+  await env.DB.batch([
+    env.DB.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id = ?").bind(id),
+    env.DB.prepare("DELETE FROM cards WHERE delivery_id = ?").bind(id),
+  ]);
+}
+
+export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: ReissueContext): Promise<string> {
+  const old = await leaseDelivery(env.DB, auth.org, deliveryId, ["delivered"], "a reissue");
+  const id = newId("dlv");
+  let reward: { codeId: string | null; cardId: string | null } | null = null;
+  let facts: SendFacts;
+  try {
+    facts = await sendFacts(env.DB, old);
+    reward = await newReward(env, old, facts, id);
+    await replace(env, auth, old, id, reward, ctx);
+  } catch (err) {
+    await releaseLease(env.DB, deliveryId).run();
+    if (reward) await returnReward(env, id);
+    if (isGuardFailure(err)) throw new AppError("conflict", `Delivery ${deliveryId} changed while it was being reissued; read it again`);
+    throw err;
+  }
+  await sendNow(env, { ...facts.job, deliveryId: id, codeId: reward.codeId, cardId: reward.cardId }, {
+    kind: "reissue", actor: auth.sub, batchId: old.batchId, requestId: ctx.requestId, committedOnFailure: 1,
+  });
+  return id;
+}
+
+/** One transaction: the new row (leased until its send is recorded), the old one reissued and its reward void. */
+async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, reward: { codeId: string | null; cardId: string | null }, ctx: ReissueContext) {
+  const now = new Date();
+  const at = now.toISOString();
+  const d1 = env.DB;
+  // attempts continues from the old row: the engine derives refund operation ids from (item, attempts), and the item is shared.
+  const insert = d1.prepare(
+    `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
+       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16)`,
+  ).bind(id, old.org, old.batchId, old.recipientId, old.poolId, old.productId, old.channel, old.amount, old.currency, old.item,
+    reward.codeId, reward.cardId, old.attempts, new Date(now.getTime() + LEASE_MS).toISOString(), old.id, at);
+  const retire = d1.prepare(
+    `UPDATE deliveries SET status = 'reissued', status_reason = ?2, claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'delivered'`,
+  ).bind(old.id, `reissued as ${id}`, at);
+  const stmts = [retire, requireChanged(d1), insert, ...voidReward(d1, old, at)];
+  if (ctx.approval) {
+    stmts.push(
+      d1.prepare(
+        `UPDATE exceptions SET status = 'resolved', resolution = 'approved', note = ?2, resolved_by = ?3, resolved_at = ?4, updated_at = ?4
+         WHERE id = ?1 AND status = 'open'`,
+      ).bind(ctx.approval.exceptionId, ctx.reason, auth.sub, at),
+      requireChanged(d1),
+    );
+  }
+  const approvedBy = ctx.approval ? { requested_by: ctx.approval.requestedBy, approved_by: auth.sub } : {};
+  const events: AuditInput[] = [
+    { actor: auth.sub, action: "delivery.reissued", entityType: "delivery", entityId: old.id, requestId: ctx.requestId,
+      before: { status: "delivered", masked_code: old.maskedCode }, after: { status: "reissued", reissued_as: id, reason: ctx.reason, reward_voided: true, ...approvedBy } },
+    { actor: auth.sub, action: "delivery.created", entityType: "delivery", entityId: id, requestId: ctx.requestId,
+      after: { status: "sending", reissue_of: old.id, batch_id: old.batchId, amount: old.amount, currency: old.currency, item: old.item, ...approvedBy } },
+  ];
+  if (ctx.approval) {
+    events.push({ actor: auth.sub, action: "exception.resolved", entityType: "exception", entityId: ctx.approval.exceptionId, requestId: ctx.requestId,
+      after: { resolution: "approved", note: ctx.reason } });
+  }
+  await appendAudit(d1, auth.org, events, stmts);
+}

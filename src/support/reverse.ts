@@ -1,0 +1,42 @@
+/**
+ * Reverse: void an unredeemed reward and give its value back to the pool (committed → available).
+ * Rewards cannot be redeemed through Rewardrail yet, so every delivered reward counts as unredeemed;
+ * when card redemption arrives, a card whose balance is below its initial amount must be refused here.
+ *
+ * The pool operation id is derived from the delivery id, so a retry after a lost response (or a
+ * crash between the pool call and the D1 write) replays the same reversal instead of doing another.
+ */
+import { appendAudit } from "../audit/audit";
+import { AppError } from "../core/errors";
+import { poolError, poolStub } from "../pools/pools.service";
+import type { Auth, Env } from "../env";
+import { deliveryDetail } from "./delivery-detail";
+import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+
+export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;
+
+export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
+  const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
+  try {
+    const redeemed = d.cardId
+      ? await env.DB.prepare("SELECT balance < initial_amount AS spent FROM cards WHERE id = ?").bind(d.cardId).first<{ spent: number }>()
+      : null;
+    if (redeemed?.spent) throw new AppError("invalid_state_transition", `The card of delivery ${id} has been (partly) redeemed; it cannot be reversed`);
+    const res = await poolStub(env, d.poolId).reverse({ opId: reverseOpId(id), itemId: d.item, actor: auth.sub, reference: `reversal of delivery ${id}` });
+    // The same operation id with other arguments means an earlier request of this reversal already moved the value.
+    if (!res.ok && res.code !== "operation_id_reused") throw poolError(res);
+    const now = new Date().toISOString();
+    const update = env.DB.prepare(
+      `UPDATE deliveries SET status = 'reversed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
+    ).bind(id, `reversed by ${auth.sub}: ${reason}`.slice(0, 500), now);
+    await appendAudit(env.DB, auth.org, [{
+      actor: auth.sub, action: "delivery.reversed", entityType: "delivery", entityId: id, requestId,
+      before: { status: "delivered", masked_code: d.maskedCode },
+      after: { status: "reversed", reason, amount: d.amount, currency: d.currency, pool_id: d.poolId, reward_voided: true, pool_balance: res.ok ? res.balance : null },
+    }], [update, ...voidReward(env.DB, d, now)]);
+  } catch (err) {
+    await releaseLease(env.DB, id).run();
+    throw err;
+  }
+  return deliveryDetail(env, auth, id);
+}
