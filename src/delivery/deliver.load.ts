@@ -1,5 +1,7 @@
 /** Reads what a delivery step needs: the batch and product once, the recipients of the claimed deliveries. */
 import type { Env } from "../env";
+import { getSettings } from "../settings/settings.service";
+import type { RewardTemplate } from "./templates";
 
 export interface DeliveryContext {
   org: string;
@@ -10,7 +12,9 @@ export interface DeliveryContext {
   productKind: "inventory" | "stored_value";
   productName: string;
   currency: string;
+  campaign: string;
   expiresAfterDays: number | null;
+  template: RewardTemplate | null;
 }
 
 export interface ClaimedRow {
@@ -26,34 +30,39 @@ export interface ClaimedRow {
 }
 
 export interface Claimed extends ClaimedRow {
-  recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null };
+  recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null; fields: Record<string, string> | null };
   recipientKey: string | null;
 }
 
 /** The batch must be delivering (a cancelled or finished batch sends nothing more). */
 export async function loadContext(env: Env, org: string, batchId: string): Promise<DeliveryContext | null> {
   const row = await env.DB.prepare(
-    `SELECT b.id, b.name, b.pool_id, b.product_id, b.currency, p.kind, p.name AS product_name, p.expires_after_days
+    `SELECT b.id, b.name, b.campaign, b.pool_id, b.product_id, b.currency, p.kind, p.name AS product_name, p.expires_after_days
      FROM batches b JOIN products p ON p.id = b.product_id WHERE b.id = ? AND b.org = ? AND b.status = 'delivering'`,
   ).bind(batchId, org).first<Record<string, string | number | null>>();
   if (!row) return null;
+  const settings = await getSettings(env.DB, org);
   return {
     org, batchId, batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id), currency: String(row.currency),
     productKind: row.kind as DeliveryContext["productKind"], productName: String(row.product_name), expiresAfterDays: row.expires_after_days as number | null,
+    campaign: String(row.campaign), template: settings.reward_template,
   };
 }
 
 export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
   if (rows.length === 0) return [];
   const { results } = await env.DB.prepare(
-    "SELECT id, name, email, phone, external_id, email_key, phone_key FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?))",
+    "SELECT id, name, email, phone, external_id, email_key, phone_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?))",
   ).bind(JSON.stringify(rows.map((r) => r.recipient_id))).all<Record<string, string | null>>();
   const byId = new Map(results.map((r) => [r.id!, r]));
   return rows.map((row) => {
     const r = byId.get(row.recipient_id);
     return {
       ...row,
-      recipient: { name: r?.name ?? null, email: r?.email ?? null, phone: r?.phone ?? null, externalId: r?.external_id ?? null },
+      recipient: {
+        name: r?.name ?? null, email: r?.email ?? null, phone: r?.phone ?? null, externalId: r?.external_id ?? null,
+        fields: r?.fields ? (JSON.parse(r.fields) as Record<string, string>) : null,
+      },
       recipientKey: r?.email_key ?? r?.phone_key ?? null,
     };
   });

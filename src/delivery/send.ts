@@ -12,7 +12,7 @@ import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { claimUrl } from "./claim-links";
 import { revealCodes } from "./rewards";
-import { rewardEmail, rewardSms } from "./templates";
+import { rewardEmail, rewardSms, type RewardTemplate } from "./templates";
 
 export interface SendJob {
   deliveryId: string;
@@ -22,9 +22,12 @@ export interface SendJob {
   currency: string;
   codeId: string | null;
   cardId: string | null;
-  recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null };
+  recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null; fields?: Record<string, string> | null };
   productName: string;
   batchName: string;
+  campaign?: string;
+  /** The org's template (settings.reward_template); the built-in one when absent. */
+  template?: RewardTemplate | null;
 }
 
 export interface SendOutcome { attemptId: string; attemptNo: number; result: SendResult; masked: string | null }
@@ -43,7 +46,10 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
     jobs.map(async (j) => {
       const code = codes.get(j.deliveryId);
       const link = j.channel === "link" || j.channel === "sms" ? await claimUrl(env, j.org, j.deliveryId, code?.expiresAt) : undefined;
-      const input = { recipientName: j.recipient.name, amount: j.amount, currency: j.currency, productName: j.productName, batchName: j.batchName, code: code?.code ?? "", expiresAt: code?.expiresAt ?? null, claimUrl: link };
+      const input = {
+        recipientName: j.recipient.name, amount: j.amount, currency: j.currency, productName: j.productName, batchName: j.batchName, campaign: j.campaign,
+        code: code?.code ?? "", expiresAt: code?.expiresAt ?? null, claimUrl: link, fields: j.recipient.fields,
+      };
       return { job: j, code, link, input, attempt: attempts.get(j.deliveryId)! };
     }),
   );
@@ -57,13 +63,13 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
     for (const m of group) if (!m.code) record(m, missing(m.job));
     for (const m of group) if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
     const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
-    const results = await sendEmailBatch(env, ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input), idempotencyKey: m.attempt.key })), `dlv-batch:${key}`);
+    const results = await sendEmailBatch(env, ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key })), `dlv-batch:${key}`);
     ready.forEach((m, k) => record(m, results[k]!));
   }
   for (const m of messages.filter((x) => x.job.channel === "sms")) {
     if (!m.code) record(m, missing(m.job));
     else if (!m.job.recipient.phone) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no phone number" });
-    else record(m, await sendSms(env, { org, to: m.job.recipient.phone, text: rewardSms(m.input), idempotencyKey: m.attempt.key, links: [m.link!] }));
+    else record(m, await sendSms(env, { org, to: m.job.recipient.phone, text: rewardSms(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key, links: [m.link!] }));
   }
   const links = messages.filter((x) => x.job.channel === "link");
   if (links.length > 0) await writeOutboxLinks(env, links.map((m) => ({ to: m.job.recipient.email ?? m.job.recipient.phone ?? m.job.recipient.externalId ?? m.job.deliveryId, link: m.link!, key: m.attempt.key, org })));

@@ -33,6 +33,19 @@ const Approver = z.strictObject({
 });
 
 /** A new org's policy: finance approves every batch, the program owner also signs off from 10,000.00. */
+const TemplateText = (max: number) => z.string().min(1).max(max);
+export const RewardTemplate = z
+  .strictObject({
+    subject: TemplateText(300),
+    text: TemplateText(10_000),
+    html: TemplateText(50_000).optional(),
+    sms: TemplateText(500).optional(),
+  })
+  .refine((t) => [t.text, t.html ?? "{{code}}", t.sms ?? "{{code}}"].every((x) => x.includes("{{code}}") || x.includes("{{claim_url}}")), {
+    message: "text, html and sms must each show {{code}} or {{claim_url}}",
+  })
+  .openapi("RewardTemplate");
+
 export const DEFAULT_APPROVAL_POLICY = { steps: [{ role: "finance" as const, quorum: 1 }, { role: "owner" as const, quorum: 1, min_total: 1_000_000 }] };
 
 export const SettingsInput = z
@@ -71,6 +84,10 @@ export const SettingsInput = z
     release_defaults: z
       .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
       .default({ auto_release: true }),
+    reward_template: RewardTemplate.nullable().default(null).openapi({
+      description:
+        "The org's reward email/SMS template (null: the built-in one). Placeholders: {{name}} {{amount}} {{product}} {{code}} {{expiry}} {{claim_url}} {{campaign}} {{fields.NAME}} (CSV template columns). Values are HTML-escaped in html and kept on one line in subject and sms.",
+    }),
   })
   .superRefine((s, ctx) => {
     const subs = new Set<string>();
@@ -98,6 +115,7 @@ export const SettingsSchema = z
     approval_policy: ApprovalPolicySchema,
     approvers: z.array(Approver),
     release_defaults: z.object({ auto_release: z.boolean() }),
+    reward_template: RewardTemplate.nullable(),
     version: z.number().int().openapi({ description: "0 until the first PUT" }),
     updated_by: z.string().nullable(),
     updated_at: z.string().nullable(),
