@@ -15,6 +15,9 @@ import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
+import claim from "./routes/claim/claim.index";
+import deliveries from "./routes/deliveries/deliveries.index";
+import exceptions from "./routes/exceptions/exceptions.index";
 import products from "./routes/products/products.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
@@ -45,7 +48,9 @@ const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
-const routers = [service, pools, audit, settings, suppressions, products, batches, dev];
+const routers = [service, pools, audit, settings, suppressions, products, batches, deliveries, exceptions, claim, dev];
+/** Approval-link and claim-link tokens are credentials: never written to logs. */
+const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
 
 export function createApp() {
   const app = createRouter();
@@ -56,7 +61,7 @@ export function createApp() {
     c.set("db", createDb(c.env.DB));
     await next();
     if (c.env.ENVIRONMENT !== "test" && c.env.ENVIRONMENT !== "bench") {
-      console.log(JSON.stringify({ request_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
+      console.log(JSON.stringify({ request_id: c.var.requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Date.now() - started }));
     }
   });
   app.use(
