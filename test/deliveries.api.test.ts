@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DeliveryDetailSchema, DeliverySchema } from "../src/routes/deliveries/deliveries.schemas";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { deliveredBatch, getDelivery, plainCodes, poolBalance } from "./helpers/support-factories";
 
@@ -53,6 +54,23 @@ describe("finding deliveries", () => {
       expect.objectContaining({ attempt_no: 1, kind: "send", channel: "email", outcome: "sent", error_class: null, actor: "system:delivery", provider_message_id: expect.stringMatching(/^outbox:msg_/) }),
     ]);
     expect(res.body).toMatchObject({ reissues: [], exceptions: [], claim_url: null, status: "delivered" });
+    // What is served is what the OpenAPI document says.
+    expect(DeliveryDetailSchema.safeParse(res.body).error).toBeUndefined();
+    const list = await callJson(`/v1/deliveries?batch_id=${res.body.batch_id}`, { token: tokens.support });
+    expect(DeliverySchema.safeParse(list.body.data[0]).error).toBeUndefined();
+  });
+
+  it("documents every support route in the OpenAPI document", async () => {
+    const { body } = await callJson("/openapi.json");
+    expect(Object.keys(body.paths["/v1/deliveries"])).toEqual(["get"]);
+    expect(body.paths["/v1/deliveries/{id}"].get["x-roles"]).toEqual(["support", "operator", "integrator", "auditor"]);
+    expect(body.paths["/v1/deliveries/{id}/resend"].post.responses["429"]).toBeTruthy();
+    expect(body.paths["/v1/deliveries/{id}/reissue"].post.responses["202"]).toBeTruthy();
+    expect(body.paths["/v1/deliveries/{id}/reverse"].post["x-roles"]).toEqual(["finance"]);
+    expect(body.paths["/v1/batches/{id}/deliveries"].get.responses["200"].content["text/csv"]).toBeTruthy();
+    expect(body.paths["/v1/exceptions"].get).toBeTruthy();
+    expect(body.paths["/v1/exceptions/{id}/resolve"].post.requestBody.content["application/json"]).toBeTruthy();
+    expect(body.paths["/claim/{token}"].get.responses["200"].content["text/html"]).toBeTruthy();
   });
 
   it("answers 404 for another org's deliveries and batches and lists none of them", async () => {
