@@ -10,6 +10,8 @@ import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import { idempotency } from "./middleware/idempotency";
+import approvals from "./routes/approvals/approvals.index";
+import approvalLinks from "./routes/approvals/links.index";
 import audit from "./routes/audit/audit.index";
 import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
@@ -48,7 +50,7 @@ const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
-const routers = [service, pools, audit, settings, suppressions, products, batches, deliveries, exceptions, claim, dev];
+const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, dev];
 /** Approval-link and claim-link tokens are credentials: never written to logs. */
 const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
 

@@ -2,13 +2,19 @@
  * Cron triggers (wrangler.toml [triggers]). Each job is a domain function that does bounded work
  * and is safe to run again; a failing job is logged and does not stop the others.
  */
+import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
+import { releaseDueBatches } from "./batches/release";
 import type { Env } from "./env";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
 /** Jobs by cron expression; "*\/5 * * * *" runs sweeps and scheduled releases, "0 * * * *" reconciliation. */
 export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
-  "*/5 * * * *": {},
+  "*/5 * * * *": {
+    "approvals.expire-holds": expireSubmissions,
+    "approvals.finish-exit-holds": finishExitHolds,
+    "batches.scheduled-releases": releaseDueBatches,
+  },
   "0 * * * *": {},
 };
 

@@ -1,4 +1,4 @@
-/** Batches: creation with checked references, reads, and cancellation before submission. */
+/** Batches: creation with checked references and reads (cancel: cancel.ts, submit: submit.ts, release: release.ts). */
 import { and, desc, eq, lt } from "drizzle-orm";
 import { appendAudit } from "../audit/audit";
 import { findProduct } from "../catalog/products.service";
@@ -10,7 +10,7 @@ import { batches } from "../db/schema";
 import type { Auth, Env } from "../env";
 import { findPool } from "../pools/pools.service";
 import { getSettings } from "../settings/settings.service";
-import { transitionBatch, type BatchRow, type BatchStatus } from "./batch-state";
+import type { BatchRow, BatchStatus } from "./batch-state";
 
 export interface BatchInput {
   name: string;
@@ -123,17 +123,4 @@ export async function listBatches(d1: D1Database, org: string, opts: { limit: nu
     .limit(opts.limit + 1);
   const page = rows.slice(0, opts.limit);
   return { data: page.map(batchView), next_cursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!.id) : null };
-}
-
-/**
- * Cancels a batch that holds no funds yet (draft or validated). Cancelling a submitted or
- * approved batch must also release its hold, which arrives with submission (approvals issue).
- */
-export async function cancelBatch(env: Env, auth: Auth, id: string, reason: string | undefined, requestId?: string) {
-  const batch = await requireBatch(env.DB, auth.org, id);
-  if (batch.status === "submitted" || batch.status === "approved") {
-    throw new AppError("invalid_state_transition", `Batch ${id} is ${batch.status}; cancelling it must release its hold, which submission adds`, { status: batch.status });
-  }
-  await transitionBatch(env.DB, { batch, to: "cancelled", action: "batch.cancelled", actor: auth.sub, requestId, details: { reason: reason ?? null } });
-  return batchView(await requireBatch(env.DB, auth.org, id));
 }

@@ -32,6 +32,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: "Not found (or owned by another org)",
   405: "Method not allowed",
   409: "Conflict with the current state",
+  410: "Gone (e.g. an expired approval link)",
   413: "Body too large",
   415: "Unsupported media type",
   422: "Unprocessable (e.g. idempotency_key_reused)",

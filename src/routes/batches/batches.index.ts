@@ -1,5 +1,6 @@
 import { batchPreview } from "../../batches/preview";
 import * as batches from "../../batches/batches.service";
+import { cancelBatch as cancel } from "../../batches/cancel";
 import { recipientPage } from "../../batches/recipients.page";
 import { csvRecipients, jsonRecipients } from "../../batches/recipients.parse";
 import { uploadRecipients as upload } from "../../batches/recipients.upload";
@@ -43,7 +44,7 @@ const listRecipients: AppRouteHandler<typeof routes.listRecipients> = async (c) 
 
 const cancelBatch: AppRouteHandler<typeof routes.cancelBatch> = async (c) => {
   const body = c.req.valid("json");
-  return c.json(await batches.cancelBatch(c.env, c.var.auth, c.req.valid("param").id, body.reason, c.var.requestId), 200);
+  return c.json(await cancel(c.env, c.var.auth, c.req.valid("param").id, body.reason, c.var.requestId), 200);
 };
 
 export default createRouter()

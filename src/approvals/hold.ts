@@ -1,0 +1,61 @@
+/**
+ * A batch's funds in its pool: one hold per batch (`batchHoldId`, the id delivery commits from),
+ * reserved on submit and released "rest" on a side exit. Every call is idempotent: a retried
+ * submit adopts the hold an earlier attempt made, and a release replays by its operation id.
+ */
+import type { BatchRow } from "../batches/batch-state";
+import { AppError } from "../core/errors";
+import { batchHoldId } from "../delivery/hand-off";
+import type { Env } from "../env";
+import { poolBalance, poolError, poolStub, requirePool } from "../pools/pools.service";
+import type { Hold } from "../../durable-objects/pool-types";
+
+/** Reserves the batch's valid total until `expiresAt`; 409 insufficient_funds / limit_exceeded changes nothing. */
+export async function reserveBatchHold(env: Env, batch: BatchRow, expiresAt: number, actor: string): Promise<Hold> {
+  const pool = await requirePool(env.DB, batch.org, batch.poolId);
+  await poolBalance(env, pool); // re-initialises a pool DO that lost its init
+  const stub = poolStub(env, pool.id);
+  const holdId = batchHoldId(batch.id);
+  const existing = await stub.getHold(holdId);
+  if (existing) return adoptHold(env, batch, existing, actor);
+  const result = await stub.reserve({ opId: `reserve_${holdId}`, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted` });
+  if (result.ok) return result.hold;
+  // A concurrent submit reserved first (same hold id, or same op id with another expiry).
+  if (result.code === "hold_exists" || result.code === "operation_id_reused") {
+    const raced = await stub.getHold(holdId);
+    if (raced) return adoptHold(env, batch, raced, actor);
+  }
+  throw poolError(result);
+}
+
+/**
+ * A hold left by an earlier attempt whose status change did not happen (crash, or an upload that
+ * committed meanwhile): reuse it when it still covers exactly this content, shrink it when it holds
+ * more, and refuse plainly otherwise (the pool's alarm frees it at its expiry).
+ */
+async function adoptHold(env: Env, batch: BatchRow, hold: Hold, actor: string): Promise<Hold> {
+  const usable = hold.state === "pending" && hold.committed === 0;
+  if (usable && hold.remaining === batch.validTotal) return hold;
+  if (usable && hold.remaining > batch.validTotal) {
+    const excess = hold.remaining - batch.validTotal;
+    const r = await poolStub(env, batch.poolId).release({ opId: `resize_${hold.hold_id}_${batch.contentVersion}`, holdId: hold.hold_id, amount: excess, actor, reference: `batch ${batch.id} resubmitted with a smaller total` });
+    if (!r.ok) throw poolError(r);
+    return r.hold;
+  }
+  throw new AppError("conflict", `An earlier submission attempt left hold ${hold.hold_id} ${hold.state} with ${hold.remaining} reserved, which cannot cover ${batch.validTotal}; it is freed when it expires (${new Date(hold.expires_at).toISOString()})`, {
+    hold: { id: hold.hold_id, state: hold.state, remaining: hold.remaining, expires_at: new Date(hold.expires_at).toISOString() },
+  });
+}
+
+/**
+ * Gives back whatever the batch's hold still reserves. Same actor and reference on every call for a
+ * batch, so a retry replays the first release; a hold that already expired or was released answers 0.
+ * Null when the batch never had a hold.
+ */
+export async function releaseBatchHold(env: Env, batch: BatchRow, actor: string, reference: string): Promise<{ released: number } | null> {
+  const holdId = batchHoldId(batch.id);
+  const result = await poolStub(env, batch.poolId).release({ opId: `release_${holdId}`, holdId, amount: "rest", actor, reference });
+  if (result.ok) return { released: result.released };
+  if (result.code === "hold_not_found") return null;
+  throw poolError(result);
+}

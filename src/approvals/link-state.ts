@@ -1,0 +1,41 @@
+/**
+ * Whether an approval link can still be used, and if not, why, in words an approver understands:
+ * already used, no longer needed (and why), expired, or the batch changed since the email.
+ */
+import type { BatchRow } from "../batches/batch-state";
+import { AppError } from "../core/errors";
+import { batchFingerprint } from "./content-hash";
+import { listDecisions, type DecisionRow, type FlowRow, type RequestRow } from "./store";
+
+const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+const verb = (d: DecisionRow) => (d.decision === "approve" ? "approved" : "rejected");
+
+const FLOW_ENDINGS: Partial<Record<FlowRow["state"], string>> = {
+  approved: "The batch has already been approved.",
+  released: "The batch has already been approved and released.",
+  rejected: "The batch was rejected.",
+  cancelled: "The batch was cancelled.",
+  expired: "The batch expired before it was approved.",
+};
+
+async function supersededReason(d1: D1Database, request: RequestRow, flow: FlowRow): Promise<string> {
+  const own = (await listDecisions(d1, request.batchId)).find((d) => d.approverSub === request.approverSub);
+  if (own) return `You already ${verb(own)} this batch on ${when(own.createdAt)} (${own.via === "api" ? "through the API" : "with another link"}).`;
+  if (flow.state !== "open") return FLOW_ENDINGS[flow.state] ?? "The batch no longer awaits approval.";
+  return `Step ${request.step + 1} was completed by other approvers.`;
+}
+
+/** Throws the reason this link cannot decide now; returns when it can. */
+export async function assertLinkUsable(d1: D1Database, request: RequestRow, batch: BatchRow, flow: FlowRow, tokenBatchHash: string): Promise<void> {
+  if (request.status === "used") {
+    const used = (await listDecisions(d1, request.batchId)).find((d) => d.requestId === request.id);
+    const detail = used ? `You already ${verb(used)} this batch with this link on ${when(used.createdAt)}.` : "This link has already been used.";
+    throw new AppError("approval_link_used", `${detail} Each approval link works once.`);
+  }
+  const stale = request.status === "superseded" || flow.state !== "open" || batch.status !== "submitted" || request.step !== flow.currentStep;
+  if (stale) throw new AppError("approval_link_superseded", `This link is no longer needed. ${await supersededReason(d1, request, flow)}`);
+  if (request.expiresAt <= new Date().toISOString()) throw new AppError("approval_link_expired", "This approval link has expired; ask for a new one.");
+  if (tokenBatchHash !== flow.contentHash || (await batchFingerprint(batch)) !== flow.fingerprint) {
+    throw new AppError("batch_changed", "The batch changed after this link was sent, so this link cannot approve it.");
+  }
+}

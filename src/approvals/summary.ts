@@ -1,0 +1,62 @@
+/** What approvers see, in the email and on the page: one summary built from the batch and its flow. */
+import { batchPreview } from "../batches/preview";
+import type { BatchRow } from "../batches/batch-state";
+import type { Env } from "../env";
+import { getSettings } from "../settings/settings.service";
+import type { FlowStep } from "./policy";
+
+const ZERO_DECIMALS = new Set(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
+const THREE_DECIMALS = new Set(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]);
+
+/** Integer minor units as text ("USD 1,234.50"), without floating point. */
+export function formatMoney(amount: number, currency: string): string {
+  const digits = ZERO_DECIMALS.has(currency) ? 0 : THREE_DECIMALS.has(currency) ? 3 : 2;
+  const unit = 10 ** digits;
+  const major = Math.floor(Math.abs(amount) / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const minor = digits ? "." + String(Math.abs(amount) % unit).padStart(digits, "0") : "";
+  return `${amount < 0 ? "-" : ""}${currency} ${major}${minor}`;
+}
+
+export interface BatchSummary {
+  id: string;
+  name: string;
+  campaign: string;
+  businessOwner: string;
+  costCenter: string;
+  expectedDeliveryDate: string;
+  recipients: number;
+  invalid: number;
+  excluded: number;
+  total: string;
+  releaseAt: string | null;
+  anomalies: { code: string; detail: string }[];
+  creator: string;
+  step: { number: number; of: number; role: string; quorum: number };
+}
+
+/** The creator as approvers know them: "sub (email)" when the org lists their email. */
+export async function creatorLabel(d1: D1Database, batch: BatchRow): Promise<{ label: string; email: string | null }> {
+  const settings = await getSettings(d1, batch.org);
+  const email = settings.approvers.find((a) => a.sub === batch.createdBy)?.email ?? null;
+  return { label: email ? `${batch.createdBy} (${email})` : batch.createdBy, email };
+}
+
+export async function batchSummary(env: Env, batch: BatchRow, steps: FlowStep[], step: FlowStep): Promise<BatchSummary> {
+  const [preview, creator] = await Promise.all([batchPreview(env, batch.org, batch.id), creatorLabel(env.DB, batch)]);
+  return {
+    id: batch.id,
+    name: batch.name,
+    campaign: batch.campaign,
+    businessOwner: batch.businessOwner,
+    costCenter: batch.costCenter,
+    expectedDeliveryDate: batch.expectedDeliveryDate,
+    recipients: batch.validCount,
+    invalid: batch.invalidCount,
+    excluded: batch.excludedCount,
+    total: formatMoney(batch.validTotal, batch.currency),
+    releaseAt: batch.releaseAt,
+    anomalies: preview.anomalies.map((a) => ({ code: a.code, detail: a.detail })),
+    creator: creator.label,
+    step: { number: step.index + 1, of: steps.length, role: step.role, quorum: step.quorum },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Approval-link tokens: HS256 JWTs with their own `typ` and audience, so an approval token is never
+ * an API bearer token (the API verifier requires aud = JWT_AUDIENCE) and an API token is never an
+ * approval link (this verifier requires aud = APPROVAL_AUDIENCE and typ = APPROVAL_TOKEN_TYPE).
+ * They are signed with their own key too. Only the token's SHA-256 is stored.
+ */
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { AppError } from "../core/errors";
+import type { Env } from "../env";
+
+export const APPROVAL_AUDIENCE = "rewardrail-approval";
+export const APPROVAL_TOKEN_TYPE = "approval+jwt";
+const KEY_LABEL = "rewardrail approval links v1";
+
+export interface ApprovalClaims {
+  /** The approver. */
+  sub: string;
+  org: string;
+  /** Batch id, step index and the batch content hash the link was issued for. */
+  bat: string;
+  stp: number;
+  bh: string;
+  /** The approval request id. */
+  jti: string;
+  exp: number;
+}
+
+const keys = new Map<string, Promise<Uint8Array>>();
+
+/** APPROVAL_SIGNING_SECRET, else a key derived from JWT_SECRET (HMAC with a fixed label): related, never equal. */
+function signingKey(env: Env): Promise<Uint8Array> {
+  if (env.APPROVAL_SIGNING_SECRET) return Promise.resolve(new TextEncoder().encode(env.APPROVAL_SIGNING_SECRET));
+  const secret = env.JWT_SECRET;
+  if (!secret) throw new AppError("internal_error", "Set APPROVAL_SIGNING_SECRET (or JWT_SECRET) to sign approval links");
+  let key = keys.get(secret);
+  if (!key) {
+    key = (async () => {
+      const hmac = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      return new Uint8Array(await crypto.subtle.sign("HMAC", hmac, new TextEncoder().encode(KEY_LABEL)));
+    })();
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+export async function signApprovalToken(env: Env, claims: Omit<ApprovalClaims, "exp">, expiresAt: number): Promise<string> {
+  const { sub, jti, ...rest } = claims;
+  return new SignJWT(rest)
+    .setProtectedHeader({ alg: "HS256", typ: APPROVAL_TOKEN_TYPE })
+    .setSubject(sub)
+    .setJti(jti)
+    .setIssuer(env.JWT_ISSUER)
+    .setAudience(APPROVAL_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(expiresAt / 1000))
+    .sign(await signingKey(env));
+}
+
+/** Verifies a link token; anything but a genuine, unexpired approval token is `approval_link_invalid`. */
+export async function verifyApprovalToken(env: Env, token: string): Promise<ApprovalClaims> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, await signingKey(env), {
+      algorithms: ["HS256"],
+      issuer: env.JWT_ISSUER,
+      audience: APPROVAL_AUDIENCE,
+      typ: APPROVAL_TOKEN_TYPE,
+      requiredClaims: ["exp", "sub", "jti"],
+    }));
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (err instanceof joseErrors.JWTExpired) throw new AppError("approval_link_expired", "This approval link has expired; ask for a new one");
+    throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  }
+  const p = payload as JWTPayload & Partial<ApprovalClaims>;
+  if (typeof p.org !== "string" || typeof p.bat !== "string" || typeof p.bh !== "string" || !Number.isInteger(p.stp)) {
+    throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  }
+  return { sub: p.sub!, org: p.org, bat: p.bat, stp: p.stp!, bh: p.bh, jti: p.jti!, exp: p.exp! };
+}

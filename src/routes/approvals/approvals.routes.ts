@@ -1,0 +1,45 @@
+import { createRoute } from "@hono/zod-openapi";
+import { IdParam, IdempotencyHeader, json, jsonBody, problems } from "../../core/openapi";
+import { protect } from "../../middleware/auth";
+import { BatchSchema } from "../batches/batches.schemas";
+import { ApprovalsSchema, DecisionBody, DecisionResultSchema } from "./approvals.schemas";
+
+const tags = ["Approvals"];
+const BatchId = IdParam("bat");
+
+export const submitBatch = createRoute({
+  method: "post", path: "/v1/batches/{id}/submit", tags, summary: "Submit a validated batch: reserve its funds and start approval",
+  description:
+    "Reserves the valid total in the pool (a hold that expires after HOLD_TTL_HOURS, default 7 days, and never before release_at + 1 day), " +
+    "records the content hash approvals are bound to and the approval steps of the org's policy at this moment, moves the batch to `submitted` " +
+    "and emails the first step's approvers a single-use link. 409 `insufficient_funds` / `limit_exceeded` leave the batch unchanged.",
+  ...protect(["operator", "integrator"]),
+  request: { params: BatchId, headers: IdempotencyHeader },
+  responses: { 200: json(BatchSchema, "The submitted batch"), ...problems(400, 401, 403, 404, 409, 422) },
+});
+
+export const listApprovals = createRoute({
+  method: "get", path: "/v1/batches/{id}/approvals", tags, summary: "Approval steps, requests, who decided when, and the approval trail",
+  ...protect("any"),
+  request: { params: BatchId },
+  responses: { 200: json(ApprovalsSchema, "The batch's approvals"), ...problems(401, 403, 404) },
+});
+
+export const decide = createRoute({
+  method: "post", path: "/v1/batches/{id}/approvals", tags, summary: "Approve or reject the batch's current step",
+  description:
+    "Needs the role of the current step (see GET). The batch's creator never decides (403 `self_approval_forbidden`); each person decides on a batch once " +
+    "(409 `already_decided`); a step completes when `quorum` distinct approvers approved. A rejection ends the batch (`rejected`) and releases its hold; " +
+    "the last step's approval makes it `approved` and, with auto-release and no later release_at, releases it to delivery at once.",
+  ...protect("any"),
+  request: { params: BatchId, headers: IdempotencyHeader, body: jsonBody(DecisionBody) },
+  responses: { 200: json(DecisionResultSchema, "The decision's outcome and the approvals after it"), ...problems(400, 401, 403, 404, 409, 422) },
+});
+
+export const releaseBatch = createRoute({
+  method: "post", path: "/v1/batches/{id}/release", tags, summary: "Release an approved batch to delivery",
+  description: "For batches that were not released automatically (auto-release off). Refused before the batch's release_at. Releasing a batch that is already `releasing` re-sends the hand-off.",
+  ...protect(["operator"]),
+  request: { params: BatchId, headers: IdempotencyHeader },
+  responses: { 200: json(BatchSchema, "The batch, now releasing"), ...problems(400, 401, 403, 404, 409, 422) },
+});

@@ -1,0 +1,57 @@
+/**
+ * The approval-link pages. HTML in, HTML out: errors render as pages, not problem+json, and every
+ * response carries no-referrer, no-store and a CSP that forbids scripts and framing.
+ */
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { JSX } from "hono/jsx/jsx-runtime";
+import { publicOrigin } from "../../approvals/config";
+import { decideByLink, openLink } from "../../approvals/links";
+import { AppError } from "../../core/errors";
+import { createRouter } from "../../core/router";
+import type { AppEnv } from "../../env";
+import { ApprovalPage, ErrorPage, ResultPage } from "./pages";
+import * as routes from "./links.routes";
+
+const FORM_LIMIT = 16 * 1024;
+const HEADERS = {
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "x-robots-tag": "noindex, nofollow",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+};
+
+function page(c: Context<AppEnv>, status: number, body: JSX.Element) {
+  return c.html(body as string | Promise<string>, status as 200, HEADERS);
+}
+
+const router = createRouter();
+router.openAPIRegistry.registerPath(routes.openLink);
+router.openAPIRegistry.registerPath(routes.decideLink);
+
+router.get("/approve/:token", async (c) => {
+  const model = await openLink(c.env, c.req.param("token"), { record: c.req.method === "GET", userAgent: c.req.header("user-agent") });
+  return page(c, 200, <ApprovalPage page={model} />);
+});
+
+router.post(
+  "/approve/:token",
+  bodyLimit({ maxSize: FORM_LIMIT, onError: () => { throw new AppError("payload_too_large", "The form is too large"); } }),
+  async (c) => {
+    const form = routes.DecisionForm.safeParse(await c.req.parseBody());
+    if (!form.success) throw new AppError("validation_failed", "Choose Approve or Reject on the approval page.");
+    const { decision, comment } = form.data;
+    const result = await decideByLink(c.env, c.req.param("token"), { decision, comment: comment || null }, publicOrigin(c.env, c.req.url), c.var.requestId);
+    return page(c, 200, <ResultPage result={result} />);
+  },
+);
+
+router.onError((err, c) => {
+  if (err instanceof AppError && err.status < 500) return page(c, err.status, <ErrorPage code={err.code} detail={err.message} />);
+  console.error(JSON.stringify({ request_id: c.var.requestId, error: String(err), stack: (err as Error)?.stack }));
+  return page(c, 500, <ErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was decided. Reference: ${c.var.requestId}`} />);
+});
+
+export default router;

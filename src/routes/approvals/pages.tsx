@@ -1,0 +1,129 @@
+/** The approval link pages (hono/jsx): readable on a phone, no scripts, one form. */
+import type { Child, FC } from "hono/jsx";
+import type { LinkPage, LinkResult } from "../../approvals/links";
+import type { ErrorCode } from "../../core/errors";
+
+const CSS = `
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 -apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#111;background:#f5f6f8}
+main{max-width:640px;margin:0 auto;padding:20px 16px}h1{font-size:1.4rem;margin:.2em 0 .4em}.card{background:#fff;border-radius:10px;padding:16px;margin:12px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+dl{display:grid;grid-template-columns:minmax(110px,40%) 1fr;gap:6px 12px;margin:0}dt{color:#555}dd{margin:0;font-weight:600;overflow-wrap:anywhere}
+.muted{color:#555;font-size:.9rem}.warn{color:#8a4b00}ul{padding-left:1.2em;margin:.3em 0}
+label{display:block;font-weight:600;margin-bottom:4px}textarea{width:100%;font:inherit;padding:8px;border:1px solid #bbb;border-radius:6px}
+.actions{display:flex;gap:12px;margin-top:12px}button{flex:1;font:inherit;font-weight:700;padding:14px;border:0;border-radius:8px;color:#fff;cursor:pointer}
+.approve{background:#0b7a3e}.reject{background:#b42318}
+`;
+
+export const Layout: FC<{ title: string; children?: Child }> = ({ title, children }) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="robots" content="noindex, nofollow" />
+      <title>{title} · Rewardrail</title>
+      <style dangerouslySetInnerHTML={{ __html: CSS }} />
+    </head>
+    <body>
+      <main>{children}</main>
+    </body>
+  </html>
+);
+
+const utc = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+
+export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
+  const s = page.summary;
+  const rows: [string, string | number][] = [
+    ["Batch", s.name],
+    ["Campaign", s.campaign],
+    ["Business owner", s.businessOwner],
+    ["Cost center", s.costCenter],
+    ["Recipients", s.recipients],
+    ["Total", s.total],
+    ["Created by", s.creator],
+    ["Expected delivery", s.expectedDeliveryDate],
+    ["Release", s.releaseAt ? `scheduled for ${utc(s.releaseAt)}` : "on final approval"],
+  ];
+  return (
+    <Layout title={`Approve ${s.name}?`}>
+      <h1>Approve this batch?</h1>
+      <p class="muted" id="step">
+        Step {s.step.number} of {s.step.of}: {s.step.role} approval, {s.step.quorum} {s.step.quorum === 1 ? "approval" : "approvals"} needed
+      </p>
+      <div class="card">
+        <dl id="summary">{rows.map(([k, v]) => [<dt>{k}</dt>, <dd>{v}</dd>])}</dl>
+        {(s.invalid > 0 || s.excluded > 0) && (
+          <p class="muted">
+            Not paid: {s.invalid} invalid and {s.excluded} excluded rows.
+          </p>
+        )}
+      </div>
+      <div class="card" id="anomalies">
+        <strong>Anomalies</strong>
+        {s.anomalies.length === 0 ? <p class="muted">None detected.</p> : <ul class="warn">{s.anomalies.map((a) => <li>{a.detail}</li>)}</ul>}
+      </div>
+      <form method="post" class="card">
+        <label for="comment">Comment (optional)</label>
+        <textarea id="comment" name="comment" rows={3} maxlength={2000} />
+        <div class="actions">
+          <button type="submit" name="decision" value="approve" class="approve">Approve</button>
+          <button type="submit" name="decision" value="reject" class="reject">Reject</button>
+        </div>
+      </form>
+      <p class="muted">
+        This link is for {page.approver}. It works once and expires {utc(page.expiresAt)}.
+      </p>
+    </Layout>
+  );
+};
+
+function resultText(r: LinkResult): { title: string; text: string } {
+  switch (r.outcome) {
+    case "rejected":
+      return { title: "Batch rejected", text: `You rejected "${r.batchName}". Its reserved funds are released and its creator is told.` };
+    case "approved":
+      return { title: "Batch approved", text: `Your approval completed the last step (${r.step} of ${r.steps}). "${r.batchName}" is approved.` };
+    case "step_completed":
+      return { title: "Approved", text: `Your approval completed step ${r.step} of ${r.steps} of "${r.batchName}". The next approvers have been asked.` };
+    default:
+      return { title: "Approval recorded", text: `Step ${r.step} of "${r.batchName}" has ${r.approvals} of ${r.quorum} approvals; it completes when the others approve.` };
+  }
+}
+
+export const ResultPage: FC<{ result: LinkResult }> = ({ result }) => {
+  const { title, text } = resultText(result);
+  return (
+    <Layout title={title}>
+      <h1 id="outcome">{title}</h1>
+      <div class="card">
+        <p>{text}</p>
+        <p class="muted">Thank you. You can close this page.</p>
+      </div>
+    </Layout>
+  );
+};
+
+const ERROR_TITLES: Partial<Record<ErrorCode, string>> = {
+  approval_link_invalid: "This link is not valid",
+  approval_link_expired: "This link has expired",
+  approval_link_used: "This link has already been used",
+  approval_link_superseded: "This link is no longer needed",
+  batch_changed: "The batch has changed",
+  self_approval_forbidden: "You cannot decide on your own batch",
+  not_an_approver: "You are not an approver for this step",
+  already_decided: "You have already decided",
+  validation_failed: "Choose Approve or Reject",
+  invalid_state_transition: "This batch no longer awaits approval",
+};
+
+export const ErrorPage: FC<{ code: ErrorCode; detail: string }> = ({ code, detail }) => {
+  const title = ERROR_TITLES[code] ?? "Something went wrong";
+  return (
+    <Layout title={title}>
+      <h1 id="outcome">{title}</h1>
+      <div class="card">
+        <p>{detail}</p>
+        <p class="muted">Nothing was changed. If you need a new link, contact the person who submitted the batch.</p>
+      </div>
+    </Layout>
+  );
+};
