@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
 import { mirrorJournal } from "./pool-mirror";
+import { holdsWithItems, itemStates, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
 import { PoolStore, type ItemRow, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
@@ -165,6 +166,21 @@ export class FundingPool extends DurableObject<Env> {
     const invariant = this.invariantProblem();
     if (invariant) problems.push(invariant);
     return { ok: problems.length === 0, problems, balance: { ...this.balance } };
+  }
+
+  /** Read-only, for reconciliation: journal entries after `afterSeq`, oldest first, and the mirror watermark. */
+  journalPage(afterSeq: number, limit: number): JournalPage {
+    return journalPage(this.ctx.storage.sql, afterSeq, limit);
+  }
+
+  /** Read-only, for reconciliation: these holds with the value their items still commit. */
+  holdsWithItems(holdIds: string[]): HoldTotals[] {
+    return holdsWithItems(this.ctx.storage.sql, holdIds);
+  }
+
+  /** Read-only, for reconciliation: how the pool records these items (committed, reversed, refunded). */
+  itemStates(itemIds: string[]): ItemState[] {
+    return itemStates(this.ctx.storage.sql, itemIds);
   }
 
   /** Drains the journal to D1 now (the alarm does it too); returns how many entries were written. */

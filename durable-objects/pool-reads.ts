@@ -1,0 +1,80 @@
+/**
+ * Read-only views of a pool DO's own tables for reconciliation: the journal page by page (with
+ * how far the D1 mirror has confirmed it) and holds with the value their items still commit.
+ * Nothing here writes; the FundingPool exposes these as RPC methods.
+ */
+import type { Hold } from "./pool-types";
+
+/** A journal entry as reconciliation compares it with the D1 mirror. */
+export interface JournalLine {
+  seq: number;
+  op_id: string;
+  kind: string;
+  hold_id: string | null;
+  item_id: string | null;
+  amount: number;
+  after: string;
+}
+
+export interface JournalPage {
+  entries: JournalLine[];
+  /** The journal's last seq (0 when empty). */
+  last_seq: number;
+  /** The mirror watermark: every entry up to here has reached D1. */
+  mirrored_seq: number;
+}
+
+export interface HoldTotals extends Hold {
+  /** Sum and count of this hold's items that are still committed (not reversed or refunded). */
+  items_committed: number;
+  items_count: number;
+}
+
+export function journalPage(sql: SqlStorage, afterSeq: number, limit: number): JournalPage {
+  const entries = sql
+    .exec<JournalLine & Record<string, SqlStorageValue>>(
+      "SELECT seq, op_id, kind, hold_id, item_id, amount, after FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+      afterSeq,
+      Math.max(1, Math.min(limit, 20_000)),
+    )
+    .toArray();
+  const marks = sql.exec<{ last: number | null; mirrored: number }>("SELECT (SELECT MAX(seq) FROM journal) AS last, (SELECT seq FROM mirror) AS mirrored").one();
+  return { entries, last_seq: Number(marks.last ?? 0), mirrored_seq: Number(marks.mirrored ?? 0) };
+}
+
+/** The holds among `holdIds` (unknown ids are left out), with their committed items' totals in one pass over items. */
+export function holdsWithItems(sql: SqlStorage, holdIds: string[]): HoldTotals[] {
+  if (holdIds.length === 0) return [];
+  const ids = JSON.stringify(holdIds);
+  const holds = sql
+    .exec<Hold & Record<string, SqlStorageValue>>(
+      "SELECT hold_id, amount, remaining, committed, released, state, expires_at FROM holds WHERE hold_id IN (SELECT value FROM json_each(?))",
+      ids,
+    )
+    .toArray();
+  const totals = new Map(
+    sql
+      .exec<{ hold_id: string; total: number; n: number }>(
+        "SELECT hold_id, SUM(amount) AS total, COUNT(*) AS n FROM items WHERE state = 'committed' AND hold_id IN (SELECT value FROM json_each(?)) GROUP BY hold_id",
+        ids,
+      )
+      .toArray()
+      .map((r) => [r.hold_id, r]),
+  );
+  return holds.map((h) => ({ ...h, items_committed: Number(totals.get(h.hold_id)?.total ?? 0), items_count: Number(totals.get(h.hold_id)?.n ?? 0) }));
+}
+
+export interface ItemState {
+  item_id: string;
+  hold_id: string;
+  amount: number;
+  state: "committed" | "reversed" | "refunded";
+}
+
+/** The pool's record of these items (unknown ids are left out): one primary-key lookup each. */
+export function itemStates(sql: SqlStorage, itemIds: string[]): ItemState[] {
+  if (itemIds.length === 0) return [];
+  return sql
+    .exec<ItemState & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, state FROM items WHERE item_id IN (SELECT value FROM json_each(?))", JSON.stringify(itemIds))
+    .toArray();
+}
