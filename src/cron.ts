@@ -5,6 +5,7 @@
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
 import { releaseDueBatches } from "./batches/release";
 import type { Env } from "./env";
+import { scheduleReconciliations } from "./reconciliation/schedule";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
@@ -15,7 +16,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "approvals.finish-exit-holds": finishExitHolds,
     "batches.scheduled-releases": releaseDueBatches,
   },
-  "0 * * * *": {},
+  "0 * * * *": { reconciliation: scheduleReconciliations },
 };
 
 export async function runCron(env: Env, cron: string, now: Date): Promise<Record<string, "ok" | "failed">> {

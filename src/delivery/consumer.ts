@@ -9,6 +9,7 @@ import { backoffSeconds, deliver } from "./deliver";
 import { deadLetter } from "./dead-letter";
 import { runChunk, startRelease } from "./fan-out";
 import { QueueMessage, type DeliverMessage } from "./messages";
+import { reconcileFromQueue } from "../reconciliation/schedule";
 
 export const DELIVERY_QUEUE = "rewardrail-deliveries";
 export const DEAD_LETTER_QUEUE = "rewardrail-deliveries-dlq";
@@ -30,6 +31,12 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
       continue;
     }
     try {
+      if (body.type === "reconcile") {
+        const { retryAfterSeconds } = await reconcileFromQueue(env, body);
+        if (retryAfterSeconds) msg.retry({ delaySeconds: retryAfterSeconds });
+        else msg.ack();
+        continue;
+      }
       if (body.type === "release") await startRelease(env, body);
       else await runChunk(env, body);
       msg.ack();

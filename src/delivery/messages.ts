@@ -15,11 +15,15 @@ export const ChunkMessage = z.strictObject({
 });
 export const DeliverMessage = z.strictObject({ type: z.literal("deliver"), org: z.string(), batchId: z.string(), deliveryId: z.string() });
 
-export const QueueMessage = z.discriminatedUnion("type", [ReleaseMessage, ChunkMessage, DeliverMessage]);
+/** A reconciliation step: the org's cron run starts (no run id) or a run continues (src/reconciliation/schedule.ts). */
+export const ReconcileMessage = z.strictObject({ type: z.literal("reconcile"), org: z.string(), runId: z.string().optional() });
+
+export const QueueMessage = z.discriminatedUnion("type", [ReleaseMessage, ChunkMessage, DeliverMessage, ReconcileMessage]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type ReleaseMessage = z.infer<typeof ReleaseMessage>;
 export type ChunkMessage = z.infer<typeof ChunkMessage>;
 export type DeliverMessage = z.infer<typeof DeliverMessage>;
+export type ReconcileMessage = z.infer<typeof ReconcileMessage>;
 
 /** Queues take at most 100 messages per sendBatch. */
 export async function sendMessages(queue: Queue, bodies: QueueMessage[]): Promise<void> {
