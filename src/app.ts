@@ -21,6 +21,8 @@ import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
 import products from "./routes/products/products.index";
+import reconciliations from "./routes/reconciliations/reconciliations.index";
+import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
@@ -50,7 +52,7 @@ const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
-const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, dev];
+const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
 /** Approval-link and claim-link tokens are credentials: never written to logs. */
 const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
 

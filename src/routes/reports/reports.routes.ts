@@ -1,0 +1,76 @@
+/** OpenAPI contract of the summary report (API.md "Reconciliation, reporting, audit"). */
+import { createRoute, z } from "@hono/zod-openapi";
+import { json, problems } from "../../core/openapi";
+import { protect } from "../../middleware/auth";
+
+const Time = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((s) => new Date(s).toISOString())
+  .optional();
+
+export const SummaryQuery = z
+  .strictObject({
+    from: Time.openapi({ description: "Window start, inclusive (ISO 8601 date or time); open when absent", example: "2026-11-01" }),
+    to: Time.openapi({ description: "Window end, exclusive; open when absent", example: "2026-12-01" }),
+    period: z.enum(["day", "week", "month"]).default("month").openapi({ description: "Granularity of spend by period (week: Monday-first week of the year)" }),
+  })
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: "from must be before to", path: ["to"] });
+
+const Percentiles = z.object({ p50: z.number().int().nullable(), p95: z.number().int().nullable() });
+const Spend = z.object({ key: z.string(), currency: z.string(), amount: z.number().int(), deliveries: z.number().int() });
+
+export const SummarySchema = z
+  .object({
+    window: z.object({ from: z.string().nullable(), to: z.string().nullable(), period: z.enum(["day", "week", "month"]) }),
+    spend: z
+      .object({
+        total: z.array(Spend.omit({ key: true })),
+        by_campaign: z.array(Spend),
+        by_cost_center: z.array(Spend),
+        by_pool: z.array(Spend),
+        by_period: z.array(Spend),
+      })
+      .openapi({ description: "Value of rewards delivered (now `delivered`) in the window, by delivered_at, per currency" }),
+    delivery: z.object({
+      by_channel: z.array(
+        z.object({
+          channel: z.string(),
+          deliveries: z.number().int().openapi({ description: "Created in the window (rows replaced by a reissue left out)" }),
+          reached: z.number().int().openapi({ description: "delivered or reversed" }),
+          failed: z.number().int(),
+          pending: z.number().int().openapi({ description: "queued, sending or held" }),
+          success_rate: z.number().nullable().openapi({ description: "reached / (reached + failed)" }),
+          time_to_deliver_ms: Percentiles.extend({ samples: z.number().int() }).openapi({ description: "delivered_at − created_at, nearest-rank percentiles" }),
+        }),
+      ),
+    }),
+    exceptions: z.object({
+      deliveries: z.number().int(),
+      deliveries_with_exception: z.number().int(),
+      rate: z.number().nullable(),
+      opened_by_kind: z.array(z.object({ kind: z.string(), count: z.number().int() })).openapi({ description: "Exceptions created in the window" }),
+      open_by_kind: z.array(z.object({ kind: z.string(), count: z.number().int() })).openapi({ description: "Open now (window ignored)" }),
+    }),
+    approvals: z.object({
+      by_step: z.array(z.object({ step: z.number().int(), role: z.string().nullable(), decisions: z.number().int(), latency_ms: Percentiles })),
+      submitted_to_approved: z.object({ batches: z.number().int(), latency_ms: Percentiles }),
+      waiting: z.object({
+        batches: z.number().int().openapi({ description: "Batches submitted and not yet decided, now" }),
+        oldest_submitted_at: z.string().nullable(),
+        by_step: z.array(z.object({ step: z.number().int().nullable(), batches: z.number().int() })),
+      }),
+    }),
+  })
+  .openapi("SummaryReport");
+
+export const summary = createRoute({
+  method: "get", path: "/v1/reports/summary", tags: ["Reports"],
+  summary: "Spend, delivery success, exceptions and approval latency; Accept: text/csv for one figure per line",
+  description: "CSV columns: section, dimension, key, currency, metric, value. Cells that a spreadsheet would run as formulas are prefixed with an apostrophe.",
+  ...protect(["finance", "operator", "auditor"]),
+  request: { query: SummaryQuery },
+  responses: {
+    200: { description: "The report", content: { "application/json": { schema: SummarySchema }, "text/csv": { schema: z.string() } } },
+    ...problems(400, 401, 403),
+  },
+});
