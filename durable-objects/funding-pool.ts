@@ -135,6 +135,25 @@ export class FundingPool extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Pushes a pending hold's expiry later (never earlier): delivery pins the hold while it runs so it
+   * cannot expire half-way. Monotone, so calling it again is harmless.
+   */
+  async extendHold(holdId: string, expiresAt: number): Promise<PoolResult<{ hold: Hold }>> {
+    if (!this.meta) return fail("not_initialized", "The pool has not been initialised");
+    const result = this.transact<PoolResult<{ hold: Hold }>>(() => {
+      const hold = this.store.getHold(holdId);
+      if (!hold) return fail("hold_not_found", `No hold ${holdId}`);
+      if (hold.state !== "pending") return fail("hold_not_active", `Hold ${holdId} is ${hold.state}`);
+      if (expiresAt > hold.expires_at) {
+        hold.expires_at = expiresAt;
+        this.store.extendHold(holdId, expiresAt);
+      }
+      return this.ok({ hold });
+    });
+    return result;
+  }
+
   /** Gives back a committed item whose reward was never delivered: to its hold if still pending, else to available. */
   refund(input: RefundInput): Promise<PoolResult<{ amount: number; to: "hold" | "available" }>> {
     return this.op("refund", RefundArgs, input, (a) => {

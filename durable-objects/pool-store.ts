@@ -104,6 +104,10 @@ export class PoolStore {
     this.sql.exec("UPDATE holds SET remaining = ?, committed = ?, released = ?, state = ? WHERE hold_id = ?", h.remaining, h.committed, h.released, h.state, h.hold_id);
   }
 
+  extendHold(holdId: string, expiresAt: number): void {
+    this.sql.exec("UPDATE holds SET expires_at = ? WHERE hold_id = ?", expiresAt, holdId);
+  }
+
   dueHolds(now: number): Hold[] {
     return this.sql.exec<Hold & Record<string, SqlStorageValue>>("SELECT * FROM holds WHERE state = 'pending' AND expires_at <= ? LIMIT 500", now).toArray();
   }

@@ -149,3 +149,17 @@ describe("FundingPool limits", () => {
     expect(await stub.syncMirror()).toBe(0);
   });
 });
+
+describe("FundingPool hold extension", () => {
+  it("pushes a pending hold's expiry later, never earlier, and not once it is resolved", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 100, actor: "t" });
+    const at = Date.now() + 60_000;
+    await stub.reserve({ opId: "r", holdId: "h", amount: 100, expiresAt: at, actor: "t" });
+    expect(await stub.extendHold("h", at + 1_000)).toMatchObject({ ok: true, hold: { expires_at: at + 1_000 } });
+    expect(await stub.extendHold("h", at - 1_000)).toMatchObject({ ok: true, hold: { expires_at: at + 1_000 } });
+    await stub.release({ opId: "rel", holdId: "h", amount: "rest", actor: "t" });
+    expect(await stub.extendHold("h", at + 5_000)).toMatchObject({ ok: false, code: "hold_not_active" });
+  });
+});
