@@ -43,7 +43,7 @@ export function canTransition(from: BatchStatus, to: BatchStatus): boolean {
 export function illegalTransition(batchId: string, from: string, to: string): AppError {
   const allowed = TRANSITIONS[from as BatchStatus] ?? [];
   return new AppError("invalid_state_transition", `Batch ${batchId} is ${from}; it cannot become ${to}`, {
-    status: from,
+    batch_status: from,
     allowed_next: allowed,
   });
 }
@@ -51,7 +51,7 @@ export function illegalTransition(batchId: string, from: string, to: string): Ap
 export function refuseUnlessEditable(batch: BatchRow): void {
   if (!EDITABLE.includes(batch.status as BatchStatus)) {
     throw new AppError("invalid_state_transition", `Batch ${batch.id} is ${batch.status}; recipients can only be uploaded while it is draft or validated`, {
-      status: batch.status,
+      batch_status: batch.status,
     });
   }
 }

@@ -79,7 +79,9 @@ export interface Problem {
 }
 
 export function toProblem(err: AppError, instance?: string, requestId?: string): Problem {
+  // Extras first: they may add members but never overwrite the standard ones.
   return {
+    ...err.extra,
     type: `https://rewardrail.dev/problems/${err.code.replaceAll("_", "-")}`,
     title: ERROR_CODES[err.code].title,
     status: err.status,
@@ -87,7 +89,6 @@ export function toProblem(err: AppError, instance?: string, requestId?: string):
     code: err.code,
     ...(instance ? { instance } : {}),
     ...(requestId ? { request_id: requestId } : {}),
-    ...err.extra,
   };
 }
 
