@@ -174,6 +174,6 @@ describe("resend", () => {
     await env.DB.prepare("UPDATE deliveries SET status = 'failed' WHERE id = ?").bind(ids[0]).run();
     const res = await callJson(`/v1/deliveries/${ids[0]}/resend`, { method: "POST", token: tokens.operator });
     expect(res.status).toBe(409);
-    expect(res.body.code).toBe("invalid_state_transition");
+    expect(res.body).toMatchObject({ status: 409, code: "invalid_state_transition", delivery_status: "failed" });
   });
 });

@@ -44,7 +44,7 @@ export async function leaseDelivery(d1: D1Database, org: string, id: string, sta
   if (row) return current;
   if (!statuses.includes(current.status)) {
     throw new AppError("invalid_state_transition", `Delivery ${id} is ${current.status}; ${action} needs it ${statuses.join(" or ")}`, {
-      status: current.status,
+      delivery_status: current.status,
     });
   }
   throw new AppError("conflict", `Another action on delivery ${id} is running; retry in a minute`);

@@ -53,7 +53,7 @@ export type ReissueResult =
 export async function reissueDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string): Promise<ReissueResult> {
   const d = await requireDelivery(env.DB, auth.org, id);
   if (d.status !== "delivered") {
-    throw new AppError("invalid_state_transition", `Delivery ${id} is ${d.status}; only a delivered reward can be reissued`, { status: d.status });
+    throw new AppError("invalid_state_transition", `Delivery ${id} is ${d.status}; only a delivered reward can be reissued`, { delivery_status: d.status });
   }
   const isOperator = auth.roles.includes("operator");
   const done = async (approval?: PendingApproval) => {
