@@ -167,18 +167,22 @@ describe("cancel and accept", () => {
     expect((await callJson(`/v1/deliveries/${id}`, { token: tokens.support })).body).toMatchObject({ status: "failed", masked_code: expect.any(String) });
   });
 
-  it("accepts as is, once, and refuses cancel for what is not a delivery", async () => {
+  it("refuses to accept a held delivery, and accepts other exceptions as is, once", async () => {
     const org = uniqueOrg("excaccept");
     const { exceptions, tokens, batchId } = await heldBatch(org);
-    const res = await resolve(exceptions[0]!.id, tokens.finance, "accept", "known issue");
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ resolution: "accept", resolved_by: "fran", note: "known issue" });
+    // A held delivery keeps its value in the hold and its batch open: it needs retry or cancel.
+    const refused = await resolve(exceptions[0]!.id, tokens.finance, "accept", "known issue");
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe("invalid_state_transition");
     expect((await callJson(`/v1/deliveries/${exceptions[0]!.entity_id}`, { token: tokens.support })).body.status).toBe("held");
-    expect((await resolve(exceptions[0]!.id, tokens.operator, "cancel")).body.code).toBe("already_resolved");
     await openExceptions(env.DB, [{ org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: batchId, batchId, detail: "x", data: { type: "bogus" } }])!.run();
     const fan = (await callJson("/v1/exceptions?kind=fan_out_failed", { token: tokens.operator })).body.data[0];
     expect((await resolve(fan.id, tokens.operator, "cancel")).status).toBe(409);
     expect((await resolve(fan.id, tokens.operator, "retry")).status).toBe(409);
-    expect((await resolve(fan.id, tokens.operator, "accept")).status).toBe(200);
+    const accepted = await resolve(fan.id, tokens.finance, "accept", "known issue");
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ resolution: "accept", resolved_by: "fran", note: "known issue" });
+    expect((await resolve(fan.id, tokens.operator, "accept")).body.code).toBe("already_resolved");
   });
 });
+

@@ -46,7 +46,7 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
     .first<{ id: string; status: string; committed: number; item: string; pool_id: string; attempts: number }>();
   if (!d || !["queued", "sending"].includes(d.status)) return;
   if (d.committed) {
-    const res = await poolStub(env, d.pool_id).refund({ opId: `refund:${d.item}:dlq${d.attempts}`, itemId: d.item, actor: "system:dead-letter" });
+    const res = await poolStub(env, d.pool_id).refund({ opId: `refund:${d.id}:dlq${d.attempts}`, itemId: d.item, actor: "system:dead-letter" });
     if (!res.ok && res.code !== "item_not_committed") throw new Error(`refund failed: ${res.code}`);
   }
   const now = new Date().toISOString();

@@ -108,8 +108,8 @@ async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRe
 async function refundFailed(env: Env, ctx: DeliveryContext, finals: Final[]) {
   const stub = poolStub(env, ctx.poolId);
   for (const f of finals.filter((x) => x.refund && x.committed && x.item)) {
-    // The op id is fixed per attempt: a redelivered batch replays the refund instead of doing it again.
-    const res = await stub.refund({ opId: `refund:${f.item}:a${f.attempts}`, itemId: f.item!, actor: "system:delivery" });
+    // The op id is fixed per delivery and attempt: a redelivered batch replays the refund instead of doing it again.
+    const res = await stub.refund({ opId: `refund:${f.id}:a${f.attempts}`, itemId: f.item!, actor: "system:delivery" });
     if (res.ok || res.code === "item_not_committed") f.committed = false;
   }
 }
@@ -136,10 +136,8 @@ async function record(env: Env, org: string, batchId: string, finals: Final[], o
   // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
   const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
   const freeCodes = failed.length
-    ? env.DB.prepare(
-        `UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id IN (SELECT value FROM json_each(?1));
-         `.trim(),
-      ).bind(JSON.stringify(failed))
+    ? env.DB.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id IN (SELECT value FROM json_each(?))")
+        .bind(JSON.stringify(failed))
     : null;
   const unlink = failed.length ? env.DB.prepare("UPDATE deliveries SET code_id = NULL WHERE id IN (SELECT value FROM json_each(?)) AND code_id IS NOT NULL").bind(JSON.stringify(failed)) : null;
   const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter((s): s is D1PreparedStatement => s !== null);

@@ -75,7 +75,8 @@ function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
           get(s, method) {
             const v = Reflect.get(s, method, s);
             if (typeof v !== "function") return v;
-            return (...args: unknown[]) => { counters.do_calls++; return (v as (...a: unknown[]) => unknown).apply(s, args); };
+            // Reflect.apply, not v.apply: on an RPC stub `.apply` would itself be taken for a remote method.
+            return (...args: unknown[]) => { counters.do_calls++; return Reflect.apply(v as (...a: unknown[]) => unknown, s, args); };
           },
         });
       };

@@ -4,7 +4,8 @@
  * resolving update is conditional on `open`, so a second (or racing) resolution is a 409 and
  * writes nothing.
  *
- * - accept: resolved as it is (the delivery, if any, stays as it is).
+ * - accept: resolved as it is (the delivery, if any, stays as it is); refused for a held delivery,
+ *   which would otherwise keep its batch open for ever.
  * - retry: a failed or held delivery is delivered again. While its batch is delivering, it goes
  *   back to `queued` with a deliver message (the consumer commits against the batch hold again);
  *   once the batch has ended, the batch hold is closed, so the delivery is sent at once through a
@@ -20,7 +21,7 @@ import { completeBatchIfDone } from "../delivery/completion";
 import { QueueMessage, sendMessages } from "../delivery/messages";
 import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
-import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+import { findDelivery, leaseDelivery, releaseLease, voidReward } from "./delivery-store";
 import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
 import { redeliverNow } from "./redeliver";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
@@ -40,6 +41,14 @@ export async function resolveException(env: Env, auth: Auth, id: string, input: 
   const exc = await findException(env.DB, auth.org, id);
   if (exc.status !== "open") throw alreadyResolved(exc);
   const note = input.note ?? null;
+  // A held delivery keeps its batch open (its value stays in the hold): accepting it as it is would
+  // leave the batch waiting forever, so it must be retried or cancelled.
+  if (input.action === "accept" && exc.entityType === "delivery") {
+    const d = await findDelivery(env.DB, auth.org, exc.entityId);
+    if (d?.status === "held") {
+      throw new AppError("invalid_state_transition", `Delivery ${d.id} is held; resolve it with retry (deliver) or cancel (fail and return its value)`, { delivery_status: d.status });
+    }
+  }
   try {
     if (input.action === "accept" || (exc.kind === REISSUE_APPROVAL_KIND && input.action === "cancel")) await closeOnly(env, auth, exc, input.action, note, requestId);
     else if (exc.kind === REISSUE_APPROVAL_KIND) {
