@@ -7,8 +7,10 @@
 import type { HoldTotals } from "../../durable-objects/pool-reads";
 import { batchHoldId } from "../delivery/hand-off";
 import { poolStub } from "../pools/pools.service";
+import { DELIVERY_PAGE } from "./check.deliveries";
 import { addTotals, pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
+/** Batches per step, and fewer when their deliveries (aggregated here) would pass DELIVERY_PAGE. */
 export const BATCH_PAGE = 200;
 /** A hold the DO alarm should have expired this long ago counts as unreleased. */
 export const HOLD_GRACE_MS = 15 * 60_000;
@@ -16,15 +18,16 @@ const PLANNED = new Set(["submitted", "approved", "releasing", "delivering", "co
 const NEEDS_HOLD = new Set(["submitted", "approved", "releasing", "delivering"]);
 const ENDED = new Set(["completed", "completed_with_errors", "rejected", "cancelled", "expired"]);
 
-interface BatchRow { id: string; status: string; pool_id: string; currency: string; valid_total: number }
+interface BatchRow { id: string; status: string; pool_id: string; currency: string; valid_total: number; valid_count: number }
 interface Sums { batch_id: string; n: number; committed: number; delivered: number; failed: number; reversed: number }
 
 export async function batchesStep(ctx: StepContext): Promise<StepResult> {
   const after = (ctx.cursor as { after: string } | null)?.after ?? "";
-  const { results: batches } = await ctx.env.DB.prepare(
-    "SELECT id, status, pool_id, currency, valid_total FROM batches WHERE org = ? AND id > ? ORDER BY id LIMIT ?",
+  const { results: listed } = await ctx.env.DB.prepare(
+    "SELECT id, status, pool_id, currency, valid_total, valid_count FROM batches WHERE org = ? AND id > ? ORDER BY id LIMIT ?",
   ).bind(ctx.org, after, pageSize(ctx, BATCH_PAGE)).all<BatchRow>();
-  if (batches.length === 0) return { findings: [], cursor: null, rows: 0 };
+  if (listed.length === 0) return { findings: [], cursor: null, rows: 0 };
+  const batches = withinDeliveryBudget(listed, pageSize(ctx, DELIVERY_PAGE));
   const ids = JSON.stringify(batches.map((b) => b.id));
   const [approvedRows, sumRows] = await ctx.env.DB.batch<Record<string, unknown>>([
     ctx.env.DB.prepare(
@@ -55,7 +58,15 @@ export async function batchesStep(ctx: StepContext): Promise<StepResult> {
     addTotals(ctx.state, b.currency, { planned: PLANNED.has(b.status) ? b.valid_total : 0, delivered: s.delivered, failed: s.failed, reversed: s.reversed });
     findings.push(...checkBatch(ctx, b, s, holds.get(batchHoldId(b.id)) ?? null, approved.has(b.id)));
   }
-  return { findings, cursor: batches.length < pageSize(ctx, BATCH_PAGE) ? null : { after: batches.at(-1)!.id }, rows };
+  const last = batches.length === listed.length && listed.length < pageSize(ctx, BATCH_PAGE);
+  return { findings, cursor: last ? null : { after: batches.at(-1)!.id }, rows };
+}
+
+/** The leading batches whose deliveries add up to at most `budget` (always at least one), so a step's aggregates stay bounded. */
+function withinDeliveryBudget(batches: BatchRow[], budget: number): BatchRow[] {
+  let sum = 0;
+  const kept = batches.findIndex((b) => (sum += b.valid_count) > budget);
+  return kept === -1 ? batches : batches.slice(0, Math.max(1, kept));
 }
 
 /** The page's holds, one DO call per pool. */

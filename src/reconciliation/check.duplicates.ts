@@ -39,17 +39,21 @@ export async function duplicatesInPage(db: D1Database, r: Range): Promise<Findin
 
 interface Cross { id: string; batch_id: string; pool_id: string; amount: number; currency: string; other_id: string; other_batch: string; other_amount: number; via: string }
 
-/** A delivery of the page whose person another batch, released earlier within `windowDays`, also pays. */
+/**
+ * A delivery of the page whose person another batch, released earlier within `windowDays`, also
+ * pays. CROSS JOIN fixes the join order (SQLite keeps it as written): from the page's deliveries
+ * through the identity-key index to the other deliveries, never from all of the org's batches.
+ */
 export async function duplicatesAcrossBatches(db: D1Database, r: Range, windowDays: number): Promise<Finding[]> {
   const query = (key: "email_key" | "phone_key") =>
     db.prepare(
       `SELECT d.id, d.batch_id, d.pool_id, d.amount, d.currency, o.id AS other_id, o.batch_id AS other_batch, o.amount AS other_amount, '${key}' AS via
        FROM deliveries d
-       JOIN batch_recipients rr ON rr.id = d.recipient_id
-       JOIN batches b ON b.id = d.batch_id
-       JOIN batch_recipients r2 ON r2.${key} = rr.${key} AND r2.batch_id <> d.batch_id
-       JOIN deliveries o ON o.recipient_id = r2.id AND o.status IN ${PAYING}
-       JOIN batches b2 ON b2.id = o.batch_id AND b2.org = ?1
+       CROSS JOIN batch_recipients rr ON rr.id = d.recipient_id
+       CROSS JOIN batches b ON b.id = d.batch_id
+       CROSS JOIN batch_recipients r2 ON r2.${key} = rr.${key} AND r2.${key} IS NOT NULL AND r2.batch_id <> d.batch_id
+       CROSS JOIN deliveries o ON o.recipient_id = r2.id AND o.status IN ${PAYING}
+       CROSS JOIN batches b2 ON b2.id = o.batch_id AND b2.org = ?1
        WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.status IN ${PAYING} AND rr.${key} IS NOT NULL
          AND b.released_at IS NOT NULL AND b2.released_at IS NOT NULL
          AND b2.released_at >= strftime('%Y-%m-%dT%H:%M:%fZ', b.released_at, '-' || ?4 || ' days')

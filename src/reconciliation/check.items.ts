@@ -9,6 +9,8 @@ import { poolStub } from "../pools/pools.service";
 import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
 
+const ITEMS_PER_CALL = 2000;
+
 interface Settled { id: string; item: string; pool_id: string; batch_id: string; status: string; amount: number; currency: string; committed: number }
 
 export async function itemFindings(env: { DB: D1Database } & Parameters<typeof poolStub>[0], r: Range): Promise<Finding[]> {
@@ -16,11 +18,12 @@ export async function itemFindings(env: { DB: D1Database } & Parameters<typeof p
     `SELECT id, item, pool_id, batch_id, status, amount, currency, committed FROM deliveries
      WHERE org = ?1 AND id > ?2 AND id <= ?3 AND status NOT IN ('queued', 'sending', 'reissued')`,
   ).bind(r.org, r.after, r.last).all<Settled>();
+  const calls: [string, string[]][] = [];
   const byPool = new Map<string, string[]>();
   for (const d of rows) byPool.set(d.pool_id, [...(byPool.get(d.pool_id) ?? []), d.item]);
+  for (const [poolId, items] of byPool) for (let i = 0; i < items.length; i += ITEMS_PER_CALL) calls.push([poolId, items.slice(i, i + ITEMS_PER_CALL)]);
   const states = new Map<string, ItemState>();
-  const lists = await Promise.all([...byPool].map(([poolId, items]) => poolStub(env, poolId).itemStates(items)));
-  for (const s of lists.flat()) states.set(s.item_id, s);
+  for (const [poolId, items] of calls) for (const s of await poolStub(env, poolId).itemStates(items)) states.set(s.item_id, s);
 
   const out: Finding[] = [];
   for (const d of rows) {
