@@ -11,15 +11,16 @@ import { poolStub, unwrap } from "../pools/pools.service";
 import { batchHoldId } from "./hand-off";
 
 export async function completeBatchIfDone(env: Env, org: string, batchId: string): Promise<boolean> {
+  // Index seeks only (deliveries_batch_status, delivery_chunks pk): this runs after every consumer
+  // batch, so it must not read the batch's finished deliveries.
   const state = await env.DB.prepare(
-    `SELECT (SELECT COUNT(*) FROM delivery_chunks WHERE batch_id = ?1 AND done = 0) AS open_chunks,
-            COALESCE(SUM(status IN ('queued', 'sending', 'held')), 0) AS pending,
-            COALESCE(SUM(status = 'failed'), 0) AS failed
-     FROM deliveries WHERE batch_id = ?1`,
+    `SELECT EXISTS (SELECT 1 FROM delivery_chunks WHERE batch_id = ?1 AND done = 0) AS open_chunks,
+            EXISTS (SELECT 1 FROM deliveries WHERE batch_id = ?1 AND status IN ('queued', 'sending', 'held')) AS pending`,
   )
     .bind(batchId)
-    .first<{ open_chunks: number; pending: number; failed: number }>();
-  if (!state || state.open_chunks > 0 || state.pending > 0) return false;
+    .first<{ open_chunks: number; pending: number }>();
+  if (!state || state.open_chunks || state.pending) return false;
+  const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE batch_id = ? AND status = 'failed'").bind(batchId).first<{ n: number }>();
   const batch = await findBatch(env.DB, org, batchId);
   if (!batch || batch.status !== "delivering") return false;
   const released = unwrap(
@@ -27,8 +28,8 @@ export async function completeBatchIfDone(env: Env, org: string, batchId: string
   );
   try {
     await transitionBatch(env.DB, {
-      batch, to: state.failed > 0 ? "completed_with_errors" : "completed", action: "batch.completed", actor: "system:delivery",
-      details: { failed: state.failed, hold_rest_released: released.released },
+      batch, to: failed!.n > 0 ? "completed_with_errors" : "completed", action: "batch.completed", actor: "system:delivery",
+      details: { failed: failed!.n, hold_rest_released: released.released },
     });
   } catch (err) {
     if (!(err instanceof AppError && err.code === "invalid_state_transition")) throw err;

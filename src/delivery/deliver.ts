@@ -68,7 +68,7 @@ async function claim(env: Env, org: string, ids: string[]): Promise<ClaimedRow[]
   const now = new Date();
   const { results } = await env.DB.prepare(
     `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
-     WHERE id IN (SELECT value FROM json_each(?1)) AND org = ?4 AND (status = 'queued' OR (status = 'sending' AND claimed_until < ?2))
+     WHERE id IN (SELECT value FROM json_each(?1)) AND +org = ?4 AND (+status = 'queued' OR (+status = 'sending' AND claimed_until < ?2))
      RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
   ).bind(JSON.stringify(ids), now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString(), org).all<ClaimedRow>();
   return results;

@@ -38,7 +38,7 @@ async function planChunks(env: Env, batch: BatchRow): Promise<void> {
   const insertChunks = env.DB.prepare(
     `INSERT OR IGNORE INTO delivery_chunks (batch_id, from_row, to_row, org, done)
      SELECT ?1, MIN(row_no), MAX(row_no), ?3, 0 FROM (
-       SELECT row_no, (ROW_NUMBER() OVER (ORDER BY row_no) - 1) / ?2 AS chunk
+       SELECT row_no, (ROW_NUMBER() OVER (ORDER BY row_no) - 1) / CAST(?2 AS INTEGER) AS chunk
        FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid')
      GROUP BY chunk`,
   ).bind(batch.id, CHUNK_ROWS, batch.org);

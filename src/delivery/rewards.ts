@@ -79,8 +79,9 @@ export async function revealCodes(env: Env, org: string, refs: { deliveryId: str
   const cardIds = refs.flatMap((r) => (r.cardId ? [r.cardId] : []));
   type Sealed = { id: string; ciphertext: string; iv: string; key_version: number; expires_at?: string | null };
   const [codes, cardRows] = await env.DB.batch<Sealed>([
-    env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE org = ? AND id IN (SELECT value FROM json_each(?))").bind(org, JSON.stringify(codeIds)),
-    env.DB.prepare("SELECT id, ciphertext, iv, key_version, expires_at FROM cards WHERE org = ? AND id IN (SELECT value FROM json_each(?))").bind(org, JSON.stringify(cardIds)),
+    // `+org`: look rows up by primary key, not by scanning the org's index.
+    env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(org, JSON.stringify(codeIds)),
+    env.DB.prepare("SELECT id, ciphertext, iv, key_version, expires_at FROM cards WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(org, JSON.stringify(cardIds)),
   ]);
   const sealed = new Map([...codes!.results, ...cardRows!.results].map((r) => [r.id, r]));
   const out = new Map<string, { code: string; masked: string; expiresAt: string | null }>();
