@@ -19,9 +19,9 @@ export async function mirrorJournal(db: D1Database, store: PoolStore, meta: Pool
     await db.batch([
       db
         .prepare(
-          `INSERT OR IGNORE INTO pool_ledger (pool_id, seq, org, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at)
+          `INSERT OR IGNORE INTO pool_ledger (pool_id, seq, org, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items)
            SELECT ?1, value ->> 'seq', ?2, value ->> 'op_id', value ->> 'kind', value ->> 'hold_id', value ->> 'item_id', value ->> 'amount',
-                  value ->> 'before', value ->> 'after', value ->> 'actor', value ->> 'reference', value ->> 'created_at'
+                  value ->> 'before', value ->> 'after', value ->> 'actor', value ->> 'reference', value ->> 'created_at', value ->> 'items'
            FROM json_each(?3)`,
         )
         .bind(meta.poolId, meta.org, JSON.stringify(rows)),

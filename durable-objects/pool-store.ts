@@ -22,7 +22,8 @@ CREATE INDEX IF NOT EXISTS items_recipient_day ON items (recipient_key, day);
 CREATE TABLE IF NOT EXISTS daily_totals (day TEXT PRIMARY KEY, committed INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, op_id TEXT NOT NULL, kind TEXT NOT NULL, hold_id TEXT, item_id TEXT, amount INTEGER NOT NULL,
-  before TEXT NOT NULL, after TEXT NOT NULL, actor TEXT NOT NULL, reference TEXT, created_at INTEGER NOT NULL);
+  before TEXT NOT NULL, after TEXT NOT NULL, actor TEXT NOT NULL, reference TEXT, created_at INTEGER NOT NULL,
+  items TEXT);
 -- How far the D1 mirror has confirmed the journal: one watermark, not a flag per entry.
 CREATE TABLE IF NOT EXISTS mirror (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO mirror (id, seq) VALUES (1, 0);
@@ -47,6 +48,8 @@ export interface JournalEntry {
   actor: string;
   reference: string | null;
   created_at: number;
+  /** A commit's item ids (JSON array): one entry per commit call, not per item. */
+  items: string | null;
 }
 
 export interface ItemRow {
@@ -60,6 +63,9 @@ export interface ItemRow {
 export class PoolStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Pools created before commit entries listed their items (local dev state) gain the column.
+    const cols = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('journal')").toArray();
+    if (!cols.some((c) => c.name === "items")) sql.exec("ALTER TABLE journal ADD COLUMN items TEXT");
   }
 
   loadMeta(): { meta: PoolMeta; balance: Balance } | null {
@@ -170,9 +176,9 @@ export class PoolStore {
   appendJournal(entries: Omit<JournalEntry, "seq" | "created_at">[]): void {
     if (entries.length === 0) return;
     this.sql.exec(
-      `INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at)
+      `INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items)
        SELECT value ->> 'op_id', value ->> 'kind', value ->> 'hold_id', value ->> 'item_id', value ->> 'amount', value ->> 'before',
-              value ->> 'after', value ->> 'actor', value ->> 'reference', ? FROM json_each(?) ORDER BY key`,
+              value ->> 'after', value ->> 'actor', value ->> 'reference', ?, value ->> 'items' FROM json_each(?) ORDER BY key`,
       Date.now(), JSON.stringify(entries),
     );
   }
@@ -180,7 +186,7 @@ export class PoolStore {
   unmirrored(limit: number): JournalEntry[] {
     return this.sql
       .exec<JournalEntry & Record<string, SqlStorageValue>>(
-        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE seq > (SELECT seq FROM mirror) ORDER BY seq LIMIT ?",
+        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items FROM journal WHERE seq > (SELECT seq FROM mirror) ORDER BY seq LIMIT ?",
         limit,
       )
       .toArray();
@@ -203,7 +209,7 @@ export class PoolStore {
   journal(limit: number, beforeSeq?: number): JournalEntry[] {
     return this.sql
       .exec<JournalEntry & Record<string, SqlStorageValue>>(
-        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at FROM journal WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+        "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items FROM journal WHERE seq < ? ORDER BY seq DESC LIMIT ?",
         beforeSeq ?? Number.MAX_SAFE_INTEGER,
         limit,
       )

@@ -93,6 +93,8 @@ export const poolLedger = sqliteTable(
     actor: text("actor").notNull(),
     reference: text("reference"),
     createdAt: text("created_at").notNull(),
+    /** A commit entry's item ids (JSON array): the DO journals one entry per commit call. */
+    items: text("items"),
   },
   (t) => [
     primaryKey({ columns: [t.poolId, t.seq] }),

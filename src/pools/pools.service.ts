@@ -13,7 +13,7 @@ import type { Auth, Env } from "../env";
 import type { Balance, Limits, PoolFailure, PoolResult } from "../../durable-objects/pool-types";
 
 export type PoolRow = typeof pools.$inferSelect;
-export type LedgerKind = "fund" | "withdraw" | "reserve" | "commit" | "release" | "expire" | "reverse";
+export type LedgerKind = "fund" | "withdraw" | "reserve" | "commit" | "release" | "expire" | "reverse" | "refund";
 
 export interface PoolView {
   id: string;
@@ -172,6 +172,7 @@ export async function ledgerPage(env: Env, org: string, id: string, limit: numbe
   return {
     data: page.map((r) => ({
       seq: r.seq, kind: r.kind as LedgerKind, amount: r.amount, operation_id: r.opId, hold_id: r.holdId, item_id: r.itemId,
+      items: r.items ? (JSON.parse(r.items) as string[]) : null,
       before: JSON.parse(r.before) as Balance, after: JSON.parse(r.after) as Balance, actor: r.actor, reference: r.reference, created_at: r.createdAt,
     })),
     next_cursor: rows.length > limit ? encodeCursor(String(page.at(-1)!.seq)) : null,

@@ -37,11 +37,12 @@ const MoveFunds = z
 export const LedgerEntrySchema = z
   .object({
     seq: z.number().int(),
-    kind: z.enum(["fund", "withdraw", "reserve", "commit", "release", "expire", "reverse"]),
+    kind: z.enum(["fund", "withdraw", "reserve", "commit", "release", "expire", "reverse", "refund"]),
     amount: Minor,
     operation_id: z.string(),
     hold_id: z.string().nullable(),
     item_id: z.string().nullable(),
+    items: z.array(z.string()).nullable().openapi({ description: "A commit entry's item (delivery) ids: one entry per commit call" }),
     before: BalanceSchema,
     after: BalanceSchema,
     actor: z.string(),

@@ -1,0 +1,1 @@
+ALTER TABLE `pool_ledger` ADD `items` text;
