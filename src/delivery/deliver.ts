@@ -85,15 +85,15 @@ async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
 
 /** Commits the value of every rewarded delivery in one pool DO call; item id = the delivery's item. */
 async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRefused: (c: Claimed, code: string, detail: string) => void): Promise<Claimed[]> {
-  const todo = list.filter((c) => !c.committed);
-  if (todo.length === 0) return list;
+  const uncommitted = list.filter((c) => !c.committed);
+  if (uncommitted.length === 0) return list;
   const res = await poolStub(env, ctx.poolId).commit({
     holdId: batchHoldId(ctx.batchId),
     actor: "system:delivery",
-    items: todo.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" })),
+    items: uncommitted.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" })),
   });
   if (!res.ok) {
-    for (const c of todo) onRefused(c, res.code, res.detail);
+    for (const c of uncommitted) onRefused(c, res.code, res.detail);
     return list.filter((c) => c.committed);
   }
   const refused = new Map(res.items.flatMap((i) => (i.status === "rejected" ? [[i.id, i] as const] : [])));
