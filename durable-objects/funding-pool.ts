@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
 import { mirrorJournal } from "./pool-mirror";
-import { holdsWithItems, itemStates, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
+import { holdsWithItems, itemsDisagreeing, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
 import { PoolStore, type ItemRow, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
@@ -205,9 +205,9 @@ export class FundingPool extends DurableObject<Env> {
     return holdsWithItems(this.ctx.storage.sql, holdIds);
   }
 
-  /** Read-only, for reconciliation: how the pool records these items (committed, reversed, refunded). */
-  itemStates(itemIds: string[]): ItemState[] {
-    return itemStates(this.ctx.storage.sql, itemIds);
+  /** Read-only, for reconciliation: the items whose pool record disagrees with what D1 says (see pool-reads.ts). */
+  itemsDisagreeing(expected: string): ItemState[] {
+    return itemsDisagreeing(this.ctx.storage.sql, expected);
   }
 
   /** Drains the journal to D1 now (the alarm does it too); returns how many entries were written. */

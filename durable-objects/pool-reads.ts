@@ -14,6 +14,8 @@ export interface JournalLine {
   item_id: string | null;
   amount: number;
   after: string;
+  /** A commit call's item ids (JSON array), else null. */
+  items: string | null;
 }
 
 export interface JournalPage {
@@ -24,6 +26,9 @@ export interface JournalPage {
   mirrored_seq: number;
 }
 
+/** A page stops early past this many characters of item lists: a commit entry can list 1,000 items. */
+const PAGE_CHARS = 2_000_000;
+
 export interface HoldTotals extends Hold {
   /** Sum and count of this hold's items that are still committed (not reversed or refunded). */
   items_committed: number;
@@ -31,13 +36,18 @@ export interface HoldTotals extends Hold {
 }
 
 export function journalPage(sql: SqlStorage, afterSeq: number, limit: number): JournalPage {
-  const entries = sql
-    .exec<JournalLine & Record<string, SqlStorageValue>>(
-      "SELECT seq, op_id, kind, hold_id, item_id, amount, after FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
-      afterSeq,
-      Math.max(1, Math.min(limit, 20_000)),
-    )
-    .toArray();
+  const cursor = sql.exec<JournalLine & Record<string, SqlStorageValue>>(
+    "SELECT seq, op_id, kind, hold_id, item_id, amount, after, items FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+    afterSeq,
+    Math.max(1, Math.min(limit, 20_000)),
+  );
+  const entries: JournalLine[] = [];
+  let chars = 0;
+  for (const row of cursor) {
+    entries.push(row);
+    chars += row.after.length + (row.items?.length ?? 0);
+    if (chars > PAGE_CHARS) break;
+  }
   const marks = sql.exec<{ last: number | null; mirrored: number }>("SELECT (SELECT MAX(seq) FROM journal) AS last, (SELECT seq FROM mirror) AS mirrored").one();
   return { entries, last_seq: Number(marks.last ?? 0), mirrored_seq: Number(marks.mirrored ?? 0) };
 }
@@ -66,15 +76,26 @@ export function holdsWithItems(sql: SqlStorage, holdIds: string[]): HoldTotals[]
 
 export interface ItemState {
   item_id: string;
-  hold_id: string;
-  amount: number;
-  state: "committed" | "reversed" | "refunded";
+  hold_id: string | null;
+  amount: number | null;
+  /** null: the pool has no such item. */
+  state: "committed" | "reversed" | "refunded" | null;
 }
 
-/** The pool's record of these items (unknown ids are left out): one primary-key lookup each. */
-export function itemStates(sql: SqlStorage, itemIds: string[]): ItemState[] {
-  if (itemIds.length === 0) return [];
+/**
+ * The items of `expected` (JSON array of [item id, amount D1 says is committed (0: none), delivery
+ * status]) whose pool record disagrees: a different committed amount, a delivered reward not
+ * committed, or a failed or reversed one still committed. One primary-key lookup per item, and
+ * only the disagreements travel back.
+ */
+export function itemsDisagreeing(sql: SqlStorage, expected: string): ItemState[] {
   return sql
-    .exec<ItemState & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, state FROM items WHERE item_id IN (SELECT value FROM json_each(?))", JSON.stringify(itemIds))
+    .exec<ItemState & Record<string, SqlStorageValue>>(
+      `SELECT j.value ->> 0 AS item_id, i.hold_id, i.amount, i.state FROM json_each(?) j LEFT JOIN items i ON i.item_id = j.value ->> 0
+       WHERE COALESCE(CASE WHEN i.state = 'committed' THEN i.amount END, 0) <> j.value ->> 1
+          OR (j.value ->> 2 = 'delivered' AND i.state IS NOT 'committed')
+          OR (j.value ->> 2 IN ('failed', 'reversed') AND i.state = 'committed')`,
+      expected,
+    )
     .toArray();
 }

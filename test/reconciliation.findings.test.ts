@@ -66,6 +66,17 @@ describe("each finding kind comes from a constructed scenario", () => {
     expect(found).toHaveLength(2);
   });
 
+  it("ledger_drift: a mirrored commit entry whose item list was edited", async () => {
+    const org = uniqueOrg();
+    const { poolId, stub } = await approvedBatch(org, { recipients: 2 });
+    await stub.syncMirror();
+    const commit = await env.DB.prepare("SELECT seq, amount, items FROM pool_ledger WHERE pool_id = ? AND kind = 'commit' ORDER BY seq LIMIT 1").bind(poolId).first<any>();
+    expect(JSON.parse(commit.items).length).toBeGreaterThan(0);
+    await sql("UPDATE pool_ledger SET items = '[]' WHERE pool_id = ? AND seq = ?", poolId, commit.seq);
+    const found = await findingsOf(org, (await reconcile(org)).id);
+    expect(found.map((f) => [f.kind, f.entity_id, f.data.altered_seqs, f.expected, f.actual])).toEqual([["ledger_drift", poolId, [commit.seq], commit.amount, commit.amount]]);
+  });
+
   it("spend_without_approval: value committed for a batch that never went through approval", async () => {
     const org = uniqueOrg();
     const { batchId, validTotal } = await releasedBatch(org, { recipients: 2 });

@@ -122,7 +122,7 @@ describe("reconciliation runs", () => {
     expect(old.body.run.status).toBe("abandoned");
   });
 
-  it("runs from the hourly cron for every org that has a pool", async () => {
+  it("runs from the hourly cron for every org that has a pool or a product", async () => {
     const org = uniqueOrg();
     const stuck = await orgWithStuckDelivery(org);
     const ctx = createExecutionContext();

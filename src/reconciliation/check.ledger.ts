@@ -67,7 +67,7 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
   const entries = page.entries.filter((e) => e.seq <= pool.upto);
   const upper = entries.at(-1)?.seq ?? pool.upto;
   const { results: mirror } = await ctx.env.DB.prepare(
-    "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after FROM pool_ledger WHERE pool_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+    "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, items FROM pool_ledger WHERE pool_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
   ).bind(pool.id, pool.after, upper).all<JournalLine & { before: string }>();
   compareEntries(pool, entries, mirror);
   rows += entries.length + mirror.length;
@@ -145,7 +145,7 @@ function compareEntries(pool: PoolCursor, entries: JournalLine[], mirror: (Journ
       acc.missingCount++;
       if (acc.missing.length < LIST_CAP) acc.missing.push(e.seq);
       acc.doAmount += e.amount;
-    } else if (!chained || m.op_id !== e.op_id || m.kind !== e.kind || m.hold_id !== e.hold_id || m.item_id !== e.item_id || Number(m.amount) !== e.amount || m.after !== e.after) {
+    } else if (!chained || m.op_id !== e.op_id || m.kind !== e.kind || m.hold_id !== e.hold_id || m.item_id !== e.item_id || Number(m.amount) !== e.amount || m.after !== e.after || (m.items ?? null) !== (e.items ?? null)) {
       acc.alteredCount++;
       if (acc.altered.length < LIST_CAP) acc.altered.push(e.seq);
       acc.doAmount += e.amount;

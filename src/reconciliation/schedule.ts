@@ -30,12 +30,14 @@ export async function reconcileFromQueue(env: Env, msg: ReconcileMessage): Promi
   return stopped === "busy" ? { retryAfterSeconds: Math.ceil(LEASE_MS / 1000) } : {};
 }
 
-/** Cron "0 * * * *": one reconcile message per org that has a pool. */
+/** Cron "0 * * * *": one reconcile message per org that has a pool or a product. */
 export async function scheduleReconciliations(env: Env): Promise<number> {
   let after = "";
   let orgs = 0;
   for (;;) {
-    const { results } = await env.DB.prepare("SELECT DISTINCT org FROM pools WHERE org > ? ORDER BY org LIMIT ?").bind(after, ORG_PAGE).all<{ org: string }>();
+    const { results } = await env.DB.prepare(
+      "SELECT org FROM (SELECT org FROM pools WHERE org > ?1 UNION SELECT org FROM products WHERE org > ?1) ORDER BY org LIMIT ?2",
+    ).bind(after, ORG_PAGE).all<{ org: string }>();
     if (results.length === 0) return orgs;
     await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "reconcile" as const, org: r.org })));
     orgs += results.length;
