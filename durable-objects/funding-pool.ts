@@ -1,9 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
+import { newCommitPlan, planItem } from "./pool-commit";
 import { mirrorJournal } from "./pool-mirror";
 import { holdsWithItems, itemsDisagreeing, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
-import { PoolStore, type ItemRow, type PoolMeta } from "./pool-store";
+import { PoolStore, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
   type Balance, type CommitInput, type FundInput, type Hold, type InitInput, type ItemOutcome, type PoolResult,
@@ -96,10 +97,9 @@ export class FundingPool extends DurableObject<Env> {
       const hold = this.store.getHold(a.holdId);
       if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
       const day = utcDay();
-      const known = this.store.getItems(a.items.map((i) => i.id));
-      const added: typeof a.items = [];
-      const moved: { id: string; amount: number }[] = [];
-      const items = a.items.map((item) => this.commitItem(hold, item, day, known, added, moved));
+      const plan = newCommitPlan(hold, day, this.store.getItems(a.items.map((i) => i.id)));
+      const items = a.items.map((item) => planItem(this.store, this.meta!.limits, plan, item));
+      const { added, moved } = plan;
       this.store.insertItems(added, hold.hold_id, day);
       const total = moved.reduce((s, i) => s + i.amount, 0);
       if (total > 0) {
@@ -230,53 +230,6 @@ export class FundingPool extends DurableObject<Env> {
       }
       return this.ok({});
     });
-  }
-
-  private commitItem(
-    hold: Hold,
-    item: z.infer<typeof CommitArgs>["items"][number],
-    day: string,
-    known: Map<string, ItemRow>,
-    added: z.infer<typeof CommitArgs>["items"],
-    moved: { id: string; amount: number }[],
-  ): ItemOutcome {
-    const prior = known.get(item.id);
-    const recommit = prior?.state === "refunded";
-    if (prior && !recommit) {
-      if (prior.hold_id !== hold.hold_id || prior.amount !== item.amount) {
-        return { id: item.id, status: "rejected", code: "operation_id_reused", detail: "Item was committed with other arguments" };
-      }
-      return { id: item.id, status: "already_committed" };
-    }
-    if (hold.state !== "pending") return { id: item.id, status: "rejected", code: "hold_not_active", detail: `Hold is ${hold.state}` };
-    if (item.amount > hold.remaining) {
-      return { id: item.id, status: "rejected", code: "insufficient_funds", detail: `The hold has ${hold.remaining} left` };
-    }
-    const limitProblem = this.commitLimitProblem(item, day, added);
-    if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
-    hold.remaining -= item.amount;
-    hold.committed += item.amount;
-    if (recommit) this.store.recommitItem(item, hold.hold_id, day);
-    else added.push(item);
-    known.set(item.id, { item_id: item.id, hold_id: hold.hold_id, amount: item.amount, recipient_key: item.recipientKey, state: "committed" });
-    moved.push(item);
-    return { id: item.id, status: "committed" };
-  }
-
-  /** Limits count what is stored plus what this call has already added (`added`, not yet written). */
-  private commitLimitProblem(item: { amount: number; recipientKey: string }, day: string, added: { amount: number; recipientKey: string }[]): string | null {
-    const { daily_commit_limit: daily, recipient_daily_limit: perRecipient } = this.meta!.limits;
-    const sum = (list: typeof added) => list.reduce((s, i) => s + i.amount, 0);
-    if (daily !== undefined && this.store.dailyCommitted(day) + sum(added) + item.amount > daily) {
-      return `The pool's daily limit of ${daily} would be exceeded`;
-    }
-    if (perRecipient !== undefined && item.recipientKey) {
-      const sameRecipient = sum(added.filter((i) => i.recipientKey === item.recipientKey));
-      if (this.store.recipientDailyCommitted(item.recipientKey, day) + sameRecipient + item.amount > perRecipient) {
-        return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
-      }
-    }
-    return null;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -124,9 +124,14 @@ describe("FundingPool against a pure model", () => {
       fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), async (cmds) => {
         const stub = env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(`model-${pools++}-${crypto.randomUUID()}`));
         await stub.init({ poolId: "pool_model", org: "model", currency: "USD" });
-        await fc.asyncModelRun(() => ({ model: { pool: new PoolModel() }, real: { stub, opSeq: 0, history: [] } }), cmds);
-        const integrity = await stub.checkIntegrity();
-        expect(integrity.problems).toEqual([]);
+        try {
+          await fc.asyncModelRun(() => ({ model: { pool: new PoolModel() }, real: { stub, opSeq: 0, history: [] } }), cmds);
+          const integrity = await stub.checkIntegrity();
+          expect(integrity.problems).toEqual([]);
+        } finally {
+          // Each sequence has its own pool; closing it keeps long runs (20,000 pools) within open-file limits.
+          await evictDurableObject(stub).catch(() => {});
+        }
       }),
       { numRuns: RUNS, seed: SEED, path: PATH, verbose: 1 },
     );
