@@ -4,6 +4,7 @@
  */
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
 import { releaseDueBatches } from "./batches/release";
+import { sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 
@@ -15,6 +16,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "approvals.expire-holds": expireSubmissions,
     "approvals.finish-exit-holds": finishExitHolds,
     "batches.scheduled-releases": releaseDueBatches,
+    "delivery.stuck-sweep": sweepStuckDeliveries,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -121,3 +121,24 @@ describe("delivery survives a crash at every step", () => {
     expect(email?.text).toMatch(/Your code: [0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){4}/);
   });
 });
+
+describe("the stuck-delivery sweep", () => {
+  it("re-enqueues deliveries whose message was lost, and the redelivery completes the batch", async () => {
+    const { sweepStuckDeliveries } = await import("../src/delivery/sweep");
+    const { batchId, deliver, n } = await deliveringBatch();
+    // The deliver messages were never consumed: as if the queue had lost them.
+    const later = new Date(Date.now() + 20 * 60_000);
+    const { sent, queue } = recordingQueue();
+    // The sweep covers every org; other tests in this file left stuck deliveries too.
+    const requeued = await sweepStuckDeliveries({ ...env, DELIVERY_QUEUE: queue } as Env, later);
+    expect(requeued).toBe(sent.length);
+    const ours = sent.filter((m) => m.type === "deliver" && m.batchId === batchId);
+    expect(ours).toHaveLength(n);
+    expect(ours.map((m) => (m as { deliveryId: string }).deliveryId).sort()).toEqual(deliver.map((m) => (m as { deliveryId: string }).deliveryId).sort());
+    // Nothing is stuck right after, and recent deliveries are left alone.
+    expect(await sweepStuckDeliveries({ ...env, DELIVERY_QUEUE: queue } as Env, later)).toBe(0);
+    await consume(ours);
+    const batch = await env.DB.prepare("SELECT status FROM batches WHERE id = ?").bind(batchId).first<{ status: string }>();
+    expect(batch?.status).toBe("completed");
+  });
+});

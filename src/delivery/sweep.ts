@@ -1,0 +1,31 @@
+/**
+ * The stuck-delivery sweep (cron, every 5 minutes): a delivery of a delivering batch that has sat
+ * `queued`, or `sending` with its lease run out, for STUCK_AFTER_MS most likely lost its queue
+ * message. It gets a new deliver message; delivery is idempotent, so a message that was merely
+ * slow costs nothing but a no-op. Bounded per run; the next run takes the rest.
+ */
+import type { Env } from "../env";
+import { sendMessages } from "./messages";
+
+const STUCK_AFTER_MS = 15 * 60_000;
+const MAX_PER_RUN = 5_000;
+
+export async function sweepStuckDeliveries(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - STUCK_AFTER_MS).toISOString();
+  const { results } = await env.DB.prepare(
+    `SELECT d.id, d.org, d.batch_id FROM batches b
+     JOIN deliveries d ON d.batch_id = b.id AND d.status IN ('queued', 'sending')
+     WHERE b.status = 'delivering' AND d.updated_at < ?1 AND (d.claimed_until IS NULL OR d.claimed_until < ?2)
+     LIMIT ?3`,
+  )
+    .bind(cutoff, now.toISOString(), MAX_PER_RUN)
+    .all<{ id: string; org: string; batch_id: string }>();
+  if (results.length === 0) return 0;
+  // Touched first, so a sweep that dies after sending does not send them all again at once.
+  await env.DB.prepare("UPDATE deliveries SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))")
+    .bind(now.toISOString(), JSON.stringify(results.map((r) => r.id)))
+    .run();
+  await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "deliver" as const, org: r.org, batchId: r.batch_id, deliveryId: r.id })));
+  console.log(JSON.stringify({ job: "delivery.sweep", requeued: results.length }));
+  return results.length;
+}
