@@ -6,7 +6,7 @@ import { runChunk, startRelease } from "../src/delivery/fan-out";
 import type { QueueMessage } from "../src/delivery/messages";
 import type { Env } from "../src/env";
 import { uniqueOrg } from "./helpers/api";
-import { releasedBatch } from "./helpers/delivery-factories";
+import { releasedBatch, onePerDelivery } from "./helpers/delivery-factories";
 
 /** Captures what the fan-out would enqueue, so each test hands the consumer exactly the messages it wants. */
 function recordingQueue() {
@@ -26,7 +26,7 @@ async function deliveringBatch(opts: Parameters<typeof releasedBatch>[1] = {}) {
   const fanEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
   await startRelease(fanEnv, { type: "release", org, batchId: seeded.batchId });
   for (const chunk of sent.filter((m) => m.type === "chunk")) await runChunk(fanEnv, chunk as Extract<QueueMessage, { type: "chunk" }>);
-  const deliver = sent.filter((m) => m.type === "deliver");
+  const deliver = onePerDelivery(sent.filter((m) => m.type === "deliver"));
   return { ...seeded, org, deliver, sent };
 }
 
@@ -83,7 +83,7 @@ describe("delivery survives a crash at every step", () => {
     // One chunk per 1,000 recipients: three recipients make one chunk, not three.
     expect(sent.filter((m) => m.type === "chunk")).toHaveLength(1);
     for (const body of sent) {
-      expect(Object.keys(body).sort()).toEqual(body.type === "deliver" ? ["batchId", "deliveryId", "org", "type"] : ["batchId", "fromRow", "org", "toRow", "type"]);
+      expect(Object.keys(body).sort()).toEqual(body.type === "deliver" ? ["batchId", "deliveryIds", "org", "type"] : ["batchId", "fromRow", "org", "toRow", "type"]);
       expect(JSON.stringify(body)).not.toMatch(/@|GIFT-/);
     }
   });
@@ -132,7 +132,7 @@ describe("the stuck-delivery sweep", () => {
     // The sweep covers every org; other tests in this file left stuck deliveries too.
     const requeued = await sweepStuckDeliveries({ ...env, DELIVERY_QUEUE: queue } as Env, later);
     expect(requeued).toBe(sent.length);
-    const ours = sent.filter((m) => m.type === "deliver" && m.batchId === batchId);
+    const ours = onePerDelivery(sent.filter((m) => m.type === "deliver" && m.batchId === batchId));
     expect(ours).toHaveLength(n);
     expect(ours.map((m) => (m as { deliveryId: string }).deliveryId).sort()).toEqual(deliver.map((m) => (m as { deliveryId: string }).deliveryId).sort());
     // Nothing is stuck right after, and recent deliveries are left alone.

@@ -7,7 +7,7 @@ import { runChunk, startRelease } from "../src/delivery/fan-out";
 import type { QueueMessage } from "../src/delivery/messages";
 import type { Env } from "../src/env";
 import { uniqueOrg } from "./helpers/api";
-import { releasedBatch } from "./helpers/delivery-factories";
+import { releasedBatch, onePerDelivery } from "./helpers/delivery-factories";
 import { interceptOutbound } from "./helpers/msw";
 
 const server = interceptOutbound();
@@ -22,7 +22,7 @@ async function deliveringBatch(recipients = 2) {
   const fanEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
   await startRelease(fanEnv, { type: "release", org, batchId: seeded.batchId });
   for (const c of sent.filter((m) => m.type === "chunk")) await runChunk(fanEnv, c as Extract<QueueMessage, { type: "chunk" }>);
-  return { ...seeded, org, deliver: sent.filter((m) => m.type === "deliver") };
+  return { ...seeded, org, deliver: onePerDelivery(sent.filter((m) => m.type === "deliver")) };
 }
 
 let seq = 0;

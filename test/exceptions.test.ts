@@ -8,7 +8,7 @@ import { runChunk, startRelease } from "../src/delivery/fan-out";
 import type { QueueMessage } from "../src/delivery/messages";
 import type { Env } from "../src/env";
 import { callJson, token, uniqueOrg } from "./helpers/api";
-import { deliveryCounts, releasedBatch, waitForBatch } from "./helpers/delivery-factories";
+import { deliveryCounts, releasedBatch, waitForBatch, onePerDelivery } from "./helpers/delivery-factories";
 import { interceptOutbound } from "./helpers/msw";
 import { auditActions, deliveredBatch, poolBalance, supportTokens } from "./helpers/support-factories";
 
@@ -46,7 +46,7 @@ async function smsBatchAfterProvider(org: string, status: number) {
   const fanEnv = { ...env, DELIVERY_QUEUE: { async sendBatch(m: { body: QueueMessage }[]) { for (const x of m) sent.push(x.body); } } as unknown as Queue } as Env;
   await startRelease(fanEnv, { type: "release", org, batchId: seeded.batchId });
   for (const c of sent.filter((m) => m.type === "chunk")) await runChunk(fanEnv, c as Extract<QueueMessage, { type: "chunk" }>);
-  const deliver = sent.filter((m) => m.type === "deliver");
+  const deliver = onePerDelivery(sent.filter((m) => m.type === "deliver"));
   server.use(smsAnswers(status));
   const consume = async (queue: string, attempts: number) => {
     const batch = createMessageBatch(queue, deliver.map((body, i) => ({ id: `sms-${i}-${Math.random()}`, timestamp: new Date(), attempts, body })));

@@ -8,7 +8,7 @@ import { completeBatchIfDone } from "./completion";
 import { backoffSeconds, deliver } from "./deliver";
 import { deadLetter } from "./dead-letter";
 import { runChunk, startRelease } from "./fan-out";
-import { QueueMessage, type DeliverMessage } from "./messages";
+import { idsOf, QueueMessage, type DeliverMessage } from "./messages";
 import { reconcileFromQueue } from "../reconciliation/schedule";
 
 export const DELIVERY_QUEUE = "rewardrail-deliveries";
@@ -52,12 +52,15 @@ async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): 
   const first = msgs[0]!.body as DeliverMessage;
   const attempt = Math.max(...msgs.map((m) => m.attempts));
   try {
-    const decisions = await deliver(env, first.org, first.batchId, msgs.map((m) => (m.body as DeliverMessage).deliveryId), attempt);
+    const ids = [...new Set(msgs.flatMap((m) => idsOf(m.body as DeliverMessage)))];
+    const decisions = await deliver(env, first.org, first.batchId, ids, attempt);
     await completeBatchIfDone(env, first.org, first.batchId);
     for (const msg of msgs) {
-      const d = decisions.get((msg.body as DeliverMessage).deliveryId) ?? { ack: true };
-      if (d.ack) msg.ack();
-      else msg.retry({ delaySeconds: d.delaySeconds });
+      // A message is acked once all its deliveries are settled; otherwise it comes back after the longest delay asked for.
+      const waits = idsOf(msg.body as DeliverMessage).map((id) => decisions.get(id) ?? { ack: true as const });
+      const delays = waits.flatMap((d) => (d.ack ? [] : [d.delaySeconds]));
+      if (delays.length === 0) msg.ack();
+      else msg.retry({ delaySeconds: Math.max(...delays) });
     }
   } catch (err) {
     for (const msg of msgs) {

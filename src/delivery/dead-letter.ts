@@ -8,7 +8,7 @@ import type { Env } from "../env";
 import { poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
 import { openExceptions } from "./exceptions";
-import { QueueMessage } from "./messages";
+import { idsOf, QueueMessage } from "./messages";
 
 export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
@@ -24,7 +24,7 @@ export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promis
       continue;
     }
     try {
-      if (body.type === "deliver") await failDelivery(env, body.org, body.batchId, body.deliveryId);
+      if (body.type === "deliver") for (const id of idsOf(body)) await failDelivery(env, body.org, body.batchId, id);
       else {
         const stmt = openExceptions(env.DB, [{
           org: body.org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: body.batchId, batchId: body.batchId,

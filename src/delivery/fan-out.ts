@@ -12,7 +12,7 @@ import type { Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
 import { batchHoldId } from "./hand-off";
-import { sendMessages, type ChunkMessage, type ReleaseMessage } from "./messages";
+import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "./messages";
 
 export const CHUNK_ROWS = 1000;
 /** While a batch delivers, its hold is pinned this far ahead so it cannot expire half-way. */
@@ -71,6 +71,10 @@ export async function runChunk(env: Env, msg: ChunkMessage): Promise<void> {
   )
     .bind(...range)
     .all<{ id: string }>();
-  await sendMessages(env.DELIVERY_QUEUE, results.map((d) => ({ type: "deliver", org: msg.org, batchId: msg.batchId, deliveryId: d.id })));
+  const messages: QueueMessage[] = [];
+  for (let i = 0; i < results.length; i += DELIVERIES_PER_MESSAGE) {
+    messages.push({ type: "deliver", org: msg.org, batchId: msg.batchId, deliveryIds: results.slice(i, i + DELIVERIES_PER_MESSAGE).map((d) => d.id) });
+  }
+  await sendMessages(env.DELIVERY_QUEUE, messages);
   await env.DB.prepare("UPDATE delivery_chunks SET done = 1 WHERE batch_id = ? AND from_row = ?").bind(msg.batchId, msg.fromRow).run();
 }

@@ -13,7 +13,24 @@ export const ChunkMessage = z.strictObject({
   fromRow: z.number().int(),
   toRow: z.number().int(),
 });
-export const DeliverMessage = z.strictObject({ type: z.literal("deliver"), org: z.string(), batchId: z.string(), deliveryId: z.string() });
+export const DELIVERIES_PER_MESSAGE = 10;
+
+/**
+ * Deliveries of one batch: the fan-out packs DELIVERIES_PER_MESSAGE ids per message, so one consumer
+ * invocation (100 messages) carries up to 1,000 deliveries; retries and sweeps may send one id.
+ */
+export const DeliverMessage = z
+  .strictObject({
+    type: z.literal("deliver"),
+    org: z.string(),
+    batchId: z.string(),
+    deliveryId: z.string().optional(),
+    deliveryIds: z.array(z.string()).min(1).max(DELIVERIES_PER_MESSAGE).optional(),
+  })
+  .refine((m) => (m.deliveryId === undefined) !== (m.deliveryIds === undefined), "deliveryId or deliveryIds, not both");
+
+/** The delivery ids a deliver message names. */
+export const idsOf = (m: { deliveryId?: string; deliveryIds?: string[] }): string[] => m.deliveryIds ?? (m.deliveryId ? [m.deliveryId] : []);
 
 /** A reconciliation step: the org's cron run starts (no run id) or a run continues (src/reconciliation/schedule.ts). */
 export const ReconcileMessage = z.strictObject({ type: z.literal("reconcile"), org: z.string(), runId: z.string().optional() });

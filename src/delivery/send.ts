@@ -57,15 +57,21 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
     out.set(m.job.deliveryId, { attemptId: m.attempt.id, attemptNo: m.attempt.no, result, masked: m.code?.masked ?? null });
 
   const emails = messages.filter((m) => m.job.channel === "email");
-  for (let i = 0; i < emails.length; i += MAX_BATCH) {
-    const group = emails.slice(i, i + MAX_BATCH);
-    const ready = group.filter((m) => m.code && m.job.recipient.email);
-    for (const m of group) if (!m.code) record(m, missing(m.job));
-    for (const m of group) if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
-    const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
-    const results = await sendEmailBatch(env, ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key })), `dlv-batch:${key}`);
-    ready.forEach((m, k) => record(m, results[k]!));
-  }
+  const groups: (typeof emails)[] = [];
+  for (let i = 0; i < emails.length; i += MAX_BATCH) groups.push(emails.slice(i, i + MAX_BATCH));
+  // Provider calls of one consumer run go out together: the round trip, not our CPU, is their cost.
+  await Promise.all(
+    groups.map(async (group) => {
+      const ready = group.filter((m) => m.code && m.job.recipient.email);
+      for (const m of group) if (!m.code) record(m, missing(m.job));
+      for (const m of group) if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
+      if (ready.length === 0) return;
+      const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
+      const payload = ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key }));
+      const results = await sendEmailBatch(env, payload, `dlv-batch:${key}`);
+      ready.forEach((m, k) => record(m, results[k]!));
+    }),
+  );
   for (const m of messages.filter((x) => x.job.channel === "sms")) {
     if (!m.code) record(m, missing(m.job));
     else if (!m.job.recipient.phone) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no phone number" });

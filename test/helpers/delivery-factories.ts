@@ -68,3 +68,18 @@ export async function deliveryCounts(batchId: string) {
   const { results } = await env.DB.prepare("SELECT status, COUNT(*) AS n FROM deliveries WHERE batch_id = ? GROUP BY status").bind(batchId).all<{ status: string; n: number }>();
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
 }
+
+/**
+ * The fan-out packs up to 10 delivery ids per deliver message; tests that reason per delivery
+ * (one message ↔ one delivery: acks, retries, crashes) split them into single-id messages.
+ */
+export function onePerDelivery<M extends { type: string }>(messages: M[]): M[] {
+  return messages.flatMap((m) => {
+    const ids = (m as { deliveryIds?: string[] }).deliveryIds;
+    if (m.type !== "deliver" || !ids) return [m];
+    return ids.map((deliveryId) => {
+      const { deliveryIds: _, ...rest } = m as M & { deliveryIds?: string[] };
+      return { ...rest, deliveryId } as unknown as M;
+    });
+  });
+}
