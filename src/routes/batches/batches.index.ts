@@ -8,6 +8,7 @@ import { AppError } from "../../core/errors";
 import { UPLOAD_BODY_LIMIT, isCsv } from "../../core/limits";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as routes from "./batches.routes";
+import { csvHeaders, wantsCsv } from "../../core/csv-response";
 
 const createBatch: AppRouteHandler<typeof routes.createBatch> = async (c) => {
   const batch = await batches.createBatch(c.env, c.var.auth, c.req.valid("json"), c.var.requestId);
@@ -34,10 +35,10 @@ const uploadRecipients: AppRouteHandler<typeof routes.uploadRecipients> = async 
 const previewBatch: AppRouteHandler<typeof routes.previewBatch> = async (c) => c.json(await batchPreview(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
 const listRecipients: AppRouteHandler<typeof routes.listRecipients> = async (c) => {
-  const wantsCsv = /\btext\/csv\b/i.test(c.req.header("accept") ?? "");
-  const result = await recipientPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), wantsCsv);
+  const csv = wantsCsv(c.req.header("accept"));
+  const result = await recipientPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), csv);
   if (result.csv) {
-    return c.body(result.csv, 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${result.filename}"` });
+    return c.body(result.csv, 200, csvHeaders(result.filename));
   }
   return c.json(result.page, 200);
 };

@@ -8,6 +8,7 @@ import { reissueDelivery as reissue } from "../../support/reissue";
 import { resendDelivery as resend } from "../../support/resend";
 import { reverseDelivery as reverse } from "../../support/reverse";
 import * as routes from "./deliveries.routes";
+import { csvHeaders, wantsCsv } from "../../core/csv-response";
 
 const listDeliveries: AppRouteHandler<typeof routes.listDeliveries> = async (c) => {
   const { limit, cursor, ...filter } = c.req.valid("query");
@@ -18,10 +19,10 @@ const listDeliveries: AppRouteHandler<typeof routes.listDeliveries> = async (c) 
 const getDelivery: AppRouteHandler<typeof routes.getDelivery> = async (c) => c.json(await deliveryDetail(c.env, c.var.auth, c.req.valid("param").id), 200);
 
 const batchDeliveries: AppRouteHandler<typeof routes.batchDeliveries> = async (c) => {
-  const wantsCsv = /\btext\/csv\b/i.test(c.req.header("accept") ?? "");
-  const result = await batchPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), wantsCsv);
+  const csv = wantsCsv(c.req.header("accept"));
+  const result = await batchPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), csv);
   if (result.csv) {
-    return c.body(result.csv, 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${result.filename}"` });
+    return c.body(result.csv, 200, csvHeaders(result.filename));
   }
   return c.json(result.page, 200);
 };

@@ -2,6 +2,7 @@ import { createRouter, type AppRouteHandler } from "../../core/router";
 import { findingsCsv } from "../../reconciliation/findings.read";
 import * as recon from "../../reconciliation/reconciliations.service";
 import * as routes from "./reconciliations.routes";
+import { csvHeaders, wantsCsv } from "../../core/csv-response";
 
 const createRun: AppRouteHandler<typeof routes.createRun> = async (c) => {
   const { run, completed } = await recon.requestReconciliation(c.env, c.var.auth, c.var.requestId);
@@ -13,10 +14,10 @@ const listRuns: AppRouteHandler<typeof routes.listRuns> = async (c) => c.json(aw
 const getRun: AppRouteHandler<typeof routes.getRun> = async (c) => {
   const { id } = c.req.valid("param");
   const query = c.req.valid("query");
-  if (/\btext\/csv\b/i.test(c.req.header("accept") ?? "")) {
+  if (wantsCsv(c.req.header("accept"))) {
     const run = await recon.requireRun(c.env.DB, c.var.auth.org, id);
     const csv = findingsCsv(c.env.DB, run.id, { kind: query.kind, severity: query.severity });
-    return c.body(csv, 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${run.id}-findings.csv"` });
+    return c.body(csv, 200, csvHeaders(`${run.id}-findings.csv`));
   }
   return c.json(await recon.runWithFindings(c.env.DB, c.var.auth.org, id, query), 200);
 };
