@@ -1,6 +1,6 @@
 /** Approval request and rejection notice emails (HTML through hono/jsx, plus plain text). */
 import type { FC } from "hono/jsx";
-import type { BatchSummary } from "./summary";
+import { summaryFacts, type BatchSummary } from "./summary";
 
 export interface ApprovalEmail {
   subject: string;
@@ -20,13 +20,7 @@ const Row: FC<{ label: string; value: string | number }> = ({ label, value }) =>
 
 function summaryRows(s: BatchSummary): [string, string | number][] {
   return [
-    ["Batch", s.name],
-    ["Campaign", s.campaign],
-    ["Business owner", s.businessOwner],
-    ["Cost center", s.costCenter],
-    ["Recipients", s.recipients],
-    ["Total", s.total],
-    ["Created by", s.creator],
+    ...summaryFacts(s),
     ["Your step", `${s.step.number} of ${s.step.of}: ${s.step.role} approval (${s.step.quorum} needed)`],
   ];
 }

@@ -60,3 +60,16 @@ export async function batchSummary(env: Env, batch: BatchRow, steps: FlowStep[],
     step: { number: step.index + 1, of: steps.length, role: step.role, quorum: step.quorum },
   };
 }
+
+/** What an approver is shown about a batch, label by label: the email and the link page both list these. */
+export function summaryFacts(s: BatchSummary): [string, string | number][] {
+  return [
+    ["Batch", s.name],
+    ["Campaign", s.campaign],
+    ["Business owner", s.businessOwner],
+    ["Cost center", s.costCenter],
+    ["Recipients", s.recipients],
+    ["Total", s.total],
+    ["Created by", s.creator],
+  ];
+}

@@ -1,6 +1,7 @@
 /** The approval link pages (hono/jsx): readable on a phone, no scripts, one form. */
 import type { Child, FC } from "hono/jsx";
 import type { LinkPage, LinkResult } from "../../approvals/links";
+import { summaryFacts } from "../../approvals/summary";
 import type { ErrorCode } from "../../core/errors";
 
 const CSS = `
@@ -33,13 +34,7 @@ const utc = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
 export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
   const s = page.summary;
   const rows: [string, string | number][] = [
-    ["Batch", s.name],
-    ["Campaign", s.campaign],
-    ["Business owner", s.businessOwner],
-    ["Cost center", s.costCenter],
-    ["Recipients", s.recipients],
-    ["Total", s.total],
-    ["Created by", s.creator],
+    ...summaryFacts(s),
     ["Expected delivery", s.expectedDeliveryDate],
     ["Release", s.releaseAt ? `scheduled for ${utc(s.releaseAt)}` : "on final approval"],
   ];
