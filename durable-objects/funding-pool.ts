@@ -36,7 +36,10 @@ export class FundingPool extends DurableObject<Env> {
     super(ctx, env);
     this.store = new PoolStore(ctx.storage.sql);
     const loaded = this.store.loadMeta();
-    if (loaded) ({ meta: this.meta, balance: this.balance } = loaded);
+    if (loaded) {
+      ({ meta: this.meta, balance: this.balance } = loaded);
+      this.store.indexRecipients(loaded.meta.limits.recipient_daily_limit !== undefined);
+    }
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -45,7 +48,10 @@ export class FundingPool extends DurableObject<Env> {
   init(input: InitInput): PoolResult<{ created: boolean }> {
     const args = InitArgs.parse(input);
     if (this.meta) return this.ok({ created: false });
-    this.ctx.storage.transactionSync(() => this.store.insertMeta(args, ZERO));
+    this.ctx.storage.transactionSync(() => {
+      this.store.insertMeta(args, ZERO);
+      this.store.indexRecipients(args.limits.recipient_daily_limit !== undefined);
+    });
     this.meta = args;
     return this.ok({ created: true });
   }
@@ -98,12 +104,13 @@ export class FundingPool extends DurableObject<Env> {
       if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
       const day = utcDay();
       const plan = newCommitPlan(hold, day, this.store.getItems(a.items.map((i) => i.id)));
-      const items = a.items.map((item) => planItem(this.store, this.meta!.limits, plan, item));
+      const items = a.items.map((item) => planItem(this.store, this.meta!.limits, plan, item, a.items));
       const { added, moved } = plan;
       this.store.insertItems(added, hold.hold_id, day);
       const total = moved.reduce((s, i) => s + i.amount, 0);
       if (total > 0) {
-        this.store.addDailyCommitted(day, total);
+        // Daily totals are only read to enforce a daily limit, and limits are fixed at creation.
+        if (this.meta!.limits.daily_commit_limit !== undefined) this.store.addDailyCommitted(day, total);
         // One journal entry per call (its items listed), not per item: 100× fewer rows here and in the D1 mirror.
         const ids = moved.map((i) => i.id);
         this.move("commit", total, { reserved: -total, committed: total }, {

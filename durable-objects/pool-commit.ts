@@ -19,13 +19,16 @@ export interface CommitPlan {
   added: Item[];
   /** Every item whose value moves in this call (new and re-committed). */
   moved: Item[];
+  /** Committed today, stored plus moved by this call: read once per call, only when a limit needs it. */
+  today?: number;
+  byRecipient?: Map<string, number>;
 }
 
 export function newCommitPlan(hold: Hold, day: string, known: Map<string, ItemRow>): CommitPlan {
   return { hold, day, known, added: [], moved: [] };
 }
 
-export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item): ItemOutcome {
+export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item, items: readonly Item[]): ItemOutcome {
   const { hold, day, known } = plan;
   const prior = known.get(item.id);
   const recommit = prior?.state === "refunded";
@@ -39,7 +42,7 @@ export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, ite
   if (item.amount > hold.remaining) {
     return { id: item.id, status: "rejected", code: "insufficient_funds", detail: `The hold has ${hold.remaining} left` };
   }
-  const limitProblem = limitExceeded(store, limits, plan, item);
+  const limitProblem = limitExceeded(store, limits, plan, item, items);
   if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
   hold.remaining -= item.amount;
   hold.committed += item.amount;
@@ -47,21 +50,30 @@ export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, ite
   else plan.added.push(item);
   known.set(item.id, { item_id: item.id, hold_id: hold.hold_id, amount: item.amount, recipient_key: item.recipientKey, state: "committed" });
   plan.moved.push(item);
+  countMoved(plan, item);
   return { id: item.id, status: "committed" };
 }
 
-/** Limits count what is stored plus what this call has already moved (not yet written). */
-function limitExceeded(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item): string | null {
+/**
+ * Limits count what is stored plus what this call has already moved. The stored totals are read
+ * once per call (one query for all of its recipients), then kept up to date in the plan.
+ */
+function limitExceeded(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item, items: readonly Item[]): string | null {
   const { daily_commit_limit: daily, recipient_daily_limit: perRecipient } = limits;
-  const sum = (list: Item[]) => list.reduce((s, i) => s + i.amount, 0);
-  if (daily !== undefined && store.dailyCommitted(plan.day) + sum(plan.moved) + item.amount > daily) {
-    return `The pool's daily limit of ${daily} would be exceeded`;
+  if (daily !== undefined) {
+    plan.today ??= store.dailyCommitted(plan.day);
+    if (plan.today + item.amount > daily) return `The pool's daily limit of ${daily} would be exceeded`;
   }
   if (perRecipient !== undefined && item.recipientKey) {
-    const sameRecipient = sum(plan.moved.filter((i) => i.recipientKey === item.recipientKey));
-    if (store.recipientDailyCommitted(item.recipientKey, plan.day) + sameRecipient + item.amount > perRecipient) {
+    plan.byRecipient ??= store.recipientsDailyCommitted([...new Set(items.map((i) => i.recipientKey).filter(Boolean))], plan.day);
+    if ((plan.byRecipient.get(item.recipientKey) ?? 0) + item.amount > perRecipient) {
       return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
     }
   }
   return null;
+}
+
+function countMoved(plan: CommitPlan, item: Item): void {
+  if (plan.today !== undefined) plan.today += item.amount;
+  if (plan.byRecipient && item.recipientKey) plan.byRecipient.set(item.recipientKey, (plan.byRecipient.get(item.recipientKey) ?? 0) + item.amount);
 }

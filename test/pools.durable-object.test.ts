@@ -135,6 +135,15 @@ describe("FundingPool limits", () => {
     ]);
     const b = (await stub.getBalance()) as { balance: Record<string, number> };
     expect(b.balance.committed).toBe(800);
+
+    // Later calls count what earlier calls committed today: per recipient, and for the pool.
+    const later1 = await stub.commit({ holdId: "h", actor: "t", items: [{ id: "a3", amount: 100, recipientKey: "ann@example.com" }] });
+    const later2 = await stub.commit({ holdId: "h", actor: "t", items: [{ id: "a4", amount: 1, recipientKey: "ann@example.com" }] });
+    const later3 = await stub.commit({ holdId: "h", actor: "t", items: [{ id: "e1", amount: 101, recipientKey: "ed@example.com" }] });
+    const later4 = await stub.commit({ holdId: "h", actor: "t", items: [{ id: "e2", amount: 100, recipientKey: "ed@example.com" }] });
+    expect([later1, later2, later3, later4].map((r) => r.ok && r.items[0]!.status)).toEqual(["committed", "rejected", "rejected", "committed"]);
+    const after = (await stub.getBalance()) as { balance: Record<string, number> };
+    expect(after.balance.committed).toBe(1_000);
   });
 
   it("refuses amounts that are not positive safe integers without touching the journal", async () => {

@@ -9,7 +9,7 @@ import type { AppEnv } from "../env";
 import { poolStub } from "../pools/pools.service";
 import { counters, resetCounters } from "./metrics";
 
-interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number }
+interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number; limits?: Record<string, number> }
 
 export const poolBench = new Hono<AppEnv>()
   .get("/dev/bench/metrics", (c) => {
@@ -20,10 +20,10 @@ export const poolBench = new Hono<AppEnv>()
   })
   .post("/dev/bench/pools", async (c) => {
   if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
-  const { seconds, concurrency, itemsPerCommit } = await c.req.json<BenchRequest>();
+  const { seconds, concurrency, itemsPerCommit, limits } = await c.req.json<BenchRequest>();
   const poolId = `pool_bench_${crypto.randomUUID()}`;
   const stub = poolStub(c.env, poolId);
-  await stub.init({ poolId, org: "bench", currency: "USD" });
+  await stub.init({ poolId, org: "bench", currency: "USD", limits });
   await stub.fund({ opId: "seed", amount: Number.MAX_SAFE_INTEGER - 1, actor: "bench" });
   const expiresAt = Date.now() + 3_600_000;
 
@@ -44,7 +44,8 @@ export const poolBench = new Hono<AppEnv>()
   );
   const phase1 = (Date.now() - started) / 1000;
 
-  // Phase 2: commits of `itemsPerCommit` items against one large hold.
+  // Phase 2: commits of `itemsPerCommit` items against one large hold, each item for its own
+  // recipient (as in a batch, where recipients are unique).
   const hold = await stub.reserve({ opId: "big", holdId: "big", amount: 2 ** 50, expiresAt, actor: "bench" });
   if (!hold.ok) throw new Error("bench hold refused");
   let items = 0;
@@ -54,7 +55,7 @@ export const poolBench = new Hono<AppEnv>()
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       for (let i = 0; Date.now() < deadline; i++) {
-        const batch = Array.from({ length: itemsPerCommit }, (_, k) => ({ id: `b${w}-${i}-${k}`, amount: 10, recipientKey: `r${k}` }));
+        const batch = Array.from({ length: itemsPerCommit }, (_, k) => ({ id: `b${w}-${i}-${k}`, amount: 10, recipientKey: `r${w}-${i}-${k}` }));
         const m = await stub.commit({ holdId: "big", items: batch, actor: "bench" });
         if (!m.ok) throw new Error("bench commit refused");
         items += m.items.length;

@@ -12,7 +12,8 @@
 //   await worker.dispose();
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
@@ -23,6 +24,7 @@ import { readWranglerVars, root } from "../../src/cli/dev-vars.mjs";
 const JWT_SECRET = randomBytes(32).toString("base64url");
 const CODE_ENCRYPTION_KEY = randomBytes(32).toString("base64");
 const WRANGLER_VARS = readWranglerVars();
+const PROFILE = Boolean(process.env.BENCH_PROFILE);
 
 // Wrangler stays quiet (it would announce .dev.vars, which we do not use) and offline.
 const WRANGLER_ENV = { CI: "true", WRANGLER_LOG: "warn", WRANGLER_SEND_METRICS: "false" };
@@ -89,6 +91,7 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
           ...vars,
         },
         unsafeDirectSockets: direct ? [{ host: "127.0.0.1", port: 0 }] : undefined,
+        inspectorPort: PROFILE ? await freePort() : undefined,
         host: "127.0.0.1",
         port: 0,
         resourcePersistencePath: path.join(dir, "state"),
@@ -102,7 +105,9 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
     const d1 = config.d1_databases[0];
     await applyMigrations(await mf.getD1Database(d1.binding), path.resolve(root, d1.migrations_dir ?? "migrations"), wrangler);
 
+    const profiler = PROFILE ? await startProfiler(mf, config.name) : null;
     const dispose = async () => {
+      await profiler?.stop();
       await mf.dispose();
       removeDir();
       process.off("exit", removeDir);
@@ -120,6 +125,76 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
     process.off("exit", removeDir);
     throw err;
   }
+}
+
+/** A free TCP port on 127.0.0.1 (for the inspector, which Miniflare cannot pick itself). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/**
+ * BENCH_PROFILE=1: records a V8 CPU profile of the Worker's isolate (the Worker and its Durable
+ * Objects; not Miniflare's own D1/Queues isolates) over the whole run, writes it to
+ * bench-<worker>-<time>.cpuprofile (open in Chrome DevTools) and prints the top functions by self time.
+ */
+async function startProfiler(mf, workerName) {
+  const url = `ws://127.0.0.1:${(await mf.getInspectorURL()).port}/core:user:${workerName}`;
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`cannot reach the inspector at ${url}`));
+  });
+  let nextId = 1;
+  const waiting = new Map();
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)(msg);
+      waiting.delete(msg.id);
+    }
+  };
+  const send = (method, params = {}) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 200 });
+  await send("Profiler.start");
+  return {
+    async stop() {
+      const { result } = await send("Profiler.stop");
+      ws.close();
+      const file = path.join(root, `bench-${workerName}-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(result.profile));
+      printTopSelfTime(result.profile, file);
+    },
+  };
+}
+
+function printTopSelfTime(profile, file) {
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const f = n.callFrame;
+    const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+    const us = dt[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + us);
+    total += us;
+  });
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  console.error(`\nCPU profile of the Worker isolate: ${file} (${(total / 1e6).toFixed(2)} s sampled)`);
+  for (const [key, us] of top) console.error(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1e3).toFixed(0).padStart(7)} ms  ${key}`);
 }
 
 /** Runs every migrations/*.sql in name order, like `wrangler d1 migrations apply` (minus its bookkeeping table). */
