@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { formatMoney, formatMoneyCode } from "../src/core/money";
 import { rewardEmail, rewardSms } from "../src/delivery/templates";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { orgTokens } from "./helpers/batch-factories";
@@ -25,6 +26,11 @@ describe("reward messages", () => {
     expect(m.text).toBe("Code ABCD-1234 (Gift card) Valid until 2027-01-31.");
     expect(m.html).toContain("<pre>Code ABCD-1234 (Gift card)");
     expect(rewardSms({ ...base, recipientName: null, claimUrl: "https://x/claim/t" }, t)).toBe("https://x/claim/t");
+  });
+
+  it("formats minor units by the currency's own decimals", () => {
+    expect([formatMoney(2500, "USD"), formatMoney(2500, "JPY"), formatMoney(2500, "KWD"), formatMoney(2500, "EUR")]).toEqual(["$25.00", "¥2,500", "KWD\u00a02.500", "€25.00"]);
+    expect([formatMoneyCode(123450, "USD"), formatMoneyCode(2500, "JPY"), formatMoneyCode(-5, "KWD")]).toEqual(["USD 1,234.50", "JPY 2,500", "-KWD 0.005"]);
   });
 
   it("sends a delivered batch with the org's template", async () => {

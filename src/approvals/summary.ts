@@ -4,18 +4,7 @@ import type { BatchRow } from "../batches/batch-state";
 import type { Env } from "../env";
 import { getSettings } from "../settings/settings.service";
 import type { FlowStep } from "./policy";
-
-const ZERO_DECIMALS = new Set(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
-const THREE_DECIMALS = new Set(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]);
-
-/** Integer minor units as text ("USD 1,234.50"), without floating point. */
-export function formatMoney(amount: number, currency: string): string {
-  const digits = ZERO_DECIMALS.has(currency) ? 0 : THREE_DECIMALS.has(currency) ? 3 : 2;
-  const unit = 10 ** digits;
-  const major = Math.floor(Math.abs(amount) / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const minor = digits ? "." + String(Math.abs(amount) % unit).padStart(digits, "0") : "";
-  return `${amount < 0 ? "-" : ""}${currency} ${major}${minor}`;
-}
+import { formatMoneyCode } from "../core/money";
 
 export interface BatchSummary {
   id: string;
@@ -53,7 +42,7 @@ export async function batchSummary(env: Env, batch: BatchRow, steps: FlowStep[],
     recipients: batch.validCount,
     invalid: batch.invalidCount,
     excluded: batch.excludedCount,
-    total: formatMoney(batch.validTotal, batch.currency),
+    total: formatMoneyCode(batch.validTotal, batch.currency),
     releaseAt: batch.releaseAt,
     anomalies: preview.anomalies.map((a) => ({ code: a.code, detail: a.detail })),
     creator: creator.label,

@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from "../core/crypto";
+import { canonicalJson, sha256HexSync } from "../core/crypto";
 import { newId } from "../core/ids";
 
 export interface AuditInput {
@@ -47,8 +47,8 @@ export function canonicalEvent(row: Omit<AuditRow, "hash" | "prev_hash">): strin
   });
 }
 
-export async function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_hash">): Promise<string> {
-  return sha256Hex(`${prevHash}\n${canonicalEvent(row)}`);
+export function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_hash">): string {
+  return sha256HexSync(`${prevHash}\n${canonicalEvent(row)}`);
 }
 
 /**
@@ -87,7 +87,7 @@ export async function appendAudit(
         request_id: e.requestId ?? null,
         created_at: createdAt,
       };
-      const hash = await chainHash(prevHash, base);
+      const hash = chainHash(prevHash, base);
       rows.push({ ...base, prev_hash: prevHash, hash });
       prevHash = hash;
     }

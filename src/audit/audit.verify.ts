@@ -40,7 +40,7 @@ export async function checkEvent(row: AuditRow, prev: Cursor): Promise<ChainBrea
   if (row.prev_hash !== prev.hash) {
     return { ...at, reason: "prev_hash_mismatch", detail: `prev_hash does not match the hash of seq ${prev.seq}` };
   }
-  if ((await chainHash(row.prev_hash, row)) !== row.hash) {
+  if (chainHash(row.prev_hash, row) !== row.hash) {
     return { ...at, reason: "hash_mismatch", detail: "The stored hash does not match the event's content" };
   }
   return null;

@@ -1,6 +1,7 @@
 /** Reads what a delivery step needs: the batch and product once, the recipients of the claimed deliveries. */
 import type { Env } from "../env";
 import { getSettings } from "../settings/settings.service";
+import type { RevealedCode } from "./rewards";
 import type { RewardTemplate } from "./templates";
 
 export interface DeliveryContext {
@@ -32,6 +33,8 @@ export interface ClaimedRow {
 export interface Claimed extends ClaimedRow {
   recipient: { name: string | null; email: string | null; phone: string | null; externalId: string | null; fields: Record<string, string> | null };
   recipientKey: string | null;
+  /** The plain code of a card issued in this run (memory only), so it need not be read back and decrypted. */
+  fresh?: RevealedCode;
 }
 
 /** The batch must be delivering (a cancelled or finished batch sends nothing more). */
@@ -52,7 +55,7 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
 export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
   if (rows.length === 0) return [];
   const { results } = await env.DB.prepare(
-    "SELECT id, name, email, phone, external_id, email_key, phone_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?))",
+    "SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?))",
   ).bind(JSON.stringify(rows.map((r) => r.recipient_id))).all<Record<string, string | null>>();
   const byId = new Map(results.map((r) => [r.id!, r]));
   return rows.map((row) => {
@@ -63,7 +66,7 @@ export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Cl
         name: r?.name ?? null, email: r?.email ?? null, phone: r?.phone ?? null, externalId: r?.external_id ?? null,
         fields: r?.fields ? (JSON.parse(r.fields) as Record<string, string>) : null,
       },
-      recipientKey: r?.email_key ?? r?.phone_key ?? null,
+      recipientKey: r?.recipient_key ?? null,
     };
   });
 }

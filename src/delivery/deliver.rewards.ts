@@ -16,10 +16,13 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
     for (const [k, v] of fresh) got.set(k, v);
   } else {
     got = await issueCards(env, { id: ctx.productId, kind: ctx.productKind, currency: ctx.currency, expiresAfterDays: ctx.expiresAfterDays }, needs);
-    // INSERT OR IGNORE kept a card made by an earlier attempt: use the card that is actually stored.
-    const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE delivery_id IN (SELECT value FROM json_each(?))")
-      .bind(JSON.stringify(needs.map((n) => n.id))).all<{ id: string; delivery_id: string }>();
-    got = new Map(results.map((r) => [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" }]));
+    // A card made by an earlier (crashed) attempt was kept by INSERT OR IGNORE: use the stored one.
+    const kept = needs.filter((n) => !got.has(n.id)).map((n) => n.id);
+    if (kept.length > 0) {
+      const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE delivery_id IN (SELECT value FROM json_each(?))")
+        .bind(JSON.stringify(kept)).all<{ id: string; delivery_id: string }>();
+      for (const r of results) got.set(r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" });
+    }
   }
   const assigned = [...got.values()].map((r) => ({ id: r.deliveryId, code_id: r.codeId ?? null, card_id: r.cardId ?? null }));
   if (assigned.length > 0) {
@@ -37,6 +40,7 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
     }
     c.code_id = r.codeId ?? null;
     c.card_id = r.cardId ?? null;
+    c.fresh = r.fresh;
     return true;
   });
 }

@@ -117,7 +117,7 @@ async function refundFailed(env: Env, ctx: DeliveryContext, finals: Final[]) {
 function toJob(ctx: DeliveryContext, c: Claimed) {
   return {
     deliveryId: c.id, org: ctx.org, channel: c.channel, amount: c.amount, currency: ctx.currency, codeId: c.code_id, cardId: c.card_id,
-    recipient: c.recipient, productName: ctx.productName, batchName: ctx.batchName, campaign: ctx.campaign, template: ctx.template,
+    recipient: c.recipient, productName: ctx.productName, batchName: ctx.batchName, campaign: ctx.campaign, template: ctx.template, code: c.fresh,
   };
 }
 

@@ -7,7 +7,8 @@ import { codeHmac, decryptCode, encryptCode, maskCode } from "../catalog/code-cr
 import type { Env } from "../env";
 
 export interface RewardNeed { id: string; org: string; amount: number; codeId: string | null; cardId: string | null }
-export interface Reward { deliveryId: string; codeId?: string; cardId?: string; masked: string }
+export interface RevealedCode { code: string; masked: string; expiresAt: string | null }
+export interface Reward { deliveryId: string; codeId?: string; cardId?: string; masked: string; fresh?: RevealedCode }
 export interface ProductInfo { id: string; kind: "inventory" | "stored_value"; currency: string; expiresAfterDays: number | null }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -46,14 +47,24 @@ export async function assignCodes(env: Env, org: string, productId: string, need
   return got;
 }
 
-/** Issues a card per delivery (card id derived from the delivery id: a retry finds the card it made). */
+/** A delivery's card id is derived from its id, so every attempt at issuing it targets one row. */
+export const cardIdFor = (deliveryId: string) => `card_${deliveryId.slice(4)}`;
+
+/**
+ * Issues a card per delivery (card id derived from the delivery id: a retry finds the card it made).
+ * Returns the cards this call inserted, with their plain code in memory (`fresh`) so the message can
+ * be built without reading and decrypting them again; a card kept from an earlier attempt is not in
+ * the result (the caller looks it up).
+ */
 export async function issueCards(env: Env, product: ProductInfo, needs: RewardNeed[]): Promise<Map<string, Reward>> {
   const now = new Date();
   const expiresAt = product.expiresAfterDays ? new Date(now.getTime() + product.expiresAfterDays * 86_400_000).toISOString() : null;
+  const plain = new Map<string, string>();
   const rows = await Promise.all(
     needs.map(async (n) => {
-      const id = `card_${n.id.slice(4)}`;
+      const id = cardIdFor(n.id);
       const code = newCardCode();
+      plain.set(id, code);
       const sealed = await encryptCode(env, n.org, id, code);
       return {
         id, org: n.org, product_id: product.id, delivery_id: n.id, currency: product.currency, amount: n.amount,
@@ -62,19 +73,26 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
       };
     }),
   );
-  if (rows.length > 0) {
-    await env.DB.prepare(
-      `INSERT OR IGNORE INTO cards (id, org, product_id, delivery_id, currency, initial_amount, balance, ciphertext, iv, key_version, code_hmac, status, expires_at, created_at)
-       SELECT value ->> 'id', value ->> 'org', value ->> 'product_id', value ->> 'delivery_id', value ->> 'currency', value ->> 'amount', value ->> 'amount',
-              value ->> 'ciphertext', value ->> 'iv', value ->> 'key_version', value ->> 'code_hmac', 'active', value ->> 'expires_at', value ->> 'created_at'
-       FROM json_each(?)`,
-    ).bind(JSON.stringify(rows)).run();
-  }
-  return new Map(rows.map((r) => [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" }]));
+  if (rows.length === 0) return new Map();
+  // INSERT OR IGNORE … RETURNING lists only the rows actually inserted.
+  const { results } = await env.DB.prepare(
+    `INSERT OR IGNORE INTO cards (id, org, product_id, delivery_id, currency, initial_amount, balance, ciphertext, iv, key_version, code_hmac, status, expires_at, created_at)
+     SELECT value ->> 'id', value ->> 'org', value ->> 'product_id', value ->> 'delivery_id', value ->> 'currency', value ->> 'amount', value ->> 'amount',
+            value ->> 'ciphertext', value ->> 'iv', value ->> 'key_version', value ->> 'code_hmac', 'active', value ->> 'expires_at', value ->> 'created_at'
+     FROM json_each(?) RETURNING id, delivery_id`,
+  ).bind(JSON.stringify(rows)).all<{ id: string; delivery_id: string }>();
+  return new Map(
+    results.map((r) => {
+      const code = plain.get(r.id)!;
+      return [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: maskCode(code), fresh: { code, masked: maskCode(code), expiresAt } }];
+    }),
+  );
 }
 
 /** The plain codes of deliveries, for the message only (never logged, never stored in clear). */
-export async function revealCodes(env: Env, org: string, refs: { deliveryId: string; codeId: string | null; cardId: string | null }[]) {
+export async function revealCodes(env: Env, org: string, refs: { deliveryId: string; codeId: string | null; cardId: string | null }[]): Promise<Map<string, RevealedCode>> {
+  const out = new Map<string, RevealedCode>();
+  if (refs.length === 0) return out;
   const codeIds = refs.flatMap((r) => (r.codeId ? [r.codeId] : []));
   const cardIds = refs.flatMap((r) => (r.cardId ? [r.cardId] : []));
   type Sealed = { id: string; ciphertext: string; iv: string; key_version: number; expires_at?: string | null };
@@ -84,7 +102,6 @@ export async function revealCodes(env: Env, org: string, refs: { deliveryId: str
     env.DB.prepare("SELECT id, ciphertext, iv, key_version, expires_at FROM cards WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(org, JSON.stringify(cardIds)),
   ]);
   const sealed = new Map([...codes!.results, ...cardRows!.results].map((r) => [r.id, r]));
-  const out = new Map<string, { code: string; masked: string; expiresAt: string | null }>();
   await Promise.all(
     refs.map(async (r) => {
       const s = sealed.get((r.codeId ?? r.cardId)!);

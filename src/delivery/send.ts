@@ -11,7 +11,7 @@ import { sha256Hex } from "../core/crypto";
 import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { claimUrl } from "./claim-links";
-import { revealCodes } from "./rewards";
+import { revealCodes, type RevealedCode } from "./rewards";
 import { rewardEmail, rewardSms, type RewardTemplate } from "./templates";
 
 export interface SendJob {
@@ -28,6 +28,8 @@ export interface SendJob {
   campaign?: string;
   /** The org's template (settings.reward_template); the built-in one when absent. */
   template?: RewardTemplate | null;
+  /** The plain code when the caller has just issued it; otherwise it is read and decrypted here. */
+  code?: RevealedCode;
 }
 
 export interface SendOutcome { attemptId: string; attemptNo: number; result: SendResult; masked: string | null }
@@ -40,7 +42,8 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
   if (jobs.length === 0) return out;
   const org = jobs[0]!.org;
   const attempts = await startAttempts(env, jobs, kind, actor);
-  const codes = await revealCodes(env, org, jobs.map((j) => ({ deliveryId: j.deliveryId, codeId: j.codeId, cardId: j.cardId })));
+  const codes = await revealCodes(env, org, jobs.filter((j) => !j.code).map((j) => ({ deliveryId: j.deliveryId, codeId: j.codeId, cardId: j.cardId })));
+  for (const j of jobs) if (j.code) codes.set(j.deliveryId, j.code);
   const missing = (j: SendJob): SendResult => ({ ok: false, errorClass: "policy", status: null, detail: `No reward code found for ${j.deliveryId}` });
   const messages = await Promise.all(
     jobs.map(async (j) => {

@@ -4,6 +4,8 @@
  * html and put on one line in the subject and SMS, so a name like "</p><script>" or
  * "x\r\nBcc: y" stays plain text. Templates themselves are the org admin's trusted input.
  */
+import { formatMoney } from "../core/money";
+
 export interface RewardMessageInput {
   recipientName: string | null;
   amount: number;
@@ -22,14 +24,6 @@ export interface RewardTemplate { subject: string; text: string; html?: string; 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 export const oneLine = (s: string) => s.replace(/[\r\n\u2028\u2029]+/g, " ").trim();
-
-export function formatMoney(amount: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount / 100);
-  } catch {
-    return `${(amount / 100).toFixed(2)} ${currency}`;
-  }
-}
 
 export const BUILT_IN_TEMPLATE: RewardTemplate = {
   subject: "Your {{amount}} {{product}} reward",

@@ -7,7 +7,7 @@
  * and a new exception opens.
  */
 import { AppError } from "../core/errors";
-import { assignCodes, issueCards } from "../delivery/rewards";
+import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./delivery-store";
@@ -44,7 +44,7 @@ async function rewardFor(env: Env, d: DeliveryRecord, facts: SendFacts): Promise
     return { codeId, cardId: null };
   }
   const cards = await issueCards(env, { id: d.productId, kind: "stored_value", currency: d.currency, expiresAfterDays: facts.expiresAfterDays }, [need]);
-  return { codeId: null, cardId: cards.get(d.id)!.cardId! };
+  return { codeId: null, cardId: cards.get(d.id)?.cardId ?? cardIdFor(d.id) };
 }
 
 async function refund(env: Env, exc: ExceptionRecord, d: DeliveryRecord, actor: string): Promise<void> {

@@ -9,7 +9,7 @@ import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { newId } from "../core/ids";
 import { appendAudit } from "../audit/audit";
-import { assignCodes, issueCards } from "../delivery/rewards";
+import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
 import { leaseDelivery, releaseLease, sendFacts, voidReward, type DeliveryRecord, type SendFacts } from "./delivery-store";
 import { sendNow } from "./send-now";
@@ -33,7 +33,7 @@ async function newReward(env: Env, d: DeliveryRecord, facts: SendFacts, id: stri
     return { codeId, cardId: null };
   }
   const cards = await issueCards(env, { id: d.productId, kind: "stored_value", currency: d.currency, expiresAfterDays: facts.expiresAfterDays }, [need]);
-  return { codeId: null, cardId: cards.get(id)!.cardId! };
+  return { codeId: null, cardId: cards.get(id)?.cardId ?? cardIdFor(id) };
 }
 
 /** Gives back a reward taken for a reissue that did not happen. */

@@ -1,6 +1,6 @@
 /** The recipient's claim page (hono/jsx): the code large and selectable, no scripts, nothing external. */
 import type { Child, FC } from "hono/jsx";
-import { formatMoney } from "../../delivery/templates";
+import { formatMoney } from "../../core/money";
 import type { ClaimView } from "../../support/claim";
 
 const CSS = `
