@@ -85,10 +85,12 @@ function heavyHitter(counters: Map<string, number>, key: string): void {
   const n = counters.get(key);
   if (n !== undefined) return void counters.set(key, n + 1);
   if (counters.size < HEAVY_K) return void counters.set(key, 1);
-  for (const [k, v] of counters) {
-    if (v <= 1) counters.delete(k);
-    else counters.set(k, v - 1);
-  }
+  // Rebuilt rather than deleted from while iterating: with mostly unique keys (phone prefixes) every
+  // pass empties the map, and V8 Maps degrade under that churn (this was 14% of upload CPU).
+  const survivors: [string, number][] = [];
+  for (const [k, v] of counters) if (v > 1) survivors.push([k, v - 1]);
+  counters.clear();
+  for (const [k, v] of survivors) counters.set(k, v);
 }
 
 /** Adds up the stats of several uploads (heavy-hitter counts stay lower bounds). */
