@@ -5,11 +5,11 @@
 //   raw SQLite (node:sqlite, same table and indexes, one transaction) — the physical limit here.
 //   workerd's peak resident memory (VmHWM) is read from /proc.
 // BENCH_ROWS=1000000 checks the million-row case (memory must stay under 512 MB).
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
-import { devToken, startWorker } from "./worker.mjs";
+import { cpuSeconds, devToken, startWorker, workerdPids } from "./worker.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const CHUNK_ROWS = Number(process.env.BENCH_CHUNK_ROWS ?? 25_000);
@@ -34,20 +34,6 @@ function chunkCsv(from, to) {
   return lines.join("\n") + "\n";
 }
 
-function workerdPids() {
-  const pids = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(entry);
-    } catch {}
-  }
-  return pids;
-}
-
 function peakRssMb(pids) {
   let kb = 0;
   for (const pid of pids) {
@@ -55,19 +41,6 @@ function peakRssMb(pids) {
     if (m) kb = Math.max(kb, Number(m[1]));
   }
   return Math.round(kb / 1024);
-}
-
-/** CPU seconds (user + system) used so far by the workerd processes: less noisy than wall time on a shared machine. */
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-    } catch {}
-  }
-  return ticks / 100; // USER_HZ
 }
 
 async function api(worker, token, method, p, body, headers = {}) {

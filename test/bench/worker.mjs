@@ -127,6 +127,34 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
   }
 }
 
+/** The workerd processes this Node process started (Miniflare's runtime). */
+export function workerdPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(entry);
+    } catch {}
+  }
+  return pids;
+}
+
+export /** CPU seconds (user + system) used so far by the workerd processes: less noisy than wall time on a shared machine. */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {}
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** A free TCP port on 127.0.0.1 (for the inspector, which Miniflare cannot pick itself). */
 function freePort() {
   return new Promise((resolve, reject) => {
