@@ -44,6 +44,24 @@ function run(name) {
   });
 }
 
+/**
+ * This VM's speed drifts (the same code has measured 2× apart within an hour), so each run starts
+ * with a reference: a fixed CPU-bound loop in this Node process. The README's figures were taken
+ * when it took ~45 ms.
+ */
+function machineReference() {
+  let x = 0;
+  const best = [];
+  for (let round = 0; round < 5; round++) {
+    const t = performance.now();
+    for (let i = 0; i < 1e7; i++) x = (x + i * 7) % 1000003;
+    best.push(performance.now() - t);
+  }
+  return { ms: Math.min(...best), x };
+}
+const ref = machineReference();
+console.log(`machine reference: 10^7-iteration loop ${ref.ms.toFixed(1)} ms (~45 ms when the README's figures were taken; higher = slower machine right now)`);
+
 const failed = [];
 for (const name of requested.length > 0 ? requested : available) {
   console.log(`\n▶ bench ${name}`);
