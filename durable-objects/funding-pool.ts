@@ -103,8 +103,8 @@ export class FundingPool extends DurableObject<Env> {
       const hold = this.store.getHold(a.holdId);
       if (!hold) return fail("hold_not_found", `No hold ${a.holdId}`);
       const day = utcDay();
-      const plan = newCommitPlan(hold, day, this.store.getItems(a.items.map((i) => i.id)));
-      const items = a.items.map((item) => planItem(this.store, this.meta!.limits, plan, item, a.items));
+      const plan = newCommitPlan(hold, day, this.store.getItems(a.items.map((i) => i.id)), a.items);
+      const items = a.items.map((item) => planItem(this.store, this.meta!.limits, plan, item));
       const { added, moved } = plan;
       this.store.insertItems(added, hold.hold_id, day);
       const total = moved.reduce((s, i) => s + i.amount, 0);

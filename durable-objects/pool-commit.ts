@@ -19,16 +19,18 @@ export interface CommitPlan {
   added: Item[];
   /** Every item whose value moves in this call (new and re-committed). */
   moved: Item[];
+  /** All items of the call: their recipients' stored totals are read in one query when a limit needs them. */
+  items: readonly Item[];
   /** Committed today, stored plus moved by this call: read once per call, only when a limit needs it. */
   today?: number;
   byRecipient?: Map<string, number>;
 }
 
-export function newCommitPlan(hold: Hold, day: string, known: Map<string, ItemRow>): CommitPlan {
-  return { hold, day, known, added: [], moved: [] };
+export function newCommitPlan(hold: Hold, day: string, known: Map<string, ItemRow>, items: readonly Item[]): CommitPlan {
+  return { hold, day, known, added: [], moved: [], items };
 }
 
-export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item, items: readonly Item[]): ItemOutcome {
+export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item): ItemOutcome {
   const { hold, day, known } = plan;
   const prior = known.get(item.id);
   const recommit = prior?.state === "refunded";
@@ -42,7 +44,7 @@ export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, ite
   if (item.amount > hold.remaining) {
     return { id: item.id, status: "rejected", code: "insufficient_funds", detail: `The hold has ${hold.remaining} left` };
   }
-  const limitProblem = limitExceeded(store, limits, plan, item, items);
+  const limitProblem = limitExceeded(store, limits, plan, item);
   if (limitProblem) return { id: item.id, status: "rejected", code: "limit_exceeded", detail: limitProblem };
   hold.remaining -= item.amount;
   hold.committed += item.amount;
@@ -58,14 +60,14 @@ export function planItem(store: PoolStore, limits: Limits, plan: CommitPlan, ite
  * Limits count what is stored plus what this call has already moved. The stored totals are read
  * once per call (one query for all of its recipients), then kept up to date in the plan.
  */
-function limitExceeded(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item, items: readonly Item[]): string | null {
+function limitExceeded(store: PoolStore, limits: Limits, plan: CommitPlan, item: Item): string | null {
   const { daily_commit_limit: daily, recipient_daily_limit: perRecipient } = limits;
   if (daily !== undefined) {
     plan.today ??= store.dailyCommitted(plan.day);
     if (plan.today + item.amount > daily) return `The pool's daily limit of ${daily} would be exceeded`;
   }
   if (perRecipient !== undefined && item.recipientKey) {
-    plan.byRecipient ??= store.recipientsDailyCommitted([...new Set(items.map((i) => i.recipientKey).filter(Boolean))], plan.day);
+    plan.byRecipient ??= store.recipientsDailyCommitted([...new Set(plan.items.map((i) => i.recipientKey).filter(Boolean))], plan.day);
     if ((plan.byRecipient.get(item.recipientKey) ?? 0) + item.amount > perRecipient) {
       return `The per-recipient daily limit of ${perRecipient} would be exceeded`;
     }

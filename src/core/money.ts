@@ -19,11 +19,6 @@ function formatter(currency: string): { format: Intl.NumberFormat | null; digits
   return f;
 }
 
-/** Digits after the decimal point in the currency's minor unit (JPY 0, USD 2, KWD 3). */
-export function minorDigits(currency: string): number {
-  return formatter(currency).digits;
-}
-
 /** For recipients: "$25.00", "¥2,500", "€10.00". */
 export function formatMoney(amount: number, currency: string): string {
   const { format, digits } = formatter(currency);
@@ -32,7 +27,7 @@ export function formatMoney(amount: number, currency: string): string {
 
 /** For finance and approvers, exact and unambiguous: "USD 1,234.50", computed without floating point. */
 export function formatMoneyCode(amount: number, currency: string): string {
-  const digits = minorDigits(currency);
+  const { digits } = formatter(currency); // the currency's minor unit: JPY 0, USD 2, KWD 3
   const unit = 10 ** digits;
   const major = Math.floor(Math.abs(amount) / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   const minor = digits ? "." + String(Math.abs(amount) % unit).padStart(digits, "0") : "";

@@ -94,7 +94,8 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
   return new Map(
     inserted.map((r) => {
       const code = plain.get(r.id)!;
-      return [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: maskCode(code), fresh: { code, masked: maskCode(code), expiresAt } }];
+      const masked = maskCode(code);
+      return [r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked, fresh: { code, masked, expiresAt } }];
     }),
   );
 }
