@@ -11,6 +11,7 @@ import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { MAX_BATCH_ROWS } from "../core/limits";
 import { createDb } from "../db/client";
+import { jsonEachFunction, type JsonEach } from "../db/json-rows";
 import { batches } from "../db/schema";
 import type { Auth, Env } from "../env";
 import { getSettings } from "../settings/settings.service";
@@ -36,6 +37,7 @@ interface UploadRun {
   batch: BatchRow;
   uploadId: string;
   ctx: ValidationContext;
+  jsonEach: JsonEach;
   nextRowNo: number;
   orgHasSuppressions: boolean;
   tally: UploadTally;
@@ -52,7 +54,7 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
   const rows = chunk.rows.map((r) => validateRow(run.ctx, r));
   const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { batchHasRows: run.nextRowNo > 1, orgHasSuppressions: run.orgHasSuppressions });
   applyExclusions(run.ctx, rows, facts);
-  await env.DB.batch(insertStatements(env.DB, run.batch, run.uploadId, rows, run.nextRowNo));
+  await env.DB.batch(insertStatements(env.DB, run.jsonEach, run.batch, run.uploadId, rows, run.nextRowNo));
   run.nextRowNo += rows.length;
   for (const r of rows) {
     run.stats.add(r);
@@ -100,17 +102,18 @@ async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", 
 
 export async function uploadRecipients(env: Env, auth: Auth, batchId: string, format: "csv" | "json", source: AsyncIterable<RawBatch>, requestId?: string) {
   const found = await requireBatch(env.DB, auth.org, batchId);
-  const [product, settings, suppression] = await Promise.all([
+  const [product, settings, suppression, jsonEach] = await Promise.all([
     requireProduct(env.DB, auth.org, found.productId),
     getSettings(env.DB, auth.org),
     env.DB.prepare("SELECT 1 AS one FROM suppressions WHERE org = ? LIMIT 1").bind(auth.org).first(),
+    jsonEachFunction(env.DB),
   ]);
   const uploadId = await acquireUploadLease(env.DB, found);
   // Read again under the lease: counts and status are now stable until this upload commits.
   const batch = await requireBatch(env.DB, auth.org, batchId);
   const rowsBefore = batch.rowsTotal;
   const run: UploadRun = {
-    env, batch, uploadId, ctx: validationContext(batch, product, settings), nextRowNo: rowsBefore + 1, orgHasSuppressions: suppression !== null,
+    env, batch, uploadId, ctx: validationContext(batch, product, settings), jsonEach, nextRowNo: rowsBefore + 1, orgHasSuppressions: suppression !== null,
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
     stats: new StatsBuilder(),
   };
