@@ -8,11 +8,30 @@ import type { CheckedRecipient, KeyFacts, ValidationContext } from "./recipients
 /** Batches whose recipients count as paid: released to delivery or beyond. */
 export const PAID_STATUSES = ["releasing", "delivering", "completed", "completed_with_errors"] as const;
 
-export interface LookupOptions {
-  /** False for the first rows of an empty batch: nothing earlier to collide with. */
-  batchHasRows: boolean;
+export interface OrgFacts {
   /** False when the org has no suppressions at all. */
   orgHasSuppressions: boolean;
+  /** False when no other batch of the org was released within the prior-payout window. */
+  orgHasRecentPayouts: boolean;
+}
+
+export interface LookupOptions extends OrgFacts {
+  /** False for the first rows of an empty batch: nothing earlier to collide with. */
+  batchHasRows: boolean;
+}
+
+const paidSince = (ctx: ValidationContext) => new Date(Date.now() - ctx.priorPayoutWindowDays * 86_400_000).toISOString();
+const PAID_IN = `(${PAID_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+
+/** What the org's data says about which lookups an upload needs at all, read once per upload. */
+export async function orgFacts(d1: D1Database, ctx: ValidationContext): Promise<OrgFacts> {
+  const [suppression, paid] = await d1.batch<{ one: number }>([
+    d1.prepare("SELECT 1 AS one FROM suppressions WHERE org = ? LIMIT 1").bind(ctx.org),
+    d1
+      .prepare(`SELECT 1 AS one FROM batches WHERE org = ?1 AND id <> ?2 AND status IN ${PAID_IN} AND released_at >= ?3 LIMIT 1`)
+      .bind(ctx.org, ctx.batchId, paidSince(ctx)),
+  ]);
+  return { orgHasSuppressions: suppression!.results.length > 0, orgHasRecentPayouts: ctx.priorPayoutWindowDays > 0 && paid!.results.length > 0 };
 }
 
 const keyed = (prefix: string, rows: { k: string }[]) => rows.map((r) => `${prefix}:${r.k}`);
@@ -38,15 +57,15 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
       d1.prepare(`SELECT value AS k FROM suppressions WHERE org = ?1 AND kind = ?2 AND value IN (SELECT value FROM json_each(?3))`).bind(ctx.org, kind, json);
     statements.push(["suppressed:email", suppressed("email", emails)], ["suppressed:phone", suppressed("phone", phones)]);
   }
-  if (live.length && ctx.priorPayoutWindowDays > 0) {
-    const since = new Date(Date.now() - ctx.priorPayoutWindowDays * 86_400_000).toISOString();
+  if (live.length && opts.orgHasRecentPayouts) {
+    const since = paidSince(ctx);
     const paid = (col: string, json: string) =>
       d1
         .prepare(
           `SELECT j.value AS k FROM json_each(?2) j WHERE EXISTS (
              SELECT 1 FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
              WHERE r.${col} = j.value AND r.status = 'valid' AND b.org = ?1 AND b.id <> ?3
-               AND b.status IN (${PAID_STATUSES.map((s) => `'${s}'`).join(", ")}) AND b.released_at >= ?4)`,
+               AND b.status IN ${PAID_IN} AND b.released_at >= ?4)`,
         )
         .bind(ctx.org, json, ctx.batchId, since);
     statements.push(["paid:email", paid("email_key", emails)], ["paid:phone", paid("phone_key", phones)]);

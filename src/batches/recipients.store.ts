@@ -57,23 +57,29 @@ const INSERT_SQL = { json_each: insertSql("json_each"), jsonb_each: insertSql("j
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-/** `count` ids shaped like newId("rcp") (time part, then 16 random chars), from one random draw. */
-function recipientIds(count: number): string[] {
+/**
+ * Ids for rows numbered from `firstRowNo`, shaped like newId("rcp"): the time part, then the row
+ * number (5 base-32 digits) and 11 random characters. Ids of one statement therefore ascend, so
+ * the primary-key index grows at its end instead of taking random inserts.
+ */
+function recipientIds(count: number, firstRowNo: number): string[] {
   const stem = newId("rcp").slice(0, 14);
-  const rnd = new Uint8Array(count * 16);
+  const rnd = new Uint8Array(count * 11);
   // getRandomValues fills at most 64 KiB per call.
   for (let at = 0; at < rnd.length; at += 65536) crypto.getRandomValues(rnd.subarray(at, at + 65536));
   const ids = new Array<string>(count);
   for (let i = 0; i < count; i++) {
-    let tail = "";
-    for (let j = i * 16; j < i * 16 + 16; j++) tail += ALPHABET[rnd[j]! & 31];
-    ids[i] = stem + tail;
+    let id = stem;
+    const n = firstRowNo + i;
+    for (let shift = 20; shift >= 0; shift -= 5) id += ALPHABET[(n >>> shift) & 31];
+    for (let j = i * 11; j < i * 11 + 11; j++) id += ALPHABET[rnd[j]! & 31];
+    ids[i] = id;
   }
   return ids;
 }
 
 function encodeRows(rows: CheckedRecipient[], firstRowNo: number): unknown[][] {
-  const ids = recipientIds(rows.length);
+  const ids = recipientIds(rows.length, firstRowNo);
   return rows.map((r, i) => [
     ids[i], firstRowNo + i, r.externalId, r.name, r.email, r.phone, r.country, r.amount,
     r.amountRaw, r.currency, r.fields, r.emailKey, r.phoneKey, r.status, JSON.stringify(r.reasons),

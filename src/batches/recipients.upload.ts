@@ -17,7 +17,7 @@ import type { Auth, Env } from "../env";
 import { getSettings } from "../settings/settings.service";
 import { transitionBatch, type BatchRow } from "./batch-state";
 import { batchView, requireBatch } from "./batches.service";
-import { lookupKeyFacts } from "./recipients.lookup";
+import { lookupKeyFacts, orgFacts, type OrgFacts } from "./recipients.lookup";
 import type { RawBatch } from "./recipients.parse";
 import { abortUpload, acquireUploadLease, insertStatements } from "./recipients.store";
 import { StatsBuilder } from "./upload-stats";
@@ -39,7 +39,7 @@ interface UploadRun {
   ctx: ValidationContext;
   jsonEach: JsonEach;
   nextRowNo: number;
-  orgHasSuppressions: boolean;
+  org: OrgFacts;
   tally: UploadTally;
   stats: StatsBuilder;
 }
@@ -52,7 +52,7 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
     throw new AppError("row_limit_exceeded", `A batch holds at most ${MAX_BATCH_ROWS} recipients; this upload would pass that`, { max_rows: MAX_BATCH_ROWS });
   }
   const rows = chunk.rows.map((r) => validateRow(run.ctx, r));
-  const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { batchHasRows: run.nextRowNo > 1, orgHasSuppressions: run.orgHasSuppressions });
+  const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { ...run.org, batchHasRows: run.nextRowNo > 1 });
   applyExclusions(run.ctx, rows, facts);
   await env.DB.batch(insertStatements(env.DB, run.jsonEach, run.batch, run.uploadId, rows, run.nextRowNo));
   run.nextRowNo += rows.length;
@@ -102,18 +102,18 @@ async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", 
 
 export async function uploadRecipients(env: Env, auth: Auth, batchId: string, format: "csv" | "json", source: AsyncIterable<RawBatch>, requestId?: string) {
   const found = await requireBatch(env.DB, auth.org, batchId);
-  const [product, settings, suppression, jsonEach] = await Promise.all([
+  const [product, settings, jsonEach] = await Promise.all([
     requireProduct(env.DB, auth.org, found.productId),
     getSettings(env.DB, auth.org),
-    env.DB.prepare("SELECT 1 AS one FROM suppressions WHERE org = ? LIMIT 1").bind(auth.org).first(),
     jsonEachFunction(env.DB),
   ]);
   const uploadId = await acquireUploadLease(env.DB, found);
   // Read again under the lease: counts and status are now stable until this upload commits.
   const batch = await requireBatch(env.DB, auth.org, batchId);
   const rowsBefore = batch.rowsTotal;
+  const ctx = validationContext(batch, product, settings);
   const run: UploadRun = {
-    env, batch, uploadId, ctx: validationContext(batch, product, settings), jsonEach, nextRowNo: rowsBefore + 1, orgHasSuppressions: suppression !== null,
+    env, batch, uploadId, ctx, jsonEach, nextRowNo: rowsBefore + 1, org: await orgFacts(env.DB, ctx),
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
     stats: new StatsBuilder(),
   };
