@@ -72,6 +72,37 @@ describe("recipient upload and validation", () => {
     expect(gb!.body.content_version).toBe(3);
   });
 
+  it("finds duplicates across the 5,000-row statements of one upload as across uploads", async () => {
+    // One upload is stored in 5,000-row statements and keeps its own keys in memory; separate
+    // uploads find earlier rows in D1. Both must mark the same rows duplicate.
+    const header = "external_id,email,phone,country,amount";
+    const phone = (k: number) => `+1415555${1000 + k}`;
+    const rows = Array.from({ length: 12_000 }, (_, i) => {
+      const email = `user${i < 10_000 ? i : i - 10_000}@example.com`; // rows 10,000.. repeat rows 0.. by email
+      const tel = i >= 4_950 && i < 5_000 ? phone(i - 4_950) : i >= 5_000 && i < 5_050 ? phone(i - 5_000) : ""; // 5,000.. repeat 4,950.. by phone
+      const external = i >= 9_990 && i < 10_000 ? `X${i - 9_990}` : `X${i}`; // 9,990.. repeat 0.. by external id
+      return `${external},${email},${tel},US,${500 + (i % 7) * 250}`;
+    });
+    const single = await seedBatch(uniqueOrg());
+    const split = await seedBatch(uniqueOrg());
+    expect((await uploadCsv(single.batchId, single.tokens.operator, [header, ...rows].join("\n"))).status).toBe(200);
+    for (const part of [rows.slice(0, 4_975), rows.slice(4_975, 9_995), rows.slice(9_995)]) {
+      expect((await uploadCsv(split.batchId, split.tokens.operator, [header, ...part].join("\n"))).status).toBe(200);
+    }
+    const expected = [
+      ...Array.from({ length: 50 }, (_, k) => 5_001 + k),
+      ...Array.from({ length: 10 }, (_, k) => 9_991 + k),
+      ...Array.from({ length: 2_000 }, (_, k) => 10_001 + k),
+    ];
+    for (const s of [single, split]) {
+      const excluded = await allRecipients(s.batchId, s.tokens.operator, "excluded");
+      expect(excluded.map((r) => r.row)).toEqual(expected);
+      expect(new Set(excluded.map((r) => r.reasons.join()))).toEqual(new Set(["duplicate_in_batch"]));
+      const counts = (await callJson(`/v1/batches/${s.batchId}`, { token: s.tokens.operator })).body.counts;
+      expect(counts).toMatchObject({ valid: 12_000 - expected.length, excluded: expected.length });
+    }
+  });
+
   it("accepts JSON recipients and judges them like CSV rows", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
     const res = await callJson(`/v1/batches/${batchId}/recipients`, {

@@ -3,7 +3,7 @@
  * this batch (earlier chunks and uploads), suppressed keys, and keys paid by another of the org's
  * batches that was released within the prior-payout window.
  */
-import type { CheckedRecipient, KeyFacts, ValidationContext } from "./recipients.validate";
+import { emptyKeySets, type CheckedRecipient, type KeyFacts, type KeySets, type ValidationContext } from "./recipients.validate";
 
 /** Batches whose recipients count as paid: released to delivery or beyond. */
 export const PAID_STATUSES = ["releasing", "delivering", "completed", "completed_with_errors"] as const;
@@ -16,7 +16,7 @@ export interface OrgFacts {
 }
 
 export interface LookupOptions extends OrgFacts {
-  /** False for the first rows of an empty batch: nothing earlier to collide with. */
+  /** False when the batch had no rows before this upload (the upload tracks its own keys in memory). */
   batchHasRows: boolean;
 }
 
@@ -34,15 +34,15 @@ export async function orgFacts(d1: D1Database, ctx: ValidationContext): Promise<
   return { orgHasSuppressions: suppression!.results.length > 0, orgHasRecentPayouts: ctx.priorPayoutWindowDays > 0 && paid!.results.length > 0 };
 }
 
-const keyed = (prefix: string, rows: { k: string }[]) => rows.map((r) => `${prefix}:${r.k}`);
-
 export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, rows: CheckedRecipient[], opts: LookupOptions): Promise<KeyFacts> {
+  const facts: KeyFacts = { inBatch: emptyKeySets(), suppressed: emptyKeySets(), paidRecently: emptyKeySets() };
   const live = rows.filter((r) => r.status !== "invalid");
+  if (live.length === 0 || !(opts.batchHasRows || opts.orgHasSuppressions || opts.orgHasRecentPayouts)) return facts;
   const emails = JSON.stringify([...new Set(live.flatMap((r) => (r.emailKey ? [r.emailKey] : [])))]);
   const phones = JSON.stringify([...new Set(live.flatMap((r) => (r.phoneKey ? [r.phoneKey] : [])))]);
   const externals = JSON.stringify([...new Set(live.flatMap((r) => (r.externalId ? [r.externalId] : [])))]);
-  const statements: [string, D1PreparedStatement][] = [];
-  if (live.length && opts.batchHasRows) {
+  const statements: [keyof KeyFacts, keyof KeySets, D1PreparedStatement][] = [];
+  if (opts.batchHasRows) {
     const inBatch = (col: string, json: string) =>
       d1
         .prepare(
@@ -50,14 +50,14 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
            WHERE EXISTS (SELECT 1 FROM batch_recipients WHERE ${col} = j.value AND batch_id = ?1 AND status <> 'invalid')`,
         )
         .bind(ctx.batchId, json);
-    statements.push(["batch:email", inBatch("email_key", emails)], ["batch:phone", inBatch("phone_key", phones)], ["batch:external", inBatch("external_id", externals)]);
+    statements.push(["inBatch", "email", inBatch("email_key", emails)], ["inBatch", "phone", inBatch("phone_key", phones)], ["inBatch", "external", inBatch("external_id", externals)]);
   }
-  if (live.length && opts.orgHasSuppressions) {
+  if (opts.orgHasSuppressions) {
     const suppressed = (kind: string, json: string) =>
       d1.prepare(`SELECT value AS k FROM suppressions WHERE org = ?1 AND kind = ?2 AND value IN (SELECT value FROM json_each(?3))`).bind(ctx.org, kind, json);
-    statements.push(["suppressed:email", suppressed("email", emails)], ["suppressed:phone", suppressed("phone", phones)]);
+    statements.push(["suppressed", "email", suppressed("email", emails)], ["suppressed", "phone", suppressed("phone", phones)]);
   }
-  if (live.length && opts.orgHasRecentPayouts) {
+  if (opts.orgHasRecentPayouts) {
     const since = paidSince(ctx);
     const paid = (col: string, json: string) =>
       d1
@@ -68,15 +68,11 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
                AND b.status IN ${PAID_IN} AND b.released_at >= ?4)`,
         )
         .bind(ctx.org, json, ctx.batchId, since);
-    statements.push(["paid:email", paid("email_key", emails)], ["paid:phone", paid("phone_key", phones)]);
+    statements.push(["paidRecently", "email", paid("email_key", emails)], ["paidRecently", "phone", paid("phone_key", phones)]);
   }
-  const facts = { inBatch: new Set<string>(), suppressed: new Set<string>(), paidRecently: new Set<string>() };
-  if (statements.length === 0) return facts;
-  const results = await d1.batch<{ k: string }>(statements.map(([, s]) => s));
-  statements.forEach(([label, ], i) => {
-    const [group, kind] = label.split(":") as [string, string];
-    const target = group === "batch" ? facts.inBatch : group === "suppressed" ? facts.suppressed : facts.paidRecently;
-    for (const key of keyed(kind, results[i]!.results)) target.add(key);
+  const results = await d1.batch<{ k: string }>(statements.map(([, , s]) => s));
+  statements.forEach(([fact, kind], i) => {
+    for (const { k } of results[i]!.results) facts[fact][kind].add(k);
   });
   return facts;
 }

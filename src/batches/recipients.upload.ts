@@ -21,7 +21,7 @@ import { lookupKeyFacts, orgFacts, type OrgFacts } from "./recipients.lookup";
 import type { RawBatch } from "./recipients.parse";
 import { abortUpload, acquireUploadLease, insertStatements } from "./recipients.store";
 import { StatsBuilder } from "./upload-stats";
-import { applyExclusions, validateRow, validationContext, type ValidationContext } from "./recipients.validate";
+import { applyExclusions, emptyKeySets, validateRow, validationContext, type KeySets, type ValidationContext } from "./recipients.validate";
 
 export interface UploadTally {
   rows: number;
@@ -40,6 +40,10 @@ interface UploadRun {
   jsonEach: JsonEach;
   nextRowNo: number;
   org: OrgFacts;
+  /** Identity keys of this upload's rows so far; rows of earlier uploads are looked up in D1. */
+  seen: KeySets;
+  /** The batch had rows before this upload. */
+  hadRows: boolean;
   tally: UploadTally;
   stats: StatsBuilder;
 }
@@ -52,8 +56,8 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
     throw new AppError("row_limit_exceeded", `A batch holds at most ${MAX_BATCH_ROWS} recipients; this upload would pass that`, { max_rows: MAX_BATCH_ROWS });
   }
   const rows = chunk.rows.map((r) => validateRow(run.ctx, r));
-  const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { ...run.org, batchHasRows: run.nextRowNo > 1 });
-  applyExclusions(run.ctx, rows, facts);
+  const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { ...run.org, batchHasRows: run.hadRows });
+  applyExclusions(run.ctx, rows, facts, run.seen);
   await env.DB.batch(insertStatements(env.DB, run.jsonEach, run.batch, run.uploadId, rows, run.nextRowNo));
   run.nextRowNo += rows.length;
   for (const r of rows) {
@@ -113,7 +117,7 @@ export async function uploadRecipients(env: Env, auth: Auth, batchId: string, fo
   const rowsBefore = batch.rowsTotal;
   const ctx = validationContext(batch, product, settings);
   const run: UploadRun = {
-    env, batch, uploadId, ctx, jsonEach, nextRowNo: rowsBefore + 1, org: await orgFacts(env.DB, ctx),
+    env, batch, uploadId, ctx, jsonEach, nextRowNo: rowsBefore + 1, org: await orgFacts(env.DB, ctx), seen: emptyKeySets(), hadRows: rowsBefore > 0,
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
     stats: new StatsBuilder(),
   };

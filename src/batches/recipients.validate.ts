@@ -152,37 +152,43 @@ export function validateRow(ctx: ValidationContext, raw: RawRecipient): CheckedR
   return r;
 }
 
-/** The identity keys of a row: any shared key makes two rows the same recipient. */
-export function identityKeys(r: CheckedRecipient): string[] {
-  const keys: string[] = [];
-  if (r.emailKey) keys.push(`email:${r.emailKey}`);
-  if (r.phoneKey) keys.push(`phone:${r.phoneKey}`);
-  if (r.externalId) keys.push(`external:${r.externalId}`);
-  return keys;
+/** A row's identity keys by kind; any shared key makes two rows the same recipient. */
+export interface KeySets {
+  email: Set<string>;
+  phone: Set<string>;
+  external: Set<string>;
 }
+
+export const emptyKeySets = (): KeySets => ({ email: new Set(), phone: new Set(), external: new Set() });
+
+const shares = (r: CheckedRecipient, keys: KeySets) =>
+  (r.emailKey !== null && keys.email.has(r.emailKey)) ||
+  (r.phoneKey !== null && keys.phone.has(r.phoneKey)) ||
+  (r.externalId !== null && keys.external.has(r.externalId));
 
 /** Known facts about keys, looked up in D1 for one batch of rows (see recipients.lookup.ts). */
 export interface KeyFacts {
-  inBatch: ReadonlySet<string>;
-  suppressed: ReadonlySet<string>;
-  paidRecently: ReadonlySet<string>;
+  inBatch: KeySets;
+  suppressed: KeySets;
+  paidRecently: KeySets;
 }
 
 /**
  * Marks exclusions, in row order. The first row with an identity (that is not invalid) is that
- * recipient's row; later rows sharing any key with it are `duplicate_in_batch`.
+ * recipient's row; later rows sharing any key with it are `duplicate_in_batch`. `seen` holds the
+ * keys of the upload's earlier rows and gains these rows' keys.
  */
-export function applyExclusions(ctx: ValidationContext, rows: CheckedRecipient[], facts: KeyFacts): void {
-  const seen = new Set<string>();
+export function applyExclusions(ctx: ValidationContext, rows: CheckedRecipient[], facts: KeyFacts, seen: KeySets = emptyKeySets()): void {
   for (const r of rows) {
     if (r.status === "invalid") continue;
-    const keys = identityKeys(r);
     const excluded: Reason[] = [];
-    if (keys.some((k) => seen.has(k) || facts.inBatch.has(k))) excluded.push("duplicate_in_batch");
-    if (keys.some((k) => facts.suppressed.has(k))) excluded.push("suppressed");
-    if (keys.some((k) => facts.paidRecently.has(k))) excluded.push("prior_payout_within_window");
+    if (shares(r, seen) || shares(r, facts.inBatch)) excluded.push("duplicate_in_batch");
+    if (shares(r, facts.suppressed)) excluded.push("suppressed");
+    if (shares(r, facts.paidRecently)) excluded.push("prior_payout_within_window");
     if (ctx.cap !== undefined && r.amount! > ctx.cap) excluded.push("per_recipient_cap");
-    for (const k of keys) seen.add(k);
+    if (r.emailKey !== null) seen.email.add(r.emailKey);
+    if (r.phoneKey !== null) seen.phone.add(r.phoneKey);
+    if (r.externalId !== null) seen.external.add(r.externalId);
     if (excluded.length) {
       r.status = "excluded";
       r.reasons = excluded;
