@@ -1,7 +1,8 @@
 /**
  * What D1 knows about a set of identity keys, in one round trip: keys already used by rows of
- * this batch (earlier chunks and uploads), suppressed keys, and keys paid by another of the org's
- * batches that was released within the prior-payout window.
+ * this batch (earlier uploads; the upload's own rows are tracked in memory), suppressed keys, and
+ * keys paid by another of the org's batches that was released within the prior-payout window.
+ * Each lookup runs only when it can find something (see `orgFacts`).
  */
 import { emptyKeySets, type CheckedRecipient, type KeyFacts, type KeySets, type ValidationContext } from "./recipients.validate";
 
