@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
 import { newCommitPlan, planItem } from "./pool-commit";
+import { Buckets, ZERO, type JournalContext } from "./pool-buckets";
 import { mirrorJournal } from "./pool-mirror";
 import { holdsWithItems, itemsDisagreeing, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
 import { PoolStore, type PoolMeta } from "./pool-store";
@@ -13,10 +14,7 @@ import {
 
 /** Journal entries reach the D1 mirror this long after a write, so a burst of writes drains together. */
 const MIRROR_DELAY_MS = 250;
-const ZERO: Balance = { available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0 };
 const utcDay = (t = Date.now()) => new Date(t).toISOString().slice(0, 10);
-
-interface JournalContext { opId: string; actor: string; holdId?: string; itemId?: string; reference?: string; items?: string[] }
 
 /**
  * One SQLite-backed Durable Object per funding pool: the authority for its balance. Every method
@@ -27,17 +25,16 @@ interface JournalContext { opId: string; actor: string; holdId?: string; itemId?
 export class FundingPool extends DurableObject<Env> {
   private readonly store: PoolStore;
   private meta: PoolMeta | null = null;
-  private balance: Balance = { ...ZERO };
+  private buckets = new Buckets();
   private alarmAt: number | null = null;
-  /** Journal entries of the running transaction, written in one statement when it ends. */
-  private pendingJournal: Parameters<PoolStore["appendJournal"]>[0] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new PoolStore(ctx.storage.sql);
     const loaded = this.store.loadMeta();
     if (loaded) {
-      ({ meta: this.meta, balance: this.balance } = loaded);
+      this.meta = loaded.meta;
+      this.buckets = new Buckets(loaded.balance);
       this.store.indexRecipients(loaded.meta.limits.recipient_daily_limit !== undefined);
     }
     void ctx.blockConcurrencyWhile(async () => {
@@ -66,7 +63,7 @@ export class FundingPool extends DurableObject<Env> {
 
   fund(input: FundInput): Promise<PoolResult> {
     return this.op("fund", FundArgs, input, (a) => {
-      this.move("fund", a.amount, { available: a.amount, funded: a.amount }, a);
+      this.buckets.move("fund", a.amount, { available: a.amount, funded: a.amount }, a);
       return this.ok({});
     });
   }
@@ -74,7 +71,7 @@ export class FundingPool extends DurableObject<Env> {
   withdraw(input: FundInput): Promise<PoolResult> {
     return this.op("withdraw", FundArgs, input, (a) => {
       if (a.amount > this.balance.available) return fail("insufficient_funds", `Only ${this.balance.available} is available to withdraw`);
-      this.move("withdraw", a.amount, { available: -a.amount, withdrawn: a.amount }, a);
+      this.buckets.move("withdraw", a.amount, { available: -a.amount, withdrawn: a.amount }, a);
       return this.ok({});
     });
   }
@@ -88,7 +85,7 @@ export class FundingPool extends DurableObject<Env> {
       if (a.amount > this.balance.available) return fail("insufficient_funds", `Needs ${a.amount}, ${this.balance.available} available`);
       const hold: Hold = { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
       this.store.insertHold(hold);
-      this.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
+      this.buckets.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
       return this.ok({ hold });
     }, (a) => a.expiresAt);
   }
@@ -113,7 +110,7 @@ export class FundingPool extends DurableObject<Env> {
         if (this.meta!.limits.daily_commit_limit !== undefined) this.store.addDailyCommitted(day, total);
         // One journal entry per call (its items listed), not per item: 100× fewer rows here and in the D1 mirror.
         const ids = moved.map((i) => i.id);
-        this.move("commit", total, { reserved: -total, committed: total }, {
+        this.buckets.move("commit", total, { reserved: -total, committed: total }, {
           opId: `commit:${hold.hold_id}:${ids[0]}`, actor: a.actor, holdId: hold.hold_id, itemId: ids.length === 1 ? ids[0] : undefined, items: ids,
         });
       }
@@ -145,7 +142,7 @@ export class FundingPool extends DurableObject<Env> {
       if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
       if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
       this.store.setItemState(a.itemId, "reversed");
-      this.move("reverse", item.amount, { committed: -item.amount, available: item.amount, reversed: item.amount }, { ...a, holdId: item.hold_id });
+      this.buckets.move("reverse", item.amount, { committed: -item.amount, available: item.amount, reversed: item.amount }, { ...a, holdId: item.hold_id });
       return this.ok({ amount: item.amount });
     });
   }
@@ -182,10 +179,10 @@ export class FundingPool extends DurableObject<Env> {
         hold.remaining += item.amount;
         hold.committed -= item.amount;
         this.store.saveHold(hold);
-        this.move("refund", item.amount, { committed: -item.amount, reserved: item.amount }, ctx);
+        this.buckets.move("refund", item.amount, { committed: -item.amount, reserved: item.amount }, ctx);
         return this.ok({ amount: item.amount, to: "hold" as const });
       }
-      this.move("refund", item.amount, { committed: -item.amount, available: item.amount, released: item.amount }, ctx);
+      this.buckets.move("refund", item.amount, { committed: -item.amount, available: item.amount, released: item.amount }, ctx);
       return this.ok({ amount: item.amount, to: "available" as const });
     });
   }
@@ -197,7 +194,7 @@ export class FundingPool extends DurableObject<Env> {
     if (pending !== this.balance.reserved) problems.push(`reserved ${this.balance.reserved} != pending holds ${pending}`);
     const items = this.store.committedItemTotal();
     if (items !== this.balance.committed) problems.push(`committed ${this.balance.committed} != committed items ${items}`);
-    const invariant = this.invariantProblem();
+    const invariant = this.buckets.problem();
     if (invariant) problems.push(invariant);
     return { ok: problems.length === 0, problems, balance: { ...this.balance } };
   }
@@ -248,18 +245,11 @@ export class FundingPool extends DurableObject<Env> {
     hold.released += amount;
     if (close || hold.remaining === 0) hold.state = kind === "expire" ? "expired" : hold.committed > 0 ? "posted" : "released";
     this.store.saveHold(hold);
-    if (amount > 0) this.move(kind, amount, { reserved: -amount, available: amount, released: amount }, { ...ctx, holdId: hold.hold_id });
+    if (amount > 0) this.buckets.move(kind, amount, { reserved: -amount, available: amount, released: amount }, { ...ctx, holdId: hold.hold_id });
   }
 
-  /** Applies bucket changes and journals them with the balance before and after. */
-  private move(kind: string, amount: number, deltas: Partial<Balance>, ctx: JournalContext): void {
-    const before = JSON.stringify(this.balance);
-    for (const [k, d] of Object.entries(deltas) as [keyof Balance, number][]) this.balance[k] += d;
-    this.pendingJournal.push({
-      op_id: ctx.opId, kind, hold_id: ctx.holdId ?? null, item_id: ctx.itemId ?? null, amount,
-      before, after: JSON.stringify(this.balance), actor: ctx.actor, reference: ctx.reference ?? null,
-      items: ctx.items ? JSON.stringify(ctx.items) : null,
-    });
+  private get balance(): Balance {
+    return this.buckets.balance;
   }
 
   /** Runs a generic idempotent operation: replay returns the first result, other args are refused. */
@@ -291,30 +281,22 @@ export class FundingPool extends DurableObject<Env> {
 
   /** One SQLite transaction; the in-memory balance is restored if anything throws. */
   private transact<R>(fn: () => R): R {
-    const snapshot = { ...this.balance };
-    this.pendingJournal = [];
+    this.buckets.begin();
     try {
       return this.ctx.storage.transactionSync(() => {
         const r = fn();
-        const problem = this.invariantProblem();
+        const problem = this.buckets.problem();
         if (problem) throw new Error(`FundingPool invariant violated: ${problem}`);
-        this.store.appendJournal(this.pendingJournal);
+        this.store.appendJournal(this.buckets.journal);
         this.store.saveBalance(this.balance);
         return r;
       });
     } catch (err) {
-      this.balance = snapshot;
+      this.buckets.rollback();
       throw err;
     } finally {
-      this.pendingJournal = [];
+      this.buckets.end();
     }
-  }
-
-  private invariantProblem(): string | null {
-    const b = this.balance;
-    for (const [k, v] of Object.entries(b)) if (v < 0 || !Number.isSafeInteger(v)) return `${k} is ${v}`;
-    if (b.available + b.reserved + b.committed !== b.funded - b.withdrawn) return `buckets ${JSON.stringify(b)} do not add up`;
-    return null;
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
