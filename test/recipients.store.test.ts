@@ -42,5 +42,9 @@ describe("recipient rows in D1", () => {
     expect(b).toEqual(t);
     expect(b[0]).toMatchObject({ row_no: 1, name: 'Ann "Quote", Jr.', amount: 2500, fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }), reasons: "[]" });
     expect(b[1]).toMatchObject({ row_no: 2, amount: null, amount_raw: "12.5", status: "invalid", reasons: '["email_invalid","amount_invalid"]' });
+    // Ids look like every other id (prefix, time part, 16 more characters) and ascend with the row.
+    const ids = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJsonb.id).all<{ id: string }>()).results.map((r) => r.id);
+    for (const id of ids) expect(id).toMatch(/^rcp_[0-9a-hjkmnp-tv-z]{26}$/);
+    expect([...ids].sort()).toEqual(ids);
   });
 });
