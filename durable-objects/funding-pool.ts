@@ -25,16 +25,16 @@ const utcDay = (t = Date.now()) => new Date(t).toISOString().slice(0, 10);
 export class FundingPool extends DurableObject<Env> {
   private readonly store: PoolStore;
   private meta: PoolMeta | null = null;
-  private buckets = new Buckets();
+  private readonly buckets: Buckets;
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new PoolStore(ctx.storage.sql);
     const loaded = this.store.loadMeta();
+    this.buckets = new Buckets(loaded?.balance);
     if (loaded) {
       this.meta = loaded.meta;
-      this.buckets = new Buckets(loaded.balance);
       this.store.indexRecipients(loaded.meta.limits.recipient_daily_limit !== undefined);
     }
     void ctx.blockConcurrencyWhile(async () => {

@@ -6,7 +6,7 @@
  * upload's rows can be found and removed by the next one.
  */
 import { AppError } from "../core/errors";
-import { newId } from "../core/ids";
+import { ID_ALPHABET, newId } from "../core/ids";
 import type { JsonEach } from "../db/json-rows";
 import type { BatchRow } from "./batch-state";
 import { EDITABLE, refuseUnlessEditable } from "./batch-state";
@@ -55,7 +55,7 @@ const insertSql = (each: JsonEach) => `INSERT INTO batch_recipients (id, batch_i
   FROM ${each}(?4)`;
 const INSERT_SQL = { json_each: insertSql("json_each"), jsonb_each: insertSql("jsonb_each") };
 
-const ALPHABET = Array.from("0123456789abcdefghjkmnpqrstvwxyz", (c) => c.charCodeAt(0));
+const ID_CODES = Array.from(ID_ALPHABET, (c) => c.charCodeAt(0));
 
 /**
  * Ids for rows numbered from `firstRowNo`, shaped like newId("rcp"): the time part, then the row
@@ -73,8 +73,8 @@ function recipientIds(count: number, firstRowNo: number): string[] {
   const tail = new Array<number>(16);
   for (let i = 0; i < count; i++) {
     const n = firstRowNo + i;
-    for (let d = 0; d < 5; d++) tail[d] = ALPHABET[(n >>> (20 - 5 * d)) & 31]!;
-    for (let j = 0; j < 11; j++) tail[5 + j] = ALPHABET[rnd[i * 11 + j]! & 31]!;
+    for (let d = 0; d < 5; d++) tail[d] = ID_CODES[(n >>> (20 - 5 * d)) & 31]!;
+    for (let j = 0; j < 11; j++) tail[5 + j] = ID_CODES[rnd[i * 11 + j]! & 31]!;
     ids[i] = stem + String.fromCharCode(...tail);
   }
   return ids;

@@ -1,4 +1,5 @@
-const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
+/** Crockford base32, lower case: the characters of every id. */
+export const ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /**
  * Prefixed, time-ordered ids (`pool_…`, `bat_…`): 10 chars of millisecond time then 16 random chars,
@@ -8,11 +9,11 @@ export function newId(prefix: string, at = Date.now()): string {
   let time = "";
   let t = at;
   for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32] + time;
+    time = ID_ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
   const rnd = crypto.getRandomValues(new Uint8Array(16));
   let tail = "";
-  for (const b of rnd) tail += ALPHABET[b % 32];
+  for (const b of rnd) tail += ID_ALPHABET[b % 32];
   return `${prefix}_${time}${tail}`;
 }
