@@ -37,11 +37,19 @@ export async function orgFacts(d1: D1Database, ctx: ValidationContext): Promise<
 
 export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, rows: CheckedRecipient[], opts: LookupOptions): Promise<KeyFacts> {
   const facts: KeyFacts = { inBatch: emptyKeySets(), suppressed: emptyKeySets(), paidRecently: emptyKeySets() };
-  const live = rows.filter((r) => r.status !== "invalid");
-  if (live.length === 0 || !(opts.batchHasRows || opts.orgHasSuppressions || opts.orgHasRecentPayouts)) return facts;
-  const emails = JSON.stringify([...new Set(live.flatMap((r) => (r.emailKey ? [r.emailKey] : [])))]);
-  const phones = JSON.stringify([...new Set(live.flatMap((r) => (r.phoneKey ? [r.phoneKey] : [])))]);
-  const externals = JSON.stringify([...new Set(live.flatMap((r) => (r.externalId ? [r.externalId] : [])))]);
+  if (!(opts.batchHasRows || opts.orgHasSuppressions || opts.orgHasRecentPayouts)) return facts;
+  // Plain loops: this runs for every chunk of every later upload, and flatMap's per-row arrays showed up in profiles.
+  const keys = emptyKeySets();
+  for (const r of rows) {
+    if (r.status === "invalid") continue;
+    if (r.emailKey) keys.email.add(r.emailKey);
+    if (r.phoneKey) keys.phone.add(r.phoneKey);
+    if (r.externalId) keys.external.add(r.externalId);
+  }
+  if (keys.email.size + keys.phone.size + keys.external.size === 0) return facts;
+  const emails = JSON.stringify(Array.from(keys.email));
+  const phones = JSON.stringify(Array.from(keys.phone));
+  const externals = JSON.stringify(Array.from(keys.external));
   const statements: [keyof KeyFacts, keyof KeySets, D1PreparedStatement][] = [];
   if (opts.batchHasRows) {
     const inBatch = (col: string, json: string) =>

@@ -81,22 +81,25 @@ function bump<K>(map: Map<K, number>, key: K, by = 1): void {
 }
 
 /**
- * Misra–Gries, batched: up to 2·HEAVY_K counters; when they overflow, the (HEAVY_K+1)-th largest
+ * Misra–Gries, batched: up to 4·HEAVY_K counters; when they overflow, the (HEAVY_K+1)-th largest
  * count c is taken off every counter and those left at zero go. Each such step removes c from at
  * least HEAVY_K+1 counters, so no count is ever low by more than rows/(HEAVY_K+1), as in the
- * one-at-a-time form; but a pass over the counters happens once per HEAVY_K new keys, not for every
- * new key (with thousands of distinct domains the one-at-a-time form was ~20% of upload CPU).
+ * one-at-a-time form; but a pass over the counters happens once per 3·HEAVY_K new keys, not for
+ * every new key (with thousands of distinct domains the one-at-a-time form was ~20% of upload CPU).
+ * The cut comes from a native numeric sort of a typed array (no comparator calls).
  */
 function heavyHitter(counters: Map<string, number>, key: string): void {
   const n = counters.get(key);
   if (n !== undefined) return void counters.set(key, n + 1);
   counters.set(key, 1);
-  if (counters.size <= 2 * HEAVY_K) return;
-  const cut = [...counters.values()].sort((a, b) => b - a)[HEAVY_K]!;
-  const survivors: [string, number][] = [];
-  for (const [k, v] of counters) if (v > cut) survivors.push([k, v - cut]);
-  counters.clear();
-  for (const [k, v] of survivors) counters.set(k, v);
+  if (counters.size <= 4 * HEAVY_K) return;
+  const counts = Float64Array.from(counters.values()).sort();
+  const cut = counts[counts.length - 1 - HEAVY_K]!;
+  // Deleting or updating entries while iterating a Map visits every entry exactly once.
+  for (const [k, v] of counters) {
+    if (v > cut) counters.set(k, v - cut);
+    else counters.delete(k);
+  }
 }
 
 /** Adds up the stats of several uploads (heavy-hitter counts stay lower bounds). */
