@@ -67,6 +67,17 @@ describe("upload stats", () => {
     );
   });
 
+  it("counts valid emails with a dot before the @, and merges that count only when every upload has it", () => {
+    const a = new StatsBuilder();
+    for (const email of ["ann.lee@x.example", "annlee@x.example", "bob@mail.x.example"]) a.add({ ...recipient("x.example"), email, emailKey: email });
+    a.add({ ...recipient("x.example"), email: "c.d@x.example", emailKey: null, status: "invalid", reasons: ["email_invalid"] });
+    const built = a.build();
+    expect(built.dotted).toBe(1);
+    expect(mergeStats([built, built]).dotted).toBe(2);
+    const legacy = { ...built, dotted: undefined };
+    expect(mergeStats([built, legacy]).dotted).toBeUndefined();
+  });
+
   it("merges uploads into exact totals and amount histograms", () => {
     const a = new StatsBuilder();
     const b = new StatsBuilder();

@@ -130,7 +130,7 @@ export async function detectAnomalies(d1: D1Database, batch: BatchRow, stats: Up
   if (domain) anomalies.push({ code: "shared_email_domain", detail: `${domain.count} of ${valid} valid recipients use @${domain.key}`, domain: domain.key, count: domain.count });
   const prefix = await concentrated(d1, batch.id, "prefix", stats.prefixes, valid, PREFIX_SHARE);
   if (prefix) anomalies.push({ code: "shared_phone_prefix", detail: `${prefix.count} of ${valid} valid recipients have phones starting ${prefix.key}`, prefix: prefix.key, count: prefix.count });
-  const near = await nearDuplicates(d1, batch.id);
+  const near = stats.dotted === 0 ? [] : await nearDuplicates(d1, batch.id);
   if (near.length) anomalies.push({ code: "near_duplicate_emails", detail: `${near.length}${near.length === 20 ? "+" : ""} groups of addresses that differ only by dots`, groups: near });
   return anomalies;
 }

@@ -25,6 +25,11 @@ export interface UploadStats {
   /** Valid rows with an email / a phone: what the summaries were built over. */
   emails: number;
   phones: number;
+  /**
+   * Valid emails with a dot in the local part. Without one no two addresses can differ only by
+   * dots, so the preview skips that scan. Absent in stats stored before it was counted (unknown).
+   */
+  dotted?: number;
 }
 
 export class StatsBuilder {
@@ -35,6 +40,7 @@ export class StatsBuilder {
   private prefixes = new Map<string, number>();
   private emails = 0;
   private phones = 0;
+  private dotted = 0;
 
   add(r: CheckedRecipient): void {
     const totals = this.currencies.get(r.currency) ?? { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 };
@@ -50,7 +56,9 @@ export class StatsBuilder {
     bump(this.amounts, r.amount!);
     if (r.emailKey) {
       this.emails++;
-      heavyHitter(this.domains, r.emailKey.slice(r.emailKey.lastIndexOf("@") + 1));
+      const at = r.emailKey.lastIndexOf("@");
+      if (r.emailKey.lastIndexOf(".", at) !== -1) this.dotted++;
+      heavyHitter(this.domains, r.emailKey.slice(at + 1));
     }
     if (r.phoneKey) {
       this.phones++;
@@ -67,6 +75,7 @@ export class StatsBuilder {
       prefixes: [...this.prefixes],
       emails: this.emails,
       phones: this.phones,
+      dotted: this.dotted,
     };
   }
 }
@@ -111,6 +120,7 @@ export function mergeStats(all: UploadStats[]): UploadStats {
   const prefixes = new Map<string, number>();
   let emails = 0;
   let phones = 0;
+  let dotted: number | undefined = 0;
   for (const s of all) {
     for (const [k, v] of Object.entries(s.reasons)) bump(reasons, k, v);
     for (const [k, t] of Object.entries(s.currencies)) {
@@ -122,6 +132,7 @@ export function mergeStats(all: UploadStats[]): UploadStats {
     for (const [p, n] of s.prefixes) bump(prefixes, p, n);
     emails += s.emails;
     phones += s.phones;
+    dotted = dotted === undefined || s.dotted === undefined ? undefined : dotted + s.dotted;
   }
   const byCount = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
   return {
@@ -132,5 +143,6 @@ export function mergeStats(all: UploadStats[]): UploadStats {
     prefixes: byCount(prefixes),
     emails,
     phones,
+    dotted,
   };
 }
