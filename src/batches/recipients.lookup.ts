@@ -38,18 +38,21 @@ export async function orgFacts(d1: D1Database, ctx: ValidationContext): Promise<
 export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, rows: CheckedRecipient[], opts: LookupOptions): Promise<KeyFacts> {
   const facts: KeyFacts = { inBatch: emptyKeySets(), suppressed: emptyKeySets(), paidRecently: emptyKeySets() };
   if (!(opts.batchHasRows || opts.orgHasSuppressions || opts.orgHasRecentPayouts)) return facts;
-  // Plain loops: this runs for every chunk of every later upload, and flatMap's per-row arrays showed up in profiles.
-  const keys = emptyKeySets();
+  // Plain arrays, not Sets: a key repeated within the chunk is merely looked up twice, while
+  // building three Sets per chunk showed up in profiles.
+  const emailKeys: string[] = [];
+  const phoneKeys: string[] = [];
+  const externalIds: string[] = [];
   for (const r of rows) {
     if (r.status === "invalid") continue;
-    if (r.emailKey) keys.email.add(r.emailKey);
-    if (r.phoneKey) keys.phone.add(r.phoneKey);
-    if (r.externalId) keys.external.add(r.externalId);
+    if (r.emailKey) emailKeys.push(r.emailKey);
+    if (r.phoneKey) phoneKeys.push(r.phoneKey);
+    if (r.externalId) externalIds.push(r.externalId);
   }
-  if (keys.email.size + keys.phone.size + keys.external.size === 0) return facts;
-  const emails = JSON.stringify(Array.from(keys.email));
-  const phones = JSON.stringify(Array.from(keys.phone));
-  const externals = JSON.stringify(Array.from(keys.external));
+  if (emailKeys.length + phoneKeys.length + externalIds.length === 0) return facts;
+  const emails = JSON.stringify(emailKeys);
+  const phones = JSON.stringify(phoneKeys);
+  const externals = JSON.stringify(externalIds);
   const statements: [keyof KeyFacts, keyof KeySets, D1PreparedStatement][] = [];
   if (opts.batchHasRows) {
     const inBatch = (col: string, json: string) =>
