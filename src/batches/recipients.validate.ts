@@ -163,10 +163,11 @@ export interface KeySets {
 
 export const emptyKeySets = (): KeySets => ({ email: new Set(), phone: new Set(), external: new Set() });
 
+// Empty sets are skipped outright: most facts are empty, and a lookup would still hash the key.
 const shares = (r: CheckedRecipient, keys: KeySets) =>
-  (r.emailKey !== null && keys.email.has(r.emailKey)) ||
-  (r.phoneKey !== null && keys.phone.has(r.phoneKey)) ||
-  (r.externalId !== null && keys.external.has(r.externalId));
+  (r.emailKey !== null && keys.email.size > 0 && keys.email.has(r.emailKey)) ||
+  (r.phoneKey !== null && keys.phone.size > 0 && keys.phone.has(r.phoneKey)) ||
+  (r.externalId !== null && keys.external.size > 0 && keys.external.has(r.externalId));
 
 /** Known facts about keys, looked up in D1 for one batch of rows (see recipients.lookup.ts). */
 export interface KeyFacts {
