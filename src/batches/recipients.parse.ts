@@ -30,7 +30,8 @@ const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 export const MAX_TEMPLATE_FIELDS = 20;
 
 interface Header {
-  standard: [Standard, number][];
+  /** Cell index of each standard column, or -1 when the file has no such column. */
+  standard: Record<Standard, number>;
   fields: [string, number][];
   width: number;
 }
@@ -38,11 +39,12 @@ interface Header {
 function readHeader(cells: string[]): Header {
   const names = cells.map((c) => c.trim().toLowerCase().replace(/[\s-]+/g, "_"));
   const seen = new Set<string>();
-  const header: Header = { standard: [], fields: [], width: names.length };
+  const standard = Object.fromEntries(STANDARD_COLUMNS.map((c) => [c, -1])) as Record<Standard, number>;
+  const header: Header = { standard, fields: [], width: names.length };
   names.forEach((name, i) => {
     if (seen.has(name)) throw new AppError("invalid_csv", `The header names the column "${name}" twice`);
     seen.add(name);
-    if ((STANDARD_COLUMNS as readonly string[]).includes(name)) header.standard.push([name as Standard, i]);
+    if ((STANDARD_COLUMNS as readonly string[]).includes(name)) standard[name as Standard] = i;
     else if (FIELD_NAME.test(name)) header.fields.push([name, i]);
     else throw new AppError("invalid_csv", `"${cells[i]}" is not a usable column name (letters, digits, _; at most 40)`);
   });
@@ -52,18 +54,28 @@ function readHeader(cells: string[]): Header {
   return header;
 }
 
+/** A non-empty cell, or undefined for an empty or missing one. */
+const cell = (cells: string[], i: number): string | undefined => (i < 0 ? undefined : cells[i] || undefined);
+
 function toRecipient(header: Header, cells: string[], malformed: boolean): RawRecipient {
-  const r: RawRecipient = {};
-  for (const [name, i] of header.standard) {
-    const v = cells[i];
-    if (v !== undefined && v !== "") r[name] = v;
-  }
+  const { standard: c } = header;
+  // Every row gets the same object shape, so validation reads it through one hidden class.
+  const r: RawRecipient = {
+    external_id: cell(cells, c.external_id),
+    name: cell(cells, c.name),
+    email: cell(cells, c.email),
+    phone: cell(cells, c.phone),
+    country: cell(cells, c.country),
+    amount: cell(cells, c.amount),
+    currency: cell(cells, c.currency),
+    fields: undefined,
+    malformed: malformed || cells.length !== header.width,
+  };
   if (header.fields.length) {
     const fields: Record<string, string> = {};
     for (const [name, i] of header.fields) if (cells[i]) fields[name] = cells[i]!;
     r.fields = fields;
   }
-  if (malformed || cells.length !== header.width) r.malformed = true;
   return r;
 }
 

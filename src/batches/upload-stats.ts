@@ -43,8 +43,8 @@ export class StatsBuilder {
   private dotted = 0;
 
   add(r: CheckedRecipient): void {
-    const totals = this.currencies.get(r.currency) ?? { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 };
-    this.currencies.set(r.currency, totals);
+    let totals = this.currencies.get(r.currency);
+    if (!totals) this.currencies.set(r.currency, (totals = { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 }));
     totals.rows++;
     if (r.amount !== null && r.amount > 0) totals.requested_amount += r.amount;
     if (r.status !== "valid") {
