@@ -4,6 +4,9 @@ import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { batchBody, createProduct, orgTokens, seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { createPool } from "./helpers/factories";
 import { MESSY_CSV, MESSY_EXPECTED } from "./fixtures/messy-recipients";
+import type { RawBatch } from "../src/batches/recipients.parse";
+import { uploadRecipients } from "../src/batches/recipients.upload";
+import { AppError } from "../src/core/errors";
 
 async function allRecipients(batchId: string, t: string, status?: string) {
   const out: any[] = [];
@@ -170,6 +173,27 @@ describe("recipient upload and validation", () => {
     const res = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,2500\n");
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("conflict");
+  });
+
+  it("deletes the rows of an upload that fails after earlier chunks were stored, and frees the lease", async () => {
+    const org = uniqueOrg();
+    const { tokens, batchId } = await seedBatch(org);
+    // Chunks as the CSV reader yields them; the third read fails (as a broken body would), while
+    // the second chunk's insert may still be in flight.
+    async function* source(): AsyncGenerator<RawBatch> {
+      for (let c = 0; c < 2; c++) {
+        yield { rows: Array.from({ length: 3000 }, (_, i) => ({ email: `u${c}-${i}@example.com`, country: "US", amount: "2500" })), blankLines: 0 };
+      }
+      throw new AppError("invalid_csv", "The body is not valid UTF-8");
+    }
+    await expect(uploadRecipients(env, { org, sub: "otto", roles: ["operator"] }, batchId, "csv", source())).rejects.toMatchObject({ code: "invalid_csv" });
+    const stored = await env.DB.prepare("SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?").bind(batchId).first<{ n: number }>();
+    expect(stored!.n).toBe(0);
+    const b = await callJson(`/v1/batches/${batchId}`, { token: tokens.operator });
+    expect(b.body).toMatchObject({ status: "draft", counts: { total: 0 }, upload_in_progress: false });
+    // The next upload starts at row 1.
+    const res = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,2500\n");
+    expect(res.body.upload).toMatchObject({ rows: 1, first_row: 1 });
   });
 
   it("removes the rows of an expired, never-committed upload when the next upload starts", async () => {

@@ -48,17 +48,18 @@ interface UploadRun {
   stats: StatsBuilder;
 }
 
-async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
+/** Validates a chunk, applies exclusions and counts it; returns the statements that store it. */
+async function processChunk(run: UploadRun, chunk: RawBatch): Promise<D1PreparedStatement[]> {
   const { env, tally } = run;
   tally.blank_lines_skipped += chunk.blankLines;
-  if (chunk.rows.length === 0) return;
+  if (chunk.rows.length === 0) return [];
   if (run.nextRowNo - 1 + chunk.rows.length > MAX_BATCH_ROWS) {
     throw new AppError("row_limit_exceeded", `A batch holds at most ${MAX_BATCH_ROWS} recipients; this upload would pass that`, { max_rows: MAX_BATCH_ROWS });
   }
   const rows = chunk.rows.map((r) => validateRow(run.ctx, r));
   const facts = await lookupKeyFacts(env.DB, run.ctx, rows, { ...run.org, batchHasRows: run.hadRows });
   applyExclusions(run.ctx, rows, facts, run.seen);
-  await env.DB.batch(insertStatements(env.DB, run.jsonEach, run.batch, run.uploadId, rows, run.nextRowNo));
+  const statements = insertStatements(env.DB, run.jsonEach, run.batch, run.uploadId, rows, run.nextRowNo);
   run.nextRowNo += rows.length;
   for (const r of rows) {
     run.stats.add(r);
@@ -66,6 +67,7 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<void> {
     if (r.status === "valid") tally.valid_amount += r.amount!;
   }
   tally.rows += rows.length;
+  return statements;
 }
 
 async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", requestId?: string): Promise<void> {
@@ -121,10 +123,24 @@ export async function uploadRecipients(env: Env, auth: Auth, batchId: string, fo
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
     stats: new StatsBuilder(),
   };
+  // One insert stays in flight while the next chunk is read, parsed and validated: on D1 the insert
+  // runs elsewhere, so the two overlap (locally SQLite shares the Worker's thread and nothing does).
+  // Inserts still go one after another, in row order; duplicate lookups need only earlier uploads'
+  // rows from D1, since this upload's own keys are in memory (`seen`).
+  let inFlight: Promise<unknown> | undefined;
   try {
-    for await (const chunk of source) await processChunk(run, chunk);
+    for await (const chunk of source) {
+      const statements = await processChunk(run, chunk);
+      await inFlight;
+      inFlight = statements.length ? env.DB.batch(statements) : undefined;
+      // Awaited above or below; this only keeps a failure meanwhile from counting as unhandled.
+      inFlight?.catch(() => {});
+    }
+    await inFlight;
     await commitUpload(run, auth, format, requestId);
   } catch (err) {
+    // The last insert must settle before the upload's rows are deleted, or it could land after.
+    await inFlight?.catch(() => {});
     await abortUpload(env.DB, batch.id, uploadId);
     throw err;
   }
