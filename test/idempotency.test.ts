@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
+import { seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { createPool } from "./helpers/factories";
 
 async function poolCount(org: string) {
@@ -73,6 +74,44 @@ describe("Idempotency-Key on POST", () => {
     expect(denied.status).toBe(403);
     const ok = await call("/v1/pools", { token: await token({ org, roles: ["admin"] }), body: { name: "A", currency: "USD" }, headers });
     expect(ok.status).toBe(201);
+  });
+});
+
+describe("Idempotency-Key on streamed CSV uploads", () => {
+  const csv = (rows: number, header = "email,country,amount") =>
+    `${header}\n${Array.from({ length: rows }, (_, i) => `u${i}@example.com,US,2500`).join("\n")}\n`;
+
+  it("streams an upload through the key: a retry replays it without storing its rows twice", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const headers = { "idempotency-key": "upload-1" };
+    const body = csv(12_000); // several 5,000-row chunks
+    const first = await uploadCsv(batchId, tokens.operator, body, headers);
+    expect(first.status).toBe(200);
+    expect(first.body.upload.rows).toBe(12_000);
+    const retry = await uploadCsv(batchId, tokens.operator, body, headers);
+    expect(retry.status).toBe(200);
+    expect(retry.res.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.body.upload.id).toBe(first.body.upload.id);
+    const stored = await env.DB.prepare("SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?").bind(batchId).first<{ n: number }>();
+    expect(stored!.n).toBe(12_000);
+    const changed = await uploadCsv(batchId, tokens.operator, csv(12_001), headers);
+    expect(changed.status).toBe(422);
+    expect(changed.body.code).toBe("idempotency_key_reused");
+  });
+
+  it("hashes the whole body even when the route stops reading early, so a changed tail is still another request", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const headers = { "idempotency-key": "bad-header" };
+    // The route refuses the header line and reads no further than its first chunk.
+    const body = csv(20_000, "email,country");
+    const first = await uploadCsv(batchId, tokens.operator, body, headers);
+    expect(first.status).toBe(400);
+    expect(first.body.code).toBe("invalid_csv");
+    const retry = await uploadCsv(batchId, tokens.operator, body, headers);
+    expect(retry.status).toBe(400);
+    expect(retry.res.headers.get("idempotent-replayed")).toBe("true");
+    const tail = await uploadCsv(batchId, tokens.operator, `${body}zz@example.com,US\n`, headers);
+    expect(tail.status).toBe(422);
   });
 });
 

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import { AppError } from "../core/errors";
 import { sha256Hex } from "../core/crypto";
+import { UPLOAD_BODY_LIMIT } from "../core/limits";
 import type { AppEnv } from "../env";
 
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -18,9 +20,68 @@ interface StoredKey {
 }
 
 /**
+ * A request body as a stream that hashes (SHA-256) whatever passes through it, so the handler reads
+ * the body as it arrives while the middleware learns its hash without holding it. `finish()` reads
+ * and hashes what the handler left unread (if the handler stops early, its cancel leaves the rest to
+ * finish), up to `maxBytes`; it returns the hex digest, or null past that or when the body broke off.
+ */
+function hashingBody(body: ReadableStream<Uint8Array> | null, maxBytes: number) {
+  const hash = createHash("sha256");
+  const reader = body?.getReader();
+  let bytes = 0;
+  let done = !reader;
+  let reading: Promise<unknown> = Promise.resolve();
+  const next = async (): Promise<Uint8Array | undefined> => {
+    const r = await reader!.read();
+    if (r.done) {
+      done = true;
+      return undefined;
+    }
+    bytes += r.value.byteLength;
+    hash.update(r.value);
+    return r.value;
+  };
+  const stream = reader
+    ? new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            const read = next();
+            reading = read;
+            const chunk = await read;
+            if (chunk) controller.enqueue(chunk);
+            else controller.close();
+          },
+          cancel() {},
+        },
+        { highWaterMark: 0 },
+      )
+    : null;
+  return {
+    stream,
+    async finish(): Promise<string | null> {
+      await reading.catch(() => {});
+      try {
+        while (!done && bytes <= maxBytes) await next();
+      } catch {
+        return null; // the client went away mid-body
+      }
+      if (bytes > maxBytes) {
+        await reader!.cancel().catch(() => {});
+        return null;
+      }
+      return hash.digest("hex");
+    },
+  };
+}
+
+const requestHashOf = (target: string, bodyHash: string) => sha256Hex(`${target}\n${bodyHash}`);
+
+/**
  * Idempotency-Key for POSTs (API.md): the first request with a key claims it in D1 (one conditional
- * insert, so of many concurrent requests exactly one runs); its response is stored and replayed to
- * later requests with the same key and body. Another body → 422; still running → 409.
+ * insert, so of many concurrent requests exactly one runs); its response is stored with the request's
+ * hash and replayed to later requests with the same key and body. Another body → 422; still running
+ * → 409. The body streams to the handler through a hash (uploads are up to 32 MiB and are never held
+ * whole), so the claim is taken before the hash is known and the hash is stored with the response.
  */
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header("idempotency-key");
@@ -33,20 +94,18 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const org = c.var.auth.org;
   const db = c.env.DB;
   const url = new URL(c.req.url);
-  const body = await c.req.raw.clone().arrayBuffer();
-  const bodyHash = await sha256Hex(body);
-  const requestHash = await sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${bodyHash}`);
+  const target = `${c.req.method} ${url.pathname}${url.search}`;
 
   const now = Date.now();
   const claimed = await db
     .prepare(
       `INSERT INTO idempotency_keys (org, key, request_hash, state, created_at, expires_at)
-       VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5)
-       ON CONFLICT (org, key) DO UPDATE SET request_hash = ?3, state = 'in_flight', response_status = NULL,
-         response_headers = NULL, response_body = NULL, created_at = ?4, expires_at = ?5
-       WHERE idempotency_keys.expires_at < ?4`,
+       VALUES (?1, ?2, '', 'in_flight', ?3, ?4)
+       ON CONFLICT (org, key) DO UPDATE SET request_hash = '', state = 'in_flight', response_status = NULL,
+         response_headers = NULL, response_body = NULL, created_at = ?3, expires_at = ?4
+       WHERE idempotency_keys.expires_at < ?3`,
     )
-    .bind(org, key, requestHash, new Date(now).toISOString(), new Date(now + IN_FLIGHT_LEASE_MS).toISOString())
+    .bind(org, key, new Date(now).toISOString(), new Date(now + IN_FLIGHT_LEASE_MS).toISOString())
     .run();
 
   if (claimed.meta.changes === 0) {
@@ -55,20 +114,26 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       .bind(org, key)
       .first<StoredKey>();
     if (!row) throw new AppError("idempotency_key_in_flight", "The Idempotency-Key is being released; retry shortly");
-    if (row.request_hash !== requestHash) {
+    if (row.state === "in_flight") throw new AppError("idempotency_key_in_flight");
+    const bodyHash = await hashingBody(c.req.raw.body, UPLOAD_BODY_LIMIT).finish();
+    if (bodyHash === null) throw new AppError("payload_too_large", `The body exceeds ${UPLOAD_BODY_LIMIT} bytes`);
+    if (row.request_hash !== (await requestHashOf(target, bodyHash))) {
       throw new AppError("idempotency_key_reused", "This Idempotency-Key was already used with a different request");
     }
-    if (row.state === "in_flight") throw new AppError("idempotency_key_in_flight");
     const headers = new Headers(JSON.parse(row.response_headers ?? "{}") as Record<string, string>);
     headers.set("idempotent-replayed", "true");
     headers.set("x-request-id", c.var.requestId);
     return c.body(row.response_body ?? "", row.response_status as 200, Object.fromEntries(headers));
   }
 
+  const body = hashingBody(c.req.raw.body, UPLOAD_BODY_LIMIT);
+  if (body.stream) c.req.raw = new Request(c.req.raw, { body: body.stream });
   await next();
 
   const res = c.res;
-  if (res.status >= 500 || NOT_STORED.has(res.status)) {
+  const bodyHash = await body.finish();
+  // A body past the largest any route takes, or one that broke off, cannot be recognised again: nothing is stored.
+  if (bodyHash === null || res.status >= 500 || NOT_STORED.has(res.status)) {
     await db.prepare("DELETE FROM idempotency_keys WHERE org = ? AND key = ? AND state = 'in_flight'").bind(org, key).run();
     return;
   }
@@ -79,9 +144,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   }
   await db
     .prepare(
-      `UPDATE idempotency_keys SET state = 'done', response_status = ?3, response_headers = ?4, response_body = ?5, expires_at = ?6
+      `UPDATE idempotency_keys SET state = 'done', request_hash = ?3, response_status = ?4, response_headers = ?5, response_body = ?6, expires_at = ?7
        WHERE org = ?1 AND key = ?2`,
     )
-    .bind(org, key, res.status, JSON.stringify(stored), await res.clone().text(), new Date(Date.now() + KEY_TTL_MS).toISOString())
+    .bind(org, key, await requestHashOf(target, bodyHash), res.status, JSON.stringify(stored), await res.clone().text(), new Date(Date.now() + KEY_TTL_MS).toISOString())
     .run();
 });
