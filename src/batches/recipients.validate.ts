@@ -176,6 +176,25 @@ export interface KeyFacts {
   paidRecently: KeySets;
 }
 
+/** Adds the row's keys to `seen`; true when one of them was there already. */
+function addKeys(r: CheckedRecipient, seen: KeySets): boolean {
+  // A Set that does not grow already held the key: one hash lookup per key instead of has + add.
+  let known = false;
+  if (r.emailKey !== null) {
+    const n = seen.email.size;
+    known = seen.email.add(r.emailKey).size === n;
+  }
+  if (r.phoneKey !== null) {
+    const n = seen.phone.size;
+    known = seen.phone.add(r.phoneKey).size === n || known;
+  }
+  if (r.externalId !== null) {
+    const n = seen.external.size;
+    known = seen.external.add(r.externalId).size === n || known;
+  }
+  return known;
+}
+
 /**
  * Marks exclusions, in row order. The first row with an identity (that is not invalid) is that
  * recipient's row; later rows sharing any key with it are `duplicate_in_batch`. `seen` holds the
@@ -184,17 +203,17 @@ export interface KeyFacts {
 export function applyExclusions(ctx: ValidationContext, rows: CheckedRecipient[], facts: KeyFacts, seen: KeySets = emptyKeySets()): void {
   for (const r of rows) {
     if (r.status === "invalid") continue;
+    const duplicate = addKeys(r, seen) || shares(r, facts.inBatch);
+    const suppressed = shares(r, facts.suppressed);
+    const paid = shares(r, facts.paidRecently);
+    const capped = ctx.cap !== undefined && r.amount! > ctx.cap;
+    if (!(duplicate || suppressed || paid || capped)) continue;
     const excluded: Reason[] = [];
-    if (shares(r, seen) || shares(r, facts.inBatch)) excluded.push("duplicate_in_batch");
-    if (shares(r, facts.suppressed)) excluded.push("suppressed");
-    if (shares(r, facts.paidRecently)) excluded.push("prior_payout_within_window");
-    if (ctx.cap !== undefined && r.amount! > ctx.cap) excluded.push("per_recipient_cap");
-    if (r.emailKey !== null) seen.email.add(r.emailKey);
-    if (r.phoneKey !== null) seen.phone.add(r.phoneKey);
-    if (r.externalId !== null) seen.external.add(r.externalId);
-    if (excluded.length) {
-      r.status = "excluded";
-      r.reasons = excluded;
-    }
+    if (duplicate) excluded.push("duplicate_in_batch");
+    if (suppressed) excluded.push("suppressed");
+    if (paid) excluded.push("prior_payout_within_window");
+    if (capped) excluded.push("per_recipient_cap");
+    r.status = "excluded";
+    r.reasons = excluded;
   }
 }
