@@ -106,6 +106,29 @@ describe("recipient upload and validation", () => {
     }
   });
 
+  it("keeps each batch's rows to itself: the same people in another batch of the org are not duplicates", async () => {
+    // Recipients' indexes name a batch by its small integer ref (migration 0011), so two batches
+    // must never share one: a shared ref would list, count and dedupe their rows together.
+    const org = uniqueOrg();
+    const first = await seedBatch(org);
+    const second = await seedBatch(org);
+    expect(second.batchId).not.toBe(first.batchId);
+    const csv = (from: number, to: number) =>
+      ["external_id,email,country,amount", ...Array.from({ length: to - from }, (_, k) => `X${from + k},p${from + k}@example.com,US,1000`)].join("\n");
+    for (const { batchId } of [first, second]) {
+      expect((await uploadCsv(batchId, first.tokens.operator, csv(0, 30))).body.upload).toMatchObject({ valid: 30, excluded: 0 });
+      // A second upload looks earlier rows up in D1: only this batch's count as duplicates.
+      expect((await uploadCsv(batchId, first.tokens.operator, csv(25, 40))).body.upload).toMatchObject({ valid: 10, excluded: 5 });
+    }
+    for (const { batchId } of [first, second]) {
+      const rows = await allRecipients(batchId, first.tokens.operator);
+      expect(rows.map((r) => r.row)).toEqual(Array.from({ length: 45 }, (_, k) => k + 1));
+      expect((await callJson(`/v1/batches/${batchId}`, { token: first.tokens.operator })).body.counts).toMatchObject({ valid: 40, excluded: 5 });
+    }
+    const refs = await env.DB.prepare("SELECT DISTINCT batch_ref FROM batch_recipients WHERE batch_id IN (?1, ?2)").bind(first.batchId, second.batchId).all();
+    expect(refs.results).toHaveLength(2);
+  });
+
   it("accepts JSON recipients and judges them like CSV rows", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
     const res = await callJson(`/v1/batches/${batchId}/recipients`, {
@@ -202,7 +225,7 @@ describe("recipient upload and validation", () => {
     await env.DB.batch([
       env.DB.prepare("UPDATE batches SET uploading_id = 'upl_crashed', uploading_until = ? WHERE id = ?").bind(past, batchId),
       env.DB.prepare(
-        "INSERT INTO batch_recipients (id, batch_id, org, row_no, upload_id, email, email_key, currency, status, reasons) VALUES ('rcp_orphan', ?, 'x', 1, 'upl_crashed', 'a@example.com', 'a@example.com', 'USD', 'valid', '[]')",
+        "INSERT INTO batch_recipients (id, batch_id, batch_ref, org, row_no, upload_id, email, email_key, currency, status, reasons) VALUES ('rcp_orphan', ?1, (SELECT ref FROM batches WHERE id = ?1), 'x', 1, 'upl_crashed', 'a@example.com', 'a@example.com', 'USD', 'valid', '[]')",
       ).bind(batchId),
     ]);
     const res = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,2500\n");

@@ -5,6 +5,7 @@
  */
 import { canonicalJson, sha256Hex } from "../core/crypto";
 import type { BatchRow } from "../batches/batch-state";
+import { batchRef } from "../db/batch-ref";
 
 const PAGE_ROWS = 5000;
 
@@ -27,7 +28,7 @@ export async function recipientsDigest(d1: D1Database, batchId: string): Promise
     const { results } = await d1
       .prepare(
         `SELECT row_no, external_id, name, email, phone, country, amount, currency, fields, status, reasons
-         FROM batch_recipients WHERE batch_id = ? AND row_no > ? ORDER BY row_no LIMIT ?`,
+         FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND row_no > ?2 ORDER BY row_no LIMIT ?3`,
       )
       .bind(batchId, after, PAGE_ROWS)
       .all<{ row_no: number }>();

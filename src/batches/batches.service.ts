@@ -1,10 +1,11 @@
 /** Batches: creation with checked references and reads (cancel: cancel.ts, submit: submit.ts, release: release.ts). */
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { appendAudit } from "../audit/audit";
 import { findProduct } from "../catalog/products.service";
 import { AppError, notFound, type FieldError } from "../core/errors";
 import { newId } from "../core/ids";
 import { decodeCursor, encodeCursor } from "../core/pagination";
+import { NEXT_BATCH_REF } from "../db/batch-ref";
 import { createDb } from "../db/client";
 import { batches } from "../db/schema";
 import type { Auth, Env } from "../env";
@@ -103,7 +104,7 @@ export async function createBatch(env: Env, auth: Auth, input: BatchInput, reque
     createdAt: now,
     updatedAt: now,
   };
-  const insert = createDb(env.DB).insert(batches).values(row).toSQL();
+  const insert = createDb(env.DB).insert(batches).values({ ...row, ref: sql.raw(NEXT_BATCH_REF) }).toSQL();
   await appendAudit(
     env.DB,
     auth.org,

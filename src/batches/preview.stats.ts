@@ -1,4 +1,5 @@
 /** Amount distribution and anomaly detection for the batch preview. */
+import { batchRef } from "../db/batch-ref";
 import type { BatchRow } from "./batch-state";
 
 export interface AmountStats {
@@ -72,8 +73,8 @@ const PREFIX_SHARE = 0.1;
 async function exactCount(d1: D1Database, batchId: string, kind: "domain" | "prefix", key: string): Promise<number> {
   const sql =
     kind === "domain"
-      ? "SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND substr(email_key, instr(email_key, '@') + 1) = ?2"
-      : "SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND phone_key IS NOT NULL AND substr(phone_key, 1, length(phone_key) - 4) = ?2";
+      ? `SELECT count(*) AS n FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND substr(email_key, instr(email_key, '@') + 1) = ?2`
+      : `SELECT count(*) AS n FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND phone_key IS NOT NULL AND substr(phone_key, 1, length(phone_key) - 4) = ?2`;
   return (await d1.prepare(sql).bind(batchId, key).first<{ n: number }>())?.n ?? 0;
 }
 
@@ -94,10 +95,10 @@ async function nearDuplicates(d1: D1Database, batchId: string) {
     .prepare(
       `WITH dotted AS (
          SELECT row_no, replace(substr(email_key, 1, instr(email_key, '@') - 1), '.', '') || substr(email_key, instr(email_key, '@')) AS k
-         FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND instr(substr(email_key, 1, instr(email_key, '@') - 1), '.') > 0)
+         FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND instr(substr(email_key, 1, instr(email_key, '@') - 1), '.') > 0)
        SELECT k, count(*) AS count, group_concat(row_no) AS rows FROM (
          SELECT k, row_no FROM dotted
-         UNION ALL SELECT d.k, r.row_no FROM dotted d JOIN batch_recipients r ON r.email_key = d.k AND r.batch_id = ?1 AND r.status = 'valid')
+         UNION ALL SELECT d.k, r.row_no FROM dotted d JOIN batch_recipients r ON r.email_key = d.k AND r.batch_ref = ${batchRef("?1")} AND r.status = 'valid')
        GROUP BY k HAVING count(*) > 1 ORDER BY min(row_no) LIMIT 20`,
     )
     .bind(batchId)
@@ -110,7 +111,7 @@ async function amountOutliers(d1: D1Database, batch: BatchRow, amounts: AmountSt
   const count = histogram.reduce((n, [a, c]) => (a > high || a < low ? n + c : n), 0);
   if (count === 0) return null;
   const { results } = await d1
-    .prepare("SELECT row_no AS row, amount FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 10")
+    .prepare(`SELECT row_no AS row, amount FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 10`)
     .bind(batch.id, high, low)
     .all<{ row: number; amount: number }>();
   return { code: "amount_outliers", detail: `${count} valid rows outside ${low}..${high}`, count, low, high, examples: results };

@@ -1,4 +1,5 @@
 /** Reading a batch's recipient rows: pages of JSON, or the whole selection as a streamed CSV export. */
+import { batchRef } from "../db/batch-ref";
 import type { RecipientStatus } from "./recipients.validate";
 
 export interface RecipientRow {
@@ -39,7 +40,7 @@ export function recipientView(r: RecipientRow) {
 
 /** Rows after `afterRow` in row order, optionally of one status. */
 export async function recipientRows(d1: D1Database, batchId: string, opts: { status?: RecipientStatus; afterRow: number; limit: number }): Promise<RecipientRow[]> {
-  const where = opts.status ? "batch_id = ?1 AND status = ?4 AND row_no > ?2" : "batch_id = ?1 AND row_no > ?2";
+  const where = `batch_ref = ${batchRef("?1")} AND ${opts.status ? "status = ?4 AND " : ""}row_no > ?2`;
   const { results } = await d1
     .prepare(
       `SELECT id, row_no, upload_id, external_id, name, email, phone, country, amount, amount_raw, currency, fields, status, reasons

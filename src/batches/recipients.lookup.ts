@@ -4,6 +4,7 @@
  * keys paid by another of the org's batches that was released within the prior-payout window.
  * Each lookup runs only when it can find something (see `orgFacts`).
  */
+import { batchRef } from "../db/batch-ref";
 import { emptyKeySets, type CheckedRecipient, type KeyFacts, type KeySets, type ValidationContext } from "./recipients.validate";
 
 /** Batches whose recipients count as paid: released to delivery or beyond. */
@@ -59,7 +60,7 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
       d1
         .prepare(
           `SELECT j.value AS k FROM json_each(?2) j
-           WHERE EXISTS (SELECT 1 FROM batch_recipients WHERE ${col} = j.value AND batch_id = ?1 AND status <> 'invalid')`,
+           WHERE EXISTS (SELECT 1 FROM batch_recipients WHERE ${col} = j.value AND batch_ref = ${batchRef("?1")} AND status <> 'invalid')`,
         )
         .bind(ctx.batchId, json);
     statements.push(["inBatch", "email", inBatch("email_key", emails)], ["inBatch", "phone", inBatch("phone_key", phones)], ["inBatch", "external", inBatch("external_id", externals)]);

@@ -7,12 +7,15 @@
  */
 import { AppError } from "../core/errors";
 import { ID_ALPHABET, newId } from "../core/ids";
+import { batchRef } from "../db/batch-ref";
 import type { JsonEach } from "../db/json-rows";
 import type { BatchRow } from "./batch-state";
 import { EDITABLE, refuseUnlessEditable } from "./batch-state";
 import type { CheckedRecipient } from "./recipients.validate";
 
 const LEASE_MS = 10 * 60 * 1000;
+/** The rows of one upload (?2) of a batch (?1). */
+const DELETE_UPLOAD = `DELETE FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND upload_id = ?2`;
 /** D1 caps a bound string at 2 MB; stay under it with room to spare. */
 const MAX_PARAM_CHARS = 1_800_000;
 
@@ -36,22 +39,22 @@ export async function acquireUploadLease(d1: D1Database, batch: BatchRow): Promi
     throw new AppError("conflict", `Another upload to batch ${batch.id} is in progress; send chunks one after another`);
   }
   // The previous lease expired without committing: its rows were never counted, so they go.
-  if (batch.uploadingId) await d1.prepare("DELETE FROM batch_recipients WHERE batch_id = ? AND upload_id = ?").bind(batch.id, batch.uploadingId).run();
+  if (batch.uploadingId) await d1.prepare(DELETE_UPLOAD).bind(batch.id, batch.uploadingId).run();
   return uploadId;
 }
 
 /** Gives up an upload: its rows are deleted and the lease freed. */
 export async function abortUpload(d1: D1Database, batchId: string, uploadId: string): Promise<void> {
   await d1.batch([
-    d1.prepare("DELETE FROM batch_recipients WHERE batch_id = ? AND upload_id = ?").bind(batchId, uploadId),
+    d1.prepare(DELETE_UPLOAD).bind(batchId, uploadId),
     d1.prepare("UPDATE batches SET uploading_id = NULL, uploading_until = NULL WHERE id = ? AND uploading_id = ?").bind(batchId, uploadId),
   ]);
 }
 
 const insertSql = (each: JsonEach) => `INSERT INTO batch_recipients (id, batch_id, org, upload_id, row_no, external_id, name, email, phone, country, amount,
-    amount_raw, currency, fields, email_key, phone_key, status, reasons)
+    amount_raw, currency, fields, email_key, phone_key, status, reasons, batch_ref)
   SELECT value ->> 0, ?1, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
-    value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14
+    value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14, ${batchRef("?1")}
   FROM ${each}(?4)`;
 const INSERT_SQL = { json_each: insertSql("json_each"), jsonb_each: insertSql("jsonb_each") };
 

@@ -8,6 +8,7 @@ import { AppError } from "../core/errors";
 import type { BatchRow } from "../batches/batch-state";
 import { transitionBatch } from "../batches/batch-state";
 import { findBatch } from "../batches/batches.service";
+import { batchRef } from "../db/batch-ref";
 import type { Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
@@ -39,7 +40,7 @@ async function planChunks(env: Env, batch: BatchRow): Promise<void> {
     `INSERT OR IGNORE INTO delivery_chunks (batch_id, from_row, to_row, org, done)
      SELECT ?1, MIN(row_no), MAX(row_no), ?3, 0 FROM (
        SELECT row_no, (ROW_NUMBER() OVER (ORDER BY row_no) - 1) / CAST(?2 AS INTEGER) AS chunk
-       FROM batch_recipients WHERE batch_id = ?1 AND status = 'valid')
+       FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid')
      GROUP BY chunk`,
   ).bind(batch.id, CHUNK_ROWS, batch.org);
   try {
@@ -60,14 +61,14 @@ export async function runChunk(env: Env, msg: ChunkMessage): Promise<void> {
     `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, created_at, updated_at)
      SELECT 'dlv_' || substr(r.id, 5), r.org, r.batch_id, r.id, b.pool_id, b.product_id, b.channel, r.amount, b.currency, 'queued',
             'dlv_' || substr(r.id, 5), ?4, ?4
-     FROM batch_recipients r JOIN batches b ON b.id = r.batch_id
-     WHERE r.batch_id = ?1 AND r.status = 'valid' AND r.row_no BETWEEN ?2 AND ?3 AND b.status = 'delivering'`,
+     FROM batches b JOIN batch_recipients r ON r.batch_ref = b.ref
+     WHERE b.id = ?1 AND r.status = 'valid' AND r.row_no BETWEEN ?2 AND ?3 AND b.status = 'delivering'`,
   )
     .bind(...range, now)
     .run();
   const { results } = await env.DB.prepare(
     `SELECT d.id FROM deliveries d JOIN batch_recipients r ON r.id = d.recipient_id
-     WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND d.status = 'queued'`,
+     WHERE r.batch_ref = ${batchRef("?1")} AND r.row_no BETWEEN ?2 AND ?3 AND d.status = 'queued'`,
   )
     .bind(...range)
     .all<{ id: string }>();

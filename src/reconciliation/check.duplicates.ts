@@ -51,7 +51,7 @@ export async function duplicatesAcrossBatches(db: D1Database, r: Range, windowDa
        FROM deliveries d
        CROSS JOIN batch_recipients rr ON rr.id = d.recipient_id
        CROSS JOIN batches b ON b.id = d.batch_id
-       CROSS JOIN batch_recipients r2 ON r2.${key} = rr.${key} AND r2.${key} IS NOT NULL AND r2.batch_id <> d.batch_id
+       CROSS JOIN batch_recipients r2 ON r2.${key} = rr.${key} AND r2.${key} IS NOT NULL AND r2.batch_ref <> rr.batch_ref
        CROSS JOIN deliveries o ON o.recipient_id = r2.id AND o.status IN ${PAYING}
        CROSS JOIN batches b2 ON b2.id = o.batch_id AND b2.org = ?1
        WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.status IN ${PAYING} AND rr.${key} IS NOT NULL

@@ -11,7 +11,7 @@
 //   Around each run it also times a plain SQLite insert, the measure the issue gave for its reference
 //   machine (~700,000 rows/s), and prints each run scaled to that machine's speed as an estimate.
 // BENCH_ROWS=1000000 checks the million-row case (memory must stay under 512 MB).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
@@ -80,14 +80,16 @@ async function seed(worker) {
   return { operator, batchId: batch.id };
 }
 
-/** The physical limit: the same rows into raw SQLite, same table and indexes, prepared INSERT in one transaction. */
+/** The physical limit: the same rows into raw SQLite, same schema (every migration), prepared INSERT in one transaction. */
 function rawSqliteRate(records) {
   const db = new DatabaseSync(":memory:");
-  const migration = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../../migrations/0002_batches.sql"), "utf8");
-  for (const stmt of migration.split("--> statement-breakpoint")) if (stmt.includes("batch_recipients")) db.exec(stmt);
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const stmt of readFileSync(path.join(dir, file), "utf8").split("--> statement-breakpoint")) db.exec(stmt);
+  }
   const insert = db.prepare(
-    `INSERT INTO batch_recipients (id, batch_id, org, row_no, upload_id, external_id, name, email, phone, country, amount, currency, fields, email_key, phone_key, status, reasons)
-     VALUES (?, 'bat_raw', 'bench', ?, 'upl_raw', ?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'valid', '[]')`,
+    `INSERT INTO batch_recipients (id, batch_id, batch_ref, org, row_no, upload_id, external_id, name, email, phone, country, amount, currency, fields, email_key, phone_key, status, reasons)
+     VALUES (?, 'bat_raw', 1, 'bench', ?, 'upl_raw', ?, ?, ?, ?, ?, ?, 'USD', ?, ?, ?, 'valid', '[]')`,
   );
   const started = performance.now();
   db.exec("BEGIN");

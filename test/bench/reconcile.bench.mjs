@@ -102,9 +102,9 @@ async function seedD1(mf, batches, poolId) {
   const rid = `('b' || (b.value ->> 'pad') || 'r' || substr('000000' || n.i, -6))`;
   await db.batch([
     db.prepare(
-      `INSERT INTO batches (id, org, name, campaign, business_owner, cost_center, expected_delivery_date, expected_count, pool_id, product_id, channel, currency,
+      `INSERT INTO batches (id, ref, org, name, campaign, business_owner, cost_center, expected_delivery_date, expected_count, pool_id, product_id, channel, currency,
          status, state_version, rows_total, valid_count, valid_total, created_by, created_at, updated_at, released_at)
-       SELECT value ->> 'id', ?1, 'Bench ' || (value ->> 'b'), 'bench-' || ((value ->> 'b') % 5), 'Bench Owner', 'CC-' || ((value ->> 'b') % 3), '2026-12-01', ?3,
+       SELECT value ->> 'id', (SELECT coalesce(max(ref), 0) FROM batches) + 1 + key, ?1, 'Bench ' || (value ->> 'b'), 'bench-' || ((value ->> 'b') % 5), 'Bench Owner', 'CC-' || ((value ->> 'b') % 3), '2026-12-01', ?3,
               ?2, value ->> 'product', value ->> 'channel', 'USD', 'completed', 6, ?3, ?3, value ->> 'total', 'otto', ?4, ?5, ?4 FROM json_each(?6)`,
     ).bind(ORG, poolId, PER_BATCH, at(90), now, rows),
     db.prepare(
@@ -119,8 +119,8 @@ async function seedD1(mf, batches, poolId) {
     const slice = JSON.stringify(batches.slice(k, k + 10).map((x) => ({ ...x, pad: String(x.b).padStart(4, "0") })));
     await db.batch([
       db.prepare(
-        `${counter} INSERT INTO batch_recipients (id, batch_id, org, row_no, upload_id, external_id, email, country, amount, currency, email_key, status, reasons)
-         SELECT 'rcp_' || ${rid}, b.value ->> 'id', ?1, n.i + 1, 'upl_bench', 'E' || n.i, 'p' || (b.value ->> 'b') || '-' || n.i || '@bench.example.com', 'US',
+        `${counter} INSERT INTO batch_recipients (id, batch_id, batch_ref, org, row_no, upload_id, external_id, email, country, amount, currency, email_key, status, reasons)
+         SELECT 'rcp_' || ${rid}, b.value ->> 'id', (SELECT ref FROM batches WHERE id = b.value ->> 'id'), ?1, n.i + 1, 'upl_bench', 'E' || n.i, 'p' || (b.value ->> 'b') || '-' || n.i || '@bench.example.com', 'US',
                 ${amount}, 'USD', 'p' || (b.value ->> 'b') || '-' || n.i || '@bench.example.com', 'valid', '[]' FROM json_each(?2) b, n`,
       ).bind(ORG, slice),
       db.prepare(
