@@ -111,6 +111,12 @@ function rawSqliteRate(records) {
  * (this VM drifts ±30%).
  */
 const REFERENCE_PLAIN_ROWS_PER_S = 700_000;
+
+/** The middle item by `by` (the lower middle of an even count). */
+function medianOf(items, by = (x) => x) {
+  return [...items].sort((a, b) => by(a) - by(b))[Math.floor((items.length - 1) / 2)];
+}
+
 function plainSqliteRate() {
   const rates = [];
   for (let rep = 0; rep < 5; rep++) {
@@ -124,7 +130,7 @@ function plainSqliteRate() {
     rates.push(100_000 / ((performance.now() - started) / 1000));
     db.close();
   }
-  return rates.sort((a, b) => a - b)[2];
+  return medianOf(rates);
 }
 
 // The CSV files exist before the clock starts: making them is the client's work, not the API's.
@@ -169,7 +175,7 @@ for (let i = 0; i < RUNS; i++) {
   const result = await run();
   runs.push({ ...result, plain: (before + plainSqliteRate()) / 2 });
 }
-const median = [...runs].sort((a, b) => a.rowsPerS - b.rowsPerS)[Math.floor((runs.length - 1) / 2)];
+const median = medianOf(runs, (r) => r.rowsPerS);
 const { preview, uploadS, previewS, rowsPerS, cpu: workerdCpu, runtime } = median;
 const peak = Math.max(...runs.map((r) => r.peak));
 
@@ -188,7 +194,7 @@ console.log(`raw SQLite (node:sqlite, same schema, ${sample} rows): ${raw.toFixe
 console.log(`workerd peak RSS: ${peak} MB (target < 512 MB)`);
 // Each run scaled by how much slower than the issue's reference machine this one was in that minute.
 const scaled = runs.map((r) => (r.rowsPerS * REFERENCE_PLAIN_ROWS_PER_S) / r.plain);
-const scaledMedian = [...scaled].sort((a, b) => a - b)[Math.floor((scaled.length - 1) / 2)];
+const scaledMedian = medianOf(scaled);
 console.log(
   `machine speed: plain SQLite insert ${runs.map((r) => Math.round(r.plain)).join(" / ")} rows/s around each run (the issue's reference machine: ~${REFERENCE_PLAIN_ROWS_PER_S.toLocaleString("en")}); ` +
     `runs scaled to that machine: ${scaled.map((x) => Math.round(x)).join(" / ")} rows/s, median ${Math.round(scaledMedian)} (an estimate, not a measurement)`,
