@@ -17,6 +17,10 @@ const rows: CheckedRecipient[] = [
     externalId: null, name: null, email: "broken", phone: null, country: null, amount: null, amountRaw: "12.5", currency: "USD", fields: null,
     emailKey: null, phoneKey: null, status: "invalid", reasons: ["email_invalid", "amount_invalid"],
   },
+  {
+    externalId: "E-3", name: "Bob", email: "Bob@Example.COM", phone: "0415 555", country: "US", amount: 900, amountRaw: null, currency: "USD", fields: null,
+    emailKey: "bob@example.com", phoneKey: null, status: "excluded", reasons: ["duplicate_in_batch"],
+  },
 ];
 
 async function stored(batchId: string) {
@@ -35,16 +39,32 @@ describe("recipient rows in D1", () => {
     const org = uniqueOrg();
     const viaJsonb = { id: `bat_${org}_b`, org } as BatchRow;
     const viaJson = { id: `bat_${org}_t`, org } as BatchRow;
-    await env.DB.batch(insertStatements(env.DB, "jsonb_each", viaJsonb, "upl_b", rows, 1));
-    await env.DB.batch(insertStatements(env.DB, "json_each", viaJson, "upl_t", rows, 1));
+    await env.DB.batch(insertStatements(env.DB, "jsonb_each", viaJsonb, "upl_b", rows, 41));
+    await env.DB.batch(insertStatements(env.DB, "json_each", viaJson, "upl_t", rows, 41));
     const [b, t] = [await stored(viaJsonb.id), await stored(viaJson.id)];
-    expect(b).toHaveLength(2);
+    expect(b).toHaveLength(3);
     expect(b).toEqual(t);
-    expect(b[0]).toMatchObject({ row_no: 1, name: 'Ann "Quote", Jr.', amount: 2500, fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }), reasons: "[]" });
-    expect(b[1]).toMatchObject({ row_no: 2, amount: null, amount_raw: "12.5", status: "invalid", reasons: '["email_invalid","amount_invalid"]' });
-    // Ids look like every other id (prefix, time part, 16 more characters) and ascend with the row.
+    // The row JSON leaves out what SQL restores (row number, keys equal to the contact, "valid", no
+    // reasons); every column must come back as the row had it.
+    expect(b[0]).toEqual({
+      row_no: 41, external_id: "E-1", name: 'Ann "Quote", Jr.', email: "ann@example.com", phone: "+14155550123", country: "US", amount: 2500,
+      amount_raw: null, currency: "USD", fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }), email_key: "ann@example.com", phone_key: "+14155550123",
+      status: "valid", reasons: "[]",
+    });
+    expect(b[1]).toEqual({
+      row_no: 42, external_id: null, name: null, email: "broken", phone: null, country: null, amount: null, amount_raw: "12.5", currency: "USD",
+      fields: null, email_key: null, phone_key: null, status: "invalid", reasons: '["email_invalid","amount_invalid"]',
+    });
+    expect(b[2]).toEqual({
+      row_no: 43, external_id: "E-3", name: "Bob", email: "Bob@Example.COM", phone: "0415 555", country: "US", amount: 900, amount_raw: null,
+      currency: "USD", fields: null, email_key: "bob@example.com", phone_key: null, status: "excluded", reasons: '["duplicate_in_batch"]',
+    });
+    // Ids look like every other id (prefix, time part, 16 more characters), ascend with the row and
+    // differ between the two batches (random tail).
     const ids = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJsonb.id).all<{ id: string }>()).results.map((r) => r.id);
     for (const id of ids) expect(id).toMatch(/^rcp_[0-9a-hjkmnp-tv-z]{26}$/);
     expect([...ids].sort()).toEqual(ids);
+    const other = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJson.id).all<{ id: string }>()).results;
+    expect(new Set([...ids, ...other.map((r) => r.id)]).size).toBe(6);
   });
 });

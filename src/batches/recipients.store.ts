@@ -6,7 +6,7 @@
  * upload's rows can be found and removed by the next one.
  */
 import { AppError } from "../core/errors";
-import { ID_ALPHABET, newId } from "../core/ids";
+import { newId } from "../core/ids";
 import { batchRef } from "../db/batch-ref";
 import type { JsonEach } from "../db/json-rows";
 import type { BatchRow } from "./batch-state";
@@ -51,43 +51,34 @@ export async function abortUpload(d1: D1Database, batchId: string, uploadId: str
   ]);
 }
 
+/**
+ * ?4 holds the rows (see encodeRows), ?5 the id stem (`rcp_` and newId's time part), ?6 the first
+ * row's number. A row's id is the stem, its row number (5 hex digits: up to 1,048,575, above the
+ * 1,000,000-row limit) and 11 random hex digits, all in newId's alphabet. Ids of one statement
+ * therefore ascend, so the primary-key index grows at its end instead of taking random inserts.
+ */
 const insertSql = (each: JsonEach) => `INSERT INTO batch_recipients (id, batch_id, org, upload_id, row_no, external_id, name, email, phone, country, amount,
     amount_raw, currency, fields, email_key, phone_key, status, reasons, batch_ref)
-  SELECT value ->> 0, ?1, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
-    value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, value ->> 14, ${batchRef("?1")}
+  SELECT ?5 || printf('%05x', ?6 + key) || lower(substr(hex(randomblob(6)), 2)), ?1, ?2, ?3, ?6 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3,
+    value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8,
+    iif(value ->> 9 IS 0, value ->> 2, value ->> 9), iif(value ->> 10 IS 0, value ->> 3, value ->> 10),
+    coalesce(value ->> 11, 'valid'), coalesce(value ->> 12, '[]'), ${batchRef("?1")}
   FROM ${each}(?4)`;
 const INSERT_SQL = { json_each: insertSql("json_each"), jsonb_each: insertSql("jsonb_each") };
 
-const ID_CODES = Array.from(ID_ALPHABET, (c) => c.charCodeAt(0));
-
 /**
- * Ids for rows numbered from `firstRowNo`, shaped like newId("rcp"): the time part, then the row
- * number (5 base-32 digits) and 11 random characters. Ids of one statement therefore ascend, so
- * the primary-key index grows at its end instead of taking random inserts.
+ * A row as the statement reads it. What SQL can restore is left out to keep the JSON (built here,
+ * escaped again by the D1 client, parsed twice more on the way in) short: the id and row number
+ * (from the statement's parameters and the row's position), a key equal to its email or phone (0:
+ * usual, as both are stored normalised when valid), "valid" and no reasons (null).
  */
-function recipientIds(count: number, firstRowNo: number): string[] {
-  const stem = newId("rcp").slice(0, 14);
-  const rnd = new Uint8Array(count * 11);
-  // getRandomValues fills at most 64 KiB per call.
-  for (let at = 0; at < rnd.length; at += 65536) crypto.getRandomValues(rnd.subarray(at, at + 65536));
-  const ids = new Array<string>(count);
-  // Built from char codes in one go: flat strings, which JSON.stringify then copies faster than
-  // the rope that 16 single-character concatenations make.
-  const tail = new Array<number>(16);
-  for (let i = 0; i < count; i++) {
-    const n = firstRowNo + i;
-    for (let d = 0; d < 5; d++) tail[d] = ID_CODES[(n >>> (20 - 5 * d)) & 31]!;
-    for (let j = 0; j < 11; j++) tail[5 + j] = ID_CODES[rnd[i * 11 + j]! & 31]!;
-    ids[i] = stem + String.fromCharCode(...tail);
-  }
-  return ids;
-}
+const sameAs = (key: string | null, contact: string | null) => (key !== null && key === contact ? 0 : key);
 
-function encodeRows(rows: CheckedRecipient[], firstRowNo: number): unknown[][] {
-  const ids = recipientIds(rows.length, firstRowNo);
-  return rows.map((r, i) => [
-    ids[i], firstRowNo + i, r.externalId, r.name, r.email, r.phone, r.country, r.amount,
-    r.amountRaw, r.currency, r.fields, r.emailKey, r.phoneKey, r.status, r.reasons.length ? JSON.stringify(r.reasons) : "[]",
+function encodeRows(rows: CheckedRecipient[]): unknown[][] {
+  return rows.map((r) => [
+    r.externalId, r.name, r.email, r.phone, r.country, r.amount, r.amountRaw, r.currency, r.fields,
+    sameAs(r.emailKey, r.email), sameAs(r.phoneKey, r.phone),
+    r.status === "valid" ? null : r.status, r.reasons.length ? JSON.stringify(r.reasons) : null,
   ]);
 }
 
@@ -95,7 +86,7 @@ function encodeRows(rows: CheckedRecipient[], firstRowNo: number): unknown[][] {
 export function insertStatements(
   d1: D1Database, each: JsonEach, batch: BatchRow, uploadId: string, rows: CheckedRecipient[], firstRowNo: number,
 ): D1PreparedStatement[] {
-  const json = JSON.stringify(encodeRows(rows, firstRowNo));
+  const json = JSON.stringify(encodeRows(rows));
   if (json.length > MAX_PARAM_CHARS && rows.length > 1) {
     const half = Math.ceil(rows.length / 2);
     return [
@@ -103,5 +94,5 @@ export function insertStatements(
       ...insertStatements(d1, each, batch, uploadId, rows.slice(half), firstRowNo + half),
     ];
   }
-  return [d1.prepare(INSERT_SQL[each]).bind(batch.id, batch.org, uploadId, json)];
+  return [d1.prepare(INSERT_SQL[each]).bind(batch.id, batch.org, uploadId, json, newId("rcp").slice(0, 14), firstRowNo)];
 }
