@@ -90,7 +90,7 @@ async function concentrated(d1: D1Database, batchId: string, kind: "domain" | "p
 }
 
 /** Valid addresses equal once dots are removed from the local part: one inbox at some providers. */
-async function nearDuplicates(d1: D1Database, batchId: string) {
+export async function nearDuplicates(d1: D1Database, batchId: string) {
   const { results } = await d1
     .prepare(
       `WITH dotted AS (
