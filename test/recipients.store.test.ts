@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { BatchRow } from "../src/batches/batch-state";
 import { insertStatements } from "../src/batches/recipients.store";
+import { MAX_BATCH_ROWS } from "../src/core/limits";
 import type { CheckedRecipient } from "../src/batches/recipients.validate";
 import { jsonEachFunction } from "../src/db/json-rows";
 import { uniqueOrg } from "./helpers/api";
@@ -66,5 +67,10 @@ describe("recipient rows in D1", () => {
     expect([...ids].sort()).toEqual(ids);
     const other = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJson.id).all<{ id: string }>()).results;
     expect(new Set([...ids, ...other.map((r) => r.id)]).size).toBe(6);
+  });
+
+  it("has room in the id for every row number a batch may have", () => {
+    // Five hex digits of row number keep ids 30 characters long and in row order.
+    expect(MAX_BATCH_ROWS).toBeLessThan(16 ** 5);
   });
 });

@@ -54,8 +54,9 @@ export async function abortUpload(d1: D1Database, batchId: string, uploadId: str
 /**
  * ?4 holds the rows (see encodeRows), ?5 the id stem (`rcp_` and newId's time part), ?6 the first
  * row's number. A row's id is the stem, its row number (5 hex digits: up to 1,048,575, above the
- * 1,000,000-row limit) and 11 random hex digits, all in newId's alphabet. Ids of one statement
- * therefore ascend, so the primary-key index grows at its end instead of taking random inserts.
+ * 1,000,000-row limit) and 11 random hex digits (44 bits; ids are not secrets, every read is scoped
+ * to the caller's org), all in newId's alphabet. Ids of one statement therefore ascend, so the
+ * primary-key index grows at its end instead of taking random inserts.
  */
 const insertSql = (each: JsonEach) => `INSERT INTO batch_recipients (id, batch_id, org, upload_id, row_no, external_id, name, email, phone, country, amount,
     amount_raw, currency, fields, email_key, phone_key, status, reasons, batch_ref)
