@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { nearDuplicates } from "../src/batches/preview.stats";
 import { lookupKeyFacts } from "../src/batches/recipients.lookup";
 import type { CheckedRecipient, ValidationContext } from "../src/batches/recipients.validate";
+import { deliveryRows } from "../src/support/deliveries.query";
 
 /** A D1 that records the SQL it prepares. */
 function recording() {
@@ -45,5 +46,20 @@ describe("queries that find recipients by key in one batch", () => {
     const lines = await plan(seen[0]!);
     expect(lines).toContain("SEARCH r USING INDEX batch_recipients_email (email_key=? AND batch_ref=?)");
     expect(lines.filter((l) => l.includes("batch_recipients_row (batch_ref=?)"))).toHaveLength(2); // the CTE: the batch's rows, walked once per UNION ALL arm
+  });
+});
+
+describe("support's delivery search by recipient email or phone", () => {
+  it("starts from the key index and the recipient's deliveries, not from every delivery of the org", async () => {
+    for (const filter of [{ recipient_email: "Ann@Example.com" }, { recipient_phone: "+14155550123" }]) {
+      const { d1, seen } = recording();
+      await deliveryRows(d1, "org_plans", filter, 51);
+      const params = (seen[0]!.match(/\?/g) ?? []).length;
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${seen[0]}`).bind(...Array(params).fill(null)).all<{ detail: string }>();
+      const lines = results.map((r) => r.detail);
+      const key = filter.recipient_email ? "email" : "phone";
+      expect(lines[0]).toBe(`SEARCH batch_recipients USING INDEX batch_recipients_${key} (${key}_key=?)`);
+      expect(lines[1]).toBe("SEARCH deliveries USING INDEX deliveries_recipient (recipient_id=?)");
+    }
   });
 });

@@ -21,7 +21,12 @@ export interface DeliveryFilter {
 }
 
 function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
-  const out: SQL[] = [eq(deliveries.org, org)];
+  // Searching by email or phone starts from that key's index and then the recipient's deliveries.
+  // Left to itself, SQLite (no statistics) walks the org's deliveries newest first through
+  // (org, id) and probes each one's recipient: every delivery of the org for a person paid once.
+  // The unary + keeps it off the org index.
+  const byContact = Boolean(f.recipient_email || f.recipient_phone);
+  const out: SQL[] = [byContact ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
