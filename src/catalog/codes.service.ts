@@ -91,7 +91,7 @@ export async function uploadCodes(env: Env, auth: Auth, productId: string, sourc
     }
     if (errors.length) throw refusal(errors);
   } catch (err) {
-    await env.DB.prepare("DELETE FROM inventory_codes WHERE upload_id = ?").bind(uploadId).run();
+    await env.DB.prepare("DELETE FROM inventory_codes WHERE upload_id = ? AND status = 'pending'").bind(uploadId).run();
     if (String((err as Error)?.message).includes("UNIQUE constraint failed: inventory_codes")) {
       throw new AppError("duplicate", "Another upload added some of these codes meanwhile; nothing was added");
     }

@@ -29,7 +29,8 @@ export const approvalFlows = sqliteTable(
     closedAt: text("closed_at"),
     updatedAt: text("updated_at").notNull(),
   },
-  (t) => [index("approval_flows_state").on(t.state, t.holdExpiresAt)],
+  // approval_flows_org: the summary report's approval times, per org and submission window.
+  (t) => [index("approval_flows_state").on(t.state, t.holdExpiresAt), index("approval_flows_org").on(t.org, t.submittedAt)],
 );
 
 /**

@@ -82,7 +82,8 @@ export const batchTransitions = sqliteTable(
     actor: text("actor").notNull(),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.batchId, t.seq] })],
+  // batch_transitions_org: the summary report's submitted-to-approved times (an org's approvals).
+  (t) => [primaryKey({ columns: [t.batchId, t.seq] }), index("batch_transitions_org").on(t.org, t.toStatus)],
 );
 
 /** One row per accepted recipient upload (CSV or JSON chunk) with its counts. */

@@ -1,4 +1,5 @@
 /** The catalog: products and their encrypted inventory codes. */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Products of the catalog: `inventory` (codes bought from a provider) or `stored_value` (cards Rewardrail issues). */
@@ -48,5 +49,10 @@ export const inventoryCodes = sqliteTable(
   (t) => [
     uniqueIndex("inventory_codes_hmac").on(t.org, t.codeHmac),
     index("inventory_codes_product").on(t.productId, t.status, t.amount),
+    // A delivery's code (found again after a crashed attempt, freed when its send fails, reissued):
+    // without it each of those statements read every org's codes.
+    index("inventory_codes_delivery").on(t.deliveryId).where(sql`delivery_id IS NOT NULL`),
+    // An upload's codes while it runs (made available when it commits, deleted when it fails).
+    index("inventory_codes_pending").on(t.uploadId).where(sql`status = 'pending'`),
   ],
 );
