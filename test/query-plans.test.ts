@@ -109,7 +109,7 @@ describe("queries that find recipients by key in one batch", () => {
   });
 });
 
-describe("support's delivery search by recipient email or phone", () => {
+describe("support's delivery search by recipient email, phone or external id", () => {
   it("starts from the key index and the recipient's deliveries, not from every delivery of the org", async () => {
     for (const filter of [{ recipient_email: "Ann@Example.com" }, { recipient_phone: "+14155550123" }]) {
       const { d1, seen } = recording();
@@ -119,5 +119,14 @@ describe("support's delivery search by recipient email or phone", () => {
       expect(lines[0]).toBe(`SEARCH batch_recipients USING INDEX batch_recipients_${key} (${key}_key=?)`);
       expect(lines[1]).toBe("SEARCH deliveries USING INDEX deliveries_recipient (recipient_id=?)");
     }
+  });
+
+  it("finds an external id through each of the org's batches, not through every delivery", async () => {
+    const { d1, seen } = recording();
+    await deliveryRows(d1, "org_plans", { external_id: "E-1" }, 51);
+    const lines = await plan(seen[0]!);
+    expect(lines[0]).toBe("SEARCH batch_recipients USING INDEX batch_recipients_external (batch_ref=? AND external_id=?)");
+    expect(lines.filter((l) => l.startsWith("SEARCH batches USING"))).toEqual([expect.stringMatching(/INDEX batches_org\w* \(org=\?\)$/)]);
+    expect(lines).toContain("SEARCH deliveries USING INDEX deliveries_recipient (recipient_id=?)");
   });
 });

@@ -21,11 +21,12 @@ export interface DeliveryFilter {
 }
 
 function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
-  // Searching by email or phone starts from that key's index and then the recipient's deliveries.
-  // Left to itself, SQLite (no statistics) walks the org's deliveries newest first through
-  // (org, id) and probes each one's recipient: every delivery of the org for a person paid once.
-  // The unary + keeps it off the org index.
-  const byContact = Boolean(f.recipient_email || f.recipient_phone);
+  // Searching by email, phone or external id starts from that key's index and then the recipient's
+  // deliveries. Left to itself, SQLite (no statistics) walks the org's deliveries newest first
+  // through (org, id) and probes each one's recipient: every delivery of the org for a person paid
+  // once. The unary + keeps it off the org index. External ids are indexed per batch (batch_ref,
+  // external_id), so that search probes each of the org's batches.
+  const byContact = Boolean(f.recipient_email || f.recipient_phone || f.external_id);
   const out: SQL[] = [byContact ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
@@ -40,7 +41,10 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
     }
     out.push(eq(batchRecipients.phoneKey, phone));
   }
-  if (f.external_id) out.push(eq(batchRecipients.externalId, f.external_id));
+  if (f.external_id) {
+    out.push(eq(batchRecipients.externalId, f.external_id));
+    out.push(sql`${batchRecipients.batchRef} IN (SELECT ref FROM batches WHERE org = ${org})`);
+  }
   if (before) out.push(lt(deliveries.id, before));
   return out;
 }
