@@ -3,12 +3,13 @@
 // whole batch once per key, passes every functional test on small data and fails at scale.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { callJson, token, uniqueOrg } from "./helpers/api";
-import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";
+import { listAudit } from "../src/audit/audit.query";
 import { nearDuplicates } from "../src/batches/preview.stats";
 import { lookupKeyFacts } from "../src/batches/recipients.lookup";
 import type { CheckedRecipient, ValidationContext } from "../src/batches/recipients.validate";
 import { deliveryRows } from "../src/support/deliveries.query";
+import { callJson, token, uniqueOrg } from "./helpers/api";
+import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";
 
 /** A D1 that records the SQL it prepares. */
 function recording() {
@@ -79,6 +80,14 @@ describe("a batch's whole life, as the API and the queues run it", () => {
     expect(seen.size).toBeGreaterThan(80);
     expect(scans).toEqual([]);
   }, 60_000);
+});
+
+describe("the audit log", () => {
+  it("reads one entity's history through (org, entity_id), not by walking the org's whole log", async () => {
+    const { d1, seen } = recording();
+    await listAudit(d1, "org_plans", { entityId: "bat_plans" }, 50);
+    expect(await plan(seen[0]!)).toEqual(["SEARCH audit_events USING INDEX audit_events_entity (org=? AND entity_id=?)", "USE TEMP B-TREE FOR ORDER BY"]);
+  });
 });
 
 describe("queries that find recipients by key in one batch", () => {
