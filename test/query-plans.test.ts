@@ -130,6 +130,16 @@ describe("support's delivery search by recipient email, phone or external id", (
     }
   });
 
+  it("reads a rare status through (org, status), and delivered ones by walking newest first", async () => {
+    const planOf = async (status: "failed" | "delivered") => {
+      const { d1, seen } = recording();
+      await deliveryRows(d1, "org_plans", { status }, 51);
+      return (await plan(seen[0]!)).filter((l) => !l.includes("delivery_attempts") && !l.includes("SUBQUERY"));
+    };
+    expect((await planOf("failed"))[0]).toBe("SEARCH deliveries USING INDEX deliveries_org_status (org=? AND status=?)");
+    expect((await planOf("delivered"))[0]).toBe("SEARCH deliveries USING INDEX deliveries_org_id (org=?)");
+  });
+
   it("finds an external id through each of the org's batches, not through every delivery", async () => {
     const { d1, seen } = recording();
     await deliveryRows(d1, "org_plans", { external_id: "E-1" }, 51);

@@ -76,9 +76,19 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
     .from(deliveries)
     .innerJoin(batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
     .where(and(...conditions(org, f, before)))
-    .orderBy(desc(deliveries.id))
+    .orderBy(desc(byStatusIndex(f) ? sql`+${deliveries.id}` : deliveries.id))
     .limit(limit);
 }
+
+/**
+ * Every status but `delivered` is a small share of an org's deliveries (failed, held, in flight,
+ * reversed, reissued): those are read through (org, status) and sorted, instead of walking the
+ * org's deliveries newest first until enough match — all of them, for a status that is rare. The
+ * unary + on the sort key is what keeps SQLite off the walk. `delivered` keeps the walk, which
+ * finds a page at once.
+ */
+const byStatusIndex = (f: DeliveryFilter) =>
+  f.status !== undefined && f.status !== "delivered" && !(f.recipient_email || f.recipient_phone || f.external_id);
 
 /** One page of deliveries with an opaque cursor (the last id). */
 export async function deliveryPage(d1: D1Database, org: string, f: DeliveryFilter, limit: number, cursor?: string) {
