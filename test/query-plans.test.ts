@@ -32,7 +32,8 @@ async function plan(sql: string): Promise<string[]> {
 /** The tables a statement scans whole: SCAN lines whose name is a table or a table's alias (not a CTE, json_each or subquery). */
 async function tableScans(sql: string, tables: Set<string>): Promise<string[]> {
   const aliases = new Map<string, string>();
-  for (const m of sql.matchAll(/\b(?:FROM|JOIN|UPDATE|INTO)\s+(\w+)(?:\s+(?:AS\s+)?(\w+))?/gi)) {
+  // Names may be quoted (drizzle writes "deliveries"); SQLite's plan names them bare.
+  for (const m of sql.matchAll(/\b(?:FROM|JOIN|UPDATE|INTO)\s+["`]?(\w+)["`]?(?:\s+(?:AS\s+)?["`]?(\w+)["`]?)?/gi)) {
     if (!tables.has(m[1]!)) continue;
     aliases.set(m[1]!, m[1]!);
     if (m[2] && !/^(WHERE|ON|SET|JOIN|LEFT|INNER|CROSS|GROUP|ORDER|LIMIT|INDEXED|USING|VALUES|SELECT|AND)$/i.test(m[2])) aliases.set(m[2], m[1]!);
