@@ -20,14 +20,16 @@ export interface DeliveryFilter {
   external_id?: string;
 }
 
+/** The filter names a recipient (email, phone or external id): the search starts from that key. */
+const byRecipient = (f: DeliveryFilter) => Boolean(f.recipient_email || f.recipient_phone || f.external_id);
+
 function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
   // Searching by email, phone or external id starts from that key's index and then the recipient's
   // deliveries. Left to itself, SQLite (no statistics) walks the org's deliveries newest first
   // through (org, id) and probes each one's recipient: every delivery of the org for a person paid
   // once. The unary + keeps it off the org index. External ids are indexed per batch (batch_ref,
   // external_id), so that search probes each of the org's batches.
-  const byContact = Boolean(f.recipient_email || f.recipient_phone || f.external_id);
-  const out: SQL[] = [byContact ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
+  const out: SQL[] = [byRecipient(f) ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
@@ -87,8 +89,7 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
  * unary + on the sort key is what keeps SQLite off the walk. `delivered` keeps the walk, which
  * finds a page at once.
  */
-const byStatusIndex = (f: DeliveryFilter) =>
-  f.status !== undefined && f.status !== "delivered" && !(f.recipient_email || f.recipient_phone || f.external_id);
+const byStatusIndex = (f: DeliveryFilter) => f.status !== undefined && f.status !== "delivered" && !byRecipient(f);
 
 /** One page of deliveries with an opaque cursor (the last id). */
 export async function deliveryPage(d1: D1Database, org: string, f: DeliveryFilter, limit: number, cursor?: string) {
