@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   batch_changed: { status: 409, title: "The batch changed after approval was requested" },
   approval_link_used: { status: 409, title: "The approval link has already been used" },
   approval_link_superseded: { status: 409, title: "The approval link is no longer needed" },
+  approval_link_active: { status: 409, title: "The approval link still works" },
   approval_link_expired: { status: 410, title: "The approval link has expired" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
@@ -92,9 +93,11 @@ export function toProblem(err: AppError, instance?: string, requestId?: string):
   };
 }
 
+/** The problem as a response; a throttle's wait (`retry_after_seconds`) also travels as Retry-After. */
 export function problemResponse(err: AppError, instance?: string, requestId?: string, headers: HeadersInit = {}): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/problem+json");
+  if (typeof err.extra.retry_after_seconds === "number") h.set("retry-after", String(err.extra.retry_after_seconds));
   if (requestId) h.set("x-request-id", requestId);
   return new Response(JSON.stringify(toProblem(err, instance, requestId)), { status: err.status, headers: h });
 }

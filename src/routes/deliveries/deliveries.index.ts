@@ -1,4 +1,3 @@
-import { AppError, problemResponse } from "../../core/errors";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import { batchDeliveries as batchPage } from "../../support/batch-deliveries";
 import { deliveryPage } from "../../support/deliveries.query";
@@ -27,17 +26,8 @@ const batchDeliveries: AppRouteHandler<typeof routes.batchDeliveries> = async (c
   return c.json(result.page, 200);
 };
 
-const resendDelivery: AppRouteHandler<typeof routes.resendDelivery> = async (c) => {
-  try {
-    return c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
-  } catch (err) {
-    // The throttle's wait travels as Retry-After as well as in the problem body.
-    if (err instanceof AppError && err.code === "rate_limited") {
-      return problemResponse(err, c.req.path, c.var.requestId, { "retry-after": String(err.extra.retry_after_seconds ?? 60) }) as never;
-    }
-    throw err;
-  }
-};
+const resendDelivery: AppRouteHandler<typeof routes.resendDelivery> = async (c) =>
+  c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
 
 const reissueDelivery: AppRouteHandler<typeof routes.reissueDelivery> = async (c) => {
   const result = await reissue(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json")?.reason ?? "", c.var.requestId);
