@@ -1,11 +1,12 @@
 /**
  * Whether an approval link can still be used, and if not, why, in words an approver understands:
- * already used, no longer needed (and why), expired, or the batch changed since the email.
+ * already used, no longer needed (and why), the batch changed since the email, or expired (the one
+ * case a new link mends).
  */
 import type { BatchRow } from "../batches/batch-state";
 import { AppError } from "../core/errors";
 import { batchFingerprint } from "./content-hash";
-import { listDecisions, type DecisionRow, type FlowRow, type RequestRow } from "./store";
+import { listDecisions, listRequests, type DecisionRow, type FlowRow, type RequestRow } from "./store";
 
 const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
 const verb = (d: DecisionRow) => (d.decision === "approve" ? "approved" : "rejected");
@@ -22,11 +23,22 @@ async function supersededReason(d1: D1Database, request: RequestRow, flow: FlowR
   const own = (await listDecisions(d1, request.batchId)).find((d) => d.approverSub === request.approverSub);
   if (own) return `You already ${verb(own)} this batch on ${when(own.createdAt)} (${own.via === "api" ? "through the API" : "with another link"}).`;
   if (flow.state !== "open") return FLOW_ENDINGS[flow.state] ?? "The batch no longer awaits approval.";
+  if (request.step === flow.currentStep) {
+    const newer = (await listRequests(d1, request.batchId)).filter((r) => r.approverSub === request.approverSub && r.createdAt > request.createdAt).at(-1);
+    if (newer) return `A new link was emailed to you on ${when(newer.createdAt)}; use the newest email.`;
+  }
   return `Step ${request.step + 1} was completed by other approvers.`;
 }
 
 /** Throws the reason this link cannot decide now; returns when it can. */
-export async function assertLinkUsable(d1: D1Database, request: RequestRow, batch: BatchRow, flow: FlowRow, tokenBatchHash: string): Promise<void> {
+export async function assertLinkUsable(
+  d1: D1Database,
+  request: RequestRow,
+  batch: BatchRow,
+  flow: FlowRow,
+  tokenBatchHash: string,
+  opts: { ignoreExpiry?: boolean } = {},
+): Promise<void> {
   if (request.status === "used") {
     const used = (await listDecisions(d1, request.batchId)).find((d) => d.requestId === request.id);
     const detail = used ? `You already ${verb(used)} this batch with this link on ${when(used.createdAt)}.` : "This link has already been used.";
@@ -34,8 +46,13 @@ export async function assertLinkUsable(d1: D1Database, request: RequestRow, batc
   }
   const stale = request.status === "superseded" || flow.state !== "open" || batch.status !== "submitted" || request.step !== flow.currentStep;
   if (stale) throw new AppError("approval_link_superseded", `This link is no longer needed. ${await supersededReason(d1, request, flow)}`);
-  if (request.expiresAt <= new Date().toISOString()) throw new AppError("approval_link_expired", "This approval link has expired; ask for a new one.");
   if (tokenBatchHash !== flow.contentHash || (await batchFingerprint(batch)) !== flow.fingerprint) {
     throw new AppError("batch_changed", "The batch changed after this link was sent, so this link cannot approve it.");
   }
+  // Last, so that an expired link is the only thing wrong: a new link would work (renew.ts).
+  if (!opts.ignoreExpiry && isExpired(request)) {
+    throw new AppError("approval_link_expired", `This approval link expired on ${when(request.expiresAt)}. You can have a new one emailed to you.`, { renewable: true });
+  }
 }
+
+export const isExpired = (request: RequestRow, now = new Date()) => request.expiresAt <= now.toISOString();

@@ -17,7 +17,7 @@ import { findFlow, findRequest, flowSteps, markOpened, type FlowRow, type Reques
 import { batchSummary, type BatchSummary } from "./summary";
 import { verifyApprovalToken, type ApprovalClaims } from "./tokens";
 
-interface ResolvedLink {
+export interface ResolvedLink {
   claims: ApprovalClaims;
   request: RequestRow;
   batch: BatchRow;
@@ -26,16 +26,26 @@ interface ResolvedLink {
 
 const invalid = () => new AppError("approval_link_invalid", "This is not a valid approval link.");
 
-/** The link's request, batch and flow; the token must match the stored request in every claim and in its hash. */
-async function resolveLink(env: Env, token: string): Promise<ResolvedLink> {
-  const claims = await verifyApprovalToken(env, token);
+/**
+ * The link's request, batch and flow; the token must match the stored request in every claim and in
+ * its hash. An expired token still loads, so the page can say what matters more (already decided,
+ * no longer needed) or offer a new link; `assertLinkUsable` refuses it.
+ */
+export async function loadLink(env: Env, token: string): Promise<ResolvedLink> {
+  const claims = await verifyApprovalToken(env, token, { allowExpired: true });
   const request = await findRequest(env.DB, claims.org, claims.jti);
   if (!request || request.batchId !== claims.bat || request.approverSub !== claims.sub || request.step !== claims.stp) throw invalid();
   if (request.tokenHash !== (await sha256Hex(token))) throw invalid();
   const [batch, flow] = await Promise.all([findBatch(env.DB, claims.org, claims.bat), findFlow(env.DB, claims.org, claims.bat)]);
   if (!batch || !flow) throw invalid();
-  await assertLinkUsable(env.DB, request, batch, flow, claims.bh);
   return { claims, request, batch, flow };
+}
+
+/** A link that can decide now. */
+async function resolveLink(env: Env, token: string): Promise<ResolvedLink> {
+  const link = await loadLink(env, token);
+  await assertLinkUsable(env.DB, link.request, link.batch, link.flow, link.claims.bh);
+  return link;
 }
 
 export interface LinkPage {

@@ -7,13 +7,14 @@ import { appendAudit, type AuditInput } from "../audit/audit";
 import type { BatchRow } from "../batches/batch-state";
 import { sendEmailBatch, MAX_BATCH, type OutgoingEmail } from "../channels/email";
 import { sha256Hex } from "../core/crypto";
+import { requireChanged } from "../core/guard";
 import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { getSettings } from "../settings/settings.service";
 import { linkTtlMs } from "./config";
 import { approvalRequestEmail } from "./emails";
 import type { FlowStep } from "./policy";
-import { flowSteps, insertRequests, listDecisions, recordEmailResult, type FlowRow, type RequestRow } from "./store";
+import { flowSteps, insertRequests, listDecisions, recordEmailResult, supersedeRequest, type FlowRow, type RequestRow } from "./store";
 import { batchSummary } from "./summary";
 import { signApprovalToken } from "./tokens";
 
@@ -33,14 +34,16 @@ interface Issued {
   link: string;
 }
 
-/** Approvers listed in the org settings who may approve `step` of this batch. */
-async function stepApprovers(d1: D1Database, batch: BatchRow, step: FlowStep) {
+export type StepApprover = { sub: string; email: string };
+
+/** Approvers listed in the org settings who may approve `step` of this batch (never its creator, never one who decided). */
+export async function stepApprovers(d1: D1Database, batch: BatchRow, step: FlowStep): Promise<StepApprover[]> {
   const [settings, decisions] = await Promise.all([getSettings(d1, batch.org), listDecisions(d1, batch.id)]);
   const decided = new Set(decisions.map((d) => d.approverSub));
   return settings.approvers.filter((a) => a.roles.includes(step.role) && a.sub !== batch.createdBy && !decided.has(a.sub));
 }
 
-async function sign(ctx: IssueContext, step: FlowStep, approver: { sub: string; email: string }): Promise<Issued> {
+async function sign(ctx: IssueContext, step: FlowStep, approver: StepApprover): Promise<Issued> {
   const now = Date.now();
   const expiresAt = now + linkTtlMs(ctx.env);
   const id = newId("apr");
@@ -56,27 +59,62 @@ async function sign(ctx: IssueContext, step: FlowStep, approver: { sub: string; 
 /** Creates and emails the requests of the flow's current step. */
 export async function issueStepRequests(ctx: IssueContext): Promise<void> {
   const { env, batch, flow, requestId } = ctx;
-  const steps = flowSteps(flow);
-  const step = steps[flow.currentStep]!;
+  const step = flowSteps(flow)[flow.currentStep]!;
   const approvers = await stepApprovers(env.DB, batch, step);
-  const base = { actor: APPROVALS_ACTOR, entityType: "batch", entityId: batch.id, requestId };
   if (approvers.length === 0) {
+    const base = { actor: APPROVALS_ACTOR, entityType: "batch", entityId: batch.id, requestId };
     await appendAudit(env.DB, batch.org, [{ ...base, action: "approval.no_approvers", after: { step: step.index, role: step.role, note: "No approver in settings.approvers can take this step by email; approve through the API" } }]);
     return;
   }
+  await issueRequests(ctx, approvers, { action: "approval.requested", actor: APPROVALS_ACTOR });
+}
+
+export interface IssueOptions {
+  action: "approval.requested" | "approval.links_resent" | "approval.link_renewed";
+  actor: string;
+  /** Pending requests the new ones replace: each is superseded in the same transaction, and only if it is still pending. */
+  replaces?: RequestRow[];
+}
+
+/**
+ * Signs, stores and emails new requests of the flow's current step for `approvers`. The store is one
+ * transaction that also requires the flow to be open at that step and every replaced request to be
+ * still pending, so two concurrent re-sends cannot both replace one link (the second fails whole,
+ * with a guard failure, before any email). Returns the new requests as stored after their emails.
+ */
+export async function issueRequests(ctx: IssueContext, approvers: StepApprover[], opts: IssueOptions): Promise<RequestRow[]> {
+  const { env, batch, flow, requestId } = ctx;
+  const steps = flowSteps(flow);
+  const step = steps[flow.currentStep]!;
   const issued = await Promise.all(approvers.map((a) => sign(ctx, step, a)));
+  const replaces = opts.replaces ?? [];
+  const guards = [
+    env.DB.prepare("UPDATE approval_flows SET updated_at = updated_at WHERE batch_id = ?1 AND state = 'open' AND current_step = ?2").bind(batch.id, step.index),
+    requireChanged(env.DB),
+    ...replaces.flatMap((r) => supersedeRequest(env.DB, r.id)),
+  ];
   await appendAudit(
     env.DB,
     batch.org,
-    [{ ...base, action: "approval.requested", after: { step: step.index, role: step.role, quorum: step.quorum, requests: issued.map((i) => ({ id: i.row.id, approver: i.row.approverSub, expires_at: i.row.expiresAt })) } }],
-    [insertRequests(env.DB, issued.map((i) => i.row))],
+    [
+      {
+        actor: opts.actor, entityType: "batch", entityId: batch.id, requestId, action: opts.action,
+        after: {
+          step: step.index, role: step.role, quorum: step.quorum,
+          requests: issued.map((i) => ({ id: i.row.id, approver: i.row.approverSub, expires_at: i.row.expiresAt })),
+          ...(replaces.length ? { replaces: replaces.map((r) => r.id) } : {}),
+        },
+      },
+    ],
+    [...guards, insertRequests(env.DB, issued.map((i) => i.row))],
   );
-  await emailRequests(ctx, steps, step, issued);
+  return emailRequests(ctx, steps, step, issued);
 }
 
-async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowStep, issued: Issued[]): Promise<void> {
+async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowStep, issued: Issued[]): Promise<RequestRow[]> {
   const { env, batch } = ctx;
   const summary = await batchSummary(env, batch, steps, step);
+  const sent: RequestRow[] = [];
   for (let i = 0; i < issued.length; i += MAX_BATCH) {
     const chunk = issued.slice(i, i + MAX_BATCH);
     const emails: OutgoingEmail[] = await Promise.all(
@@ -85,7 +123,9 @@ async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowSte
         tags: [{ name: "category", value: "approval" }], ...(await approvalRequestEmail(summary, link, row.expiresAt)),
       })),
     );
-    const results = await sendEmailBatch(env, emails, `approval:${batch.id}:${step.index}:${i}`);
+    // Keyed by the chunk's first request id (new on every issue), so a later re-send is never
+    // mistaken by the provider for a retry of an earlier call.
+    const results = await sendEmailBatch(env, emails, `approval:${batch.id}:${chunk[0]!.row.id}`);
     const events: AuditInput[] = chunk.map(({ row }, k) => {
       const r = results[k]!;
       return {
@@ -95,5 +135,10 @@ async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowSte
       };
     });
     await appendAudit(env.DB, batch.org, events, chunk.map(({ row }, k) => recordEmailResult(env.DB, row.id, results[k]!)));
+    chunk.forEach(({ row }, k) => {
+      const r = results[k]!;
+      sent.push({ ...row, emailStatus: r.ok ? "sent" : "failed", emailMessageId: r.ok ? r.providerMessageId : null, emailError: r.ok ? null : r.detail });
+    });
   }
+  return sent;
 }

@@ -82,6 +82,11 @@ export function supersedePending(d1: D1Database, batchId: string, approverSub?: 
     .bind(batchId, approverSub ?? null);
 }
 
+/** Replaces one link: only a pending request is superseded, once. */
+export function supersedeRequest(d1: D1Database, id: string): D1PreparedStatement[] {
+  return [d1.prepare("UPDATE approval_requests SET status = 'superseded' WHERE id = ?1 AND status = 'pending'").bind(id), requireChanged(d1)];
+}
+
 export function advanceFlow(d1: D1Database, batchId: string, from: number, now: string): D1PreparedStatement[] {
   return [
     d1.prepare("UPDATE approval_flows SET current_step = ?2 + 1, updated_at = ?3 WHERE batch_id = ?1 AND current_step = ?2 AND state = 'open'").bind(batchId, from, now),

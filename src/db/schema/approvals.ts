@@ -1,4 +1,5 @@
 /** Approval flows, emailed requests (token hashes only) and decisions. */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -57,7 +58,9 @@ export const approvalRequests = sqliteTable(
     createdAt: text("created_at").notNull(),
   },
   (t) => [
-    uniqueIndex("approval_requests_step_approver").on(t.batchId, t.step, t.approverSub),
+    index("approval_requests_step_approver").on(t.batchId, t.step, t.approverSub),
+    // One live link per approver and step: a re-sent or renewed link supersedes the last one (src/approvals/resend.ts).
+    uniqueIndex("approval_requests_pending").on(t.batchId, t.step, t.approverSub).where(sql`status = 'pending'`),
     uniqueIndex("approval_requests_token").on(t.tokenHash),
   ],
 );

@@ -1,4 +1,5 @@
 import { publicOrigin } from "../../approvals/config";
+import { resendLinks as resend } from "../../approvals/resend";
 import { decide as decideApproval } from "../../approvals/service";
 import { approvalsView } from "../../approvals/view";
 import { releaseByOperator } from "../../batches/release";
@@ -21,10 +22,16 @@ const decide: AppRouteHandler<typeof routes.decide> = async (c) => {
   return c.json({ outcome: plan.outcome, ...(await approvalsView(c.env, org, id)) }, 200);
 };
 
+const resendLinks: AppRouteHandler<typeof routes.resendLinks> = async (c) => {
+  const body = c.req.valid("json") ?? {};
+  return c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, body, publicOrigin(c.env, c.req.url), c.var.requestId), 200);
+};
+
 const releaseBatch: AppRouteHandler<typeof routes.releaseBatch> = async (c) => c.json(await releaseByOperator(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
 
 export default createRouter()
   .openapi(routes.submitBatch, submitBatch)
   .openapi(routes.listApprovals, listApprovals)
   .openapi(routes.decide, decide)
+  .openapi(routes.resendLinks, resendLinks)
   .openapi(routes.releaseBatch, releaseBatch);

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { IdParam, IdempotencyHeader, json, jsonBody, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import { BatchSchema } from "../batches/batches.schemas";
-import { ApprovalsSchema, DecisionBody, DecisionResultSchema } from "./approvals.schemas";
+import { ApprovalsSchema, DecisionBody, DecisionResultSchema, ResendBody, ResendResultSchema } from "./approvals.schemas";
 
 const tags = ["Approvals"];
 const BatchId = IdParam("bat");
@@ -34,6 +34,18 @@ export const decide = createRoute({
   ...protect("any"),
   request: { params: BatchId, headers: IdempotencyHeader, body: jsonBody(DecisionBody) },
   responses: { 200: json(DecisionResultSchema, "The decision's outcome and the approvals after it"), ...problems(400, 401, 403, 404, 409, 422) },
+});
+
+export const resendLinks = createRoute({
+  method: "post", path: "/v1/batches/{id}/approvals/resend", tags, summary: "Email new approval links for the current step",
+  description:
+    "While the batch is `submitted`: new single-use links to the current step's approvers who have yet to decide (or only `approver_sub`), " +
+    "at their email in the org settings, for a lost email, an expired link or a failed send. Each approver's earlier pending link is superseded in the same " +
+    "transaction. At most one re-send per approver every 10 minutes unless their last email failed (listed in `skipped`; 429 `rate_limited` with " +
+    "Retry-After when nobody is due). An approver can also get a new link from an expired link's page. Not in API.md v1: an addition.",
+  ...protect(["operator", "integrator", "admin"]),
+  request: { params: BatchId, headers: IdempotencyHeader, body: { required: false, content: { "application/json": { schema: ResendBody } } } },
+  responses: { 200: json(ResendResultSchema, "The new links and the approvals after them"), ...problems(400, 401, 403, 404, 409, 422, 429) },
 });
 
 export const releaseBatch = createRoute({

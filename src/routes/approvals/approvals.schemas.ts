@@ -74,3 +74,27 @@ export const DecisionResultSchema = ApprovalsSchema.extend({
     description: "recorded: the step needs more approvals; step_completed: the next step's approvers were asked; approved / rejected: the batch's new status",
   }),
 }).openapi("ApprovalDecisionResult");
+
+export const ResendBody = z
+  .strictObject({
+    approver_sub: z.string().min(1).max(200).optional().openapi({ description: "Only this approver (a `sub` in settings.approvers); default: every approver of the current step who has yet to decide" }),
+  })
+  .openapi("ApprovalResendInput");
+
+export const ResendResultSchema = ApprovalsSchema.extend({
+  resent: z
+    .array(
+      z.object({
+        request_id: z.string(),
+        approver_sub: z.string(),
+        approver_email: z.string(),
+        email_status: z.enum(["sending", "sent", "failed"]),
+        email_error: z.string().nullable(),
+        expires_at: z.string(),
+      }),
+    )
+    .openapi({ description: "The new links, one per approver; each approver's earlier pending link now says it was replaced" }),
+  skipped: z
+    .array(z.object({ approver_sub: z.string(), reason: z.enum(["recently_sent"]), retry_after_seconds: z.number().int() }))
+    .openapi({ description: "Approvers sent a link less than 10 minutes ago whose email did not fail" }),
+}).openapi("ApprovalResendResult");

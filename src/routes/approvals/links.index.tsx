@@ -7,10 +7,11 @@ import { bodyLimit } from "hono/body-limit";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { publicOrigin } from "../../approvals/config";
 import { decideByLink, openLink } from "../../approvals/links";
+import { renewByLink } from "../../approvals/resend";
 import { AppError } from "../../core/errors";
 import { createRouter } from "../../core/router";
 import type { AppEnv } from "../../env";
-import { ApprovalPage, ErrorPage, ResultPage } from "./pages";
+import { ApprovalPage, ErrorPage, RenewedPage, ResultPage } from "./pages";
 import * as routes from "./links.routes";
 
 const FORM_LIMIT = 16 * 1024;
@@ -30,6 +31,7 @@ function page(c: Context<AppEnv>, status: number, body: JSX.Element) {
 const router = createRouter();
 router.openAPIRegistry.registerPath(routes.openLink);
 router.openAPIRegistry.registerPath(routes.decideLink);
+router.openAPIRegistry.registerPath(routes.renewLink);
 
 router.get("/approve/:token", async (c) => {
   const model = await openLink(c.env, c.req.param("token"), { record: c.req.method === "GET", userAgent: c.req.header("user-agent") });
@@ -48,8 +50,17 @@ router.post(
   },
 );
 
+router.post("/approve/:token/renew", async (c) => {
+  const result = await renewByLink(c.env, c.req.param("token"), publicOrigin(c.env, c.req.url), c.var.requestId);
+  return page(c, result.emailed ? 200 : 502, <RenewedPage result={result} />);
+});
+
 router.onError((err, c) => {
-  if (err instanceof AppError && err.status < 500) return page(c, err.status, <ErrorPage code={err.code} detail={err.message} />);
+  if (err instanceof AppError && err.status < 500) {
+    // An expired link that a new one would mend offers one (the form posts to /approve/{token}/renew).
+    const renew = err.extra.renewable ? `${c.req.path.replace(/\/renew$/, "")}/renew` : undefined;
+    return page(c, err.status, <ErrorPage code={err.code} detail={err.message} renewAction={renew} />);
+  }
   console.error(JSON.stringify({ request_id: c.var.requestId, error: String(err), stack: (err as Error)?.stack }));
   return page(c, 500, <ErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was decided. Reference: ${c.var.requestId}`} />);
 });

@@ -8,7 +8,7 @@ const errorPages = {
   403: html("The creator of the batch, or no longer an approver"),
   404: html("Not a valid approval link (bad signature, another audience such as an API token, unknown request)"),
   409: html("Already used, no longer needed, the batch changed, or the batch no longer awaits approval"),
-  410: html("The link has expired"),
+  410: html("The link has expired (the page offers a new one by email when a new one would work)"),
 };
 
 export const DecisionForm = z.object({
@@ -27,4 +27,19 @@ export const decideLink = createRoute({
   method: "post", path: "/approve/{token}", tags, summary: "Decide through the link (form post), once",
   request: { params: TokenParam, body: { required: true, content: { "application/x-www-form-urlencoded": { schema: DecisionForm } } } },
   responses: { 200: html("The outcome"), 400: html("No valid decision in the form"), ...errorPages },
+});
+
+export const renewLink = createRoute({
+  method: "post", path: "/approve/{token}/renew", tags, summary: "Email the approver a new link in place of this expired one",
+  description:
+    "For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still listed with the step's role). " +
+    "The new link goes to the approver's email in the org settings, never to the page; the old link is superseded. One renewal per link.",
+  request: { params: TokenParam },
+  responses: {
+    200: html("The new link was emailed"),
+    502: html("The new link was made but the email failed; the batch's submitter can re-send links through the API"),
+    403: html("No longer an approver of this step"),
+    404: html("Not a valid approval link"),
+    409: html("The link still works, was used, was already replaced, or the batch changed or no longer awaits approval"),
+  },
 });

@@ -1,6 +1,7 @@
 /** The approval link pages (hono/jsx): readable on a phone, no scripts, one form. */
 import type { Child, FC } from "hono/jsx";
 import type { LinkPage, LinkResult } from "../../approvals/links";
+import type { RenewResult } from "../../approvals/resend";
 import { summaryFacts } from "../../approvals/summary";
 import type { ErrorCode } from "../../core/errors";
 
@@ -11,7 +12,7 @@ dl{display:grid;grid-template-columns:minmax(110px,40%) 1fr;gap:6px 12px;margin:
 .muted{color:#555;font-size:.9rem}.warn{color:#8a4b00}ul{padding-left:1.2em;margin:.3em 0}
 label{display:block;font-weight:600;margin-bottom:4px}textarea{width:100%;font:inherit;padding:8px;border:1px solid #bbb;border-radius:6px}
 .actions{display:flex;gap:12px;margin-top:12px}button{flex:1;font:inherit;font-weight:700;padding:14px;border:0;border-radius:8px;color:#fff;cursor:pointer}
-.approve{background:#0b7a3e}.reject{background:#b42318}
+.approve{background:#0b7a3e}.reject{background:#b42318}.renew{background:#1f4fbf}
 `;
 
 export const Layout: FC<{ title: string; children?: Child }> = ({ title, children }) => (
@@ -102,6 +103,7 @@ const ERROR_TITLES: Partial<Record<ErrorCode, string>> = {
   approval_link_expired: "This link has expired",
   approval_link_used: "This link has already been used",
   approval_link_superseded: "This link is no longer needed",
+  approval_link_active: "This link still works",
   batch_changed: "The batch has changed",
   self_approval_forbidden: "You cannot decide on your own batch",
   not_an_approver: "You are not an approver for this step",
@@ -110,14 +112,41 @@ const ERROR_TITLES: Partial<Record<ErrorCode, string>> = {
   invalid_state_transition: "This batch no longer awaits approval",
 };
 
-export const ErrorPage: FC<{ code: ErrorCode; detail: string }> = ({ code, detail }) => {
+export const RenewedPage: FC<{ result: RenewResult }> = ({ result }) => (
+  <Layout title={result.emailed ? "New link sent" : "The email could not be sent"}>
+    <h1 id="outcome">{result.emailed ? "A new link is on its way" : "The email could not be sent"}</h1>
+    <div class="card">
+      {result.emailed ? (
+        <p>
+          We emailed a new approval link for "{result.batchName}" to {result.sentTo}. It works once and expires {utc(result.expiresAt)}. This old link no longer works.
+        </p>
+      ) : (
+        <p>
+          A new link for "{result.batchName}" was made, but the email to {result.sentTo} failed. Ask the person who submitted the batch to re-send the approval links.
+        </p>
+      )}
+      <p class="muted">You can close this page.</p>
+    </div>
+  </Layout>
+);
+
+export const ErrorPage: FC<{ code: ErrorCode; detail: string; renewAction?: string }> = ({ code, detail, renewAction }) => {
   const title = ERROR_TITLES[code] ?? "Something went wrong";
   return (
     <Layout title={title}>
       <h1 id="outcome">{title}</h1>
       <div class="card">
         <p>{detail}</p>
-        <p class="muted">Nothing was changed. If you need a new link, contact the person who submitted the batch.</p>
+        {renewAction ? (
+          <form method="post" action={renewAction} id="renew">
+            <p class="muted">The new link goes to your email address on file, not to this page.</p>
+            <div class="actions">
+              <button type="submit" class="renew">Email me a new link</button>
+            </div>
+          </form>
+        ) : (
+          <p class="muted">Nothing was changed. If you need a new link, ask the person who submitted the batch to re-send the approval links.</p>
+        )}
       </div>
     </Layout>
   );
