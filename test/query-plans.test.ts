@@ -119,7 +119,7 @@ describe("queries that find recipients by key in one batch", () => {
   });
 });
 
-describe("support's delivery search by recipient email, phone or external id", () => {
+describe("support's delivery search by recipient, status or batch", () => {
   it("starts from the key index and the recipient's deliveries, not from every delivery of the org", async () => {
     for (const filter of [{ recipient_email: "Ann@Example.com" }, { recipient_phone: "+14155550123" }]) {
       const { d1, seen } = recording();
@@ -139,6 +139,21 @@ describe("support's delivery search by recipient email, phone or external id", (
     };
     expect((await planOf("failed"))[0]).toBe("SEARCH deliveries USING INDEX deliveries_org_status (org=? AND status=?)");
     expect((await planOf("delivered"))[0]).toBe("SEARCH deliveries USING INDEX deliveries_org_id (org=?)");
+  });
+
+  it("reads a batch's deliveries from the batch in id order, with or without a status, not by walking the org", async () => {
+    const cases = [
+      [undefined, "deliveries_batch_id (batch_id=? AND id<?)"],
+      ["delivered", "deliveries_batch_status (batch_id=? AND status=? AND id<?)"],
+      ["failed", "deliveries_batch_status (batch_id=? AND status=? AND id<?)"],
+    ] as const;
+    for (const [status, index] of cases) {
+      const { d1, seen } = recording();
+      await deliveryRows(d1, "org_plans", { batch_id: "bat_plans", status }, 51, "dlv_zzzz");
+      const lines = await plan(seen[0]!);
+      expect(lines[0]).toBe(`SEARCH deliveries USING INDEX ${index}`);
+      expect(lines).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    }
   });
 
   it("finds an external id through each of the org's batches, not through every delivery", async () => {

@@ -23,13 +23,28 @@ export interface DeliveryFilter {
 /** The filter names a recipient (email, phone or external id): the search starts from that key. */
 const byRecipient = (f: DeliveryFilter) => Boolean(f.recipient_email || f.recipient_phone || f.external_id);
 
+/**
+ * Where a search starts. SQLite has no statistics here (nor on D1 unless ANALYZE ran), so left to
+ * itself it walks the org's deliveries newest first through (org, id) and tests each one: every
+ * delivery of the org for a person paid once, or for an old batch. A unary + on a column keeps
+ * SQLite off the indexes that start with it.
+ *   recipient: the email / phone / external-id key, then the recipient's deliveries (few; sorted).
+ *              External ids are indexed per batch (batch_ref, external_id): each org batch is probed.
+ *   batch:     (batch_id, status, id) or (batch_id, id), already in id order.
+ *   status:    every status but `delivered` is a small share of an org's deliveries (failed, held,
+ *              in flight, reversed, reissued): read through (org, status) and sorted.
+ *   org:       the walk, which finds a page of recent (or delivered) deliveries at once.
+ */
+function startFrom(f: DeliveryFilter): "recipient" | "batch" | "status" | "org" {
+  if (byRecipient(f)) return "recipient";
+  if (f.batch_id) return "batch";
+  if (f.status !== undefined && f.status !== "delivered") return "status";
+  return "org";
+}
+
 function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
-  // Searching by email, phone or external id starts from that key's index and then the recipient's
-  // deliveries. Left to itself, SQLite (no statistics) walks the org's deliveries newest first
-  // through (org, id) and probes each one's recipient: every delivery of the org for a person paid
-  // once. The unary + keeps it off the org index. External ids are indexed per batch (batch_ref,
-  // external_id), so that search probes each of the org's batches.
-  const out: SQL[] = [byRecipient(f) ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
+  const start = startFrom(f);
+  const out: SQL[] = [start === "recipient" || start === "batch" ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
@@ -78,18 +93,9 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
     .from(deliveries)
     .innerJoin(batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
     .where(and(...conditions(org, f, before)))
-    .orderBy(desc(byStatusIndex(f) ? sql`+${deliveries.id}` : deliveries.id))
+    .orderBy(desc(startFrom(f) === "status" ? sql`+${deliveries.id}` : deliveries.id))
     .limit(limit);
 }
-
-/**
- * Every status but `delivered` is a small share of an org's deliveries (failed, held, in flight,
- * reversed, reissued): those are read through (org, status) and sorted, instead of walking the
- * org's deliveries newest first until enough match — all of them, for a status that is rare. The
- * unary + on the sort key is what keeps SQLite off the walk. `delivered` keeps the walk, which
- * finds a page at once.
- */
-const byStatusIndex = (f: DeliveryFilter) => f.status !== undefined && f.status !== "delivered" && !byRecipient(f);
 
 /** One page of deliveries with an opaque cursor (the last id). */
 export async function deliveryPage(d1: D1Database, org: string, f: DeliveryFilter, limit: number, cursor?: string) {

@@ -36,7 +36,9 @@ export const deliveries = sqliteTable(
     deliveredAt: text("delivered_at"),
   },
   (t) => [
-    index("deliveries_batch_status").on(t.batchId, t.status),
+    // A batch's deliveries newest first, all of them or of one status (support listing, CSV export).
+    index("deliveries_batch_status").on(t.batchId, t.status, t.id),
+    index("deliveries_batch_id").on(t.batchId, t.id),
     index("deliveries_org_status").on(t.org, t.status, t.updatedAt),
     index("deliveries_recipient").on(t.recipientId),
     // Reconciliation pages through an org's deliveries in id order.
