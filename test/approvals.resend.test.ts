@@ -192,6 +192,20 @@ describe("POST /v1/batches/{id}/approvals/resend", () => {
     for (const sub of ["fran", "fay"]) expect(view.steps[0].requests.filter((r: any) => r.approver_sub === sub && r.status === "pending")).toHaveLength(1);
   });
 
+  it("asks nobody when the flow closed between reading it and storing the links", async () => {
+    const o = await approvalOrg();
+    const b = await validatedBatch(o.org);
+    await submit(b.batchId, b.operator);
+    const { findFlow } = await import("../src/approvals/store");
+    const { requireBatch } = await import("../src/batches/batches.service");
+    const { issueStepRequests } = await import("../src/approvals/requests");
+    const [batch, flow] = [await requireBatch(env.DB, o.org, b.batchId), (await findFlow(env.DB, o.org, b.batchId))!];
+    expect((await callJson(`/v1/batches/${b.batchId}/cancel`, { method: "POST", token: b.operator })).status).toBe(200);
+    await expect(issueStepRequests({ env, batch, flow, origin: "http://localhost" })).resolves.toBeUndefined();
+    expect(await linksTo(o.emails.fran)).toHaveLength(1);
+    expect((await approvalsOf(b.batchId, o.tokens.auditor)).steps[0].requests).toHaveLength(2);
+  });
+
   it("sends the links a crashed step change never sent", async () => {
     const o = await approvalOrg({ steps: [{ role: "finance", quorum: 1 }, { role: "owner", quorum: 1 }] });
     const b = await validatedBatch(o.org);

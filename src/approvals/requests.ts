@@ -7,7 +7,7 @@ import { appendAudit, type AuditInput } from "../audit/audit";
 import type { BatchRow } from "../batches/batch-state";
 import { sendEmailBatch, MAX_BATCH, type OutgoingEmail } from "../channels/email";
 import { sha256Hex } from "../core/crypto";
-import { requireChanged } from "../core/guard";
+import { isGuardFailure, requireChanged } from "../core/guard";
 import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { getSettings } from "../settings/settings.service";
@@ -66,7 +66,12 @@ export async function issueStepRequests(ctx: IssueContext): Promise<void> {
     await appendAudit(env.DB, batch.org, [{ ...base, action: "approval.no_approvers", after: { step: step.index, role: step.role, note: "No approver in settings.approvers can take this step by email; approve through the API" } }]);
     return;
   }
-  await issueRequests(ctx, approvers, { action: "approval.requested", actor: APPROVALS_ACTOR });
+  try {
+    await issueRequests(ctx, approvers, { action: "approval.requested", actor: APPROVALS_ACTOR });
+  } catch (err) {
+    // The flow closed or moved on since it was read (a cancel right after submit): nobody to ask.
+    if (!isGuardFailure(err)) throw err;
+  }
 }
 
 export interface IssueOptions {
