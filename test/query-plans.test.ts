@@ -8,6 +8,8 @@ import { nearDuplicates } from "../src/batches/preview.stats";
 import { lookupKeyFacts } from "../src/batches/recipients.lookup";
 import type { CheckedRecipient, ValidationContext } from "../src/batches/recipients.validate";
 import { deliveryRows } from "../src/support/deliveries.query";
+import { listExceptions } from "../src/support/exceptions.query";
+import { encodeCursor } from "../src/core/pagination";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";
 
@@ -163,5 +165,23 @@ describe("support's delivery search by recipient, status or batch", () => {
     expect(lines[0]).toBe("SEARCH batch_recipients USING INDEX batch_recipients_external (batch_ref=? AND external_id=?)");
     expect(lines.filter((l) => l.startsWith("SEARCH batches USING"))).toEqual([expect.stringMatching(/INDEX batches_org\w* \(org=\?\)$/)]);
     expect(lines).toContain("SEARCH deliveries USING INDEX deliveries_recipient (recipient_id=?)");
+  });
+});
+
+describe("the exceptions list", () => {
+  it("reads newest first in id order, all, by status or of one batch, instead of sorting the org's exceptions", async () => {
+    const cases = [
+      [{}, "exceptions_org_id (org=? AND id<?)"],
+      [{ status: "open" as const }, "exceptions_org_status_id (org=? AND status=? AND id<?)"],
+      [{ kind: "delivery_failed" }, "exceptions_org_id (org=? AND id<?)"],
+      [{ batch_id: "bat_plans", status: "resolved" as const }, "exceptions_batch_id (batch_id=? AND id<?)"],
+    ] as const;
+    for (const [filter, index] of cases) {
+      const { d1, seen } = recording();
+      await listExceptions(d1, "org_plans", { ...filter, limit: 50, cursor: encodeCursor("exc_zzzz") });
+      const lines = await plan(seen[0]!);
+      expect(lines[0]).toBe(`SEARCH exceptions USING INDEX ${index}`);
+      expect(lines).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    }
   });
 });
