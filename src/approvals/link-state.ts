@@ -8,7 +8,8 @@ import { AppError } from "../core/errors";
 import { batchFingerprint } from "./content-hash";
 import { listDecisions, listRequests, type DecisionRow, type FlowRow, type RequestRow } from "./store";
 
-const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+/** 2026-11-23 09:20 UTC: how the approval pages and messages show a moment. */
+export const utcMinute = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
 const verb = (d: DecisionRow) => (d.decision === "approve" ? "approved" : "rejected");
 
 const FLOW_ENDINGS: Partial<Record<FlowRow["state"], string>> = {
@@ -21,11 +22,11 @@ const FLOW_ENDINGS: Partial<Record<FlowRow["state"], string>> = {
 
 async function supersededReason(d1: D1Database, request: RequestRow, flow: FlowRow): Promise<string> {
   const own = (await listDecisions(d1, request.batchId)).find((d) => d.approverSub === request.approverSub);
-  if (own) return `You already ${verb(own)} this batch on ${when(own.createdAt)} (${own.via === "api" ? "through the API" : "with another link"}).`;
+  if (own) return `You already ${verb(own)} this batch on ${utcMinute(own.createdAt)} (${own.via === "api" ? "through the API" : "with another link"}).`;
   if (flow.state !== "open") return FLOW_ENDINGS[flow.state] ?? "The batch no longer awaits approval.";
   if (request.step === flow.currentStep) {
     const newer = (await listRequests(d1, request.batchId)).filter((r) => r.approverSub === request.approverSub && r.createdAt > request.createdAt).at(-1);
-    if (newer) return `A new link was emailed to you on ${when(newer.createdAt)}; use the newest email.`;
+    if (newer) return `A new link was emailed to you on ${utcMinute(newer.createdAt)}; use the newest email.`;
   }
   return `Step ${request.step + 1} was completed by other approvers.`;
 }
@@ -41,7 +42,7 @@ export async function assertLinkUsable(
 ): Promise<void> {
   if (request.status === "used") {
     const used = (await listDecisions(d1, request.batchId)).find((d) => d.requestId === request.id);
-    const detail = used ? `You already ${verb(used)} this batch with this link on ${when(used.createdAt)}.` : "This link has already been used.";
+    const detail = used ? `You already ${verb(used)} this batch with this link on ${utcMinute(used.createdAt)}.` : "This link has already been used.";
     throw new AppError("approval_link_used", `${detail} Each approval link works once.`);
   }
   const stale = request.status === "superseded" || flow.state !== "open" || batch.status !== "submitted" || request.step !== flow.currentStep;
@@ -51,7 +52,7 @@ export async function assertLinkUsable(
   }
   // Last, so that an expired link is the only thing wrong: a new link would work (renew.ts).
   if (!opts.ignoreExpiry && isExpired(request)) {
-    throw new AppError("approval_link_expired", `This approval link expired on ${when(request.expiresAt)}. You can have a new one emailed to you.`, { renewable: true });
+    throw new AppError("approval_link_expired", `This approval link expired on ${utcMinute(request.expiresAt)}. You can have a new one emailed to you.`, { renewable: true });
   }
 }
 

@@ -12,7 +12,7 @@ import type { BatchRow } from "../batches/batch-state";
 import { AppError } from "../core/errors";
 import { isGuardFailure } from "../core/guard";
 import type { Auth, Env } from "../env";
-import { assertLinkUsable, isExpired } from "./link-state";
+import { assertLinkUsable, isExpired, utcMinute } from "./link-state";
 import { loadLink } from "./links";
 import type { FlowStep } from "./policy";
 import { issueRequests, stepApprovers, type IssueContext, type IssueOptions, type StepApprover } from "./requests";
@@ -21,8 +21,6 @@ import { approvalsView } from "./view";
 
 /** At most one re-send per approver in this interval, unless the last email failed. */
 export const RESEND_INTERVAL_MS = 10 * 60_000;
-
-const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
 
 /** f•••@example.com: enough for an approver to recognise their address, not enough to harvest it. */
 export function maskEmail(email: string): string {
@@ -52,7 +50,7 @@ export async function renewByLink(env: Env, token: string, origin: string, reque
   const { claims, request, batch, flow } = await loadLink(env, token);
   // Everything but the expiry must hold: a new link to a decided, replaced or changed batch would not work either.
   await assertLinkUsable(env.DB, request, batch, flow, claims.bh, { ignoreExpiry: true });
-  if (!isExpired(request)) throw new AppError("approval_link_active", `This link still works until ${when(request.expiresAt)}: open it again to decide.`);
+  if (!isExpired(request)) throw new AppError("approval_link_active", `This link still works until ${utcMinute(request.expiresAt)}: open it again to decide.`);
   const step = flowSteps(flow)[request.step]!;
   const me = (await stepApprovers(env.DB, batch, step)).find((a) => a.sub === request.approverSub);
   if (!me) throw new AppError("not_an_approver", `You are no longer an approver of step ${step.index + 1} (${step.role}) of this batch, so no new link was sent.`);

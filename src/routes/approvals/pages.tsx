@@ -2,6 +2,7 @@
 import type { Child, FC } from "hono/jsx";
 import type { LinkPage, LinkResult } from "../../approvals/links";
 import type { RenewResult } from "../../approvals/resend";
+import { utcMinute } from "../../approvals/link-state";
 import { summaryFacts } from "../../approvals/summary";
 import type { ErrorCode } from "../../core/errors";
 
@@ -30,14 +31,12 @@ export const Layout: FC<{ title: string; children?: Child }> = ({ title, childre
   </html>
 );
 
-const utc = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
-
 export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
   const s = page.summary;
   const rows: [string, string | number][] = [
     ...summaryFacts(s),
     ["Expected delivery", s.expectedDeliveryDate],
-    ["Release", s.releaseAt ? `scheduled for ${utc(s.releaseAt)}` : "on final approval"],
+    ["Release", s.releaseAt ? `scheduled for ${utcMinute(s.releaseAt)}` : "on final approval"],
   ];
   return (
     <Layout title={`Approve ${s.name}?`}>
@@ -66,7 +65,7 @@ export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
         </div>
       </form>
       <p class="muted">
-        This link is for {page.approver}. It works once and expires {utc(page.expiresAt)}.
+        This link is for {page.approver}. It works once and expires {utcMinute(page.expiresAt)}.
       </p>
     </Layout>
   );
@@ -118,7 +117,7 @@ export const RenewedPage: FC<{ result: RenewResult }> = ({ result }) => (
     <div class="card">
       {result.emailed ? (
         <p>
-          We emailed a new approval link for "{result.batchName}" to {result.sentTo}. It works once and expires {utc(result.expiresAt)}. This old link no longer works.
+          We emailed a new approval link for "{result.batchName}" to {result.sentTo}. It works once and expires {utcMinute(result.expiresAt)}. This old link no longer works.
         </p>
       ) : (
         <p>
