@@ -3,7 +3,7 @@
  * leaves a batch stuck until its hold expires:
  *   - the approver, from an expired link's page: the new link goes to the approver's address in the
  *     org settings, never to the page, so a forwarded old link gives its holder nothing;
- *   - the submitter (operator, integrator) or an admin, through the API: to every approver of the
+ *   - an operator, integrator (the roles that submit) or admin, through the API: to every approver of the
  *     current step who has yet to decide, or to one. Throttled per approver.
  * Either way the old pending link is superseded in the same transaction that stores the new one.
  */

@@ -57,8 +57,9 @@ router.post("/approve/:token/renew", async (c) => {
 
 router.onError((err, c) => {
   if (err instanceof AppError && err.status < 500) {
-    // An expired link that a new one would mend offers one (the form posts to /approve/{token}/renew).
-    const renew = err.extra.renewable ? `${c.req.path.replace(/\/renew$/, "")}/renew` : undefined;
+    // An expired link that a new one would mend offers one (the form posts to /approve/{token}/renew;
+    // that route ignores expiry, so this only happens on the link's own path).
+    const renew = err.extra.renewable ? `${c.req.path}/renew` : undefined;
     return page(c, err.status, <ErrorPage code={err.code} detail={err.message} renewAction={renew} />);
   }
   console.error(JSON.stringify({ request_id: c.var.requestId, error: String(err), stack: (err as Error)?.stack }));
