@@ -9,7 +9,6 @@ import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
-import { idempotency } from "./middleware/idempotency";
 import approvals from "./routes/approvals/approvals.index";
 import approvalLinks from "./routes/approvals/links.index";
 import audit from "./routes/audit/audit.index";
@@ -79,11 +78,19 @@ export function createApp() {
   );
   app.use("/v1/*", authenticate);
   app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
-  app.use("/v1/*", idempotency);
 
   for (const router of routers) app.route("/", router);
   app.route("/", poolBench);
 
+  // The document and the reference page are routes of the contract too (API.md, Service).
+  app.openAPIRegistry.registerPath({
+    method: "get", path: "/openapi.json", tags: ["Service"], summary: "This OpenAPI 3.1 document",
+    responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get", path: "/docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json",
+    responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } } },
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { call, token } from "./helpers/api";
+import { call, callJson, token, uniqueOrg } from "./helpers/api";
 
 async function expect401(authorization: string | undefined) {
   const res = await call("/v1/me", { headers: authorization === undefined ? {} : { authorization } });
@@ -78,5 +78,22 @@ describe("bearer authentication", () => {
   it("accepts a valid token", async () => {
     const res = await call("/v1/me", { token: await token() });
     expect(res.status).toBe(200);
+  });
+
+  it("lets a token with none of the org roles read /v1/me only: every 'any org role' route answers 403", async () => {
+    const org = uniqueOrg();
+    for (const roles of [[], ["guest"]]) {
+      const t = await token({ org, roles: roles as never });
+      const me = await callJson("/v1/me", { token: t });
+      expect(me.status).toBe(200);
+      expect(me.body.roles).toEqual([]);
+      for (const path of ["/v1/settings", "/v1/pools", "/v1/products", "/v1/batches/bat_x/recipients", "/v1/batches/bat_x/preview"]) {
+        const res = await callJson(path, { token: t });
+        expect(res.status, path).toBe(403);
+        expect(res.body.code).toBe("forbidden");
+      }
+    }
+    const member = await callJson("/v1/settings", { token: await token({ org, roles: ["support"] }) });
+    expect(member.status).toBe(200);
   });
 });

@@ -75,6 +75,25 @@ describe("Idempotency-Key on POST", () => {
     const ok = await call("/v1/pools", { token: await token({ org, roles: ["admin"] }), body: { name: "A", currency: "USD" }, headers });
     expect(ok.status).toBe(201);
   });
+
+  it("checks the role before replaying: a caller without the route's role gets 403, not the stored response", async () => {
+    const org = uniqueOrg();
+    const headers = { "idempotency-key": "role-first" };
+    const body = { name: "A", currency: "USD" };
+    const first = await call("/v1/pools", { token: await token({ org, roles: ["finance"] }), body, headers });
+    expect(first.status).toBe(201);
+    for (const roles of [["operator"], ["auditor"], []] as const) {
+      const replay = await callJson("/v1/pools", { token: await token({ org, roles: [...roles] }), body, headers });
+      expect(replay.status).toBe(403);
+      expect(replay.body.code).toBe("forbidden");
+      expect(replay.res.headers.get("idempotent-replayed")).toBeNull();
+    }
+    // Another caller who holds the role gets the replay.
+    const admin = await call("/v1/pools", { token: await token({ org, roles: ["admin"] }), body, headers });
+    expect(admin.status).toBe(201);
+    expect(admin.headers.get("idempotent-replayed")).toBe("true");
+    expect(await poolCount(org)).toBe(1);
+  });
 });
 
 describe("Idempotency-Key on streamed CSV uploads", () => {

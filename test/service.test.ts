@@ -27,6 +27,20 @@ describe("service routes", () => {
     expect(body.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(body.paths["/v1/me"].get.security).toEqual([{ bearerAuth: [] }]);
     expect(body.paths["/v1/me"].get.responses["401"].content["application/problem+json"]).toBeTruthy();
+    expect(body.paths["/openapi.json"].get).toBeTruthy();
+    expect(body.paths["/docs"].get).toBeTruthy();
+  });
+
+  it("declares a role check on every /v1 operation (protect(): roles first, then Idempotency-Key)", async () => {
+    const { body } = await callJson("/openapi.json");
+    const unguarded: string[] = [];
+    for (const [path, ops] of Object.entries<any>(body.paths)) {
+      if (!path.startsWith("/v1/")) continue;
+      for (const [method, op] of Object.entries<any>(ops)) {
+        if (!Array.isArray(op["x-roles"]) || op["x-roles"].length === 0 || !op.security) unguarded.push(`${method} ${path}`);
+      }
+    }
+    expect(unguarded).toEqual([]);
   });
 
   it("serves an interactive reference page at /docs", async () => {

@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { AppError } from "../core/errors";
 import { ROLES, type AppEnv, type Auth, type Env, type Role } from "../env";
+import { idempotency } from "./idempotency";
 
 const HS_ALGS = ["HS256"];
 const ASYMMETRIC_ALGS = ["RS256", "ES256"];
@@ -63,23 +64,34 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** Lets the request through when the caller holds one of `roles` ("any" = any valid token). */
-export function requireRoles(roles: readonly Role[] | "any") {
+/**
+ * Who may call a route: listed roles, `"any"` (any of the org roles: a token holding none of them,
+ * e.g. `roles: []`, gets 403), or `"token"` (any valid token, for `GET /v1/me` only).
+ */
+export type Access = readonly Role[] | "any" | "token";
+
+/** Lets the request through when the caller may call the route (see `Access`). */
+export function requireRoles(access: Access) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const auth = c.var.auth;
     if (!auth) throw new AppError("unauthorized", "Send Authorization: Bearer <token>");
-    if (roles !== "any" && !auth.roles.some((r) => roles.includes(r))) {
-      throw new AppError("forbidden", `This action needs one of the roles: ${roles.join(", ")}`);
+    const allowed = access === "token" || access === "any" ? ROLES : access;
+    if (access !== "token" && !auth.roles.some((r) => allowed.includes(r))) {
+      throw new AppError("forbidden", access === "any" ? `This needs one of the org roles: ${ROLES.join(", ")}` : `This action needs one of the roles: ${allowed.join(", ")}`);
     }
     await next();
   });
 }
 
-/** The OpenAPI fields and role middleware of a protected route, to spread into `createRoute`. */
-export function protect(roles: readonly Role[] | "any") {
+/**
+ * The OpenAPI fields and middleware of a protected route, to spread into `createRoute`: the role
+ * check, then Idempotency-Key handling (for POSTs), so that a replay is only ever given to a caller
+ * who may make the request.
+ */
+export function protect(access: Access) {
   return {
     security: [{ bearerAuth: [] }],
-    middleware: [requireRoles(roles)],
-    "x-roles": roles === "any" ? ["any"] : [...roles],
+    middleware: [requireRoles(access), idempotency],
+    "x-roles": access === "token" ? ["any valid token"] : access === "any" ? [...ROLES] : [...access],
   };
 }

@@ -20,6 +20,7 @@ export const me = createRoute({
   path: "/v1/me",
   tags: ["Service"],
   summary: "The caller as the token describes it",
-  ...protect("any"),
+  description: "Any valid token, also one that holds none of the org roles (every other route needs one).",
+  ...protect("token"),
   responses: { 200: json(MeSchema, "The caller"), ...problems(401) },
 });
