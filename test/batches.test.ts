@@ -156,6 +156,17 @@ describe("recipient upload and validation", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("validation_failed");
+    expect(res.body.errors[0]).toMatchObject({ pointer: "/recipients/0/status", code: "unrecognized_keys" });
+  });
+
+  it("says which is missing when no recipients were sent: the Content-Type header or the JSON field", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const bare = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, method: "POST" });
+    expect(bare.status).toBe(400);
+    expect(bare.body.errors[0]).toMatchObject({ header: "Content-Type", code: "required" });
+    const empty = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, body: {} });
+    expect(empty.status).toBe(400);
+    expect(empty.body.errors[0]).toMatchObject({ pointer: "/recipients" });
   });
 
   it("keeps a draft batch draft when no row is valid", async () => {

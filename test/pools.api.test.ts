@@ -26,6 +26,8 @@ describe("funding pools API", () => {
     const w = await callJson(`/v1/pools/${id}/withdraw`, { token: finance, body: { amount: 2_500, reference: "refund" } });
     expect(w.status).toBe(200);
     expect(w.body.balance).toMatchObject({ available: 7_500, funded: 10_000, withdrawn: 2_500 });
+    // API.md: "→ 200 balance": the buckets are also at the top level of the answer.
+    expect(w.body).toMatchObject({ id, available: 7_500, funded: 10_000, withdrawn: 2_500, reserved: 0, committed: 0 });
 
     const ledger = await callJson(`/v1/pools/${id}/ledger`, { token: finance });
     expect(ledger.status).toBe(200);
@@ -76,10 +78,14 @@ describe("funding pools API", () => {
     const { id, finance } = await createPool(org);
     const extra = await callJson(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 5, balance: 1e9 } });
     expect(extra.status).toBe(400);
-    expect(extra.body.errors[0].code).toBe("unrecognized_keys");
+    expect(extra.body.errors[0]).toMatchObject({ code: "unrecognized_keys", pointer: "/balance" });
     const wrong = await callJson(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 5, currency: "EUR" } });
     expect(wrong.status).toBe(400);
     expect(wrong.body.errors[0]).toMatchObject({ pointer: "/currency", code: "currency_mismatch" });
+    // A pool's currency is an ISO 4217 code, as a product's is: "XXX" passes a three-letter check but is no currency to pay in.
+    const notIso = await callJson("/v1/pools", { token: finance, body: { name: "x", currency: "XXX" } });
+    expect(notIso.status).toBe(400);
+    expect(notIso.body.errors[0]).toMatchObject({ pointer: "/currency" });
   });
 
   it("lets only finance fund or withdraw, and only finance/auditor read the ledger", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, callJson, token } from "./helpers/api";
+import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { validateOpenApi31 } from "./helpers/openapi-validator";
 
 describe("service routes", () => {
@@ -65,6 +65,24 @@ describe("errors are problem+json", () => {
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toContain("GET");
     expect((await res.json<any>()).code).toBe("method_not_allowed");
+  });
+
+  it("answers 401 with WWW-Authenticate: Bearer", async () => {
+    const res = await call("/v1/pools");
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
+  });
+
+  it("refuses a cursor that no list gave out with 400, instead of an empty or first page", async () => {
+    const t = await token({ org: uniqueOrg(), roles: ["admin", "finance", "operator", "auditor"] });
+    const b64 = (s: string) => btoa(s).replaceAll("=", "");
+    for (const path of ["/v1/pools", "/v1/products", "/v1/suppressions", "/v1/reconciliations", "/v1/batches", "/v1/deliveries", "/v1/exceptions"]) {
+      for (const cursor of [b64("foo"), b64('{"x":1}'), "%%%"]) {
+        const res = await callJson(`${path}?cursor=${encodeURIComponent(cursor)}`, { token: t });
+        expect(res.status, `${path} ${cursor}`).toBe(400);
+        expect(res.body.errors[0]).toMatchObject({ parameter: "cursor" });
+      }
+    }
   });
 });
 

@@ -46,6 +46,49 @@ describe("org settings", () => {
     }
     expect((await callJson("/v1/settings", { method: "PUT", token: t.operator, body: {} })).status).toBe(403);
   });
+
+  it("points at each unknown field", async () => {
+    const t = await orgTokens(uniqueOrg());
+    const res = await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { prior_payout_window_days: 3, extra: 1, release_defaults: { auto_release: true, x: 2 } } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: any) => e.pointer).sort()).toEqual(["/extra", "/release_defaults/x"]);
+  });
+
+  it("refuses an empty or missing body instead of resetting every setting, approvers included", async () => {
+    const org = uniqueOrg();
+    const t = await orgTokens(org);
+    const approvers = [{ sub: "fran", email: "fran@example.com", roles: ["finance"] }];
+    expect((await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { approvers } })).status).toBe(200);
+    const attempts = [
+      { method: "PUT", token: t.admin },
+      { method: "PUT", token: t.admin, body: {} },
+      { method: "PUT", token: t.admin, rawBody: "[]", headers: { "content-type": "application/json" } },
+    ];
+    for (const attempt of attempts) {
+      const res = await callJson("/v1/settings", attempt);
+      expect(res.status, JSON.stringify(attempt)).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+    }
+    const now = await callJson("/v1/settings", { token: t.admin });
+    expect(now.body).toMatchObject({ version: 1, approvers });
+  });
+
+  it("takes back what GET answered (read-modify-write), and refuses a stale version with 409", async () => {
+    const org = uniqueOrg();
+    const t = await orgTokens(org);
+    const read = (await callJson("/v1/settings", { token: t.admin })).body;
+    const saved = await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { ...read, prior_payout_window_days: 14 } });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ version: 1, prior_payout_window_days: 14, updated_by: "ada" });
+    // A second admin still holding version 0 would overwrite the first one's change.
+    const stale = await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { ...read, expected_count_tolerance_pct: 3 } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.code).toBe("conflict");
+    const current = (await callJson("/v1/settings", { token: t.admin })).body;
+    expect(current).toMatchObject({ version: 1, prior_payout_window_days: 14, expected_count_tolerance_pct: 10 });
+    // Without a version the PUT replaces unconditionally, as before.
+    expect((await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { prior_payout_window_days: 1 } })).body.version).toBe(2);
+  });
 });
 
 describe("suppressions", () => {

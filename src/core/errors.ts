@@ -50,6 +50,17 @@ export interface FieldError {
   detail: string;
 }
 
+/**
+ * The body of an upload route (CSV or JSON `{ <field>: [...] }`) was missing: the error names the
+ * Content-Type header when none was sent, else the JSON field.
+ */
+export function missingUpload(contentType: string | undefined, field: string): AppError {
+  const detail = `Send text/csv, or application/json { "${field}": [...] }`;
+  return new AppError("validation_failed", detail, {
+    errors: [contentType ? { pointer: `/${field}`, code: "required", detail } : { header: "Content-Type", code: "required", detail }],
+  });
+}
+
 export class AppError extends Error {
   readonly status: number;
   constructor(
@@ -98,6 +109,8 @@ export function problemResponse(err: AppError, instance?: string, requestId?: st
   const h = new Headers(headers);
   h.set("content-type", "application/problem+json");
   if (typeof err.extra.retry_after_seconds === "number") h.set("retry-after", String(err.extra.retry_after_seconds));
+  // RFC 6750 §3: a 401 names the scheme the client should use.
+  if (err.status === 401) h.set("www-authenticate", 'Bearer realm="rewardrail"');
   if (requestId) h.set("x-request-id", requestId);
   return new Response(JSON.stringify(toProblem(err, instance, requestId)), { status: err.status, headers: h });
 }

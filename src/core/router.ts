@@ -4,19 +4,21 @@ import type { AppEnv } from "../env";
 
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;
 
-/** Turns zod issues into problem+json `errors[]` entries that point at the offending field. */
+const toPointer = (path: string[]) => path.map((p) => "/" + p.replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+
+/**
+ * Turns zod issues into problem+json `errors[]` entries that point at the offending field. Unknown
+ * fields get one entry each, pointing at the field itself (`/extra`, `/recipients/0/hacker`).
+ */
 export function fieldErrors(target: string, error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
-    const detail = issue.code === "unrecognized_keys" ? `Unknown field(s): ${issue.keys.join(", ")}` : issue.message;
-    if (target === "json" || target === "form") {
-      const pointer = "/" + path.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
-      return { pointer: pointer === "/" ? "" : pointer, code: issue.code, detail };
-    }
-    // An unknown key has an empty path: name the key itself.
-    const name = path[0] ?? (issue.code === "unrecognized_keys" ? issue.keys.join(",") : "");
-    if (target === "header") return { header: name, code: issue.code, detail };
-    return { parameter: name, code: issue.code, detail };
+    const fields = issue.code === "unrecognized_keys" ? issue.keys.map((k) => ({ path: [...path, k], detail: `Unknown field: ${k}` })) : [{ path, detail: issue.message }];
+    return fields.map(({ path, detail }): FieldError => {
+      if (target === "json" || target === "form") return { pointer: toPointer(path), code: issue.code, detail };
+      if (target === "header") return { header: path[0] ?? "", code: issue.code, detail };
+      return { parameter: path[0] ?? "", code: issue.code, detail };
+    });
   });
 }
 

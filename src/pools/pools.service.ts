@@ -161,7 +161,7 @@ export async function movePoolFunds(
 export async function ledgerPage(env: Env, org: string, id: string, limit: number, cursor?: string) {
   await requirePool(env.DB, org, id);
   await poolStub(env, id).syncMirror();
-  const beforeSeq = cursor ? Number(decodeCursor(cursor)) : undefined;
+  const beforeSeq = cursor ? Number(decodeCursor(cursor, "seq")) : undefined;
   const rows = await createDb(env.DB)
     .select()
     .from(poolLedger)

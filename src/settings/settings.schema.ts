@@ -48,8 +48,7 @@ export const RewardTemplate = z
 
 export const DEFAULT_APPROVAL_POLICY = { steps: [{ role: "finance" as const, quorum: 1 }, { role: "owner" as const, quorum: 1, min_total: 1_000_000 }] };
 
-export const SettingsInput = z
-  .strictObject({
+const SettingsFields = z.strictObject({
     allowed_countries: z
       .array(CountryCode)
       .max(249)
@@ -88,8 +87,10 @@ export const SettingsInput = z
       description:
         "The org's reward email/SMS template (null: the built-in one). Placeholders: {{name}} {{amount}} {{product}} {{code}} {{expiry}} {{claim_url}} {{campaign}} {{fields.NAME}} (CSV template columns). Values are HTML-escaped in html and kept on one line in subject and sms.",
     }),
-  })
-  .superRefine((s, ctx) => {
+});
+
+type SettingsDoc = z.output<typeof SettingsFields>;
+const checkSettings = (s: SettingsDoc, ctx: z.RefinementCtx) => {
     const subs = new Set<string>();
     s.approvers.forEach((a, i) => {
       if (subs.has(a.sub)) ctx.addIssue({ code: "custom", path: ["approvers", i, "sub"], message: `Approver ${a.sub} is listed twice` });
@@ -100,8 +101,22 @@ export const SettingsInput = z
         ctx.addIssue({ code: "custom", path: ["per_recipient_caps", currency], message: `${currency} is not an allowed currency` });
       }
     }
-  })
-  .openapi("SettingsInput");
+  };
+
+export const SettingsInput = SettingsFields.superRefine(checkSettings).openapi("SettingsInput");
+
+/**
+ * PUT's body: the settings, plus what GET answers beside them, so that a read-modify-write round trip
+ * works. `version`, when sent, must be the version the client read (409 `conflict` otherwise);
+ * `updated_by` and `updated_at` are the server's and are ignored.
+ */
+export const SettingsPutBody = SettingsFields.extend({
+  version: z.number().int().min(0).optional().openapi({ description: "The version you read; a PUT from an older one is refused (409)" }),
+  updated_by: z.string().nullable().optional().openapi({ description: "Read-only; ignored" }),
+  updated_at: z.string().nullable().optional().openapi({ description: "Read-only; ignored" }),
+})
+  .superRefine(checkSettings)
+  .openapi("SettingsPut");
 
 export type Settings = z.output<typeof SettingsInput>;
 

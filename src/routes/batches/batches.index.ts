@@ -4,7 +4,7 @@ import { cancelBatch as cancel } from "../../batches/cancel";
 import { recipientPage } from "../../batches/recipients.page";
 import { csvRecipients, jsonRecipients } from "../../batches/recipients.parse";
 import { uploadRecipients as upload } from "../../batches/recipients.upload";
-import { AppError } from "../../core/errors";
+import { missingUpload } from "../../core/errors";
 import { UPLOAD_BODY_LIMIT, isCsv } from "../../core/limits";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as routes from "./batches.routes";
@@ -28,7 +28,7 @@ const uploadRecipients: AppRouteHandler<typeof routes.uploadRecipients> = async 
     return c.json(await upload(c.env, c.var.auth, id, "csv", csvRecipients(c.req.raw.body, UPLOAD_BODY_LIMIT), c.var.requestId), 200);
   }
   const { recipients } = c.req.valid("json");
-  if (!recipients) throw new AppError("validation_failed", "Send text/csv or JSON { recipients: [...] }");
+  if (!recipients) throw missingUpload(c.req.header("content-type"), "recipients");
   return c.json(await upload(c.env, c.var.auth, id, "json", jsonRecipients(recipients), c.var.requestId), 200);
 };
 

@@ -22,12 +22,14 @@ const operationId = (kind: string, key: string | undefined) => (key ? `${kind}:k
 
 const fundPool: AppRouteHandler<typeof routes.fundPool> = async (c) => {
   const opId = operationId("fund", c.req.valid("header")["idempotency-key"]);
-  return c.json(await pools.movePoolFunds(c.env, c.var.auth, "fund", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId), 200);
+  const pool = await pools.movePoolFunds(c.env, c.var.auth, "fund", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
+  return c.json({ ...pool, ...pool.balance }, 200);
 };
 
 const withdrawPool: AppRouteHandler<typeof routes.withdrawPool> = async (c) => {
   const opId = operationId("withdraw", c.req.valid("header")["idempotency-key"]);
-  return c.json(await pools.movePoolFunds(c.env, c.var.auth, "withdraw", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId), 200);
+  const pool = await pools.movePoolFunds(c.env, c.var.auth, "withdraw", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
+  return c.json({ ...pool, ...pool.balance }, 200);
 };
 
 const poolLedger: AppRouteHandler<typeof routes.poolLedger> = async (c) => {

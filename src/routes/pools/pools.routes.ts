@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { Amount, LimitsSchema } from "../../../durable-objects/pool-types";
 import { IdParam, IdempotencyHeader, ListQuery, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
+import { CurrencyCode } from "../../settings/settings.schema";
 
 const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD" });
 const Minor = z.number().int().min(0).openapi({ description: "Integer minor units (cents)" });
@@ -22,8 +23,11 @@ export const PoolSchema = z
   })
   .openapi("Pool");
 
+/** API.md: fund and withdraw answer "→ 200 balance": the pool, with its balance's buckets also at the top level. */
+export const MovedFundsSchema = PoolSchema.extend(BalanceSchema.shape).openapi("PoolAfterMove");
+
 const CreatePool = z
-  .strictObject({ name: z.string().trim().min(1).max(200), currency: Currency, limits: LimitsSchema.optional() })
+  .strictObject({ name: z.string().trim().min(1).max(200), currency: CurrencyCode, limits: LimitsSchema.optional() })
   .openapi("CreatePool");
 
 const MoveFunds = z
@@ -79,14 +83,14 @@ export const fundPool = createRoute({
   method: "post", path: "/v1/pools/{id}/fund", tags, summary: "Add funds to a pool",
   ...protect(["finance"]),
   request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
-  responses: { 200: json(PoolSchema, "The pool after funding"), ...problems(400, 401, 403, 404, 409, 422) },
+  responses: { 200: json(MovedFundsSchema, "The pool after funding, its balance also at the top level"), ...problems(400, 401, 403, 404, 409, 422) },
 });
 
 export const withdrawPool = createRoute({
   method: "post", path: "/v1/pools/{id}/withdraw", tags, summary: "Withdraw available funds (never reserved or committed value)",
   ...protect(["finance"]),
   request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
-  responses: { 200: json(PoolSchema, "The pool after the withdrawal"), ...problems(400, 401, 403, 404, 409, 422) },
+  responses: { 200: json(MovedFundsSchema, "The pool after the withdrawal, its balance also at the top level"), ...problems(400, 401, 403, 404, 409, 422) },
 });
 
 export const poolLedger = createRoute({

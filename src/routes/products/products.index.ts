@@ -2,7 +2,7 @@ import { csvCodes, jsonCodes } from "../../catalog/codes.parse";
 import * as codes from "../../catalog/codes.service";
 import * as products from "../../catalog/products.service";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import { AppError } from "../../core/errors";
+import { missingUpload } from "../../core/errors";
 import { UPLOAD_BODY_LIMIT, isCsv } from "../../core/limits";
 import * as routes from "./products.routes";
 
@@ -23,7 +23,7 @@ const getProduct: AppRouteHandler<typeof routes.getProduct> = async (c) => {
 
 const uploadCodes: AppRouteHandler<typeof routes.uploadCodes> = async (c) => {
   const json = c.req.valid("json");
-  if (!isCsv(c.req.header("content-type")) && !json.codes) throw new AppError("validation_failed", "Send text/csv or JSON { codes: [...] }");
+  if (!isCsv(c.req.header("content-type")) && !json.codes) throw missingUpload(c.req.header("content-type"), "codes");
   const source = isCsv(c.req.header("content-type")) ? csvCodes(c.req.raw.body, UPLOAD_BODY_LIMIT) : jsonCodes(json.codes);
   return c.json(await codes.uploadCodes(c.env, c.var.auth, c.req.valid("param").id, source, c.var.requestId), 201);
 };

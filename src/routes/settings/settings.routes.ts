@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { json, jsonBody, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
-import { SettingsInput, SettingsSchema } from "../../settings/settings.schema";
+import { SettingsPutBody, SettingsSchema } from "../../settings/settings.schema";
 
 const tags = ["Settings"];
 
@@ -13,7 +13,10 @@ export const getSettings = createRoute({
 
 export const putSettings = createRoute({
   method: "put", path: "/v1/settings", tags, summary: "Replace the org's settings (validated as a whole; omitted fields take their defaults)",
+  description:
+    "The body names at least one setting: an empty or missing body is refused (400) rather than resetting every setting, approvers included. " +
+    "What GET answered can be sent back as it is; its `version` makes the PUT conditional (409 `conflict` when someone saved meanwhile).",
   ...protect(["admin"]),
-  request: { body: jsonBody(SettingsInput) },
+  request: { body: jsonBody(SettingsPutBody) },
   responses: { 200: json(SettingsSchema, "The saved settings"), ...problems(400, 401, 403, 409) },
 });
