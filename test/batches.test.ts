@@ -261,6 +261,20 @@ describe("batch metadata", () => {
     expect(audit.results.map((r) => r.action)).toEqual(["batch.created"]);
   });
 
+  it("refuses control characters and bidirectional overrides in the names approvers read", async () => {
+    const org = uniqueOrg();
+    const tokens = await orgTokens(org);
+    const pool = await createPool(org);
+    const product = await createProduct(tokens.admin);
+    for (const [field, value] of [["name", "Gift \u0000 cards"], ["campaign", "Q4 \u202egpj.exe"], ["cost_center", "CC\r\n1"], ["business_owner", "Dana\u2066"]]) {
+      const res = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, product, { [field!]: value }) });
+      expect(res.status, field).toBe(400);
+      expect(res.body.errors[0]).toMatchObject({ pointer: `/${field}` });
+    }
+    const ok = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, product, { name: "🎁 Ünïcödé — thanks" }) });
+    expect(ok.status).toBe(201);
+  });
+
   it("refuses mass assignment of status, created_by and totals", async () => {
     const org = uniqueOrg();
     const tokens = await orgTokens(org);

@@ -1,20 +1,20 @@
 /** Request and response schemas of the batch routes. */
 import { z } from "@hono/zod-openapi";
 import { MAX_BATCH_ROWS } from "../../core/limits";
+import { PlainText } from "../../core/openapi";
 import { BATCH_STATUSES } from "../../batches/batch-state";
 import { MAX_TEMPLATE_FIELDS } from "../../batches/recipients.parse";
 import { EXCLUSION_REASONS, INVALID_REASONS } from "../../batches/recipients.validate";
 
-const Text = (max: number) => z.string().trim().min(1).max(max);
 const Count = z.number().int();
 const RecipientStatus = z.enum(["valid", "invalid", "excluded"]);
 
 export const CreateBatch = z
   .strictObject({
-    name: Text(200),
-    campaign: Text(200),
-    business_owner: Text(200),
-    cost_center: Text(64),
+    name: PlainText(200),
+    campaign: PlainText(200),
+    business_owner: PlainText(200),
+    cost_center: PlainText(64),
     expected_delivery_date: z.iso.date().openapi({ example: "2026-12-15" }),
     expected_count: z.number().int().min(1).max(MAX_BATCH_ROWS),
     pool_id: z.string().min(1).max(64),

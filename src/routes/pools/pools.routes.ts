@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Amount, LimitsSchema } from "../../../durable-objects/pool-types";
-import { IdParam, IdempotencyHeader, ListQuery, json, jsonBody, page, problems } from "../../core/openapi";
+import { IdParam, IdempotencyHeader, ListQuery, PlainText, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import { CurrencyCode } from "../../settings/settings.schema";
 
@@ -27,7 +27,7 @@ export const PoolSchema = z
 export const MovedFundsSchema = PoolSchema.extend(BalanceSchema.shape).openapi("PoolAfterMove");
 
 const CreatePool = z
-  .strictObject({ name: z.string().trim().min(1).max(200), currency: CurrencyCode, limits: LimitsSchema.optional() })
+  .strictObject({ name: PlainText(200), currency: CurrencyCode, limits: LimitsSchema.optional() })
   .openapi("CreatePool");
 
 const MoveFunds = z

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdParam, IdempotencyHeader, ListQuery, csvBody, json, jsonBody, page, problems } from "../../core/openapi";
+import { IdParam, IdempotencyHeader, ListQuery, PlainText, csvBody, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import { Amount, CountryCode, CurrencyCode } from "../../settings/settings.schema";
 
@@ -20,7 +20,7 @@ export const ProductSchema = z
 
 const CreateProduct = z
   .strictObject({
-    name: z.string().trim().min(1).max(200),
+    name: PlainText(200),
     kind: z.enum(["inventory", "stored_value"]),
     currency: CurrencyCode,
     min_amount: Amount.openapi({ description: "Smallest amount, minor units" }),
