@@ -4,6 +4,7 @@
  * derived from CODE_ENCRYPTION_KEY, so they work whether API tokens use HS256 or a JWKS.
  */
 import { jwtVerify, SignJWT } from "jose";
+import { publicOrigin } from "../approvals/config";
 import type { Env } from "../env";
 
 const AUDIENCE = "rewardrail-claim";
@@ -27,10 +28,6 @@ function signingKey(env: Env): Promise<Uint8Array> {
   return key;
 }
 
-export function publicOrigin(env: Env): string {
-  return (env.PUBLIC_BASE_URL ?? "http://localhost:8787").replace(/\/$/, "");
-}
-
 export async function claimUrl(env: Env, org: string, deliveryId: string, expiresAt?: string | null): Promise<string> {
   const exp = expiresAt ? Math.floor(Date.parse(expiresAt) / 1000) : Math.floor(Date.now() / 1000) + 365 * 86_400;
   const token = await new SignJWT({ org })
@@ -41,6 +38,8 @@ export async function claimUrl(env: Env, org: string, deliveryId: string, expire
     .setIssuedAt()
     .setExpirationTime(exp)
     .sign(await signingKey(env));
+  // Claim links are made by queue consumers, with no request to take an origin from: PUBLIC_BASE_URL
+  // (which `npm run dev` sets to its own port) or the default local one.
   return `${publicOrigin(env)}/claim/${token}`;
 }
 
