@@ -31,6 +31,12 @@ describe("finding deliveries", () => {
     const bad = await callJson("/v1/deliveries?recipient_phone=12", { token: tokens.support });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0]).toMatchObject({ parameter: "recipient_phone" });
+    // An empty filter (an unset variable in a support script) is refused, not read as "every delivery".
+    for (const param of ["recipient_email", "recipient_phone", "external_id", "batch_id"]) {
+      const empty = await callJson(`/v1/deliveries?${param}=`, { token: tokens.support });
+      expect(empty.status, param).toBe(400);
+      expect(empty.body.errors[0]).toMatchObject({ parameter: param });
+    }
   });
 
   it("pages newest first without overlap", async () => {

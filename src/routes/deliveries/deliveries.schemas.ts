@@ -57,12 +57,13 @@ export const DeliveryDetailSchema = DeliverySchema.extend({
   claim_url: z.string().nullable().openapi({ description: "For the link channel, while delivered: the URL the integrator hands to the recipient. Only operator and integrator roles see it." }),
 }).openapi("DeliveryDetail");
 
+// Filters are never empty: `?recipient_email=` (an unset shell variable) would otherwise list every delivery of the org.
 export const DeliveryListQuery = ListQuery.extend({
-  batch_id: z.string().max(64).optional(),
+  batch_id: z.string().min(1).max(64).optional(),
   status: Status.optional(),
-  recipient_email: z.string().max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored (the same identity key as validation)" }),
-  recipient_phone: z.string().max(40).optional().openapi({ description: "Any format that normalises to E.164" }),
-  external_id: z.string().max(200).optional(),
+  recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored (the same identity key as validation)" }),
+  recipient_phone: z.string().min(1).max(40).optional().openapi({ description: "Any format that normalises to E.164" }),
+  external_id: z.string().min(1).max(200).optional(),
 }).strict();
 
 export const BatchDeliveryQuery = ListQuery.extend({ status: Status.optional() }).strict();

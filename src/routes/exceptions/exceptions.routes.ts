@@ -29,8 +29,8 @@ export const ExceptionSchema = z
 
 const ExceptionQuery = ListQuery.extend({
   status: z.enum(["open", "resolved"]).optional(),
-  kind: z.string().max(64).optional(),
-  batch_id: z.string().max(64).optional(),
+  kind: z.string().min(1).max(64).optional(),
+  batch_id: z.string().min(1).max(64).optional(),
 }).strict();
 
 const Resolve = z
