@@ -53,6 +53,20 @@ describe("submit", () => {
     expect(again.status).toBe(409);
     expect(again.body.code).toBe("invalid_state_transition");
   });
+
+  it("takes no body: fields are refused, not ignored; {} and nothing both submit", async () => {
+    const { org } = await approvalOrg();
+    const { batchId, operator } = await validatedBatch(org);
+    const withFields = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, body: { status: "approved", skip_approval: true } });
+    expect(withFields.status).toBe(400);
+    expect(withFields.body.errors.map((e: any) => e.pointer)).toEqual(["/status", "/skip_approval"]);
+    const junk = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, method: "POST", rawBody: "status=approved", headers: { "content-type": "text/plain" } });
+    expect(junk.status).toBe(400);
+    expect((await callJson(`/v1/batches/${batchId}`, { token: operator })).body.status).toBe("validated");
+    const ok = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, body: {} });
+    expect(ok.status).toBe(200);
+    expect(ok.body.status).toBe("submitted");
+  });
 });
 
 describe("policy matrix", () => {

@@ -40,6 +40,19 @@ describe("reconciliation runs", () => {
     expect(audit.results.map((a) => a.action)).toEqual(["reconciliation.started", "reconciliation.completed"]);
   });
 
+  it("runs with no body or {}, and refuses fields or text it would otherwise ignore", async () => {
+    const org = uniqueOrg();
+    const fin = await financeToken(org);
+    const unknown = await callJson("/v1/reconciliations", { token: fin, body: { scope: "all" } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0]).toMatchObject({ pointer: "/scope", code: "unrecognized_keys" });
+    const malformed = await callJson("/v1/reconciliations", { token: fin, method: "POST", rawBody: "{oops", headers: { "content-type": "application/json" } });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe("invalid_json");
+    expect((await callJson("/v1/reconciliations", { token: fin, body: {} })).status).toBe(201);
+    expect((await callJson("/v1/reconciliations", { token: fin, method: "POST", rawBody: "{}", headers: { "content-type": "text/plain" } })).status).toBe(201);
+  });
+
   it("opens one exception per problem however often it runs; each run counts one more occurrence", async () => {
     const org = uniqueOrg();
     const stuck = await orgWithStuckDelivery(org);

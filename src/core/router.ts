@@ -1,4 +1,5 @@
 import { OpenAPIHono, type RouteConfig, type RouteHandler, type z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { AppError, type FieldError } from "./errors";
 import type { AppEnv } from "../env";
 
@@ -35,4 +36,29 @@ export function createRouter() {
       }
     },
   });
+}
+
+/**
+ * For POSTs that take nothing (submit, release, a reconciliation run): no body, or `{}`, whatever its
+ * Content-Type. Fields are refused as unknown ones (strict schemas: nothing is silently ignored),
+ * anything else as not JSON.
+ */
+export async function expectNoBody(c: Context<AppEnv>): Promise<void> {
+  const text = (await c.req.text()).trim();
+  if (text === "") return;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_json", "This route takes no body (or {})");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new AppError("validation_failed", "This route takes no body (or {})", { errors: [{ pointer: "", code: "invalid_type", detail: "Send nothing, or {}" }] });
+  }
+  const keys = Object.keys(value);
+  if (keys.length > 0) {
+    throw new AppError("validation_failed", `This route takes no fields: ${keys.join(", ")}`, {
+      errors: keys.map((k) => ({ pointer: `/${k.replaceAll("~", "~0").replaceAll("/", "~1")}`, code: "unrecognized_keys", detail: `Unknown field: ${k}` })),
+    });
+  }
 }

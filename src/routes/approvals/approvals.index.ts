@@ -4,10 +4,11 @@ import { decide as decideApproval } from "../../approvals/service";
 import { approvalsView } from "../../approvals/view";
 import { releaseByOperator } from "../../batches/release";
 import { submitBatch as submit } from "../../batches/submit";
-import { createRouter, type AppRouteHandler } from "../../core/router";
+import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import * as routes from "./approvals.routes";
 
 const submitBatch: AppRouteHandler<typeof routes.submitBatch> = async (c) => {
+  await expectNoBody(c);
   const batch = await submit(c.env, c.var.auth, c.req.valid("param").id, publicOrigin(c.env, c.req.url), c.var.requestId);
   return c.json(batch, 200);
 };
@@ -27,7 +28,10 @@ const resendLinks: AppRouteHandler<typeof routes.resendLinks> = async (c) => {
   return c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, body, publicOrigin(c.env, c.req.url), c.var.requestId), 200);
 };
 
-const releaseBatch: AppRouteHandler<typeof routes.releaseBatch> = async (c) => c.json(await releaseByOperator(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
+const releaseBatch: AppRouteHandler<typeof routes.releaseBatch> = async (c) => {
+  await expectNoBody(c);
+  return c.json(await releaseByOperator(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
+};
 
 export default createRouter()
   .openapi(routes.submitBatch, submitBatch)

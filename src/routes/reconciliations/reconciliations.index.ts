@@ -1,10 +1,11 @@
-import { createRouter, type AppRouteHandler } from "../../core/router";
+import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import { findingsCsv } from "../../reconciliation/findings.read";
 import * as recon from "../../reconciliation/reconciliations.service";
 import * as routes from "./reconciliations.routes";
 import { csvHeaders, wantsCsv } from "../../core/csv-response";
 
 const createRun: AppRouteHandler<typeof routes.createRun> = async (c) => {
+  await expectNoBody(c);
   const { run, completed } = await recon.requestReconciliation(c.env, c.var.auth, c.var.requestId);
   return c.json(run, completed ? 201 : 202, { location: `/v1/reconciliations/${run.id}` });
 };
