@@ -84,6 +84,15 @@ describe("errors are problem+json", () => {
       }
     }
   });
+
+  it("refuses a query parameter a list does not know, on every list alike", async () => {
+    const t = await token({ org: uniqueOrg(), roles: ["admin", "finance", "operator", "auditor"] });
+    for (const path of ["/v1/pools", "/v1/products", "/v1/suppressions", "/v1/batches", "/v1/deliveries", "/v1/exceptions", "/v1/reconciliations", "/v1/audit"]) {
+      const res = await callJson(`${path}?sttaus=open`, { token: t });
+      expect(res.status, path).toBe(400);
+      expect(res.body.errors[0]).toMatchObject({ parameter: "sttaus", code: "unrecognized_keys" });
+    }
+  });
 });
 
 describe("the OpenAPI validator itself", () => {

@@ -66,7 +66,7 @@ export const IdempotencyHeader = z.object({
     .openapi({ description: "Makes a retried POST safe: same key and body replay the first response (max 255 chars)." }),
 });
 
-export const ListQuery = z.object({
+export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "Page size (max 500)" }),
   cursor: z.string().max(200).optional().openapi({ description: "next_cursor from the previous page" }),
 });

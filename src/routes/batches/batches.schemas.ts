@@ -106,7 +106,7 @@ export const RecipientSchema = z
   })
   .openapi("Recipient");
 
-export const RecipientQuery = z.object({
+export const RecipientQuery = z.strictObject({
   status: RecipientStatus.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(200).optional(),
@@ -141,7 +141,7 @@ export const PreviewSchema = z
   .openapi("BatchPreview");
 
 export const CancelBatch = z.strictObject({ reason: z.string().max(500).optional() }).openapi("CancelBatch");
-export const BatchListQuery = z.object({
+export const BatchListQuery = z.strictObject({
   status: z.enum(BATCH_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
