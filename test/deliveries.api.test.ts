@@ -122,6 +122,11 @@ describe("plain codes stay out of responses and exports", () => {
     expect(csv).toContain(`"'=HYPERLINK(""http://evil"",""x"")"`);
     expect(csv).toContain(`${org[0]}***@example.com`);
     expect(csv).not.toContain(`${org}0@example.com`);
+    // Content negotiation weighs q-values: a client that prefers JSON gets JSON.
+    for (const [accept, type] of [["text/csv;q=0.5, application/json", /^application\/json/], ["application/json;q=0.1, text/csv", /^text\/csv/], ["*/*", /^application\/json/]] as const) {
+      const res = await call(`/v1/batches/${batchId}/deliveries`, { token: tokens.support, headers: { accept } });
+      expect(res.headers.get("content-type"), accept).toMatch(type);
+    }
   });
 });
 

@@ -1,7 +1,10 @@
 /** CSV exports: every route that offers `Accept: text/csv` negotiates and answers the same way. */
+import type { Context } from "hono";
+import { accepts } from "hono/accepts";
 
-export function wantsCsv(accept: string | undefined): boolean {
-  return /\btext\/csv\b/i.test(accept ?? "");
+/** True when the request's Accept header prefers CSV to JSON (q-values count; JSON is the default). */
+export function wantsCsv(c: Context): boolean {
+  return accepts(c, { header: "Accept", supports: ["application/json", "text/csv"], default: "application/json" }) === "text/csv";
 }
 
 /** Headers of a CSV attachment named `filename`. */

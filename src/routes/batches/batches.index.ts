@@ -35,7 +35,7 @@ const uploadRecipients: AppRouteHandler<typeof routes.uploadRecipients> = async 
 const previewBatch: AppRouteHandler<typeof routes.previewBatch> = async (c) => c.json(await batchPreview(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
 const listRecipients: AppRouteHandler<typeof routes.listRecipients> = async (c) => {
-  const csv = wantsCsv(c.req.header("accept"));
+  const csv = wantsCsv(c);
   const result = await recipientPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), csv);
   if (result.csv) {
     return c.body(result.csv, 200, csvHeaders(result.filename));

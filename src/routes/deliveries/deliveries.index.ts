@@ -18,7 +18,7 @@ const listDeliveries: AppRouteHandler<typeof routes.listDeliveries> = async (c) 
 const getDelivery: AppRouteHandler<typeof routes.getDelivery> = async (c) => c.json(await deliveryDetail(c.env, c.var.auth, c.req.valid("param").id), 200);
 
 const batchDeliveries: AppRouteHandler<typeof routes.batchDeliveries> = async (c) => {
-  const csv = wantsCsv(c.req.header("accept"));
+  const csv = wantsCsv(c);
   const result = await batchPage(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query"), csv);
   if (result.csv) {
     return c.body(result.csv, 200, csvHeaders(result.filename));

@@ -15,7 +15,7 @@ const listRuns: AppRouteHandler<typeof routes.listRuns> = async (c) => c.json(aw
 const getRun: AppRouteHandler<typeof routes.getRun> = async (c) => {
   const { id } = c.req.valid("param");
   const query = c.req.valid("query");
-  if (wantsCsv(c.req.header("accept"))) {
+  if (wantsCsv(c)) {
     const run = await recon.requireRun(c.env.DB, c.var.auth.org, id);
     const csv = findingsCsv(c.env.DB, run.id, { kind: query.kind, severity: query.severity });
     return c.body(csv, 200, csvHeaders(`${run.id}-findings.csv`));

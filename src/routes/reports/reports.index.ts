@@ -6,7 +6,7 @@ import { csvHeaders, wantsCsv } from "../../core/csv-response";
 
 const summary: AppRouteHandler<typeof routes.summary> = async (c) => {
   const report = await summaryReport(c.env.DB, c.var.auth.org, c.req.valid("query"));
-  if (wantsCsv(c.req.header("accept"))) {
+  if (wantsCsv(c)) {
     return c.body(summaryCsv(report), 200, csvHeaders("summary.csv"));
   }
   return c.json(report, 200);
