@@ -58,7 +58,7 @@ export async function expectNoBody(c: Context<AppEnv>): Promise<void> {
   const keys = Object.keys(value);
   if (keys.length > 0) {
     throw new AppError("validation_failed", `This route takes no fields: ${keys.join(", ")}`, {
-      errors: keys.map((k) => ({ pointer: `/${k.replaceAll("~", "~0").replaceAll("/", "~1")}`, code: "unrecognized_keys", detail: `Unknown field: ${k}` })),
+      errors: keys.map((k) => ({ pointer: toPointer([k]), code: "unrecognized_keys", detail: `Unknown field: ${k}` })),
     });
   }
 }
