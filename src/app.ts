@@ -51,6 +51,22 @@ const uploadLimit = createMiddleware<AppEnv>(async (c, next) => {
 });
 const isUpload = (path: string, contentType: string | undefined) => isCsv(contentType) && UPLOAD_ROUTES.some((r) => r.test(path));
 
+/**
+ * A POST with `Content-Type: application/json` and no body at all (what many HTTP clients send for
+ * "no body") is read as having no body, not as malformed JSON: routes whose body is optional
+ * (cancel, reverse, resend, ...) then run, and required ones name their missing fields.
+ */
+const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
+  const req = c.req.raw;
+  if (req.headers.has("content-type") && (req.body === null || req.headers.get("content-length") === "0")) {
+    const headers = new Headers(req.headers);
+    headers.delete("content-type");
+    headers.delete("content-length");
+    c.req.raw = new Request(req.url, { method: req.method, headers, signal: req.signal });
+  }
+  await next();
+});
+
 const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
 /** Approval-link and claim-link tokens are credentials: never written to logs. */
 const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
@@ -78,6 +94,7 @@ export function createApp() {
   );
   app.use("/v1/*", authenticate);
   app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
+  app.use("/v1/*", emptyBodyIsNoBody);
 
   for (const router of routers) app.route("/", router);
   app.route("/", poolBench);

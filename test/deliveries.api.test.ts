@@ -136,9 +136,14 @@ describe("resend", () => {
     const { ids, tokens, poolId } = await deliveredBatch(org, { recipients: 1 });
     const id = ids[0]!;
     const before = await poolBalance(poolId);
-    const res = await callJson(`/v1/deliveries/${id}/resend`, { method: "POST", token: tokens.support });
+    const res = await callJson(`/v1/deliveries/${id}/resend`, { token: tokens.support, body: { reason: "ticket 4411: not received" } });
     expect(res.status).toBe(200);
     expect(res.body.attempt).toMatchObject({ attempt_no: 2, kind: "resend", outcome: "sent", actor: "sue" });
+    const audited = await env.DB.prepare("SELECT after FROM audit_events WHERE org = ? AND action = 'delivery.resent'").bind(org).first<{ after: string }>();
+    expect(JSON.parse(audited!.after)).toMatchObject({ attempt_no: 2, reason: "ticket 4411: not received" });
+    const unknown = await callJson(`/v1/deliveries/${id}/resend`, { token: tokens.support, body: { channel: "sms" } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0]).toMatchObject({ pointer: "/channel" });
     expect(res.body.delivery.attempts).toHaveLength(2);
     const [code] = await plainCodes(org, [id]);
     const mails = await env.DB.prepare("SELECT text FROM dev_outbox WHERE org = ? AND channel = 'email'").bind(org).all<{ text: string }>();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
+import { seedBatch } from "./helpers/batch-factories";
 import { validateOpenApi31 } from "./helpers/openapi-validator";
 
 describe("service routes", () => {
@@ -99,5 +100,24 @@ describe("the OpenAPI validator itself", () => {
   it("rejects a document that is not OpenAPI 3.1", () => {
     expect(validateOpenApi31({ openapi: "3.1.0", paths: {} }).valid).toBe(false);
     expect(validateOpenApi31({ openapi: "3.1.0", info: { title: "x", version: "1" }, paths: { "/a": { get: { responses: { 200: { $ref: "#/components/responses/missing" } } } } } }).valid).toBe(false);
+  });
+});
+
+describe("request bodies", () => {
+  it("reads Content-Type: application/json with no body as no body, not as malformed JSON", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const jsonNoBody = { method: "POST", headers: { "content-type": "application/json" } };
+    // An optional body: the route runs.
+    const cancelled = await callJson(`/v1/batches/${batchId}/cancel`, { token: tokens.operator, ...jsonNoBody });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe("cancelled");
+    // A required body: its fields are named, rather than "not valid JSON".
+    const decided = await callJson(`/v1/batches/${batchId}/approvals`, { token: tokens.finance, ...jsonNoBody });
+    expect(decided.status).toBe(400);
+    expect(decided.body.code).toBe("validation_failed");
+    expect(decided.body.errors[0]).toMatchObject({ pointer: "/decision" });
+    // A body that is there and broken is still malformed.
+    const broken = await callJson(`/v1/batches/${batchId}/cancel`, { token: tokens.operator, ...jsonNoBody, rawBody: "{" });
+    expect(broken.body.code).toBe("invalid_json");
   });
 });

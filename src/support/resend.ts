@@ -33,7 +33,7 @@ async function checkThrottle(d1: D1Database, deliveryId: string, now: number): P
   }
 }
 
-export async function resendDelivery(env: Env, auth: Auth, id: string, requestId?: string) {
+export async function resendDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a resend");
   let outcome;
   try {
@@ -42,9 +42,12 @@ export async function resendDelivery(env: Env, auth: Auth, id: string, requestId
     const outcomes = await sendRewards(env, [facts.job], "resend", auth.sub);
     outcome = outcomes.get(id)!;
     const r = outcome.result;
-    const after = r.ok
-      ? { attempt_no: outcome.attemptNo, outcome: "sent", provider_message_id: r.providerMessageId }
-      : { attempt_no: outcome.attemptNo, outcome: "failed", error_class: r.errorClass, error_detail: r.detail };
+    const after = {
+      ...(r.ok
+        ? { attempt_no: outcome.attemptNo, outcome: "sent", provider_message_id: r.providerMessageId }
+        : { attempt_no: outcome.attemptNo, outcome: "failed", error_class: r.errorClass, error_detail: r.detail }),
+      ...(reason ? { reason } : {}),
+    };
     await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "delivery.resent", entityType: "delivery", entityId: id, after, requestId }], [
       recordAttempts(env.DB, outcomes)!,
       releaseLease(env.DB, id),

@@ -27,7 +27,7 @@ const batchDeliveries: AppRouteHandler<typeof routes.batchDeliveries> = async (c
 };
 
 const resendDelivery: AppRouteHandler<typeof routes.resendDelivery> = async (c) =>
-  c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
+  c.json(await resend(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json")?.reason ?? "", c.var.requestId), 200);
 
 const reissueDelivery: AppRouteHandler<typeof routes.reissueDelivery> = async (c) => {
   const result = await reissue(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json")?.reason ?? "", c.var.requestId);

@@ -43,9 +43,10 @@ export const resendDelivery = createRoute({
   method: "post", path: "/v1/deliveries/{id}/resend", tags, summary: "Send the same reward again on its channel (a new attempt)",
   description:
     "Only delivered deliveries. No new reward, no money moves. Throttled per delivery: at least 5 minutes between resends and at most 5 in 24 hours " +
-    "(429 rate_limited with Retry-After). The response carries the new attempt; its outcome says whether the provider accepted it.",
+    "(429 rate_limited with Retry-After). The response carries the new attempt; its outcome says whether the provider accepted it. " +
+    "An optional `reason` (e.g. the ticket the recipient opened) is kept in the audit trail.",
   ...protect(["support", "operator"]),
-  request: { params: DeliveryId, headers: IdempotencyHeader },
+  request: { params: DeliveryId, headers: IdempotencyHeader, body: actionBody },
   responses: { 200: json(s.ResendResult, "The delivery and the new attempt"), ...problems(401, 403, 404, 409, 422, 429) },
 });
 
