@@ -4,7 +4,7 @@ import type { Env } from "../src/env";
 import { newCommitPlan, planItem } from "./pool-commit";
 import { Buckets, ZERO, type JournalContext } from "./pool-buckets";
 import { mirrorJournal } from "./pool-mirror";
-import { holdsWithItems, itemsDisagreeing, journalPage, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
+import { holdsWithItems, itemsDisagreeing, journalPage, overdueHolds, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
 import { PoolStore, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
@@ -207,6 +207,11 @@ export class FundingPool extends DurableObject<Env> {
   /** Read-only, for reconciliation: these holds with the value their items still commit. */
   holdsWithItems(holdIds: string[]): HoldTotals[] {
     return holdsWithItems(this.ctx.storage.sql, holdIds);
+  }
+
+  /** Read-only, for reconciliation: pending holds the alarm should have expired before `before`. */
+  overdueHolds(before: number, limit: number): Hold[] {
+    return overdueHolds(this.ctx.storage.sql, before, limit);
   }
 
   /** Read-only, for reconciliation: the items whose pool record disagrees with what D1 says (see pool-reads.ts). */

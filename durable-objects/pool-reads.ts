@@ -74,6 +74,21 @@ export function holdsWithItems(sql: SqlStorage, holdIds: string[]): HoldTotals[]
   return holds.map((h) => ({ ...h, items_committed: Number(totals.get(h.hold_id)?.total ?? 0), items_count: Number(totals.get(h.hold_id)?.n ?? 0) }));
 }
 
+/**
+ * Pending holds that still reserve value although their expiry passed before `before` (the alarm
+ * should have expired them), longest overdue first, at most `limit`. Served by `holds_pending`.
+ */
+export function overdueHolds(sql: SqlStorage, before: number, limit: number): Hold[] {
+  return sql
+    .exec<Hold & Record<string, SqlStorageValue>>(
+      `SELECT hold_id, amount, remaining, committed, released, state, expires_at FROM holds
+       WHERE state = 'pending' AND expires_at < ? AND remaining > 0 ORDER BY expires_at LIMIT ?`,
+      before,
+      limit,
+    )
+    .toArray();
+}
+
 export interface ItemState {
   item_id: string;
   hold_id: string | null;

@@ -1,7 +1,10 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { openExceptions } from "../src/delivery/exceptions";
 import { batchHoldId } from "../src/delivery/hand-off";
+import { HOLD_GRACE_MS } from "../src/reconciliation/check.batches";
+import { RETRY_HOLD_PREFIX } from "../src/support/redeliver";
 import { DEFAULT_SETTINGS } from "../src/settings/settings.schema";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { createProduct, orgTokens, seedBatch, uploadCsv } from "./helpers/batch-factories";
@@ -129,6 +132,37 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql("UPDATE batches SET status = 'cancelled' WHERE id = ?", batchId);
     const found = await findingsOf(org, (await reconcile(org)).id);
     expect(found.map((f) => [f.kind, f.entity_type, f.entity_id, f.expected, f.actual])).toEqual([["expired_hold_unreleased", "hold", batchHoldId(batchId), 0, 3000]]);
+  });
+
+  it("expired_hold_unreleased: a retry's hold the pool's alarm never expired, listed once beside an overdue batch hold", async () => {
+    const org = uniqueOrg();
+    const { batchId, poolId, tokens } = await seedBatch(org, { product: { kind: "stored_value" } });
+    expect((await uploadCsv(batchId, tokens.operator, recipientsCsv(2, 1500, org))).status).toBe(200);
+    const stub = env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(poolId));
+    const retryHold = `${RETRY_HOLD_PREFIX}exc_test${org}`;
+    const inAnHour = Date.now() + 3_600_000;
+    expect((await stub.reserve({ opId: "b1", holdId: batchHoldId(batchId), amount: 3000, expiresAt: inAnHour, actor: "test" })).ok).toBe(true);
+    expect((await stub.reserve({ opId: "r1", holdId: retryHold, amount: 1500, expiresAt: inAnHour, actor: "test" })).ok).toBe(true);
+    await sql("UPDATE batches SET status = 'submitted' WHERE id = ?", batchId);
+    // Within the grace period nothing is reported: the alarm may simply not have run yet.
+    const justDue = Date.now() - HOLD_GRACE_MS + 60_000;
+    await runInDurableObject(stub, async (_pool, state) => {
+      await state.storage.deleteAlarm();
+      state.storage.sql.exec("UPDATE holds SET expires_at = ?", justDue);
+    });
+    expect(await findingsOf(org, (await reconcile(org)).id)).toEqual([]);
+
+    // Long past expiry with no alarm to run: a stuck hold, each reported by one phase.
+    const longAgo = Date.now() - 2 * HOLD_GRACE_MS;
+    await runInDurableObject(stub, (_pool, state) => void state.storage.sql.exec("UPDATE holds SET expires_at = ?", longAgo));
+    const found = await findingsOf(org, (await reconcile(org)).id);
+    expect(found.map((f) => [f.kind, f.entity_type, f.entity_id, f.expected, f.actual]).sort()).toEqual([
+      ["expired_hold_unreleased", "hold", batchHoldId(batchId), 0, 3000],
+      ["expired_hold_unreleased", "hold", retryHold, 0, 1500],
+    ]);
+    const retry = found.find((f) => f.entity_id === retryHold);
+    expect(retry).toMatchObject({ pool_id: poolId, currency: "USD", data: { exception_id: `exc_test${org}`, hold_amount: 1500 } });
+    expect(retry.detail).toContain(`the retry of exception exc_test${org}`);
   });
 
   it("unused_inventory and orphan_code: idle stock, and a code assigned to a delivery that does not exist", async () => {

@@ -3,6 +3,7 @@ import type { QueueMessage } from "./messages";
 
 /** The pool DO hold that carries a batch's reserved value, from submission until the batch ends. */
 export const batchHoldId = (batchId: string) => `hold_${batchId}`;
+export const isBatchHold = (holdId: string) => holdId.startsWith(batchHoldId("bat_"));
 
 /**
  * The hand-off from approvals to delivery: once a batch is `releasing`, one message starts the

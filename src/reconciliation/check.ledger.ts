@@ -3,15 +3,22 @@
  * DO's own integrity check, its committed bucket against the deliveries that committed value (when
  * none is mid-flight), the mirrored balance against the DO journal entry it claims to reflect,
  * then the journal entry by entry in pages (missing, altered or extra rows in `pool_ledger`).
- * Everything wrong with one pool becomes one `ledger_drift` finding on that pool.
+ * Everything wrong with one pool becomes one `ledger_drift` finding on that pool. Holds that are
+ * not a batch's (a retry's hold, say) are checked here too: one the alarm should have expired long
+ * ago is an `expired_hold_unreleased` finding. (The batches phase checks batch holds.)
  */
 import type { JournalLine } from "../../durable-objects/pool-reads";
 import { BUCKETS, type Balance } from "../../durable-objects/pool-types";
+import { isBatchHold } from "../delivery/hand-off";
 import { poolStub } from "../pools/pools.service";
+import { RETRY_HOLD_PREFIX } from "../support/redeliver";
+import { HOLD_GRACE_MS } from "./check.batches";
 import { addTotals, pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
 export const LEDGER_PAGE = 10_000;
 const LIST_CAP = 20;
+/** Overdue holds listed per pool and run: each is a stuck alarm, so a few already say it all. */
+const OVERDUE_CAP = 100;
 
 interface Acc {
   problems: string[];
@@ -52,6 +59,7 @@ interface PoolRow extends Balance {
 export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
   const cursor = (ctx.cursor as LedgerCursor | null) ?? { poolsAfter: "", pool: null };
   let rows = 0;
+  let found: Finding[] = [];
   if (!cursor.pool) {
     const next = await ctx.env.DB.prepare(
       `SELECT id, currency, available, reserved, committed, funded, released, reversed, withdrawn, journal_seq
@@ -59,7 +67,8 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
     ).bind(ctx.org, cursor.poolsAfter).first<PoolRow>();
     if (!next) return { findings: [], cursor: null, rows: 0 };
     cursor.pool = await startPool(ctx, next);
-    rows += 1;
+    found = await overdueHoldFindings(ctx, next);
+    rows += 1 + found.length;
   }
   const pool = cursor.pool;
   const stub = poolStub(ctx.env, pool.id);
@@ -72,12 +81,28 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
   compareEntries(pool, entries, mirror);
   rows += entries.length + mirror.length;
   pool.after = upper;
-  if (entries.length > 0 && upper < pool.upto) return { findings: [], cursor, rows };
+  if (entries.length > 0 && upper < pool.upto) return { findings: found, cursor, rows };
 
   const extra = await ctx.env.DB.prepare("SELECT COUNT(*) AS n FROM pool_ledger WHERE pool_id = ? AND seq > ?").bind(pool.id, page.last_seq).first<{ n: number }>();
   pool.acc.extra = extra?.n ?? 0;
   const finding = poolFinding(pool);
-  return { findings: finding ? [finding] : [], cursor: { poolsAfter: pool.id, pool: null }, rows };
+  return { findings: finding ? [...found, finding] : found, cursor: { poolsAfter: pool.id, pool: null }, rows };
+}
+
+/** The pool's holds other than batch holds that still reserve value well past their expiry. */
+async function overdueHoldFindings(ctx: StepContext, pool: PoolRow): Promise<Finding[]> {
+  const overdue = await poolStub(ctx.env, pool.id).overdueHolds(ctx.now.getTime() - HOLD_GRACE_MS, OVERDUE_CAP);
+  return overdue.filter((h) => !isBatchHold(h.hold_id)).map((h) => {
+    const expired = new Date(h.expires_at).toISOString();
+    const retryOf = h.hold_id.startsWith(RETRY_HOLD_PREFIX) ? h.hold_id.slice(RETRY_HOLD_PREFIX.length) : null;
+    return {
+      kind: "expired_hold_unreleased", entityType: "hold", entityId: h.hold_id, poolId: pool.id, currency: pool.currency,
+      expected: 0, actual: h.remaining,
+      detail: `Hold ${h.hold_id}${retryOf ? ` (the retry of exception ${retryOf})` : ""} expired at ${expired} but still reserves ${h.remaining} ${pool.currency}`,
+      data: { hold_amount: h.amount, committed: h.committed, expires_at: expired, ...(retryOf ? { exception_id: retryOf } : {}) },
+      facts: { remaining: h.remaining, expires_at: h.expires_at },
+    };
+  });
 }
 
 /** Drains the journal, then checks the DO's integrity and the mirrored balance; returns where the journal scan starts. */

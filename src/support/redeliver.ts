@@ -16,10 +16,12 @@ import type { ExceptionRecord } from "./exceptions.query";
 import { sendNow } from "./send-now";
 
 const RETRY_HOLD_MS = 3_600_000;
+/** A retry hold's id is this prefix and the exception's id (reconciliation names the exception from it). */
+export const RETRY_HOLD_PREFIX = "hold_retry_";
 
 async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: DeliveryRecord, recipientKey: string | null): Promise<void> {
   const stub = poolStub(env, d.poolId);
-  const holdId = `hold_retry_${exc.id}`;
+  const holdId = `${RETRY_HOLD_PREFIX}${exc.id}`;
   const reserved = await stub.reserve({ opId: `retry-reserve:${exc.id}`, holdId, amount: d.amount, expiresAt: Date.now() + RETRY_HOLD_MS, actor: auth.sub });
   // operation_id_reused: an earlier, interrupted attempt of this resolution made the hold already.
   if (!reserved.ok && reserved.code !== "operation_id_reused") throw poolError(reserved);
