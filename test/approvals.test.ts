@@ -39,6 +39,19 @@ describe("submit", () => {
     expect((await approvals(batchId, operator)).submission).toBeNull();
   });
 
+  it("submits a batch once its pool is funded, after any number of refusals for insufficient funds", async () => {
+    const { org, tokens } = await approvalOrg();
+    const { batchId, poolId, operator, total } = await validatedBatch(org, { amounts: [30_000, 30_000], fund: 50_000 });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const refused = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, method: "POST" });
+      expect([refused.status, refused.body.code]).toEqual([409, "insufficient_funds"]);
+    }
+    const funded = await callJson(`/v1/pools/${poolId}/fund`, { token: tokens.finance, body: { amount: 10_000, reference: "top-up" } });
+    expect(funded.status).toBe(200);
+    expect((await submit(batchId, operator)).status).toBe("submitted");
+    expect(await poolBalance(poolId, tokens.finance)).toMatchObject({ available: 0, reserved: total });
+  });
+
   it("refuses a draft batch and a second submit with invalid_state_transition; only operator and integrator submit", async () => {
     const { org, tokens } = await approvalOrg();
     const draft = await seedBatch(org);

@@ -121,6 +121,12 @@ describe("the exception queue", () => {
     const exc = await callJson(`/v1/exceptions?status=open&kind=delivery_dead_lettered&batch_id=${batchId}`, { token: tokens.finance });
     expect(exc.body.data).toHaveLength(1);
 
+    // A pool that cannot cover the retry refuses it; once funded again the retry goes through.
+    expect((await stub.withdraw({ opId: "drain", amount: before.available!, actor: "test" })).ok).toBe(true);
+    const refused = await resolve(exc.body.data[0].id, tokens.finance, "retry", "provider is back");
+    expect([refused.status, refused.body.code]).toEqual([409, "insufficient_funds"]);
+    expect((await stub.fund({ opId: "refill", amount: before.available!, actor: "test" })).ok).toBe(true);
+
     const res = await resolve(exc.body.data[0].id, tokens.finance, "retry", "provider is back");
     expect(res.status).toBe(200);
     expect(res.body.resolution).toBe("retry");

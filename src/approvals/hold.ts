@@ -18,9 +18,14 @@ export async function reserveBatchHold(env: Env, batch: BatchRow, expiresAt: num
   const holdId = batchHoldId(batch.id);
   const existing = await stub.getHold(holdId);
   if (existing) return adoptHold(env, batch, existing, actor);
-  const result = await stub.reserve({ opId: `reserve_${holdId}`, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted` });
+  // The hold id is what makes this idempotent (a second reserve of it answers hold_exists). The
+  // operation id is one per attempt: the pool stores a refusal under its operation id, so an id
+  // shared by all attempts would answer every submit after an insufficient_funds with that refusal,
+  // however much was funded meanwhile.
+  const opId = `reserve_${holdId}_${expiresAt}`;
+  const result = await stub.reserve({ opId, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted` });
   if (result.ok) return result.hold;
-  // A concurrent submit reserved first (same hold id, or same op id with another expiry).
+  // A concurrent submit reserved first.
   if (result.code === "hold_exists" || result.code === "operation_id_reused") {
     const raced = await stub.getHold(holdId);
     if (raced) return adoptHold(env, batch, raced, actor);

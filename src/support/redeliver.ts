@@ -22,9 +22,12 @@ export const RETRY_HOLD_PREFIX = "hold_retry_";
 async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: DeliveryRecord, recipientKey: string | null): Promise<void> {
   const stub = poolStub(env, d.poolId);
   const holdId = `${RETRY_HOLD_PREFIX}${exc.id}`;
-  const reserved = await stub.reserve({ opId: `retry-reserve:${exc.id}`, holdId, amount: d.amount, expiresAt: Date.now() + RETRY_HOLD_MS, actor: auth.sub });
-  // operation_id_reused: an earlier, interrupted attempt of this resolution made the hold already.
-  if (!reserved.ok && reserved.code !== "operation_id_reused") throw poolError(reserved);
+  const expiresAt = Date.now() + RETRY_HOLD_MS;
+  // The hold id makes this idempotent: hold_exists means an earlier, interrupted attempt of this
+  // resolution made the hold already. The operation id is one per attempt, so a refusal stored
+  // under it (insufficient_funds) is not answered again once the pool is funded.
+  const reserved = await stub.reserve({ opId: `retry-reserve:${exc.id}:${expiresAt}`, holdId, amount: d.amount, expiresAt, actor: auth.sub });
+  if (!reserved.ok && reserved.code !== "hold_exists") throw poolError(reserved);
   const committed = await stub.commit({ holdId, actor: auth.sub, items: [{ id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" }] });
   if (!committed.ok) throw poolError(committed);
   const item = committed.items[0]!;
