@@ -169,6 +169,25 @@ describe("recipient upload and validation", () => {
     expect(empty.body.errors[0]).toMatchObject({ pointer: "/recipients" });
   });
 
+  it("costs one row for a quoted cell with a stray or missing closing quote: the rows after it are read as sent", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const csv = [
+      "external_id,name,email,country,amount",
+      'M1,"Stray"quote,m1@example.com,US,2500',
+      "OK1,Ok,ok1@example.com,US,2500",
+      'M2,"Unclosed,m2@example.com,US,2500',
+      'OK2,"Smith, J",ok2@example.com,US,2500',
+    ].join("\r\n");
+    const res = await uploadCsv(batchId, tokens.operator, csv);
+    expect(res.status).toBe(200);
+    expect(res.body.upload).toMatchObject({ rows: 4, valid: 2, invalid: 2 });
+    const rows = await allRecipients(batchId, tokens.operator);
+    expect(rows.map((r) => [r.row, r.external_id, r.status, r.reasons.includes("malformed_row")])).toEqual([
+      [1, "M1", "invalid", true], [2, "OK1", "valid", false], [3, "M2", "invalid", true], [4, "OK2", "valid", false],
+    ]);
+    expect(rows[3]).toMatchObject({ name: "Smith, J", email: "ok2@example.com" });
+  });
+
   it("keeps a draft batch draft when no row is valid", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
     const res = await uploadCsv(batchId, tokens.operator, "email,country,amount\nnope,US,2500\n");

@@ -3,6 +3,11 @@
  * decoded as UTF-8 chunk by chunk (a BOM is dropped) and fed to papaparse's core parser, carrying
  * the unfinished last row over to the next chunk the way papaparse's own streamers do, so quoted
  * fields may contain commas and line breaks and may span chunks. RFC 4180 quoting; CRLF or LF.
+ *
+ * A quoted field whose closing quote is stray (`"Stray"quote,…`) or missing would, left to the
+ * parser, run on to the next quote that happens to close it, swallowing the rows in between. Such a
+ * field ends with its line instead: its row is reported malformed and the next line is read as the
+ * next row, so one typo costs one row.
  */
 import Papa from "papaparse";
 import { AppError } from "./errors";
@@ -22,6 +27,32 @@ export interface CsvStreamOptions {
   batchRows?: number;
   /** Longest row accepted, in characters: bounds the carry-over buffer. */
   maxRowChars?: number;
+}
+
+/** Rows with a broken quoted field cut at their line's end, per upload: past this the file is refused. */
+export const MAX_BROKEN_QUOTE_ROWS = 1000;
+
+interface ParseResult {
+  data: string[][];
+  errors: { code?: string; row?: number; index?: number }[];
+  meta: { cursor: number };
+}
+
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The index just past the opening quote of the first quoted field whose closing quote is stray or
+ * missing and which ran over a line break (within its row, or in the unfinished row being carried);
+ * -1 when there is none. A field with a stray quote that still closed on its own line is left as
+ * the parser read it (its row is malformed either way).
+ */
+function brokenField(result: ParseResult, text: string, newline: string): number {
+  for (const e of result.errors) {
+    if ((e.code !== "InvalidQuotes" && e.code !== "MissingQuotes") || e.index === undefined || e.row === undefined) continue;
+    const row = result.data[e.row];
+    if (row ? row.some((c) => LINE_BREAK.test(c)) : text.indexOf(newline, e.index) !== -1) return e.index;
+  }
+  return -1;
 }
 
 /** Line endings are those of the first line; quoted text is ignored while looking. */
@@ -48,17 +79,48 @@ export async function* readCsv(body: ReadableStream<Uint8Array> | null, opts: Cs
   let out: CsvBatch = { rows: [], malformed: new Set(), blankLines: 0 };
   let finished = false;
 
-  const take = (text: string, last: boolean) => {
-    parser ??= new Papa.Parser({ delimiter: ",", newline: guessNewline(text) as "\n", quoteChar: '"', escapeChar: '"' });
-    const result = parser.parse(text, 0, !last) as { data: string[][]; errors: { row?: number }[]; meta: { cursor: number } };
+  let newline = "\n";
+  let brokenRows = 0;
+  const parse = (text: string, complete: boolean): ParseResult => {
+    parser ??= new Papa.Parser({ delimiter: ",", newline: (newline = guessNewline(text)) as "\n", quoteChar: '"', escapeChar: '"' });
+    return parser.parse(text, 0, !complete) as ParseResult;
+  };
+  const keep = (result: ParseResult) => {
     const bad = new Set(result.errors.map((e) => e.row ?? -1));
     result.data.forEach((row, i) => {
       if (isBlank(row)) return void out.blankLines++;
       if (bad.has(i)) out.malformed.add(out.rows.length);
       out.rows.push(row);
     });
-    carry = last ? "" : text.slice(result.meta.cursor);
-    if (carry.length > maxRowChars) throw new AppError("invalid_csv", `A CSV row is longer than ${maxRowChars} characters (an unclosed quote?)`);
+  };
+  const take = (input: string, last: boolean) => {
+    let text = input;
+    // The parser's line ending is guessed from its first text: wait for a whole first line break.
+    const firstBreak = parser ? 0 : text.search(/[\r\n]/);
+    if (!last && (firstBreak === -1 || firstBreak === text.length - 1)) {
+      if (text.length > maxRowChars) throw new AppError("invalid_csv", `A CSV row is longer than ${maxRowChars} characters`);
+      carry = text;
+      return;
+    }
+    for (;;) {
+      let result = parse(text, last);
+      // An unfinished row this long has a quote that never closed: read it as if the input ended here.
+      const overlong = !last && text.length - result.meta.cursor > maxRowChars;
+      if (overlong) result = parse(text, true);
+      const at = brokenField(result, text, newline);
+      const cut = at === -1 ? -1 : text.indexOf(newline, at);
+      if (cut === -1) {
+        if (overlong) throw new AppError("invalid_csv", `A CSV row is longer than ${maxRowChars} characters`);
+        keep(result);
+        carry = last ? "" : text.slice(result.meta.cursor);
+        return;
+      }
+      if (++brokenRows > MAX_BROKEN_QUOTE_ROWS) {
+        throw new AppError("invalid_csv", `More than ${MAX_BROKEN_QUOTE_ROWS} rows have a quoted cell with a stray or missing closing quote; fix the file's quoting`);
+      }
+      keep(parse(text.slice(0, cut), true));
+      text = text.slice(cut + newline.length);
+    }
   };
 
   try {
