@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { encodeCursor } from "../src/core/pagination";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { createPool } from "./helpers/factories";
 
@@ -42,6 +43,11 @@ describe("funding pools API", () => {
     const page2 = await callJson(`/v1/pools/${id}/ledger?limit=1&cursor=${page1.body.next_cursor}`, { token: auditor });
     expect(page2.body.data[0].kind).toBe("fund");
     expect(page2.body.next_cursor).toBeNull();
+    // A made-up seq 0 and a recipients-list cursor are not this list's cursors.
+    for (const cursor of [btoa("0"), encodeCursor("ledger", 0), encodeCursor("row", 1)]) {
+      const refused = await callJson(`/v1/pools/${id}/ledger?cursor=${encodeURIComponent(cursor)}`, { token: auditor });
+      expect([refused.status, refused.body.errors?.[0]?.parameter], cursor).toEqual([400, "cursor"]);
+    }
   });
 
   it("refuses to withdraw more than is available", async () => {

@@ -178,7 +178,7 @@ describe("the exceptions list", () => {
     ] as const;
     for (const [filter, index] of cases) {
       const { d1, seen } = recording();
-      await listExceptions(d1, "org_plans", { ...filter, limit: 50, cursor: encodeCursor(`exc_${"z".repeat(26)}`) });
+      await listExceptions(d1, "org_plans", { ...filter, limit: 50, cursor: encodeCursor("exc", `exc_${"z".repeat(26)}`) });
       const lines = await plan(seen[0]!);
       expect(lines[0]).toBe(`SEARCH exceptions USING INDEX ${index}`);
       expect(lines).not.toContain("USE TEMP B-TREE FOR ORDER BY");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { encodeCursor } from "../src/core/pagination";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { seedBatch } from "./helpers/batch-factories";
 import { validateOpenApi31 } from "./helpers/openapi-validator";
@@ -78,7 +79,9 @@ describe("errors are problem+json", () => {
     const t = await token({ org: uniqueOrg(), roles: ["admin", "finance", "operator", "auditor"] });
     const b64 = (s: string) => btoa(s).replaceAll("=", "");
     for (const path of ["/v1/pools", "/v1/products", "/v1/suppressions", "/v1/reconciliations", "/v1/batches", "/v1/deliveries", "/v1/exceptions"]) {
-      for (const cursor of [b64("foo"), b64('{"x":1}'), "%%%"]) {
+      // The last one is well made, but another list's: batches' on every list, deliveries' on batches.
+      const foreign = path === "/v1/batches" ? encodeCursor("dlv", "dlv_01kbxyz0123456789") : encodeCursor("bat", "bat_01kbxyz0123456789");
+      for (const cursor of [b64("foo"), b64('{"x":1}'), "%%%", b64("pool_01kbxyz0123456789"), foreign]) {
         const res = await callJson(`${path}?cursor=${encodeURIComponent(cursor)}`, { token: t });
         expect(res.status, `${path} ${cursor}`).toBe(400);
         expect(res.body.errors[0]).toMatchObject({ parameter: "cursor" });

@@ -115,7 +115,7 @@ export async function createBatch(env: Env, auth: Auth, input: BatchInput, reque
 }
 
 export async function listBatches(d1: D1Database, org: string, opts: { limit: number; cursor?: string; status?: BatchStatus }) {
-  const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+  const after = opts.cursor ? decodeCursor(opts.cursor, "bat") : undefined;
   const rows = await createDb(d1)
     .select()
     .from(batches)
@@ -123,5 +123,5 @@ export async function listBatches(d1: D1Database, org: string, opts: { limit: nu
     .orderBy(desc(batches.id))
     .limit(opts.limit + 1);
   const page = rows.slice(0, opts.limit);
-  return { data: page.map(batchView), next_cursor: rows.length > opts.limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { data: page.map(batchView), next_cursor: rows.length > opts.limit ? encodeCursor("bat", page.at(-1)!.id) : null };
 }

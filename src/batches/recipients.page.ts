@@ -13,8 +13,8 @@ export async function recipientPage(
 ) {
   const batch = await requireBatch(d1, org, batchId);
   if (csv) return { csv: recipientsCsv(d1, batch.id, q.status), filename: `${batch.id}-${q.status ?? "all"}.csv` };
-  const afterRow = q.cursor ? Number(decodeCursor(q.cursor, "seq")) : 0;
+  const afterRow = q.cursor ? Number(decodeCursor(q.cursor, "row")) : 0;
   const rows = await recipientRows(d1, batch.id, { status: q.status, afterRow, limit: q.limit + 1 });
   const page = rows.slice(0, q.limit);
-  return { page: { data: page.map(recipientView), next_cursor: rows.length > q.limit ? encodeCursor(String(page.at(-1)!.row_no)) : null } };
+  return { page: { data: page.map(recipientView), next_cursor: rows.length > q.limit ? encodeCursor("row", page.at(-1)!.row_no) : null } };
 }

@@ -84,7 +84,7 @@ export async function createProduct(env: Env, auth: Auth, input: ProductInput, r
 }
 
 export async function listProducts(d1: D1Database, org: string, limit: number, cursor?: string) {
-  const after = cursor ? decodeCursor(cursor) : undefined;
+  const after = cursor ? decodeCursor(cursor, "prd") : undefined;
   const rows = await createDb(d1)
     .select()
     .from(products)
@@ -92,5 +92,5 @@ export async function listProducts(d1: D1Database, org: string, limit: number, c
     .orderBy(desc(products.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
-  return { data: page.map(productView), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { data: page.map(productView), next_cursor: rows.length > limit ? encodeCursor("prd", page.at(-1)!.id) : null };
 }

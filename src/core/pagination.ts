@@ -1,25 +1,33 @@
 import { AppError } from "./errors";
 
 /**
- * Opaque list cursors: base64url of the last row's sort key, which is an id (`pool_…`) or a
- * sequence number. Decoding checks that shape, so a cursor that was cut short, mistyped or made up
- * gets 400 instead of quietly ending or restarting a client's page loop.
+ * Opaque list cursors: base64url of the list's kind and the last row's sort key, an id (`pool_…`)
+ * or a sequence number (`ledger:42`). Decoding checks both, so a cursor that was cut short,
+ * mistyped, made up or taken from another list gets 400 instead of quietly ending or restarting a
+ * client's page loop. The kind of an id list is its ids' prefix.
  */
-export function encodeCursor(key: string): string {
-  return btoa(key).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+export type CursorKind = "pool" | "prd" | "sup" | "bat" | "dlv" | "exc" | "rec" | "fnd" | "row" | "ledger";
+
+const SEQ_KINDS: ReadonlySet<CursorKind> = new Set(["row", "ledger"]);
+const ID_KEY = /^[a-z]{2,8}_[0-9a-z_-]{6,80}$/;
+const SEQ_KEY = /^[1-9]\d{0,15}$/;
+
+export function encodeCursor(kind: CursorKind, key: string | number): string {
+  return btoa(`${kind}:${key}`).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
 
-const SHAPES = { id: /^[a-z]{2,8}_[0-9a-z_-]{6,80}$/, seq: /^\d{1,16}$/ } as const;
-
-export function decodeCursor(cursor: string, shape: keyof typeof SHAPES = "id"): string {
-  let key: string | undefined;
+/** The sort key of a cursor this list gave out; 400 (`parameter: cursor`) for anything else. */
+export function decodeCursor(cursor: string, kind: CursorKind): string {
+  let text = "";
   try {
-    key = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    text = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
   } catch {
-    key = undefined;
+    // refused below
   }
-  if (key === undefined || !SHAPES[shape].test(key)) {
-    throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page" }] });
+  const key = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : "";
+  const ok = SEQ_KINDS.has(kind) ? SEQ_KEY.test(key) : ID_KEY.test(key) && key.startsWith(`${kind}_`);
+  if (!ok) {
+    throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }] });
   }
   return key;
 }

@@ -118,7 +118,7 @@ export async function getPool(env: Env, org: string, id: string): Promise<PoolVi
 }
 
 export async function listPools(env: Env, org: string, limit: number, cursor?: string) {
-  const after = cursor ? decodeCursor(cursor) : undefined;
+  const after = cursor ? decodeCursor(cursor, "pool") : undefined;
   const rows = await createDb(env.DB)
     .select()
     .from(pools)
@@ -128,7 +128,7 @@ export async function listPools(env: Env, org: string, limit: number, cursor?: s
   const page = rows.slice(0, limit);
   return {
     data: page.map((r) => view(r, mirroredBalance(r))),
-    next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null,
+    next_cursor: rows.length > limit ? encodeCursor("pool", page.at(-1)!.id) : null,
   };
 }
 
@@ -161,7 +161,7 @@ export async function movePoolFunds(
 export async function ledgerPage(env: Env, org: string, id: string, limit: number, cursor?: string) {
   await requirePool(env.DB, org, id);
   await poolStub(env, id).syncMirror();
-  const beforeSeq = cursor ? Number(decodeCursor(cursor, "seq")) : undefined;
+  const beforeSeq = cursor ? Number(decodeCursor(cursor, "ledger")) : undefined;
   const rows = await createDb(env.DB)
     .select()
     .from(poolLedger)
@@ -175,6 +175,6 @@ export async function ledgerPage(env: Env, org: string, id: string, limit: numbe
       items: r.items ? (JSON.parse(r.items) as string[]) : null,
       before: JSON.parse(r.before) as Balance, after: JSON.parse(r.after) as Balance, actor: r.actor, reference: r.reference, created_at: r.createdAt,
     })),
-    next_cursor: rows.length > limit ? encodeCursor(String(page.at(-1)!.seq)) : null,
+    next_cursor: rows.length > limit ? encodeCursor("ledger", page.at(-1)!.seq) : null,
   };
 }

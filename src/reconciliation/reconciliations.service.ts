@@ -25,12 +25,12 @@ export async function requestReconciliation(env: Env, auth: Auth, requestId?: st
 }
 
 export async function listRuns(d1: D1Database, org: string, q: { limit: number; cursor?: string; status?: string; trigger?: string }) {
-  const before = q.cursor ? decodeCursor(q.cursor) : "\uffff";
+  const before = q.cursor ? decodeCursor(q.cursor, "rec") : "\uffff";
   const { results } = await d1.prepare(
     `SELECT * FROM reconciliation_runs WHERE org = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) ORDER BY id DESC LIMIT ?5`,
   ).bind(org, before, q.status ?? null, q.trigger ?? null, q.limit + 1).all<RunRow>();
   const page = results.slice(0, q.limit);
-  return { data: page.map(runView), next_cursor: results.length > q.limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { data: page.map(runView), next_cursor: results.length > q.limit ? encodeCursor("rec", page.at(-1)!.id) : null };
 }
 
 export async function requireRun(d1: D1Database, org: string, id: string): Promise<RunRow> {
@@ -42,7 +42,7 @@ export async function requireRun(d1: D1Database, org: string, id: string): Promi
 /** The run and a page of its findings. */
 export async function runWithFindings(d1: D1Database, org: string, id: string, q: FindingFilter & { limit: number; cursor?: string }) {
   const run = await requireRun(d1, org, id);
-  const rows = await findingRows(d1, run.id, q, q.cursor ? decodeCursor(q.cursor) : "", q.limit + 1);
+  const rows = await findingRows(d1, run.id, q, q.cursor ? decodeCursor(q.cursor, "fnd") : "", q.limit + 1);
   const page = rows.slice(0, q.limit);
-  return { run: runView(run), data: page.map(findingView), next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { run: runView(run), data: page.map(findingView), next_cursor: rows.length > q.limit ? encodeCursor("fnd", page.at(-1)!.id) : null };
 }

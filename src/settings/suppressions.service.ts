@@ -74,7 +74,7 @@ export async function addSuppressions(env: Env, auth: Auth, entries: Suppression
 }
 
 export async function listSuppressions(d1: D1Database, org: string, limit: number, cursor?: string) {
-  const after = cursor ? decodeCursor(cursor) : undefined;
+  const after = cursor ? decodeCursor(cursor, "sup") : undefined;
   const rows = await createDb(d1)
     .select()
     .from(suppressions)
@@ -82,7 +82,7 @@ export async function listSuppressions(d1: D1Database, org: string, limit: numbe
     .orderBy(desc(suppressions.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
-  return { data: page.map(view), next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { data: page.map(view), next_cursor: rows.length > limit ? encodeCursor("sup", page.at(-1)!.id) : null };
 }
 
 export async function deleteSuppression(env: Env, auth: Auth, id: string, requestId?: string): Promise<void> {

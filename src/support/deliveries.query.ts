@@ -99,7 +99,7 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
 
 /** One page of deliveries with an opaque cursor (the last id). */
 export async function deliveryPage(d1: D1Database, org: string, f: DeliveryFilter, limit: number, cursor?: string) {
-  const rows = await deliveryRows(d1, org, f, limit + 1, cursor ? decodeCursor(cursor) : undefined);
+  const rows = await deliveryRows(d1, org, f, limit + 1, cursor ? decodeCursor(cursor, "dlv") : undefined);
   const page = rows.slice(0, limit);
-  return { rows: page, next_cursor: rows.length > limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { rows: page, next_cursor: rows.length > limit ? encodeCursor("dlv", page.at(-1)!.id) : null };
 }

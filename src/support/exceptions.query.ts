@@ -49,7 +49,7 @@ export interface ExceptionFilter {
  * which would walk every exception of the org for an old batch.
  */
 export async function listExceptions(d1: D1Database, org: string, q: ExceptionFilter) {
-  const before = q.cursor ? decodeCursor(q.cursor) : undefined;
+  const before = q.cursor ? decodeCursor(q.cursor, "exc") : undefined;
   const rows = await createDb(d1)
     .select()
     .from(exceptions)
@@ -65,5 +65,5 @@ export async function listExceptions(d1: D1Database, org: string, q: ExceptionFi
     .orderBy(desc(exceptions.id))
     .limit(q.limit + 1);
   const page = rows.slice(0, q.limit);
-  return { data: page.map(exceptionView), next_cursor: rows.length > q.limit ? encodeCursor(page.at(-1)!.id) : null };
+  return { data: page.map(exceptionView), next_cursor: rows.length > q.limit ? encodeCursor("exc", page.at(-1)!.id) : null };
 }
