@@ -75,9 +75,12 @@ describe("bearer authentication", () => {
     await expect401(`Bearer ${t}`);
   });
 
-  it("accepts a valid token", async () => {
+  it("accepts a valid token, whatever the case of the scheme and the spaces after it", async () => {
     const res = await call("/v1/me", { token: await token() });
     expect(res.status).toBe(200);
+    for (const scheme of ["bearer ", "BEARER ", "Bearer  "]) {
+      expect((await call("/v1/me", { headers: { authorization: `${scheme}${await token()}` } })).status, scheme).toBe(200);
+    }
   });
 
   it("lets a token with none of the org roles read /v1/me only: every 'any org role' route answers 403", async () => {

@@ -58,7 +58,8 @@ function describeJoseError(err: unknown): string {
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("authorization");
   if (!header) throw new AppError("unauthorized", "Send Authorization: Bearer <token>");
-  const match = /^Bearer ([A-Za-z0-9_\-.=]+)$/.exec(header.trim());
+  // The scheme is case-insensitive (RFC 9110 §11.1), and any run of spaces may follow it.
+  const match = /^Bearer +([A-Za-z0-9_\-.=]+)$/i.exec(header.trim());
   if (!match?.[1]) throw new AppError("unauthorized", "The Authorization header must be 'Bearer <token>'");
   c.set("auth", await verifyApiToken(c.env, match[1]));
   await next();
