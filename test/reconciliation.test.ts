@@ -34,6 +34,11 @@ describe("reconciliation runs", () => {
     expect(res.body.progress.rows_scanned).toBeGreaterThanOrEqual(9 + 3);
     expect(Object.keys(res.body.progress.phases)).toEqual(["ledger", "batches", "deliveries", "inventory"]);
     expect(await findingsOf(org, res.body.id)).toEqual([]);
+    // GET answers the run as POST did (at the top level, and under `run`), with its findings in `data`.
+    const got = await callJson(`/v1/reconciliations/${res.body.id}`, { token: await financeToken(org) });
+    const { updated_at: _u, ...posted } = res.body;
+    expect(got.body).toMatchObject({ ...posted, data: [], next_cursor: null });
+    expect(got.body.run).toEqual(Object.fromEntries(Object.keys(res.body).map((k) => [k, got.body[k]])));
     const listed = await callJson("/v1/reconciliations", { token: await token({ org, roles: ["auditor"] }) });
     expect(listed.body.data.map((r: any) => r.id)).toEqual([res.body.id]);
     const audit = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, res.body.id).all<{ action: string }>();

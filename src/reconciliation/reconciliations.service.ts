@@ -44,5 +44,6 @@ export async function runWithFindings(d1: D1Database, org: string, id: string, q
   const run = await requireRun(d1, org, id);
   const rows = await findingRows(d1, run.id, q, q.cursor ? decodeCursor(q.cursor, "fnd") : "", q.limit + 1);
   const page = rows.slice(0, q.limit);
-  return { run: runView(run), data: page.map(findingView), next_cursor: rows.length > q.limit ? encodeCursor("fnd", page.at(-1)!.id) : null };
+  const view = runView(run);
+  return { ...view, run: view, data: page.map(findingView), next_cursor: rows.length > q.limit ? encodeCursor("fnd", page.at(-1)!.id) : null };
 }

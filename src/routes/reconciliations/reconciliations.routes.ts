@@ -113,9 +113,9 @@ export const getRun = createRoute({
   request: { params: IdParam("rec"), query: FindingQuery },
   responses: {
     200: {
-      description: "The run and a page of findings (JSON), or all matching findings (CSV)",
+      description: "The run (its fields at the top level, as POST answers them, and again under `run`) and a page of findings in `data` (JSON), or all matching findings (CSV)",
       content: {
-        "application/json": { schema: page(FindingSchema).extend({ run: RunSchema }).openapi("ReconciliationRunFindings") },
+        "application/json": { schema: RunSchema.extend(page(FindingSchema).shape).extend({ run: RunSchema }).openapi("ReconciliationRunFindings") },
         "text/csv": { schema: z.string() },
       },
     },
