@@ -60,10 +60,17 @@ describe("recipient upload and validation", () => {
     });
     const single = await seedBatch(uniqueOrg());
     const chunked = await seedBatch(uniqueOrg());
-    expect((await uploadCsv(single.batchId, single.tokens.operator, [header, ...rows].join("\n"))).status).toBe(200);
+    const whole = await uploadCsv(single.batchId, single.tokens.operator, [header, ...rows].join("\n"));
+    expect(whole.status).toBe(200);
+    let last: any;
     for (const part of [rows.slice(0, 90), rows.slice(90, 201), rows.slice(201)]) {
-      expect((await uploadCsv(chunked.batchId, chunked.tokens.operator, [header, ...part].join("\n") + "\n")).status).toBe(200);
+      last = await uploadCsv(chunked.batchId, chunked.tokens.operator, [header, ...part].join("\n") + "\n");
+      expect(last.status).toBe(200);
     }
+    // Each upload answers the batch's counts so far: after the last chunk, the single upload's.
+    expect(last.body.counts).toEqual(whole.body.counts);
+    expect(whole.body.counts).toEqual(whole.body.batch.counts);
+    expect(whole.body.counts.total).toBe(300);
     const a = await allRecipients(single.batchId, single.tokens.operator);
     const b = await allRecipients(chunked.batchId, chunked.tokens.operator);
     const shape = (r: any) => [r.row, r.external_id, r.email, r.phone, r.amount, r.status, r.reasons];

@@ -144,5 +144,6 @@ export async function uploadRecipients(env: Env, auth: Auth, batchId: string, fo
     await abortUpload(env.DB, batch.id, uploadId);
     throw err;
   }
-  return { upload: { id: uploadId, first_row: rowsBefore + 1, ...run.tally }, batch: batchView(await requireBatch(env.DB, auth.org, batchId)) };
+  const view = batchView(await requireBatch(env.DB, auth.org, batchId));
+  return { upload: { id: uploadId, first_row: rowsBefore + 1, ...run.tally }, counts: view.counts, batch: view };
 }

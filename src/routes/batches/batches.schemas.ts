@@ -81,6 +81,7 @@ export const UploadResultSchema = z
       valid_amount: Count,
       blank_lines_skipped: Count,
     }),
+    counts: Counts.openapi({ description: "The batch's rows by status after this upload (the same as `batch.counts`)" }),
     batch: BatchSchema,
   })
   .openapi("RecipientUploadResult");
