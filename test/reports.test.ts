@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openExceptions } from "../src/delivery/exceptions";
+import { periodKey } from "../src/reports/sql";
 import { call, callJson, token } from "./helpers/api";
 import { approvalOrg, submit } from "./helpers/approval-factories";
 import { seedBatch, uploadCsv } from "./helpers/batch-factories";
@@ -33,6 +34,32 @@ function group<T>(rows: T[], key: (r: T) => string, amount: (r: T) => number) {
   }
   return [...out].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => ({ key: k, currency: "USD", ...v }));
 }
+
+describe("period keys", () => {
+  /** ISO 8601 week of a UTC date, worked out in JS from the week's Thursday. */
+  function isoWeek(iso: string): string {
+    const d = new Date(iso.slice(0, 10) + "T00:00:00Z");
+    const thursday = new Date(d.getTime() + (3 - ((d.getUTCDay() + 6) % 7)) * 86_400_000);
+    const jan1 = Date.UTC(thursday.getUTCFullYear(), 0, 1);
+    return `${thursday.getUTCFullYear()}-W${String(Math.floor((thursday.getTime() - jan1) / 86_400_000 / 7) + 1).padStart(2, "0")}`;
+  }
+
+  it("names weeks as ISO 8601 does, across year ends", async () => {
+    const known: [string, string][] = [
+      ["2026-12-06T23:59:59.999Z", "2026-W49"], // a Sunday
+      ["2026-12-07T00:00:00.000Z", "2026-W50"], // the Monday after
+      ["2027-01-01T10:00:00.000Z", "2026-W53"], // a Friday in the week of 2026's last Thursday
+      ["2024-12-30T10:00:00.000Z", "2025-W01"], // a Monday in the week of 2025's first Thursday
+      ["2026-01-01T00:00:00.000Z", "2026-W01"],
+    ];
+    const days = Array.from({ length: 800 }, (_, i) => new Date(Date.UTC(2024, 11, 1) + i * 86_400_000).toISOString());
+    for (const at of [...known.map(([d]) => d), ...days]) {
+      const row = await env.DB.prepare(`SELECT ${periodKey("?1", "week")} AS k`).bind(at).first<{ k: string }>();
+      expect(row!.k, at).toBe(known.find(([d]) => d === at)?.[1] ?? isoWeek(at));
+    }
+    for (const [at, week] of known) expect(isoWeek(at)).toBe(week);
+  });
+});
 
 describe("GET /v1/reports/summary", () => {
   let o: Org;

@@ -9,11 +9,16 @@ export const ms = (col: string) => `(CAST(strftime('%s', ${col}) AS INTEGER) * 1
 
 export type Period = "day" | "week" | "month";
 
-/** The period key of a timestamp: 2026-11-22, 2026-W47 (Monday-first week of the year, SQLite %W) or 2026-11. */
+/**
+ * The period key of a timestamp: 2026-11-22, 2026-W49 (ISO 8601 week: Monday first, numbered in
+ * the year its Thursday falls in, so 2027-01-01 is in 2026-W53) or 2026-11. The week is worked out
+ * from that Thursday rather than with strftime's %V, which older SQLite builds lack.
+ */
 export function periodKey(col: string, period: Period): string {
   if (period === "day") return `substr(${col}, 1, 10)`;
   if (period === "month") return `substr(${col}, 1, 7)`;
-  return `strftime('%Y-W%W', ${col})`;
+  const thursday = `date(${col}, '-3 days', 'weekday 4')`;
+  return `(strftime('%Y', ${thursday}) || '-W' || printf('%02d', (CAST(strftime('%j', ${thursday}) AS INTEGER) + 6) / 7))`;
 }
 
 /**
