@@ -155,6 +155,15 @@ describe("policy matrix", () => {
     expect((await approve(batchId, tokens.fran)).body.outcome).toBe("approved");
   });
 
+  it("takes a null comment as none", async () => {
+    const { org, tokens } = await approvalOrg();
+    const { batchId, operator } = await validatedBatch(org);
+    await submit(batchId, operator);
+    const res = await callJson(`/v1/batches/${batchId}/approvals`, { token: tokens.fran, body: { decision: "approve", comment: null } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await approvals(batchId, tokens.support)).steps[0].decisions[0]).toMatchObject({ approver_sub: "fran", comment: null });
+  });
+
   it("shows who decided when, with the trail of submission, emails, decisions and release", async () => {
     const { org, tokens } = await approvalOrg();
     const { batchId, operator } = await validatedBatch(org);

@@ -55,7 +55,9 @@ describe("reverse", () => {
   it("voids a stored-value card", async () => {
     const org = uniqueOrg("revcard");
     const { ids, tokens } = await deliveredBatch(org, { recipients: 1, kind: "stored_value" });
-    expect((await reverse(ids[0]!, tokens.finance)).status).toBe(200);
+    const res = await callJson(`/v1/deliveries/${ids[0]}/reverse`, { method: "POST", token: tokens.finance });
+    expect(res.status).toBe(200);
+    expect(res.body.status_reason).toMatch(/^reversed by [^:]+$/); // no reason given, none shown
     const card = await env.DB.prepare("SELECT status FROM cards WHERE delivery_id = ?").bind(ids[0]).first<{ status: string }>();
     expect(card?.status).toBe("void");
   });

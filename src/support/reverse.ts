@@ -28,7 +28,7 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
     const now = new Date().toISOString();
     const update = env.DB.prepare(
       `UPDATE deliveries SET status = 'reversed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
-    ).bind(id, `reversed by ${auth.sub}: ${reason}`.slice(0, 500), now);
+    ).bind(id, `reversed by ${auth.sub}${reason ? `: ${reason}` : ""}`.slice(0, 500), now);
     await appendAudit(env.DB, auth.org, [{
       actor: auth.sub, action: "delivery.reversed", entityType: "delivery", entityId: id, requestId,
       before: { status: "delivered", masked_code: d.maskedCode },

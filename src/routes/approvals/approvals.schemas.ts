@@ -7,7 +7,7 @@ import { ApprovalPolicySchema } from "../../settings/settings.schema";
 export const DecisionBody = z
   .strictObject({
     decision: z.enum(["approve", "reject"]),
-    comment: z.string().trim().max(2000).optional().openapi({ description: "Shown in the approval trail and, on rejection, to the batch's creator" }),
+    comment: z.string().trim().max(2000).nullish().openapi({ description: "Shown in the approval trail and, on rejection, to the batch's creator; null or left out for none" }),
   })
   .openapi("ApprovalDecisionInput");
 
