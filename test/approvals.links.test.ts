@@ -23,7 +23,7 @@ describe("the approval page", () => {
     expect(first.res.headers.get("referrer-policy")).toBe("no-referrer");
     expect(first.res.headers.get("content-type")).toContain("text/html");
     expect(first.res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-    for (const text of ["Holiday thanks", "holiday-2026", "Dana Owner", "CC-1001", "USD 100.00", "otto (otto@", "Step 1 of 1", "finance", "2 valid recipients; 10 expected", 'value="approve"', 'value="reject"']) {
+    for (const text of ["Holiday thanks", "holiday-2026", "Dana Owner", "CC-1001", "USD 100.00", "otto (otto@", "Step 1 of 1", "finance", "2 valid recipients; 10 expected", "Inventory codes available now cover 0 of 2 recipients (short: 1 × USD 25.00, 1 × USD 75.00)", 'value="approve"', 'value="reject"']) {
       expect(first.html).toContain(text);
     }
     const balance = await poolBalance(s.poolId, s.tokens.finance);

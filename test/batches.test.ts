@@ -464,6 +464,30 @@ describe("preview", () => {
     expect(p.pool).toMatchObject({ available: 1_000_000, valid_total: 17_500, covers_valid_total: true, shortfall: 0 });
   });
 
+  it("says whether the inventory's available codes cover the valid rows, amount by amount, as codes arrive", async () => {
+    const { tokens, batchId, productId } = await seedBatch(uniqueOrg());
+    const csv = ["email,country,amount", "a@example.com,US,2500", "b@example.com,US,2500", "c@example.com,US,1000", "bad,US,5000"].join("\n");
+    expect((await uploadCsv(batchId, tokens.operator, csv)).status).toBe(200);
+    const preview = async () => (await callJson(`/v1/batches/${batchId}/preview`, { token: tokens.auditor })).body.inventory;
+    expect(await preview()).toEqual({
+      product_id: productId, needed: 3, available: 0, covers_valid_rows: false, shortfall: 3,
+      by_amount: [{ amount: 2500, needed: 2, available: 0, short: 2 }, { amount: 1000, needed: 1, available: 0, short: 1 }],
+    });
+    const codes = [2500, 1000, 1000, 5000].map((amount, i) => ({ code: `COVER-${batchId}-${i}`, amount }));
+    expect((await callJson(`/v1/products/${productId}/codes`, { token: tokens.admin, body: { codes } })).status).toBe(201);
+    expect(await preview()).toMatchObject({
+      needed: 3, available: 2, covers_valid_rows: false, shortfall: 1,
+      by_amount: [{ amount: 2500, needed: 2, available: 1, short: 1 }, { amount: 1000, needed: 1, available: 2, short: 0 }],
+    });
+    const more = [{ code: `COVER-${batchId}-x`, amount: 2500 }];
+    expect((await callJson(`/v1/products/${productId}/codes`, { token: tokens.admin, body: { codes: more } })).status).toBe(201);
+    expect(await preview()).toMatchObject({ needed: 3, available: 3, covers_valid_rows: true, shortfall: 0 });
+
+    const card = await seedBatch(uniqueOrg(), { product: { kind: "stored_value" } });
+    expect((await uploadCsv(card.batchId, card.tokens.operator, csv)).status).toBe(200);
+    expect((await callJson(`/v1/batches/${card.batchId}/preview`, { token: card.tokens.auditor })).body.inventory).toBeNull();
+  });
+
   it("flags amount outliers, a shared domain, a shared phone block and near-duplicate addresses", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg(), { fund: 10_000, batch: { expected_count: 41 } });
     const rows = ["email,phone,country,amount"];

@@ -2,8 +2,10 @@
  * The preview approvers and operators read before submitting: counts by status and reason,
  * totals by currency, the amount distribution, anomalies, and whether the pool covers the valid
  * total. It is built from the aggregates each upload stored (upload-stats.ts) plus a few targeted
- * queries, cached on the batch per content version; the pool balance is read live from its DO.
+ * queries, cached on the batch per content version; the pool balance is read live from its DO, and
+ * for an inventory product the codes available now, amount by amount.
  */
+import { findProduct } from "../catalog/products.service";
 import type { Env } from "../env";
 import { findPool, poolBalance } from "../pools/pools.service";
 import { getSettings } from "../settings/settings.service";
@@ -59,9 +61,43 @@ async function cachedPreview(env: Env, batch: BatchRow): Promise<PreviewBody> {
   return body;
 }
 
+/** Amounts listed in `inventory.by_amount` at most (those short first). */
+const INVENTORY_AMOUNTS_SHOWN = 100;
+
+/**
+ * Whether the product's available codes cover the batch's valid rows, amount by amount. Codes are
+ * assigned at delivery, so this is a reading of now: another batch delivering first may take some,
+ * and codes uploaded later still count (a delivery that finds none waits as an exception).
+ */
+async function inventoryCoverage(d1: D1Database, batch: BatchRow) {
+  const product = await findProduct(d1, batch.org, batch.productId);
+  if (product?.kind !== "inventory") return null;
+  const [stats, { results }] = await Promise.all([
+    batchStats(d1, batch.id),
+    d1.prepare("SELECT amount, COUNT(*) AS n FROM inventory_codes WHERE product_id = ? AND status = 'available' GROUP BY amount")
+      .bind(product.id)
+      .all<{ amount: number; n: number }>(),
+  ]);
+  const stock = new Map(results.map((r) => [r.amount, r.n]));
+  const byAmount = stats.amounts.map(([amount, needed]) => {
+    const available = stock.get(amount) ?? 0;
+    return { amount, needed, available, short: Math.max(0, needed - available) };
+  });
+  const shortfall = byAmount.reduce((s, a) => s + a.short, 0);
+  return {
+    product_id: product.id,
+    needed: batch.validCount,
+    available: byAmount.reduce((s, a) => s + Math.min(a.needed, a.available), 0),
+    covers_valid_rows: shortfall === 0,
+    shortfall,
+    by_amount: byAmount.sort((a, b) => b.short - a.short || a.amount - b.amount).slice(0, INVENTORY_AMOUNTS_SHOWN),
+  };
+}
+
 export async function batchPreview(env: Env, org: string, batchId: string) {
   const batch = await requireBatch(env.DB, org, batchId);
   const body = await cachedPreview(env, batch);
+  const inventory = await inventoryCoverage(env.DB, batch);
   const pool = await findPool(env.DB, org, batch.poolId);
   const balance = pool ? await poolBalance(env, pool) : null;
   const available = balance?.available ?? 0;
@@ -77,5 +113,6 @@ export async function batchPreview(env: Env, org: string, batchId: string) {
       covers_valid_total: available >= batch.validTotal,
       shortfall: Math.max(0, batch.validTotal - available),
     },
+    inventory,
   };
 }

@@ -138,6 +138,17 @@ export const PreviewSchema = z
       covers_valid_total: z.boolean(),
       shortfall: Count,
     }),
+    inventory: z
+      .object({
+        product_id: z.string(),
+        needed: Count.openapi({ description: "Codes the valid rows need (one each)" }),
+        available: Count.openapi({ description: "Of those, how many available codes of the right amount there are now" }),
+        covers_valid_rows: z.boolean(),
+        shortfall: Count,
+        by_amount: z.array(z.object({ amount: Count, needed: Count, available: Count, short: Count })).openapi({ description: "Per amount the valid rows ask for, the short ones first (at most 100)" }),
+      })
+      .nullable()
+      .openapi({ description: "Inventory products only (null for stored value): whether the codes available now cover the valid rows. Codes are assigned at delivery, so another batch delivering first may take some; a delivery that finds none waits as an exception until codes are uploaded." }),
   })
   .openapi("BatchPreview");
 
