@@ -73,9 +73,11 @@ describe("inventory codes", () => {
   it("refuses codes with amounts outside the product range, and codes for stored-value products", async () => {
     const tokens = await orgTokens(uniqueOrg());
     const id = await createProduct(tokens.admin);
-    const res = await uploadCodesCsv(id, tokens.admin, "code,amount\nA-1,100\nA-2,25.5\nA-3,2500\n");
+    const res = await uploadCodesCsv(id, tokens.admin, "code,amount\nA-1,100\nA-2,25.5\nA-3,2500\nA-4,abc\nA-5,99999999\n");
     expect(res.status).toBe(400);
-    expect(res.body.errors.map((e: any) => e.pointer)).toEqual(["/rows/1/amount", "/rows/2/amount"]);
+    expect(res.body.errors.map((e: any) => [e.pointer, e.code])).toEqual([
+      ["/rows/1/amount", "amount_out_of_range"], ["/rows/2/amount", "amount_invalid"], ["/rows/4/amount", "amount_invalid"], ["/rows/5/amount", "amount_out_of_range"],
+    ]);
     const sv = await createProduct(tokens.admin, { kind: "stored_value" });
     expect((await uploadCodesCsv(sv, tokens.admin, "code,amount\nA-1,2500\n")).status).toBe(422);
     expect((await uploadCodesCsv(id, tokens.operator, "code,amount\nA-1,2500\n")).status).toBe(403);

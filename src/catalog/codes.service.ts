@@ -35,7 +35,10 @@ function check(product: ProductRow, raw: RawCode, errors: FieldError[]): Checked
     errors.push({ pointer: `${raw.at}/code`, code: "code_invalid", detail: "A code is 1 to 256 printable characters" });
     ok = false;
   }
-  if (!Number.isSafeInteger(amount) || amount < product.minAmount || amount > product.maxAmount) {
+  if (Number.isNaN(amount) || (typeof raw.amount === "number" && !Number.isInteger(amount))) {
+    errors.push({ pointer: `${raw.at}/amount`, code: "amount_invalid", detail: "A whole number of minor units" });
+    ok = false;
+  } else if (!Number.isSafeInteger(amount) || amount < product.minAmount || amount > product.maxAmount) {
     errors.push({ pointer: `${raw.at}/amount`, code: "amount_out_of_range", detail: `An integer in minor units from ${product.minAmount} to ${product.maxAmount}` });
     ok = false;
   }
