@@ -22,5 +22,8 @@ const devVars = existsSync(path.join(root, ".dev.vars")) ? readFileSync(path.joi
 const baseUrlSet = /^\s*PUBLIC_BASE_URL\s*=/m.test(devVars) || process.env.PUBLIC_BASE_URL || args.some((a) => a.startsWith("PUBLIC_BASE_URL:"));
 if (!baseUrlSet) args.push("--var", `PUBLIC_BASE_URL:http://localhost:${port}`);
 
+// /__scheduled?cron=… runs a cron trigger now (the hourly reconciliation, the 5-minute sweeps).
+if (!args.includes("--test-scheduled")) args.push("--test-scheduled");
+
 const dev = spawnSync("wrangler", ["dev", ...args], { cwd: root, stdio: "inherit" });
 process.exit(dev.status ?? 0);

@@ -1,7 +1,8 @@
 /**
  * Starts the Worker with `wrangler dev` for browser tests: a throw-away persistence directory with
  * the D1 migrations applied, free ports, development mode (dev outbox on, no provider keys) and a
- * random JWT secret, all passed with --var so a developer's .dev.vars never leaks in.
+ * random JWT secret, all passed with --var so a developer's .dev.vars never leaks in. Like
+ * `npm run dev`, it serves /__scheduled?cron=… to run a cron trigger now.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -54,7 +55,7 @@ export async function startDevServer(): Promise<DevServer> {
   const [port, inspector] = [await freePort(), await freePort()];
   const vars = { ENVIRONMENT: "development", JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_SECRET: secret, RESEND_API_KEY: "", SMS_AUTH_TOKEN: "", PUBLIC_BASE_URL: "", CODE_ENCRYPTION_KEY: randomBytes(32).toString("base64") };
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", dir,
-    "--show-interactive-dev-session=false", "--log-level", "warn", ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])];
+    "--show-interactive-dev-session=false", "--log-level", "warn", "--test-scheduled", ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])];
   const child = spawn(process.execPath, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
