@@ -52,6 +52,19 @@ describe("reverse", () => {
     expect((await stub.checkIntegrity()).problems).toEqual([]);
   });
 
+  it("does not take an earlier, refused reversal by someone else for a done one: the value stays committed and the delivery delivered", async () => {
+    const org = uniqueOrg("revrefused");
+    const { ids, poolId, stub } = await deliveredBatch(org, { recipients: 1 });
+    const before = await poolBalance(poolId);
+    const refused = await stub.reverse({ opId: reverseOpId(ids[0]!), itemId: "no-such-item", actor: "fran", reference: `reversal of delivery ${ids[0]}` });
+    expect(refused.ok).toBe(false);
+    const res = await reverse(ids[0]!, await token({ org, sub: "fred", roles: ["finance"] }));
+    expect([res.status, res.body.code]).toEqual([409, "conflict"]);
+    const d = await env.DB.prepare("SELECT status, committed FROM deliveries WHERE id = ?").bind(ids[0]).first<{ status: string; committed: number }>();
+    expect(d).toEqual({ status: "delivered", committed: 1 });
+    expect(await poolBalance(poolId)).toEqual(before);
+  });
+
   it("voids a stored-value card", async () => {
     const org = uniqueOrg("revcard");
     const { ids, tokens } = await deliveredBatch(org, { recipients: 1, kind: "stored_value" });

@@ -15,6 +15,11 @@ import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
 
 export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;
 
+async function stillCommitted(env: Env, poolId: string, item: string): Promise<boolean> {
+  const [disagreeing] = await poolStub(env, poolId).itemsDisagreeing(JSON.stringify([[item, 0, "reversed"]]));
+  return disagreeing?.state === "committed";
+}
+
 export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
   try {
@@ -23,8 +28,12 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
       : null;
     if (redeemed?.spent) throw new AppError("invalid_state_transition", `The card of delivery ${id} has been (partly) redeemed; it cannot be reversed`);
     const res = await poolStub(env, d.poolId).reverse({ opId: reverseOpId(id), itemId: d.item, actor: auth.sub, reference: `reversal of delivery ${id}` });
-    // The same operation id with other arguments means an earlier request of this reversal already moved the value.
     if (!res.ok && res.code !== "operation_id_reused") throw poolError(res);
+    // The same operation id with other arguments: an earlier request of this reversal (by someone
+    // else) reached the pool. It moved the value only if the item is no longer committed there.
+    if (!res.ok && (await stillCommitted(env, d.poolId, d.item))) {
+      throw new AppError("conflict", `An earlier reversal of delivery ${id} was refused by the pool and its value is still committed; see the pool's ledger`);
+    }
     const now = new Date().toISOString();
     const update = env.DB.prepare(
       `UPDATE deliveries SET status = 'reversed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
