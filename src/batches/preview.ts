@@ -97,9 +97,10 @@ async function inventoryCoverage(d1: D1Database, batch: BatchRow) {
 export async function batchPreview(env: Env, org: string, batchId: string) {
   const batch = await requireBatch(env.DB, org, batchId);
   const body = await cachedPreview(env, batch);
-  const inventory = await inventoryCoverage(env.DB, batch);
-  const pool = await findPool(env.DB, org, batch.poolId);
-  const balance = pool ? await poolBalance(env, pool) : null;
+  const [inventory, balance] = await Promise.all([
+    inventoryCoverage(env.DB, batch),
+    findPool(env.DB, org, batch.poolId).then((pool) => (pool ? poolBalance(env, pool) : null)),
+  ]);
   const available = balance?.available ?? 0;
   return {
     batch_id: batch.id,
