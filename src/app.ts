@@ -101,11 +101,11 @@ export function createApp() {
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/openapi.json", tags: ["Service"], summary: "This OpenAPI 3.1 document",
+    method: "get", path: "/openapi.json", operationId: "openapi", tags: ["Service"], summary: "This OpenAPI 3.1 document",
     responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } },
   });
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json",
+    method: "get", path: "/docs", operationId: "docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json",
     responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } } },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

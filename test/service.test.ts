@@ -33,6 +33,23 @@ describe("service routes", () => {
     expect(body.paths["/docs"].get).toBeTruthy();
   });
 
+  it("names every operation uniquely (operationId) and documents 413 and 415 wherever a body is taken", async () => {
+    const { body } = await callJson("/openapi.json");
+    const ids: string[] = [];
+    const undocumented: string[] = [];
+    for (const [path, ops] of Object.entries<any>(body.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        ids.push(op.operationId);
+        if (op.requestBody && !(op.responses["413"] && op.responses["415"])) undocumented.push(`${method} ${path}`);
+      }
+    }
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), ids.join(", ")).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(body.paths["/v1/batches/{id}/preview"].get.operationId).toBe("previewBatch");
+    expect(undocumented).toEqual([]);
+    expect(body.paths["/v1/pools"].post.responses["413"].content["application/problem+json"]).toBeTruthy();
+  });
+
   it("declares a role check on every /v1 operation (protect(): roles first, then Idempotency-Key)", async () => {
     const { body } = await callJson("/openapi.json");
     const unguarded: string[] = [];

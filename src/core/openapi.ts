@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import { z, type RouteConfig } from "@hono/zod-openapi";
 import { ERROR_CODES } from "./errors";
 
 /** Problem Details (RFC 9457) as every error response documents it. */
@@ -94,3 +94,22 @@ const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 /** A one-line name or label that people read: trimmed, 1..max chars, no control or bidi-override characters. */
 export const PlainText = (max: number) =>
   z.string().trim().min(1).max(max).refine((v) => !UNSAFE_TEXT.test(v), "no control characters or bidirectional overrides");
+
+const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
+
+/**
+ * A routes module's routes as the app registers them: each named by its export name as its
+ * `operationId` (SDK generators name their methods after it), and each that takes a body also
+ * documenting 413 and 415, which the body limit and the content-type check answer on every such route.
+ */
+export function named<T extends Record<string, unknown>>(routes: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, route] of Object.entries(routes)) {
+    out[name] = !isRoute(route) ? route : {
+      ...route,
+      operationId: route.operationId ?? name,
+      responses: { ...(route.request?.body ? problems(413, 415) : {}), ...route.responses },
+    };
+  }
+  return out as T;
+}

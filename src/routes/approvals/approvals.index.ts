@@ -4,8 +4,11 @@ import { decide as decideApproval } from "../../approvals/service";
 import { approvalsView } from "../../approvals/view";
 import { releaseByOperator } from "../../batches/release";
 import { submitBatch as submit } from "../../batches/submit";
+import { named } from "../../core/openapi";
 import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
-import * as routes from "./approvals.routes";
+import * as routeDefs from "./approvals.routes";
+
+const routes = named(routeDefs);
 
 const submitBatch: AppRouteHandler<typeof routes.submitBatch> = async (c) => {
   await expectNoBody(c);

@@ -9,10 +9,13 @@ import { publicOrigin } from "../../approvals/config";
 import { decideByLink, openLink } from "../../approvals/links";
 import { renewByLink } from "../../approvals/resend";
 import { AppError } from "../../core/errors";
+import { named } from "../../core/openapi";
 import { createRouter } from "../../core/router";
 import type { AppEnv } from "../../env";
 import { ApprovalPage, ErrorPage, RenewedPage, ResultPage } from "./pages";
-import * as routes from "./links.routes";
+import * as routeDefs from "./links.routes";
+
+const routes = named(routeDefs);
 
 const FORM_LIMIT = 16 * 1024;
 const HEADERS = {

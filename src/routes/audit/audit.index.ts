@@ -1,7 +1,10 @@
 import { listAudit as queryAudit } from "../../audit/audit.query";
 import { verifyAuditChain } from "../../audit/audit.verify";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import * as routes from "./audit.routes";
+import * as routeDefs from "./audit.routes";
+
+const routes = named(routeDefs);
 
 const listAudit: AppRouteHandler<typeof routes.listAudit> = async (c) => {
   const { limit, cursor, entity_id, entity_type, actor, action, from, to } = c.req.valid("query");

@@ -6,9 +6,12 @@ import { csvRecipients, jsonRecipients } from "../../batches/recipients.parse";
 import { uploadRecipients as upload } from "../../batches/recipients.upload";
 import { missingUpload } from "../../core/errors";
 import { UPLOAD_BODY_LIMIT, isCsv } from "../../core/limits";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import * as routes from "./batches.routes";
+import * as routeDefs from "./batches.routes";
 import { csvHeaders, wantsCsv } from "../../core/csv-response";
+
+const routes = named(routeDefs);
 
 const createBatch: AppRouteHandler<typeof routes.createBatch> = async (c) => {
   const batch = await batches.createBatch(c.env, c.var.auth, c.req.valid("json"), c.var.requestId);

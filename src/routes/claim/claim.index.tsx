@@ -1,8 +1,11 @@
 /** GET /claim/{token}: HTML in, HTML out; never cached, never referred, never framed, no scripts. */
+import { named } from "../../core/openapi";
 import { createRouter } from "../../core/router";
 import { openClaim } from "../../support/claim";
 import { ClaimNotFoundPage, ClaimPage } from "./claim.page";
-import * as routes from "./claim.routes";
+import * as routeDefs from "./claim.routes";
+
+const routes = named(routeDefs);
 
 const HEADERS = {
   "referrer-policy": "no-referrer",

@@ -1,3 +1,4 @@
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import { batchDeliveries as batchPage } from "../../support/batch-deliveries";
 import { deliveryPage } from "../../support/deliveries.query";
@@ -6,8 +7,10 @@ import { deliveryView } from "../../support/delivery-views";
 import { reissueDelivery as reissue } from "../../support/reissue";
 import { resendDelivery as resend } from "../../support/resend";
 import { reverseDelivery as reverse } from "../../support/reverse";
-import * as routes from "./deliveries.routes";
+import * as routeDefs from "./deliveries.routes";
 import { csvHeaders, wantsCsv } from "../../core/csv-response";
+
+const routes = named(routeDefs);
 
 const listDeliveries: AppRouteHandler<typeof routes.listDeliveries> = async (c) => {
   const { limit, cursor, ...filter } = c.req.valid("query");

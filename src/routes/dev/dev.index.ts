@@ -1,7 +1,10 @@
 import { outboxEnabled, readOutbox } from "../../channels/outbox";
 import { AppError } from "../../core/errors";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import * as routes from "./dev.routes";
+import * as routeDefs from "./dev.routes";
+
+const routes = named(routeDefs);
 
 const outbox: AppRouteHandler<typeof routes.outbox> = async (c) => {
   if (!outboxEnabled(c.env)) throw new AppError("not_found", "The dev outbox exists only in development without provider keys");

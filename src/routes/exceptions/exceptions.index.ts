@@ -1,7 +1,10 @@
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import { listExceptions as list } from "../../support/exceptions.query";
 import { resolveException as resolve } from "../../support/exceptions.resolve";
-import * as routes from "./exceptions.routes";
+import * as routeDefs from "./exceptions.routes";
+
+const routes = named(routeDefs);
 
 const listExceptions: AppRouteHandler<typeof routes.listExceptions> = async (c) => c.json(await list(c.env.DB, c.var.auth.org, c.req.valid("query")), 200);
 

@@ -1,7 +1,10 @@
 import { newId } from "../../core/ids";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as pools from "../../pools/pools.service";
-import * as routes from "./pools.routes";
+import * as routeDefs from "./pools.routes";
+
+const routes = named(routeDefs);
 
 const createPool: AppRouteHandler<typeof routes.createPool> = async (c) => {
   const pool = await pools.createPool(c.env, c.var.auth, c.req.valid("json"), c.var.requestId);

@@ -1,10 +1,13 @@
 import { csvCodes, jsonCodes } from "../../catalog/codes.parse";
 import * as codes from "../../catalog/codes.service";
 import * as products from "../../catalog/products.service";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import { missingUpload } from "../../core/errors";
 import { UPLOAD_BODY_LIMIT, isCsv } from "../../core/limits";
-import * as routes from "./products.routes";
+import * as routeDefs from "./products.routes";
+
+const routes = named(routeDefs);
 
 const createProduct: AppRouteHandler<typeof routes.createProduct> = async (c) => {
   const product = await products.createProduct(c.env, c.var.auth, c.req.valid("json"), c.var.requestId);

@@ -1,8 +1,11 @@
+import { named } from "../../core/openapi";
 import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import { findingsCsv } from "../../reconciliation/findings.read";
 import * as recon from "../../reconciliation/reconciliations.service";
-import * as routes from "./reconciliations.routes";
+import * as routeDefs from "./reconciliations.routes";
 import { csvHeaders, wantsCsv } from "../../core/csv-response";
+
+const routes = named(routeDefs);
 
 const createRun: AppRouteHandler<typeof routes.createRun> = async (c) => {
   await expectNoBody(c);

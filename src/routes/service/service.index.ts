@@ -1,5 +1,8 @@
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import * as routes from "./service.routes";
+import * as routeDefs from "./service.routes";
+
+const routes = named(routeDefs);
 
 const health: AppRouteHandler<typeof routes.health> = (c) => c.json({ status: "ok" as const }, 200);
 

@@ -1,7 +1,10 @@
 import { AppError } from "../../core/errors";
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as settings from "../../settings/settings.service";
-import * as routes from "./settings.routes";
+import * as routeDefs from "./settings.routes";
+
+const routes = named(routeDefs);
 
 const getSettings: AppRouteHandler<typeof routes.getSettings> = async (c) => c.json(await settings.getSettings(c.env.DB, c.var.auth.org), 200);
 

@@ -1,6 +1,9 @@
+import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as suppressions from "../../settings/suppressions.service";
-import * as routes from "./suppressions.routes";
+import * as routeDefs from "./suppressions.routes";
+
+const routes = named(routeDefs);
 
 const addSuppressions: AppRouteHandler<typeof routes.addSuppressions> = async (c) => {
   const data = await suppressions.addSuppressions(c.env, c.var.auth, c.req.valid("json").entries, c.var.requestId);
