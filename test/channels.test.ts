@@ -30,6 +30,62 @@ describe("email through Resend", () => {
     ]);
   });
 
+  it("fails only the email the provider refuses in a batch, and sends the others", async () => {
+    let mode: string | null = null;
+    server.use(
+      http.post("https://api.resend.com/emails/batch", ({ request }) => {
+        mode = request.headers.get("x-batch-validation");
+        return HttpResponse.json({ data: [{ id: "em_a" }, { id: "em_c" }], errors: [{ index: 1, message: "The email address is on the suppression list" }] });
+      }),
+    );
+    const results = await sendEmailBatch(withKey, [email(11), email(12), email(13)], "batch-key-2");
+    expect(mode).toBe("permissive");
+    expect(results).toEqual([
+      { ok: true, providerMessageId: "em_a" },
+      expect.objectContaining({ ok: false, errorClass: "data", status: 422, detail: expect.stringContaining("suppression list") }),
+      { ok: true, providerMessageId: "em_c" },
+    ]);
+  });
+
+  it("sends the emails of a batch the provider refused whole as bad data one by one, so the refusal lands on its own email", async () => {
+    const single: { to: string; key: string | null }[] = [];
+    server.use(
+      http.post("https://api.resend.com/emails/batch", () =>
+        HttpResponse.json({ name: "validation_error", message: "Invalid `to` field", statusCode: 422 }, { status: 422 }),
+      ),
+      http.post("https://api.resend.com/emails", async ({ request }) => {
+        const body = (await request.json()) as { to: string[] };
+        single.push({ to: body.to[0]!, key: request.headers.get("idempotency-key") });
+        return body.to[0] === "person22@example.com"
+          ? HttpResponse.json({ name: "validation_error", message: "Invalid `to` field", statusCode: 422 }, { status: 422 })
+          : HttpResponse.json({ id: `em_${body.to[0]}` });
+      }),
+    );
+    const results = await sendEmailBatch(withKey, [email(21), email(22), email(23)], "batch-key-3");
+    expect(results).toEqual([
+      { ok: true, providerMessageId: "em_person21@example.com" },
+      expect.objectContaining({ ok: false, errorClass: "data", status: 422 }),
+      { ok: true, providerMessageId: "em_person23@example.com" },
+    ]);
+    expect(single).toEqual([21, 22, 23].map((n) => ({ to: `person${n}@example.com`, key: `key-${n}` })));
+  });
+
+  it("fails every email of a batch alike when the whole call is rate limited (no one-by-one storm)", async () => {
+    let singles = 0;
+    server.use(
+      http.post("https://api.resend.com/emails/batch", () =>
+        HttpResponse.json({ name: "rate_limit_exceeded", message: "Too many requests", statusCode: 429 }, { status: 429, headers: { "retry-after": "2" } }),
+      ),
+      http.post("https://api.resend.com/emails", () => {
+        singles++;
+        return HttpResponse.json({ id: "em_x" });
+      }),
+    );
+    const results = await sendEmailBatch(withKey, [email(31), email(32)], "batch-key-4");
+    expect(results.map((r) => !r.ok && r.errorClass)).toEqual(["transient", "transient"]);
+    expect(singles).toBe(0);
+  });
+
   it("classifies 429 with Retry-After as transient and keeps the delay", async () => {
     server.use(
       http.post("https://api.resend.com/emails", () =>

@@ -88,7 +88,9 @@ describe("provider faults", () => {
 
   it("fails a permanent 422 at once: no retry, value back to the hold, code freed, exception opened", async () => {
     const { batchId, deliver, stub, org, validTotal } = await deliveringBatch();
-    server.use(http.post("https://api.resend.com/emails/batch", () => HttpResponse.json({ name: "validation_error", message: "bad address", statusCode: 422 }, { status: 422 })));
+    // The whole call refused as bad data: each email is tried alone, and each is refused too.
+    const refuse = () => HttpResponse.json({ name: "validation_error", message: "bad address", statusCode: 422 }, { status: 422 });
+    server.use(http.post("https://api.resend.com/emails/batch", refuse), http.post("https://api.resend.com/emails", refuse));
     const res = await consume("rewardrail-deliveries", deliver);
     expect(res.retryMessages).toEqual([]);
     expect(res.explicitAcks).toHaveLength(2);
@@ -104,6 +106,27 @@ describe("provider faults", () => {
     const exc = await env.DB.prepare("SELECT kind FROM exceptions WHERE batch_id = ?").bind(batchId).all();
     expect(exc.results).toEqual([{ kind: "delivery_failed" }, { kind: "delivery_failed" }]);
     expect(validTotal).toBeGreaterThan(0);
+  });
+
+  it("fails only the delivery whose address the provider refuses; the others of the same call are delivered", async () => {
+    const { batchId, deliver } = await deliveringBatch(3);
+    server.use(
+      http.post("https://api.resend.com/emails/batch", async ({ request }) => {
+        const body = (await request.json()) as { to: string[] }[];
+        const bad = body.findIndex((e) => e.to[0] === body[1]!.to[0]);
+        return HttpResponse.json({
+          data: body.filter((_, i) => i !== bad).map((_, i) => ({ id: `em_${i}` })),
+          errors: [{ index: bad, message: "The email address is on the suppression list" }],
+        });
+      }),
+    );
+    const res = await consume("rewardrail-deliveries", deliver);
+    expect(res.retryMessages).toEqual([]);
+    const rows = await deliveries(batchId);
+    expect(rows.map((d) => d.status).sort()).toEqual(["delivered", "delivered", "failed"]);
+    expect(rows.find((d) => d.status === "failed")!.status_reason).toContain("suppression list");
+    const exc = await env.DB.prepare("SELECT kind FROM exceptions WHERE batch_id = ?").bind(batchId).all();
+    expect(exc.results).toEqual([{ kind: "delivery_failed" }]);
   });
 
   it("turns exhausted retries into failed deliveries and exceptions via the dead-letter queue", async () => {

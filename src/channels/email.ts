@@ -54,8 +54,11 @@ export async function sendEmail(env: Env, email: OutgoingEmail): Promise<SendRes
 }
 
 /**
- * Sends up to 100 emails in one provider call. The result has one entry per email, in order;
- * a failed call fails every email of it with the same classified error.
+ * Sends up to 100 emails in one provider call. The result has one entry per email, in order. The
+ * batch goes out in Resend's permissive mode, so an email the provider refuses (a bad or suppressed
+ * address) fails alone and the others are sent. A whole call refused as bad data is tried again one
+ * email at a time, each under its own idempotency key, so that the refusal lands on the email that
+ * caused it; any other failed call (rate limit, outage, timeout) fails every email of it alike.
  */
 export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempotencyKey: string): Promise<SendResult[]> {
   if (emails.length === 0) return [];
@@ -72,17 +75,40 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
     const call: Promise<Answer> =
       emails.length === 1
         ? resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
-        : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey });
+        : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey, batchValidation: "permissive" });
     const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? 15_000));
     if (res.error) {
       const f = failure(res.error.statusCode ?? null, `${res.error.name}: ${res.error.message}`, res.headers?.["retry-after"]);
+      if (emails.length > 1 && f.ok === false && f.errorClass === "data") return sendOneByOne(env, emails);
       return emails.map(() => f);
     }
-    const data = res.data as { id: string } | { data: { id: string }[] };
-    const ids = "data" in data ? data.data.map((d) => d.id) : [data.id];
-    return emails.map((_, i) => ({ ok: true, providerMessageId: ids[i] ?? ids[0]! }));
+    const data = res.data as { id: string } | { data: { id: string }[]; errors?: { index: number; message: string }[] };
+    if (!("data" in data)) return [{ ok: true, providerMessageId: data.id }];
+    return batchResults(emails.length, data.data.map((d) => d.id), data.errors ?? []);
   } catch (err) {
     const f = failure(null, `Email provider unreachable: ${(err as Error).message}`);
     return emails.map(() => f);
   }
+}
+
+/**
+ * A permissive batch's answer per email: `errors` name the refused emails by index, and `data`
+ * holds the ids of the others in request order (or of every email, when its length says so).
+ */
+function batchResults(count: number, ids: string[], errors: { index: number; message: string }[]): SendResult[] {
+  const refused = new Map(errors.map((e) => [e.index, e.message]));
+  let next = 0;
+  return Array.from({ length: count }, (_, i): SendResult => {
+    const message = refused.get(i);
+    if (message !== undefined) return failure(422, `validation_error: ${message}`);
+    const id = ids.length === count ? ids[i] : ids[next++];
+    return id ? { ok: true, providerMessageId: id } : failure(null, "The provider answered no id for this email");
+  });
+}
+
+/** Each email on its own call, one after another (the provider limits calls per second). */
+async function sendOneByOne(env: Env, emails: OutgoingEmail[]): Promise<SendResult[]> {
+  const out: SendResult[] = [];
+  for (const e of emails) out.push(...(await sendEmailBatch(env, [e], e.idempotencyKey)));
+  return out;
 }
