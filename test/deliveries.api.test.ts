@@ -158,6 +158,16 @@ describe("resend", () => {
     expect(JSON.parse(audit.results[0]!.after)).toMatchObject({ attempt_no: 2, outcome: "sent" });
   });
 
+  it("refuses to resend a link reward, which Rewardrail never sent, and records no attempt", async () => {
+    const org = uniqueOrg("resendlink");
+    const { ids, tokens } = await deliveredBatch(org, { recipients: 1, kind: "stored_value", channel: "link" });
+    const res = await callJson(`/v1/deliveries/${ids[0]}/resend`, { method: "POST", token: tokens.support });
+    expect([res.status, res.body.code]).toEqual([409, "invalid_state_transition"]);
+    expect(res.body.detail).toContain("claim_url");
+    const detail = await callJson(`/v1/deliveries/${ids[0]}`, { token: tokens.support });
+    expect(detail.body.attempts.map((a: any) => a.kind)).toEqual(["send"]);
+  });
+
   it("throttles resends: 5 minutes apart and at most 5 a day, with Retry-After", async () => {
     const org = uniqueOrg("throttle");
     const { ids, tokens } = await deliveredBatch(org, { recipients: 1 });

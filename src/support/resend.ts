@@ -2,7 +2,8 @@
  * Resend: the same reward again on the delivery's channel, as a new attempt (kind `resend`) with
  * its own provider idempotency key. No new reward and no money moves. Throttled per delivery so a
  * support desk cannot turn it into a spam cannon: at least RESEND_INTERVAL between resends and at
- * most RESENDS_PER_DAY in any 24 hours (failed resends count too).
+ * most RESENDS_PER_DAY in any 24 hours (failed resends count too). A `link` reward is refused: it
+ * was never sent by Rewardrail (the integrator hands the claim URL over), so there is nothing to send again.
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
@@ -37,6 +38,10 @@ export async function resendDelivery(env: Env, auth: Auth, id: string, reason: s
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a resend");
   let outcome;
   try {
+    if (d.channel === "link") {
+      // Nothing was ever sent for a link reward: the integrator hands its claim URL over.
+      throw new AppError("invalid_state_transition", `Delivery ${id} is a link reward: there is no message to send again; its claim_url (GET /v1/deliveries/${id} as operator or integrator) is what the recipient needs`, { channel: d.channel });
+    }
     await checkThrottle(env.DB, id, Date.now());
     const facts = await sendFacts(env.DB, d);
     const outcomes = await sendRewards(env, [facts.job], "resend", auth.sub);
