@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS } from "../src/settings/settings.schema";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { createProduct, orgTokens, seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { recipientsCsv, releasedBatch, waitForBatch } from "./helpers/delivery-factories";
-import { approvedBatch, exceptionsFor, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
+import { acceptException, approvedBatch, exceptionsFor, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
 
 const kinds = (list: any[]) => [...new Set(list.map((f) => f.kind))].sort();
 const deliveriesOf = async (batchId: string) =>
@@ -67,6 +67,24 @@ describe("each finding kind comes from a constructed scenario", () => {
     const delivery = found.find((f) => f.entity_type === "delivery");
     expect(delivery).toMatchObject({ entity_id: d.id, expected: amount, actual: 0, data: { check: "item_vs_delivery", pool_item_state: "committed" } });
     expect(found).toHaveLength(2);
+  });
+
+  it("ledger_drift: a delivery amount edited behind the API's back names both amounts, and an accepted one reopens when the amount changes again", async () => {
+    const org = uniqueOrg();
+    const { batchId, amount } = await approvedBatch(org, { recipients: 2 });
+    const [d] = await deliveriesOf(batchId);
+    await sql("UPDATE deliveries SET amount = ? WHERE id = ?", amount * 10, d.id);
+    const ofDelivery = async () => (await findingsOf(org, (await reconcile(org)).id)).filter((f) => f.entity_id === d.id);
+    const [first] = await ofDelivery(); // the pool's committed-by-deliveries total is a finding of its own
+    expect(first).toMatchObject({ kind: "ledger_drift", entity_id: d.id, expected: amount, actual: amount * 10, data: { pool_item_amount: amount, delivery_amount: amount * 10 } });
+    expect(first.detail).toContain(`the pool committed ${amount} USD for item ${d.item} but the delivery says ${amount * 10}`);
+    await acceptException(org, first.exception_id);
+
+    expect((await ofDelivery())[0].exception_id).toBe(first.exception_id); // unchanged: stays accepted
+    await sql("UPDATE deliveries SET amount = ? WHERE id = ?", amount * 12, d.id);
+    const [changed] = await ofDelivery();
+    expect(changed.exception_id).not.toBe(first.exception_id);
+    expect((await exceptionsFor(org, d.id)).map((e) => [e.status, e.kind])).toEqual([["resolved", "ledger_drift"], ["open", "ledger_drift"]]);
   });
 
   it("ledger_drift: a mirrored commit entry whose item list was edited", async () => {

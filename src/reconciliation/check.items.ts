@@ -32,7 +32,9 @@ function finding(d: Settled, item: ItemState): Finding[] {
   const poolCommitted = item.state === "committed" ? item.amount! : 0;
   const flagged = d.committed === 1 && d.status !== "reversed" ? d.amount : 0;
   const problems: string[] = [];
-  if (poolCommitted !== flagged) {
+  if (poolCommitted > 0 && flagged > 0) {
+    problems.push(`the pool committed ${poolCommitted} ${d.currency} for item ${d.item} but the delivery says ${flagged}`);
+  } else if (poolCommitted !== flagged) {
     problems.push(`the pool ${item.state ? `has item ${d.item} ${item.state}` : `has no item ${d.item}`} but the delivery is ${flagged ? "" : "not "}marked committed`);
   }
   if (d.status === "delivered" && poolCommitted === 0) problems.push("it was delivered without its value being committed in the pool");
@@ -42,7 +44,8 @@ function finding(d: Settled, item: ItemState): Finding[] {
     kind: "ledger_drift", entityType: "delivery", entityId: d.id, batchId: d.batch_id, poolId: d.pool_id, currency: d.currency,
     expected: poolCommitted, actual: flagged,
     detail: `Delivery ${d.id} (${d.status}, ${d.amount} ${d.currency}): ${problems.join("; ")}`,
-    data: { check: "item_vs_delivery", status: d.status, item: d.item, pool_item_state: item.state, delivery_committed: d.committed === 1 },
-    facts: { status: d.status, pool: item.state, committed: d.committed },
+    data: { check: "item_vs_delivery", status: d.status, item: d.item, pool_item_state: item.state, pool_item_amount: item.amount, delivery_amount: d.amount, delivery_committed: d.committed === 1 },
+    // The amounts too: a delivery whose amount changes again is a new problem, not the one accepted.
+    facts: { status: d.status, pool: item.state, committed: d.committed, pool_amount: poolCommitted, amount: flagged },
   }];
 }
