@@ -135,11 +135,14 @@ describe("provider faults", () => {
     await consume("rewardrail-deliveries", deliver);
     const dlq = await consume("rewardrail-deliveries-dlq", deliver, providerEnv, 9);
     expect(dlq.explicitAcks).toHaveLength(2);
-    expect((await deliveries(batchId)).map((d) => [d.status, d.committed])).toEqual([["failed", 0], ["failed", 0]]);
-    const exc = await env.DB.prepare("SELECT kind, severity, status FROM exceptions WHERE batch_id = ?").bind(batchId).all();
+    const rows = await deliveries(batchId);
+    expect(rows.map((d) => [d.status, d.committed])).toEqual([["failed", 0], ["failed", 0]]);
+    // Support reads why the retries ran out: the last provider error, not only "retries exhausted".
+    expect(rows.every((d) => /^retries exhausted; last error \(transient\): application_error: down/.test(String(d.status_reason)))).toBe(true);
+    const exc = await env.DB.prepare("SELECT kind, severity, status, detail FROM exceptions WHERE batch_id = ?").bind(batchId).all();
     expect(exc.results).toEqual([
-      { kind: "delivery_dead_lettered", severity: "high", status: "open" },
-      { kind: "delivery_dead_lettered", severity: "high", status: "open" },
+      { kind: "delivery_dead_lettered", severity: "high", status: "open", detail: expect.stringContaining("last error (transient): application_error: down") },
+      { kind: "delivery_dead_lettered", severity: "high", status: "open", detail: expect.stringContaining("last error (transient): application_error: down") },
     ]);
     expect((await stub.checkIntegrity()).problems).toEqual([]);
     const b = (await stub.getBalance()) as { balance: Record<string, number> };

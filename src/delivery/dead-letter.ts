@@ -49,15 +49,21 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
     const res = await poolStub(env, d.pool_id).refund({ opId: `refund:${d.id}:dlq${d.attempts}`, itemId: d.item, actor: "system:dead-letter" });
     if (!res.ok && res.code !== "item_not_committed") throw new Error(`refund failed: ${res.code}`);
   }
+  // What support reads first: why the retries ran out, not only that they did.
+  const last = await env.DB.prepare(
+    "SELECT error_class, error_detail FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'failed' ORDER BY attempt_no DESC LIMIT 1",
+  ).bind(d.id).first<{ error_class: string | null; error_detail: string | null }>();
+  const lastError = last?.error_detail ? `; last error (${last.error_class ?? "unknown"}): ${last.error_detail}` : "";
+  const reason = `retries exhausted${lastError}`.slice(0, 500);
   const now = new Date().toISOString();
   const update = env.DB.prepare(
-    `UPDATE deliveries SET status = 'failed', status_reason = 'retries exhausted', committed = 0, claimed_until = NULL, updated_at = ?
+    `UPDATE deliveries SET status = 'failed', status_reason = ?, committed = 0, claimed_until = NULL, updated_at = ?
      WHERE id = ? AND status IN ('queued', 'sending')`,
-  ).bind(now, d.id);
+  ).bind(reason, now, d.id);
   const exc = openExceptions(env.DB, [{
     org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId,
-    detail: `Delivery failed after ${d.attempts} attempts; the value went back to the hold`,
+    detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),
   }])!;
-  await appendAudit(env.DB, org, [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason: "retries exhausted" } }], [update, exc]);
+  await appendAudit(env.DB, org, [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason } }], [update, exc]);
   await completeBatchIfDone(env, org, batchId);
 }
