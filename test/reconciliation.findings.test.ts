@@ -141,6 +141,23 @@ describe("each finding kind comes from a constructed scenario", () => {
     expect(found.find((f) => f.entity_id === b.id).exception_id).toBe(bExceptions[0].id);
   });
 
+  it("orphan_code: a dead-lettered delivery's code is its own exception's problem while that is open, an orphan once it was accepted", async () => {
+    const org = uniqueOrg();
+    const { batchId, stub } = await approvedBatch(org, { recipients: 2 });
+    const [d] = await deliveriesOf(batchId);
+    // As the dead-letter consumer fails one: value refunded, status failed, its code still assigned.
+    expect((await stub.refund({ opId: `test-refund:${d.id}`, itemId: d.item, actor: "test" })).ok).toBe(true);
+    await sql("UPDATE deliveries SET status = 'failed', committed = 0 WHERE id = ?", d.id);
+    await openExceptions(env.DB, [{ org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId, detail: "retries exhausted" }])!.run();
+
+    const open = await findingsOf(org, (await reconcile(org)).id);
+    expect(open.map((f) => [f.kind, f.entity_id])).toEqual([["failed_unresolved", d.id]]);
+    const [own] = await exceptionsFor(org, d.id);
+    await acceptException(org, own.id);
+    const accepted = await findingsOf(org, (await reconcile(org)).id);
+    expect(accepted.map((f) => [f.kind, f.entity_type, f.data.delivery_id])).toEqual([["orphan_code", "inventory_code", d.id]]);
+  });
+
   it("expired_hold_unreleased: a cancelled batch whose hold still reserves its value", async () => {
     const org = uniqueOrg();
     const { batchId, poolId, tokens } = await seedBatch(org, { product: { kind: "stored_value" } });

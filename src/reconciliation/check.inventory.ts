@@ -1,7 +1,9 @@
 /**
  * Inventory phase, product by product: assigned codes in pages of CODE_PAGE (in index order
  * (amount, id)) against the delivery they were assigned to, then the product's idle stock.
- * `orphan_code`: assigned, but its delivery is missing, failed or holds another code.
+ * `orphan_code`: assigned, but its delivery is missing, failed or holds another code. A failed
+ * delivery whose own exception is still open is left to that exception (cancelling it frees the
+ * code), so one problem is not reported twice.
  * `unused_inventory`: codes nobody can be sent — available while no batch of the product is in
  * progress, or left `pending` by an upload that never finished.
  */
@@ -41,7 +43,9 @@ export async function inventoryStep(ctx: StepContext): Promise<StepResult> {
     db.prepare(
       `SELECT c.id, c.amount, c.delivery_id, d.status AS delivery_status, d.batch_id, d.pool_id
        FROM inventory_codes c LEFT JOIN deliveries d ON d.id = c.delivery_id
-       WHERE ${IN_PAGE} AND (d.id IS NULL OR d.status = 'failed' OR (d.code_id IS NOT NULL AND d.code_id <> c.id)
+       WHERE ${IN_PAGE} AND (d.id IS NULL
+         OR (d.status = 'failed' AND NOT EXISTS (SELECT 1 FROM exceptions e WHERE e.org = d.org AND e.entity_id = d.id AND e.status = 'open'))
+         OR (d.code_id IS NOT NULL AND d.code_id <> c.id)
          OR (d.code_id IS NULL AND d.status NOT IN ('queued', 'sending', 'held')))`,
     ).bind(...range),
   ]);
