@@ -4,7 +4,7 @@
  */
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
 import { releaseDueBatches } from "./batches/release";
-import { sweepStuckDeliveries } from "./delivery/sweep";
+import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 
@@ -17,6 +17,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "approvals.finish-exit-holds": finishExitHolds,
     "batches.scheduled-releases": releaseDueBatches,
     "delivery.stuck-sweep": sweepStuckDeliveries,
+    "delivery.stalled-release-sweep": sweepStalledReleases,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -142,3 +142,44 @@ describe("the stuck-delivery sweep", () => {
     expect(batch?.status).toBe("completed");
   });
 });
+
+describe("the stalled-release sweep", () => {
+  it("sends a lost release message and lost chunk messages again, and the batch completes with one delivery per recipient", async () => {
+    const { sweepStalledReleases } = await import("../src/delivery/sweep");
+    const org = uniqueOrg("stalled");
+    const { batchId, n } = await releasedBatch(org, { recipients: 3, enqueue: false }); // `releasing`; its message never arrives
+    const { sent, queue } = recordingQueue();
+    const qEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
+    const ours = (type: string) => sent.filter((m) => m.type === type && m.batchId === batchId);
+    const status = async () => (await env.DB.prepare("SELECT status FROM batches WHERE id = ?").bind(batchId).first<{ status: string }>())!.status;
+
+    // Not before 15 minutes: the release may only be slow.
+    await sweepStalledReleases(qEnv, new Date(Date.now() + 5 * 60_000));
+    expect(ours("release")).toEqual([]);
+    await sweepStalledReleases(qEnv, new Date(Date.now() + 20 * 60_000));
+    expect(ours("release")).toEqual([{ type: "release", org, batchId }]);
+    // Touched: the next run leaves it alone for another 15 minutes.
+    await sweepStalledReleases(qEnv, new Date(Date.now() + 20 * 60_000));
+    expect(ours("release")).toHaveLength(1);
+
+    // The release runs, plans its chunk and moves to delivering, but the chunk message is lost.
+    await startRelease(qEnv, ours("release")[0] as Extract<QueueMessage, { type: "release" }>);
+    expect(await status()).toBe("delivering");
+    expect(ours("chunk")).toHaveLength(1);
+    await sweepStalledReleases(qEnv, new Date(Date.now() + 40 * 60_000));
+    expect(ours("release")).toHaveLength(2);
+    await startRelease(qEnv, ours("release")[1] as Extract<QueueMessage, { type: "release" }>);
+    expect(ours("chunk")).toHaveLength(2);
+    // Both chunk messages turn up in the end: the deliveries are created once.
+    for (const chunk of ours("chunk")) await runChunk(qEnv, chunk as Extract<QueueMessage, { type: "chunk" }>);
+    const deliver = onePerDelivery(ours("deliver"));
+    expect(new Set(deliver.map((m) => (m as { deliveryId: string }).deliveryId)).size).toBe(n);
+    await consume(deliver);
+    expect(await status()).toBe("completed");
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT recipient_id) AS people FROM deliveries WHERE batch_id = ? AND status = 'delivered'").bind(batchId).first<{ n: number; people: number }>();
+    expect(rows).toEqual({ n, people: n });
+    // A batch whose chunks are all done is left to the stuck-delivery sweep.
+    await sweepStalledReleases(qEnv, new Date(Date.now() + 80 * 60_000));
+    expect(ours("release")).toHaveLength(2);
+  });
+});

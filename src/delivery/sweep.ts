@@ -1,14 +1,20 @@
 /**
- * The stuck-delivery sweep (cron, every 5 minutes): a delivery of a delivering batch that has sat
+ * The stuck-delivery sweeps (cron, every 5 minutes). A delivery of a delivering batch that has sat
  * `queued`, or `sending` with its lease run out, for STUCK_AFTER_MS most likely lost its queue
  * message. It gets a new deliver message; delivery is idempotent, so a message that was merely
  * slow costs nothing but a no-op. Bounded per run; the next run takes the rest.
+ *
+ * A release can stop earlier, before those deliveries exist: a batch left `releasing` (its release
+ * message lost) or `delivering` with chunks never fanned out (a chunk message lost, or a crash
+ * between planning the chunks and sending them). Its release message is sent again: the release
+ * step plans nothing twice and sends the undone chunks, whose deliveries are created once.
  */
 import type { Env } from "../env";
 import { sendMessages } from "./messages";
 
 const STUCK_AFTER_MS = 15 * 60_000;
 const MAX_PER_RUN = 5_000;
+const MAX_RELEASES_PER_RUN = 100;
 
 export async function sweepStuckDeliveries(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - STUCK_AFTER_MS).toISOString();
@@ -27,5 +33,25 @@ export async function sweepStuckDeliveries(env: Env, now: Date): Promise<number>
     .run();
   await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "deliver" as const, org: r.org, batchId: r.batch_id, deliveryId: r.id })));
   console.log(JSON.stringify({ job: "delivery.sweep", requeued: results.length }));
+  return results.length;
+}
+
+export async function sweepStalledReleases(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - STUCK_AFTER_MS).toISOString();
+  const { results } = await env.DB.prepare(
+    `SELECT b.id, b.org FROM batches b
+     WHERE b.status IN ('releasing', 'delivering') AND b.updated_at < ?1
+       AND (b.status = 'releasing' OR EXISTS (SELECT 1 FROM delivery_chunks c WHERE c.batch_id = b.id AND c.done = 0))
+     LIMIT ?2`,
+  )
+    .bind(cutoff, MAX_RELEASES_PER_RUN)
+    .all<{ id: string; org: string }>();
+  if (results.length === 0) return 0;
+  // Touched first, so the next run waits STUCK_AFTER_MS again instead of sending them all once more.
+  await env.DB.prepare("UPDATE batches SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('releasing', 'delivering')")
+    .bind(now.toISOString(), JSON.stringify(results.map((r) => r.id)))
+    .run();
+  await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "release" as const, org: r.org, batchId: r.id })));
+  console.log(JSON.stringify({ job: "delivery.stalled-release-sweep", resent: results.length }));
   return results.length;
 }
