@@ -150,7 +150,7 @@ describe("the stalled-release sweep", () => {
     const { batchId, n } = await releasedBatch(org, { recipients: 3, enqueue: false }); // `releasing`; its message never arrives
     const { sent, queue } = recordingQueue();
     const qEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
-    const ours = (type: string) => sent.filter((m) => m.type === type && m.batchId === batchId);
+    const ours = (type: string) => sent.filter((m) => m.type === type && "batchId" in m && m.batchId === batchId);
     const status = async () => (await env.DB.prepare("SELECT status FROM batches WHERE id = ?").bind(batchId).first<{ status: string }>())!.status;
 
     // Not before 15 minutes: the release may only be slow.

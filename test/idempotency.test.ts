@@ -59,6 +59,55 @@ describe("Idempotency-Key on POST", () => {
     expect(b.headers.get("idempotent-replayed")).toBeNull();
   });
 
+  it("keys belong to the caller: another person of the org using the same key makes a request of their own", async () => {
+    const org = uniqueOrg();
+    const headers = { "idempotency-key": "q4-pool" };
+    const body = { name: "A", currency: "USD" };
+    const fran = await call("/v1/pools", { token: await token({ org, sub: "fran", roles: ["finance"] }), body, headers });
+    const fay = await call("/v1/pools", { token: await token({ org, sub: "fay", roles: ["finance"] }), body, headers });
+    expect([fran.status, fay.status]).toEqual([201, 201]);
+    expect(fay.headers.get("idempotent-replayed")).toBeNull();
+    const again = await call("/v1/pools", { token: await token({ org, sub: "fay", roles: ["finance"] }), body, headers });
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await poolCount(org)).toBe(2);
+  });
+
+  it("does not store a 409 that only says 'not now' (a lock held): the retry with the same key runs once the lock is gone", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const headers = { "idempotency-key": "upload-after-lock" };
+    const future = new Date(Date.now() + 60_000).toISOString();
+    await env.DB.prepare("UPDATE batches SET uploading_id = 'upl_other', uploading_until = ? WHERE id = ?").bind(future, batchId).run();
+    const locked = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,2500\n", headers);
+    expect([locked.status, locked.body.code]).toEqual([409, "conflict"]);
+    await env.DB.prepare("UPDATE batches SET uploading_id = NULL, uploading_until = NULL WHERE id = ?").bind(batchId).run();
+    const retried = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,2500\n", headers);
+    expect(retried.status).toBe(200);
+    expect(retried.res.headers.get("idempotent-replayed")).toBeNull();
+    expect(retried.body.counts.valid).toBe(1);
+  });
+
+  it("answers a key still in flight with 409 and Retry-After", async () => {
+    const org = uniqueOrg();
+    const now = Date.now();
+    await env.DB.prepare("INSERT INTO idempotency_keys (org, key, request_hash, state, created_at, expires_at) VALUES (?, ?, '', 'in_flight', ?, ?)")
+      .bind(org, "alice\x1fbusy-key", new Date(now).toISOString(), new Date(now + 60_000).toISOString()).run();
+    const res = await callJson("/v1/pools", { token: await token({ org, roles: ["finance"] }), body: { name: "A", currency: "USD" }, headers: { "idempotency-key": "busy-key" } });
+    expect([res.status, res.body.code]).toEqual([409, "idempotency_key_in_flight"]);
+    expect(Number(res.res.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("takes no body and {} as the same request under one key", async () => {
+    const org = uniqueOrg();
+    const fin = await token({ org, roles: ["finance"] });
+    const headers = { "idempotency-key": "run-now" };
+    const first = await callJson("/v1/reconciliations", { token: fin, method: "POST", headers });
+    expect(first.status).toBe(201);
+    const same = await callJson("/v1/reconciliations", { token: fin, body: {}, headers });
+    expect([same.status, same.res.headers.get("idempotent-replayed"), same.body.id]).toEqual([201, "true", first.body.id]);
+    const other = await callJson("/v1/reconciliations", { token: fin, rawBody: '{"scope":1}', method: "POST", headers: { ...headers, "content-type": "application/json" } });
+    expect(other.status).toBe(422);
+  });
+
   it("refuses keys longer than 255 characters with 400", async () => {
     const t = await token({ org: uniqueOrg(), roles: ["finance"] });
     const res = await callJson("/v1/pools", { token: t, body: { name: "A", currency: "USD" }, headers: { "idempotency-key": "k".repeat(256) } });

@@ -10,6 +10,11 @@ const KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const IN_FLIGHT_LEASE_MS = 2 * 60 * 1000;
 /** Responses that say nothing about the operation are not stored, so a corrected retry can go through. */
 const NOT_STORED = new Set([401, 403, 429]);
+/** 409s that only say "not now" (another upload or action holds a lock): a retry later must run. */
+const PASSING_CONFLICTS = new Set(["conflict", "idempotency_key_in_flight"]);
+/** A body of at most this many bytes that is empty or `{}` once trimmed counts as no body at all. */
+const EMPTY_BODY_BYTES = 16;
+const EMPTY = "empty";
 
 interface StoredKey {
   request_hash: string;
@@ -29,6 +34,7 @@ function hashingBody(body: ReadableStream<Uint8Array> | null, maxBytes: number) 
   const hash = createHash("sha256");
   const reader = body?.getReader();
   let bytes = 0;
+  let head = "";
   let done = !reader;
   let reading: Promise<unknown> = Promise.resolve();
   const next = async (): Promise<Uint8Array | undefined> => {
@@ -38,6 +44,7 @@ function hashingBody(body: ReadableStream<Uint8Array> | null, maxBytes: number) 
       return undefined;
     }
     bytes += r.value.byteLength;
+    if (bytes <= EMPTY_BODY_BYTES) head += new TextDecoder().decode(r.value);
     hash.update(r.value);
     return r.value;
   };
@@ -69,6 +76,8 @@ function hashingBody(body: ReadableStream<Uint8Array> | null, maxBytes: number) 
         await reader!.cancel().catch(() => {});
         return null;
       }
+      // No body and `{}` are the same request (README: POSTs that take nothing accept either).
+      if (bytes <= EMPTY_BODY_BYTES && (head.trim() === "" || head.trim() === "{}")) return EMPTY;
       return hash.digest("hex");
     },
   };
@@ -82,6 +91,8 @@ const requestHashOf = (target: string, bodyHash: string) => sha256Hex(`${target}
  * hash and replayed to later requests with the same key and body. Another body → 422; still running
  * → 409. The body streams to the handler through a hash (uploads are up to 32 MiB and are never held
  * whole), so the claim is taken before the hash is known and the hash is stored with the response.
+ * Keys belong to the caller (org and `sub`): two people of an org who pick the same key (say
+ * `approve-<batch>`) make two requests, not one replayed to the other.
  */
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header("idempotency-key");
@@ -92,6 +103,8 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     });
   }
   const org = c.var.auth.org;
+  // The key column holds the caller and the key; keys are visible ASCII, so the last \x1f splits them.
+  const scopedKey = `${c.var.auth.sub}\x1f${key}`;
   const db = c.env.DB;
   const url = new URL(c.req.url);
   const target = `${c.req.method} ${url.pathname}${url.search}`;
@@ -105,16 +118,16 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
          response_headers = NULL, response_body = NULL, created_at = ?3, expires_at = ?4
        WHERE idempotency_keys.expires_at < ?3`,
     )
-    .bind(org, key, new Date(now).toISOString(), new Date(now + IN_FLIGHT_LEASE_MS).toISOString())
+    .bind(org, scopedKey, new Date(now).toISOString(), new Date(now + IN_FLIGHT_LEASE_MS).toISOString())
     .run();
 
   if (claimed.meta.changes === 0) {
     const row = await db
       .prepare("SELECT request_hash, state, response_status, response_headers, response_body FROM idempotency_keys WHERE org = ? AND key = ?")
-      .bind(org, key)
+      .bind(org, scopedKey)
       .first<StoredKey>();
-    if (!row) throw new AppError("idempotency_key_in_flight", "The Idempotency-Key is being released; retry shortly");
-    if (row.state === "in_flight") throw new AppError("idempotency_key_in_flight");
+    if (!row) throw new AppError("idempotency_key_in_flight", "The Idempotency-Key is being released; retry shortly", { retry_after_seconds: 1 });
+    if (row.state === "in_flight") throw new AppError("idempotency_key_in_flight", undefined, { retry_after_seconds: 2 });
     const bodyHash = await hashingBody(c.req.raw.body, UPLOAD_BODY_LIMIT).finish();
     if (bodyHash === null) throw new AppError("payload_too_large", `The body exceeds ${UPLOAD_BODY_LIMIT} bytes`);
     if (row.request_hash !== (await requestHashOf(target, bodyHash))) {
@@ -133,8 +146,8 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const res = c.res;
   const bodyHash = await body.finish();
   // A body past the largest any route takes, or one that broke off, cannot be recognised again: nothing is stored.
-  if (bodyHash === null || res.status >= 500 || NOT_STORED.has(res.status)) {
-    await db.prepare("DELETE FROM idempotency_keys WHERE org = ? AND key = ? AND state = 'in_flight'").bind(org, key).run();
+  if (bodyHash === null || res.status >= 500 || NOT_STORED.has(res.status) || (res.status === 409 && (await isPassingConflict(res)))) {
+    await db.prepare("DELETE FROM idempotency_keys WHERE org = ? AND key = ? AND state = 'in_flight'").bind(org, scopedKey).run();
     return;
   }
   const stored: Record<string, string> = {};
@@ -147,6 +160,14 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       `UPDATE idempotency_keys SET state = 'done', request_hash = ?3, response_status = ?4, response_headers = ?5, response_body = ?6, expires_at = ?7
        WHERE org = ?1 AND key = ?2`,
     )
-    .bind(org, key, await requestHashOf(target, bodyHash), res.status, JSON.stringify(stored), await res.clone().text(), new Date(Date.now() + KEY_TTL_MS).toISOString())
+    .bind(org, scopedKey, await requestHashOf(target, bodyHash), res.status, JSON.stringify(stored), await res.clone().text(), new Date(Date.now() + KEY_TTL_MS).toISOString())
     .run();
 });
+
+async function isPassingConflict(res: Response): Promise<boolean> {
+  try {
+    return PASSING_CONFLICTS.has(((await res.clone().json()) as { code?: string }).code ?? "");
+  } catch {
+    return false;
+  }
+}
