@@ -148,6 +148,18 @@ describe("reissue", () => {
     expect(exc).toEqual({ status: "resolved", resolution: "approved", resolved_by: "fran" });
     expect(await poolBalance(poolId)).toEqual(before);
   });
+
+  it("withdraws a reissue request still waiting for finance when the delivery is reversed", async () => {
+    const org = uniqueOrg("reissuerev");
+    const { ids, tokens } = await deliveredBatch(org, { recipients: 1, amount: 20_000, codes: 2 });
+    const requested = await reissue(ids[0]!, tokens.operator);
+    expect(requested.status).toBe(202);
+    expect((await reverse(ids[0]!, tokens.finance)).status).toBe(200);
+    const exc = await env.DB.prepare("SELECT status, resolution, note, resolved_by FROM exceptions WHERE id = ?").bind(requested.body.approval.id).first();
+    expect(exc).toEqual({ status: "resolved", resolution: "cancel", note: "withdrawn: the delivery was reversed", resolved_by: "fran" });
+    expect(await auditActions(org, requested.body.approval.id)).toEqual(["exception.resolved"]);
+    expect((await reissue(ids[0]!, tokens.finance)).status).toBe(409); // nothing left to confirm: the delivery is reversed
+  });
 });
 
 describe("codes stay out of queue messages and logs", () => {
