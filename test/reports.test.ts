@@ -93,6 +93,9 @@ describe("GET /v1/reports/summary", () => {
     expect(r.spend.by_pool).toEqual(group(delivered, (d) => d.pool_id, (d) => d.amount));
     expect(r.spend.by_period).toEqual(group(delivered, (d) => d.delivered_at.slice(0, 7), (d) => d.amount));
     expect(r.spend.by_period.map((p: any) => p.key)).toContain("2026-01");
+    const reversed = rows.filter((d) => d.status === "reversed");
+    expect(reversed.length).toBeGreaterThan(0);
+    expect(r.spend.reversed).toEqual([{ currency: "USD", amount: reversed.reduce((s, d) => s + d.amount, 0), deliveries: reversed.length }]);
 
     for (const channel of ["email", "link"]) {
       const mine = rows.filter((d) => d.channel === channel && d.status !== "reissued");
@@ -149,6 +152,7 @@ describe("GET /v1/reports/summary", () => {
     const spring = json.spend.by_campaign.find((s: any) => s.key === "spring");
     expect(lines).toContain(`spend,campaign,spring,USD,amount,${spring.amount}`);
     expect(lines).toContain(`approvals,waiting,all,,batches,1`);
+    expect(lines).toContain(`reversed,total,all,USD,amount,${json.spend.reversed[0].amount}`);
     expect((await call("/v1/reports/summary", { token: await token({ org: o.org, roles: ["support", "admin"] }) })).status).toBe(403);
   });
 });

@@ -22,6 +22,9 @@ export function summaryCsv(r: SummaryReport): string {
   spend("cost_center", r.spend.by_cost_center);
   spend("pool", r.spend.by_pool);
   spend(r.window.period, r.spend.by_period);
+  for (const row of r.spend.reversed) {
+    lines.push(["reversed", "total", "all", row.currency as string, "amount", row.amount as number], ["reversed", "total", "all", row.currency as string, "deliveries", row.deliveries as number]);
+  }
   for (const c of r.delivery.by_channel) {
     const figures: [string, number | null][] = [
       ["deliveries", c.deliveries], ["reached", c.reached], ["failed", c.failed], ["pending", c.pending], ["success_rate", c.success_rate],

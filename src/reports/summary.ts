@@ -4,7 +4,8 @@
  *
  * Definitions (README "Reports"):
  * - spend: deliveries `delivered` now (a reversed reward gave its value back; a reissued row is
- *   replaced by its new row), by when they were delivered.
+ *   replaced by its new row), by when they were delivered; `reversed`: what was given back, by
+ *   when the reversal happened (the row's last update).
  * - delivery: deliveries created in the window, leaving out rows replaced by a reissue; reached =
  *   delivered or reversed, success rate = reached / (reached + failed); time to deliver =
  *   delivered_at − created_at.
@@ -34,6 +35,8 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     spend(SPEND_KEYS.cost_center),
     spend(SPEND_KEYS.pool),
     spend(periodKey("d.delivered_at", q.period)),
+    bind(`SELECT d.currency, SUM(d.amount) AS amount, COUNT(*) AS deliveries FROM deliveries d
+          WHERE d.org = ?1 AND d.status = 'reversed' AND ${inWindow("d.updated_at")} GROUP BY 1 ORDER BY 1`),
     bind(`SELECT channel, COUNT(*) AS deliveries, SUM(status IN ('delivered', 'reversed')) AS reached, SUM(status = 'failed') AS failed,
             SUM(status IN ('queued', 'sending', 'held')) AS pending FROM deliveries d WHERE ${considered} GROUP BY channel ORDER BY channel`),
     bind(percentiles(`SELECT channel AS grp, ${ms("delivered_at")} - ${ms("created_at")} AS v FROM deliveries d WHERE ${considered} AND delivered_at IS NOT NULL`)),
@@ -55,12 +58,13 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     now(`SELECT f.current_step AS step, COUNT(*) AS batches, MIN(COALESCE(f.submitted_at, b.updated_at)) AS oldest
          FROM batches b LEFT JOIN approval_flows f ON f.batch_id = b.id WHERE b.org = ?1 AND b.status = 'submitted' GROUP BY 1 ORDER BY 1`),
   ]);
-  const [total, byCampaign, byCostCenter, byPool, byPeriod, channels, deliverTimes, excRate, opened, open, steps, submitted, waiting] = results.map((r) => r.results);
+  const [total, byCampaign, byCostCenter, byPool, byPeriod, reversed, channels, deliverTimes, excRate, opened, open, steps, submitted, waiting] = results.map((r) => r.results);
   return {
     window: { from: q.from ?? null, to: q.to ?? null, period: q.period },
     spend: {
       total: total!.map(({ key: _k, ...r }) => r),
       by_campaign: byCampaign!, by_cost_center: byCostCenter!, by_pool: byPool!, by_period: byPeriod!,
+      reversed: reversed!,
     },
     delivery: { by_channel: channelStats(channels!, deliverTimes!) },
     exceptions: exceptionStats(excRate![0] ?? {}, opened!, open!),

@@ -12,7 +12,7 @@ export const SummaryQuery = z
   .strictObject({
     from: Time.openapi({ description: "Window start, inclusive (ISO 8601 date or time); open when absent", example: "2026-11-01" }),
     to: Time.openapi({ description: "Window end, exclusive; open when absent", example: "2026-12-01" }),
-    period: z.enum(["day", "week", "month"]).default("month").openapi({ description: "Granularity of spend by period (week: Monday-first week of the year)" }),
+    period: z.enum(["day", "week", "month"]).default("month").openapi({ description: "Granularity of spend by period (week: ISO 8601 week, e.g. 2026-W49)" }),
   })
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: "from must be before to", path: ["to"] });
 
@@ -29,8 +29,9 @@ export const SummarySchema = z
         by_cost_center: z.array(Spend),
         by_pool: z.array(Spend),
         by_period: z.array(Spend),
+        reversed: z.array(Spend.omit({ key: true })).openapi({ description: "Value given back by reversals in the window (by when they happened), per currency" }),
       })
-      .openapi({ description: "Value of rewards delivered (now `delivered`) in the window, by delivered_at, per currency" }),
+      .openapi({ description: "Value of rewards delivered (now `delivered`) in the window, by delivered_at, per currency; and what reversals gave back" }),
     delivery: z.object({
       by_channel: z.array(
         z.object({
