@@ -28,6 +28,11 @@ describe("finding deliveries", () => {
     expect(delivered.body.data).toHaveLength(3);
     const failed = await callJson(`/v1/deliveries?batch_id=${batchId}&status=failed`, { token: tokens.auditor });
     expect(failed.body.data).toEqual([]);
+    // A +tag pasted into a URL unencoded arrives as a space: still found. Half an address is refused.
+    const unencoded = await callJson(`/v1/deliveries?recipient_email=${org}1+promo@example.com`, { token: tokens.support });
+    expect(unencoded.body.data.map((x: { id: string }) => x.id)).toEqual([ids[1]]);
+    const partial = await callJson(`/v1/deliveries?recipient_email=${org}1`, { token: tokens.support });
+    expect([partial.status, partial.body.errors?.[0]?.parameter]).toEqual([400, "recipient_email"]);
     const bad = await callJson("/v1/deliveries?recipient_phone=12", { token: tokens.support });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0]).toMatchObject({ parameter: "recipient_phone" });

@@ -48,7 +48,16 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
-  if (f.recipient_email) out.push(eq(batchRecipients.emailKey, emailKey(f.recipient_email.trim())));
+  if (f.recipient_email) {
+    // A '+tag' sent without URL-encoding arrives as a space (form decoding); addresses hold no spaces.
+    const email = f.recipient_email.trim().replaceAll(" ", "+");
+    if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
+      throw new AppError("validation_failed", "recipient_email is not an email address", {
+        errors: [{ parameter: "recipient_email", code: "email_invalid", detail: "Give the whole address, e.g. ann@example.com" }],
+      });
+    }
+    out.push(eq(batchRecipients.emailKey, emailKey(email)));
+  }
   if (f.recipient_phone) {
     const phone = toE164(f.recipient_phone.trim());
     if (!phone) {
