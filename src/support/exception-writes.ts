@@ -14,7 +14,7 @@ export function resolveStatements(d1: D1Database, exc: Pick<ExceptionRecord, "id
   ];
 }
 
-export function resolvedEvent(auth: Auth, exc: ExceptionRecord, action: string, note: string | null, requestId?: string): AuditInput {
+export function resolvedEvent(auth: Auth, exc: Pick<ExceptionRecord, "id" | "kind" | "entityId">, action: string, note: string | null, requestId?: string): AuditInput {
   return {
     actor: auth.sub, action: "exception.resolved", entityType: "exception", entityId: exc.id, requestId,
     before: { status: "open", kind: exc.kind, entity_id: exc.entityId }, after: { status: "resolved", resolution: action, note },

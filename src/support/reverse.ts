@@ -12,6 +12,7 @@ import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+import { resolvedEvent, resolveStatements } from "./exception-writes";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
 
 export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;
@@ -43,18 +44,13 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
     const { results: waiting } = await env.DB.prepare("SELECT id FROM exceptions WHERE org = ? AND entity_id = ? AND kind = ? AND status = 'open'")
       .bind(auth.org, id, REISSUE_APPROVAL_KIND).all<{ id: string }>();
     const note = "withdrawn: the delivery was reversed";
-    const withdraw = env.DB.prepare(
-      `UPDATE exceptions SET status = 'resolved', resolution = 'cancel', note = ?2, resolved_by = ?3, resolved_at = ?4, updated_at = ?4
-       WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'open'`,
-    ).bind(JSON.stringify(waiting.map((w) => w.id)), note, auth.sub, now);
+    const withdrawn = waiting.map((w) => ({ id: w.id, kind: REISSUE_APPROVAL_KIND, entityId: id }));
     await appendAudit(env.DB, auth.org, [{
       actor: auth.sub, action: "delivery.reversed", entityType: "delivery", entityId: id, requestId,
       before: { status: "delivered", masked_code: d.maskedCode },
       after: { status: "reversed", reason, amount: d.amount, currency: d.currency, pool_id: d.poolId, reward_voided: true, pool_balance: res.ok ? res.balance : null },
-    }, ...waiting.map((w) => ({
-      actor: auth.sub, action: "exception.resolved", entityType: "exception", entityId: w.id, requestId,
-      before: { status: "open", kind: REISSUE_APPROVAL_KIND, entity_id: id }, after: { status: "resolved", resolution: "cancel", note },
-    }))], [update, ...voidReward(env.DB, d, now), ...(waiting.length ? [withdraw] : [])]);
+    }, ...withdrawn.map((exc) => resolvedEvent(auth, exc, "cancel", note, requestId))],
+    [update, ...voidReward(env.DB, d, now), ...withdrawn.flatMap((exc) => resolveStatements(env.DB, exc, "cancel", note, auth.sub, now))]);
   } catch (err) {
     await releaseLease(env.DB, id).run();
     throw err;
