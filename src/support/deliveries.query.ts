@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
 import { AppError } from "../core/errors";
-import { emailKey, toE164 } from "../core/contacts";
+import { emailKey, isValidEmail, toE164 } from "../core/contacts";
 import { decodeCursor, encodeCursor } from "../core/pagination";
 import { createDb } from "../db/client";
 import { batchRecipients, deliveries } from "../db/schema";
@@ -51,7 +51,7 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
   if (f.recipient_email) {
     // A '+tag' sent without URL-encoding arrives as a space (form decoding); addresses hold no spaces.
     const email = f.recipient_email.trim().replaceAll(" ", "+");
-    if (!/^[^@\s]+@[^@\s]+$/.test(email)) {
+    if (!isValidEmail(email)) {
       throw new AppError("validation_failed", "recipient_email is not an email address", {
         errors: [{ parameter: "recipient_email", code: "email_invalid", detail: "Give the whole address, e.g. ann@example.com" }],
       });
