@@ -10,8 +10,6 @@ const KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const IN_FLIGHT_LEASE_MS = 2 * 60 * 1000;
 /** Responses that say nothing about the operation are not stored, so a corrected retry can go through. */
 const NOT_STORED = new Set([401, 403, 429]);
-/** 409s that only say "not now" (another upload or action holds a lock): a retry later must run. */
-const PASSING_CONFLICTS = new Set(["conflict", "idempotency_key_in_flight"]);
 /** A body of at most this many bytes that is empty or `{}` once trimmed counts as no body at all. */
 const EMPTY_BODY_BYTES = 16;
 const EMPTY = "empty";
@@ -164,9 +162,10 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     .run();
 });
 
+/** A 409 `conflict` only says "not now" (another upload or action holds a lock): a retry later must run. */
 async function isPassingConflict(res: Response): Promise<boolean> {
   try {
-    return PASSING_CONFLICTS.has(((await res.clone().json()) as { code?: string }).code ?? "");
+    return ((await res.clone().json()) as { code?: string }).code === "conflict";
   } catch {
     return false;
   }
