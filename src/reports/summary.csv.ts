@@ -11,10 +11,10 @@ export const SUMMARY_CSV_HEADER = "section,dimension,key,currency,metric,value";
 
 export function summaryCsv(r: SummaryReport): string {
   const lines: Line[] = [];
-  const spend = (dimension: string, rows: Record<string, unknown>[]) => {
+  const spend = (dimension: string, rows: Record<string, unknown>[], section = "spend") => {
     for (const row of rows) {
       const key = dimension === "total" ? "all" : (row.key as string);
-      lines.push(["spend", dimension, key, row.currency as string, "amount", row.amount as number], ["spend", dimension, key, row.currency as string, "deliveries", row.deliveries as number]);
+      lines.push([section, dimension, key, row.currency as string, "amount", row.amount as number], [section, dimension, key, row.currency as string, "deliveries", row.deliveries as number]);
     }
   };
   spend("total", r.spend.total);
@@ -22,9 +22,7 @@ export function summaryCsv(r: SummaryReport): string {
   spend("cost_center", r.spend.by_cost_center);
   spend("pool", r.spend.by_pool);
   spend(r.window.period, r.spend.by_period);
-  for (const row of r.spend.reversed) {
-    lines.push(["reversed", "total", "all", row.currency as string, "amount", row.amount as number], ["reversed", "total", "all", row.currency as string, "deliveries", row.deliveries as number]);
-  }
+  spend("total", r.spend.reversed, "reversed");
   for (const c of r.delivery.by_channel) {
     const figures: [string, number | null][] = [
       ["deliveries", c.deliveries], ["reached", c.reached], ["failed", c.failed], ["pending", c.pending], ["success_rate", c.success_rate],
