@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 
-export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** Money: integer minor units, 1 to 2^53−1 (a 64-bit integer in the OpenAPI document). */
+export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({ format: "int64" });
 const OpId = z.string().min(1).max(200);
 const Actor = z.string().min(1).max(200);
 

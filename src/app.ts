@@ -6,6 +6,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { AppError, problemResponse } from "./core/errors";
 import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
+import { problems } from "./core/openapi";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
@@ -101,12 +102,12 @@ export function createApp() {
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/openapi.json", operationId: "openapi", tags: ["Service"], summary: "This OpenAPI 3.1 document",
-    responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } },
+    method: "get", path: "/openapi.json", operationId: "openapi", tags: ["Service"], summary: "This OpenAPI 3.1 document", security: [],
+    responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } }, ...problems(429) },
   });
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/docs", operationId: "docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json",
-    responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } } },
+    method: "get", path: "/docs", operationId: "docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json", security: [],
+    responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } }, ...problems(429) },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,5 +1,6 @@
 import { z, type RouteConfig } from "@hono/zod-openapi";
 import { ERROR_CODES } from "./errors";
+import { UPLOAD_BODY_LIMIT } from "./limits";
 
 /** Problem Details (RFC 9457) as every error response documents it. */
 export const ProblemSchema = z
@@ -40,13 +41,30 @@ const STATUS_TEXT: Record<number, string> = {
   500: "Internal error",
 };
 
+type ProblemResponse = {
+  description: string;
+  headers?: Record<string, { description: string; schema: { type: "string" | "integer"; minimum?: number; maxLength?: number } }>;
+  content: { "application/problem+json": { schema: typeof ProblemSchema } };
+};
+
+/** What a 429 carries besides its problem (IETF draft-ietf-httpapi-ratelimit-headers, and RFC 9110's Retry-After). */
+const RATE_LIMIT_HEADERS: ProblemResponse["headers"] = {
+  "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 0 } },
+  "RateLimit-Policy": { description: 'The limit that was met, e.g. `"caller";q=6000;w=60`', schema: { type: "string", maxLength: 200 } },
+  RateLimit: { description: 'What is left of it, e.g. `"caller";r=0;t=42`', schema: { type: "string", maxLength: 200 } },
+};
+
+const problem = (status: number): ProblemResponse => ({
+  description: STATUS_TEXT[status] ?? "Error",
+  ...(status === 429 ? { headers: RATE_LIMIT_HEADERS } : {}),
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
 /** Problem+json responses for the given statuses, to spread into a route's `responses`. */
 export function problems<const S extends readonly number[]>(...statuses: S) {
-  const out: Record<number, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }> = {};
-  for (const s of [...statuses, 500]) {
-    out[s] = { description: STATUS_TEXT[s] ?? "Error", content: { "application/problem+json": { schema: ProblemSchema } } };
-  }
-  return out as { [K in S[number] | 500]: { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } } };
+  const out: Record<number, ProblemResponse> = {};
+  for (const s of [...statuses, 500]) out[s] = problem(s);
+  return out as { [K in S[number] | 500]: ProblemResponse };
 }
 
 /** A JSON response entry for `responses`. */
@@ -62,8 +80,10 @@ export function jsonBody<T extends z.ZodType>(schema: T, description = "JSON bod
 export const IdempotencyHeader = z.object({
   "idempotency-key": z
     .string()
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/)
     .optional()
-    .openapi({ description: "Makes a retried POST safe: same key and body replay the first response (max 255 chars)." }),
+    .openapi({ description: "Makes a retried POST safe: same key and body replay the first response (1–255 visible ASCII characters)." }),
 });
 
 export const ListQuery = z.strictObject({
@@ -83,8 +103,14 @@ export const IdParam = (prefix: string) =>
  * validates nothing and is typed `never` to keep `c.req.valid("json")` typed as the JSON body.
  */
 export function csvBody(example: string) {
-  return z.custom<never>(() => true).openapi({ type: "string", description: "CSV, streamed", example });
+  return z.custom<never>(() => true).openapi({ type: "string", maxLength: UPLOAD_BODY_LIMIT, description: `CSV, streamed; at most ${UPLOAD_BODY_LIMIT} bytes per request`, example });
 }
+
+/** A time bound in a query (`from`, `to`): an ISO 8601 time with offset, or a date (midnight UTC), read as an ISO instant. */
+export const TimeQuery = z
+  .union([z.iso.datetime({ offset: true }).openapi({ maxLength: 40 }), z.iso.date().openapi({ maxLength: 10 })])
+  .transform((s) => new Date(s).toISOString())
+  .optional();
 
 // C0 and C1 controls, DEL, and the bidirectional overrides and isolates that can make a name read
 // differently from what it is (e.g. U+202E turns "gpj.exe" around) on approval pages and emails.
@@ -98,9 +124,21 @@ export const PlainText = (max: number) =>
 const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
 
 /**
+ * The problems every route can answer whatever it does, so that no route has to remember them:
+ * 429 and 500 everywhere; 401 on every route behind a bearer token and 403 where it needs a role
+ * (`GET /v1/me` takes any valid token); 413 and 415 where a body is read.
+ */
+function sharedProblems(route: RouteConfig): Record<number, ProblemResponse> {
+  const isPublic = !route.security || route.security.length === 0;
+  const anyToken = ((route as { "x-roles"?: string[] })["x-roles"] ?? [])[0] === "any valid token";
+  const statuses = [429, ...(isPublic ? [] : anyToken ? [401] : [401, 403]), ...(route.request?.body ? [413, 415] : [])];
+  return problems(...statuses);
+}
+
+/**
  * A routes module's routes as the app registers them: each named by its export name as its
- * `operationId` (SDK generators name their methods after it), and each that takes a body also
- * documenting 413 and 415, which the body limit and the content-type check answer on every such route.
+ * `operationId` (SDK generators name their methods after it), public ones saying so with
+ * `security: []`, and each documenting the problems every route can answer (`sharedProblems`).
  */
 export function named<T extends Record<string, unknown>>(routes: T): T {
   const out: Record<string, unknown> = {};
@@ -108,7 +146,8 @@ export function named<T extends Record<string, unknown>>(routes: T): T {
     out[name] = !isRoute(route) ? route : {
       ...route,
       operationId: route.operationId ?? name,
-      responses: { ...(route.request?.body ? problems(413, 415) : {}), ...route.responses },
+      security: route.security ?? [],
+      responses: { ...sharedProblems(route), ...route.responses },
     };
   }
   return out as T;

@@ -6,15 +6,15 @@ import { z } from "@hono/zod-openapi";
 import { isCountry, isCurrency } from "../core/iso-codes";
 import { ROLES } from "../env";
 
-export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64" });
 export const CountryCode = z
   .string()
   .refine(isCountry, "an ISO 3166-1 alpha-2 code such as US")
-  .openapi({ example: "US", description: "ISO 3166-1 alpha-2" });
+  .openapi({ example: "US", description: "ISO 3166-1 alpha-2", pattern: "^[A-Z]{2}$", minLength: 2, maxLength: 2 });
 export const CurrencyCode = z
   .string()
   .refine(isCurrency, "an ISO 4217 code such as USD")
-  .openapi({ example: "USD", description: "ISO 4217" });
+  .openapi({ example: "USD", description: "ISO 4217", pattern: "^[A-Z]{3}$", minLength: 3, maxLength: 3 });
 
 const ApprovalStep = z.strictObject({
   role: z.enum(ROLES),
@@ -29,7 +29,7 @@ export const ApprovalPolicySchema = z
 const Approver = z.strictObject({
   sub: z.string().min(1).max(200),
   email: z.email().max(254),
-  roles: z.array(z.enum(ROLES)).min(1),
+  roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
 });
 
 /** A new org's policy: finance approves every batch, the program owner also signs off from 10,000.00. */
@@ -111,9 +111,9 @@ export const SettingsInput = SettingsFields.superRefine(checkSettings).openapi("
  * `updated_by` and `updated_at` are the server's and are ignored.
  */
 export const SettingsPutBody = SettingsFields.extend({
-  version: z.number().int().min(0).optional().openapi({ description: "The version you read; a PUT from an older one is refused (409)" }),
-  updated_by: z.string().nullable().optional().openapi({ description: "Read-only; ignored" }),
-  updated_at: z.string().nullable().optional().openapi({ description: "Read-only; ignored" }),
+  version: z.number().int().min(0).max(2_147_483_647).optional().openapi({ description: "The version you read; a PUT from an older one is refused (409)" }),
+  updated_by: z.string().max(200).nullable().optional().openapi({ description: "Read-only; ignored" }),
+  updated_at: z.string().max(40).nullable().optional().openapi({ description: "Read-only; ignored" }),
 })
   .superRefine(checkSettings)
   .openapi("SettingsPut");

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, ListQuery, page, problems } from "../../core/openapi";
+import { json, ListQuery, page, problems, TimeQuery } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 
 const Hash = z.string().openapi({ description: "SHA-256, hex", example: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
@@ -21,18 +21,13 @@ export const AuditEventSchema = z
   })
   .openapi("AuditEvent");
 
-const Time = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .transform((s) => new Date(s).toISOString())
-  .optional();
-
 export const AuditQuery = ListQuery.extend({
   entity_id: z.string().min(1).max(64).optional().openapi({ description: "Only events about this entity" }),
   entity_type: z.string().min(1).max(64).optional().openapi({ description: "Only events about this kind of entity" }),
   actor: z.string().min(1).max(256).optional().openapi({ description: "Only events by this sub" }),
   action: z.string().min(1).max(128).optional().openapi({ description: "Only events with this action" }),
-  from: Time.openapi({ description: "Events created at or after this ISO 8601 time", example: "2026-01-01T00:00:00Z" }),
-  to: Time.openapi({ description: "Events created before this ISO 8601 time (exclusive)", example: "2026-02-01T00:00:00Z" }),
+  from: TimeQuery.openapi({ description: "Events created at or after this ISO 8601 time", example: "2026-01-01T00:00:00Z" }),
+  to: TimeQuery.openapi({ description: "Events created before this ISO 8601 time (exclusive)", example: "2026-02-01T00:00:00Z" }),
 }).strict();
 
 export const listAudit = createRoute({

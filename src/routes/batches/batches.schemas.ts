@@ -15,12 +15,12 @@ export const CreateBatch = z
     campaign: PlainText(200),
     business_owner: PlainText(200),
     cost_center: PlainText(64),
-    expected_delivery_date: z.iso.date().openapi({ example: "2026-12-15" }),
+    expected_delivery_date: z.iso.date().openapi({ example: "2026-12-15", maxLength: 10 }),
     expected_count: z.number().int().min(1).max(MAX_BATCH_ROWS),
     pool_id: z.string().min(1).max(64),
     product_id: z.string().min(1).max(64),
     channel: z.enum(["email", "sms", "link"]),
-    release_at: z.iso.datetime({ offset: true }).optional().openapi({ description: "Release at this time after approval (else at once)" }),
+    release_at: z.iso.datetime({ offset: true }).optional().openapi({ maxLength: 40, description: "Release at this time after approval (else at once)" }),
   })
   .openapi("CreateBatch");
 

@@ -4,7 +4,7 @@ import { IdParam, IdempotencyHeader, ListQuery, PlainText, json, jsonBody, page,
 import { protect } from "../../middleware/auth";
 import { CurrencyCode } from "../../settings/settings.schema";
 
-const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD" });
+const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD", maxLength: 3 });
 const Minor = z.number().int().min(0).openapi({ description: "Integer minor units (cents)" });
 
 export const BalanceSchema = z

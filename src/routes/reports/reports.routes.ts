@@ -1,17 +1,12 @@
 /** OpenAPI contract of the summary report (API.md "Reconciliation, reporting, audit"). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, problems } from "../../core/openapi";
+import { json, problems, TimeQuery } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
-
-const Time = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .transform((s) => new Date(s).toISOString())
-  .optional();
 
 export const SummaryQuery = z
   .strictObject({
-    from: Time.openapi({ description: "Window start, inclusive (ISO 8601 date or time); open when absent", example: "2026-11-01" }),
-    to: Time.openapi({ description: "Window end, exclusive; open when absent", example: "2026-12-01" }),
+    from: TimeQuery.openapi({ description: "Window start, inclusive (ISO 8601 date or time); open when absent", example: "2026-11-01" }),
+    to: TimeQuery.openapi({ description: "Window end, exclusive; open when absent", example: "2026-12-01" }),
     period: z.enum(["day", "week", "month"]).default("month").openapi({ description: "Granularity of spend by period (week: ISO 8601 week, e.g. 2026-W49)" }),
   })
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: "from must be before to", path: ["to"] });
