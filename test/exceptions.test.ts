@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { http, HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { openExceptions } from "../src/delivery/exceptions";
+import { openExceptions } from "../src/exceptions/exceptions.open";
 import { runChunk, startRelease } from "../src/delivery/fan-out";
 import type { QueueMessage } from "../src/delivery/messages";
 import type { Env } from "../src/env";

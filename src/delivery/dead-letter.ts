@@ -7,7 +7,7 @@ import { appendAudit } from "../audit/audit";
 import type { Env } from "../env";
 import { poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
-import { openExceptions } from "./exceptions";
+import { openExceptions } from "../exceptions/exceptions.open";
 import { idsOf, QueueMessage } from "./messages";
 
 export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promise<void> {

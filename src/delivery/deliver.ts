@@ -7,7 +7,7 @@
 import { appendAudit, type AuditInput } from "../audit/audit";
 import type { Env } from "../env";
 import { poolStub } from "../pools/pools.service";
-import { openExceptions, type ExceptionInput } from "./exceptions";
+import { openExceptions, type ExceptionInput } from "../exceptions/exceptions.open";
 import { batchHoldId } from "./hand-off";
 import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";

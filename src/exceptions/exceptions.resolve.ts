@@ -21,10 +21,10 @@ import { completeBatchIfDone } from "../delivery/completion";
 import { QueueMessage, sendMessages } from "../delivery/messages";
 import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
-import { findDelivery, leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+import { findDelivery, leaseDelivery, releaseLease, voidReward } from "../support/delivery-store";
 import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
-import { redeliverNow } from "./redeliver";
-import { REISSUE_APPROVAL_KIND } from "./reissue";
+import { redeliverNow } from "../support/redeliver";
+import { REISSUE_APPROVAL_KIND } from "../support/reissue";
 
 export type ResolveAction = "retry" | "cancel" | "accept";
 export interface ResolveInput { action: ResolveAction; note?: string }

@@ -11,8 +11,8 @@ import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./delivery-store";
-import { resolvedEvent, resolveStatements } from "./exception-writes";
-import type { ExceptionRecord } from "./exceptions.query";
+import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
+import type { ExceptionRecord } from "../exceptions/exceptions.query";
 import { sendNow } from "./send-now";
 
 const RETRY_HOLD_MS = 3_600_000;

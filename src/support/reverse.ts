@@ -12,7 +12,7 @@ import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
-import { resolvedEvent, resolveStatements } from "./exception-writes";
+import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
 
 export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;

@@ -4,7 +4,7 @@
  * the send failed, and the audit events, in one transaction with the caller's own statements.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
-import { openExceptions } from "../delivery/exceptions";
+import { openExceptions } from "../exceptions/exceptions.open";
 import { recordAttempts, sendRewards, type SendJob, type SendOutcome } from "../delivery/send";
 import type { Env } from "../env";
 
