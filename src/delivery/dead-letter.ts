@@ -7,6 +7,7 @@ import { appendAudit } from "../audit/audit";
 import type { Env } from "../env";
 import { poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
+import { failExhausted } from "./delivery-state";
 import { openExceptions } from "../exceptions/exceptions.open";
 import { idsOf, QueueMessage } from "./messages";
 
@@ -56,10 +57,7 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
   const lastError = last?.error_detail ? `; last error (${last.error_class ?? "unknown"}): ${last.error_detail}` : "";
   const reason = `retries exhausted${lastError}`.slice(0, 500);
   const now = new Date().toISOString();
-  const update = env.DB.prepare(
-    `UPDATE deliveries SET status = 'failed', status_reason = ?, committed = 0, claimed_until = NULL, updated_at = ?
-     WHERE id = ? AND status IN ('queued', 'sending')`,
-  ).bind(reason, now, d.id);
+  const update = failExhausted(env.DB, d.id, reason, now);
   const exc = openExceptions(env.DB, [{
     org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId,
     detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),
