@@ -1,8 +1,8 @@
 import { createApp } from "./app";
 import { runCron } from "./cron";
-import { consume } from "./delivery/consumer";
 import { instrument } from "./dev/metrics";
 import type { Env } from "./env";
+import { CONSUMERS } from "./queues/consumers";
 
 export { FundingPool } from "../durable-objects/funding-pool";
 
@@ -11,6 +11,9 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
+    const consume = CONSUMERS[batch.queue];
+    // A queue bound in wrangler.toml without a consumer here: leave its messages to be retried, never ack them unread.
+    if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
     await consume(batch, instrument(env));
   },
   async scheduled(controller, env, ctx) {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { openExceptions } from "../src/exceptions/exceptions.open";
 import { runChunk, startRelease } from "../src/delivery/fan-out";
-import type { QueueMessage } from "../src/delivery/messages";
+import type { QueueMessage } from "../src/queues/messages";
 import type { Env } from "../src/env";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { deliveryCounts, releasedBatch, waitForBatch, onePerDelivery } from "./helpers/delivery-factories";

@@ -6,6 +6,7 @@
 import { Resend } from "resend";
 import type { Env } from "../env";
 import { countProviderCall } from "../dev/metrics";
+import { EMAIL_TIMEOUT_MS } from "../delivery/retry-policy";
 import { failure, type SendResult } from "./errors";
 import { usesOutbox, writeOutbox } from "./outbox";
 
@@ -76,7 +77,7 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
       emails.length === 1
         ? resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
         : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey, batchValidation: "permissive" });
-    const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? 15_000));
+    const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? EMAIL_TIMEOUT_MS));
     if (res.error) {
       const f = failure(res.error.statusCode ?? null, `${res.error.name}: ${res.error.message}`, res.headers?.["retry-after"]);
       if (emails.length > 1 && f.ok === false && f.errorClass === "data") return sendOneByOne(env, emails);

@@ -13,13 +13,12 @@ import { batchHoldId } from "./hand-off";
 import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
+import { backoffSeconds, LEASE_MS } from "./retry-policy";
 import { recordAttempts, sendRewards } from "./send";
 
 /** What to do with each message: ack, or retry after a delay. */
 export type Decision = { ack: true } | { ack: false; delaySeconds: number };
 
-const LEASE_MS = 60_000;
-export const backoffSeconds = (attempt: number) => Math.min(600, 5 * 2 ** Math.max(0, attempt - 1));
 
 interface Final { id: string; item?: string; attempts?: number; status: "delivered" | "failed" | "held" | "queued"; reason: string | null; masked?: string | null; committed?: boolean; refund?: boolean }
 

@@ -14,7 +14,7 @@ import { poolError, poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
 import { createForChunk } from "./delivery-state";
 import { batchHoldId } from "./hand-off";
-import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "./messages";
+import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "../queues/messages";
 
 export const CHUNK_ROWS = 1000;
 /** While a batch delivers, its hold is pinned this far ahead so it cannot expire half-way. */

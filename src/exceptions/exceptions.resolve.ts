@@ -19,7 +19,7 @@ import { isGuardFailure, requireChanged } from "../core/guard";
 import { resolvedEvent, resolveStatements } from "./exception-writes";
 import { completeBatchIfDone } from "../delivery/completion";
 import { cancel, requeue as requeueStatement, valueReturned } from "../delivery/delivery-state";
-import { QueueMessage, sendMessages } from "../delivery/messages";
+import { QueueMessage, sendMessages } from "../queues/messages";
 import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { findDelivery, leaseDelivery, releaseLease, voidReward } from "../support/delivery-store";

@@ -1,17 +1,19 @@
 /**
- * Messages that exhausted their retries. A delivery becomes `failed` (its committed value goes back
+ * The deliveries dead-letter queue's consumer: messages that exhausted their retries
+ * (MAX_RETRIES, src/delivery/retry-policy.ts). A delivery becomes `failed` (its committed value goes back
  * to the hold or pool) and an exception opens for a person to retry, cancel or accept; a fan-out
  * message that died opens an exception on its batch.
  */
 import { appendAudit } from "../audit/audit";
+import { completeBatchIfDone } from "../delivery/completion";
+import { failExhausted } from "../delivery/delivery-state";
+import { DEAD_LETTER_RETRY_SECONDS } from "../delivery/retry-policy";
 import type { Env } from "../env";
-import { poolStub } from "../pools/pools.service";
-import { completeBatchIfDone } from "./completion";
-import { failExhausted } from "./delivery-state";
 import { openExceptions } from "../exceptions/exceptions.open";
+import { poolStub } from "../pools/pools.service";
 import { idsOf, QueueMessage } from "./messages";
 
-export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
     const parsed = QueueMessage.safeParse(msg.body);
     if (!parsed.success) {
@@ -19,11 +21,6 @@ export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promis
       continue;
     }
     const body = parsed.data;
-    // A reconciliation run that kept failing is marked failed on its row; the next run redoes it.
-    if (body.type === "reconcile") {
-      msg.ack();
-      continue;
-    }
     try {
       if (body.type === "deliver") for (const id of idsOf(body)) await failDelivery(env, body.org, body.batchId, id);
       else {
@@ -36,7 +33,7 @@ export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promis
       msg.ack();
     } catch (err) {
       console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: String(err) }));
-      msg.retry({ delaySeconds: 30 });
+      msg.retry({ delaySeconds: DEAD_LETTER_RETRY_SECONDS });
     }
   }
 }
