@@ -1,6 +1,5 @@
 import { createApp } from "./app";
 import { runCron } from "./cron";
-import { instrument } from "./dev/metrics";
 import type { Env } from "./env";
 import { CONSUMERS } from "./queues/consumers";
 
@@ -14,7 +13,7 @@ export default {
     const consume = CONSUMERS[batch.queue];
     // A queue bound in wrangler.toml without a consumer here: leave its messages to be retried, never ack them unread.
     if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
-    await consume(batch, instrument(env));
+    await consume(batch, env);
   },
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runCron(env, controller.cron, new Date(controller.scheduledTime)));

@@ -5,7 +5,6 @@
  */
 import { Resend } from "resend";
 import type { Env } from "../env";
-import { countProviderCall } from "../dev/metrics";
 import { EMAIL_TIMEOUT_MS } from "../delivery/retry-policy";
 import { failure, type SendResult } from "./errors";
 import { usesOutbox, writeOutbox } from "./outbox";
@@ -69,7 +68,6 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
     return ids.map((id) => ({ ok: true, providerMessageId: `outbox:${id}` }));
   }
   if (!env.RESEND_API_KEY) return emails.map(notConfigured);
-  countProviderCall(env);
   try {
     const resend = client(env);
     type Answer = { data: unknown; error: { statusCode: number | null; name: string; message: string } | null; headers: Record<string, string> | null };
