@@ -6,6 +6,8 @@ export interface Env {
   DB: D1Database;
   FUNDING_POOL: DurableObjectNamespace<FundingPool>;
   DELIVERY_QUEUE: Queue;
+  /** Reconciliation steps (src/queues/reconciliations.consumer.ts), apart from the reward sends. */
+  RECONCILE_QUEUE: Queue;
   ENVIRONMENT: string;
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -1,8 +1,7 @@
 import { createApp } from "./app";
 import { runCron } from "./cron";
-import { consume } from "./delivery/consumer";
-import { instrument } from "./dev/metrics";
 import type { Env } from "./env";
+import { CONSUMERS } from "./queues/consumers";
 
 export { FundingPool } from "../durable-objects/funding-pool";
 
@@ -11,7 +10,10 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
-    await consume(batch, instrument(env));
+    const consume = CONSUMERS[batch.queue];
+    // A queue bound in wrangler.toml without a consumer here: leave its messages to be retried, never ack them unread.
+    if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
+    await consume(batch, env);
   },
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runCron(env, controller.cron, new Date(controller.scheduledTime)));

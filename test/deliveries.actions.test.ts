@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { runChunk, startRelease } from "../src/delivery/fan-out";
-import type { QueueMessage } from "../src/delivery/messages";
+import type { QueueMessage } from "../src/queues/messages";
 import type { Env } from "../src/env";
 import { reverseOpId } from "../src/support/reverse";
 import { callJson, token, uniqueOrg } from "./helpers/api";

@@ -4,7 +4,7 @@ import { delay, http, HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { runChunk, startRelease } from "../src/delivery/fan-out";
-import type { QueueMessage } from "../src/delivery/messages";
+import type { QueueMessage } from "../src/queues/messages";
 import type { Env } from "../src/env";
 import { uniqueOrg } from "./helpers/api";
 import { releasedBatch, onePerDelivery } from "./helpers/delivery-factories";

@@ -8,7 +8,7 @@ import { nearDuplicates } from "../src/batches/preview.stats";
 import { lookupKeyFacts } from "../src/batches/recipients.lookup";
 import type { CheckedRecipient, ValidationContext } from "../src/batches/recipients.validate";
 import { deliveryRows } from "../src/support/deliveries.query";
-import { listExceptions } from "../src/support/exceptions.query";
+import { listExceptions } from "../src/exceptions/exceptions.query";
 import { encodeCursor } from "../src/core/pagination";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";

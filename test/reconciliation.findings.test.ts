@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { openExceptions } from "../src/delivery/exceptions";
+import { openExceptions } from "../src/exceptions/exceptions.open";
 import { batchHoldId } from "../src/delivery/hand-off";
 import { HOLD_GRACE_MS } from "../src/reconciliation/check.batches";
 import { RETRY_HOLD_PREFIX } from "../src/support/redeliver";

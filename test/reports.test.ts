@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openExceptions } from "../src/delivery/exceptions";
+import { openExceptions } from "../src/exceptions/exceptions.open";
 import { periodKey } from "../src/reports/sql";
 import { call, callJson, token } from "./helpers/api";
 import { approvalOrg, submit } from "./helpers/approval-factories";

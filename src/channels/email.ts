@@ -5,7 +5,7 @@
  */
 import { Resend } from "resend";
 import type { Env } from "../env";
-import { countProviderCall } from "../dev/metrics";
+import { EMAIL_TIMEOUT_MS } from "../delivery/retry-policy";
 import { failure, type SendResult } from "./errors";
 import { usesOutbox, writeOutbox } from "./outbox";
 
@@ -68,7 +68,6 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
     return ids.map((id) => ({ ok: true, providerMessageId: `outbox:${id}` }));
   }
   if (!env.RESEND_API_KEY) return emails.map(notConfigured);
-  countProviderCall(env);
   try {
     const resend = client(env);
     type Answer = { data: unknown; error: { statusCode: number | null; name: string; message: string } | null; headers: Record<string, string> | null };
@@ -76,7 +75,7 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
       emails.length === 1
         ? resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
         : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey, batchValidation: "permissive" });
-    const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? 15_000));
+    const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? EMAIL_TIMEOUT_MS));
     if (res.error) {
       const f = failure(res.error.statusCode ?? null, `${res.error.name}: ${res.error.message}`, res.headers?.["retry-after"]);
       if (emails.length > 1 && f.ok === false && f.errorClass === "data") return sendOneByOne(env, emails);

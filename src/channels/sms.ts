@@ -3,6 +3,7 @@
  * auth, form body To/From/Body), or the dev outbox in development without SMS keys.
  */
 import type { Env } from "../env";
+import { SMS_TIMEOUT_MS } from "../delivery/retry-policy";
 import { failure, type SendResult } from "./errors";
 import { usesOutbox, writeOutbox } from "./outbox";
 
@@ -26,7 +27,7 @@ export async function sendSms(env: Env, sms: OutgoingSms): Promise<SendResult> {
         "i-twilio-idempotency-token": sms.idempotencyKey,
       },
       body: new URLSearchParams({ To: sms.to, From: env.SMS_FROM, Body: sms.text }),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(SMS_TIMEOUT_MS),
     });
     const body = (await res.json().catch(() => ({}))) as { sid?: string; message?: string };
     if (!res.ok) return failure(res.status, `SMS provider: ${body.message ?? res.statusText}`, res.headers.get("retry-after"));

@@ -7,18 +7,18 @@
 import { appendAudit, type AuditInput } from "../audit/audit";
 import type { Env } from "../env";
 import { poolStub } from "../pools/pools.service";
-import { openExceptions, type ExceptionInput } from "./exceptions";
+import { openExceptions, type ExceptionInput } from "../exceptions/exceptions.open";
+import { claim as claimStatement, settle } from "./delivery-state";
 import { batchHoldId } from "./hand-off";
 import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
+import { backoffSeconds, LEASE_MS } from "./retry-policy";
 import { recordAttempts, sendRewards } from "./send";
 
 /** What to do with each message: ack, or retry after a delay. */
 export type Decision = { ack: true } | { ack: false; delaySeconds: number };
 
-const LEASE_MS = 60_000;
-export const backoffSeconds = (attempt: number) => Math.min(600, 5 * 2 ** Math.max(0, attempt - 1));
 
 interface Final { id: string; item?: string; attempts?: number; status: "delivered" | "failed" | "held" | "queued"; reason: string | null; masked?: string | null; committed?: boolean; refund?: boolean }
 
@@ -66,11 +66,7 @@ export async function deliver(env: Env, org: string, batchId: string, deliveryId
 
 async function claim(env: Env, org: string, ids: string[]): Promise<ClaimedRow[]> {
   const now = new Date();
-  const { results } = await env.DB.prepare(
-    `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
-     WHERE id IN (SELECT value FROM json_each(?1)) AND +org = ?4 AND (+status = 'queued' OR (+status = 'sending' AND claimed_until < ?2))
-     RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
-  ).bind(JSON.stringify(ids), now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString(), org).all<ClaimedRow>();
+  const { results } = await claimStatement(env.DB, org, ids, now, new Date(now.getTime() + LEASE_MS)).all<ClaimedRow>();
   return results;
 }
 
@@ -123,13 +119,7 @@ function toJob(ctx: DeliveryContext, c: Claimed) {
 
 async function record(env: Env, org: string, batchId: string, finals: Final[], outcomes: Awaited<ReturnType<typeof sendRewards>>, exceptions: ExceptionInput[]) {
   const now = new Date().toISOString();
-  const rows = finals.map((f) => ({ ...f, committed: f.committed === undefined ? null : f.committed ? 1 : 0 }));
-  const update = env.DB.prepare(
-    `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
-       masked_code = COALESCE(j.value ->> 'masked', masked_code), committed = COALESCE(j.value ->> 'committed', committed), updated_at = ?2,
-       delivered_at = CASE WHEN j.value ->> 'status' = 'delivered' THEN ?2 ELSE delivered_at END
-     FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id' AND deliveries.status = 'sending'`,
-  ).bind(JSON.stringify(rows), now);
+  const update = settle(env.DB, finals, now);
   const events: AuditInput[] = finals
     .filter((f) => f.status !== "queued")
     .map((f) => ({ actor: "system:delivery", action: `delivery.${f.status}`, entityType: "delivery", entityId: f.id, after: { status: f.status, reason: f.reason, batch_id: batchId } }));

@@ -12,8 +12,9 @@ import { batchRef } from "../db/batch-ref";
 import type { Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { completeBatchIfDone } from "./completion";
+import { createForChunk } from "./delivery-state";
 import { batchHoldId } from "./hand-off";
-import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "./messages";
+import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "../queues/messages";
 
 export const CHUNK_ROWS = 1000;
 /** While a batch delivers, its hold is pinned this far ahead so it cannot expire half-way. */
@@ -57,15 +58,7 @@ async function planChunks(env: Env, batch: BatchRow): Promise<void> {
 export async function runChunk(env: Env, msg: ChunkMessage): Promise<void> {
   const now = new Date().toISOString();
   const range = [msg.batchId, msg.fromRow, msg.toRow] as const;
-  await env.DB.prepare(
-    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, created_at, updated_at)
-     SELECT 'dlv_' || substr(r.id, 5), r.org, r.batch_id, r.id, b.pool_id, b.product_id, b.channel, r.amount, b.currency, 'queued',
-            'dlv_' || substr(r.id, 5), ?4, ?4
-     FROM batches b JOIN batch_recipients r ON r.batch_ref = b.ref
-     WHERE b.id = ?1 AND r.status = 'valid' AND r.row_no BETWEEN ?2 AND ?3 AND b.status = 'delivering'`,
-  )
-    .bind(...range, now)
-    .run();
+  await createForChunk(env.DB, ...range, now).run();
   const { results } = await env.DB.prepare(
     `SELECT d.id FROM deliveries d JOIN batch_recipients r ON r.id = d.recipient_id
      WHERE r.batch_ref = ${batchRef("?1")} AND r.row_no BETWEEN ?2 AND ?3 AND d.status = 'queued'`,

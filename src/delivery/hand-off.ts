@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import type { QueueMessage } from "./messages";
+import type { QueueMessage } from "../queues/messages";
 
 /** The pool DO hold that carries a batch's reserved value, from submission until the batch ends. */
 export const batchHoldId = (batchId: string) => `hold_${batchId}`;

@@ -10,9 +10,9 @@
  * step plans nothing twice and sends the undone chunks, whose deliveries are created once.
  */
 import type { Env } from "../env";
-import { sendMessages } from "./messages";
+import { sendMessages } from "../queues/messages";
+import { STUCK_AFTER_MS } from "./retry-policy";
 
-const STUCK_AFTER_MS = 15 * 60_000;
 const MAX_PER_RUN = 5_000;
 const MAX_RELEASES_PER_RUN = 100;
 

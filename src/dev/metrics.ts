@@ -1,18 +1,16 @@
 /**
- * Counters for `npm run bench -- delivery`: D1 rows read and written (from D1 result metadata),
- * pool DO calls and provider calls. Only active when ENVIRONMENT is "bench"; elsewhere `instrument`
- * returns the env untouched and nothing is counted.
+ * Counters for `npm run bench -- delivery`: D1 queries and rows read and written (from D1 result
+ * metadata) and pool DO calls of the queue consumers. Only the benchmarks' entry
+ * (src/dev/bench-worker.ts) uses them, and only when ENVIRONMENT is "bench"; elsewhere `instrument`
+ * returns the env untouched. Provider calls are counted by the bench's fake provider
+ * (test/bench/fake-resend.mjs).
  */
 import type { Env } from "../env";
 
-export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, provider_calls: 0 };
+export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 };
 
 export function resetCounters(): void {
   for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
-}
-
-export function countProviderCall(env: Env): void {
-  if (env.ENVIRONMENT === "bench") counters.provider_calls++;
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };

@@ -7,17 +7,10 @@ import { Hono } from "hono";
 import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { poolStub } from "../pools/pools.service";
-import { counters, resetCounters } from "./metrics";
 
 interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number; limits?: Record<string, number> }
 
 export const poolBench = new Hono<AppEnv>()
-  .get("/dev/bench/metrics", (c) => {
-    if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
-    const snapshot = { ...counters };
-    if (c.req.query("reset") !== undefined) resetCounters();
-    return c.json(snapshot);
-  })
   .post("/dev/bench/pools", async (c) => {
   if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
   const { seconds, concurrency, itemsPerCommit, limits } = await c.req.json<BenchRequest>();

@@ -11,7 +11,7 @@
  */
 import { canonicalJson, sha256Hex } from "../core/crypto";
 import { newId } from "../core/ids";
-import { openExceptions, type ExceptionInput } from "../delivery/exceptions";
+import { openExceptions, type ExceptionInput } from "../exceptions/exceptions.open";
 import { SAME_PROBLEM_KINDS, SEVERITY, type Finding } from "./types";
 
 const CHUNK = 500;

@@ -3,7 +3,7 @@
  * inside it), queue messages that carry a run on in further invocations, and the hourly cron,
  * which enqueues one message per org so no single invocation does every org's work.
  */
-import { sendMessages, type ReconcileMessage } from "../delivery/messages";
+import { sendMessages, type ReconcileMessage } from "../queues/messages";
 import type { Env } from "../env";
 import { driveRun, startRun, type Budget } from "./engine";
 import { LEASE_MS } from "./runs.store";
@@ -16,7 +16,7 @@ export const CRON_ACTOR = "system:cron";
 const ORG_PAGE = 500;
 
 export function enqueueRun(env: Env, org: string, runId: string): Promise<void> {
-  return sendMessages(env.DELIVERY_QUEUE, [{ type: "reconcile", org, runId }]);
+  return sendMessages(env.RECONCILE_QUEUE, [{ type: "reconcile", org, runId }]);
 }
 
 /**
@@ -39,7 +39,7 @@ export async function scheduleReconciliations(env: Env): Promise<number> {
       "SELECT org FROM (SELECT org FROM pools WHERE org > ?1 UNION SELECT org FROM products WHERE org > ?1) ORDER BY org LIMIT ?2",
     ).bind(after, ORG_PAGE).all<{ org: string }>();
     if (results.length === 0) return orgs;
-    await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "reconcile" as const, org: r.org })));
+    await sendMessages(env.RECONCILE_QUEUE, results.map((r) => ({ type: "reconcile" as const, org: r.org })));
     orgs += results.length;
     after = results.at(-1)!.org;
   }

@@ -7,12 +7,13 @@
  * and a new exception opens.
  */
 import { AppError } from "../core/errors";
+import { valueCommitted, valueReturned } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
 import { poolError, poolStub } from "../pools/pools.service";
 import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./delivery-store";
-import { resolvedEvent, resolveStatements } from "./exception-writes";
-import type { ExceptionRecord } from "./exceptions.query";
+import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
+import type { ExceptionRecord } from "../exceptions/exceptions.query";
 import { sendNow } from "./send-now";
 
 const RETRY_HOLD_MS = 3_600_000;
@@ -36,7 +37,7 @@ async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: Delive
     throw poolError({ ok: false, code: item.code, detail: item.detail });
   }
   await stub.release({ opId: `retry-close:${exc.id}`, holdId, amount: "rest", actor: auth.sub });
-  await env.DB.prepare("UPDATE deliveries SET committed = 1 WHERE id = ?").bind(d.id).run();
+  await valueCommitted(env.DB, d.id).run();
 }
 
 /** The delivery's reward: the one it has, or a new code / card (a freed code went back to the inventory). */
@@ -55,7 +56,7 @@ async function rewardFor(env: Env, d: DeliveryRecord, facts: SendFacts): Promise
 async function refund(env: Env, exc: ExceptionRecord, d: DeliveryRecord, actor: string): Promise<void> {
   const res = await poolStub(env, d.poolId).refund({ opId: `refund:${d.item}:retry:${exc.id}`, itemId: d.item, actor });
   if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
-  await env.DB.prepare("UPDATE deliveries SET committed = 0 WHERE id = ?").bind(d.id).run();
+  await valueReturned(env.DB, d.id).run();
 }
 
 /** `d` is leased by the caller; the lease ends with the recorded outcome (or the error). */

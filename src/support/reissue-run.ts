@@ -9,6 +9,7 @@ import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { newId } from "../core/ids";
 import { appendAudit } from "../audit/audit";
+import { createReissue, retire } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
 import { leaseDelivery, releaseLease, sendFacts, voidReward, type DeliveryRecord, type SendFacts } from "./delivery-store";
@@ -70,17 +71,8 @@ async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, re
   const now = new Date();
   const at = now.toISOString();
   const d1 = env.DB;
-  // attempts continues from the old row: the engine derives refund operation ids from (item, attempts), and the item is shared.
-  const insert = d1.prepare(
-    `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
-       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16)`,
-  ).bind(id, old.org, old.batchId, old.recipientId, old.poolId, old.productId, old.channel, old.amount, old.currency, old.item,
-    reward.codeId, reward.cardId, old.attempts, new Date(now.getTime() + LEASE_MS).toISOString(), old.id, at);
-  const retire = d1.prepare(
-    `UPDATE deliveries SET status = 'reissued', status_reason = ?2, claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'delivered'`,
-  ).bind(old.id, `reissued as ${id}`, at);
-  const stmts = [retire, requireChanged(d1), insert, ...voidReward(d1, old, at)];
+  const insert = createReissue(d1, { id, old, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
+  const stmts = [retire(d1, old.id, id, at), requireChanged(d1), insert, ...voidReward(d1, old, at)];
   if (ctx.approval) {
     stmts.push(
       d1.prepare(

@@ -12,7 +12,7 @@
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
-import { openExceptions } from "../delivery/exceptions";
+import { openExceptions } from "../exceptions/exceptions.open";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { requireDelivery, type DeliveryRecord } from "./delivery-store";

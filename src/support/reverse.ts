@@ -8,11 +8,12 @@
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
+import { reverse } from "../delivery/delivery-state";
 import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
-import { resolvedEvent, resolveStatements } from "./exception-writes";
+import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
 
 export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;
@@ -37,9 +38,7 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
       throw new AppError("conflict", `An earlier reversal of delivery ${id} was refused by the pool and its value is still committed; see the pool's ledger`);
     }
     const now = new Date().toISOString();
-    const update = env.DB.prepare(
-      `UPDATE deliveries SET status = 'reversed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
-    ).bind(id, `reversed by ${auth.sub}${reason ? `: ${reason}` : ""}`.slice(0, 500), now);
+    const update = reverse(env.DB, id, `reversed by ${auth.sub}${reason ? `: ${reason}` : ""}`.slice(0, 500), now);
     // A reissue still waiting for finance's confirmation has nothing left to reissue.
     const { results: waiting } = await env.DB.prepare("SELECT id FROM exceptions WHERE org = ? AND entity_id = ? AND kind = ? AND status = 'open'")
       .bind(auth.org, id, REISSUE_APPROVAL_KIND).all<{ id: string }>();

@@ -4,7 +4,8 @@
  * the send failed, and the audit events, in one transaction with the caller's own statements.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
-import { openExceptions } from "../delivery/exceptions";
+import { deliveredNow, failedNow } from "../delivery/delivery-state";
+import { openExceptions } from "../exceptions/exceptions.open";
 import { recordAttempts, sendRewards, type SendJob, type SendOutcome } from "../delivery/send";
 import type { Env } from "../env";
 
@@ -26,14 +27,8 @@ export async function sendNow(env: Env, job: SendJob, opts: SendNowOptions): Pro
   const r = o.result;
   const now = new Date().toISOString();
   const update = r.ok
-    ? env.DB.prepare(
-        `UPDATE deliveries SET status = 'delivered', status_reason = NULL, masked_code = COALESCE(?2, masked_code), committed = 1,
-           claimed_until = NULL, delivered_at = ?3, updated_at = ?3 WHERE id = ?1`,
-      ).bind(job.deliveryId, o.masked, now)
-    : env.DB.prepare(
-        `UPDATE deliveries SET status = 'failed', status_reason = ?2, masked_code = COALESCE(?3, masked_code), committed = ?4,
-           claimed_until = NULL, updated_at = ?5 WHERE id = ?1`,
-      ).bind(job.deliveryId, `${r.errorClass}: ${r.detail}`.slice(0, 500), o.masked, opts.committedOnFailure, now);
+    ? deliveredNow(env.DB, job.deliveryId, o.masked, now)
+    : failedNow(env.DB, job.deliveryId, `${r.errorClass}: ${r.detail}`.slice(0, 500), o.masked, opts.committedOnFailure, now);
   const exception = r.ok
     ? null
     : openExceptions(env.DB, [{

@@ -1,8 +1,9 @@
 // End-to-end delivery throughput: a BENCH_RECIPIENTS-recipient batch (default 100,000) of stored-value
 // cards by email is created, uploaded, submitted and approved through the API of the local Worker; the
 // clock runs from the final approval (which releases it) until the batch is completed. Emails go to a
-// fake Resend on 127.0.0.1. D1 rows, DO calls and provider calls per delivery come from the Worker's
-// bench counters (src/dev/metrics.ts), which count only queue-consumer work.
+// fake Resend on 127.0.0.1. D1 rows and DO calls per delivery come from the bench counters
+// (src/dev/metrics.ts, wrapped around the queue handler by the bench entry src/dev/bench-worker.ts),
+// which count only queue-consumer work; provider calls are counted by the fake Resend.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
 import { cpuSeconds, devToken, startWorker, workerdPids } from "./worker.mjs";

@@ -1,8 +1,10 @@
 // Starts the real Worker locally for benchmarks and browser end-to-end tests, without `wrangler dev`:
 // plain `wrangler dev` adds local observability, per-request logging and a forwarding proxy that cut
 // local throughput by 2–5×. Instead we build the bundle exactly as `wrangler deploy` would
-// (`--dry-run --outdir`), derive the bindings from wrangler.toml with wrangler's own converter (so
-// new bindings show up here automatically), and run it with Miniflare's API on a fresh, throw-away
+// (`--dry-run --outdir`), from the benchmarks' own entry (src/dev/bench-worker.ts: the deployed
+// Worker with the bench counters wrapped around its queue handler, plus GET /dev/bench/metrics),
+// derive the bindings from wrangler.toml with wrangler's own converter (so new bindings show up
+// here automatically), and run it with Miniflare's API on a fresh, throw-away
 // persistence directory with the D1 migrations applied.
 //
 //   import { startWorker, devToken } from "./worker.mjs";
@@ -29,6 +31,8 @@ const PROFILE = Boolean(process.env.BENCH_PROFILE);
 // Wrangler stays quiet (it would announce .dev.vars, which we do not use) and offline.
 const WRANGLER_ENV = { CI: "true", WRANGLER_LOG: "warn", WRANGLER_SEND_METRICS: "false" };
 const WRANGLER_BIN = path.join(root, "node_modules/wrangler/bin/wrangler.js");
+// The deployed entry (wrangler.toml `main`) with the bench counters around it; wrangler names the bundle after it.
+const BENCH_ENTRY = "src/dev/bench-worker.ts";
 
 /** Signs an HS256 API token that every Worker started by this process accepts. */
 export function devToken({ org = "bench", sub = "bench-user", roles = ["admin"], ttl = "1h" } = {}) {
@@ -60,7 +64,7 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
   let mf;
   try {
     const bundleDir = path.join(dir, "bundle");
-    const build = spawnSync(process.execPath, [WRANGLER_BIN, "deploy", "--dry-run", "--outdir", bundleDir], {
+    const build = spawnSync(process.execPath, [WRANGLER_BIN, "deploy", BENCH_ENTRY, "--dry-run", "--outdir", bundleDir], {
       cwd: root,
       encoding: "utf8",
       env: { ...process.env, ...WRANGLER_ENV },
@@ -79,7 +83,7 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
         ...workerOptions,
         name: config.name,
         rootPath: bundleDir,
-        scriptPath: path.join(bundleDir, "index.js"),
+        scriptPath: path.join(bundleDir, `${path.basename(BENCH_ENTRY, ".ts")}.js`),
         modules: true,
         // wrangler.toml [vars] only (not .dev.vars), plus this run's secrets.
         bindings: {

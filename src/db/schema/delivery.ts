@@ -138,7 +138,7 @@ export const exceptions = sqliteTable(
   (t) => [
     uniqueIndex("exceptions_open").on(t.org, t.kind, t.entityId).where(sql`status = 'open'`),
     index("exceptions_org_status").on(t.org, t.status, t.createdAt),
-    // The exceptions list, newest first: all, by status, or of one batch (src/support/exceptions.query.ts).
+    // The exceptions list, newest first: all, by status, or of one batch (src/exceptions/exceptions.query.ts).
     index("exceptions_org_id").on(t.org, t.id),
     index("exceptions_org_status_id").on(t.org, t.status, t.id),
     index("exceptions_batch_id").on(t.batchId, t.id),

@@ -1,7 +1,7 @@
 import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import { listExceptions as list } from "../../support/exceptions.query";
-import { resolveException as resolve } from "../../support/exceptions.resolve";
+import { listExceptions as list } from "../../exceptions/exceptions.query";
+import { resolveException as resolve } from "../../exceptions/exceptions.resolve";
 import * as routeDefs from "./exceptions.routes";
 
 const routes = named(routeDefs);

@@ -1,16 +1,19 @@
 /**
- * Messages that exhausted their retries. A delivery becomes `failed` (its committed value goes back
+ * The deliveries dead-letter queue's consumer: messages that exhausted their retries
+ * (MAX_RETRIES, src/delivery/retry-policy.ts). A delivery becomes `failed` (its committed value goes back
  * to the hold or pool) and an exception opens for a person to retry, cancel or accept; a fan-out
  * message that died opens an exception on its batch.
  */
 import { appendAudit } from "../audit/audit";
+import { completeBatchIfDone } from "../delivery/completion";
+import { failExhausted } from "../delivery/delivery-state";
+import { DEAD_LETTER_RETRY_SECONDS } from "../delivery/retry-policy";
 import type { Env } from "../env";
+import { openExceptions } from "../exceptions/exceptions.open";
 import { poolStub } from "../pools/pools.service";
-import { completeBatchIfDone } from "./completion";
-import { openExceptions } from "./exceptions";
 import { idsOf, QueueMessage } from "./messages";
 
-export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
     const parsed = QueueMessage.safeParse(msg.body);
     if (!parsed.success) {
@@ -18,11 +21,6 @@ export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promis
       continue;
     }
     const body = parsed.data;
-    // A reconciliation run that kept failing is marked failed on its row; the next run redoes it.
-    if (body.type === "reconcile") {
-      msg.ack();
-      continue;
-    }
     try {
       if (body.type === "deliver") for (const id of idsOf(body)) await failDelivery(env, body.org, body.batchId, id);
       else {
@@ -35,7 +33,7 @@ export async function deadLetter(batch: MessageBatch<unknown>, env: Env): Promis
       msg.ack();
     } catch (err) {
       console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: String(err) }));
-      msg.retry({ delaySeconds: 30 });
+      msg.retry({ delaySeconds: DEAD_LETTER_RETRY_SECONDS });
     }
   }
 }
@@ -56,10 +54,7 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
   const lastError = last?.error_detail ? `; last error (${last.error_class ?? "unknown"}): ${last.error_detail}` : "";
   const reason = `retries exhausted${lastError}`.slice(0, 500);
   const now = new Date().toISOString();
-  const update = env.DB.prepare(
-    `UPDATE deliveries SET status = 'failed', status_reason = ?, committed = 0, claimed_until = NULL, updated_at = ?
-     WHERE id = ? AND status IN ('queued', 'sending')`,
-  ).bind(reason, now, d.id);
+  const update = failExhausted(env.DB, d.id, reason, now);
   const exc = openExceptions(env.DB, [{
     org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId,
     detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),

@@ -1,8 +1,15 @@
 /**
- * Queue message bodies of the deliveries queue. Ids only: never codes, emails or names
- * (DESIGN.md "Delivery"). The same zod schema validates what is sent and what is received.
+ * The queues and their message bodies. Ids only: never codes, emails or names (DESIGN.md
+ * "Delivery"). The same zod schema validates what is sent and what is received.
  */
 import { z } from "zod";
+
+/** Queue names as in wrangler.toml (a consumer learns its queue from `batch.queue`). */
+export const QUEUES = {
+  deliveries: "rewardrail-deliveries",
+  deliveriesDeadLetter: "rewardrail-deliveries-dlq",
+  reconciliations: "rewardrail-reconciliations",
+} as const;
 
 export const ReleaseMessage = z.strictObject({ type: z.literal("release"), org: z.string(), batchId: z.string() });
 /** One range of recipient rows (row_no, inclusive) of a releasing batch. */
@@ -32,10 +39,14 @@ export const DeliverMessage = z
 /** The delivery ids a deliver message names. */
 export const idsOf = (m: { deliveryId?: string; deliveryIds?: string[] }): string[] => m.deliveryIds ?? (m.deliveryId ? [m.deliveryId] : []);
 
-/** A reconciliation step: the org's cron run starts (no run id) or a run continues (src/reconciliation/schedule.ts). */
+/**
+ * A reconciliation step, on the reconciliations queue: the org's cron run starts (no run id) or a
+ * run continues (src/reconciliation/schedule.ts).
+ */
 export const ReconcileMessage = z.strictObject({ type: z.literal("reconcile"), org: z.string(), runId: z.string().optional() });
 
-export const QueueMessage = z.discriminatedUnion("type", [ReleaseMessage, ChunkMessage, DeliverMessage, ReconcileMessage]);
+/** What the deliveries queue (and its dead-letter queue) carries. */
+export const QueueMessage = z.discriminatedUnion("type", [ReleaseMessage, ChunkMessage, DeliverMessage]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 export type ReleaseMessage = z.infer<typeof ReleaseMessage>;
 export type ChunkMessage = z.infer<typeof ChunkMessage>;
@@ -43,7 +54,7 @@ export type DeliverMessage = z.infer<typeof DeliverMessage>;
 export type ReconcileMessage = z.infer<typeof ReconcileMessage>;
 
 /** Queues take at most 100 messages per sendBatch. */
-export async function sendMessages(queue: Queue, bodies: QueueMessage[]): Promise<void> {
+export async function sendMessages(queue: Queue, bodies: (QueueMessage | ReconcileMessage)[]): Promise<void> {
   const calls: Promise<unknown>[] = [];
   for (let i = 0; i < bodies.length; i += 100) {
     calls.push(queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const }))));

@@ -1,25 +1,21 @@
 /**
- * Queue consumers. The deliveries queue carries release, chunk and deliver messages (ids only);
- * each message is acked or retried on its own, never in a blanket catch. Its dead-letter queue
- * receives what exhausted its retries and turns it into failed deliveries and exceptions.
+ * The deliveries queue's consumer: release, chunk and deliver messages (ids only). Each message is
+ * acked or retried on its own, never in a blanket catch; deliver messages of one batch are handled
+ * together (one claim, one pool commit, one provider call per 100 emails).
  */
+import { completeBatchIfDone } from "../delivery/completion";
+import { deliver } from "../delivery/deliver";
+import { runChunk, startRelease } from "../delivery/fan-out";
+import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
-import { completeBatchIfDone } from "./completion";
-import { backoffSeconds, deliver } from "./deliver";
-import { deadLetter } from "./dead-letter";
-import { runChunk, startRelease } from "./fan-out";
-import { idsOf, QueueMessage, type DeliverMessage } from "./messages";
-import { reconcileFromQueue } from "../reconciliation/schedule";
+import { idsOf, QueueMessage, ReconcileMessage, sendMessages, type DeliverMessage } from "./messages";
 
-export const DELIVERY_QUEUE = "rewardrail-deliveries";
-export const DEAD_LETTER_QUEUE = "rewardrail-deliveries-dlq";
-
-export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  if (batch.queue === DEAD_LETTER_QUEUE) return deadLetter(batch, env);
+export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const deliverGroups = new Map<string, Message<unknown>[]>();
   for (const msg of batch.messages) {
     const parsed = QueueMessage.safeParse(msg.body);
     if (!parsed.success) {
+      if (await forwardReconcile(env, batch.queue, msg)) continue;
       console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: "unreadable message, dropped" }));
       msg.ack();
       continue;
@@ -31,12 +27,6 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
       continue;
     }
     try {
-      if (body.type === "reconcile") {
-        const { retryAfterSeconds } = await reconcileFromQueue(env, body);
-        if (retryAfterSeconds) msg.retry({ delaySeconds: retryAfterSeconds });
-        else msg.ack();
-        continue;
-      }
       if (body.type === "release") await startRelease(env, body);
       else await runChunk(env, body);
       msg.ack();
@@ -46,6 +36,23 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
     }
   }
   await Promise.all([...deliverGroups.values()].map((msgs) => deliverGroup(env, batch.queue, msgs)));
+}
+
+/**
+ * Reconciliation steps once shared this queue; one enqueued before the reconciliations queue
+ * existed is passed on to it instead of being dropped. True when `msg` was one.
+ */
+async function forwardReconcile(env: Env, queue: string, msg: Message<unknown>): Promise<boolean> {
+  const parsed = ReconcileMessage.safeParse(msg.body);
+  if (!parsed.success) return false;
+  try {
+    await sendMessages(env.RECONCILE_QUEUE, [parsed.data]);
+    msg.ack();
+  } catch (err) {
+    logFailure(queue, msg, err);
+    msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
+  }
+  return true;
 }
 
 async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): Promise<void> {

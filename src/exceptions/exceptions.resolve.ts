@@ -18,13 +18,14 @@ import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { resolvedEvent, resolveStatements } from "./exception-writes";
 import { completeBatchIfDone } from "../delivery/completion";
-import { QueueMessage, sendMessages } from "../delivery/messages";
+import { cancel, requeue as requeueStatement, valueReturned } from "../delivery/delivery-state";
+import { QueueMessage, sendMessages } from "../queues/messages";
 import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
-import { findDelivery, leaseDelivery, releaseLease, voidReward } from "./delivery-store";
+import { findDelivery, leaseDelivery, releaseLease, voidReward } from "../support/delivery-store";
 import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
-import { redeliverNow } from "./redeliver";
-import { REISSUE_APPROVAL_KIND } from "./reissue";
+import { redeliverNow } from "../support/redeliver";
+import { REISSUE_APPROVAL_KIND } from "../support/reissue";
 
 export type ResolveAction = "retry" | "cancel" | "accept";
 export interface ResolveInput { action: ResolveAction; note?: string }
@@ -81,9 +82,7 @@ async function retryDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: s
     throw new AppError("invalid_state_transition", `Batch ${d.batchId} is ${status}; its deliveries cannot be retried (cancel or accept the exception)`);
   }
   const at = new Date().toISOString();
-  const requeue = env.DB.prepare(
-    `UPDATE deliveries SET status = 'queued', status_reason = ?2, claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status IN ('failed', 'held')`,
-  ).bind(d.id, `retry requested by ${auth.sub}`, at);
+  const requeue = requeueStatement(env.DB, d.id, `retry requested by ${auth.sub}`, at);
   try {
     await appendAudit(env.DB, auth.org, [
       resolvedEvent(auth, exc, "retry", note, requestId),
@@ -106,13 +105,11 @@ async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: 
       if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
       refunded = res.ok ? res.amount : 0;
       // Recorded at once: whatever happens next, D1 must not claim value the pool no longer holds for it.
-      await env.DB.prepare("UPDATE deliveries SET committed = 0 WHERE id = ?").bind(d.id).run();
+      await valueReturned(env.DB, d.id).run();
     }
     const sent = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'sent'").bind(d.id).first<{ n: number }>();
     const reward = (sent?.n ?? 0) > 0 ? voidReward(env.DB, d, at) : freeReward(env.DB, d.id, d.codeId, d.cardId);
-    const update = env.DB.prepare(
-      `UPDATE deliveries SET status = 'failed', status_reason = ?2, committed = 0, claimed_until = NULL, updated_at = ?3 WHERE id = ?1`,
-    ).bind(d.id, `cancelled by ${auth.sub}`, at);
+    const update = cancel(env.DB, d.id, `cancelled by ${auth.sub}`, at);
     await appendAudit(env.DB, auth.org, [
       resolvedEvent(auth, exc, "cancel", note, requestId),
       { actor: auth.sub, action: "delivery.cancelled", entityType: "delivery", entityId: d.id, requestId, before: { status: d.status }, after: { status: "failed", refunded, code_freed: (sent?.n ?? 0) === 0 } },

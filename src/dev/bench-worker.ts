@@ -1,0 +1,35 @@
+/**
+ * The benchmarks' Worker entry (test/bench/worker.mjs builds it instead of src/index.ts). It is the
+ * deployed Worker plus the bench counters: the queue handler runs on an env whose D1 and pool
+ * bindings count their calls (src/dev/metrics.ts), and GET /dev/bench/metrics[?reset] reports them.
+ * Nothing here is reachable from src/index.ts, so none of it is in the deployed bundle.
+ */
+import type { Env } from "../env";
+import worker from "../index";
+import { counters, instrument, resetCounters } from "./metrics";
+
+export { FundingPool } from "../../durable-objects/funding-pool";
+
+const METRICS_PATH = "/dev/bench/metrics";
+
+function metrics(url: URL): Response {
+  const snapshot = { ...counters };
+  if (url.searchParams.has("reset")) resetCounters();
+  return Response.json(snapshot);
+}
+
+export default {
+  fetch(request, env, ctx) {
+    if (env.ENVIRONMENT === "bench" && request.url.includes(METRICS_PATH)) {
+      const url = new URL(request.url);
+      if (url.pathname === METRICS_PATH && request.method === "GET") return metrics(url);
+    }
+    return worker.fetch(request, env, ctx);
+  },
+  queue(batch, env, ctx) {
+    return worker.queue(batch, instrument(env), ctx);
+  },
+  scheduled(controller, env, ctx) {
+    return worker.scheduled(controller, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,62 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import type { Env } from "../src/env";
+import { QUEUES, type ReconcileMessage } from "../src/queues/messages";
+import { scheduleReconciliations } from "../src/reconciliation/schedule";
+import { uniqueOrg } from "./helpers/api";
+import { createPool } from "./helpers/factories";
+
+let seq = 0;
+async function consume(queue: string, bodies: unknown[], e: Env = env) {
+  const batch = createMessageBatch(queue, bodies.map((body) => ({ id: `q${seq++}`, timestamp: new Date(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch<unknown>, e, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+function recordingQueue() {
+  const sent: unknown[] = [];
+  const queue = { async sendBatch(msgs: { body: unknown }[]) { for (const m of msgs) sent.push(m.body); } } as unknown as Queue;
+  return { sent, queue };
+}
+
+const runsOf = (org: string) =>
+  env.DB.prepare("SELECT trigger, status FROM reconciliation_runs WHERE org = ?").bind(org).all<{ trigger: string; status: string }>().then((r) => r.results);
+
+describe("queues", () => {
+  it("runs an org's reconciliation from a message on the reconciliations queue", async () => {
+    const org = uniqueOrg("rq");
+    const result = await consume(QUEUES.reconciliations, [{ type: "reconcile", org } satisfies ReconcileMessage]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await runsOf(org)).toEqual([{ trigger: "cron", status: "completed" }]);
+  });
+
+  it("sends the hourly cron's reconcile messages to the reconciliations queue, not the deliveries queue", async () => {
+    const org = uniqueOrg("rq");
+    await createPool(org);
+    const reconcile = recordingQueue();
+    const deliveries = recordingQueue();
+    await scheduleReconciliations({ ...env, RECONCILE_QUEUE: reconcile.queue, DELIVERY_QUEUE: deliveries.queue } as Env);
+    expect(reconcile.sent).toContainEqual({ type: "reconcile", org });
+    expect(deliveries.sent).toEqual([]);
+  });
+
+  it("passes a reconcile message left on the deliveries queue on to the reconciliations queue", async () => {
+    const org = uniqueOrg("rq");
+    const reconcile = recordingQueue();
+    const result = await consume(QUEUES.deliveries, [{ type: "reconcile", org, runId: "rec_x" }], { ...env, RECONCILE_QUEUE: reconcile.queue } as Env);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(reconcile.sent).toEqual([{ type: "reconcile", org, runId: "rec_x" }]);
+    expect(await runsOf(org)).toEqual([]);
+  });
+
+  it("acks an unreadable message without doing anything", async () => {
+    for (const queue of Object.values(QUEUES)) {
+      const result = await consume(queue, [{ type: "nonsense" }]);
+      expect(result.explicitAcks).toHaveLength(1);
+      expect(result.retryMessages).toEqual([]);
+    }
+  });
+});
