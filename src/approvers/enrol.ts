@@ -27,12 +27,13 @@ export async function enrol(env: Env, auth: Auth, email: string, origin: string,
   const d1 = env.DB;
   const existing = await findApprover(d1, auth.org, auth.sub);
   const now = Date.now();
+  const expiresAt = now + linkTtlMs(env);
+  const id = newId("enr");
+  const token = await signVerifyToken(env, { sub: auth.sub, org: auth.org, jti: id }, expiresAt);
   const enrolment: EnrolmentRow = {
-    id: newId("enr"), org: auth.org, sub: auth.sub, email, roles: JSON.stringify(roles), status: "pending",
-    tokenHash: "", expiresAt: new Date(now + linkTtlMs(env)).toISOString(), createdAt: new Date(now).toISOString(), confirmedAt: null,
+    id, org: auth.org, sub: auth.sub, email, roles: JSON.stringify(roles), status: "pending", tokenHash: await sha256Hex(token),
+    expiresAt: new Date(expiresAt).toISOString(), createdAt: new Date(now).toISOString(), confirmedAt: null,
   };
-  const token = await signVerifyToken(env, { sub: auth.sub, org: auth.org, jti: enrolment.id }, now + linkTtlMs(env));
-  enrolment.tokenHash = await sha256Hex(token);
   const statements = [supersedeEnrolments(d1, auth.org, auth.sub), insertEnrolment(d1, enrolment)];
   const details = { enrolment_id: enrolment.id, requested: { email, roles }, token_roles: auth.roles, expires_at: enrolment.expiresAt };
   await record(d1, auth, existing, enrolment, statements, details, requestId);

@@ -3,14 +3,14 @@
  * links); POST confirms, once, before the link expires. Confirming puts the enrolment's email and
  * roles in force; an approver an admin suspended stays suspended.
  */
+import { utcMinute } from "../approvals/link-state";
 import { sha256Hex } from "../core/crypto";
 import { AppError } from "../core/errors";
-import { utcMinute } from "../approvals/link-state";
+import { requireChanged } from "../core/guard";
 import type { Env } from "../env";
 import { transitionApprover } from "./approver-state";
 import { confirmEnrolment, findApprover, findEnrolment, type EnrolmentRow } from "./approvers.store";
 import { verifyVerifyToken } from "./verify-token";
-import { requireChanged } from "../core/guard";
 
 const invalid = () => new AppError("verification_link_invalid", "This is not a valid verification link.");
 

@@ -1,7 +1,7 @@
 /** Approvers as the API shows them (GET /v1/approvers). */
 import { and, eq, inArray } from "drizzle-orm";
 import { decodeCursor, encodeCursor } from "../core/pagination";
-import { notFound } from "../core/errors";
+import { AppError, notFound } from "../core/errors";
 import { createDb } from "../db/client";
 import { approverEnrolments } from "../db/schema";
 import type { ApproverRow } from "./approver-state";
@@ -31,15 +31,19 @@ export async function approverView(d1: D1Database, org: string, sub: string): Pr
   return view(row, (await pendingBySub(d1, org, [sub])).get(sub));
 }
 
-export async function listApprovers(d1: D1Database, org: string, limit: number, cursor?: string) {
-  let after: string | undefined;
-  if (cursor) {
-    try {
-      after = decodeURIComponent(decodeCursor(cursor, "sub"));
-    } catch {
-      after = decodeCursor("", "sub"); // a key that is not valid percent-encoding: refused the same way
-    }
+/** Cursors carry the last `sub` percent-encoded (a sub may hold any character; base64 takes Latin-1 only). */
+function afterSub(cursor: string | undefined): string | undefined {
+  if (!cursor) return undefined;
+  const key = decodeCursor(cursor, "sub");
+  try {
+    return decodeURIComponent(key);
+  } catch {
+    throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }] });
   }
+}
+
+export async function listApprovers(d1: D1Database, org: string, limit: number, cursor?: string) {
+  const after = afterSub(cursor);
   const rows = await listApproverRows(d1, org, limit + 1, after);
   const page = rows.slice(0, limit);
   const pending = await pendingBySub(d1, org, page.map((r) => r.sub));
