@@ -12,6 +12,8 @@ import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
 import approvals from "./routes/approvals/approvals.index";
 import approvalLinks from "./routes/approvals/links.index";
+import approvers from "./routes/approvers/approvers.index";
+import approverVerification from "./routes/approvers/verify.index";
 import audit from "./routes/audit/audit.index";
 import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
@@ -68,9 +70,9 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
-/** Approval-link and claim-link tokens are credentials: never written to logs. */
-const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
+/** Approval-link, verification-link and claim-link tokens are credentials: never written to logs. */
+const loggedPath = (path: string) => path.replace(/^\/(approve|verify|claim)\/[^/]+/, "/$1/[token]");
 
 export function createApp() {
   const app = createRouter();

@@ -124,14 +124,39 @@ describe("the approval page", () => {
     expect((await approvalsOf(s.batchId, s.tokens.auditor)).steps[0].decisions).toEqual([]);
   });
 
-  it("refuses an approver who was removed from the org's approvers after the email", async () => {
+  it("refuses an approver whom an admin removed after the email", async () => {
     const s = await submittedWithLinks();
-    const { version: _v, updated_by: _b, updated_at: _a, ...settings } = (await callJson("/v1/settings", { token: s.tokens.admin })).body;
-    settings.approvers = settings.approvers.filter((a: any) => a.sub !== "fran");
-    expect((await callJson("/v1/settings", { method: "PUT", token: s.tokens.admin, body: settings })).status).toBe(200);
+    expect((await call("/v1/approvers/fran", { method: "DELETE", token: s.tokens.admin })).status).toBe(204);
     const res = await postDecision(s.fran, "approve");
     expect(res.status).toBe(403);
     expect(res.html).toContain("not an approver");
+    expect(res.html).toContain("not an enrolled approver");
+  });
+
+  it("stops a suspended approver's pending link at once (page and POST), and it works again once reinstated", async () => {
+    const s = await submittedWithLinks();
+    const suspended = await callJson("/v1/approvers/fran/suspend", { method: "POST", token: s.tokens.admin });
+    expect(suspended.status).toBe(200);
+    expect(suspended.body).toMatchObject({ sub: "fran", status: "suspended", email: s.emails.fran, roles: ["finance"] });
+    expect((await page(s.fran)).status).toBe(403);
+    const refused = await postDecision(s.fran, "approve");
+    expect(refused.status).toBe(403);
+    expect(refused.html).toContain("suspended");
+    expect((await approvalsOf(s.batchId, s.tokens.auditor)).steps[0].decisions).toEqual([]);
+    const back = await callJson("/v1/approvers/fran/reinstate", { method: "POST", token: s.tokens.admin });
+    expect(back.body).toMatchObject({ status: "active", email: s.emails.fran, roles: ["finance"] });
+    const approved = await postDecision(s.fran, "approve");
+    expect(approved.status).toBe(200);
+  });
+
+  it("records in the decision which enrolment the link relied on", async () => {
+    const s = await submittedWithLinks();
+    const [fran] = (await callJson("/v1/approvers", { token: s.tokens.auditor })).body.data.filter((a: any) => a.sub === "fran");
+    const request = (await approvalsOf(s.batchId, s.tokens.auditor)).steps[0].requests.find((r: any) => r.approver_sub === "fran");
+    expect(request.enrolment_id).toBe(fran.enrolment_id);
+    expect((await postDecision(s.fran, "approve")).status).toBe(200);
+    const event = await env.DB.prepare("SELECT after FROM audit_events WHERE org = ? AND action = 'approval.decided'").bind(s.org).first<{ after: string }>();
+    expect(JSON.parse(event!.after)).toMatchObject({ via: "link", enrolment_id: fran.enrolment_id });
   });
 });
 

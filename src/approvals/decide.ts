@@ -12,11 +12,12 @@ import { AppError } from "../core/errors";
 import { isGuardFailure } from "../core/guard";
 import { newId } from "../core/ids";
 import type { Env, Role } from "../env";
-import { getSettings } from "../settings/settings.service";
+import { assertLinkApprover } from "../approvers/eligibility";
 import { contentHash } from "./content-hash";
 import { exitBatch } from "./exit";
 import { assertLinkUsable } from "./link-state";
 import type { FlowStep } from "./policy";
+import { assertNotShaper, batchShapers } from "./shapers";
 import { advanceFlow, closeFlow, findFlow, findRequest, flowSteps, insertDecision, listDecisions, supersedePending, useRequest, type DecisionRow, type FlowRow } from "./store";
 
 export type Outcome = "recorded" | "step_completed" | "approved" | "rejected";
@@ -28,7 +29,8 @@ export interface DecisionInput {
   decider: { sub: string; roles?: readonly Role[] };
   decision: "approve" | "reject";
   comment: string | null;
-  link?: { requestId: string; batchHash: string };
+  /** By link: the request, the batch hash the token was issued for, and the enrolment it was sent under. */
+  link?: { requestId: string; batchHash: string; enrolmentId: string | null };
   requestId?: string;
 }
 
@@ -43,14 +45,11 @@ export interface Plan {
 
 const MAX_ATTEMPTS = 4;
 
-async function checkDecider(env: Env, input: DecisionInput, batch: BatchRow, step: FlowStep): Promise<void> {
+async function checkDecider(env: Env, input: DecisionInput, batch: BatchRow, flow: FlowRow, step: FlowStep): Promise<void> {
   const { sub, roles } = input.decider;
-  if (sub === batch.createdBy) throw new AppError("self_approval_forbidden", "You created this batch, so someone else must decide on it (four-eyes).");
+  assertNotShaper(await batchShapers(env.DB, batch, flow), sub);
   if (roles && !roles.includes(step.role)) throw new AppError("forbidden", `Step ${step.index + 1} of this batch needs the ${step.role} role`);
-  if (!roles) {
-    const approver = (await getSettings(env.DB, batch.org)).approvers.find((a) => a.sub === sub);
-    if (!approver?.roles.includes(step.role)) throw new AppError("not_an_approver", `You are no longer listed as a ${step.role} approver of this organisation.`);
-  }
+  if (input.link) await assertLinkApprover(env.DB, batch.org, sub, step.role, input.link.enrolmentId);
   const prior = (await listDecisions(env.DB, batch.id)).find((d) => d.approverSub === sub);
   if (prior) throw new AppError("already_decided", `${sub} already ${prior.decision === "approve" ? "approved" : "rejected"} this batch at step ${prior.step + 1} on ${prior.createdAt}`);
 }
@@ -66,7 +65,7 @@ async function plan(env: Env, input: DecisionInput): Promise<Plan> {
   if (!flow || batch.status !== "submitted" || flow.state !== "open") throw illegalTransition(batch.id, batch.status, input.decision === "approve" ? "approved" : "rejected");
   const steps = flowSteps(flow);
   const step = steps[flow.currentStep]!;
-  await checkDecider(env, input, batch, step);
+  await checkDecider(env, input, batch, flow, step);
   if ((await contentHash(env.DB, batch)).hash !== flow.contentHash) throw new AppError("batch_changed", "The batch changed after it was submitted; it cannot be approved as it is.");
   const counted = await env.DB.prepare("SELECT count(*) AS n FROM approval_decisions WHERE batch_id = ? AND step = ? AND decision = 'approve'").bind(batch.id, step.index).first<{ n: number }>();
   const approvalsBefore = counted?.n ?? 0;
@@ -93,7 +92,8 @@ async function commit(env: Env, input: DecisionInput, p: Plan): Promise<void> {
   const base = { actor: input.decider.sub, entityType: "batch", entityId: batch.id, requestId: input.requestId };
   const decided: AuditInput = {
     ...base, action: "approval.decided",
-    after: { decision_id: decision.id, step: step.index, role: step.role, decision: input.decision, comment: input.comment, via: decision.via, request_id: decision.requestId, approvals, quorum: step.quorum },
+    after: { decision_id: decision.id, step: step.index, role: step.role, decision: input.decision, comment: input.comment, via: decision.via, request_id: decision.requestId,
+      ...(input.link ? { enrolment_id: input.link.enrolmentId } : {}), approvals, quorum: step.quorum },
   };
   const details = { step: step.index, decision_id: decision.id, comment: input.comment };
   if (outcome === "rejected") {

@@ -11,6 +11,7 @@ import { AppError } from "../core/errors";
 import { isGuardFailure } from "../core/guard";
 import type { Env } from "../env";
 import type { Outcome } from "./decide";
+import { assertLinkApprover } from "../approvers/eligibility";
 import { assertLinkUsable } from "./link-state";
 import { decide } from "./service";
 import { findFlow, findRequest, flowSteps, markOpened, type FlowRow, type RequestRow } from "./store";
@@ -41,10 +42,12 @@ export async function loadLink(env: Env, token: string): Promise<ResolvedLink> {
   return { claims, request, batch, flow };
 }
 
-/** A link that can decide now. */
+/** A link that can decide now: usable, and its approver still active and enrolled for the step under the same enrolment. */
 async function resolveLink(env: Env, token: string): Promise<ResolvedLink> {
   const link = await loadLink(env, token);
   await assertLinkUsable(env.DB, link.request, link.batch, link.flow, link.claims.bh);
+  const step = flowSteps(link.flow)[link.request.step]!;
+  await assertLinkApprover(env.DB, link.batch.org, link.request.approverSub, step.role, link.request.enrolmentId);
   return link;
 }
 
@@ -89,7 +92,7 @@ export async function decideByLink(env: Env, token: string, form: { decision: "a
   const { claims, request, batch } = await resolveLink(env, token);
   const plan = await decide(
     env,
-    { org: claims.org, batchId: batch.id, decider: { sub: claims.sub }, decision: form.decision, comment: form.comment, link: { requestId: request.id, batchHash: claims.bh }, requestId },
+    { org: claims.org, batchId: batch.id, decider: { sub: claims.sub }, decision: form.decision, comment: form.comment, link: { requestId: request.id, batchHash: claims.bh, enrolmentId: request.enrolmentId }, requestId },
     origin,
   );
   return {

@@ -1,4 +1,4 @@
-/** Telling a batch's creator that it was rejected, by email when the org lists their address. */
+/** Telling a batch's creator that it was rejected, by email when they enrolled and confirmed an address. */
 import { appendAudit } from "../audit/audit";
 import type { BatchRow } from "../batches/batch-state";
 import { sendEmail } from "../channels/email";
@@ -12,7 +12,7 @@ export async function notifyCreatorOfRejection(env: Env, batch: BatchRow, reject
   const { email } = await creatorLabel(env.DB, batch);
   if (!email) {
     await appendAudit(env.DB, batch.org, [
-      { ...base, action: "approval.creator_not_notified", after: { creator: batch.createdBy, reason: "The creator has no email in settings.approvers" } },
+      { ...base, action: "approval.creator_not_notified", after: { creator: batch.createdBy, reason: "The creator has no confirmed approver enrolment (GET /v1/approvers), so no known address" } },
     ]);
     return;
   }

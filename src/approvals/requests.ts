@@ -1,7 +1,8 @@
 /**
- * Approval requests of a step: one signed link per approver of the step's role (never the batch's
- * creator, never someone who already decided on the batch), stored as a token hash, then emailed.
- * Every request and every email outcome is audited.
+ * Approval requests of a step: one signed link per active enrolled approver of the step's role (never
+ * someone who created, uploaded to or submitted the batch, never someone who already decided on it),
+ * stored as a token hash with the enrolment it was sent under, then emailed. Every request and every
+ * email outcome is audited.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
 import type { BatchRow } from "../batches/batch-state";
@@ -10,10 +11,11 @@ import { sha256Hex } from "../core/crypto";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { newId } from "../core/ids";
 import type { Env } from "../env";
-import { getSettings } from "../settings/settings.service";
+import { enrolledFor } from "../approvers/eligibility";
 import { linkTtlMs } from "./config";
 import { approvalRequestEmail } from "./emails";
 import type { FlowStep } from "./policy";
+import { batchShapers } from "./shapers";
 import { flowSteps, insertRequests, listDecisions, recordEmailResult, supersedeRequest, type FlowRow, type RequestRow } from "./store";
 import { batchSummary } from "./summary";
 import { signApprovalToken } from "./tokens";
@@ -34,13 +36,13 @@ interface Issued {
   link: string;
 }
 
-export type StepApprover = { sub: string; email: string };
+export type StepApprover = { sub: string; email: string; enrolmentId: string | null };
 
-/** Approvers listed in the org settings who may approve `step` of this batch (never its creator, never one who decided). */
-export async function stepApprovers(d1: D1Database, batch: BatchRow, step: FlowStep): Promise<StepApprover[]> {
-  const [settings, decisions] = await Promise.all([getSettings(d1, batch.org), listDecisions(d1, batch.id)]);
+/** Active enrolled approvers who may approve `step` of this batch (never one who shaped it, never one who decided). */
+export async function stepApprovers(d1: D1Database, batch: BatchRow, flow: FlowRow, step: FlowStep): Promise<StepApprover[]> {
+  const [enrolled, shapers, decisions] = await Promise.all([enrolledFor(d1, batch.org, step.role), batchShapers(d1, batch, flow), listDecisions(d1, batch.id)]);
   const decided = new Set(decisions.map((d) => d.approverSub));
-  return settings.approvers.filter((a) => a.roles.includes(step.role) && a.sub !== batch.createdBy && !decided.has(a.sub));
+  return enrolled.filter((a) => !shapers.has(a.sub) && !decided.has(a.sub)).map((a) => ({ sub: a.sub, email: a.email, enrolmentId: a.enrolmentId }));
 }
 
 async function sign(ctx: IssueContext, step: FlowStep, approver: StepApprover): Promise<Issued> {
@@ -49,7 +51,7 @@ async function sign(ctx: IssueContext, step: FlowStep, approver: StepApprover): 
   const id = newId("apr");
   const token = await signApprovalToken(ctx.env, { sub: approver.sub, org: ctx.batch.org, bat: ctx.batch.id, stp: step.index, bh: ctx.flow.contentHash, jti: id }, expiresAt);
   const row: RequestRow = {
-    id, org: ctx.batch.org, batchId: ctx.batch.id, step: step.index, approverSub: approver.sub, approverEmail: approver.email,
+    id, org: ctx.batch.org, batchId: ctx.batch.id, step: step.index, approverSub: approver.sub, approverEmail: approver.email, enrolmentId: approver.enrolmentId,
     tokenHash: await sha256Hex(token), status: "pending", expiresAt: new Date(expiresAt).toISOString(), emailStatus: "sending",
     emailMessageId: null, emailError: null, openedAt: null, usedAt: null, createdAt: new Date(now).toISOString(),
   };
@@ -60,10 +62,10 @@ async function sign(ctx: IssueContext, step: FlowStep, approver: StepApprover): 
 export async function issueStepRequests(ctx: IssueContext): Promise<void> {
   const { env, batch, flow, requestId } = ctx;
   const step = flowSteps(flow)[flow.currentStep]!;
-  const approvers = await stepApprovers(env.DB, batch, step);
+  const approvers = await stepApprovers(env.DB, batch, flow, step);
   if (approvers.length === 0) {
     const base = { actor: APPROVALS_ACTOR, entityType: "batch", entityId: batch.id, requestId };
-    await appendAudit(env.DB, batch.org, [{ ...base, action: "approval.no_approvers", after: { step: step.index, role: step.role, note: "No approver in settings.approvers can take this step by email; approve through the API" } }]);
+    await appendAudit(env.DB, batch.org, [{ ...base, action: "approval.no_approvers", after: { step: step.index, role: step.role, note: "No active enrolled approver with this role (who did not shape the batch) can take this step by email; approve through the API" } }]);
     return;
   }
   try {
@@ -106,7 +108,7 @@ export async function issueRequests(ctx: IssueContext, approvers: StepApprover[]
         actor: opts.actor, entityType: "batch", entityId: batch.id, requestId, action: opts.action,
         after: {
           step: step.index, role: step.role, quorum: step.quorum,
-          requests: issued.map((i) => ({ id: i.row.id, approver: i.row.approverSub, expires_at: i.row.expiresAt })),
+          requests: issued.map((i) => ({ id: i.row.id, approver: i.row.approverSub, enrolment_id: i.row.enrolmentId, expires_at: i.row.expiresAt })),
           ...(replaces.length ? { replaces: replaces.map((r) => r.id) } : {}),
         },
       },

@@ -1,8 +1,8 @@
 /**
  * New approval links for a batch that still awaits approval, so an expired or lost email never
  * leaves a batch stuck until its hold expires:
- *   - the approver, from an expired link's page: the new link goes to the approver's address in the
- *     org settings, never to the page, so a forwarded old link gives its holder nothing;
+ *   - the approver, from an expired link's page: the new link goes to the approver's confirmed
+ *     enrolled address, never to the page, so a forwarded old link gives its holder nothing;
  *   - an operator, integrator (the roles that submit) or admin, through the API: to every approver of the
  *     current step who has yet to decide, or to one. Throttled per approver.
  * Either way the old pending link is superseded in the same transaction that stores the new one.
@@ -52,7 +52,7 @@ export async function renewByLink(env: Env, token: string, origin: string, reque
   await assertLinkUsable(env.DB, request, batch, flow, claims.bh, { ignoreExpiry: true });
   if (!isExpired(request)) throw new AppError("approval_link_active", `This link still works until ${utcMinute(request.expiresAt)}: open it again to decide.`);
   const step = flowSteps(flow)[request.step]!;
-  const me = (await stepApprovers(env.DB, batch, step)).find((a) => a.sub === request.approverSub);
+  const me = (await stepApprovers(env.DB, batch, flow, step)).find((a) => a.sub === request.approverSub);
   if (!me) throw new AppError("not_an_approver", `You are no longer an approver of step ${step.index + 1} (${step.role}) of this batch, so no new link was sent.`);
   const raced = new AppError("approval_link_superseded", "This link has just been replaced by a new one: look for the newest approval email.");
   const [renewed] = await issue({ env, batch, flow, origin, requestId }, [me], { action: "approval.link_renewed", actor: me.sub, replaces: [request] }, raced);
@@ -88,17 +88,17 @@ async function awaitingApproval(env: Env, org: string, batchId: string): Promise
 export async function resendLinks(env: Env, auth: Auth, batchId: string, body: { approver_sub?: string }, origin: string, requestId?: string) {
   const { batch, flow, step } = await awaitingApproval(env, auth.org, batchId);
   const label = `step ${step.index + 1} (${step.role})`;
-  let approvers = await stepApprovers(env.DB, batch, step);
+  let approvers = await stepApprovers(env.DB, batch, flow, step);
   if (body.approver_sub !== undefined) {
     approvers = approvers.filter((a) => a.sub === body.approver_sub);
     if (approvers.length === 0) {
       throw new AppError("unprocessable", `${body.approver_sub} cannot take ${label} of this batch`, {
-        errors: [{ pointer: "/approver_sub", code: "not_an_approver", detail: `Not in settings.approvers with the role ${step.role}, the batch's creator, or has already decided` }],
+        errors: [{ pointer: "/approver_sub", code: "not_an_approver", detail: `Not an active enrolled approver with the role ${step.role}, someone who created, uploaded to or submitted the batch, or has already decided` }],
       });
     }
   }
   if (approvers.length === 0) {
-    throw new AppError("unprocessable", `No approver in settings.approvers can take ${label} by email; add one in the settings or decide through the API`);
+    throw new AppError("unprocessable", `No active enrolled approver can take ${label} by email; a ${step.role} can enrol (POST /v1/approvers/enrol), or decide through the API`);
   }
   const now = Date.now();
   const requests = (await listRequests(env.DB, batch.id)).filter((r) => r.step === step.index);

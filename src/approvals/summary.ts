@@ -2,7 +2,7 @@
 import { batchPreview } from "../batches/preview";
 import type { BatchRow } from "../batches/batch-state";
 import type { Env } from "../env";
-import { getSettings } from "../settings/settings.service";
+import { confirmedEmail } from "../approvers/eligibility";
 import type { FlowStep } from "./policy";
 import { formatMoneyCode } from "../core/money";
 
@@ -23,10 +23,9 @@ export interface BatchSummary {
   step: { number: number; of: number; role: string; quorum: number };
 }
 
-/** The creator as approvers know them: "sub (email)" when the org lists their email. */
+/** The creator as approvers know them: "sub (email)" when the creator is an enrolled approver with a confirmed address. */
 export async function creatorLabel(d1: D1Database, batch: BatchRow): Promise<{ label: string; email: string | null }> {
-  const settings = await getSettings(d1, batch.org);
-  const email = settings.approvers.find((a) => a.sub === batch.createdBy)?.email ?? null;
+  const email = await confirmedEmail(d1, batch.org, batch.createdBy);
   return { label: email ? `${batch.createdBy} (${email})` : batch.createdBy, email };
 }
 

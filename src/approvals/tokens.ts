@@ -27,8 +27,11 @@ export interface ApprovalClaims {
 
 const keys = new Map<string, Promise<Uint8Array>>();
 
-/** APPROVAL_SIGNING_SECRET, else a key derived from JWT_SECRET (HMAC with a fixed label): related, never equal. */
-function signingKey(env: Env): Promise<Uint8Array> {
+/**
+ * APPROVAL_SIGNING_SECRET, else a key derived from JWT_SECRET (HMAC with a fixed label): related, never equal.
+ * Approver verification links (src/approvers/verify-token.ts) share it, under their own audience and type.
+ */
+export function signingKey(env: Env): Promise<Uint8Array> {
   if (env.APPROVAL_SIGNING_SECRET) return Promise.resolve(new TextEncoder().encode(env.APPROVAL_SIGNING_SECRET));
   const secret = env.JWT_SECRET;
   if (!secret) throw new AppError("internal_error", "Set APPROVAL_SIGNING_SECRET (or JWT_SECRET) to sign approval links");

@@ -19,7 +19,7 @@ function stepStatus(flow: FlowRow, step: FlowStep, decisions: DecisionRow[]): St
 }
 
 const requestView = (r: RequestRow) => ({
-  id: r.id, approver_sub: r.approverSub, approver_email: r.approverEmail, status: r.status, email_status: r.emailStatus,
+  id: r.id, approver_sub: r.approverSub, approver_email: r.approverEmail, enrolment_id: r.enrolmentId, status: r.status, email_status: r.emailStatus,
   email_error: r.emailError, created_at: r.createdAt, expires_at: r.expiresAt, opened_at: r.openedAt, used_at: r.usedAt,
 });
 

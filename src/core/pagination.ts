@@ -6,9 +6,11 @@ import { AppError } from "./errors";
  * mistyped, made up or taken from another list gets 400 instead of quietly ending or restarting a
  * client's page loop. The kind of an id list is its ids' prefix.
  */
-export type CursorKind = "pool" | "prd" | "sup" | "bat" | "dlv" | "exc" | "rec" | "fnd" | "row" | "ledger";
+export type CursorKind = "pool" | "prd" | "sup" | "bat" | "dlv" | "exc" | "rec" | "fnd" | "row" | "ledger" | "sub";
 
 const SEQ_KINDS: ReadonlySet<CursorKind> = new Set(["row", "ledger"]);
+/** Lists keyed by a token `sub` (approvers): any text a token may carry. */
+const TEXT_KINDS: ReadonlySet<CursorKind> = new Set(["sub"]);
 const ID_KEY = /^[a-z]{2,8}_[0-9a-z_-]{6,80}$/;
 const SEQ_KEY = /^[1-9]\d{0,15}$/;
 
@@ -25,7 +27,9 @@ export function decodeCursor(cursor: string, kind: CursorKind): string {
     // refused below
   }
   const key = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : "";
-  const ok = SEQ_KINDS.has(kind) ? SEQ_KEY.test(key) : ID_KEY.test(key) && key.startsWith(`${kind}_`);
+  const ok = TEXT_KINDS.has(kind)
+    ? key.length > 0 && key.length <= 200
+    : SEQ_KINDS.has(kind) ? SEQ_KEY.test(key) : ID_KEY.test(key) && key.startsWith(`${kind}_`);
   if (!ok) {
     throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }] });
   }

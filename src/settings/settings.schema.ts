@@ -1,6 +1,7 @@
 /**
  * The org settings document: one strict zod schema that PUT validates as a whole, that GET
- * answers with defaults filled in, and that batch validation and approvals read.
+ * answers with defaults filled in, and that batch validation and approvals read. Approvers are not
+ * settings (an admin must not be able to type approval authority): see src/approvers/.
  */
 import { z } from "@hono/zod-openapi";
 import { isCountry, isCurrency } from "../core/iso-codes";
@@ -25,12 +26,6 @@ const ApprovalStep = z.strictObject({
 export const ApprovalPolicySchema = z
   .strictObject({ steps: z.array(ApprovalStep).min(1).max(10) })
   .openapi("ApprovalPolicy", { description: "Ordered approval steps; the batch creator never approves their own batch (four-eyes)" });
-
-const Approver = z.strictObject({
-  sub: z.string().min(1).max(200),
-  email: z.email().max(254),
-  roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
-});
 
 /** A new org's policy: finance approves every batch, the program owner also signs off from 10,000.00. */
 const TemplateText = (max: number) => z.string().min(1).max(max);
@@ -79,7 +74,6 @@ const SettingsFields = z.strictObject({
       .default(10)
       .openapi({ description: "Preview flags an anomaly when the valid count differs from expected_count by more than this %" }),
     approval_policy: ApprovalPolicySchema.default(DEFAULT_APPROVAL_POLICY),
-    approvers: z.array(Approver).max(500).default([]).openapi({ description: "People who receive approval emails" }),
     release_defaults: z
       .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
       .default({ auto_release: true }),
@@ -91,11 +85,6 @@ const SettingsFields = z.strictObject({
 
 type SettingsDoc = z.output<typeof SettingsFields>;
 const checkSettings = (s: SettingsDoc, ctx: z.RefinementCtx) => {
-    const subs = new Set<string>();
-    s.approvers.forEach((a, i) => {
-      if (subs.has(a.sub)) ctx.addIssue({ code: "custom", path: ["approvers", i, "sub"], message: `Approver ${a.sub} is listed twice` });
-      subs.add(a.sub);
-    });
     for (const currency of Object.keys(s.per_recipient_caps)) {
       if (s.allowed_currencies && !s.allowed_currencies.includes(currency)) {
         ctx.addIssue({ code: "custom", path: ["per_recipient_caps", currency], message: `${currency} is not an allowed currency` });
@@ -128,7 +117,6 @@ export const SettingsSchema = z
     prior_payout_window_days: z.number().int(),
     expected_count_tolerance_pct: z.number(),
     approval_policy: ApprovalPolicySchema,
-    approvers: z.array(Approver),
     release_defaults: z.object({ auto_release: z.boolean() }),
     reward_template: RewardTemplate.nullable(),
     version: z.number().int().openapi({ description: "0 until the first PUT" }),

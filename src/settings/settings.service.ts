@@ -18,8 +18,10 @@ export interface SettingsView extends Settings {
 export async function getSettings(d1: D1Database, org: string): Promise<SettingsView> {
   const [row] = await createDb(d1).select().from(orgSettings).where(eq(orgSettings.org, org)).limit(1);
   if (!row) return { ...DEFAULT_SETTINGS, version: 0, updated_by: null, updated_at: null };
-  // Stored documents are re-read through the schema so fields added later get their defaults.
-  const settings = SettingsInput.parse(JSON.parse(row.settings));
+  // Stored documents are re-read through the schema so fields added later get their defaults;
+  // `approvers` was a setting before enrolment (migration 0016 removes it) and is never read.
+  const { approvers: _dropped, ...stored } = JSON.parse(row.settings) as Record<string, unknown>;
+  const settings = SettingsInput.parse(stored);
   return { ...settings, version: row.version, updated_by: row.updatedBy, updated_at: row.updatedAt };
 }
 

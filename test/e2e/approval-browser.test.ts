@@ -1,7 +1,9 @@
 /**
- * The approval flow in a real browser: headless Debian Chromium (playwright-core) opens the link an
- * approver was emailed (read from the dev outbox of a Worker served by `wrangler dev`), checks what
- * the page shows, clicks Approve, and the API then reports the batch approved.
+ * The approval flow in a real browser: fran enrols herself as a finance approver with her own token,
+ * headless Debian Chromium (playwright-core) opens the verification link she was emailed (read from
+ * the dev outbox of a Worker served by `wrangler dev`) and confirms it; then it opens the approval
+ * link she is emailed for a batch, checks what the page shows, clicks Approve, and the API then
+ * reports the batch approved.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -39,17 +41,20 @@ async function api(pathname: string, token: string, init: { method?: string; bod
   return body as any;
 }
 
-/** Settings with one finance approver, a funded pool, a product and a validated batch submitted by the operator. */
+/** The links of the newest dev-outbox message to `to` that carries one containing `kind` (`/verify/`, `/approve/`). */
+async function outboxLink(to: string, kind: string): Promise<string | undefined> {
+  const outbox = await (await fetch(`${server.url}/dev/outbox?to=${encodeURIComponent(to)}`)).json();
+  return (outbox.data as { links: string[] }[]).flatMap((m) => m.links).find((l) => l.includes(kind));
+}
+
+/** A one-step finance policy, a funded pool, a product and a validated batch submitted by the operator. */
 async function submittedBatch(org: string) {
   const [admin, finance, operator] = await Promise.all([
     server.token({ org, sub: "ada", roles: ["admin"] }),
     server.token({ org, sub: "fran", roles: ["finance"] }),
     server.token({ org, sub: "otto", roles: ["operator"] }),
   ]);
-  await api("/v1/settings", admin, {
-    method: "PUT",
-    body: { approval_policy: { steps: [{ role: "finance", quorum: 1 }] }, approvers: [{ sub: "fran", email: "fran@example.com", roles: ["finance"] }] },
-  });
+  await api("/v1/settings", admin, { method: "PUT", body: { approval_policy: { steps: [{ role: "finance", quorum: 1 }] } } });
   const pool = await api("/v1/pools", finance, { body: { name: "Q4 rewards", currency: "USD" } });
   await api(`/v1/pools/${pool.id}/fund`, finance, { body: { amount: 500_000, reference: "e2e" } });
   const product = await api("/v1/products", admin, { body: { name: "Gift card", kind: "inventory", currency: "USD", min_amount: 500, max_amount: 50_000, countries: ["US"] } });
@@ -66,14 +71,32 @@ async function submittedBatch(org: string) {
 }
 
 describe("approving in a browser", () => {
-  it("opens the emailed link, shows the batch, approves with one click, and the API sees it approved", async () => {
-    const { batchId, finance } = await submittedBatch(`e2e-${Date.now()}`);
-    const outbox = await (await fetch(`${server.url}/dev/outbox?to=fran@example.com`)).json();
-    const link = (outbox.data as { links: string[] }[]).flatMap((m) => m.links).find((l) => l.includes("/approve/"));
-    expect(link?.startsWith(`${server.url}/approve/`)).toBe(true);
+  it("enrols fran, confirms her address in the browser, then she approves a batch by link with one click", async () => {
+    const org = `e2e-${Date.now()}`;
+    const fran = await server.token({ org, sub: "fran", roles: ["finance"] });
+    const enrolled = await api("/v1/approvers/enrol", fran, { body: { email: "fran@example.com" } });
+    expect(enrolled).toMatchObject({ sub: "fran", roles: ["finance"], status: "pending" });
+    const verify = await outboxLink("fran@example.com", "/verify/");
+    expect(verify?.startsWith(`${server.url}/verify/`)).toBe(true);
 
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const page = await context.newPage();
+    const opened = await page.goto(verify!);
+    expect(opened?.status()).toBe(200);
+    expect(opened?.headers()["referrer-policy"]).toBe("no-referrer");
+    const enrolment = await page.locator("#enrolment").innerText();
+    for (const text of ["fran", "fran@example.com", "finance", org]) expect(enrolment).toContain(text);
+    expect((await api("/v1/approvers", fran)).data[0].status).toBe("pending"); // opening changed nothing
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT, "verify-page.png"), fullPage: true });
+    await Promise.all([page.waitForURL(verify!), page.getByRole("button", { name: "Confirm" }).click()]);
+    await expect.poll(() => page.locator("#outcome").innerText()).toBe("Enrolment confirmed");
+    expect((await api("/v1/approvers", fran)).data[0]).toMatchObject({ sub: "fran", status: "active", email: "fran@example.com" });
+
+    const { batchId, finance } = await submittedBatch(org);
+    const link = await outboxLink("fran@example.com", "/approve/");
+    expect(link?.startsWith(`${server.url}/approve/`)).toBe(true);
+
     const response = await page.goto(link!);
     expect(response?.status()).toBe(200);
     expect(response?.headers()["referrer-policy"]).toBe("no-referrer");
@@ -81,7 +104,6 @@ describe("approving in a browser", () => {
     for (const text of ["Browser-approved thanks", "e2e-2026", "Dana Owner", "CC-42", "3", "USD 120.00", "otto"]) expect(summary).toContain(text);
     expect(await page.locator("#step").innerText()).toContain("Step 1 of 1");
     expect(await page.locator("#anomalies").innerText()).toContain("Anomalies");
-    mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: path.join(OUTPUT, "approval-page.png"), fullPage: true });
 
     await page.fill("#comment", "Looks right");

@@ -1,13 +1,15 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { call, callJson, token, uniqueOrg } from "./api";
+import { enrolAndConfirm } from "./approver-factories";
 import { orgTokens, seedBatch, uploadCsv } from "./batch-factories";
 
 export type Step = { role: string; quorum?: number; min_total?: number };
 
 /**
- * An org whose settings list approvers: fran and fay (finance), olga (owner) and otto — the
- * operator who creates batches — who also holds the finance role, to prove four-eyes.
+ * An org whose approvers enrolled and confirmed their address through the API: fran and fay
+ * (finance), olga (owner) and otto — the operator who creates batches — who also holds the finance
+ * role, to prove four-eyes (`creatorListed: false` leaves otto unenrolled).
  */
 export async function approvalOrg(opts: { steps?: Step[]; autoRelease?: boolean; creatorListed?: boolean } = {}) {
   const org = uniqueOrg("apr");
@@ -19,18 +21,15 @@ export async function approvalOrg(opts: { steps?: Step[]; autoRelease?: boolean;
     olga: await token({ org, sub: "olga", roles: ["owner"] }),
   };
   const emails = { fran: `fran@${org}.example.com`, fay: `fay@${org}.example.com`, olga: `olga@${org}.example.com`, otto: `otto@${org}.example.com` };
-  const approvers = [
-    { sub: "fran", email: emails.fran, roles: ["finance"] },
-    { sub: "fay", email: emails.fay, roles: ["finance"] },
-    { sub: "olga", email: emails.olga, roles: ["owner"] },
-    ...(opts.creatorListed === false ? [] : [{ sub: "otto", email: emails.otto, roles: ["operator", "finance"] }]),
-  ];
+  await enrolAndConfirm(tokens.fran, emails.fran);
+  await enrolAndConfirm(tokens.fay, emails.fay);
+  await enrolAndConfirm(tokens.olga, emails.olga);
+  if (opts.creatorListed !== false) await enrolAndConfirm(tokens.operator, emails.otto);
   const settings = await callJson("/v1/settings", {
     method: "PUT",
     token: tokens.admin,
     body: {
       approval_policy: { steps: opts.steps ?? [{ role: "finance", quorum: 1 }, { role: "owner", quorum: 1, min_total: 100_000 }] },
-      approvers,
       release_defaults: { auto_release: opts.autoRelease ?? true },
     },
   });

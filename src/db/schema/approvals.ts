@@ -47,6 +47,8 @@ export const approvalRequests = sqliteTable(
     step: integer("step").notNull(),
     approverSub: text("approver_sub").notNull(),
     approverEmail: text("approver_email").notNull(),
+    /** The approver's confirmed enrolment this link was sent under (src/approvers/); a link decision needs it still in force. */
+    enrolmentId: text("enrolment_id"),
     tokenHash: text("token_hash").notNull(),
     status: text("status", { enum: ["pending", "used", "superseded"] }).notNull(),
     expiresAt: text("expires_at").notNull(),

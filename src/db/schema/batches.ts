@@ -105,7 +105,8 @@ export const batchUploads = sqliteTable(
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [index("batch_uploads_batch").on(t.batchId, t.firstRow)],
+  // batch_uploads_actor: everyone who uploaded to a batch, read by four-eyes (src/approvals/shapers.ts).
+  (t) => [index("batch_uploads_batch").on(t.batchId, t.firstRow), index("batch_uploads_actor").on(t.batchId, t.createdBy)],
 );
 
 /**

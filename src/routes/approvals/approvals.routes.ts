@@ -12,7 +12,7 @@ export const submitBatch = createRoute({
   description:
     "Reserves the valid total in the pool (a hold that expires after HOLD_TTL_HOURS, default 7 days, and never before release_at + 1 day), " +
     "records the content hash approvals are bound to and the approval steps of the org's policy at this moment, moves the batch to `submitted` " +
-    "and emails the first step's approvers a single-use link. 409 `insufficient_funds` / `limit_exceeded` leave the batch unchanged.",
+    "and emails the first step's active enrolled approvers (never anyone who created, uploaded to or submitted the batch) a single-use link. 409 `insufficient_funds` / `limit_exceeded` leave the batch unchanged.",
   ...protect(["operator", "integrator"]),
   request: { params: BatchId, headers: IdempotencyHeader },
   responses: { 200: json(BatchSchema, "The submitted batch"), ...problems(400, 401, 403, 404, 409, 422) },
@@ -28,7 +28,7 @@ export const listApprovals = createRoute({
 export const decide = createRoute({
   method: "post", path: "/v1/batches/{id}/approvals", tags, summary: "Approve or reject the batch's current step",
   description:
-    "Needs the role of the current step (see GET). The batch's creator never decides (403 `self_approval_forbidden`); each person decides on a batch once " +
+    "Needs the role of the current step (see GET). Whoever created, uploaded recipients to or submitted the batch never decides (403 `self_approval_forbidden`); each person decides on a batch once " +
     "(409 `already_decided`); a step completes when `quorum` distinct approvers approved. A rejection ends the batch (`rejected`) and releases its hold; " +
     "the last step's approval makes it `approved` and, with auto-release and no later release_at, releases it to delivery at once.",
   ...protect("any"),
@@ -40,7 +40,7 @@ export const resendLinks = createRoute({
   method: "post", path: "/v1/batches/{id}/approvals/resend", tags, summary: "Email new approval links for the current step",
   description:
     "While the batch is `submitted`: new single-use links to the current step's approvers who have yet to decide (or only `approver_sub`), " +
-    "at their email in the org settings, for a lost email, an expired link or a failed send. Each approver's earlier pending link is superseded in the same " +
+    "at their confirmed enrolled email (GET /v1/approvers), for a lost email, an expired link or a failed send. Each approver's earlier pending link is superseded in the same " +
     "transaction. At most one re-send per approver every 10 minutes unless their last email failed (listed in `skipped`; 429 `rate_limited` with " +
     "Retry-After when nobody is due). An approver can also get a new link from an expired link's page. Not in API.md v1: an addition.",
   ...protect(["operator", "integrator", "admin"]),

@@ -25,6 +25,7 @@ const Request = z.object({
   id: z.string(),
   approver_sub: z.string(),
   approver_email: z.string(),
+  enrolment_id: z.string().nullable().openapi({ description: "The approver's confirmed enrolment the link was sent under (GET /v1/approvers); a link decision needs it still in force" }),
   status: z.enum(["pending", "used", "superseded"]),
   email_status: z.enum(["sending", "sent", "failed"]),
   email_error: z.string().nullable(),
@@ -77,7 +78,7 @@ export const DecisionResultSchema = ApprovalsSchema.extend({
 
 export const ResendBody = z
   .strictObject({
-    approver_sub: z.string().min(1).max(200).optional().openapi({ description: "Only this approver (a `sub` in settings.approvers); default: every approver of the current step who has yet to decide" }),
+    approver_sub: z.string().min(1).max(200).optional().openapi({ description: "Only this approver (an active enrolled approver's `sub`, GET /v1/approvers); default: every approver of the current step who has yet to decide" }),
   })
   .openapi("ApprovalResendInput");
 

@@ -18,7 +18,8 @@ import * as routeDefs from "./links.routes";
 const routes = named(routeDefs);
 
 const FORM_LIMIT = 16 * 1024;
-const HEADERS = {
+/** Also the approver verification pages' headers (src/routes/approvers/verify.index.tsx). */
+export const LINK_PAGE_HEADERS = {
   "referrer-policy": "no-referrer",
   "cache-control": "no-store",
   "x-frame-options": "DENY",
@@ -28,7 +29,7 @@ const HEADERS = {
 };
 
 function page(c: Context<AppEnv>, status: number, body: JSX.Element) {
-  return c.html(body as string | Promise<string>, status as 200, HEADERS);
+  return c.html(body as string | Promise<string>, status as 200, LINK_PAGE_HEADERS);
 }
 
 const router = createRouter();

@@ -5,7 +5,7 @@ const tags = ["Approval links"];
 const TokenParam = z.object({ token: z.string().min(1).max(4096).openapi({ param: { name: "token", in: "path" }, description: "The signed approval token from the email" }) });
 const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
 const errorPages = {
-  403: html("The creator of the batch, or no longer an approver"),
+  403: html("Someone who created, uploaded to or submitted the batch; or the approver is suspended, removed, no longer enrolled with the step's role, or re-enrolled since the link was sent"),
   404: html("Not a valid approval link (bad signature, another audience such as an API token, unknown request)"),
   409: html("Already used, no longer needed, the batch changed, or the batch no longer awaits approval"),
   410: html("The link has expired (the page offers a new one by email when a new one would work)"),
@@ -32,8 +32,8 @@ export const decideLink = createRoute({
 export const renewLink = createRoute({
   method: "post", path: "/approve/{token}/renew", tags, summary: "Email the approver a new link in place of this expired one",
   description:
-    "For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still listed with the step's role). " +
-    "The new link goes to the approver's email in the org settings, never to the page; the old link is superseded. One renewal per link.",
+    "For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still active and enrolled with the step's role). " +
+    "The new link goes to the approver's confirmed enrolled email, never to the page; the old link is superseded. One renewal per link.",
   request: { params: TokenParam },
   responses: {
     200: html("The new link was emailed"),

@@ -14,7 +14,8 @@ export const getSettings = createRoute({
 export const putSettings = createRoute({
   method: "put", path: "/v1/settings", tags, summary: "Replace the org's settings (validated as a whole; omitted fields take their defaults)",
   description:
-    "The body names at least one setting: an empty or missing body is refused (400) rather than resetting every setting, approvers included. " +
+    "The body names at least one setting: an empty or missing body is refused (400) rather than resetting every setting. " +
+    "Approvers are not settings: a body with `approvers` is refused (400 `validation_failed`, pointer `/approvers`); people enrol themselves (POST /v1/approvers/enrol). " +
     "What GET answered can be sent back as it is; its `version` makes the PUT conditional (409 `conflict` when someone saved meanwhile).",
   ...protect(["admin"]),
   request: { body: jsonBody(SettingsPutBody) },
