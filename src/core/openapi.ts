@@ -1,5 +1,6 @@
 import { z, type RouteConfig } from "@hono/zod-openapi";
 import { ERROR_CODES } from "./errors";
+import { hasUnsafeText } from "./text";
 
 /** Problem Details (RFC 9457) as every error response documents it. */
 export const ProblemSchema = z
@@ -86,14 +87,9 @@ export function csvBody(example: string) {
   return z.custom<never>(() => true).openapi({ type: "string", description: "CSV, streamed", example });
 }
 
-// C0 and C1 controls, DEL, and the bidirectional overrides and isolates that can make a name read
-// differently from what it is (e.g. U+202E turns "gpj.exe" around) on approval pages and emails.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-
-/** A one-line name or label that people read: trimmed, 1..max chars, no control or bidi-override characters. */
+/** A one-line name or label that people read: trimmed, 1..max chars, none of the characters `hasUnsafeText` refuses. */
 export const PlainText = (max: number) =>
-  z.string().trim().min(1).max(max).refine((v) => !UNSAFE_TEXT.test(v), "no control characters or bidirectional overrides");
+  z.string().trim().min(1).max(max).refine((v) => !hasUnsafeText(v), "no control, format (bidi, zero-width) or line-separator characters");
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
 
