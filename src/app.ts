@@ -9,6 +9,7 @@ import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
+import { utf8Json } from "./middleware/utf8-json";
 import approvals from "./routes/approvals/approvals.index";
 import approvalLinks from "./routes/approvals/links.index";
 import audit from "./routes/audit/audit.index";
@@ -95,6 +96,7 @@ export function createApp() {
   app.use("/v1/*", authenticate);
   app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
   app.use("/v1/*", emptyBodyIsNoBody);
+  app.use("*", utf8Json);
 
   for (const router of routers) app.route("/", router);
   app.route("/", poolBench);
