@@ -11,6 +11,8 @@ export interface Env {
   JWT_AUDIENCE: string;
   JWT_SECRET?: string;
   JWT_JWKS_URL?: string;
+  /** Longest token lifetime (exp − iat) the API accepts, in seconds (default 86400). */
+  JWT_MAX_TTL_SECONDS?: string;
   EMAIL_FROM: string;
   RESEND_API_KEY?: string;
   /** How long one provider call may take before it counts as a transient failure (default 15000). */

@@ -10,8 +10,10 @@ export interface TokenOptions {
   secret?: string;
   issuer?: string;
   audience?: string;
-  omit?: ("org" | "exp" | "sub" | "roles" | "iss" | "aud")[];
+  omit?: ("org" | "exp" | "iat" | "sub" | "roles" | "iss" | "aud")[];
   notBefore?: number;
+  /** `iat` in epoch seconds (default now); `exp` stays now + ttlSeconds. */
+  issuedAt?: number;
 }
 
 /** Signs a dev token the way `npm run token` does, with knobs for the auth tests. */
@@ -20,7 +22,8 @@ export async function token(opts: TokenOptions = {}): Promise<string> {
   const claims: Record<string, unknown> = { org: opts.org ?? "acme", roles: opts.roles ?? ["admin"] };
   const omit = new Set(opts.omit ?? []);
   for (const k of omit) delete claims[k];
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt(now);
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" });
+  if (!omit.has("iat")) jwt = jwt.setIssuedAt(opts.issuedAt ?? now);
   if (!omit.has("sub")) jwt = jwt.setSubject(opts.sub ?? "alice");
   if (!omit.has("iss")) jwt = jwt.setIssuer(opts.issuer ?? env.JWT_ISSUER);
   if (!omit.has("aud")) jwt = jwt.setAudience(opts.audience ?? env.JWT_AUDIENCE);
