@@ -1,14 +1,15 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { AppError, problemResponse } from "./core/errors";
+import { redactTokens } from "./core/redact";
 import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
+import { securityHeaders } from "./middleware/security-headers";
 import { utf8Json } from "./middleware/utf8-json";
 import approvals from "./routes/approvals/approvals.index";
 import approvalLinks from "./routes/approvals/links.index";
@@ -26,6 +27,7 @@ import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
+import { docsPage } from "./routes/service/docs.page";
 import type { AppEnv } from "./env";
 
 /** Request body limits (src/core/limits.ts): 1 MiB for JSON, 32 MiB per CSV chunk on the bulk upload routes. */
@@ -69,12 +71,13 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
-/** Approval-link and claim-link tokens are credentials: never written to logs. */
-const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
+/** Approval, verification and claim links carry their token in the path: never written to logs. */
+const loggedPath = redactTokens;
 
 export function createApp() {
   const app = createRouter();
 
+  app.use(securityHeaders);
   app.use(requestId({ headerName: "x-request-id" }));
   app.use(async (c, next) => {
     const started = Date.now();
@@ -125,7 +128,7 @@ export function createApp() {
     },
     servers: [{ url: "/" }],
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Rewardrail API" }));
+  app.get("/docs", docsPage);
 
   app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.req.path, c.var.requestId));
   app.onError((err, c) => {
@@ -140,7 +143,7 @@ export function createApp() {
       if (err.status === 401) return problemResponse(new AppError("unauthorized"), c.req.path, requestId);
       if (err.status < 500) return problemResponse(new AppError("unprocessable", err.message), c.req.path, requestId);
     }
-    console.error(JSON.stringify({ request_id: requestId, error: String(err), stack: (err as Error)?.stack }));
+    console.error(JSON.stringify({ request_id: requestId, path: loggedPath(c.req.path), error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
     return problemResponse(new AppError("internal_error", "Something went wrong on our side; quote the request id to support"), c.req.path, requestId);
   });
 
