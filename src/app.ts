@@ -9,6 +9,7 @@ import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
+import { limitCaller, limitFailedAuth, limitLinkPages } from "./middleware/rate-limit";
 import { securityHeaders } from "./middleware/security-headers";
 import { utf8Json } from "./middleware/utf8-json";
 import approvals from "./routes/approvals/approvals.index";
@@ -96,7 +97,10 @@ export function createApp() {
         }),
     }),
   );
+  for (const pages of ["/approve/*", "/verify/*", "/claim/*"]) app.use(pages, limitLinkPages);
+  app.use(limitFailedAuth);
   app.use("/v1/*", authenticate);
+  app.use("/v1/*", limitCaller);
   app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
   app.use("/v1/*", emptyBodyIsNoBody);
   app.use("*", utf8Json);

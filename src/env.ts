@@ -6,6 +6,12 @@ export interface Env {
   DB: D1Database;
   FUNDING_POOL: DurableObjectNamespace<FundingPool>;
   DELIVERY_QUEUE: Queue;
+  /** Workers Rate Limiting: requests per caller (org + sub) on /v1 (src/middleware/rate-limit.ts). */
+  CALLER_RATE_LIMITER?: RateLimit;
+  /** Workers Rate Limiting: link-page requests and failed authentications per client IP. */
+  CLIENT_RATE_LIMITER?: RateLimit;
+  /** "off" stops counting requests against the rate limits (benchmarks); anything else leaves them on. */
+  RATE_LIMITS?: string;
   ENVIRONMENT: string;
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;

@@ -37,15 +37,32 @@ const STATUS_TEXT: Record<number, string> = {
   413: "Body too large",
   415: "Unsupported media type",
   422: "Unprocessable (e.g. idempotency_key_reused)",
-  429: "Rate limited",
+  429: "Rate limited (rate_limited): wait Retry-After seconds",
   500: "Internal error",
 };
+
+/** The headers of a 429 (src/middleware/rate-limit.ts; a resend's throttle sends Retry-After alone). */
+export const RateLimitHeaders = {
+  "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" } },
+  "RateLimit-Policy": {
+    description: 'The quota that was exceeded (draft-ietf-httpapi-ratelimit-headers): `"caller";q=6000;w=60` per org and sub on /v1, `"client";q=100;w=60` per IP on link pages and failed authentication',
+    schema: { type: "string" },
+  },
+  RateLimit: { description: 'What is left of the quota and when it returns, e.g. `"client";r=0;t=60`', schema: { type: "string" } },
+} as const;
+
+/** The shared 429 response: problem+json `rate_limited` with Retry-After and the RateLimit fields. */
+export const RateLimitedResponse = {
+  description: STATUS_TEXT[429]!,
+  headers: RateLimitHeaders,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+} as const;
 
 /** Problem+json responses for the given statuses, to spread into a route's `responses`. */
 export function problems<const S extends readonly number[]>(...statuses: S) {
   const out: Record<number, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }> = {};
   for (const s of [...statuses, 500]) {
-    out[s] = { description: STATUS_TEXT[s] ?? "Error", content: { "application/problem+json": { schema: ProblemSchema } } };
+    out[s] = s === 429 ? RateLimitedResponse : { description: STATUS_TEXT[s] ?? "Error", content: { "application/problem+json": { schema: ProblemSchema } } };
   }
   return out as { [K in S[number] | 500]: { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } } };
 }
@@ -93,10 +110,14 @@ export const PlainText = (max: number) =>
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
 
+/** Routes behind a rate limit: /v1 per caller, the link pages per client IP (src/middleware/rate-limit.ts). */
+const RATE_LIMITED_PATHS = /^\/(v1|approve|verify|claim)\//;
+
 /**
  * A routes module's routes as the app registers them: each named by its export name as its
- * `operationId` (SDK generators name their methods after it), and each that takes a body also
- * documenting 413 and 415, which the body limit and the content-type check answer on every such route.
+ * `operationId` (SDK generators name their methods after it), each that takes a body also
+ * documenting 413 and 415, which the body limit and the content-type check answer on every such
+ * route, and each behind a rate limit documenting its 429.
  */
 export function named<T extends Record<string, unknown>>(routes: T): T {
   const out: Record<string, unknown> = {};
@@ -104,7 +125,11 @@ export function named<T extends Record<string, unknown>>(routes: T): T {
     out[name] = !isRoute(route) ? route : {
       ...route,
       operationId: route.operationId ?? name,
-      responses: { ...(route.request?.body ? problems(413, 415) : {}), ...route.responses },
+      responses: {
+        ...(route.request?.body ? problems(413, 415) : {}),
+        ...(RATE_LIMITED_PATHS.test(route.path) ? { 429: RateLimitedResponse } : {}),
+        ...route.responses,
+      },
     };
   }
   return out as T;

@@ -40,9 +40,15 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** A random address from 198.18.0.0/15, the block set aside for benchmarking networks (RFC 2544). */
+const testClientIp = () => `198.${18 + Math.floor(Math.random() * 2)}.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+
 /** Calls the Worker's fetch handler exactly as an HTTP client would. */
 export async function call(path: string, opts: CallOptions = {}): Promise<Response> {
   const headers = new Headers(opts.headers);
+  // Each request comes from an address of its own unless the test picks one, so the per-IP limits
+  // (link pages, failed authentication: src/middleware/rate-limit.ts) never add up across tests.
+  if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", testClientIp());
   if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
   let body: BodyInit | undefined = opts.rawBody;
   if (opts.body !== undefined) {
