@@ -1,15 +1,18 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { AppError, problemResponse } from "./core/errors";
+import { redactTokens } from "./core/redact";
 import { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT, isCsv } from "./core/limits";
 import { problems } from "./core/openapi";
 import { createRouter } from "./core/router";
 import { createDb } from "./db/client";
 import { authenticate } from "./middleware/auth";
+import { limitCaller, limitFailedAuth, limitLinkPages } from "./middleware/rate-limit";
+import { securityHeaders } from "./middleware/security-headers";
+import { utf8Json } from "./middleware/utf8-json";
 import approvals from "./routes/approvals/approvals.index";
 import approvalLinks from "./routes/approvals/links.index";
 import approvers from "./routes/approvers/approvers.index";
@@ -28,6 +31,7 @@ import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
+import { docsPage } from "./routes/service/docs.page";
 import type { AppEnv } from "./env";
 
 /** Request body limits (src/core/limits.ts): 1 MiB for JSON, 32 MiB per CSV chunk on the bulk upload routes. */
@@ -71,12 +75,13 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
-/** Approval-link, verification-link and claim-link tokens are credentials: never written to logs. */
-const loggedPath = (path: string) => path.replace(/^\/(approve|verify|claim)\/[^/]+/, "/$1/[token]");
+/** Approval, verification and claim links carry their token in the path: never written to logs. */
+const loggedPath = redactTokens;
 
 export function createApp() {
   const app = createRouter();
 
+  app.use(securityHeaders);
   app.use(requestId({ headerName: "x-request-id" }));
   app.use(async (c, next) => {
     const started = Date.now();
@@ -95,9 +100,13 @@ export function createApp() {
         }),
     }),
   );
+  for (const pages of ["/approve/*", "/verify/*", "/claim/*"]) app.use(pages, limitLinkPages);
+  app.use(limitFailedAuth);
   app.use("/v1/*", authenticate);
+  app.use("/v1/*", limitCaller);
   app.use("/v1/*", (c, next) => (isUpload(c.req.path, c.req.header("content-type")) ? uploadLimit(c, next) : defaultLimit(c, next)));
   app.use("/v1/*", emptyBodyIsNoBody);
+  app.use("*", utf8Json);
 
   for (const router of routers) app.route("/", router);
   app.route("/", poolBench);
@@ -105,11 +114,11 @@ export function createApp() {
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({
     method: "get", path: "/openapi.json", operationId: "openapi", tags: ["Service"], summary: "This OpenAPI 3.1 document", security: [],
-    responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } }, ...problems(429) },
+    responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } }, ...problems() },
   });
   app.openAPIRegistry.registerPath({
     method: "get", path: "/docs", operationId: "docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json", security: [],
-    responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } }, ...problems(429) },
+    responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } }, ...problems() },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -126,7 +135,7 @@ export function createApp() {
     },
     servers: [{ url: "/" }],
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Rewardrail API" }));
+  app.get("/docs", docsPage);
 
   app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.req.path, c.var.requestId));
   app.onError((err, c) => {
@@ -141,7 +150,7 @@ export function createApp() {
       if (err.status === 401) return problemResponse(new AppError("unauthorized"), c.req.path, requestId);
       if (err.status < 500) return problemResponse(new AppError("unprocessable", err.message), c.req.path, requestId);
     }
-    console.error(JSON.stringify({ request_id: requestId, error: String(err), stack: (err as Error)?.stack }));
+    console.error(JSON.stringify({ request_id: requestId, path: loggedPath(c.req.path), error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
     return problemResponse(new AppError("internal_error", "Something went wrong on our side; quote the request id to support"), c.req.path, requestId);
   });
 

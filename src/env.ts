@@ -8,11 +8,19 @@ export interface Env {
   DELIVERY_QUEUE: Queue;
   /** Reconciliation steps (src/queues/reconciliations.consumer.ts), apart from the reward sends. */
   RECONCILE_QUEUE: Queue;
+  /** Workers Rate Limiting: requests per caller (org + sub) on /v1 (src/middleware/rate-limit.ts). */
+  CALLER_RATE_LIMITER?: RateLimit;
+  /** Workers Rate Limiting: link-page requests and failed authentications per client IP. */
+  CLIENT_RATE_LIMITER?: RateLimit;
+  /** "off" stops counting requests against the rate limits (benchmarks); anything else leaves them on. */
+  RATE_LIMITS?: string;
   ENVIRONMENT: string;
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   JWT_SECRET?: string;
   JWT_JWKS_URL?: string;
+  /** Longest token lifetime (exp − iat) the API accepts, in seconds (default 86400). */
+  JWT_MAX_TTL_SECONDS?: string;
   EMAIL_FROM: string;
   RESEND_API_KEY?: string;
   /** How long one provider call may take before it counts as a transient failure (default 15000). */

@@ -22,7 +22,7 @@ describe("production tokens from a JWKS", () => {
     server.use(http.get(JWKS_URL, () => HttpResponse.json({ keys })));
     const e = { ...env, JWT_JWKS_URL: JWKS_URL } as Env;
     const sign = (alg: string, kid: string, key: CryptoKey | Uint8Array) =>
-      new SignJWT({ org: "acme", roles: ["auditor"] }).setProtectedHeader({ alg, kid }).setSubject("svc").setIssuer(env.JWT_ISSUER)
+      new SignJWT({ org: "acme", roles: ["auditor"] }).setProtectedHeader({ alg, kid }).setSubject("svc").setIssuer(env.JWT_ISSUER).setIssuedAt()
         .setAudience(env.JWT_AUDIENCE).setExpirationTime("5m").sign(key);
 
     const rs = await meWith(e, await sign("RS256", "rsa-1", rsa.privateKey));

@@ -52,6 +52,25 @@ describe("bearer authentication", () => {
     await expect401(`Bearer ${await token({ notBefore: Math.floor(Date.now() / 1000) + 600 })}`);
   });
 
+  it("refuses a token that lives longer than JWT_MAX_TTL_SECONDS (a day by default), and accepts one of a day", async () => {
+    const long = await expect401(`Bearer ${await token({ ttlSeconds: 2 * 86_400 })}`);
+    expect(long.detail).toMatch(/longer than 86400 seconds/);
+    // Still valid now, but issued long ago for a long life: the lifetime counts, not what is left.
+    const now = Math.floor(Date.now() / 1000);
+    await expect401(`Bearer ${await token({ issuedAt: now - 86_400, ttlSeconds: 600 })}`);
+    const day = await call("/v1/me", { token: await token({ ttlSeconds: 86_400 }) });
+    expect(day.status).toBe(200);
+  });
+
+  it("refuses a token without iat or issued more than a minute in the future", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect401(`Bearer ${await token({ omit: ["iat"] })}`);
+    const ahead = await expect401(`Bearer ${await token({ issuedAt: now + 600 })}`);
+    expect(ahead.detail).toMatch(/iat/);
+    const skewed = await call("/v1/me", { token: await token({ issuedAt: now + 30 }) });
+    expect(skewed.status).toBe(200);
+  });
+
   it("refuses the wrong issuer and the wrong audience", async () => {
     await expect401(`Bearer ${await token({ issuer: "someone-else" })}`);
     await expect401(`Bearer ${await token({ audience: "another-api" })}`);

@@ -155,6 +155,27 @@ describe("recipient upload and validation", () => {
     expect(rows[0].fields).toEqual({ message: "Thank you" });
   });
 
+  it("marks names and template fields with bidi overrides, zero-width, NEL or line separators invalid, as batch names are refused", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const bad = ["Ann\u202egpj.exe", "Bo\u200bb", "Cy\u2066x\u2069", "Di\u0085Line", "Ed\u2028Sep", "Fe\u00adlix"];
+    const recipients = [
+      ...bad.map((name, i) => ({ external_id: `N${i}`, name, email: `n${i}@example.com`, country: "US", amount: 2500 })),
+      { external_id: "F1", name: "Flo", email: "f1@example.com", country: "US", amount: 2500, fields: { note: "hi\u202e there" } },
+      { external_id: "F2", name: "Gus", email: "f2@example.com", country: "US", amount: 2500, fields: { note: "a\u2029b" } },
+      { external_id: "OK", name: "🎁 Ünïcödé — Zoë", email: "ok@example.com", country: "US", amount: 2500, fields: { note: "ça va 👍" } },
+    ];
+    const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, body: { recipients } });
+    expect(res.status).toBe(200);
+    expect(res.body.upload).toMatchObject({ rows: 9, valid: 1, invalid: 8 });
+    const rows = await allRecipients(batchId, tokens.operator);
+    expect(rows.map((r) => [r.external_id, r.status, r.reasons])).toEqual([
+      ...bad.map((_, i) => [`N${i}`, "invalid", ["name_invalid"]]),
+      ["F1", "invalid", ["field_invalid"]],
+      ["F2", "invalid", ["field_invalid"]],
+      ["OK", "valid", []],
+    ]);
+  });
+
   it("refuses unknown fields in JSON recipients", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
     const res = await callJson(`/v1/batches/${batchId}/recipients`, {
@@ -292,7 +313,7 @@ describe("batch metadata", () => {
     const tokens = await orgTokens(org);
     const pool = await createPool(org);
     const product = await createProduct(tokens.admin);
-    for (const [field, value] of [["name", "Gift \u0000 cards"], ["campaign", "Q4 \u202egpj.exe"], ["cost_center", "CC\r\n1"], ["business_owner", "Dana\u2066"]]) {
+    for (const [field, value] of [["name", "Gift \u0000 cards"], ["campaign", "Q4 \u202egpj.exe"], ["cost_center", "CC\r\n1"], ["business_owner", "Dana\u2066"], ["name", "Gift\u200bcards"], ["campaign", "Q4\u2028x"]]) {
       const res = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, product, { [field!]: value }) });
       expect(res.status, field).toBe(400);
       expect(res.body.errors[0]).toMatchObject({ pointer: `/${field}` });

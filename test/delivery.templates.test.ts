@@ -19,6 +19,15 @@ describe("reward messages", () => {
     expect(m.text).toContain("Valid until 2027-01-31.");
   });
 
+  it("strips bidi overrides, zero-width and separator characters from subjects and SMS", () => {
+    const t = { subject: "Hi {{name}} from {{fields.team}}", text: "{{name}}", sms: "{{name}}: {{claim_url}}" };
+    const m = rewardEmail({ ...base, recipientName: "Ann\u202egpj.exe\u200b", fields: { team: "O\u2066ps\u0085\u2029x" } }, t);
+    expect(m.subject).toBe("Hi Ann gpj.exe from O ps x");
+    const sms = rewardSms({ ...base, recipientName: "Bo\u2068b\u200d", claimUrl: "https://x/claim/t" }, t);
+    expect(sms).toBe("Bo b: https://x/claim/t");
+    expect(m.subject + sms).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+  });
+
   it("fills an org template with name, amount, product, code, expiry and CSV fields", () => {
     const t = { subject: "{{name}}, {{amount}} for {{fields.team}}\r\n", text: "Code {{code}} ({{product}}) {{expiry}} {{unknown}}", sms: "{{claim_url}}" };
     const m = rewardEmail({ ...base, recipientName: "Ann", fields: { team: "<Ops>" } }, t);

@@ -140,4 +140,40 @@ describe("request bodies", () => {
     const broken = await callJson(`/v1/batches/${batchId}/cancel`, { token: tokens.operator, ...jsonNoBody, rawBody: "{" });
     expect(broken.body.code).toBe("invalid_json");
   });
+
+  it("refuses a JSON body that is not valid UTF-8 instead of storing U+FFFD, on every JSON route", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const bytes = (text: string) => {
+      const [before, after] = text.split("\uFFFD") as [string, string];
+      return new Uint8Array([...new TextEncoder().encode(before), 0xff, 0xfe, ...new TextEncoder().encode(after)]);
+    };
+    const json = { "content-type": "application/json" };
+    const cases = [
+      { path: "/v1/pools", token: tokens.finance, body: '{"name":"Q\uFFFD4","currency":"USD"}' },
+      { path: `/v1/batches/${batchId}/recipients`, token: tokens.operator, body: '{"recipients":[{"name":"Ann\uFFFD","email":"a@example.com","country":"US","amount":2500}]}' },
+      { path: `/v1/batches/${batchId}/cancel`, token: tokens.operator, body: '{"reason":"no\uFFFD"}', headers: { "idempotency-key": "utf8-cancel" } },
+    ];
+    for (const c of cases) {
+      const res = await callJson(c.path, { token: c.token, method: "POST", rawBody: bytes(c.body), headers: { ...json, ...c.headers } });
+      expect(res.status, c.path).toBe(400);
+      expect(res.res.headers.get("content-type")).toBe("application/problem+json");
+      expect(res.body).toMatchObject({ code: "invalid_json", detail: expect.stringMatching(/UTF-8/) });
+    }
+    const pools = await callJson("/v1/pools", { token: tokens.finance });
+    expect(pools.body.data.filter((p: { name: string }) => p.name.includes("\uFFFD"))).toEqual([]);
+    // Valid UTF-8 (and an Idempotency-Key, which reads the body after this check) still goes through.
+    const ok = await callJson("/v1/pools", { token: tokens.finance, method: "POST", rawBody: new TextEncoder().encode('{"name":"Zoë 🎁","currency":"USD"}'), headers: { ...json, "idempotency-key": "utf8-ok" } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.name).toBe("Zoë 🎁");
+  });
+
+  it("refuses a CSV upload that is not valid UTF-8 as a whole (invalid_csv)", async () => {
+    const { tokens, batchId } = await seedBatch(uniqueOrg());
+    const csv = new Uint8Array([...new TextEncoder().encode("email,country,amount\na@example.com,US,2500\nb"), 0xc3, 0x28, ...new TextEncoder().encode("@example.com,US,2500\n")]);
+    const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, method: "POST", rawBody: csv, headers: { "content-type": "text/csv" } });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "invalid_csv", detail: expect.stringMatching(/UTF-8/) });
+    const b = await callJson(`/v1/batches/${batchId}`, { token: tokens.operator });
+    expect(b.body.counts.total).toBe(0);
+  });
 });

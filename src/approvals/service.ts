@@ -3,6 +3,7 @@
  * rejection, or release on final approval (auto-release without a later release_at).
  */
 import { requireBatch } from "../batches/batches.service";
+import { redactTokens } from "../core/redact";
 import { releaseBatch } from "../batches/release";
 import type { Env } from "../env";
 import { recordDecision, type DecisionInput, type Plan } from "./decide";
@@ -18,7 +19,7 @@ export async function decide(env: Env, input: DecisionInput, origin: string): Pr
     await followUp(env, input, plan, origin);
   } catch (err) {
     // The decision stands; a missed release is picked up by the cron (releaseDueBatches).
-    console.error(JSON.stringify({ request_id: input.requestId, batch_id: input.batchId, follow_up: plan.outcome, error: String(err), stack: (err as Error)?.stack }));
+    console.error(JSON.stringify({ request_id: input.requestId, batch_id: input.batchId, follow_up: plan.outcome, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
   }
   return plan;
 }

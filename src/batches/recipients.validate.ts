@@ -6,6 +6,7 @@
  */
 import { emailKey, isValidEmail, toE164 } from "../core/contacts";
 import { isCountry } from "../core/iso-codes";
+import { hasUnsafeText } from "../core/text";
 import type { ProductRow } from "../catalog/products.service";
 import type { Settings } from "../settings/settings.schema";
 import type { BatchRow } from "./batch-state";
@@ -111,7 +112,7 @@ function checkFields(fields: Record<string, string> | undefined, reasons: Reason
   let json = "";
   for (const k in fields) {
     const value = text(fields[k]);
-    if (value.length > 500 || CONTROL.test(value)) reasons.push("field_invalid");
+    if (value.length > 500 || hasUnsafeText(value)) reasons.push("field_invalid");
     json += `${json ? "," : "{"}${JSON.stringify(k)}:${JSON.stringify(value.slice(0, 500))}`;
   }
   return json ? `${json}}` : null;
@@ -141,8 +142,9 @@ export function validateRow(ctx: ValidationContext, raw: RawRecipient): CheckedR
     status: "valid",
     reasons,
   };
-  if (externalId.length > 128 || CONTROL.test(externalId)) reasons.push("external_id_invalid");
-  if (name.length > 200 || CONTROL.test(name)) reasons.push("name_invalid");
+  // Names, ids and fields reach pages, emails and SMS: the same characters as batch names are refused.
+  if (externalId.length > 128 || hasUnsafeText(externalId)) reasons.push("external_id_invalid");
+  if (name.length > 200 || hasUnsafeText(name)) reasons.push("name_invalid");
   checkContact(ctx, r, rawEmail, rawPhone, reasons);
   checkCountry(ctx, country, reasons);
   if (amountReason) reasons.push(amountReason);

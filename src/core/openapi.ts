@@ -1,6 +1,7 @@
 import { z, type RouteConfig } from "@hono/zod-openapi";
 import { ERROR_CODES } from "./errors";
 import { UPLOAD_BODY_LIMIT } from "./limits";
+import { hasUnsafeText } from "./text";
 
 /** Problem Details (RFC 9457) as every error response documents it. */
 export const ProblemSchema = z
@@ -37,7 +38,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: "Body too large",
   415: "Unsupported media type",
   422: "Unprocessable (e.g. idempotency_key_reused)",
-  429: "Rate limited",
+  429: "Rate limited (rate_limited): wait Retry-After seconds",
   500: "Internal error",
 };
 
@@ -47,16 +48,19 @@ type ProblemResponse = {
   content: { "application/problem+json": { schema: typeof ProblemSchema } };
 };
 
-/** What a 429 carries besides its problem (IETF draft-ietf-httpapi-ratelimit-headers, and RFC 9110's Retry-After). */
-const RATE_LIMIT_HEADERS: ProblemResponse["headers"] = {
+/** The headers of a 429 (src/middleware/rate-limit.ts; a resend's throttle sends Retry-After alone). */
+export const RateLimitHeaders: ProblemResponse["headers"] = {
   "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 0 } },
-  "RateLimit-Policy": { description: 'The limit that was met, e.g. `"caller";q=6000;w=60`', schema: { type: "string", maxLength: 200 } },
-  RateLimit: { description: 'What is left of it, e.g. `"caller";r=0;t=42`', schema: { type: "string", maxLength: 200 } },
+  "RateLimit-Policy": {
+    description: 'The quota that was exceeded (draft-ietf-httpapi-ratelimit-headers): `"caller";q=6000;w=60` per org and sub on /v1, `"client";q=100;w=60` per IP on link pages and failed authentication',
+    schema: { type: "string", maxLength: 200 },
+  },
+  RateLimit: { description: 'What is left of the quota and when it returns, e.g. `"client";r=0;t=60`', schema: { type: "string", maxLength: 200 } },
 };
 
 const problem = (status: number): ProblemResponse => ({
   description: STATUS_TEXT[status] ?? "Error",
-  ...(status === 429 ? { headers: RATE_LIMIT_HEADERS } : {}),
+  ...(status === 429 ? { headers: RateLimitHeaders } : {}),
   content: { "application/problem+json": { schema: ProblemSchema } },
 });
 
@@ -112,26 +116,28 @@ export const TimeQuery = z
   .transform((s) => new Date(s).toISOString())
   .optional();
 
-// C0 and C1 controls, DEL, and the bidirectional overrides and isolates that can make a name read
-// differently from what it is (e.g. U+202E turns "gpj.exe" around) on approval pages and emails.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-
-/** A one-line name or label that people read: trimmed, 1..max chars, no control or bidi-override characters. */
+/** A one-line name or label that people read: trimmed, 1..max chars, none of the characters `hasUnsafeText` refuses. */
 export const PlainText = (max: number) =>
-  z.string().trim().min(1).max(max).refine((v) => !UNSAFE_TEXT.test(v), "no control characters or bidirectional overrides");
+  z.string().trim().min(1).max(max).refine((v) => !hasUnsafeText(v), "no control, format (bidi, zero-width) or line-separator characters");
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
 
+/** Routes behind a rate limit: /v1 per caller, the link pages per client IP (src/middleware/rate-limit.ts). */
+const RATE_LIMITED_PATHS = /^\/(v1|approve|verify|claim)\//;
+
 /**
  * The problems every route can answer whatever it does, so that no route has to remember them:
- * 429 and 500 everywhere; 401 on every route behind a bearer token and 403 where it needs a role
- * (`GET /v1/me` takes any valid token); 413 and 415 where a body is read.
+ * 500 everywhere; 429 behind a rate limit; 401 on every route behind a bearer token and 403 where
+ * it needs a role (`GET /v1/me` takes any valid token); 413 and 415 where a body is read.
  */
 function sharedProblems(route: RouteConfig): Record<number, ProblemResponse> {
   const isPublic = !route.security || route.security.length === 0;
   const anyToken = ((route as { "x-roles"?: string[] })["x-roles"] ?? [])[0] === "any valid token";
-  const statuses = [429, ...(isPublic ? [] : anyToken ? [401] : [401, 403]), ...(route.request?.body ? [413, 415] : [])];
+  const statuses = [
+    ...(RATE_LIMITED_PATHS.test(route.path) ? [429] : []),
+    ...(isPublic ? [] : anyToken ? [401] : [401, 403]),
+    ...(route.request?.body ? [413, 415] : []),
+  ];
   return problems(...statuses);
 }
 

@@ -3,8 +3,11 @@
  * {{placeholders}} filled from the recipient row and the reward. Every value is HTML-escaped in
  * html and put on one line in the subject and SMS, so a name like "</p><script>" or
  * "x\r\nBcc: y" stays plain text. Templates themselves are the org admin's trusted input.
+ * Validation already refuses controls, bidi overrides and zero-width characters in names and
+ * fields; values and whole subjects and SMS lose them here too, for rows stored before that.
  */
 import { formatMoney } from "../core/money";
+import { stripUnsafeText } from "../core/text";
 
 export interface RewardMessageInput {
   recipientName: string | null;
@@ -23,7 +26,8 @@ export interface RewardTemplate { subject: string; text: string; html?: string; 
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-export const oneLine = (s: string) => s.replace(/[\r\n\u2028\u2029]+/g, " ").trim();
+/** One line of plain text: line breaks, separators, controls and format characters (bidi, zero-width) become a space. */
+export const oneLine = (s: string) => stripUnsafeText(s).trim();
 
 export const BUILT_IN_TEMPLATE: RewardTemplate = {
   subject: "Your {{amount}} {{product}} reward",

@@ -10,10 +10,21 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 /** The API bearer token's `typ`; approval links use their own type and audience and never pass here. */
 export const API_TOKEN_TYPE = "JWT";
+/** Longest lifetime (exp − iat) a token may have unless JWT_MAX_TTL_SECONDS says otherwise: one day. */
+export const DEFAULT_JWT_MAX_TTL_SECONDS = 86_400;
+/** How far in the future `iat` may lie (clocks of issuers drift). */
+const IAT_SKEW_SECONDS = 60;
+
+export const maxTokenLifetime = (env: Env) => {
+  const n = Number(env.JWT_MAX_TTL_SECONDS);
+  return env.JWT_MAX_TTL_SECONDS && Number.isFinite(n) && n > 0 ? n : DEFAULT_JWT_MAX_TTL_SECONDS;
+};
 
 /**
  * Verifies a bearer JWT with pinned algorithms: HS256 with JWT_SECRET locally, RS256/ES256 from
- * JWT_JWKS_URL when that is set. `iss`, `aud`, `exp`, `sub`, `org` and `roles` are all required.
+ * JWT_JWKS_URL when that is set. `iss`, `aud`, `exp`, `iat`, `sub`, `org` and `roles` are all required.
+ * A leaked token must not work for long: one whose lifetime (exp − iat) passes JWT_MAX_TTL_SECONDS
+ * (default one day), or whose `iat` lies more than a minute ahead, is refused.
  */
 export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
   let payload: JWTPayload;
@@ -21,7 +32,7 @@ export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
     const opts = {
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
-      requiredClaims: ["exp", "sub", "iss", "aud"],
+      requiredClaims: ["exp", "iat", "sub", "iss", "aud"],
       clockTolerance: 5,
     };
     if (env.JWT_JWKS_URL) {
@@ -37,6 +48,7 @@ export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
     if (err instanceof AppError) throw err;
     throw new AppError("unauthorized", describeJoseError(err));
   }
+  checkLifetime(env, payload);
   const { sub, org, roles } = payload as JWTPayload & { org?: unknown; roles?: unknown };
   if (typeof sub !== "string" || sub.length === 0) throw new AppError("unauthorized", "The token has no sub claim");
   if (typeof org !== "string" || org.length === 0 || org.length > 64) throw new AppError("unauthorized", "The token has no valid org claim");
@@ -44,6 +56,14 @@ export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
     throw new AppError("unauthorized", "The token has no roles claim (an array of strings)");
   }
   return { sub, org, roles: roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
+}
+
+/** jose has checked that exp and iat are numbers and that exp has not passed. */
+function checkLifetime(env: Env, { exp, iat }: JWTPayload) {
+  const now = Math.floor(Date.now() / 1000);
+  if (iat! > now + IAT_SKEW_SECONDS) throw new AppError("unauthorized", "The token's iat claim lies in the future");
+  const max = maxTokenLifetime(env);
+  if (exp! - iat! > max) throw new AppError("unauthorized", `The token lives longer than ${max} seconds (exp - iat); ask for a shorter-lived one`);
 }
 
 function describeJoseError(err: unknown): string {

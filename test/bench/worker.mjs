@@ -92,6 +92,8 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
           JWT_SECRET,
           CODE_ENCRYPTION_KEY,
           RESEND_API_KEY: "",
+          // The http bench sends thousands of requests a second as one caller: far past the rate limits.
+          RATE_LIMITS: "off",
           ...vars,
         },
         unsafeDirectSockets: direct ? [{ host: "127.0.0.1", port: 0 }] : undefined,

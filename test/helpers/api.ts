@@ -10,8 +10,10 @@ export interface TokenOptions {
   secret?: string;
   issuer?: string;
   audience?: string;
-  omit?: ("org" | "exp" | "sub" | "roles" | "iss" | "aud")[];
+  omit?: ("org" | "exp" | "iat" | "sub" | "roles" | "iss" | "aud")[];
   notBefore?: number;
+  /** `iat` in epoch seconds (default now); `exp` stays now + ttlSeconds. */
+  issuedAt?: number;
 }
 
 /** Signs a dev token the way `npm run token` does, with knobs for the auth tests. */
@@ -20,7 +22,8 @@ export async function token(opts: TokenOptions = {}): Promise<string> {
   const claims: Record<string, unknown> = { org: opts.org ?? "acme", roles: opts.roles ?? ["admin"] };
   const omit = new Set(opts.omit ?? []);
   for (const k of omit) delete claims[k];
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt(now);
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" });
+  if (!omit.has("iat")) jwt = jwt.setIssuedAt(opts.issuedAt ?? now);
   if (!omit.has("sub")) jwt = jwt.setSubject(opts.sub ?? "alice");
   if (!omit.has("iss")) jwt = jwt.setIssuer(opts.issuer ?? env.JWT_ISSUER);
   if (!omit.has("aud")) jwt = jwt.setAudience(opts.audience ?? env.JWT_AUDIENCE);
@@ -37,9 +40,15 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** A random address from 198.18.0.0/15, the block set aside for benchmarking networks (RFC 2544). */
+const testClientIp = () => `198.${18 + Math.floor(Math.random() * 2)}.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+
 /** Calls the Worker's fetch handler exactly as an HTTP client would. */
 export async function call(path: string, opts: CallOptions = {}): Promise<Response> {
   const headers = new Headers(opts.headers);
+  // Each request comes from an address of its own unless the test picks one, so the per-IP limits
+  // (link pages, failed authentication: src/middleware/rate-limit.ts) never add up across tests.
+  if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", testClientIp());
   if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
   let body: BodyInit | undefined = opts.rawBody;
   if (opts.body !== undefined) {

@@ -9,6 +9,7 @@ import { publicOrigin } from "../../approvals/config";
 import { decideByLink, openLink } from "../../approvals/links";
 import { renewByLink } from "../../approvals/resend";
 import { AppError } from "../../core/errors";
+import { redactTokens } from "../../core/redact";
 import { named } from "../../core/openapi";
 import { createRouter } from "../../core/router";
 import type { AppEnv } from "../../env";
@@ -66,7 +67,7 @@ router.onError((err, c) => {
     const renew = err.extra.renewable ? `${c.req.path}/renew` : undefined;
     return page(c, err.status, <ErrorPage code={err.code} detail={err.message} renewAction={renew} />);
   }
-  console.error(JSON.stringify({ request_id: c.var.requestId, error: String(err), stack: (err as Error)?.stack }));
+  console.error(JSON.stringify({ request_id: c.var.requestId, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
   return page(c, 500, <ErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was decided. Reference: ${c.var.requestId}`} />);
 });
 
