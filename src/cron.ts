@@ -7,6 +7,7 @@ import { releaseDueBatches } from "./batches/release";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
+import { redactTokens } from "./core/redact";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
@@ -29,7 +30,7 @@ export async function runCron(env: Env, cron: string, now: Date): Promise<Record
       await job(env, now);
       outcome[name] = "ok";
     } catch (err) {
-      console.error(JSON.stringify({ cron, job: name, error: String(err), stack: (err as Error)?.stack }));
+      console.error(JSON.stringify({ cron, job: name, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack ?? "")) }));
       outcome[name] = "failed";
     }
   }

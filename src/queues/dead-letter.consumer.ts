@@ -12,6 +12,7 @@ import type { Env } from "../env";
 import { openExceptions } from "../exceptions/exceptions.open";
 import { poolStub } from "../pools/pools.service";
 import { idsOf, QueueMessage } from "./messages";
+import { redactTokens } from "../core/redact";
 
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
@@ -32,7 +33,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
       }
       msg.ack();
     } catch (err) {
-      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: String(err) }));
+      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: redactTokens(String(err)) }));
       msg.retry({ delaySeconds: DEAD_LETTER_RETRY_SECONDS });
     }
   }

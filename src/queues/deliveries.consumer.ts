@@ -9,6 +9,7 @@ import { runChunk, startRelease } from "../delivery/fan-out";
 import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
 import { idsOf, QueueMessage, ReconcileMessage, sendMessages, type DeliverMessage } from "./messages";
+import { redactTokens } from "../core/redact";
 
 export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const deliverGroups = new Map<string, Message<unknown>[]>();
@@ -79,5 +80,5 @@ async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): 
 
 function logFailure(queue: string, msg: Message<unknown>, err: unknown) {
   // Ids only: message bodies never hold codes or personal data.
-  console.error(JSON.stringify({ queue, message_id: msg.id, attempts: msg.attempts, body: msg.body, error: String(err) }));
+  console.error(JSON.stringify({ queue, message_id: msg.id, attempts: msg.attempts, body: msg.body, error: redactTokens(String(err)) }));
 }

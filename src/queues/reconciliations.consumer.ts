@@ -7,6 +7,7 @@ import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
 import { reconcileFromQueue } from "../reconciliation/schedule";
 import { ReconcileMessage } from "./messages";
+import { redactTokens } from "../core/redact";
 
 export async function consumeReconciliations(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {
@@ -23,7 +24,7 @@ export async function consumeReconciliations(batch: MessageBatch<unknown>, env: 
       else msg.ack();
     } catch (err) {
       // A run that keeps failing is marked failed on its row (the next run redoes it), so a message out of retries is dropped.
-      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, attempts: msg.attempts, body: msg.body, error: String(err) }));
+      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, attempts: msg.attempts, body: msg.body, error: redactTokens(String(err)) }));
       msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
     }
   }

@@ -17,6 +17,7 @@ import { inventoryStep } from "./check.inventory";
 import { findingStatements } from "./findings.write";
 import { abandonRun, claimRun, commitStep, completeRun, failStep, findRunningRun, insertRun, newRun, updateCounts, type RunRow } from "./runs.store";
 import { PHASES, type Phase, type PhaseName, type RunState } from "./types";
+import { redactTokens } from "../core/redact";
 
 export const STALE_AFTER_MS = 5 * 60_000;
 const MAX_FAILURES = 5;
@@ -81,7 +82,7 @@ async function runStep(env: Env, runId: string, firstInInvocation: boolean): Pro
     return { run: { ...run, phase: nextPhase, step: run.step + 1, rows_scanned: run.rows_scanned + result.rows, state: JSON.stringify(state), updated_at: stamp }, stopped: "more" };
   } catch (err) {
     if (isGuardFailure(err)) return { run, stopped: "busy" };
-    console.error(JSON.stringify({ reconciliation: run.id, org: run.org, phase: run.phase, step: run.step, error: String(err), stack: (err as Error)?.stack }));
+    console.error(JSON.stringify({ reconciliation: run.id, org: run.org, phase: run.phase, step: run.step, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack ?? "")) }));
     await failStep(env.DB, run, String(err), MAX_FAILURES, now.toISOString());
     throw err;
   }

@@ -12,6 +12,7 @@ import type { AppEnv } from "../../env";
 import { LINK_PAGE_HEADERS } from "../approvals/links.index";
 import { ConfirmedPage, ConfirmPage, VerifyErrorPage } from "./verify.page";
 import * as routeDefs from "./verify.routes";
+import { redactTokens } from "../../core/redact";
 
 const routes = named(routeDefs);
 
@@ -29,7 +30,7 @@ router.post("/verify/:token", async (c) => page(c, 200, <ConfirmedPage result={a
 
 router.onError((err, c) => {
   if (err instanceof AppError && err.status < 500) return page(c, err.status, <VerifyErrorPage code={err.code} detail={err.message} />);
-  console.error(JSON.stringify({ request_id: c.var.requestId, error: String(err), stack: (err as Error)?.stack }));
+  console.error(JSON.stringify({ request_id: c.var.requestId, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack ?? "")) }));
   return page(c, 500, <VerifyErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was confirmed. Reference: ${c.var.requestId}`} />);
 });
 
