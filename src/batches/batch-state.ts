@@ -33,6 +33,9 @@ export const TRANSITIONS: Readonly<Record<BatchStatus, readonly BatchStatus[]>> 
   expired: [],
 };
 
+/** Statuses whose batch owns a pool hold; in every other status a batch's hold is an orphan to release. */
+export const HOLDING: readonly BatchStatus[] = ["submitted", "approved", "releasing", "delivering"];
+
 /** Statuses in which recipients may still be uploaded. */
 export const EDITABLE: readonly BatchStatus[] = ["draft", "validated"];
 
@@ -106,7 +109,10 @@ export async function transitionBatch(d1: D1Database, t: Transition): Promise<vo
   } catch (err) {
     if (!isGuardFailure(err)) throw err;
     const current = await d1.prepare("SELECT status FROM batches WHERE id = ?").bind(batch.id).first<{ status: string }>();
-    if (current && current.status !== from) throw illegalTransition(batch.id, current.status, to);
+    if (current && current.status !== from && !canTransition(current.status as BatchStatus, to)) throw illegalTransition(batch.id, current.status, to);
+    if (current && current.status !== from) {
+      throw new AppError("conflict", `Batch ${batch.id} became ${current.status} while this request ran; retry to act on it as ${current.status}`, { batch_status: current.status });
+    }
     throw new AppError("conflict", `Batch ${batch.id} changed while this request ran; retry`);
   }
 }
