@@ -79,7 +79,7 @@ export const cancelBatch = createRoute({
   method: "post", path: "/v1/batches/{id}/cancel", tags, summary: "Cancel a batch",
   description:
     "From draft, validated, submitted or approved; the batch's hold goes back to the pool once. A submit running at the same moment " +
-    "either finishes first (this cancel answers 409 conflict; cancel again to cancel the submitted batch) or loses and gives back what it reserved: " +
+    "either finishes first (this cancel answers 409 invalid_state_transition; a new cancel cancels the submitted batch) or loses and gives back what it reserved: " +
     "no hold outlives its batch. Holds a crash left behind are released by the five-minute orphan-hold sweep.",
   ...protect(["operator", "finance"]),
   request: { params: BatchId, headers: IdempotencyHeader, body: { required: false, content: { "application/json": { schema: s.CancelBatch } } } },
