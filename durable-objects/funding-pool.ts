@@ -4,7 +4,7 @@ import type { Env } from "../src/env";
 import { newCommitPlan, planItem } from "./pool-commit";
 import { Buckets, ZERO, type JournalContext } from "./pool-buckets";
 import { mirrorJournal } from "./pool-mirror";
-import { holdsWithItems, itemsDisagreeing, journalPage, overdueHolds, type HoldTotals, type ItemState, type JournalPage } from "./pool-reads";
+import { holdsWithItems, itemsDisagreeing, journalPage, openHolds, overdueHolds, type HoldTotals, type ItemState, type JournalPage, type OpenHold } from "./pool-reads";
 import { PoolStore, type PoolMeta } from "./pool-store";
 import {
   CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
@@ -63,6 +63,9 @@ export class FundingPool extends DurableObject<Env> {
 
   fund(input: FundInput): Promise<PoolResult> {
     return this.op("fund", FundArgs, input, (a) => {
+      // Every bucket stays a safe integer (≤ 2^53−1): past it, sums would silently round.
+      const room = Number.MAX_SAFE_INTEGER - Math.max(this.balance.funded, this.balance.available);
+      if (a.amount > room) return fail("amount_too_large", `Funding ${a.amount} would take the pool past ${Number.MAX_SAFE_INTEGER} (at most ${room} more fits)`);
       this.buckets.move("fund", a.amount, { available: a.amount, funded: a.amount }, a);
       return this.ok({});
     });
@@ -79,12 +82,18 @@ export class FundingPool extends DurableObject<Env> {
   reserve(input: ReserveInput): Promise<PoolResult<{ hold: Hold }>> {
     return this.op("reserve", ReserveArgs, input, (a) => {
       if (a.expiresAt <= Date.now()) return fail("invalid_argument", "expiresAt must be in the future");
-      if (this.store.getHold(a.holdId)) return fail("hold_exists", `Hold ${a.holdId} already exists`);
+      const prior = this.store.getHold(a.holdId);
+      const reopen = prior && a.reopen && prior.state !== "pending" && prior.committed === 0;
+      if (prior && !reopen) return fail("hold_exists", `Hold ${a.holdId} already exists`);
       const max = this.meta!.limits.max_hold_amount;
       if (max !== undefined && a.amount > max) return fail("limit_exceeded", `A hold may be at most ${max}; asked ${a.amount}`);
       if (a.amount > this.balance.available) return fail("insufficient_funds", `Needs ${a.amount}, ${this.balance.available} available`);
-      const hold: Hold = { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
-      this.store.insertHold(hold);
+      // A reopened hold keeps what it released before, so amount = remaining + committed + released still holds.
+      const hold: Hold = prior && reopen
+        ? { ...prior, amount: prior.amount + a.amount, remaining: a.amount, state: "pending", expires_at: a.expiresAt }
+        : { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
+      if (reopen) this.store.reopenHold(hold);
+      else this.store.insertHold(hold);
       this.buckets.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
       return this.ok({ hold });
     }, (a) => a.expiresAt);
@@ -129,6 +138,8 @@ export class FundingPool extends DurableObject<Env> {
         if (a.amount === "rest") return this.ok({ hold, released: 0 });
         return fail("hold_not_active", `Hold ${a.holdId} is ${hold.state}`);
       }
+      const idle = Date.now() - this.store.touchedAt(a.holdId);
+      if (a.idleMs !== undefined && idle < a.idleMs) return fail("hold_busy", `Hold ${a.holdId} was used ${idle} ms ago`);
       const amount = a.amount === "rest" ? hold.remaining : a.amount;
       if (amount > hold.remaining) return fail("insufficient_funds", `The hold has ${hold.remaining} left; asked ${amount}`);
       this.releaseFromHold(hold, amount, "release", a, a.amount === "rest");
@@ -164,6 +175,13 @@ export class FundingPool extends DurableObject<Env> {
       return this.ok({ hold });
     });
     return result;
+  }
+
+  /** Marks a pending hold as in use now (a submit adopting it): a release with `idleMs` then leaves it alone. */
+  touchHold(holdId: string): Hold | null {
+    const hold = this.store.getHold(holdId);
+    if (hold?.state === "pending") this.store.touchHold(holdId);
+    return hold ?? null;
   }
 
   /** Gives back a committed item whose reward was never delivered: to its hold if still pending, else to available. */
@@ -207,6 +225,11 @@ export class FundingPool extends DurableObject<Env> {
   /** Read-only, for reconciliation: these holds with the value their items still commit. */
   holdsWithItems(holdIds: string[]): HoldTotals[] {
     return holdsWithItems(this.ctx.storage.sql, holdIds);
+  }
+
+  /** Read-only, for the orphan-hold sweep: pending holds after `afterHoldId` in id order, a page at a time. */
+  openHolds(afterHoldId: string, limit: number): OpenHold[] {
+    return openHolds(this.ctx.storage.sql, afterHoldId, limit);
   }
 
   /** Read-only, for reconciliation: pending holds the alarm should have expired before `before`. */

@@ -89,6 +89,26 @@ export function overdueHolds(sql: SqlStorage, before: number, limit: number): Ho
     .toArray();
 }
 
+export interface OpenHold extends Hold {
+  /** When the hold was last reserved, reopened or adopted (ms). */
+  touched_at: number;
+}
+
+/**
+ * Pending holds after `afterHoldId` in id order, at most `limit` (≤ 500): the pages of a sweep
+ * over a pool's open holds. Served by the primary key.
+ */
+export function openHolds(sql: SqlStorage, afterHoldId: string, limit: number): OpenHold[] {
+  return sql
+    .exec<OpenHold & Record<string, SqlStorageValue>>(
+      `SELECT hold_id, amount, remaining, committed, released, state, expires_at, COALESCE(touched_at, created_at) AS touched_at FROM holds
+       WHERE hold_id > ? AND state = 'pending' ORDER BY hold_id LIMIT ?`,
+      afterHoldId,
+      Math.max(1, Math.min(limit, 500)),
+    )
+    .toArray();
+}
+
 export interface ItemState {
   item_id: string;
   hold_id: string | null;

@@ -65,6 +65,9 @@ export class PoolStore {
     // Pools created before commit entries listed their items (local dev state) gain the column.
     const cols = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('journal')").toArray();
     if (!cols.some((c) => c.name === "items")) sql.exec("ALTER TABLE journal ADD COLUMN items TEXT");
+    // Holds made before `touched_at` existed count as touched when they were created.
+    const holdCols = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('holds')").toArray();
+    if (!holdCols.some((c) => c.name === "touched_at")) sql.exec("ALTER TABLE holds ADD COLUMN touched_at INTEGER");
   }
 
   /**
@@ -109,10 +112,30 @@ export class PoolStore {
   }
 
   insertHold(h: Hold): void {
+    const now = Date.now();
     this.sql.exec(
-      "INSERT INTO holds (hold_id, amount, remaining, committed, released, state, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      h.hold_id, h.amount, h.remaining, h.committed, h.released, h.state, h.expires_at, Date.now(),
+      "INSERT INTO holds (hold_id, amount, remaining, committed, released, state, expires_at, created_at, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      h.hold_id, h.amount, h.remaining, h.committed, h.released, h.state, h.expires_at, now, now,
     );
+  }
+
+  /** A closed hold that never committed anything, pending again with a new amount and expiry (see FundingPool.reserve). */
+  reopenHold(h: Hold): void {
+    this.sql.exec(
+      "UPDATE holds SET amount = ?, remaining = ?, released = ?, state = 'pending', expires_at = ?, touched_at = ? WHERE hold_id = ?",
+      h.amount, h.remaining, h.released, h.expires_at, Date.now(), h.hold_id,
+    );
+  }
+
+  /** Records that a caller is using the hold now (a submit adopting it), so an idle-only release leaves it alone. */
+  touchHold(holdId: string): void {
+    this.sql.exec("UPDATE holds SET touched_at = ? WHERE hold_id = ?", Date.now(), holdId);
+  }
+
+  /** When the hold was last reserved, reopened or touched (ms). */
+  touchedAt(holdId: string): number {
+    const row = this.sql.exec<{ t: number | null }>("SELECT COALESCE(touched_at, created_at) AS t FROM holds WHERE hold_id = ?", holdId).toArray()[0];
+    return Number(row?.t ?? 0);
   }
 
   saveHold(h: Hold): void {

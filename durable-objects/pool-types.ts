@@ -32,6 +32,12 @@ export const ReserveArgs = z.strictObject({
   expiresAt: z.number().int().positive(),
   reference: z.string().max(500).optional(),
   actor: Actor,
+  /**
+   * A hold of this id that ended without committing anything (released or expired) is reserved
+   * again instead of refused with hold_exists: a batch's hold id is fixed, and a batch whose earlier
+   * submission was abandoned must be able to submit again.
+   */
+  reopen: z.boolean().optional(),
 });
 export const CommitItem = z.strictObject({ id: z.string().min(1).max(200), amount: Amount, recipientKey: z.string().max(500).default("") });
 export const CommitArgs = z.strictObject({ holdId: z.string().min(1), items: z.array(CommitItem).min(1).max(1000), actor: Actor });
@@ -41,6 +47,8 @@ export const ReleaseArgs = z.strictObject({
   amount: z.union([Amount, z.literal("rest")]),
   actor: Actor,
   reference: z.string().max(500).optional(),
+  /** Release only if nobody reserved, reopened or touched the hold for this long (ms); else `hold_busy`. */
+  idleMs: z.number().int().positive().optional(),
 });
 export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
 /** Undoes a commit whose reward never reached anyone: back to its hold while the hold is pending, else to available. */
@@ -85,6 +93,8 @@ export type PoolErrorCode =
   | "hold_exists"
   | "hold_not_found"
   | "hold_not_active"
+  | "hold_busy"
+  | "amount_too_large"
   | "item_not_found"
   | "item_not_committed";
 

@@ -3,6 +3,7 @@
  * and is safe to run again; a failing job is logged and does not stop the others.
  */
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
+import { releaseOrphanHolds } from "./batches/orphan-holds";
 import { releaseDueBatches } from "./batches/release";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
@@ -17,6 +18,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "approvals.expire-holds": expireSubmissions,
     "approvals.finish-exit-holds": finishExitHolds,
     "batches.scheduled-releases": releaseDueBatches,
+    "batches.orphan-hold-sweep": releaseOrphanHolds,
     "delivery.stuck-sweep": sweepStuckDeliveries,
     "delivery.stalled-release-sweep": sweepStalledReleases,
   },

@@ -277,6 +277,19 @@ describe("recipient upload and validation", () => {
     expect(res.body.upload).toMatchObject({ rows: 1, first_row: 1 });
   });
 
+  it("refuses whole, with 400 amount_too_large, an upload that would take the batch's valid total past 2^53−1", async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const { tokens, batchId } = await seedBatch(uniqueOrg(), { product: { max_amount: max } });
+    const totals = () => env.DB.prepare("SELECT valid_total AS total, rows_total AS rows, (SELECT count(*) FROM batch_recipients r WHERE r.batch_id = b.id) AS stored FROM batches b WHERE id = ?").bind(batchId).first();
+    expect((await uploadCsv(batchId, tokens.operator, `email,country,amount\nbig@example.com,US,${max - 1_100}\n`)).status).toBe(200);
+    const crossing = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,600\nb@example.com,US,600\n");
+    expect([crossing.status, crossing.body.code]).toEqual([400, "amount_too_large"]);
+    expect(await totals()).toEqual({ total: max - 1_100, rows: 1, stored: 1 });
+    const upTo = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,600\nb@example.com,US,500\n");
+    expect(upTo.status).toBe(200);
+    expect(await totals()).toEqual({ total: max, rows: 3, stored: 3 });
+  });
+
   it("removes the rows of an expired, never-committed upload when the next upload starts", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
     const past = new Date(Date.now() - 60_000).toISOString();

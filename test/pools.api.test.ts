@@ -61,19 +61,19 @@ describe("funding pools API", () => {
   });
 
   it.each([
-    ["negative", -5],
-    ["zero", 0],
-    ["fractional", 10.5],
-    ["a string", "100"],
-    ["beyond 2^53-1", 2 ** 53],
-    ["null", null],
-  ])("refuses an amount that is %s with 400 and no journal entry", async (_name, amount) => {
+    ["negative", -5, "validation_failed"],
+    ["zero", 0, "validation_failed"],
+    ["fractional", 10.5, "validation_failed"],
+    ["a string", "100", "validation_failed"],
+    ["beyond 2^53-1", 2 ** 53, "amount_too_large"],
+    ["null", null, "validation_failed"],
+  ])("refuses an amount that is %s with 400 and no journal entry", async (_name, amount, code) => {
     const org = uniqueOrg();
     const { id, finance } = await createPool(org);
     const res = await callJson(`/v1/pools/${id}/fund`, { token: finance, body: { amount } });
     expect(res.status).toBe(400);
     expect(res.res.headers.get("content-type")).toBe("application/problem+json");
-    expect(res.body.code).toBe("validation_failed");
+    expect(res.body.code).toBe(code);
     expect(res.body.errors[0].pointer).toBe("/amount");
     const ledger = await callJson(`/v1/pools/${id}/ledger`, { token: finance });
     expect(ledger.body.data).toEqual([]);
@@ -133,5 +133,38 @@ describe("funding pools API", () => {
     const { id } = await createPool(org, { fund: 300 });
     const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, id).all();
     expect(results.map((r) => r.action)).toEqual(["pool.created", "pool.funded"]);
+  });
+
+  it("answers 400 amount_too_large for a fund past 2^53−1, the amount itself or the total, and changes nothing", async () => {
+    const org = uniqueOrg();
+    const max = Number.MAX_SAFE_INTEGER;
+    const { id, finance } = await createPool(org, { fund: max - 100 });
+    for (const amount of [2 ** 53, 1e300, 101]) {
+      const res = await callJson(`/v1/pools/${id}/fund`, { token: finance, body: { amount } });
+      expect([res.status, res.body.code], String(amount)).toEqual([400, "amount_too_large"]);
+      expect(res.res.headers.get("content-type")).toContain("application/problem+json");
+    }
+    const withdraw = await callJson(`/v1/pools/${id}/withdraw`, { token: finance, body: { amount: 2 ** 53 } });
+    expect([withdraw.status, withdraw.body.code]).toEqual([400, "amount_too_large"]);
+    expect((await callJson(`/v1/pools/${id}`, { token: finance })).body.balance).toMatchObject({ available: max - 100, funded: max - 100 });
+    expect((await callJson(`/v1/pools/${id}/ledger`, { token: finance })).body.data).toHaveLength(1);
+    // Up to the bound exactly is fine.
+    const last = await callJson(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 100 } });
+    expect([last.status, last.body.available]).toEqual([200, max]);
+  });
+
+  it("keeps fund operations of two users apart when they send the same Idempotency-Key; one user's retry funds once", async () => {
+    const org = uniqueOrg();
+    const { id } = await createPool(org);
+    const fran = await token({ org, sub: "fran", roles: ["finance"] });
+    const fred = await token({ org, sub: "fred", roles: ["finance"] });
+    const send = (t: string) => callJson(`/v1/pools/${id}/fund`, { token: t, body: { amount: 1_000, reference: "wire" }, headers: { "idempotency-key": "wire-2026-12" } });
+    expect((await send(fran)).status).toBe(200);
+    expect((await send(fred)).status).toBe(200);
+    const again = await send(fran);
+    expect([again.status, again.res.headers.get("idempotent-replayed")]).toEqual([200, "true"]);
+    expect((await callJson(`/v1/pools/${id}`, { token: fran })).body.balance).toMatchObject({ funded: 2_000, available: 2_000 });
+    const fundings = (await callJson(`/v1/pools/${id}/ledger`, { token: fran })).body.data.filter((e: any) => e.kind === "fund");
+    expect(fundings.map((e: any) => e.actor).sort()).toEqual(["fran", "fred"]);
   });
 });

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
@@ -170,5 +170,48 @@ describe("FundingPool hold extension", () => {
     expect(await stub.extendHold("h", at - 1_000)).toMatchObject({ ok: true, hold: { expires_at: at + 1_000 } });
     await stub.release({ opId: "rel", holdId: "h", amount: "rest", actor: "t" });
     expect(await stub.extendHold("h", at + 5_000)).toMatchObject({ ok: false, code: "hold_not_active" });
+  });
+});
+
+describe("FundingPool holds a sweep and a resubmission use", () => {
+  it("reopens a released, never-committed hold only when asked, keeping amount = remaining + committed + released", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
+    await stub.reserve({ opId: "r1", holdId: "h", amount: 400, expiresAt: later(), actor: "t" });
+    await stub.release({ opId: "rel", holdId: "h", amount: "rest", actor: "t" });
+    expect(await stub.reserve({ opId: "r2", holdId: "h", amount: 300, expiresAt: later(), actor: "t" })).toMatchObject({ ok: false, code: "hold_exists" });
+    expect(await stub.reserve({ opId: "r3", holdId: "h", amount: 300, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({
+      ok: true, hold: { state: "pending", amount: 700, remaining: 300, released: 400, committed: 0 },
+    });
+    // A pending or a committed hold is never reopened.
+    expect(await stub.reserve({ opId: "r4", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({ ok: false, code: "hold_exists" });
+    await stub.commit({ holdId: "h", items: [{ id: "d1", amount: 300 }], actor: "t" });
+    await stub.release({ opId: "rel2", holdId: "h", amount: "rest", actor: "t" });
+    expect(await stub.reserve({ opId: "r5", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({ ok: false, code: "hold_exists" });
+    expect((await stub.checkIntegrity()).problems).toEqual([]);
+  });
+
+  it("lists open holds page by page, and an idle-only release leaves a recently touched hold alone", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
+    for (const h of ["a", "b", "c"]) await stub.reserve({ opId: `r-${h}`, holdId: h, amount: 100, expiresAt: later(), actor: "t" });
+    await stub.release({ opId: "rel-b", holdId: "b", amount: "rest", actor: "t" });
+    expect((await stub.openHolds("", 1)).map((h) => h.hold_id)).toEqual(["a"]);
+    expect((await stub.openHolds("a", 10)).map((h) => h.hold_id)).toEqual(["c"]);
+    expect((await stub.openHolds("", 10))[0]!.touched_at).toBeGreaterThan(Date.now() - 60_000);
+    expect(await stub.release({ opId: "idle-a", holdId: "a", amount: "rest", actor: "t", idleMs: 60_000 })).toMatchObject({ ok: false, code: "hold_busy" });
+    await runInDurableObject(stub, (_p, state) => void state.storage.sql.exec("UPDATE holds SET touched_at = ? WHERE hold_id = 'a'", Date.now() - 120_000));
+    expect(await stub.release({ opId: "idle-a2", holdId: "a", amount: "rest", actor: "t", idleMs: 60_000 })).toMatchObject({ ok: true, released: 100 });
+  });
+
+  it("refuses a fund that would take the funded total past 2^53−1 and moves nothing", async () => {
+    const { stub, ready } = freshPool();
+    await ready;
+    await stub.fund({ opId: "f1", amount: Number.MAX_SAFE_INTEGER - 5, actor: "t" });
+    expect(await stub.fund({ opId: "f2", amount: 6, actor: "t" })).toMatchObject({ ok: false, code: "amount_too_large" });
+    expect(await stub.fund({ opId: "f3", amount: 5, actor: "t" })).toMatchObject({ ok: true, balance: { funded: Number.MAX_SAFE_INTEGER } });
+    expect((await stub.checkIntegrity()).problems).toEqual([]);
   });
 });

@@ -16,18 +16,20 @@ export async function reserveBatchHold(env: Env, batch: BatchRow, expiresAt: num
   await poolBalance(env, pool); // re-initialises a pool DO that lost its init
   const stub = poolStub(env, pool.id);
   const holdId = batchHoldId(batch.id);
-  const existing = await stub.getHold(holdId);
-  if (existing) return adoptHold(env, batch, existing, actor);
+  // Touched as it is read: the orphan-hold sweep releases only holds nobody used for a while.
+  const existing = await stub.touchHold(holdId);
+  // A hold that ended without paying anything (released by the sweep or a cancel, or expired) is reopened.
+  if (existing?.state === "pending" || (existing && existing.committed > 0)) return adoptHold(env, batch, existing, actor);
   // The hold id is what makes this idempotent (a second reserve of it answers hold_exists). The
   // operation id is one per attempt: the pool stores a refusal under its operation id, so an id
   // shared by all attempts would answer every submit after an insufficient_funds with that refusal,
   // however much was funded meanwhile.
   const opId = `reserve_${holdId}_${expiresAt}`;
-  const result = await stub.reserve({ opId, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted` });
+  const result = await stub.reserve({ opId, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted`, reopen: true });
   if (result.ok) return result.hold;
   // A concurrent submit reserved first.
   if (result.code === "hold_exists" || result.code === "operation_id_reused") {
-    const raced = await stub.getHold(holdId);
+    const raced = await stub.touchHold(holdId);
     if (raced) return adoptHold(env, batch, raced, actor);
   }
   throw poolError(result);
@@ -64,3 +66,21 @@ export async function releaseBatchHold(env: Env, batch: BatchRow, actor: string,
   if (result.code === "hold_not_found") return null;
   throw poolError(result);
 }
+
+/**
+ * A submit whose status change failed because the batch left `validated` for a state that holds
+ * nothing (a cancel won the race) gives back the hold it reserved or adopted: nobody else will.
+ * "rest" of a closed hold answers 0, so this is safe however many attempts run it; the operation id
+ * is fresh each time because a hold can be reopened later and must not meet an old replay.
+ */
+export async function abandonBatchHold(env: Env, batch: BatchRow, status: string): Promise<number> {
+  const holdId = batchHoldId(batch.id);
+  const result = await poolStub(env, batch.poolId).release({
+    opId: `abandon_${holdId}_${crypto.randomUUID()}`, holdId, amount: "rest", actor: SUBMIT_ACTOR, reference: `batch ${batch.id} became ${status} while a submit was reserving`,
+  });
+  if (result.ok) return result.released;
+  if (result.code === "hold_not_found") return 0;
+  throw poolError(result);
+}
+
+export const SUBMIT_ACTOR = "system:submit";

@@ -33,6 +33,9 @@ export const TRANSITIONS: Readonly<Record<BatchStatus, readonly BatchStatus[]>> 
   expired: [],
 };
 
+/** Statuses whose batch owns a pool hold; in every other status a batch's hold is an orphan to release. */
+export const HOLDING: readonly BatchStatus[] = ["submitted", "approved", "releasing", "delivering"];
+
 /** Statuses in which recipients may still be uploaded. */
 export const EDITABLE: readonly BatchStatus[] = ["draft", "validated"];
 
@@ -106,7 +109,14 @@ export async function transitionBatch(d1: D1Database, t: Transition): Promise<vo
   } catch (err) {
     if (!isGuardFailure(err)) throw err;
     const current = await d1.prepare("SELECT status FROM batches WHERE id = ?").bind(batch.id).first<{ status: string }>();
-    if (current && current.status !== from) throw illegalTransition(batch.id, current.status, to);
+    if (current && current.status !== from && !canTransition(current.status as BatchStatus, to)) throw illegalTransition(batch.id, current.status, to);
+    if (current && current.status !== from) {
+      // Still 409 invalid_state_transition (this request's move from `from` did not happen), but no longer claiming
+      // the move is illegal: e.g. a cancel that lost to a submit may cancel the submitted batch as a new request.
+      throw new AppError("invalid_state_transition", `Batch ${batch.id} became ${current.status} while this request ran; a new request may move it on from ${current.status}`, {
+        batch_status: current.status, allowed_next: TRANSITIONS[current.status as BatchStatus] ?? [],
+      });
+    }
     throw new AppError("conflict", `Batch ${batch.id} changed while this request ran; retry`);
   }
 }

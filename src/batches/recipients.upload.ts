@@ -67,6 +67,12 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<D1Prepared
     if (r.status === "valid") tally.valid_amount += r.amount!;
   }
   tally.rows += rows.length;
+  // Past 2^53−1 sums stop being exact, and the pool could never reserve it: the whole upload is refused.
+  if (run.batch.validTotal + tally.valid_amount > Number.MAX_SAFE_INTEGER) {
+    throw new AppError("amount_too_large", `The batch's valid total would pass ${Number.MAX_SAFE_INTEGER} minor units; this upload stores nothing`, {
+      valid_total: run.batch.validTotal, max_total: Number.MAX_SAFE_INTEGER,
+    });
+  }
   return statements;
 }
 

@@ -7,7 +7,7 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { holdExpiry } from "../approvals/config";
 import { contentHash } from "../approvals/content-hash";
-import { reserveBatchHold } from "../approvals/hold";
+import { abandonBatchHold, reserveBatchHold } from "../approvals/hold";
 import { applicableSteps } from "../approvals/policy";
 import { issueStepRequests } from "../approvals/requests";
 import { findFlow, insertFlow, type FlowRow } from "../approvals/store";
@@ -15,8 +15,8 @@ import { AppError } from "../core/errors";
 import { batches } from "../db/schema";
 import type { Auth, Env } from "../env";
 import { getSettings } from "../settings/settings.service";
-import { illegalTransition, transitionBatch, type BatchRow } from "./batch-state";
-import { batchView, requireBatch } from "./batches.service";
+import { HOLDING, illegalTransition, transitionBatch, type BatchRow, type BatchStatus } from "./batch-state";
+import { batchView, findBatch, requireBatch } from "./batches.service";
 
 function refuseUnlessSubmittable(batch: BatchRow): void {
   if (batch.status !== "validated") throw illegalTransition(batch.id, batch.status, "submitted");
@@ -24,6 +24,20 @@ function refuseUnlessSubmittable(batch: BatchRow): void {
     throw new AppError("conflict", `An upload to batch ${batch.id} is still running; submit when it has finished`);
   }
   if (batch.validTotal <= 0) throw new AppError("invalid_state_transition", `Batch ${batch.id} has no valid value to pay`, { batch_status: batch.status });
+}
+
+/**
+ * After a failed status change: if a cancel (or anything else) moved the batch to a status that
+ * holds nothing, the hold just reserved is nobody's and goes back now. The cancel released the
+ * batch's hold after its own transition, but that may have run before this submit reserved. A
+ * batch still `validated` (an upload committed meanwhile) keeps the hold: a retried submit adopts
+ * it, and the orphan-hold sweep releases it if nobody does. A batch another submit moved on owns it.
+ */
+async function settleLostHold(env: Env, batch: BatchRow): Promise<void> {
+  const status = (await findBatch(env.DB, batch.org, batch.id))?.status as BatchStatus | undefined;
+  if (!status || status === "validated" || HOLDING.includes(status)) return;
+  // A failure here is logged, not thrown: the caller's answer is the failed transition, and the sweep retries the release.
+  await abandonBatchHold(env, batch, status).catch((err) => console.error(JSON.stringify({ job: "submit.abandon-hold", batch: batch.id, error: String(err) })));
 }
 
 export async function submitBatch(env: Env, auth: Auth, id: string, origin: string, requestId?: string) {
@@ -43,11 +57,15 @@ export async function submitBatch(env: Env, auth: Auth, id: string, origin: stri
   };
   // The recipients hashed above must still be the batch's: same content version, no upload running.
   const guard = and(eq(batches.contentVersion, batch.contentVersion), or(isNull(batches.uploadingId), lt(batches.uploadingUntil, now)));
-  // If this fails the hold stays: a retried submit adopts it, a cancel releases it, else the pool's alarm expires it.
-  await transitionBatch(env.DB, {
-    batch, to: "submitted", action: "batch.submitted", actor: auth.sub, requestId, guard, extra: [insertFlow(env.DB, flow)],
-    details: { hold_id: hold.hold_id, reserved: hold.remaining, hold_expires_at: flow.holdExpiresAt, content_hash: hash, steps, auto_release: flow.autoRelease },
-  });
+  try {
+    await transitionBatch(env.DB, {
+      batch, to: "submitted", action: "batch.submitted", actor: auth.sub, requestId, guard, extra: [insertFlow(env.DB, flow)],
+      details: { hold_id: hold.hold_id, reserved: hold.remaining, hold_expires_at: flow.holdExpiresAt, content_hash: hash, steps, auto_release: flow.autoRelease },
+    });
+  } catch (err) {
+    await settleLostHold(env, batch);
+    throw err;
+  }
   const submitted = await requireBatch(env.DB, auth.org, id);
   await issueStepRequests({ env, batch: submitted, flow: (await findFlow(env.DB, auth.org, id))!, origin, requestId });
   return batchView(submitted);

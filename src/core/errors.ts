@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, title: "The request body is not valid JSON" },
   invalid_idempotency_key: { status: 400, title: "The Idempotency-Key header is not valid" },
   invalid_amount: { status: 400, title: "The amount is not valid" },
+  // 400, like any amount the API refuses: also when it is the sum (a pool's funded total, a batch's valid total) that would pass the bound.
+  amount_too_large: { status: 400, title: "The amount would pass 2^53−1 minor units" },
   invalid_csv: { status: 400, title: "The CSV body cannot be read" },
   unauthorized: { status: 401, title: "Authentication is required" },
   forbidden: { status: 403, title: "The caller lacks the role this action needs" },

@@ -12,6 +12,8 @@
  *   retry hold of its own (redeliver.ts). A fan-out exception re-sends its stored queue message.
  * - cancel: the delivery becomes `failed` for good: committed value refunded, an unsent code back
  *   to the inventory (a code that may have reached someone is voided instead); the batch may complete.
+ *   For an unreleased hold (`expired_hold_unreleased`) cancel releases the hold's rest to the pool
+ *   (src/reconciliation/hold-exceptions.ts).
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
@@ -24,6 +26,7 @@ import { poolError, poolStub } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { findDelivery, leaseDelivery, releaseLease, voidReward } from "../support/delivery-store";
 import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
+import { HOLD_EXCEPTION_KIND, releaseHoldException } from "./hold-exceptions";
 import { redeliverNow } from "../support/redeliver";
 import { REISSUE_APPROVAL_KIND } from "../support/reissue";
 
@@ -57,7 +60,8 @@ export async function resolveException(env: Env, auth: Auth, id: string, input: 
     } else if (exc.entityType === "delivery") {
       await (input.action === "retry" ? retryDelivery(env, auth, exc, note, requestId) : cancelDelivery(env, auth, exc, note, requestId));
     } else if (input.action === "retry") await retryMessage(env, auth, exc, note, requestId);
-    else throw new AppError("invalid_state_transition", `Only delivery exceptions can be cancelled; exception ${id} is about a ${exc.entityType}`);
+    else if (exc.kind === HOLD_EXCEPTION_KIND) await releaseHoldException(env, auth, exc, note, requestId);
+    else throw new AppError("invalid_state_transition", `Only delivery and unreleased-hold exceptions can be cancelled; exception ${id} is about a ${exc.entityType}`);
   } catch (err) {
     if (isGuardFailure(err)) throw alreadyResolved(await findException(env.DB, auth.org, id));
     throw err;

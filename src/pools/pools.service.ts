@@ -4,6 +4,7 @@
  */
 import { and, desc, eq, lt } from "drizzle-orm";
 import { appendAudit } from "../audit/audit";
+import { sha256Hex } from "../core/crypto";
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import { decodeCursor, encodeCursor } from "../core/pagination";
@@ -34,6 +35,7 @@ export function poolError(failure: PoolFailure): AppError {
   switch (failure.code) {
     case "insufficient_funds":
     case "limit_exceeded":
+    case "amount_too_large":
       return new AppError(failure.code, failure.detail);
     case "operation_id_reused":
       return new AppError("operation_id_reused", failure.detail);
@@ -132,7 +134,11 @@ export async function listPools(env: Env, org: string, limit: number, cursor?: s
   };
 }
 
-/** fund / withdraw: one DO operation, idempotent by `opId`, audited with the balance before and after. */
+/**
+ * fund / withdraw: one DO operation, idempotent by `opId`, audited with the balance before and after.
+ * An amount past 2^53−1, or a fund that would take the pool's funded total there, is 400
+ * amount_too_large and changes nothing.
+ */
 export async function movePoolFunds(
   env: Env,
   auth: Auth,
@@ -142,6 +148,11 @@ export async function movePoolFunds(
   opId: string,
   requestId?: string,
 ): Promise<PoolView> {
+  if (!Number.isSafeInteger(input.amount)) {
+    throw new AppError("amount_too_large", `Amounts are at most ${Number.MAX_SAFE_INTEGER} minor units`, {
+      errors: [{ pointer: "/amount", code: "amount_too_large", detail: `At most ${Number.MAX_SAFE_INTEGER}` }],
+    });
+  }
   const row = await requirePool(env.DB, auth.org, id);
   if (input.currency && input.currency !== row.currency) {
     throw new AppError("validation_failed", `The pool holds ${row.currency}`, {
@@ -177,4 +188,13 @@ export async function ledgerPage(env: Env, org: string, id: string, limit: numbe
     })),
     next_cursor: rows.length > limit ? encodeCursor("ledger", page.at(-1)!.seq) : null,
   };
+}
+
+/**
+ * The DO operation id of a fund or withdraw: from the caller's Idempotency-Key when given, scoped
+ * like the key itself (org and token `sub`), so a retry after a lost response never moves money
+ * twice and two people who pick the same key make two operations. Hashed: keys may be 255 chars.
+ */
+export async function moveOperationId(kind: "fund" | "withdraw", auth: Auth, key: string | undefined): Promise<string> {
+  return key ? `${kind}:key:${await sha256Hex(`${auth.org}\n${auth.sub}\n${key}`)}` : newId("op");
 }

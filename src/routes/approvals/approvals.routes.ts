@@ -12,7 +12,8 @@ export const submitBatch = createRoute({
   description:
     "Reserves the valid total in the pool (a hold that expires after HOLD_TTL_HOURS, default 7 days, and never before release_at + 1 day), " +
     "records the content hash approvals are bound to and the approval steps of the org's policy at this moment, moves the batch to `submitted` " +
-    "and emails the first step's active enrolled approvers (never anyone who created, uploaded to or submitted the batch) a single-use link. 409 `insufficient_funds` / `limit_exceeded` leave the batch unchanged.",
+    "and emails the first step's active enrolled approvers (never anyone who created, uploaded to or submitted the batch) a single-use link. 409 `insufficient_funds` / `limit_exceeded` leave the batch unchanged. " +
+    "A cancel that lands while this runs wins or loses as a whole: the loser answers 409, and a submit that lost gives its hold back at once.",
   ...protect(["operator", "integrator"]),
   request: { params: BatchId, headers: IdempotencyHeader },
   responses: { 200: json(BatchSchema, "The submitted batch"), ...problems(400, 401, 403, 404, 409, 422) },

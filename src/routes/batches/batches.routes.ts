@@ -34,7 +34,8 @@ export const uploadRecipients = createRoute({
     "CSV: a header line naming the columns (external_id, name, email, phone, country, amount, currency; other columns become template fields), " +
     "RFC 4180 quoting, UTF-8 with or without BOM, CRLF or LF; up to 32 MiB per request. JSON: up to 5,000 recipients (1 MiB). " +
     "Each row is validated and ends valid, invalid or excluded with reasons. Allowed while the batch is draft or validated; " +
-    "a draft batch with valid rows becomes validated. One upload per batch at a time (409 otherwise).",
+    "a draft batch with valid rows becomes validated. One upload per batch at a time (409 otherwise). " +
+    "An upload that would take the batch's valid total past 2^53−1 minor units is refused whole (400 amount_too_large, nothing stored).",
   ...protect(["operator", "integrator"]),
   request: {
     params: BatchId,
@@ -76,6 +77,10 @@ export const listRecipients = createRoute({
 
 export const cancelBatch = createRoute({
   method: "post", path: "/v1/batches/{id}/cancel", tags, summary: "Cancel a batch",
+  description:
+    "From draft, validated, submitted or approved; the batch's hold goes back to the pool once. A submit running at the same moment " +
+    "either finishes first (this cancel answers 409 invalid_state_transition; a new cancel cancels the submitted batch) or loses and gives back what it reserved: " +
+    "no hold outlives its batch. Holds a crash left behind are released by the five-minute orphan-hold sweep.",
   ...protect(["operator", "finance"]),
   request: { params: BatchId, headers: IdempotencyHeader, body: { required: false, content: { "application/json": { schema: s.CancelBatch } } } },
   responses: { 200: json(s.BatchSchema, "The cancelled batch"), ...problems(400, 401, 403, 404, 409, 422) },

@@ -52,6 +52,7 @@ export const resolveException = createRoute({
   description:
     "retry: a failed or held delivery is delivered again (queued again while its batch is delivering; sent at once through a retry hold after the batch ended). " +
     "cancel: the delivery becomes failed for good, its committed value is refunded and an unsent code goes back to the inventory; the batch may complete. " +
+    "For expired_hold_unreleased, cancel releases the hold's rest to the pool's available balance (409 invalid_state_transition while its batch is submitted, approved, releasing or delivering: cancel the batch instead); accept leaves the hold as it is; retry is refused. " +
     "accept: resolved as it is. An exception resolves once: a second resolution is 409 already_resolved.",
   ...protect(["operator", "finance"]),
   request: { params: IdParam("exc"), headers: IdempotencyHeader, body: jsonBody(Resolve) },

@@ -1,4 +1,3 @@
-import { newId } from "../../core/ids";
 import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as pools from "../../pools/pools.service";
@@ -20,17 +19,14 @@ const getPool: AppRouteHandler<typeof routes.getPool> = async (c) => {
   return c.json(await pools.getPool(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 };
 
-/** The DO operation id: the Idempotency-Key when given, so a retry after a lost response never moves money twice. */
-const operationId = (kind: string, key: string | undefined) => (key ? `${kind}:key:${key}` : newId("op"));
-
 const fundPool: AppRouteHandler<typeof routes.fundPool> = async (c) => {
-  const opId = operationId("fund", c.req.valid("header")["idempotency-key"]);
+  const opId = await pools.moveOperationId("fund", c.var.auth, c.req.valid("header")["idempotency-key"]);
   const pool = await pools.movePoolFunds(c.env, c.var.auth, "fund", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
   return c.json({ ...pool, ...pool.balance }, 200);
 };
 
 const withdrawPool: AppRouteHandler<typeof routes.withdrawPool> = async (c) => {
-  const opId = operationId("withdraw", c.req.valid("header")["idempotency-key"]);
+  const opId = await pools.moveOperationId("withdraw", c.var.auth, c.req.valid("header")["idempotency-key"]);
   const pool = await pools.movePoolFunds(c.env, c.var.auth, "withdraw", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
   return c.json({ ...pool, ...pool.balance }, 200);
 };

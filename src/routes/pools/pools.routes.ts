@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Amount, LimitsSchema } from "../../../durable-objects/pool-types";
+import { LimitsSchema } from "../../../durable-objects/pool-types";
 import { IdParam, IdempotencyHeader, ListQuery, PlainText, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import { CurrencyCode } from "../../settings/settings.schema";
@@ -32,7 +32,9 @@ const CreatePool = z
 
 const MoveFunds = z
   .strictObject({
-    amount: Amount.openapi({ description: "Positive integer minor units, at most 2^53−1", example: 100000 }),
+    // Not `Amount`: past 2^53−1 the service answers the specific code amount_too_large, not validation_failed.
+    amount: z.number().positive().refine(Number.isInteger, "Expected a whole number of minor units")
+      .openapi({ type: "integer", description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)", example: 100000 }),
     reference: z.string().max(500).optional().openapi({ description: "Your reference, e.g. an invoice or transfer id" }),
     currency: Currency.optional().openapi({ description: "If given, must equal the pool's currency" }),
   })
@@ -81,6 +83,10 @@ export const getPool = createRoute({
 
 export const fundPool = createRoute({
   method: "post", path: "/v1/pools/{id}/fund", tags, summary: "Add funds to a pool",
+  description:
+    "Balances are integers of at most 2^53−1 minor units: an amount past that, or a fund that would take the pool's funded total past it, " +
+    "is 400 amount_too_large and changes nothing. With an Idempotency-Key the pool operation belongs to the caller (org, token sub and key): " +
+    "a retry never funds twice, and two people who send the same key make two fundings.",
   ...protect(["finance"]),
   request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
   responses: { 200: json(MovedFundsSchema, "The pool after funding, its balance also at the top level"), ...problems(400, 401, 403, 404, 409, 422) },
@@ -88,6 +94,9 @@ export const fundPool = createRoute({
 
 export const withdrawPool = createRoute({
   method: "post", path: "/v1/pools/{id}/withdraw", tags, summary: "Withdraw available funds (never reserved or committed value)",
+  description:
+    "409 insufficient_funds beyond the available balance; an amount past 2^53−1 is 400 amount_too_large. " +
+    "With an Idempotency-Key the pool operation belongs to the caller (org, token sub and key), as for fund.",
   ...protect(["finance"]),
   request: { params: PoolId, headers: IdempotencyHeader, body: jsonBody(MoveFunds) },
   responses: { 200: json(MovedFundsSchema, "The pool after the withdrawal, its balance also at the top level"), ...problems(400, 401, 403, 404, 409, 422) },
