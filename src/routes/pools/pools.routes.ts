@@ -34,7 +34,7 @@ const MoveFunds = z
   .strictObject({
     // Not `Amount`: past 2^53−1 the service answers the specific code amount_too_large, not validation_failed.
     amount: z.number().positive().refine(Number.isInteger, "Expected a whole number of minor units")
-      .openapi({ type: "integer", description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)", example: 100000 }),
+      .openapi({ type: "integer", format: "int64", minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)", example: 100000 }),
     reference: z.string().max(500).optional().openapi({ description: "Your reference, e.g. an invoice or transfer id" }),
     currency: Currency.optional().openapi({ description: "If given, must equal the pool's currency" }),
   })
