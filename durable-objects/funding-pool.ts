@@ -30,7 +30,7 @@ export class FundingPool extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new PoolStore(ctx.storage.sql);
+    this.store = new PoolStore(ctx.storage);
     const loaded = this.store.loadMeta();
     this.buckets = new Buckets(loaded?.balance);
     if (loaded) {
