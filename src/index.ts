@@ -5,6 +5,7 @@ import { instrument } from "./dev/metrics";
 import type { Env } from "./env";
 
 export { FundingPool } from "../durable-objects/funding-pool";
+export { StoredValueCard } from "../durable-objects/stored-value-card";
 
 const app = createApp();
 

@@ -5,7 +5,7 @@ declare global {
   namespace Cloudflare {
     interface GlobalProps {
       mainModule: typeof import("../src/index");
-      durableNamespaces: "FundingPool";
+      durableNamespaces: "FundingPool" | "StoredValueCard";
     }
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];

@@ -10,3 +10,4 @@ export * from "./batches";
 export * from "./delivery";
 export * from "./approvals";
 export * from "./reconciliation";
+export * from "./cards";

@@ -1,0 +1,316 @@
+/**
+ * The rules of one card's ledger, run inside the DO's `transactionSync`: load the card, apply due
+ * expiries, check, move value between buckets, record a transaction (balance before and after) for
+ * every change, save. Time is an argument (`now`), so tests can drive the clock.
+ *
+ * Value in a bucket is `remaining` (spendable), `held` (in pending redemptions), `spent` (captured,
+ * net of refunds), `expired` or `reversed`; amount = their sum. Spending takes the earliest-expiring
+ * value first (no expiry last, then oldest bucket). Value that comes back (void, hold expiry,
+ * refund) returns to its own bucket, or to that bucket's `expired`/`reversed` when it has ended.
+ */
+import { newId } from "../src/core/ids";
+import type { CardMeta, CardStore } from "./card-store";
+import {
+  fail, type Bucket, type CardBalance, type CardFailure, type CardSeed, type CardState, type CardStatus, type Redemption, type TxnKind,
+} from "./card-types";
+import type { z } from "zod";
+import type { CaptureArgs, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs } from "./card-types";
+
+interface Ctx { opId: string; actor: string; reference?: string | null; redemptionId?: string | null; bucketId?: string | null }
+type Ok<T extends object = object> = { ok: true } & T;
+
+const spendOrder = (a: Bucket, b: Bucket) => (a.expires_at ?? Infinity) - (b.expires_at ?? Infinity) || a.ord - b.ord;
+
+export class CardLedger {
+  readonly meta: CardMeta;
+  readonly buckets: Bucket[];
+
+  constructor(private readonly store: CardStore, readonly now: number) {
+    const meta = store.meta();
+    if (!meta) throw new Error("CardLedger: the card is not initialised");
+    this.meta = meta;
+    this.buckets = store.buckets();
+  }
+
+  /** Creates the card from its D1 row, with its issue (and, for a voided row, reversal) transaction. */
+  static init(store: CardStore, seed: CardSeed): void {
+    store.insertMeta({ card_id: seed.cardId, org: seed.org, currency: seed.currency, expires_at: seed.expiresAt, frozen: 0, reversed: 0, created_at: seed.createdAt });
+    const ledger = new CardLedger(store, Date.now());
+    ledger.record("issue", seed.initialAmount, { opId: `issue:${seed.cardId}`, actor: "system:issuance", bucketId: "base" }, () => {
+      ledger.buckets.push(newBucket("base", 0, "base", seed.initialAmount, seed.expiresAt, null, null, seed.createdAt));
+    });
+    if (seed.voided) ledger.reverse({ opId: `reverse:void:${seed.cardId}`, actor: "system:issuance", reference: "the card was voided before its ledger existed" });
+    ledger.save();
+  }
+
+  balance(): CardBalance {
+    const b: CardBalance = { available: 0, pending: 0, redeemed: 0, expired: 0, reversed: 0, issued: 0, credited: 0 };
+    for (const k of this.buckets) {
+      b.available += k.remaining;
+      b.pending += k.held;
+      b.redeemed += k.spent;
+      b.expired += k.expired;
+      b.reversed += k.reversed;
+      if (k.kind === "base") b.issued += k.amount;
+      else b.credited += k.amount;
+    }
+    return b;
+  }
+
+  status(): CardStatus {
+    if (this.meta.reversed) return "reversed";
+    if (this.meta.expires_at !== null && this.meta.expires_at <= this.now) return "expired";
+    if (this.meta.frozen) return "frozen";
+    const b = this.balance();
+    return b.available === 0 && b.pending === 0 ? "exhausted" : "active";
+  }
+
+  state(): CardState {
+    return {
+      card_id: this.meta.card_id, org: this.meta.org, currency: this.meta.currency, status: this.status(), expires_at: this.meta.expires_at,
+      balance: this.balance(),
+      buckets: this.buckets.map((b) => ({ id: b.bucket_id, kind: b.kind, amount: b.amount, remaining: b.remaining, pending: b.held, expires_at: b.expires_at, state: b.state })),
+    };
+  }
+
+  /** Expires every bucket and pending hold whose time has come, in time order; each exactly once (state-guarded). */
+  expireDue(): void {
+    type Due = { at: number; run: () => void };
+    const due: Due[] = [];
+    for (const b of this.buckets) {
+      if (b.state === "active" && b.expires_at !== null && b.expires_at <= this.now) due.push({ at: b.expires_at, run: () => this.expireBucket(b) });
+    }
+    for (const r of this.store.pendingRedemptions()) {
+      if (r.hold_expires_at !== null && r.hold_expires_at <= this.now) due.push({ at: r.hold_expires_at, run: () => this.endHold(r, "expired", { opId: `expire:${r.id}`, actor: "system:expiry" }) });
+    }
+    due.sort((a, b) => a.at - b.at);
+    for (const d of due) d.run();
+  }
+
+  /** The earliest future time something expires (a bucket or a pending hold), for the alarm. */
+  nextExpiry(): number | null {
+    const times = [
+      ...this.buckets.filter((b) => b.state === "active" && b.expires_at !== null).map((b) => b.expires_at!),
+      ...this.store.pendingRedemptions().flatMap((r) => (r.hold_expires_at === null ? [] : [r.hold_expires_at])),
+    ];
+    return times.length ? Math.min(...times) : null;
+  }
+
+  redeem(a: z.infer<typeof RedeemArgs>): Ok<{ redemption: Redemption }> | CardFailure {
+    if (a.currency !== this.meta.currency) return fail("currency_mismatch", `The card holds ${this.meta.currency}, not ${a.currency}`);
+    const refused = this.refusal(true);
+    if (refused) return refused;
+    const prior = this.store.redemptionByReference(a.reference);
+    if (prior) return fail("duplicate_reference", `Reference ${a.reference} was already used on this card by redemption ${prior.id}`, { redemption_id: prior.id });
+    const available = this.balance().available;
+    const amount = a.allowPartial ? Math.min(a.amount, available) : a.amount;
+    if (amount === 0 || amount > available) return fail("insufficient_balance", `The card has ${available} available; asked ${a.amount}`, { available });
+    if (!a.capture && (a.holdExpiresAt === null || a.holdExpiresAt <= this.now)) return fail("invalid_argument", "A pending redemption needs a future holdExpiresAt");
+    const r: Redemption = {
+      id: newId("rdm", this.now), reference: a.reference, status: a.capture ? "captured" : "pending", requested: a.amount, amount,
+      captured: a.capture ? amount : 0, refunded: 0, hold_expires_at: a.capture ? null : a.holdExpiresAt, parts: [], actor: a.actor,
+      created_at: this.now, updated_at: this.now, seq: 0,
+    };
+    this.record(a.capture ? "redeem" : "hold", amount, { ...a, redemptionId: r.id }, () => {
+      let rest = amount;
+      for (const b of this.buckets.filter((k) => k.state === "active" && k.remaining > 0).sort(spendOrder)) {
+        const take = Math.min(b.remaining, rest);
+        if (take === 0) break;
+        b.remaining -= take;
+        if (a.capture) b.spent += take;
+        else b.held += take;
+        r.parts.push({ b: b.bucket_id, held: a.capture ? 0 : take, captured: a.capture ? take : 0, refunded: 0 });
+        rest -= take;
+      }
+    }, r);
+    return { ok: true, redemption: r };
+  }
+
+  capture(a: z.infer<typeof CaptureArgs>): Ok<{ redemption: Redemption }> | CardFailure {
+    const r = this.store.redemption(a.redemptionId);
+    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
+    if (r.status !== "pending") return fail("redemption_not_pending", `Redemption ${r.id} is ${r.status}`);
+    if (this.meta.reversed) return fail("card_reversed", "The card has been reversed");
+    if (this.meta.frozen) return fail("card_frozen", "The card is frozen; void the hold or unfreeze the card");
+    const amount = a.amount ?? r.amount;
+    if (amount > r.amount) return fail("invalid_amount", `At most the held ${r.amount} can be captured; asked ${amount}`);
+    this.record("capture", amount, { ...a, reference: r.reference }, () => {
+      let rest = amount;
+      for (const p of r.parts) {
+        const b = this.bucket(p.b);
+        const take = Math.min(p.held, rest);
+        b.held -= take;
+        b.spent += take;
+        p.captured += take;
+        rest -= take;
+        this.giveBack(b, p.held - take, "held");
+        p.held = 0;
+      }
+      r.status = "captured";
+      r.amount = amount;
+      r.captured = amount;
+    }, r);
+    return { ok: true, redemption: r };
+  }
+
+  void(a: z.infer<typeof VoidArgs>): Ok<{ redemption: Redemption }> | CardFailure {
+    const r = this.store.redemption(a.redemptionId);
+    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
+    if (r.status !== "pending") return fail("redemption_not_pending", `Redemption ${r.id} is ${r.status}`);
+    this.endHold(r, "voided", a);
+    return { ok: true, redemption: r };
+  }
+
+  refund(a: z.infer<typeof RefundArgs>): Ok<{ redemption: Redemption; refunded: number; to_expired: number }> | CardFailure {
+    const r = this.store.redemption(a.redemptionId);
+    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
+    if (r.status !== "captured") return fail("redemption_not_captured", `Redemption ${r.id} is ${r.status}; only a captured redemption can be refunded`);
+    const refundable = r.captured - r.refunded;
+    const amount = a.amount ?? refundable;
+    if (amount > refundable) return fail("invalid_amount", `At most ${refundable} of redemption ${r.id} can be refunded; asked ${amount}`);
+    let lapsed = 0;
+    this.record("refund", amount, { ...a, reference: r.reference }, () => {
+      let rest = amount;
+      // Latest-expiring value first: a refund restores the longest-lived value the card had.
+      for (const p of [...r.parts].reverse()) {
+        const take = Math.min(p.captured - p.refunded, rest);
+        if (take === 0) continue;
+        const b = this.bucket(p.b);
+        b.spent -= take;
+        if (b.state !== "active") lapsed += take;
+        this.giveBack(b, take, "spent");
+        p.refunded += take;
+        rest -= take;
+      }
+      r.refunded += amount;
+      if (r.refunded === r.captured) r.status = "refunded";
+    }, r);
+    return { ok: true, redemption: r, refunded: amount, to_expired: lapsed };
+  }
+
+  credit(a: z.infer<typeof CreditArgs>): Ok<{ bucket_id: string }> | CardFailure {
+    const refused = this.refusal(false);
+    if (refused) return refused;
+    if (a.expiresAt !== null && a.expiresAt <= this.now) return fail("invalid_argument", "expires_at must be in the future");
+    // Bonus value never outlives the card: its expiry is capped at the card's.
+    const cardEnd = this.meta.expires_at;
+    const expiresAt = a.expiresAt === null ? cardEnd : cardEnd === null ? a.expiresAt : Math.min(a.expiresAt, cardEnd);
+    const id = `bonus:${a.creditId}`;
+    this.record("credit", a.amount, { ...a, bucketId: id, reference: a.reason }, () => {
+      this.buckets.push(newBucket(id, this.buckets.length, "bonus", a.amount, expiresAt, a.poolId, a.reason, this.now));
+    });
+    return { ok: true, bucket_id: id };
+  }
+
+  setFrozen(a: z.infer<typeof FlagArgs>, frozen: boolean): Ok | CardFailure {
+    if (this.meta.reversed) return fail("card_reversed", "The card has been reversed");
+    if (this.status() === "expired") return fail("card_expired", "The card has expired");
+    if (Boolean(this.meta.frozen) === frozen) return { ok: true };
+    this.record(frozen ? "freeze" : "unfreeze", 0, { ...a, reference: a.reason ?? null }, () => {
+      this.meta.frozen = frozen ? 1 : 0;
+    });
+    return { ok: true };
+  }
+
+  /** Ends the card: pending holds are voided and every unspent value is reversed. Returns how much. */
+  reverse(a: z.infer<typeof ReverseArgs>): Ok<{ reversed: number }> | CardFailure {
+    if (this.meta.reversed) return { ok: true, reversed: 0 };
+    for (const r of this.store.pendingRedemptions()) this.endHold(r, "voided", { opId: `${a.opId}:void:${r.id}`, actor: a.actor, reference: "voided by the card's reversal" });
+    let reversed = 0;
+    this.record("reverse", 0, a, () => {
+      for (const b of this.buckets) {
+        reversed += b.remaining;
+        b.reversed += b.remaining;
+        b.remaining = 0;
+        if (b.state === "active") b.state = "reversed";
+      }
+      this.meta.reversed = 1;
+    });
+    return { ok: true, reversed };
+  }
+
+  /** Writes the buckets and the card's flags (transactions and redemptions are written as they happen). */
+  save(): void {
+    this.store.saveBuckets(this.buckets);
+    this.store.setFlags(this.meta.frozen, this.meta.reversed);
+    const problem = this.problem();
+    if (problem) throw new Error(`StoredValueCard invariant violated: ${problem}`);
+  }
+
+  /** What is wrong with the buckets, if anything (checked before every commit). */
+  problem(): string | null {
+    for (const b of this.buckets) {
+      const parts = [b.remaining, b.held, b.spent, b.expired, b.reversed];
+      if (parts.some((v) => v < 0 || !Number.isSafeInteger(v))) return `bucket ${b.bucket_id} has a negative part: ${JSON.stringify(b)}`;
+      if (parts.reduce((s, v) => s + v, 0) !== b.amount) return `bucket ${b.bucket_id} does not add up: ${JSON.stringify(b)}`;
+      if (b.state !== "active" && b.remaining !== 0) return `bucket ${b.bucket_id} is ${b.state} with ${b.remaining} remaining`;
+    }
+    const held = this.store.pendingRedemptions().reduce((s, r) => s + r.amount, 0);
+    if (held !== this.balance().pending) return `pending holds ${held} != pending ${this.balance().pending}`;
+    return null;
+  }
+
+  private refusal(spending: boolean): CardFailure | null {
+    const status = this.status();
+    if (status === "reversed") return fail("card_reversed", "The card has been reversed");
+    if (status === "expired") return fail("card_expired", "The card has expired");
+    if (status === "frozen" && spending) return fail("card_frozen", "The card is frozen");
+    return null;
+  }
+
+  private bucket(id: string): Bucket {
+    const b = this.buckets.find((k) => k.bucket_id === id);
+    if (!b) throw new Error(`StoredValueCard: no bucket ${id}`);
+    return b;
+  }
+
+  private expireBucket(b: Bucket): void {
+    this.record("expire", b.remaining, { opId: `expire:${b.bucket_id}`, actor: "system:expiry", bucketId: b.bucket_id }, () => {
+      b.expired += b.remaining;
+      b.remaining = 0;
+      b.state = "expired";
+    });
+  }
+
+  /** A pending hold ends without capture (void or expiry): its value goes back where it came from. */
+  private endHold(r: Redemption, status: "voided" | "expired", c: Ctx): void {
+    this.record(status === "voided" ? "void" : "expire", r.amount, { ...c, reference: c.reference ?? r.reference }, () => {
+      for (const p of r.parts) {
+        this.giveBack(this.bucket(p.b), p.held, "held");
+        p.held = 0;
+      }
+      r.status = status;
+    }, r);
+  }
+
+  /** Moves value out of `from` back to the bucket: spendable if it is active, else where the bucket ended. */
+  private giveBack(b: Bucket, amount: number, from: "held" | "spent"): void {
+    if (amount === 0) return;
+    b[from] -= amount;
+    if (b.state === "active") b.remaining += amount;
+    else if (b.state === "expired") b.expired += amount;
+    else b.reversed += amount;
+  }
+
+  /** Applies `change`, then records one transaction with the balance before and after (and saves the redemption). */
+  record(kind: TxnKind, amount: number, c: Ctx, change: () => void, redemption?: Redemption): void {
+    const before = this.balance();
+    change();
+    const after = this.balance();
+    const seq = this.store.appendTxn({
+      op_id: c.opId, kind, amount: kind === "reverse" ? after.reversed - before.reversed : amount, redemption_id: redemption?.id ?? c.redemptionId ?? null,
+      bucket_id: c.bucketId ?? null, before, after, actor: c.actor, reference: c.reference ?? redemption?.reference ?? null, created_at: this.now,
+    });
+    this.meta.seq = seq;
+    if (redemption) {
+      redemption.updated_at = this.now;
+      redemption.seq = seq;
+      this.store.saveRedemption(redemption);
+    }
+  }
+}
+
+function newBucket(id: string, ord: number, kind: "base" | "bonus", amount: number, expiresAt: number | null, poolId: string | null, reason: string | null, at: number): Bucket {
+  return { bucket_id: id, ord, kind, amount, remaining: amount, held: 0, spent: 0, expired: 0, reversed: 0, expires_at: expiresAt, state: "active", pool_id: poolId, reason, created_at: at };
+}
+
