@@ -176,7 +176,6 @@ export class CardLedger {
         const take = Math.min(p.captured - p.refunded, rest);
         if (take === 0) continue;
         const b = this.bucket(p.b);
-        b.spent -= take;
         if (b.state !== "active") lapsed += take;
         this.giveBack(b, take, "spent");
         p.refunded += take;

@@ -33,7 +33,7 @@ function redemptionRow(org: string, cardId: string, currency: string, r: Redempt
  * conditional on sequence numbers, so a repeated or overlapping drain writes nothing twice and
  * never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
  */
-export async function mirrorCard(db: D1Database, store: CardStore, state: CardState): Promise<number> {
+export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState): Promise<number> {
   let written = 0;
   for (;;) {
     const meta = store.meta();
@@ -41,6 +41,8 @@ export async function mirrorCard(db: D1Database, store: CardStore, state: CardSt
     const txns = store.txnsAfter(meta.mirrored_seq, PAGE);
     const last = txns.at(-1)!.seq;
     const changed = store.redemptionsChangedAfter(meta.mirrored_seq).filter((r) => r.seq <= last);
+    // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
+    const state = stateNow();
     const b = state.balance;
     const statements = [
       db.prepare(

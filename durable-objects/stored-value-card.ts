@@ -184,8 +184,7 @@ export class StoredValueCard extends DurableObject<Env> {
     const run = this.flushing.catch(() => undefined).then(async () => {
       const meta = this.store.meta();
       if (!meta || meta.seq <= meta.mirrored_seq) return;
-      const state = new CardLedger(this.store, Date.now()).state();
-      await mirrorCard(this.env.DB, this.store, state);
+      await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
     });
     this.flushing = run;
     return run;
