@@ -11,7 +11,7 @@
 import { newId } from "../src/core/ids";
 import type { CardMeta, CardStore } from "./card-store";
 import {
-  fail, type Bucket, type CardBalance, type CardFailure, type CardSeed, type CardState, type CardStatus, type Redemption, type TxnKind,
+  fail, type Bucket, type CardBalance, type CardFailure, type CardSeed, type CardState, type CardStatus, type Redemption, type ReversedPart, type TxnKind,
 } from "./card-types";
 import type { z } from "zod";
 import type { CaptureArgs, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs } from "./card-types";
@@ -69,7 +69,10 @@ export class CardLedger {
     return {
       card_id: this.meta.card_id, org: this.meta.org, currency: this.meta.currency, status: this.status(), expires_at: this.meta.expires_at,
       balance: this.balance(),
-      buckets: this.buckets.map((b) => ({ id: b.bucket_id, kind: b.kind, amount: b.amount, remaining: b.remaining, pending: b.held, expires_at: b.expires_at, state: b.state })),
+      buckets: this.buckets.map((b) => ({
+        id: b.bucket_id, kind: b.kind, amount: b.amount, remaining: b.remaining, pending: b.held, expired: b.expired, reversed: b.reversed,
+        expires_at: b.expires_at, state: b.state, pool_id: b.pool_id,
+      })),
     };
   }
 
@@ -165,6 +168,8 @@ export class CardLedger {
     const r = this.store.redemption(a.redemptionId);
     if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
     if (r.status !== "captured") return fail("redemption_not_captured", `Redemption ${r.id} is ${r.status}; only a captured redemption can be refunded`);
+    // The card's value went back to its pools when it was reversed; a refund now would have nowhere to go.
+    if (this.meta.reversed) return fail("card_reversed", "The card has been reversed; refund the customer another way");
     const refundable = r.captured - r.refunded;
     const amount = a.amount ?? refundable;
     if (amount > refundable) return fail("invalid_amount", `At most ${refundable} of redemption ${r.id} can be refunded; asked ${amount}`);
@@ -211,21 +216,24 @@ export class CardLedger {
     return { ok: true };
   }
 
-  /** Ends the card: pending holds are voided and every unspent value is reversed. Returns how much. */
-  reverse(a: z.infer<typeof ReverseArgs>): Ok<{ reversed: number }> | CardFailure {
-    if (this.meta.reversed) return { ok: true, reversed: 0 };
+  /** Ends the card: pending holds are voided and every unspent value is reversed. Says how much, bucket by bucket. */
+  reverse(a: z.infer<typeof ReverseArgs>): Ok<{ reversed: number; parts: ReversedPart[] }> | CardFailure {
+    if (this.meta.reversed) return { ok: true, reversed: 0, parts: [] };
+    const before = new Map(this.buckets.map((b) => [b.bucket_id, b.reversed]));
     for (const r of this.store.pendingRedemptions()) this.endHold(r, "voided", { opId: `${a.opId}:void:${r.id}`, actor: a.actor, reference: "voided by the card's reversal" });
-    let reversed = 0;
     this.record("reverse", 0, a, () => {
       for (const b of this.buckets) {
-        reversed += b.remaining;
         b.reversed += b.remaining;
         b.remaining = 0;
         if (b.state === "active") b.state = "reversed";
       }
       this.meta.reversed = 1;
     });
-    return { ok: true, reversed };
+    // Holds voided just above went back to their (then still active) buckets, so they are in `remaining` here.
+    const parts = this.buckets
+      .map((b) => ({ bucket_id: b.bucket_id, kind: b.kind, pool_id: b.pool_id, amount: b.reversed - (before.get(b.bucket_id) ?? 0) }))
+      .filter((p) => p.amount > 0);
+    return { ok: true, reversed: parts.reduce((s, p) => s + p.amount, 0), parts };
   }
 
   /** Writes the buckets and the card's flags (transactions and redemptions are written as they happen). */

@@ -20,6 +20,13 @@ export function txnAudit(cardId: string, t: CardTxn): AuditInput {
   };
 }
 
+/** What each pool still commits for the card's bonus credits (credited, less what a reversal gave back), as JSON. */
+function creditsByPool(state: CardState): string | null {
+  const byPool = new Map<string, number>();
+  for (const k of state.buckets) if (k.kind === "bonus" && k.pool_id) byPool.set(k.pool_id, (byPool.get(k.pool_id) ?? 0) + k.amount - k.reversed);
+  return byPool.size ? JSON.stringify([...byPool].map(([pool_id, committed]) => ({ pool_id, committed }))) : null;
+}
+
 function redemptionRow(org: string, cardId: string, currency: string, r: Redemption) {
   return {
     org, id: r.id, card_id: cardId, reference: r.reference, status: r.status, currency, requested: r.requested, amount: r.amount, captured: r.captured,
@@ -44,11 +51,13 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
     // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
     const state = stateNow();
     const b = state.balance;
+    const baseReversed = state.buckets.find((k) => k.kind === "base")?.reversed ?? 0;
     const statements = [
       db.prepare(
-        `UPDATE cards SET status = ?, available = ?, balance = ?, pending = ?, redeemed = ?, expired = ?, reversed = ?, credited = ?, txn_seq = ?, updated_at = ?
-         WHERE id = ? AND txn_seq < ?`,
-      ).bind(state.status, b.available, b.available, b.pending, b.redeemed, b.expired, b.reversed, b.credited, meta.seq, new Date().toISOString(), meta.card_id, meta.seq),
+        `UPDATE cards SET status = ?, available = ?, balance = ?, pending = ?, redeemed = ?, expired = ?, reversed = ?, base_reversed = ?, credited = ?, credits = ?,
+           txn_seq = ?, updated_at = ? WHERE id = ? AND txn_seq < ?`,
+      ).bind(state.status, b.available, b.available, b.pending, b.redeemed, b.expired, b.reversed, baseReversed, b.credited, creditsByPool(state), meta.seq,
+        new Date().toISOString(), meta.card_id, meta.seq),
     ];
     if (changed.length > 0) {
       statements.push(

@@ -139,8 +139,19 @@ export interface BucketView {
   amount: number;
   remaining: number;
   pending: number;
+  expired: number;
+  reversed: number;
   expires_at: number | null;
   state: BucketState;
+  pool_id: string | null;
+}
+
+/** What a reversal took from each bucket: the base part goes back to the delivery's pool item, a bonus part to its credit's. */
+export interface ReversedPart {
+  bucket_id: string;
+  kind: "base" | "bonus";
+  pool_id: string | null;
+  amount: number;
 }
 
 export interface CardState {

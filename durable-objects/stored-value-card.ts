@@ -7,7 +7,7 @@ import { CardStore } from "./card-store";
 import {
   CaptureArgs, CardSeed, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs, fail,
   type CaptureInput, type CardResult, type CardState, type CardTxn, type CreditInput, type FlagInput, type RedeemInput, type Redemption,
-  type RefundInput, type ReverseInput, type VoidInput,
+  type RefundInput, type ReverseInput, type ReversedPart, type VoidInput,
 } from "./card-types";
 
 /** A failed D1 mirror write is retried by the alarm this much later. */
@@ -59,8 +59,8 @@ export class StoredValueCard extends DurableObject<Env> {
   unfreeze(seed: CardSeed, input: FlagInput): Promise<CardResult> {
     return this.run(seed, "unfreeze", input, Date.now());
   }
-  reverse(seed: CardSeed, input: ReverseInput): Promise<CardResult<{ reversed: number }>> {
-    return this.run(seed, "reverse", input, Date.now()) as Promise<CardResult<{ reversed: number }>>;
+  reverse(seed: CardSeed, input: ReverseInput): Promise<CardResult<{ reversed: number; parts: ReversedPart[] }>> {
+    return this.run(seed, "reverse", input, Date.now()) as Promise<CardResult<{ reversed: number; parts: ReversedPart[] }>>;
   }
 
   /** The card now (due expiries applied) and its latest transactions. */

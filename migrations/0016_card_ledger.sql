@@ -25,7 +25,9 @@ ALTER TABLE `cards` ADD `pending` integer DEFAULT 0 NOT NULL;--> statement-break
 ALTER TABLE `cards` ADD `redeemed` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `cards` ADD `expired` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `cards` ADD `reversed` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `cards` ADD `base_reversed` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `cards` ADD `credited` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `cards` ADD `credits` text;--> statement-breakpoint
 ALTER TABLE `cards` ADD `txn_seq` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `cards` ADD `updated_at` text;--> statement-breakpoint
 CREATE INDEX `cards_code_hmac` ON `cards` (`code_hmac`);--> statement-breakpoint

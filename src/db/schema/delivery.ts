@@ -118,7 +118,11 @@ export const cards = sqliteTable(
     redeemed: integer("redeemed").notNull().default(0),
     expired: integer("expired").notNull().default(0),
     reversed: integer("reversed").notNull().default(0),
+    // Of `reversed`, what came from the base value: the part of the delivery's pool item given back.
+    baseReversed: integer("base_reversed").notNull().default(0),
     credited: integer("credited").notNull().default(0),
+    // Bonus credits by pool, JSON [{ pool_id, committed }]: what each pool still commits for this card (reconciliation).
+    credits: text("credits"),
     txnSeq: integer("txn_seq").notNull().default(0),
     updatedAt: text("updated_at"),
   },
