@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { callJson, uniqueOrg } from "./helpers/api";
+import { call, callJson, uniqueOrg } from "./helpers/api";
 import { cardTokens } from "./helpers/card-factories";
 import { approvedBatch, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
 import { poolBalance, supportTokens } from "./helpers/support-factories";
@@ -60,5 +60,19 @@ describe("reversing a card", () => {
     const findings = await findingsOf(org, run.id);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ kind: "ledger_drift", entity_type: "card", entity_id: cardId, expected: 2_500, actual: 2_600 });
+  });
+
+  it("shows the live balance and what expires when on the claim page", async () => {
+    const org = uniqueOrg("cardclaim");
+    const { ids, tokens } = await deliveredCards(org, 1);
+    const t = await cardTokens(org);
+    const cardId = await cardOf(ids[0]!);
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1_000, currency: "USD", reference: "o-1" } });
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 300, currency: "USD", reference: "o-2", capture: false } });
+    const claimUrl = (await callJson(`/v1/deliveries/${ids[0]}`, { token: tokens.integrator })).body.claim_url as string;
+    const html = await (await call(new URL(claimUrl).pathname)).text();
+    expect(html).toContain("Balance: <strong>$12.00</strong>");
+    expect(html).toContain("$3.00 on hold");
+    expect(html).toMatch(/\$12\.00 (valid until \d{4}-\d\d-\d\d|does not expire)/);
   });
 });
