@@ -18,6 +18,7 @@ import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
 import cards from "./routes/cards/cards.index";
+import liability from "./routes/liability/liability.index";
 import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
@@ -70,7 +71,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, dev];
+const routers = [service, pools, audit, settings, suppressions, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, dev];
 /** Approval-link and claim-link tokens are credentials: never written to logs. */
 const loggedPath = (path: string) => path.replace(/^\/(approve|claim)\/[^/]+/, "/$1/[token]");
 
