@@ -12,6 +12,9 @@ declare global {
       POOL_PROPERTY_RUNS: string;
       POOL_PROPERTY_SEED: string;
       POOL_PROPERTY_PATH: string;
+      CARD_PROPERTY_RUNS: string;
+      CARD_PROPERTY_SEED: string;
+      CARD_PROPERTY_PATH: string;
     }
   }
 }
