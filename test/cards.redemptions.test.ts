@@ -211,3 +211,29 @@ describe("codes stay secret", () => {
     expect(audit.length).toBeGreaterThan(0);
   });
 });
+
+describe("the contract", () => {
+  it("documents every card and redemption route with its roles, problems and bounded request fields", async () => {
+    const doc = (await callJson("/openapi.json")).body;
+    const expected: [string, string, string][] = [
+      ["get", "/v1/cards", "listCards"], ["get", "/v1/cards/{id}", "getCard"], ["get", "/v1/cards/{id}/transactions", "cardTransactions"],
+      ["post", "/v1/cards/lookup", "lookupCard"], ["post", "/v1/cards/{id}/credit", "creditCard"], ["post", "/v1/cards/{id}/freeze", "freezeCard"],
+      ["post", "/v1/cards/{id}/unfreeze", "unfreezeCard"], ["post", "/v1/redemptions", "redeem"], ["get", "/v1/redemptions", "listRedemptions"],
+      ["post", "/v1/redemptions/{id}/capture", "captureRedemption"], ["post", "/v1/redemptions/{id}/void", "voidRedemption"],
+      ["post", "/v1/redemptions/{id}/refund", "refundRedemption"], ["get", "/v1/reports/liability", "liability"],
+    ];
+    for (const [method, path, operationId] of expected) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method} ${path}`).toBeDefined();
+      expect(op.operationId).toBe(operationId);
+      expect(op.security).toEqual([{ bearerAuth: [] }]);
+      for (const status of ["401", "403", "429", "500"]) expect(op.responses[status], `${method} ${path} ${status}`).toBeDefined();
+    }
+    const redeem = doc.components.schemas.Redeem;
+    expect(redeem.additionalProperties).toBe(false);
+    expect(redeem.properties.code.maxLength).toBe(64);
+    expect(redeem.properties.reference.maxLength).toBe(200);
+    expect(redeem.properties.hold_seconds.maximum).toBe(30 * 86_400);
+    expect(doc.paths["/v1/redemptions"].post.responses["409"]).toBeDefined();
+  });
+});
