@@ -25,21 +25,24 @@ export class CardLedger {
   readonly meta: CardMeta;
   readonly buckets: Bucket[];
 
+  private readonly loadedSeq: number;
+
   constructor(private readonly store: CardStore, readonly now: number) {
     const meta = store.meta();
     if (!meta) throw new Error("CardLedger: the card is not initialised");
     this.meta = meta;
+    this.loadedSeq = meta.seq;
     this.buckets = store.buckets();
   }
 
   /** Creates the card from its D1 row, with its issue (and, for a voided row, reversal) transaction. */
   static init(store: CardStore, seed: CardSeed): void {
     store.insertMeta({ card_id: seed.cardId, org: seed.org, currency: seed.currency, expires_at: seed.expiresAt, frozen: 0, reversed: 0, created_at: seed.createdAt });
-    const ledger = new CardLedger(store, Date.now());
+    // The issue transaction is dated when the card was issued, not when its ledger first woke up.
+    const ledger = new CardLedger(store, seed.createdAt);
     ledger.record("issue", seed.initialAmount, { opId: `issue:${seed.cardId}`, actor: "system:issuance", bucketId: "base" }, () => {
       ledger.buckets.push(newBucket("base", 0, "base", seed.initialAmount, seed.expiresAt, null, null, seed.createdAt));
     });
-    if (seed.voided) ledger.reverse({ opId: `reverse:void:${seed.cardId}`, actor: "system:issuance", reference: "the card was voided before its ledger existed" });
     ledger.save();
   }
 
@@ -236,8 +239,9 @@ export class CardLedger {
     return { ok: true, reversed: parts.reduce((s, p) => s + p.amount, 0), parts };
   }
 
-  /** Writes the buckets and the card's flags (transactions and redemptions are written as they happen). */
+  /** Writes the buckets and the card's flags if anything changed (transactions and redemptions are written as they happen). */
   save(): void {
+    if (this.meta.seq === this.loadedSeq) return;
     this.store.saveBuckets(this.buckets);
     this.store.setFlags(this.meta.frozen, this.meta.reversed);
     const problem = this.problem();

@@ -32,10 +32,14 @@ export interface CardDetail { card: CardState; transactions: CardTxn[] }
 export class StoredValueCard extends DurableObject<Env> {
   private readonly store: CardStore;
   private flushing: Promise<void> = Promise.resolve();
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new CardStore(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   redeem(seed: CardSeed, input: RedeemInput): Promise<CardResult<{ redemption: Redemption }>> {
@@ -140,6 +144,7 @@ export class StoredValueCard extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const meta = this.store.meta();
     if (!meta) return;
     this.ctx.storage.transactionSync(() => {
@@ -169,14 +174,14 @@ export class StoredValueCard extends DurableObject<Env> {
       mirrored = false;
       console.error(JSON.stringify({ durable_object: "StoredValueCard", error: String(err) }));
     }
-    const next = new CardLedger(this.store, Date.now()).nextExpiry();
+    // Read the state and set the alarm with no await in between: a concurrent operation that adds an
+    // earlier expiry computes after this one and its call lands last.
+    const next = this.store.meta() ? new CardLedger(this.store, Date.now()).nextExpiry() : null;
     const at = mirrored ? next : Math.min(next ?? Infinity, Date.now() + MIRROR_RETRY_MS);
-    const current = await this.ctx.storage.getAlarm();
-    if (at === null || at === Infinity) {
-      if (current !== null) await this.ctx.storage.deleteAlarm();
-    } else if (current !== at) {
-      await this.ctx.storage.setAlarm(at);
-    }
+    const wanted = at === null || at === Infinity ? null : at;
+    if (wanted === this.alarmAt) return;
+    this.alarmAt = wanted;
+    await (wanted === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(wanted));
   }
 
   /** One drain at a time: two overlapping drains would write the same audit events twice. */

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callJson, uniqueOrg } from "./helpers/api";
-import { cardTokens } from "./helpers/card-factories";
+import { cardTokens, issueCard } from "./helpers/card-factories";
 import { approvedBatch, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
 import { poolBalance, supportTokens } from "./helpers/support-factories";
 
@@ -74,5 +74,16 @@ describe("reversing a card", () => {
     expect(html).toContain("Balance: <strong>$12.00</strong>");
     expect(html).toContain("$3.00 on hold");
     expect(html).toMatch(/\$12\.00 (valid until \d{4}-\d\d-\d\d|does not expire)/);
+  });
+
+  it("starts a card that D1 voided before its ledger existed as reversed", async () => {
+    const org = uniqueOrg("cardvoid");
+    const t = await cardTokens(org);
+    const { cardId } = await issueCard(org, 700);
+    await sql("UPDATE cards SET status = 'void' WHERE id = ?", cardId);
+    const card = (await callJson(`/v1/cards/${cardId}`, { token: t.support })).body;
+    expect(card).toMatchObject({ status: "reversed", balance: { available: 0, reversed: 700, issued: 700 } });
+    const r = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1, currency: "USD", reference: "x" } });
+    expect(r.body.code).toBe("card_reversed");
   });
 });
