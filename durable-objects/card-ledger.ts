@@ -11,12 +11,27 @@
 import { newId } from "../src/core/ids";
 import type { CardMeta, CardStore } from "./card-store";
 import {
-  fail, type Bucket, type CardBalance, type CardFailure, type CardSeed, type CardState, type CardStatus, type Redemption, type ReversedPart, type TxnKind,
+  fail,
+  type Bucket,
+  type CardBalance,
+  type CardFailure,
+  type CardSeed,
+  type CardState,
+  type CardStatus,
+  type Redemption,
+  type ReversedPart,
+  type TxnKind,
 } from "./card-types";
 import type { z } from "zod";
 import type { CaptureArgs, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs } from "./card-types";
 
-interface Ctx { opId: string; actor: string; reference?: string | null; redemptionId?: string | null; bucketId?: string | null }
+interface Ctx {
+  opId: string;
+  actor: string;
+  reference?: string | null;
+  redemptionId?: string | null;
+  bucketId?: string | null;
+}
 type Ok<T extends object = object> = { ok: true } & T;
 
 const spendOrder = (a: Bucket, b: Bucket) => (a.expires_at ?? Infinity) - (b.expires_at ?? Infinity) || a.ord - b.ord;
@@ -27,7 +42,10 @@ export class CardLedger {
 
   private readonly loadedSeq: number;
 
-  constructor(private readonly store: CardStore, readonly now: number) {
+  constructor(
+    private readonly store: CardStore,
+    readonly now: number,
+  ) {
     const meta = store.meta();
     if (!meta) throw new Error("CardLedger: the card is not initialised");
     this.meta = meta;
@@ -37,7 +55,15 @@ export class CardLedger {
 
   /** Creates the card from its D1 row, with its issue (and, for a voided row, reversal) transaction. */
   static init(store: CardStore, seed: CardSeed): void {
-    store.insertMeta({ card_id: seed.cardId, org: seed.org, currency: seed.currency, expires_at: seed.expiresAt, frozen: 0, reversed: 0, created_at: seed.createdAt });
+    store.insertMeta({
+      card_id: seed.cardId,
+      org: seed.org,
+      currency: seed.currency,
+      expires_at: seed.expiresAt,
+      frozen: 0,
+      reversed: 0,
+      created_at: seed.createdAt,
+    });
     // The issue transaction is dated when the card was issued, not when its ledger first woke up.
     const ledger = new CardLedger(store, seed.createdAt);
     ledger.record("issue", seed.initialAmount, { opId: `issue:${seed.cardId}`, actor: "system:issuance", bucketId: "base" }, () => {
@@ -70,11 +96,23 @@ export class CardLedger {
 
   state(): CardState {
     return {
-      card_id: this.meta.card_id, org: this.meta.org, currency: this.meta.currency, status: this.status(), expires_at: this.meta.expires_at,
+      card_id: this.meta.card_id,
+      org: this.meta.org,
+      currency: this.meta.currency,
+      status: this.status(),
+      expires_at: this.meta.expires_at,
       balance: this.balance(),
       buckets: this.buckets.map((b) => ({
-        id: b.bucket_id, kind: b.kind, amount: b.amount, remaining: b.remaining, pending: b.held, expired: b.expired, reversed: b.reversed,
-        expires_at: b.expires_at, state: b.state, pool_id: b.pool_id,
+        id: b.bucket_id,
+        kind: b.kind,
+        amount: b.amount,
+        remaining: b.remaining,
+        pending: b.held,
+        expired: b.expired,
+        reversed: b.reversed,
+        expires_at: b.expires_at,
+        state: b.state,
+        pool_id: b.pool_id,
       })),
     };
   }
@@ -87,7 +125,8 @@ export class CardLedger {
       if (b.state === "active" && b.expires_at !== null && b.expires_at <= this.now) due.push({ at: b.expires_at, run: () => this.expireBucket(b) });
     }
     for (const r of this.store.pendingRedemptions()) {
-      if (r.hold_expires_at !== null && r.hold_expires_at <= this.now) due.push({ at: r.hold_expires_at, run: () => this.endHold(r, "expired", { opId: `expire:${r.id}`, actor: "system:expiry" }) });
+      if (r.hold_expires_at !== null && r.hold_expires_at <= this.now)
+        due.push({ at: r.hold_expires_at, run: () => this.endHold(r, "expired", { opId: `expire:${r.id}`, actor: "system:expiry" }) });
     }
     due.sort((a, b) => a.at - b.at);
     for (const d of due) d.run();
@@ -107,28 +146,46 @@ export class CardLedger {
     const refused = this.refusal(true);
     if (refused) return refused;
     const prior = this.store.redemptionByReference(a.reference);
-    if (prior) return fail("duplicate_reference", `Reference ${a.reference} was already used on this card by redemption ${prior.id}`, { redemption_id: prior.id });
+    if (prior)
+      return fail("duplicate_reference", `Reference ${a.reference} was already used on this card by redemption ${prior.id}`, { redemption_id: prior.id });
     const available = this.balance().available;
     const amount = a.allowPartial ? Math.min(a.amount, available) : a.amount;
     if (amount === 0 || amount > available) return fail("insufficient_balance", `The card has ${available} available; asked ${a.amount}`, { available });
-    if (!a.capture && (a.holdExpiresAt === null || a.holdExpiresAt <= this.now)) return fail("invalid_argument", "A pending redemption needs a future holdExpiresAt");
+    if (!a.capture && (a.holdExpiresAt === null || a.holdExpiresAt <= this.now))
+      return fail("invalid_argument", "A pending redemption needs a future holdExpiresAt");
     const r: Redemption = {
-      id: newId("rdm", this.now), reference: a.reference, status: a.capture ? "captured" : "pending", requested: a.amount, amount,
-      captured: a.capture ? amount : 0, refunded: 0, hold_expires_at: a.capture ? null : a.holdExpiresAt, parts: [], actor: a.actor,
-      created_at: this.now, updated_at: this.now, seq: 0,
+      id: newId("rdm", this.now),
+      reference: a.reference,
+      status: a.capture ? "captured" : "pending",
+      requested: a.amount,
+      amount,
+      captured: a.capture ? amount : 0,
+      refunded: 0,
+      hold_expires_at: a.capture ? null : a.holdExpiresAt,
+      parts: [],
+      actor: a.actor,
+      created_at: this.now,
+      updated_at: this.now,
+      seq: 0,
     };
-    this.record(a.capture ? "redeem" : "hold", amount, { ...a, redemptionId: r.id }, () => {
-      let rest = amount;
-      for (const b of this.buckets.filter((k) => k.state === "active" && k.remaining > 0).sort(spendOrder)) {
-        const take = Math.min(b.remaining, rest);
-        if (take === 0) break;
-        b.remaining -= take;
-        if (a.capture) b.spent += take;
-        else b.held += take;
-        r.parts.push({ b: b.bucket_id, held: a.capture ? 0 : take, captured: a.capture ? take : 0, refunded: 0 });
-        rest -= take;
-      }
-    }, r);
+    this.record(
+      a.capture ? "redeem" : "hold",
+      amount,
+      { ...a, redemptionId: r.id },
+      () => {
+        let rest = amount;
+        for (const b of this.buckets.filter((k) => k.state === "active" && k.remaining > 0).sort(spendOrder)) {
+          const take = Math.min(b.remaining, rest);
+          if (take === 0) break;
+          b.remaining -= take;
+          if (a.capture) b.spent += take;
+          else b.held += take;
+          r.parts.push({ b: b.bucket_id, held: a.capture ? 0 : take, captured: a.capture ? take : 0, refunded: 0 });
+          rest -= take;
+        }
+      },
+      r,
+    );
     return { ok: true, redemption: r };
   }
 
@@ -140,22 +197,28 @@ export class CardLedger {
     if (this.meta.frozen) return fail("card_frozen", "The card is frozen; void the hold or unfreeze the card");
     const amount = a.amount ?? r.amount;
     if (amount > r.amount) return fail("invalid_amount", `At most the held ${r.amount} can be captured; asked ${amount}`);
-    this.record("capture", amount, { ...a, reference: r.reference }, () => {
-      let rest = amount;
-      for (const p of r.parts) {
-        const b = this.bucket(p.b);
-        const take = Math.min(p.held, rest);
-        b.held -= take;
-        b.spent += take;
-        p.captured += take;
-        rest -= take;
-        this.giveBack(b, p.held - take, "held");
-        p.held = 0;
-      }
-      r.status = "captured";
-      r.amount = amount;
-      r.captured = amount;
-    }, r);
+    this.record(
+      "capture",
+      amount,
+      { ...a, reference: r.reference },
+      () => {
+        let rest = amount;
+        for (const p of r.parts) {
+          const b = this.bucket(p.b);
+          const take = Math.min(p.held, rest);
+          b.held -= take;
+          b.spent += take;
+          p.captured += take;
+          rest -= take;
+          this.giveBack(b, p.held - take, "held");
+          p.held = 0;
+        }
+        r.status = "captured";
+        r.amount = amount;
+        r.captured = amount;
+      },
+      r,
+    );
     return { ok: true, redemption: r };
   }
 
@@ -177,21 +240,27 @@ export class CardLedger {
     const amount = a.amount ?? refundable;
     if (amount > refundable) return fail("invalid_amount", `At most ${refundable} of redemption ${r.id} can be refunded; asked ${amount}`);
     let lapsed = 0;
-    this.record("refund", amount, { ...a, reference: r.reference }, () => {
-      let rest = amount;
-      // Latest-expiring value first: a refund restores the longest-lived value the card had.
-      for (const p of [...r.parts].reverse()) {
-        const take = Math.min(p.captured - p.refunded, rest);
-        if (take === 0) continue;
-        const b = this.bucket(p.b);
-        if (b.state !== "active") lapsed += take;
-        this.giveBack(b, take, "spent");
-        p.refunded += take;
-        rest -= take;
-      }
-      r.refunded += amount;
-      if (r.refunded === r.captured) r.status = "refunded";
-    }, r);
+    this.record(
+      "refund",
+      amount,
+      { ...a, reference: r.reference },
+      () => {
+        let rest = amount;
+        // Latest-expiring value first: a refund restores the longest-lived value the card had.
+        for (const p of [...r.parts].reverse()) {
+          const take = Math.min(p.captured - p.refunded, rest);
+          if (take === 0) continue;
+          const b = this.bucket(p.b);
+          if (b.state !== "active") lapsed += take;
+          this.giveBack(b, take, "spent");
+          p.refunded += take;
+          rest -= take;
+        }
+        r.refunded += amount;
+        if (r.refunded === r.captured) r.status = "refunded";
+      },
+      r,
+    );
     return { ok: true, redemption: r, refunded: amount, to_expired: lapsed };
   }
 
@@ -223,7 +292,8 @@ export class CardLedger {
   reverse(a: z.infer<typeof ReverseArgs>): Ok<{ reversed: number; parts: ReversedPart[] }> | CardFailure {
     if (this.meta.reversed) return { ok: true, reversed: 0, parts: [] };
     const before = new Map(this.buckets.map((b) => [b.bucket_id, b.reversed]));
-    for (const r of this.store.pendingRedemptions()) this.endHold(r, "voided", { opId: `${a.opId}:void:${r.id}`, actor: a.actor, reference: "voided by the card's reversal" });
+    for (const r of this.store.pendingRedemptions())
+      this.endHold(r, "voided", { opId: `${a.opId}:void:${r.id}`, actor: a.actor, reference: "voided by the card's reversal" });
     this.record("reverse", 0, a, () => {
       for (const b of this.buckets) {
         b.reversed += b.remaining;
@@ -285,13 +355,19 @@ export class CardLedger {
 
   /** A pending hold ends without capture (void or expiry): its value goes back where it came from. */
   private endHold(r: Redemption, status: "voided" | "expired", c: Ctx): void {
-    this.record(status === "voided" ? "void" : "expire", r.amount, { ...c, reference: c.reference ?? r.reference }, () => {
-      for (const p of r.parts) {
-        this.giveBack(this.bucket(p.b), p.held, "held");
-        p.held = 0;
-      }
-      r.status = status;
-    }, r);
+    this.record(
+      status === "voided" ? "void" : "expire",
+      r.amount,
+      { ...c, reference: c.reference ?? r.reference },
+      () => {
+        for (const p of r.parts) {
+          this.giveBack(this.bucket(p.b), p.held, "held");
+          p.held = 0;
+        }
+        r.status = status;
+      },
+      r,
+    );
   }
 
   /** Moves value out of `from` back to the bucket: spendable if it is active, else where the bucket ended. */
@@ -309,8 +385,16 @@ export class CardLedger {
     change();
     const after = this.balance();
     const seq = this.store.appendTxn({
-      op_id: c.opId, kind, amount: kind === "reverse" ? after.reversed - before.reversed : amount, redemption_id: redemption?.id ?? c.redemptionId ?? null,
-      bucket_id: c.bucketId ?? null, before, after, actor: c.actor, reference: c.reference ?? redemption?.reference ?? null, created_at: this.now,
+      op_id: c.opId,
+      kind,
+      amount: kind === "reverse" ? after.reversed - before.reversed : amount,
+      redemption_id: redemption?.id ?? c.redemptionId ?? null,
+      bucket_id: c.bucketId ?? null,
+      before,
+      after,
+      actor: c.actor,
+      reference: c.reference ?? redemption?.reference ?? null,
+      created_at: this.now,
     });
     this.meta.seq = seq;
     if (redemption) {
@@ -321,7 +405,30 @@ export class CardLedger {
   }
 }
 
-function newBucket(id: string, ord: number, kind: "base" | "bonus", amount: number, expiresAt: number | null, poolId: string | null, reason: string | null, at: number): Bucket {
-  return { bucket_id: id, ord, kind, amount, remaining: amount, held: 0, spent: 0, expired: 0, reversed: 0, expires_at: expiresAt, state: "active", pool_id: poolId, reason, created_at: at };
+function newBucket(
+  id: string,
+  ord: number,
+  kind: "base" | "bonus",
+  amount: number,
+  expiresAt: number | null,
+  poolId: string | null,
+  reason: string | null,
+  at: number,
+): Bucket {
+  return {
+    bucket_id: id,
+    ord,
+    kind,
+    amount,
+    remaining: amount,
+    held: 0,
+    spent: 0,
+    expired: 0,
+    reversed: 0,
+    expires_at: expiresAt,
+    state: "active",
+    pool_id: poolId,
+    reason,
+    created_at: at,
+  };
 }
-

@@ -5,8 +5,17 @@ import type { CardState, CardTxn, Redemption } from "./card-types";
 const PAGE = 200;
 
 const ACTIONS: Record<CardTxn["kind"], string> = {
-  issue: "card.issued", credit: "card.credited", redeem: "card.redeemed", hold: "card.hold_placed", capture: "card.hold_captured",
-  void: "card.hold_voided", refund: "card.refunded", expire: "card.expired", reverse: "card.reversed", freeze: "card.frozen", unfreeze: "card.unfrozen",
+  issue: "card.issued",
+  credit: "card.credited",
+  redeem: "card.redeemed",
+  hold: "card.hold_placed",
+  capture: "card.hold_captured",
+  void: "card.hold_voided",
+  refund: "card.refunded",
+  expire: "card.expired",
+  reverse: "card.reversed",
+  freeze: "card.frozen",
+  unfreeze: "card.unfrozen",
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -15,7 +24,11 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function txnAudit(cardId: string, t: CardTxn): AuditInput {
   const action = t.kind === "expire" && t.redemption_id ? "card.hold_expired" : ACTIONS[t.kind];
   return {
-    actor: t.actor, action, entityType: "card", entityId: cardId, before: t.before,
+    actor: t.actor,
+    action,
+    entityType: "card",
+    entityId: cardId,
+    before: t.before,
     after: { ...t.after, amount: t.amount, seq: t.seq, operation_id: t.op_id, redemption_id: t.redemption_id, bucket_id: t.bucket_id, reference: t.reference },
   };
 }
@@ -29,8 +42,21 @@ function creditsByPool(state: CardState): string | null {
 
 function redemptionRow(org: string, cardId: string, currency: string, r: Redemption) {
   return {
-    org, id: r.id, card_id: cardId, reference: r.reference, status: r.status, currency, requested: r.requested, amount: r.amount, captured: r.captured,
-    refunded: r.refunded, hold_expires_at: iso(r.hold_expires_at), created_by: r.actor, created_at: iso(r.created_at), updated_at: iso(r.updated_at), seq: r.seq,
+    org,
+    id: r.id,
+    card_id: cardId,
+    reference: r.reference,
+    status: r.status,
+    currency,
+    requested: r.requested,
+    amount: r.amount,
+    captured: r.captured,
+    refunded: r.refunded,
+    hold_expires_at: iso(r.hold_expires_at),
+    created_by: r.actor,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+    seq: r.seq,
   };
 }
 
@@ -53,26 +79,49 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
     const b = state.balance;
     const baseReversed = state.buckets.find((k) => k.kind === "base")?.reversed ?? 0;
     const statements = [
-      db.prepare(
-        `UPDATE cards SET status = ?, available = ?, balance = ?, pending = ?, redeemed = ?, expired = ?, reversed = ?, base_reversed = ?, credited = ?, credits = ?,
+      db
+        .prepare(
+          `UPDATE cards SET status = ?, available = ?, balance = ?, pending = ?, redeemed = ?, expired = ?, reversed = ?, base_reversed = ?, credited = ?, credits = ?,
            txn_seq = ?, updated_at = ? WHERE id = ? AND txn_seq < ?`,
-      ).bind(state.status, b.available, b.available, b.pending, b.redeemed, b.expired, b.reversed, baseReversed, b.credited, creditsByPool(state), meta.seq,
-        new Date().toISOString(), meta.card_id, meta.seq),
+        )
+        .bind(
+          state.status,
+          b.available,
+          b.available,
+          b.pending,
+          b.redeemed,
+          b.expired,
+          b.reversed,
+          baseReversed,
+          b.credited,
+          creditsByPool(state),
+          meta.seq,
+          new Date().toISOString(),
+          meta.card_id,
+          meta.seq,
+        ),
     ];
     if (changed.length > 0) {
       statements.push(
-        db.prepare(
-          `INSERT INTO redemptions (org, id, card_id, reference, status, currency, requested, amount, captured, refunded, hold_expires_at, created_by, created_at, updated_at, seq)
+        db
+          .prepare(
+            `INSERT INTO redemptions (org, id, card_id, reference, status, currency, requested, amount, captured, refunded, hold_expires_at, created_by, created_at, updated_at, seq)
            SELECT value ->> 'org', value ->> 'id', value ->> 'card_id', value ->> 'reference', value ->> 'status', value ->> 'currency', value ->> 'requested',
                   value ->> 'amount', value ->> 'captured', value ->> 'refunded', value ->> 'hold_expires_at', value ->> 'created_by', value ->> 'created_at',
                   value ->> 'updated_at', value ->> 'seq'
            FROM json_each(?) WHERE true
            ON CONFLICT (org, id) DO UPDATE SET status = excluded.status, amount = excluded.amount, captured = excluded.captured, refunded = excluded.refunded,
              updated_at = excluded.updated_at, seq = excluded.seq WHERE excluded.seq > redemptions.seq`,
-        ).bind(JSON.stringify(changed.map((r) => redemptionRow(meta.org, meta.card_id, meta.currency, r)))),
+          )
+          .bind(JSON.stringify(changed.map((r) => redemptionRow(meta.org, meta.card_id, meta.currency, r)))),
       );
     }
-    await appendAudit(db, meta.org, txns.map((t) => txnAudit(meta.card_id, t)), statements);
+    await appendAudit(
+      db,
+      meta.org,
+      txns.map((t) => txnAudit(meta.card_id, t)),
+      statements,
+    );
     store.markMirrored(last);
     written += txns.length;
   }

@@ -38,7 +38,22 @@ export interface CardMeta {
 }
 
 type Row = Record<string, SqlStorageValue>;
-const BUCKET_COLS = ["bucket_id", "ord", "kind", "amount", "remaining", "held", "spent", "expired", "reversed", "expires_at", "state", "pool_id", "reason", "created_at"] as const;
+const BUCKET_COLS = [
+  "bucket_id",
+  "ord",
+  "kind",
+  "amount",
+  "remaining",
+  "held",
+  "spent",
+  "expired",
+  "reversed",
+  "expires_at",
+  "state",
+  "pool_id",
+  "reason",
+  "created_at",
+] as const;
 
 function toRedemption(r: Row): Redemption {
   return { ...(r as unknown as Redemption), parts: JSON.parse(String(r.parts)) as Part[] };
@@ -56,7 +71,13 @@ export class CardStore {
   insertMeta(m: Omit<CardMeta, "seq" | "mirrored_seq">): void {
     this.sql.exec(
       "INSERT INTO card (id, card_id, org, currency, expires_at, frozen, reversed, created_at, seq, mirrored_seq) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
-      m.card_id, m.org, m.currency, m.expires_at, m.frozen, m.reversed, m.created_at,
+      m.card_id,
+      m.org,
+      m.currency,
+      m.expires_at,
+      m.frozen,
+      m.reversed,
+      m.created_at,
     );
   }
 
@@ -99,7 +120,19 @@ export class CardStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, amount = excluded.amount, captured = excluded.captured,
          refunded = excluded.refunded, parts = excluded.parts, updated_at = excluded.updated_at, seq = excluded.seq`,
-      r.id, r.reference, r.status, r.requested, r.amount, r.captured, r.refunded, r.hold_expires_at, JSON.stringify(r.parts), r.actor, r.created_at, r.updated_at, r.seq,
+      r.id,
+      r.reference,
+      r.status,
+      r.requested,
+      r.amount,
+      r.captured,
+      r.refunded,
+      r.hold_expires_at,
+      JSON.stringify(r.parts),
+      r.actor,
+      r.created_at,
+      r.updated_at,
+      r.seq,
     );
   }
 
@@ -114,7 +147,16 @@ export class CardStore {
       .exec<{ seq: number }>(
         `INSERT INTO txns (op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        t.op_id, t.kind, t.amount, t.redemption_id, t.bucket_id, JSON.stringify(t.before), JSON.stringify(t.after), t.actor, t.reference, t.created_at,
+        t.op_id,
+        t.kind,
+        t.amount,
+        t.redemption_id,
+        t.bucket_id,
+        JSON.stringify(t.before),
+        JSON.stringify(t.after),
+        t.actor,
+        t.reference,
+        t.created_at,
       )
       .one();
     this.sql.exec("UPDATE card SET seq = ? WHERE id = 1", row.seq);

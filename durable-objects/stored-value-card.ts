@@ -5,9 +5,27 @@ import { CardLedger } from "./card-ledger";
 import { mirrorCard } from "./card-mirror";
 import { CardStore } from "./card-store";
 import {
-  CaptureArgs, CardSeed, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs, fail,
-  type CaptureInput, type CardResult, type CardState, type CardTxn, type CreditInput, type FlagInput, type RedeemInput, type Redemption,
-  type RefundInput, type ReverseInput, type ReversedPart, type VoidInput,
+  CaptureArgs,
+  CardSeed,
+  CreditArgs,
+  FlagArgs,
+  RedeemArgs,
+  RefundArgs,
+  ReverseArgs,
+  VoidArgs,
+  fail,
+  type CaptureInput,
+  type CardResult,
+  type CardState,
+  type CardTxn,
+  type CreditInput,
+  type FlagInput,
+  type RedeemInput,
+  type Redemption,
+  type RefundInput,
+  type ReverseInput,
+  type ReversedPart,
+  type VoidInput,
 } from "./card-types";
 
 /** A failed D1 mirror write is retried by the alarm this much later. */
@@ -15,10 +33,20 @@ const MIRROR_RETRY_MS = 5_000;
 
 export type CardOp = "redeem" | "capture" | "void" | "refund" | "credit" | "freeze" | "unfreeze" | "reverse";
 const SCHEMAS = {
-  redeem: RedeemArgs, capture: CaptureArgs, void: VoidArgs, refund: RefundArgs, credit: CreditArgs, freeze: FlagArgs, unfreeze: FlagArgs, reverse: ReverseArgs,
+  redeem: RedeemArgs,
+  capture: CaptureArgs,
+  void: VoidArgs,
+  refund: RefundArgs,
+  credit: CreditArgs,
+  freeze: FlagArgs,
+  unfreeze: FlagArgs,
+  reverse: ReverseArgs,
 } as const;
 
-export interface CardDetail { card: CardState; transactions: CardTxn[] }
+export interface CardDetail {
+  card: CardState;
+  transactions: CardTxn[];
+}
 
 /**
  * One SQLite-backed Durable Object per stored-value card: the authority for its balance. The DO
@@ -160,7 +188,8 @@ export class StoredValueCard extends DurableObject<Env> {
     if (!this.store.meta()) CardLedger.init(this.store, seed);
     const ledger = new CardLedger(this.store, now);
     // D1 voided the card (a reissue) after its ledger began: it ends here too.
-    if (seed.voided && !ledger.meta.reversed) ledger.reverse({ opId: `reverse:void:${seed.cardId}`, actor: "system:reissue", reference: "the card was voided" });
+    if (seed.voided && !ledger.meta.reversed)
+      ledger.reverse({ opId: `reverse:void:${seed.cardId}`, actor: "system:reissue", reference: "the card was voided" });
     ledger.expireDue();
     return ledger;
   }
@@ -186,11 +215,13 @@ export class StoredValueCard extends DurableObject<Env> {
 
   /** One drain at a time: two overlapping drains would write the same audit events twice. */
   private flush(): Promise<void> {
-    const run = this.flushing.catch(() => undefined).then(async () => {
-      const meta = this.store.meta();
-      if (!meta || meta.seq <= meta.mirrored_seq) return;
-      await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
-    });
+    const run = this.flushing
+      .catch(() => undefined)
+      .then(async () => {
+        const meta = this.store.meta();
+        if (!meta || meta.seq <= meta.mirrored_seq) return;
+        await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
+      });
     this.flushing = run;
     return run;
   }
@@ -198,13 +229,21 @@ export class StoredValueCard extends DurableObject<Env> {
 
 function apply(ledger: CardLedger, op: CardOp, a: z.infer<(typeof SCHEMAS)[CardOp]>) {
   switch (op) {
-    case "redeem": return ledger.redeem(a as z.infer<typeof RedeemArgs>);
-    case "capture": return ledger.capture(a as z.infer<typeof CaptureArgs>);
-    case "void": return ledger.void(a as z.infer<typeof VoidArgs>);
-    case "refund": return ledger.refund(a as z.infer<typeof RefundArgs>);
-    case "credit": return ledger.credit(a as z.infer<typeof CreditArgs>);
-    case "freeze": return ledger.setFrozen(a as z.infer<typeof FlagArgs>, true);
-    case "unfreeze": return ledger.setFrozen(a as z.infer<typeof FlagArgs>, false);
-    case "reverse": return ledger.reverse(a as z.infer<typeof ReverseArgs>);
+    case "redeem":
+      return ledger.redeem(a as z.infer<typeof RedeemArgs>);
+    case "capture":
+      return ledger.capture(a as z.infer<typeof CaptureArgs>);
+    case "void":
+      return ledger.void(a as z.infer<typeof VoidArgs>);
+    case "refund":
+      return ledger.refund(a as z.infer<typeof RefundArgs>);
+    case "credit":
+      return ledger.credit(a as z.infer<typeof CreditArgs>);
+    case "freeze":
+      return ledger.setFrozen(a as z.infer<typeof FlagArgs>, true);
+    case "unfreeze":
+      return ledger.setFrozen(a as z.infer<typeof FlagArgs>, false);
+    case "reverse":
+      return ledger.reverse(a as z.infer<typeof ReverseArgs>);
   }
 }

@@ -85,13 +85,16 @@ describe("expiry", () => {
     const org = uniqueOrg();
     const t = await cardTokens(org);
     const { cardId } = await issueCard(org, 3_000);
-    const held = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1_000, currency: "USD", reference: "h", capture: false, hold_seconds: 1 } });
+    const held = await callJson("/v1/redemptions", {
+      token: t.integrator,
+      body: { card_id: cardId, amount: 1_000, currency: "USD", reference: "h", capture: false, hold_seconds: 1 },
+    });
     expect(held.status).toBe(201);
     await sleep(1_200);
     await runDurableObjectAlarm(cardStubOf(cardId));
     const red = await env.DB.prepare("SELECT status FROM redemptions WHERE org = ? AND id = ?").bind(org, held.body.id).first();
     expect(red?.status).toBe("expired");
-    expect((await env.DB.prepare("SELECT available, pending FROM cards WHERE id = ?").bind(cardId).first())).toEqual({ available: 3_000, pending: 0 });
+    expect(await env.DB.prepare("SELECT available, pending FROM cards WHERE id = ?").bind(cardId).first()).toEqual({ available: 3_000, pending: 0 });
     const cap = await callJson(`/v1/redemptions/${held.body.id}/capture`, { token: t.integrator, body: {} });
     expect(cap.body.code).toBe("redemption_not_pending");
   });

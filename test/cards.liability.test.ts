@@ -22,8 +22,32 @@ describe("liability report", () => {
     expect(issued + credited).toBe(redeemed + pending + available + expired + reversed);
     expect(outstanding).toBe(available + pending);
     expect(res.body.by_product).toEqual([
-      { key: "prd_a", currency: "USD", cards: 1, issued: 5_000, credited: 0, redeemed: 1_000, pending: 0, available: 4_000, expired: 0, reversed: 0, outstanding: 4_000 },
-      { key: "prd_b", currency: "USD", cards: 2, issued: 5_000, credited: 0, redeemed: 0, pending: 500, available: 2_500, expired: 2_000, reversed: 0, outstanding: 3_000 },
+      {
+        key: "prd_a",
+        currency: "USD",
+        cards: 1,
+        issued: 5_000,
+        credited: 0,
+        redeemed: 1_000,
+        pending: 0,
+        available: 4_000,
+        expired: 0,
+        reversed: 0,
+        outstanding: 4_000,
+      },
+      {
+        key: "prd_b",
+        currency: "USD",
+        cards: 2,
+        issued: 5_000,
+        credited: 0,
+        redeemed: 0,
+        pending: 500,
+        available: 2_500,
+        expired: 2_000,
+        reversed: 0,
+        outstanding: 3_000,
+      },
     ]);
     expect(res.body.ageing).toEqual([{ bucket: "0-30d", currency: "USD", cards: 2, outstanding: 7_000 }]);
 

@@ -13,8 +13,17 @@ const SEED = env.CARD_PROPERTY_SEED ? Number(env.CARD_PROPERTY_SEED) : undefined
 const PATH = env.CARD_PROPERTY_PATH || undefined;
 
 type Stub = DurableObjectStub<StoredValueCard>;
-interface Real { stub: Stub; seed: CardSeed; now: number; opSeq: number; ids: string[]; history: { op: CardOp; input: Record<string, unknown>; first: MResult }[] }
-interface Model { card: CardModel }
+interface Real {
+  stub: Stub;
+  seed: CardSeed;
+  now: number;
+  opSeq: number;
+  ids: string[];
+  history: { op: CardOp; input: Record<string, unknown>; first: MResult }[];
+}
+interface Model {
+  card: CardModel;
+}
 
 const amount = fc.integer({ min: 1, max: 30 }).map((n) => n * 100);
 const REFS = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"];
@@ -81,7 +90,10 @@ class TickCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 class ReplayCommand implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly index: number, readonly tweak: boolean) {}
+  constructor(
+    readonly index: number,
+    readonly tweak: boolean,
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     if (real.history.length === 0) return;
@@ -98,8 +110,9 @@ const pick = (real: Real, i: number) => (real.ids.length ? real.ids[i % real.ids
 const pickModel = (m: CardModel, i: number) => i % Math.max(1, m.redemptions.length);
 
 const commands = [
-  fc.record({ a: amount, ref: fc.constantFrom(...REFS), capture: fc.boolean(), hold: fc.constantFrom(1, 5, 30), partial: fc.boolean(), eur: fc.nat(20) }).map(
-    ({ a, ref, capture, hold, partial, eur }) => {
+  fc
+    .record({ a: amount, ref: fc.constantFrom(...REFS), capture: fc.boolean(), hold: fc.constantFrom(1, 5, 30), partial: fc.boolean(), eur: fc.nat(20) })
+    .map(({ a, ref, capture, hold, partial, eur }) => {
       const currency = eur === 0 ? "EUR" : "USD";
       return new OpCommand(
         `redeem(${a}, ${ref}, ${capture ? "capture" : `hold ${hold}s`}${partial ? ", partial" : ""}${eur === 0 ? ", EUR" : ""})`,
@@ -107,29 +120,61 @@ const commands = [
         (real) => ({ amount: a, currency, reference: ref, capture, holdExpiresAt: capture ? null : real.now + hold * 1000, allowPartial: partial }),
         (m) => m.redeem(a, currency, ref, capture, capture ? null : m.now + hold * 1000, partial),
       );
-    },
+    }),
+  fc.tuple(fc.nat(), fc.option(amount)).map(
+    ([i, a]) =>
+      new OpCommand(
+        `capture(#${i}${a ? `, ${a}` : ""})`,
+        "capture",
+        (real) => (pick(real, i) ? { redemptionId: pick(real, i), ...(a ? { amount: a } : {}) } : null),
+        (m) => m.capture(pickModel(m, i), a ?? undefined),
+      ),
   ),
-  fc.tuple(fc.nat(), fc.option(amount)).map(([i, a]) => new OpCommand(
-    `capture(#${i}${a ? `, ${a}` : ""})`, "capture",
-    (real) => (pick(real, i) ? { redemptionId: pick(real, i), ...(a ? { amount: a } : {}) } : null),
-    (m) => m.capture(pickModel(m, i), a ?? undefined),
-  )),
-  fc.nat().map((i) => new OpCommand(`void(#${i})`, "void", (real) => (pick(real, i) ? { redemptionId: pick(real, i) } : null), (m) => m.void(pickModel(m, i)))),
-  fc.tuple(fc.nat(), fc.option(amount)).map(([i, a]) => new OpCommand(
-    `refund(#${i}${a ? `, ${a}` : ""})`, "refund",
-    (real) => (pick(real, i) ? { redemptionId: pick(real, i), ...(a ? { amount: a } : {}) } : null),
-    (m) => m.refund(pickModel(m, i), a ?? undefined),
-  )),
+  fc.nat().map(
+    (i) =>
+      new OpCommand(
+        `void(#${i})`,
+        "void",
+        (real) => (pick(real, i) ? { redemptionId: pick(real, i) } : null),
+        (m) => m.void(pickModel(m, i)),
+      ),
+  ),
+  fc.tuple(fc.nat(), fc.option(amount)).map(
+    ([i, a]) =>
+      new OpCommand(
+        `refund(#${i}${a ? `, ${a}` : ""})`,
+        "refund",
+        (real) => (pick(real, i) ? { redemptionId: pick(real, i), ...(a ? { amount: a } : {}) } : null),
+        (m) => m.refund(pickModel(m, i), a ?? undefined),
+      ),
+  ),
   fc.tuple(amount, fc.option(fc.constantFrom(1_000, 5_000, 30_000, 120_000))).map(([a, inMs]) => {
     const creditId = crypto.randomUUID();
     return new OpCommand(
-      `credit(${a}${inMs ? `, expires in ${inMs}ms` : ""})`, "credit",
+      `credit(${a}${inMs ? `, expires in ${inMs}ms` : ""})`,
+      "credit",
       (real) => ({ creditId, amount: a, poolId: "pool_model", expiresAt: inMs ? real.now + inMs : null, reason: "bonus" }),
       (m) => m.credit(a, inMs ? m.now + inMs : null),
     );
   }),
-  fc.boolean().map((f) => new OpCommand(f ? "freeze" : "unfreeze", f ? "freeze" : "unfreeze", () => ({}), (m) => m.setFrozen(f))),
-  fc.nat(10).map((n) => new OpCommand("reverse", "reverse", () => (n === 0 ? { reference: "reversal" } : null), (m) => (n === 0 ? m.reverse() : { ok: true }))),
+  fc.boolean().map(
+    (f) =>
+      new OpCommand(
+        f ? "freeze" : "unfreeze",
+        f ? "freeze" : "unfreeze",
+        () => ({}),
+        (m) => m.setFrozen(f),
+      ),
+  ),
+  fc.nat(10).map(
+    (n) =>
+      new OpCommand(
+        "reverse",
+        "reverse",
+        () => (n === 0 ? { reference: "reversal" } : null),
+        (m) => (n === 0 ? m.reverse() : { ok: true }),
+      ),
+  ),
   fc.constantFrom(0, 500, 1_000, 5_000, 20_000, 60_000).map((ms) => new TickCommand(ms)),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, t]) => new ReplayCommand(i, t)),
 ];
@@ -147,7 +192,15 @@ describe("StoredValueCard against a plain model", () => {
         async (initial, expiresIn, cmds) => {
           const cardId = `card_model${cards++}${crypto.randomUUID().slice(0, 8)}`;
           const stub = env.STORED_VALUE_CARD.get(env.STORED_VALUE_CARD.idFromName(cardId));
-          const seed: CardSeed = { cardId, org: `model-${cardId}`, currency: "USD", initialAmount: initial, expiresAt: expiresIn ? start + expiresIn : null, createdAt: start, voided: false };
+          const seed: CardSeed = {
+            cardId,
+            org: `model-${cardId}`,
+            currency: "USD",
+            initialAmount: initial,
+            expiresAt: expiresIn ? start + expiresIn : null,
+            createdAt: start,
+            voided: false,
+          };
           try {
             await fc.asyncModelRun(
               () => ({ model: { card: new CardModel(initial, seed.expiresAt, start) }, real: { stub, seed, now: start, opSeq: 0, ids: [], history: [] } }),

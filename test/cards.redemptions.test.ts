@@ -16,7 +16,11 @@ describe("redemptions at checkout", () => {
     expect(r.body).toMatchObject({ status: "captured", amount: 1_200, card: { id: cardId, balance: { available: 3_800, redeemed: 1_200, pending: 0 } } });
     const c = await card(cardId, t.support);
     expect(c.status).toBe(200);
-    expect(c.body).toMatchObject({ status: "active", balance: { available: 3_800, redeemed: 1_200, issued: 5_000 }, buckets: [{ kind: "base", amount: 5_000, remaining: 3_800 }] });
+    expect(c.body).toMatchObject({
+      status: "active",
+      balance: { available: 3_800, redeemed: 1_200, issued: 5_000 },
+      buckets: [{ kind: "base", amount: 5_000, remaining: 3_800 }],
+    });
     expect(c.body.transactions.map((x: { kind: string }) => x.kind)).toEqual(["redeem", "issue"]);
     const byCard = await callJson(`/v1/redemptions?card_id=${cardId}&reference=order-1`, { token: t.finance });
     expect(byCard.body.data).toHaveLength(1);
@@ -150,7 +154,9 @@ describe("concurrency", () => {
     const t = await cardTokens(org);
     const { cardId } = await issueCard(org, 100_000);
     const holds = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => redeem(t.integrator, { card_id: cardId, amount: 1_000, currency: "USD", reference: `hold-${i}`, capture: false, hold_seconds: 1 })),
+      Array.from({ length: 6 }, (_, i) =>
+        redeem(t.integrator, { card_id: cardId, amount: 1_000, currency: "USD", reference: `hold-${i}`, capture: false, hold_seconds: 1 }),
+      ),
     );
     await sleep(900 + Math.random() * 200);
     const outcomes = await Promise.all(
@@ -216,11 +222,19 @@ describe("the contract", () => {
   it("documents every card and redemption route with its roles, problems and bounded request fields", async () => {
     const doc = (await callJson("/openapi.json")).body;
     const expected: [string, string, string][] = [
-      ["get", "/v1/cards", "listCards"], ["get", "/v1/cards/{id}", "getCard"], ["get", "/v1/cards/{id}/transactions", "cardTransactions"],
-      ["post", "/v1/cards/lookup", "lookupCard"], ["post", "/v1/cards/{id}/credit", "creditCard"], ["post", "/v1/cards/{id}/freeze", "freezeCard"],
-      ["post", "/v1/cards/{id}/unfreeze", "unfreezeCard"], ["post", "/v1/redemptions", "redeem"], ["get", "/v1/redemptions", "listRedemptions"],
-      ["post", "/v1/redemptions/{id}/capture", "captureRedemption"], ["post", "/v1/redemptions/{id}/void", "voidRedemption"],
-      ["post", "/v1/redemptions/{id}/refund", "refundRedemption"], ["get", "/v1/reports/liability", "liability"],
+      ["get", "/v1/cards", "listCards"],
+      ["get", "/v1/cards/{id}", "getCard"],
+      ["get", "/v1/cards/{id}/transactions", "cardTransactions"],
+      ["post", "/v1/cards/lookup", "lookupCard"],
+      ["post", "/v1/cards/{id}/credit", "creditCard"],
+      ["post", "/v1/cards/{id}/freeze", "freezeCard"],
+      ["post", "/v1/cards/{id}/unfreeze", "unfreezeCard"],
+      ["post", "/v1/redemptions", "redeem"],
+      ["get", "/v1/redemptions", "listRedemptions"],
+      ["post", "/v1/redemptions/{id}/capture", "captureRedemption"],
+      ["post", "/v1/redemptions/{id}/void", "voidRedemption"],
+      ["post", "/v1/redemptions/{id}/refund", "refundRedemption"],
+      ["get", "/v1/reports/liability", "liability"],
     ];
     for (const [method, path, operationId] of expected) {
       const op = doc.paths[path]?.[method];

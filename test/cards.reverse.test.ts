@@ -26,7 +26,10 @@ describe("reversing a card", () => {
     expect(spent.status).toBe(201);
     const credited = await callJson(`/v1/cards/${cardId}/credit`, { token: t.finance, body: { amount: 500, pool_id: poolId, reason: "Sorry for the delay" } });
     expect(credited.status).toBe(201);
-    const held = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 200, currency: "USD", reference: "o-2", capture: false } });
+    const held = await callJson("/v1/redemptions", {
+      token: t.integrator,
+      body: { card_id: cardId, amount: 200, currency: "USD", reference: "o-2", capture: false },
+    });
     expect(held.status).toBe(201);
     const before = (await poolBalance(poolId)) as { available: number; committed: number };
 
@@ -40,7 +43,9 @@ describe("reversing a card", () => {
     expect(card).toMatchObject({ status: "reversed", balance: { available: 0, pending: 0, redeemed: 1_000, reversed: 2_000, issued: 2_500, credited: 500 } });
     const hold = (await callJson(`/v1/redemptions?card_id=${cardId}&reference=o-2`, { token: t.auditor })).body.data[0];
     expect(hold.status).toBe("voided");
-    expect((await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1, currency: "USD", reference: "o-3" } })).body.code).toBe("card_reversed");
+    expect(
+      (await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1, currency: "USD", reference: "o-3" } })).body.code,
+    ).toBe("card_reversed");
     expect((await callJson(`/v1/redemptions/${spent.body.id}/refund`, { token: t.finance, body: {} })).body.code).toBe("card_reversed");
 
     // An untouched card reverses whole, as before.

@@ -42,8 +42,16 @@ function summary(row: CardRow) {
 
 export function txnView(t: CardTxn) {
   return {
-    seq: t.seq, kind: t.kind, amount: t.amount, redemption_id: t.redemption_id, bucket_id: t.bucket_id,
-    before: balanceView(t.before), after: balanceView(t.after), actor: t.actor, reference: t.reference, created_at: iso(t.created_at)!,
+    seq: t.seq,
+    kind: t.kind,
+    amount: t.amount,
+    redemption_id: t.redemption_id,
+    bucket_id: t.bucket_id,
+    before: balanceView(t.before),
+    after: balanceView(t.after),
+    actor: t.actor,
+    reference: t.reference,
+    created_at: iso(t.created_at)!,
   };
 }
 
@@ -53,7 +61,15 @@ export function cardView(row: CardRow, state: CardState) {
     ...summary(row),
     status: state.status,
     balance: balanceView(state.balance),
-    buckets: state.buckets.map((b) => ({ id: b.id, kind: b.kind, amount: b.amount, remaining: b.remaining, pending: b.pending, expires_at: iso(b.expires_at), state: b.state })),
+    buckets: state.buckets.map((b) => ({
+      id: b.id,
+      kind: b.kind,
+      amount: b.amount,
+      remaining: b.remaining,
+      pending: b.pending,
+      expires_at: iso(b.expires_at),
+      state: b.state,
+    })),
   };
 }
 
@@ -81,7 +97,15 @@ export async function listCards(env: Env, org: string, f: CardFilter, limit: num
   return {
     data: rows.map((r) => ({
       ...summary(r),
-      balance: { available: r.available, pending: r.pending, redeemed: r.redeemed, expired: r.expired, reversed: r.reversed, issued: r.initial_amount, credited: r.credited },
+      balance: {
+        available: r.available,
+        pending: r.pending,
+        redeemed: r.redeemed,
+        expired: r.expired,
+        reversed: r.reversed,
+        issued: r.initial_amount,
+        credited: r.credited,
+      },
     })),
     next_cursor,
   };

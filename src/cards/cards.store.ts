@@ -39,8 +39,13 @@ export function cardStub(env: Env, cardId: string) {
 
 export function seedOf(row: Pick<CardRow, "id" | "org" | "currency" | "initial_amount" | "expires_at" | "created_at" | "status">): CardSeed {
   return {
-    cardId: row.id, org: row.org, currency: row.currency, initialAmount: row.initial_amount,
-    expiresAt: row.expires_at ? Date.parse(row.expires_at) : null, createdAt: Date.parse(row.created_at), voided: row.status === "void",
+    cardId: row.id,
+    org: row.org,
+    currency: row.currency,
+    initialAmount: row.initial_amount,
+    expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
+    createdAt: Date.parse(row.created_at),
+    voided: row.status === "void",
   };
 }
 
@@ -64,7 +69,8 @@ export function cardError(f: CardFailure): AppError {
 
 export async function findCard(env: Env, org: string, id: string): Promise<CardRow | null> {
   return env.DB.prepare(`SELECT ${COLUMNS} FROM cards c LEFT JOIN deliveries d ON d.id = c.delivery_id WHERE c.id = ?1 AND c.org = ?2`)
-    .bind(id, org).first<CardRow>();
+    .bind(id, org)
+    .first<CardRow>();
 }
 
 export async function requireCard(env: Env, org: string, id: string): Promise<CardRow> {
@@ -81,7 +87,8 @@ export async function requireCard(env: Env, org: string, id: string): Promise<Ca
 export async function findCardByCode(env: Env, org: string, code: string): Promise<CardRow | null> {
   const hmac = await codeHmac(env, org, code.trim().toUpperCase());
   return env.DB.prepare(`SELECT ${COLUMNS} FROM cards c LEFT JOIN deliveries d ON d.id = c.delivery_id WHERE c.code_hmac = ?1 AND +c.org = ?2`)
-    .bind(hmac, org).first<CardRow>();
+    .bind(hmac, org)
+    .first<CardRow>();
 }
 
 export const UNKNOWN_CODE = "No card with this code";
@@ -129,7 +136,8 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
   if (f.expiring_before) where.push(`c.expires_at < ${p(f.expiring_before)}`);
   if (before) where.push(`c.id < ${p(before)}`);
   const { results } = await env.DB.prepare(`SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ${p(limit + 1)}`)
-    .bind(...params).all<CardRow>();
+    .bind(...params)
+    .all<CardRow>();
   const page = results.slice(0, limit);
   return { rows: page, next_cursor: results.length > limit ? encodeCursor("card", page.at(-1)!.id) : null };
 }

@@ -33,7 +33,9 @@ export async function creditCard(env: Env, auth: Auth, cardId: string, input: Cr
   if (pool.currency !== card.currency) throw new AppError("currency_mismatch", `The pool holds ${pool.currency}; the card ${card.currency}`);
   const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
   if (expiresAt !== null && expiresAt <= Date.now()) {
-    throw new AppError("validation_failed", "expires_at must be in the future", { errors: [{ pointer: "/expires_at", code: "too_small", detail: "Give a future time" }] });
+    throw new AppError("validation_failed", "expires_at must be in the future", {
+      errors: [{ pointer: "/expires_at", code: "too_small", detail: "Give a future time" }],
+    });
   }
   const seed = seedOf(card);
   const stub = cardStub(env, cardId);
@@ -43,15 +45,35 @@ export async function creditCard(env: Env, auth: Auth, cardId: string, input: Cr
 
   const pools = poolStub(env, pool.id);
   const holdId = `credit:${creditId}`;
-  const reserved = await pools.reserve({ opId: `credit-reserve:${creditId}`, holdId, amount: input.amount, expiresAt: Date.now() + CREDIT_HOLD_MS, actor: auth.sub, reference: `bonus for card ${cardId}` });
+  const reserved = await pools.reserve({
+    opId: `credit-reserve:${creditId}`,
+    holdId,
+    amount: input.amount,
+    expiresAt: Date.now() + CREDIT_HOLD_MS,
+    actor: auth.sub,
+    reference: `bonus for card ${cardId}`,
+  });
   // A retry reaches a hold its first attempt made (its expiry differs, so the replay is refused as reused).
   if (!reserved.ok && !(reserved.code === "operation_id_reused" && (await pools.getHold(holdId)))) throw poolError(reserved);
   unwrap(await pools.commit({ holdId, items: [{ id: creditItemId(creditId), amount: input.amount, recipientKey: cardId }], actor: auth.sub }));
   await pools.release({ opId: `credit-release:${creditId}`, holdId, amount: "rest", actor: auth.sub });
 
-  const r = await stub.credit(seed, { opId: `credit:${creditId}`, creditId, amount: input.amount, poolId: pool.id, expiresAt, reason: input.reason, actor: auth.sub });
+  const r = await stub.credit(seed, {
+    opId: `credit:${creditId}`,
+    creditId,
+    amount: input.amount,
+    poolId: pool.id,
+    expiresAt,
+    reason: input.reason,
+    actor: auth.sub,
+  });
   if (!r.ok) {
-    await pools.refund({ opId: `credit-refund:${creditId}`, itemId: creditItemId(creditId), actor: auth.sub, reference: `card ${cardId} refused the credit: ${r.code}` });
+    await pools.refund({
+      opId: `credit-refund:${creditId}`,
+      itemId: creditItemId(creditId),
+      actor: auth.sub,
+      reference: `card ${cardId} refused the credit: ${r.code}`,
+    });
     throw cardError(r);
   }
   return { ...(await getCard(env, auth.org, cardId)), credit: { id: creditId, bucket_id: r.bucket_id, amount: input.amount, pool_id: pool.id } };

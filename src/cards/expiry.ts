@@ -24,7 +24,9 @@ export async function expireDueCards(env: Env, now: Date): Promise<{ expired: nu
       `SELECT id, org, currency, initial_amount, expires_at, created_at, status FROM cards
        WHERE status IN ('active', 'frozen', 'exhausted') AND expires_at IS NOT NULL AND expires_at <= ?1 AND expires_at >= ?2
        ORDER BY expires_at LIMIT ${PAGE}`,
-    ).bind(now.toISOString(), after).all<DueRow>();
+    )
+      .bind(now.toISOString(), after)
+      .all<DueRow>();
     for (let i = 0; i < results.length; i += PARALLEL) {
       const settled = await Promise.allSettled(results.slice(i, i + PARALLEL).map((row) => cardStub(env, row.id).expire(seedOf(row))));
       for (const s of settled) {

@@ -45,21 +45,30 @@ const FROM = `FROM cards c LEFT JOIN deliveries d ON d.id = c.delivery_id LEFT J
 
 export async function liabilityReport(d1: D1Database, org: string, now = new Date()): Promise<LiabilityReport> {
   const line = (key: string) =>
-    d1.prepare(
-      `SELECT ${key} AS key, c.currency, COUNT(*) AS cards, SUM(c.initial_amount) AS issued, SUM(c.credited) AS credited, SUM(c.redeemed) AS redeemed,
+    d1
+      .prepare(
+        `SELECT ${key} AS key, c.currency, COUNT(*) AS cards, SUM(c.initial_amount) AS issued, SUM(c.credited) AS credited, SUM(c.redeemed) AS redeemed,
               SUM(c.pending) AS pending, SUM(c.available) AS available, SUM(c.expired) AS expired, SUM(c.reversed) AS reversed,
               SUM(c.available + c.pending) AS outstanding
        ${FROM} GROUP BY 1, 2 ORDER BY 1, 2`,
-    ).bind(org);
-  const ageCase = `CASE ${AGEING.filter((a) => a.max !== null).map((a) => `WHEN julianday(?2) - julianday(c.created_at) <= ${a.max} THEN '${a.bucket}'`).join(" ")} ELSE 'over-365d' END`;
+      )
+      .bind(org);
+  const ageCase = `CASE ${AGEING.filter((a) => a.max !== null)
+    .map((a) => `WHEN julianday(?2) - julianday(c.created_at) <= ${a.max} THEN '${a.bucket}'`)
+    .join(" ")} ELSE 'over-365d' END`;
   const results = await d1.batch<Record<string, unknown>>([
     ...Object.values(DIMENSIONS).map(line),
-    d1.prepare(`SELECT ${ageCase} AS bucket, c.currency, COUNT(*) AS cards, SUM(c.available + c.pending) AS outstanding ${FROM} AND c.available + c.pending > 0 GROUP BY 1, 2`)
+    d1
+      .prepare(
+        `SELECT ${ageCase} AS bucket, c.currency, COUNT(*) AS cards, SUM(c.available + c.pending) AS outstanding ${FROM} AND c.available + c.pending > 0 GROUP BY 1, 2`,
+      )
       .bind(org, now.toISOString()),
   ]);
   const lines = (i: number) => results[i]!.results as unknown as LiabilityLine[];
   const order = new Map<string, number>(AGEING.map((a, i) => [a.bucket, i]));
-  const ageing = (results[5]!.results as unknown as LiabilityReport["ageing"]).sort((a, b) => order.get(a.bucket)! - order.get(b.bucket)! || a.currency.localeCompare(b.currency));
+  const ageing = (results[5]!.results as unknown as LiabilityReport["ageing"]).sort(
+    (a, b) => order.get(a.bucket)! - order.get(b.bucket)! || a.currency.localeCompare(b.currency),
+  );
   return {
     as_of: now.toISOString(),
     by_currency: lines(0).map(({ key: _k, ...rest }) => ({ key: null, ...rest })),
@@ -76,12 +85,36 @@ export const LIABILITY_CSV_HEADER = "dimension,key,currency,cards,issued,credite
 /** One line per dimension and key, then the ageing lines (only cards and outstanding); formula-safe cells. */
 export function liabilityCsv(r: LiabilityReport): string {
   const out = [LIABILITY_CSV_HEADER];
-  const dims: [string, LiabilityLine[]][] = [["currency", r.by_currency], ["product", r.by_product], ["pool", r.by_pool], ["batch", r.by_batch], ["campaign", r.by_campaign]];
+  const dims: [string, LiabilityLine[]][] = [
+    ["currency", r.by_currency],
+    ["product", r.by_product],
+    ["pool", r.by_pool],
+    ["batch", r.by_batch],
+    ["campaign", r.by_campaign],
+  ];
   for (const [dim, rows] of dims) {
     for (const l of rows) {
-      out.push([dim, l.key ?? (dim === "currency" ? "all" : ""), l.currency, l.cards, l.issued, l.credited, l.redeemed, l.pending, l.available, l.expired, l.reversed, l.outstanding].map((v) => csvCell(v === null ? "" : String(v))).join(","));
+      out.push(
+        [
+          dim,
+          l.key ?? (dim === "currency" ? "all" : ""),
+          l.currency,
+          l.cards,
+          l.issued,
+          l.credited,
+          l.redeemed,
+          l.pending,
+          l.available,
+          l.expired,
+          l.reversed,
+          l.outstanding,
+        ]
+          .map((v) => csvCell(v === null ? "" : String(v)))
+          .join(","),
+      );
     }
   }
-  for (const a of r.ageing) out.push(["ageing", a.bucket, a.currency, a.cards, "", "", "", "", "", "", "", a.outstanding].map((v) => csvCell(String(v))).join(","));
+  for (const a of r.ageing)
+    out.push(["ageing", a.bucket, a.currency, a.cards, "", "", "", "", "", "", "", a.outstanding].map((v) => csvCell(String(v))).join(","));
   return `${out.join("\r\n")}\r\n`;
 }

@@ -27,8 +27,18 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export function redemptionView(cardId: string, currency: string, r: Redemption, card?: CardState) {
   return {
-    id: r.id, card_id: cardId, status: r.status, amount: r.amount, requested: r.requested, captured: r.captured, refunded: r.refunded, currency,
-    reference: r.reference, hold_expires_at: iso(r.hold_expires_at), created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)!,
+    id: r.id,
+    card_id: cardId,
+    status: r.status,
+    amount: r.amount,
+    requested: r.requested,
+    captured: r.captured,
+    refunded: r.refunded,
+    currency,
+    reference: r.reference,
+    hold_expires_at: iso(r.hold_expires_at),
+    created_at: iso(r.created_at)!,
+    updated_at: iso(r.updated_at)!,
     ...(card ? { card: { id: cardId, status: card.status, balance: balanceView(card.balance) } } : {}),
   };
 }
@@ -50,16 +60,32 @@ export async function redeem(env: Env, auth: Auth, input: RedeemInput, key: stri
   const row = await cardFor(env, auth.org, input);
   const holdExpiresAt = capture ? null : Date.now() + (input.hold_seconds ?? DEFAULT_HOLD_SECONDS) * 1000;
   const r = await cardStub(env, row.id).redeem(seedOf(row), {
-    opId: operationId("redeem", auth, key), amount: input.amount, currency: input.currency, reference: input.reference, capture,
-    holdExpiresAt, allowPartial: input.allow_partial ?? false, actor: auth.sub,
+    opId: operationId("redeem", auth, key),
+    amount: input.amount,
+    currency: input.currency,
+    reference: input.reference,
+    capture,
+    holdExpiresAt,
+    allowPartial: input.allow_partial ?? false,
+    actor: auth.sub,
   });
   if (!r.ok) throw cardError(r);
   return redemptionView(row.id, row.currency, r.redemption, r.card);
 }
 
 interface RedemptionRow {
-  id: string; card_id: string; reference: string; status: RedemptionStatus; currency: string; requested: number; amount: number; captured: number;
-  refunded: number; hold_expires_at: string | null; created_at: string; updated_at: string;
+  id: string;
+  card_id: string;
+  reference: string;
+  status: RedemptionStatus;
+  currency: string;
+  requested: number;
+  amount: number;
+  captured: number;
+  refunded: number;
+  hold_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 async function requireRedemption(env: Env, org: string, id: string): Promise<RedemptionRow> {
@@ -77,11 +103,12 @@ export async function settle(env: Env, auth: Auth, kind: SettleKind, id: string,
   const stub = cardStub(env, card.id);
   const base = { opId: operationId(kind, auth, key), redemptionId: id, actor: auth.sub };
   const seed = seedOf(card);
-  const r = kind === "capture"
-    ? await stub.capture(seed, { ...base, ...(amount !== undefined ? { amount } : {}) })
-    : kind === "refund"
-      ? await stub.refund(seed, { ...base, ...(amount !== undefined ? { amount } : {}) })
-      : await stub.void(seed, base);
+  const r =
+    kind === "capture"
+      ? await stub.capture(seed, { ...base, ...(amount !== undefined ? { amount } : {}) })
+      : kind === "refund"
+        ? await stub.refund(seed, { ...base, ...(amount !== undefined ? { amount } : {}) })
+        : await stub.void(seed, base);
   if (!r.ok) throw cardError(r);
   return redemptionView(card.id, card.currency, r.redemption, r.card);
 }
@@ -100,7 +127,9 @@ export async function listRedemptions(env: Env, org: string, f: { card_id?: stri
   const { results } = await env.DB.prepare(
     `SELECT id, card_id, reference, status, currency, requested, amount, captured, refunded, hold_expires_at, created_at, updated_at
      FROM redemptions WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ${p(limit + 1)}`,
-  ).bind(...params).all<RedemptionRow>();
+  )
+    .bind(...params)
+    .all<RedemptionRow>();
   const page = results.slice(0, limit);
   return { data: page, next_cursor: results.length > limit ? encodeCursor("rdm", page.at(-1)!.id) : null };
 }

@@ -7,9 +7,32 @@
  */
 import type { CardBalance, CardErrorCode, CardStatus } from "../../durable-objects/card-types";
 
-interface MBucket { kind: "base" | "bonus"; amount: number; remaining: number; held: number; spent: number; expired: number; reversed: number; expiresAt: number | null; ended: null | "expired" | "reversed" }
-interface MPart { b: number; held: number; captured: number; refunded: number }
-export interface MRedemption { reference: string; status: "pending" | "captured" | "voided" | "expired" | "refunded"; amount: number; captured: number; refunded: number; holdExpiresAt: number | null; parts: MPart[] }
+interface MBucket {
+  kind: "base" | "bonus";
+  amount: number;
+  remaining: number;
+  held: number;
+  spent: number;
+  expired: number;
+  reversed: number;
+  expiresAt: number | null;
+  ended: null | "expired" | "reversed";
+}
+interface MPart {
+  b: number;
+  held: number;
+  captured: number;
+  refunded: number;
+}
+export interface MRedemption {
+  reference: string;
+  status: "pending" | "captured" | "voided" | "expired" | "refunded";
+  amount: number;
+  captured: number;
+  refunded: number;
+  holdExpiresAt: number | null;
+  parts: MPart[];
+}
 export type MResult = { ok: true; value?: number; status?: string } | { ok: false; code: CardErrorCode };
 
 export class CardModel {
@@ -18,15 +41,24 @@ export class CardModel {
   frozen = false;
   reversed = false;
 
-  constructor(initial: number, readonly expiresAt: number | null, public now: number) {
+  constructor(
+    initial: number,
+    readonly expiresAt: number | null,
+    public now: number,
+  ) {
     this.buckets = [{ kind: "base", amount: initial, remaining: initial, held: 0, spent: 0, expired: 0, reversed: 0, expiresAt, ended: null }];
   }
 
   balance(): CardBalance {
     const sum = (f: (b: MBucket) => number) => this.buckets.reduce((s, b) => s + f(b), 0);
     return {
-      available: sum((b) => b.remaining), pending: sum((b) => b.held), redeemed: sum((b) => b.spent), expired: sum((b) => b.expired), reversed: sum((b) => b.reversed),
-      issued: sum((b) => (b.kind === "base" ? b.amount : 0)), credited: sum((b) => (b.kind === "bonus" ? b.amount : 0)),
+      available: sum((b) => b.remaining),
+      pending: sum((b) => b.held),
+      redeemed: sum((b) => b.spent),
+      expired: sum((b) => b.expired),
+      reversed: sum((b) => b.reversed),
+      issued: sum((b) => (b.kind === "base" ? b.amount : 0)),
+      credited: sum((b) => (b.kind === "bonus" ? b.amount : 0)),
     };
   }
 
@@ -77,9 +109,19 @@ export class CardModel {
     const available = this.balance().available;
     const take = allowPartial ? Math.min(amount, available) : amount;
     if (take === 0 || take > available) return { ok: false, code: "insufficient_balance" };
-    const order = this.buckets.map((b, i) => i).filter((i) => !this.buckets[i]!.ended && this.buckets[i]!.remaining > 0)
+    const order = this.buckets
+      .map((_, i) => i)
+      .filter((i) => !this.buckets[i]!.ended && this.buckets[i]!.remaining > 0)
       .sort((x, y) => (this.buckets[x]!.expiresAt ?? Infinity) - (this.buckets[y]!.expiresAt ?? Infinity) || x - y);
-    const r: MRedemption = { reference, status: capture ? "captured" : "pending", amount: take, captured: capture ? take : 0, refunded: 0, holdExpiresAt: capture ? null : holdExpiresAt, parts: [] };
+    const r: MRedemption = {
+      reference,
+      status: capture ? "captured" : "pending",
+      amount: take,
+      captured: capture ? take : 0,
+      refunded: 0,
+      holdExpiresAt: capture ? null : holdExpiresAt,
+      parts: [],
+    };
     let rest = take;
     for (const i of order) {
       const b = this.buckets[i]!;

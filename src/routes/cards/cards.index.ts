@@ -25,11 +25,13 @@ const creditCard: AppRouteHandler<typeof routes.creditCard> = async (c) => {
   return c.json(await credit(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json"), key), 201);
 };
 
-const freeze = (frozen: boolean): AppRouteHandler<typeof routes.freezeCard> => async (c) => {
-  const key = c.req.valid("header")["idempotency-key"];
-  const body = (c.req.valid("json") ?? {}) as { reason?: string };
-  return c.json(await cards.setFrozen(c.env, c.var.auth, c.req.valid("param").id, frozen, body.reason, key), 200);
-};
+const freeze =
+  (frozen: boolean): AppRouteHandler<typeof routes.freezeCard> =>
+  async (c) => {
+    const key = c.req.valid("header")["idempotency-key"];
+    const body = (c.req.valid("json") ?? {}) as { reason?: string };
+    return c.json(await cards.setFrozen(c.env, c.var.auth, c.req.valid("param").id, frozen, body.reason, key), 200);
+  };
 
 export default createRouter()
   .openapi(routes.listCards, listCards)

@@ -62,7 +62,10 @@ export const CardListQuery = ListQuery.extend({
   batch_id: z.string().min(1).max(64).optional(),
   campaign_id: z.string().min(1).max(200).optional().openapi({ description: "The batches' campaign" }),
   recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored" }),
-  expiring_before: z.iso.datetime({ offset: true }).optional().openapi({ maxLength: 40, description: "Cards whose expiry is before this time" })
+  expiring_before: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ maxLength: 40, description: "Cards whose expiry is before this time" })
     .transform((s) => (s ? new Date(s).toISOString() : s)),
 }).strict();
 
@@ -81,7 +84,9 @@ export const CreditBody = z
   })
   .openapi("CardCredit");
 
-export const CreditResultSchema = CardSchema.extend({ credit: z.object({ id: z.string(), bucket_id: z.string(), amount: Minor, pool_id: z.string() }) }).openapi("CardCredited");
+export const CreditResultSchema = CardSchema.extend({
+  credit: z.object({ id: z.string(), bucket_id: z.string(), amount: Minor, pool_id: z.string() }),
+}).openapi("CardCredited");
 
 export const RedemptionSchema = z
   .object({
@@ -106,10 +111,19 @@ export const RedeemBody = z
     code: z.string().trim().min(1).max(64).optional().openapi({ description: "The card's code (or card_id)" }),
     card_id: z.string().min(1).max(64).optional(),
     amount: Amount,
-    currency: z.string().regex(/^[A-Z]{3}$/).openapi({ maxLength: 3, example: "USD" }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .openapi({ maxLength: 3, example: "USD" }),
     reference: PlainText(200).openapi({ description: "The shop's order or payment reference; once per card" }),
     capture: z.boolean().optional().openapi({ description: "true (default): spend now; false: hold until capture, void or expiry" }),
-    hold_seconds: z.number().int().min(1).max(30 * 86_400).optional().openapi({ description: "How long a pending redemption holds value (default 3600, at most 30 days)" }),
+    hold_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional()
+      .openapi({ description: "How long a pending redemption holds value (default 3600, at most 30 days)" }),
     allow_partial: z.boolean().optional().openapi({ description: "Take what the card has when it has less than amount" }),
   })
   .refine((b) => (b.code === undefined) !== (b.card_id === undefined), { message: "Send exactly one of code and card_id", path: ["code"] })

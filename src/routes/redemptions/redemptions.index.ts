@@ -15,10 +15,12 @@ const listRedemptions: AppRouteHandler<typeof routes.listRedemptions> = async (c
   return c.json(await redemptions.listRedemptions(c.env, c.var.auth.org, filter, limit, cursor), 200);
 };
 
-const settle = (kind: "capture" | "refund"): AppRouteHandler<typeof routes.captureRedemption> => async (c) => {
-  const body = (c.req.valid("json") ?? {}) as { amount?: number };
-  return c.json(await redemptions.settle(c.env, c.var.auth, kind, c.req.valid("param").id, body.amount, c.req.valid("header")["idempotency-key"]), 200);
-};
+const settle =
+  (kind: "capture" | "refund"): AppRouteHandler<typeof routes.captureRedemption> =>
+  async (c) => {
+    const body = (c.req.valid("json") ?? {}) as { amount?: number };
+    return c.json(await redemptions.settle(c.env, c.var.auth, kind, c.req.valid("param").id, body.amount, c.req.valid("header")["idempotency-key"]), 200);
+  };
 
 const voidRedemption: AppRouteHandler<typeof routes.voidRedemption> = async (c) => {
   await expectNoBody(c);

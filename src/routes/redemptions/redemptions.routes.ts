@@ -7,7 +7,10 @@ const tags = ["Redemptions"];
 const RedemptionId = IdParam("rdm");
 
 export const redeem = createRoute({
-  method: "post", path: "/v1/redemptions", tags, summary: "Redeem a card at checkout: capture now, or hold value until capture, void or expiry",
+  method: "post",
+  path: "/v1/redemptions",
+  tags,
+  summary: "Redeem a card at checkout: capture now, or hold value until capture, void or expiry",
   description:
     "By `code` (in the body) or `card_id`. Spends the earliest-expiring value first and never below zero. Problems: 409 `insufficient_balance` (with `available`), " +
     "`card_frozen`, `card_expired`, `card_reversed`, `duplicate_reference` (the reference was used on this card before; `redemption_id` names that redemption); " +
@@ -18,28 +21,40 @@ export const redeem = createRoute({
 });
 
 export const listRedemptions = createRoute({
-  method: "get", path: "/v1/redemptions", tags, summary: "Redemptions, newest first; by card and/or reference",
+  method: "get",
+  path: "/v1/redemptions",
+  tags,
+  summary: "Redemptions, newest first; by card and/or reference",
   ...protect(["integrator", "finance", "support", "auditor"]),
   request: { query: s.RedemptionListQuery },
   responses: { 200: json(page(s.RedemptionSchema), "A page of redemptions"), ...problems(400) },
 });
 
 export const captureRedemption = createRoute({
-  method: "post", path: "/v1/redemptions/{id}/capture", tags, summary: "Capture a pending redemption (all of it, or less: the rest goes back to the card)",
+  method: "post",
+  path: "/v1/redemptions/{id}/capture",
+  tags,
+  summary: "Capture a pending redemption (all of it, or less: the rest goes back to the card)",
   ...protect(["integrator"]),
   request: { params: RedemptionId, headers: IdempotencyHeader, body: { ...jsonBody(s.AmountBody), required: false } },
   responses: { 200: json(s.RedemptionSchema, "The captured redemption"), ...problems(400, 404, 409, 422) },
 });
 
 export const voidRedemption = createRoute({
-  method: "post", path: "/v1/redemptions/{id}/void", tags, summary: "Void a pending redemption: its value goes back to the card",
+  method: "post",
+  path: "/v1/redemptions/{id}/void",
+  tags,
+  summary: "Void a pending redemption: its value goes back to the card",
   ...protect(["integrator"]),
   request: { params: RedemptionId, headers: IdempotencyHeader },
   responses: { 200: json(s.RedemptionSchema, "The voided redemption"), ...problems(400, 404, 409, 422) },
 });
 
 export const refundRedemption = createRoute({
-  method: "post", path: "/v1/redemptions/{id}/refund", tags, summary: "Refund a captured redemption (all, or part): value goes back to the bucket it came from",
+  method: "post",
+  path: "/v1/redemptions/{id}/refund",
+  tags,
+  summary: "Refund a captured redemption (all, or part): value goes back to the bucket it came from",
   description: "Value whose bucket has expired since counts as expired (breakage) rather than coming back.",
   ...protect(["integrator", "finance"]),
   request: { params: RedemptionId, headers: IdempotencyHeader, body: { ...jsonBody(s.AmountBody), required: false } },
