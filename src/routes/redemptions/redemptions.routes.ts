@@ -1,9 +1,18 @@
-import { createRoute } from "@hono/zod-openapi";
-import { IdParam, IdempotencyHeader, json, jsonBody, page, problems } from "../../core/openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { IdParam, IdempotencyHeader, ProblemSchema, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import * as s from "../cards/cards.schemas";
 
 const tags = ["Redemptions"];
+
+const RedemptionProblem = ProblemSchema.extend({
+  available: z.number().int().optional().openapi({ description: "insufficient_balance: what the card has available" }),
+  redemption_id: z.string().optional().openapi({ description: "duplicate_reference: the redemption that used the reference" }),
+}).openapi("RedemptionProblem");
+const refused = {
+  description: "insufficient_balance (with available), card_frozen, card_expired, card_reversed, duplicate_reference (with redemption_id)",
+  content: { "application/problem+json": { schema: RedemptionProblem } },
+};
 const RedemptionId = IdParam("rdm");
 
 export const redeem = createRoute({
@@ -17,7 +26,7 @@ export const redeem = createRoute({
     "400 `currency_mismatch`; 404 for an unknown code.",
   ...protect(["integrator"]),
   request: { headers: IdempotencyHeader, body: jsonBody(s.RedeemBody) },
-  responses: { 201: json(s.RedemptionSchema, "The redemption (captured or pending) and the card's balance"), ...problems(400, 404, 409, 422) },
+  responses: { 201: json(s.RedemptionSchema, "The redemption (captured or pending) and the card's balance"), ...problems(400, 404, 422), 409: refused },
 });
 
 export const listRedemptions = createRoute({
