@@ -79,6 +79,10 @@ describe("expiry", () => {
     expect(txns.map((x: { kind: string }) => x.kind)).toEqual(["expire", "issue"]);
     const listed = await callJson(`/v1/cards?status=expired`, { token: t.finance });
     expect(listed.body.data.map((c: { id: string }) => c.id)).toEqual([cardId]);
+    const soon = encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString());
+    expect((await callJson(`/v1/cards?expiring_before=${soon}`, { token: t.support })).body.data.map((c: { id: string }) => c.id)).toEqual([cardId]);
+    const inThreeDays = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+    expect((await callJson(`/v1/cards?expiring_before=${inThreeDays}`, { token: t.support })).body.data).toHaveLength(2);
   });
 
   it("voids a pending hold at its expiry through the alarm and gives the value back", async () => {

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ListQuery, PlainText } from "../../core/openapi";
+import { ListQuery, PlainText, TimeQuery } from "../../core/openapi";
 import { Amount } from "../../settings/settings.schema";
 import { CARD_STATUSES, REDEMPTION_STATUSES, TXN_KINDS } from "../../../durable-objects/card-types";
 
@@ -62,11 +62,7 @@ export const CardListQuery = ListQuery.extend({
   batch_id: z.string().min(1).max(64).optional(),
   campaign_id: z.string().min(1).max(200).optional().openapi({ description: "The batches' campaign" }),
   recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored" }),
-  expiring_before: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({ maxLength: 40, description: "Cards whose expiry is before this time" })
-    .transform((s) => (s ? new Date(s).toISOString() : s)),
+  expiring_before: TimeQuery.openapi({ description: "Cards whose expiry is before this time (ISO 8601 date or time)", example: "2027-01-01" }),
 }).strict();
 
 export const CodeBody = z
