@@ -31,7 +31,7 @@ ALTER TABLE `cards` ADD `credits` text;--> statement-breakpoint
 ALTER TABLE `cards` ADD `txn_seq` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `cards` ADD `updated_at` text;--> statement-breakpoint
 CREATE INDEX `cards_code_hmac` ON `cards` (`code_hmac`);--> statement-breakpoint
-CREATE INDEX `cards_org_id` ON `cards` (`org`,`id`);--> statement-breakpoint
+CREATE INDEX `cards_credited` ON `cards` (`org`) WHERE credits IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `cards_due` ON `cards` (`expires_at`) WHERE status IN ('active', 'frozen', 'exhausted') AND expires_at IS NOT NULL;--> statement-breakpoint
 -- Cards issued before the ledger: their unspent value is their balance.
 UPDATE `cards` SET `available` = `balance` WHERE `status` = 'active';

@@ -101,9 +101,13 @@ export interface CardFilter {
   expiring_before?: string;
 }
 
+/** A card's delivery id: cards are issued as card_X for delivery dlv_X (src/delivery/rewards.ts `cardIdFor`). */
+const deliveryIdOf = (cardId: string) => `dlv_${cardId.slice("card_".length)}`;
+
 /**
  * One page of an org's cards, newest first. A card's id carries its delivery's (card_X for dlv_X),
- * so card order is delivery order and a batch or recipient search starts from their indexes.
+ * so card order is delivery order: every search starts from the deliveries' indexes (org, batch or
+ * recipient), and cards need no (org, id) index of their own, one index entry less per issued card.
  */
 export async function cardPage(env: Env, org: string, f: CardFilter, limit: number, cursor?: string) {
   const before = cursor ? decodeCursor(cursor, "card") : undefined;
@@ -113,7 +117,7 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
     params.push(v);
     return `?${params.length}`;
   };
-  let from = "cards c LEFT JOIN deliveries d ON d.id = c.delivery_id";
+  let from = "deliveries d JOIN cards c ON c.delivery_id = d.id";
   if (f.recipient_email) {
     const email = f.recipient_email.trim().replaceAll(" ", "+");
     if (!isValidEmail(email)) {
@@ -122,20 +126,20 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
       });
     }
     from = "batch_recipients r JOIN deliveries d ON d.recipient_id = r.id JOIN cards c ON c.delivery_id = d.id";
-    where.push(`r.email_key = ${p(emailKey(email))}`, `+c.org = ${p(org)}`);
+    where.push(`r.email_key = ${p(emailKey(email))}`, `+d.org = ${p(org)}`);
   } else if (f.batch_id) {
-    from = "deliveries d JOIN cards c ON c.delivery_id = d.id";
-    where.push(`d.batch_id = ${p(f.batch_id)}`, `+c.org = ${p(org)}`);
+    where.push(`d.batch_id = ${p(f.batch_id)}`, `+d.org = ${p(org)}`);
   } else {
-    where.push(`c.org = ${p(org)}`);
+    where.push(`d.org = ${p(org)}`, "d.card_id IS NOT NULL");
   }
   if (f.batch_id && f.recipient_email) where.push(`d.batch_id = ${p(f.batch_id)}`);
   // Batches name their campaign; campaign_id filters by it until campaigns are their own resource.
   if (f.campaign_id) where.push(`d.batch_id IN (SELECT id FROM batches WHERE org = ${p(org)} AND campaign = ${p(f.campaign_id)})`);
-  if (f.status) where.push(`c.status = ${p(f.status)}`);
+  // `void` (a card replaced by a reissue, or reversed before the ledger) reads as reversed.
+  if (f.status) where.push(f.status === "reversed" ? "c.status IN ('reversed', 'void')" : `c.status = ${p(f.status)}`);
   if (f.expiring_before) where.push(`c.expires_at < ${p(f.expiring_before)}`);
-  if (before) where.push(`c.id < ${p(before)}`);
-  const { results } = await env.DB.prepare(`SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY c.id DESC LIMIT ${p(limit + 1)}`)
+  if (before) where.push(`d.id < ${p(deliveryIdOf(before))}`);
+  const { results } = await env.DB.prepare(`SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY d.id DESC LIMIT ${p(limit + 1)}`)
     .bind(...params)
     .all<CardRow>();
   const page = results.slice(0, limit);

@@ -40,8 +40,9 @@ export type LiabilityReport = {
   ageing: { bucket: string; currency: string; cards: number; outstanding: number }[];
 };
 
-const FROM = `FROM cards c LEFT JOIN deliveries d ON d.id = c.delivery_id LEFT JOIN batches b ON b.id = d.batch_id
-  WHERE c.org = ?1 AND NOT (c.status = 'void' AND c.txn_seq = 0)`;
+// From the org's deliveries (index deliveries(org, id)) to their cards: cards have no org index of their own.
+const FROM = `FROM deliveries d JOIN cards c ON c.delivery_id = d.id LEFT JOIN batches b ON b.id = d.batch_id
+  WHERE d.org = ?1 AND d.card_id IS NOT NULL AND NOT (c.status = 'void' AND c.txn_seq = 0)`;
 
 export async function liabilityReport(d1: D1Database, org: string, now = new Date()): Promise<LiabilityReport> {
   const line = (key: string) =>

@@ -93,7 +93,8 @@ export const deliveryChunks = sqliteTable(
  * `cards_code_hmac` serves POST /v1/cards/lookup. It is a random-order B-tree that dirties a page
  * per issued card (~25 of the ~62 µs of issuing a card in the delivery bench when it was removed):
  * the price of finding a card by its code without a scan. Not unique: 125-bit codes do not collide,
- * and a unique check would cost the same again for nothing.
+ * and a unique check would cost the same again for nothing. `cards_due` adds an entry per issued
+ * card that expires (appended in time order, so cheap); lists reach cards through deliveries.
  */
 export const cards = sqliteTable(
   "cards",
@@ -129,8 +130,9 @@ export const cards = sqliteTable(
   (t) => [
     uniqueIndex("cards_delivery").on(t.deliveryId),
     index("cards_code_hmac").on(t.codeHmac),
-    // GET /v1/cards pages through an org's cards in id order.
-    index("cards_org_id").on(t.org, t.id),
+    // Reconciliation sums the bonus credits a pool commits; only credited cards have an entry. (Lists and
+    // reports reach an org's cards through deliveries(org, id): no (org, id) index to pay at issuance.)
+    index("cards_credited").on(t.org).where(sql`credits IS NOT NULL`),
     // The expiry cron finds cards past their expiry that still hold value, without a scan; a card
     // leaves the index once its Durable Object has expired (or reversed) it.
     index("cards_due").on(t.expiresAt).where(sql`status IN ('active', 'frozen', 'exhausted') AND expires_at IS NOT NULL`),
