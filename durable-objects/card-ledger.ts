@@ -7,8 +7,8 @@
  * net of refunds), `expired` or `reversed`; amount = their sum. Spending takes the earliest-expiring
  * value first (no expiry last, then oldest bucket). Value that comes back (void, hold expiry,
  * refund) returns to its own bucket, or to that bucket's `expired`/`reversed` when it has ended.
+ * Checkout (redeem, capture, void, refund) is in card-checkout.ts, on the helpers below.
  */
-import { newId } from "../src/core/ids";
 import type { CardMeta, CardStore } from "./card-store";
 import {
   fail,
@@ -23,18 +23,19 @@ import {
   type TxnKind,
 } from "./card-types";
 import type { z } from "zod";
-import type { CaptureArgs, CreditArgs, FlagArgs, RedeemArgs, RefundArgs, ReverseArgs, VoidArgs } from "./card-types";
+import type { CreditArgs, FlagArgs, ReverseArgs } from "./card-types";
 
-interface Ctx {
+export interface Ctx {
   opId: string;
   actor: string;
   reference?: string | null;
   redemptionId?: string | null;
   bucketId?: string | null;
 }
-type Ok<T extends object = object> = { ok: true } & T;
+export type Ok<T extends object = object> = { ok: true } & T;
 
-const spendOrder = (a: Bucket, b: Bucket) => (a.expires_at ?? Infinity) - (b.expires_at ?? Infinity) || a.ord - b.ord;
+/** Earliest expiry first, no expiry last, then the oldest bucket. */
+export const spendOrder = (a: Bucket, b: Bucket) => (a.expires_at ?? Infinity) - (b.expires_at ?? Infinity) || a.ord - b.ord;
 
 export class CardLedger {
   readonly meta: CardMeta;
@@ -43,7 +44,7 @@ export class CardLedger {
   private readonly loadedSeq: number;
 
   constructor(
-    private readonly store: CardStore,
+    readonly store: CardStore,
     readonly now: number,
   ) {
     const meta = store.meta();
@@ -141,129 +142,6 @@ export class CardLedger {
     return times.length ? Math.min(...times) : null;
   }
 
-  redeem(a: z.infer<typeof RedeemArgs>): Ok<{ redemption: Redemption }> | CardFailure {
-    if (a.currency !== this.meta.currency) return fail("currency_mismatch", `The card holds ${this.meta.currency}, not ${a.currency}`);
-    const refused = this.refusal(true);
-    if (refused) return refused;
-    const prior = this.store.redemptionByReference(a.reference);
-    if (prior)
-      return fail("duplicate_reference", `Reference ${a.reference} was already used on this card by redemption ${prior.id}`, { redemption_id: prior.id });
-    const available = this.balance().available;
-    const amount = a.allowPartial ? Math.min(a.amount, available) : a.amount;
-    if (amount === 0 || amount > available) return fail("insufficient_balance", `The card has ${available} available; asked ${a.amount}`, { available });
-    if (!a.capture && (a.holdExpiresAt === null || a.holdExpiresAt <= this.now))
-      return fail("invalid_argument", "A pending redemption needs a future holdExpiresAt");
-    const r: Redemption = {
-      id: newId("rdm", this.now),
-      reference: a.reference,
-      status: a.capture ? "captured" : "pending",
-      requested: a.amount,
-      amount,
-      captured: a.capture ? amount : 0,
-      refunded: 0,
-      hold_expires_at: a.capture ? null : a.holdExpiresAt,
-      parts: [],
-      actor: a.actor,
-      created_at: this.now,
-      updated_at: this.now,
-      seq: 0,
-    };
-    this.record(
-      a.capture ? "redeem" : "hold",
-      amount,
-      { ...a, redemptionId: r.id },
-      () => {
-        let rest = amount;
-        for (const b of this.buckets.filter((k) => k.state === "active" && k.remaining > 0).sort(spendOrder)) {
-          const take = Math.min(b.remaining, rest);
-          if (take === 0) break;
-          b.remaining -= take;
-          if (a.capture) b.spent += take;
-          else b.held += take;
-          r.parts.push({ b: b.bucket_id, held: a.capture ? 0 : take, captured: a.capture ? take : 0, refunded: 0 });
-          rest -= take;
-        }
-      },
-      r,
-    );
-    return { ok: true, redemption: r };
-  }
-
-  capture(a: z.infer<typeof CaptureArgs>): Ok<{ redemption: Redemption }> | CardFailure {
-    const r = this.store.redemption(a.redemptionId);
-    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
-    if (r.status !== "pending") return fail("redemption_not_pending", `Redemption ${r.id} is ${r.status}`);
-    if (this.meta.reversed) return fail("card_reversed", "The card has been reversed");
-    if (this.meta.frozen) return fail("card_frozen", "The card is frozen; void the hold or unfreeze the card");
-    const amount = a.amount ?? r.amount;
-    if (amount > r.amount) return fail("invalid_amount", `At most the held ${r.amount} can be captured; asked ${amount}`);
-    this.record(
-      "capture",
-      amount,
-      { ...a, reference: r.reference },
-      () => {
-        let rest = amount;
-        for (const p of r.parts) {
-          const b = this.bucket(p.b);
-          const take = Math.min(p.held, rest);
-          b.held -= take;
-          b.spent += take;
-          p.captured += take;
-          rest -= take;
-          this.giveBack(b, p.held - take, "held");
-          p.held = 0;
-        }
-        r.status = "captured";
-        r.amount = amount;
-        r.captured = amount;
-      },
-      r,
-    );
-    return { ok: true, redemption: r };
-  }
-
-  void(a: z.infer<typeof VoidArgs>): Ok<{ redemption: Redemption }> | CardFailure {
-    const r = this.store.redemption(a.redemptionId);
-    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
-    if (r.status !== "pending") return fail("redemption_not_pending", `Redemption ${r.id} is ${r.status}`);
-    this.endHold(r, "voided", a);
-    return { ok: true, redemption: r };
-  }
-
-  refund(a: z.infer<typeof RefundArgs>): Ok<{ redemption: Redemption; refunded: number; to_expired: number }> | CardFailure {
-    const r = this.store.redemption(a.redemptionId);
-    if (!r) return fail("redemption_not_found", `No redemption ${a.redemptionId} on this card`);
-    if (r.status !== "captured") return fail("redemption_not_captured", `Redemption ${r.id} is ${r.status}; only a captured redemption can be refunded`);
-    // The card's value went back to its pools when it was reversed; a refund now would have nowhere to go.
-    if (this.meta.reversed) return fail("card_reversed", "The card has been reversed; refund the customer another way");
-    const refundable = r.captured - r.refunded;
-    const amount = a.amount ?? refundable;
-    if (amount > refundable) return fail("invalid_amount", `At most ${refundable} of redemption ${r.id} can be refunded; asked ${amount}`);
-    let lapsed = 0;
-    this.record(
-      "refund",
-      amount,
-      { ...a, reference: r.reference },
-      () => {
-        let rest = amount;
-        // Latest-expiring value first: a refund restores the longest-lived value the card had.
-        for (const p of [...r.parts].reverse()) {
-          const take = Math.min(p.captured - p.refunded, rest);
-          if (take === 0) continue;
-          const b = this.bucket(p.b);
-          if (b.state !== "active") lapsed += take;
-          this.giveBack(b, take, "spent");
-          p.refunded += take;
-          rest -= take;
-        }
-        r.refunded += amount;
-        if (r.refunded === r.captured) r.status = "refunded";
-      },
-      r,
-    );
-    return { ok: true, redemption: r, refunded: amount, to_expired: lapsed };
-  }
-
   credit(a: z.infer<typeof CreditArgs>): Ok<{ bucket_id: string }> | CardFailure {
     const refused = this.refusal(false);
     if (refused) return refused;
@@ -331,7 +209,7 @@ export class CardLedger {
     return null;
   }
 
-  private refusal(spending: boolean): CardFailure | null {
+  refusal(spending: boolean): CardFailure | null {
     const status = this.status();
     if (status === "reversed") return fail("card_reversed", "The card has been reversed");
     if (status === "expired") return fail("card_expired", "The card has expired");
@@ -339,7 +217,7 @@ export class CardLedger {
     return null;
   }
 
-  private bucket(id: string): Bucket {
+  bucket(id: string): Bucket {
     const b = this.buckets.find((k) => k.bucket_id === id);
     if (!b) throw new Error(`StoredValueCard: no bucket ${id}`);
     return b;
@@ -354,7 +232,7 @@ export class CardLedger {
   }
 
   /** A pending hold ends without capture (void or expiry): its value goes back where it came from. */
-  private endHold(r: Redemption, status: "voided" | "expired", c: Ctx): void {
+  endHold(r: Redemption, status: "voided" | "expired", c: Ctx): void {
     this.record(
       status === "voided" ? "void" : "expire",
       r.amount,
@@ -371,7 +249,7 @@ export class CardLedger {
   }
 
   /** Moves value out of `from` back to the bucket: spendable if it is active, else where the bucket ended. */
-  private giveBack(b: Bucket, amount: number, from: "held" | "spent"): void {
+  giveBack(b: Bucket, amount: number, from: "held" | "spent"): void {
     if (amount === 0) return;
     b[from] -= amount;
     if (b.state === "active") b.remaining += amount;

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
+import { capture, redeem, refund, voidHold } from "./card-checkout";
 import { CardLedger } from "./card-ledger";
 import { mirrorCard } from "./card-mirror";
 import { CardStore } from "./card-store";
@@ -230,13 +231,13 @@ export class StoredValueCard extends DurableObject<Env> {
 function apply(ledger: CardLedger, op: CardOp, a: z.infer<(typeof SCHEMAS)[CardOp]>) {
   switch (op) {
     case "redeem":
-      return ledger.redeem(a as z.infer<typeof RedeemArgs>);
+      return redeem(ledger, a as z.infer<typeof RedeemArgs>);
     case "capture":
-      return ledger.capture(a as z.infer<typeof CaptureArgs>);
+      return capture(ledger, a as z.infer<typeof CaptureArgs>);
     case "void":
-      return ledger.void(a as z.infer<typeof VoidArgs>);
+      return voidHold(ledger, a as z.infer<typeof VoidArgs>);
     case "refund":
-      return ledger.refund(a as z.infer<typeof RefundArgs>);
+      return refund(ledger, a as z.infer<typeof RefundArgs>);
     case "credit":
       return ledger.credit(a as z.infer<typeof CreditArgs>);
     case "freeze":
