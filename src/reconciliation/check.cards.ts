@@ -2,7 +2,8 @@
  * Stored-value cards, with the deliveries page that issued them: every card's mirrored balance
  * must add up, issued + credited = redeemed + pending + available + expired + reversed, and no
  * part may be negative. A card whose ledger (its Durable Object) wrote a balance that does not add
- * up, or whose mirror was written by something else, becomes a `ledger_drift` exception.
+ * up, or whose mirror was written by something else, becomes a `ledger_drift` exception. A card D1
+ * voided before its ledger began (never touched) has no balance columns to check.
  */
 import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
@@ -29,7 +30,7 @@ export async function cardLedgerFindings(db: D1Database, r: Range): Promise<Find
       `SELECT c.id, d.id AS delivery_id, d.batch_id, d.pool_id, c.currency, c.initial_amount, c.credited, c.available, c.pending, c.redeemed,
             c.expired, c.reversed, c.status
      FROM deliveries d JOIN cards c ON c.delivery_id = d.id
-     WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.card_id IS NOT NULL AND c.status <> 'void' AND (
+     WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.card_id IS NOT NULL AND NOT (c.status = 'void' AND c.txn_seq = 0) AND (
        c.initial_amount + c.credited <> c.available + c.pending + c.redeemed + c.expired + c.reversed
        OR MIN(c.available, c.pending, c.redeemed, c.expired, c.reversed, c.credited) < 0)`,
     )
