@@ -152,9 +152,13 @@ export class FundingPool extends DurableObject<Env> {
       const item = this.store.getItem(a.itemId);
       if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
       if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
-      this.store.setItemState(a.itemId, "reversed");
-      this.buckets.move("reverse", item.amount, { committed: -item.amount, available: item.amount, reversed: item.amount }, { ...a, holdId: item.hold_id });
-      return this.ok({ amount: item.amount });
+      const amount = a.amount ?? item.amount;
+      if (amount > item.amount) return fail("invalid_argument", `Item ${a.itemId} commits ${item.amount}; cannot reverse ${amount}`);
+      // A partial reversal (a card's unspent rest) leaves the spent part committed under the same item.
+      if (amount === item.amount) this.store.setItemState(a.itemId, "reversed");
+      else this.store.reduceItem(a.itemId, amount);
+      this.buckets.move("reverse", amount, { committed: -amount, available: amount, reversed: amount }, { ...a, holdId: item.hold_id });
+      return this.ok({ amount });
     });
   }
 

@@ -207,6 +207,10 @@ export class PoolStore {
     );
   }
 
+  reduceItem(itemId: string, by: number): void {
+    this.sql.exec("UPDATE items SET amount = amount - ? WHERE item_id = ?", by, itemId);
+  }
+
   setItemState(itemId: string, state: ItemRow["state"]): void {
     this.sql.exec("UPDATE items SET state = ? WHERE item_id = ?", state, itemId);
   }

@@ -50,7 +50,8 @@ export const ReleaseArgs = z.strictObject({
   /** Release only if nobody reserved, reopened or touched the hold for this long (ms); else `hold_busy`. */
   idleMs: z.number().int().positive().optional(),
 });
-export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
+/** `amount`: part of the item (a card's unspent remainder); the rest stays committed. Default: all of it. */
+export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional(), amount: Amount.optional() });
 /** Undoes a commit whose reward never reached anyone: back to its hold while the hold is pending, else to available. */
 export const RefundArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
 

@@ -22,10 +22,13 @@ import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
+import cards from "./routes/cards/cards.index";
+import liability from "./routes/liability/liability.index";
 import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
 import products from "./routes/products/products.index";
+import redemptions from "./routes/redemptions/redemptions.index";
 import reconciliations from "./routes/reconciliations/reconciliations.index";
 import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
@@ -74,7 +77,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, dev];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 

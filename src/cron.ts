@@ -5,6 +5,7 @@
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
 import { releaseOrphanHolds } from "./batches/orphan-holds";
 import { releaseDueBatches } from "./batches/release";
+import { expireDueCards } from "./cards/expiry";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
@@ -12,7 +13,7 @@ import { redactTokens } from "./core/redact";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
-/** Jobs by cron expression; "*\/5 * * * *" runs sweeps and scheduled releases, "0 * * * *" reconciliation. */
+/** Jobs by cron expression; "*\/5 * * * *" runs sweeps, scheduled releases and card expiry, "0 * * * *" reconciliation. */
 export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
   "*/5 * * * *": {
     "approvals.expire-holds": expireSubmissions,
@@ -21,6 +22,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "batches.orphan-hold-sweep": releaseOrphanHolds,
     "delivery.stuck-sweep": sweepStuckDeliveries,
     "delivery.stalled-release-sweep": sweepStalledReleases,
+    "cards.expire": expireDueCards,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

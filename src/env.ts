@@ -1,10 +1,12 @@
 import type { FundingPool } from "../durable-objects/funding-pool";
+import type { StoredValueCard } from "../durable-objects/stored-value-card";
 import type { Database } from "./db/client";
 
 /** Bindings from wrangler.toml, .dev.vars and `wrangler secret put`. */
 export interface Env {
   DB: D1Database;
   FUNDING_POOL: DurableObjectNamespace<FundingPool>;
+  STORED_VALUE_CARD: DurableObjectNamespace<StoredValueCard>;
   DELIVERY_QUEUE: Queue;
   /** Reconciliation steps (src/queues/reconciliations.consumer.ts), apart from the reward sends. */
   RECONCILE_QUEUE: Queue;

@@ -4,6 +4,7 @@ import type { Env } from "./env";
 import { CONSUMERS } from "./queues/consumers";
 
 export { FundingPool } from "../durable-objects/funding-pool";
+export { StoredValueCard } from "../durable-objects/stored-value-card";
 
 const app = createApp();
 

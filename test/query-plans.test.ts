@@ -10,6 +10,7 @@ import type { CheckedRecipient, ValidationContext } from "../src/batches/recipie
 import { deliveryRows } from "../src/support/deliveries.query";
 import { listExceptions } from "../src/exceptions/exceptions.query";
 import { encodeCursor } from "../src/core/pagination";
+import { expireDueCards } from "../src/cards/expiry";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";
 
@@ -60,7 +61,7 @@ describe("a batch's whole life, as the API and the queues run it", () => {
       const org = uniqueOrg();
       // Inventory codes (uploaded, assigned, sent) and stored-value cards, by email, link and SMS.
       const { batchId } = await approvedBatch(org, { recipients: 4, amount: 2500 });
-      await approvedBatch(org, { recipients: 3, amount: 1000, kind: "stored_value", channel: "link" });
+      const cards = await approvedBatch(org, { recipients: 3, amount: 1000, kind: "stored_value", channel: "link" });
       await approvedBatch(org, { recipients: 2, amount: 5000, channel: "sms" });
       const readers = [await token({ org, roles: ["support"] }), await financeToken(org), await token({ org, roles: ["auditor"] })];
       const paths = [
@@ -69,6 +70,19 @@ describe("a batch's whole life, as the API and the queues run it", () => {
         `/v1/batches/${batchId}/approvals`, "/v1/audit", "/v1/audit/verify", "/v1/reports/summary", "/v1/pools", "/v1/products", "/v1/reconciliations",
       ];
       for (const path of paths) for (const t of readers) await callJson(path, { token: t });
+      // Stored-value cards: redemption, look-up by code, lists, the liability report, the expiry cron.
+      const card = (await env.DB.prepare("SELECT card_id FROM deliveries WHERE batch_id = ? LIMIT 1").bind(cards.batchId).first<{ card_id: string }>())!.card_id;
+      const shop = await token({ org, roles: ["integrator"] });
+      const held = await callJson("/v1/redemptions", { token: shop, body: { card_id: card, amount: 100, currency: "USD", reference: "plan-1", capture: false } });
+      await callJson(`/v1/redemptions/${held.body.id}/capture`, { token: shop, body: {} });
+      await callJson("/v1/cards/lookup", { token: shop, body: { code: "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE" } });
+      const cardPaths = [
+        "/v1/cards", "/v1/cards?status=active", `/v1/cards?batch_id=${cards.batchId}`, "/v1/cards?recipient_email=a@example.com", "/v1/cards?campaign_id=holiday",
+        `/v1/cards/${card}`, `/v1/cards/${card}/transactions`, `/v1/redemptions?card_id=${card}`, "/v1/redemptions?reference=plan-1", "/v1/reports/liability",
+      ];
+      for (const path of cardPaths) expect((await callJson(path, { token: readers[1] })).status, path).toBe(200);
+      expect(held.status).toBe(201);
+      await expireDueCards(env, new Date());
       expect((await callJson("/v1/reconciliations", { method: "POST", token: readers[1] })).status).toBe(201);
     } finally {
       proto.prepare = prepare;

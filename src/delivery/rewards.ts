@@ -76,8 +76,8 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
   );
   if (rows.length === 0) return new Map();
   const insert = await env.DB.prepare(
-    `INSERT OR IGNORE INTO cards (id, org, product_id, delivery_id, currency, initial_amount, balance, ciphertext, iv, key_version, code_hmac, status, expires_at, created_at)
-     SELECT value ->> 'id', value ->> 'org', value ->> 'product_id', value ->> 'delivery_id', value ->> 'currency', value ->> 'amount', value ->> 'amount',
+    `INSERT OR IGNORE INTO cards (id, org, product_id, delivery_id, currency, initial_amount, balance, available, ciphertext, iv, key_version, code_hmac, status, expires_at, created_at)
+     SELECT value ->> 'id', value ->> 'org', value ->> 'product_id', value ->> 'delivery_id', value ->> 'currency', value ->> 'amount', value ->> 'amount', value ->> 'amount',
             value ->> 'ciphertext', value ->> 'iv', value ->> 'key_version', value ->> 'code_hmac', 'active', value ->> 'expires_at', value ->> 'created_at'
      FROM json_each(?)`,
   ).bind(JSON.stringify(rows)).run();

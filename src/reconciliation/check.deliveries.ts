@@ -3,10 +3,12 @@
  * Each page is checked with a few set-based queries rather than read row by row: recipients paid
  * twice, people paid again within the prior-payout window, deliveries stuck in queued/sending,
  * failed or held deliveries nobody resolved, committed value that disagrees with the pool DO
- * (check.items.ts), and issued cards that disagree with their delivery.
+ * (check.items.ts), issued cards that disagree with their delivery, and cards whose balance does not
+ * add up (check.cards.ts).
  */
 import { getSettings } from "../settings/settings.service";
 import { duplicatesAcrossBatches, duplicatesInPage } from "./check.duplicates";
+import { cardLedgerFindings } from "./check.cards";
 import { itemFindings } from "./check.items";
 import { pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
@@ -44,7 +46,7 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
        FROM deliveries d LEFT JOIN cards c ON c.delivery_id = d.id
        WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND (
          (d.status = 'delivered' AND d.card_id IS NOT NULL
-           AND (c.id IS NULL OR c.id <> d.card_id OR c.initial_amount <> d.amount OR c.currency <> d.currency OR c.status <> 'active'))
+           AND (c.id IS NULL OR c.id <> d.card_id OR c.initial_amount <> d.amount OR c.currency <> d.currency OR c.status IN ('void', 'reversed')))
          OR (d.status = 'failed' AND c.status = 'active'))`,
     ).bind(range.org, range.after, range.last),
   ]);
@@ -53,6 +55,7 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
     ...(await statusFindings(ctx, anomalies!.results as unknown as Row[])),
     ...(await itemFindings(ctx.env, range)),
     ...cardFindings(cards!.results as unknown as CardRow[]),
+    ...(await cardLedgerFindings(db, range)),
     ...(await duplicatesInPage(db, range)),
     ...(windowDays > 0 ? await duplicatesAcrossBatches(db, range, windowDays) : []),
   ];
@@ -93,7 +96,7 @@ function cardFindings(rows: CardRow[]): Finding[] {
         data: { delivery_id: r.id, delivery_status: r.status, card_status: r.card_status },
         detail: `Card ${r.card} is active with ${r.initial_amount} ${r.card_currency} but its delivery ${r.id} failed; void it` };
     }
-    const problem = !r.card ? "does not exist" : r.card !== r.card_id ? `is ${r.card}, not ${r.card_id}` : r.card_status !== "active" ? `is ${r.card_status}` : `holds ${r.initial_amount} ${r.card_currency}`;
+    const problem = !r.card ? "does not exist" : r.card !== r.card_id ? `is ${r.card}, not ${r.card_id}` : r.card_status === "void" || r.card_status === "reversed" ? `is ${r.card_status}` : `holds ${r.initial_amount} ${r.card_currency}`;
     return { ...base, kind: "ledger_drift", expected: r.amount, actual: r.card ? r.initial_amount : 0, facts: { problem },
       data: { check: "card_vs_delivery", delivery_id: r.id, card_status: r.card_status },
       detail: `Delivery ${r.id} delivered ${r.amount} ${r.currency} on card ${r.card_id}, whose stored card ${problem}` };

@@ -11,18 +11,26 @@ import { poolStub } from "../pools/pools.service";
 import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
 
-interface Settled { id: string; item: string; pool_id: string; batch_id: string; status: string; amount: number; currency: string; committed: number }
+/**
+ * What the pool should still commit for a delivery: its amount while committed; for a reversed card,
+ * what the reversal left (the redeemed or expired part: a card gives back only its unspent rest).
+ */
+const EXPECTED = `CASE WHEN committed = 1 AND status <> 'reversed' THEN amount
+  WHEN status = 'reversed' AND card_id IS NOT NULL THEN COALESCE((SELECT amount - c.base_reversed FROM cards c WHERE c.id = deliveries.card_id AND c.txn_seq > 0), 0)
+  ELSE 0 END`;
+
+interface Settled { id: string; item: string; pool_id: string; batch_id: string; status: string; amount: number; currency: string; committed: number; expected: number }
 
 export async function itemFindings(env: { DB: D1Database } & Parameters<typeof poolStub>[0], r: Range): Promise<Finding[]> {
   const { results: perPool } = await env.DB.prepare(
-    `SELECT pool_id, json_group_array(json_array(item, CASE WHEN committed = 1 AND status <> 'reversed' THEN amount ELSE 0 END, status)) AS expected
+    `SELECT pool_id, json_group_array(json_array(item, ${EXPECTED}, CASE WHEN ${EXPECTED} > 0 AND status = 'reversed' THEN 'reversed_partly' ELSE status END)) AS expected
      FROM deliveries WHERE org = ?1 AND id > ?2 AND id <= ?3 AND status NOT IN ('queued', 'sending', 'reissued') GROUP BY pool_id`,
   ).bind(r.org, r.after, r.last).all<{ pool_id: string; expected: string }>();
   const lists = await Promise.all(perPool.map((p) => poolStub(env, p.pool_id).itemsDisagreeing(p.expected)));
   const states = new Map<string, ItemState>(lists.flat().map((s) => [s.item_id, s]));
   if (states.size === 0) return [];
   const { results: rows } = await env.DB.prepare(
-    `SELECT id, item, pool_id, batch_id, status, amount, currency, committed FROM deliveries
+    `SELECT id, item, pool_id, batch_id, status, amount, currency, committed, ${EXPECTED} AS expected FROM deliveries
      WHERE org = ?1 AND id > ?2 AND id <= ?3 AND status NOT IN ('queued', 'sending', 'reissued') AND item IN (SELECT value FROM json_each(?4))`,
   ).bind(r.org, r.after, r.last, JSON.stringify([...states.keys()])).all<Settled>();
   return rows.flatMap((d) => finding(d, states.get(d.item)!));
@@ -30,7 +38,7 @@ export async function itemFindings(env: { DB: D1Database } & Parameters<typeof p
 
 function finding(d: Settled, item: ItemState): Finding[] {
   const poolCommitted = item.state === "committed" ? item.amount! : 0;
-  const flagged = d.committed === 1 && d.status !== "reversed" ? d.amount : 0;
+  const flagged = d.expected;
   const problems: string[] = [];
   if (poolCommitted > 0 && flagged > 0) {
     problems.push(`the pool committed ${poolCommitted} ${d.currency} for item ${d.item} but the delivery says ${flagged}`);
@@ -38,7 +46,7 @@ function finding(d: Settled, item: ItemState): Finding[] {
     problems.push(`the pool ${item.state ? `has item ${d.item} ${item.state}` : `has no item ${d.item}`} but the delivery is ${flagged ? "" : "not "}marked committed`);
   }
   if (d.status === "delivered" && poolCommitted === 0) problems.push("it was delivered without its value being committed in the pool");
-  if ((d.status === "failed" || d.status === "reversed") && poolCommitted > 0) problems.push(`it is ${d.status} but the pool still commits its value`);
+  if ((d.status === "failed" || d.status === "reversed") && poolCommitted > flagged) problems.push(`it is ${d.status} but the pool still commits its value`);
   if (problems.length === 0) return [];
   return [{
     kind: "ledger_drift", entityType: "delivery", entityId: d.id, batchId: d.batch_id, poolId: d.pool_id, currency: d.currency,

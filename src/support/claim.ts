@@ -8,6 +8,7 @@ import { isGuardFailure, requireChanged } from "../core/guard";
 import { verifyClaimToken } from "../delivery/claim-links";
 import { revealCodes } from "../delivery/rewards";
 import type { Env } from "../env";
+import { cardStub, findCard, seedOf } from "../cards/cards.store";
 import { findDelivery } from "./delivery-store";
 
 export interface ClaimView {
@@ -16,6 +17,8 @@ export interface ClaimView {
   currency: string;
   productName: string;
   expiresAt: string | null;
+  /** A stored-value card's live balance and the expiry of each part still spendable (from its ledger). */
+  card?: { status: string; available: number; pending: number; expiries: { amount: number; expiresAt: string | null }[] };
 }
 
 export async function openClaim(env: Env, token: string): Promise<ClaimView | null> {
@@ -30,7 +33,18 @@ export async function openClaim(env: Env, token: string): Promise<ClaimView | nu
   const code = codes.get(d.id);
   if (!code) return null;
   if (!d.claimOpenedAt) await recordFirstOpen(env, d.org, d.id);
-  return { code: code.code, amount: d.amount, currency: d.currency, productName: product?.name ?? "Reward", expiresAt: code.expiresAt };
+  const card = d.cardId ? await liveCard(env, d.org, d.cardId) : undefined;
+  return { code: code.code, amount: d.amount, currency: d.currency, productName: product?.name ?? "Reward", expiresAt: code.expiresAt, card };
+}
+
+async function liveCard(env: Env, org: string, cardId: string): Promise<ClaimView["card"]> {
+  const row = await findCard(env, org, cardId);
+  if (!row) return undefined;
+  const { card } = await cardStub(env, cardId).detail(seedOf(row), 0);
+  const expiries = card.buckets
+    .filter((b) => b.state === "active" && b.remaining > 0)
+    .map((b) => ({ amount: b.remaining, expiresAt: b.expires_at === null ? null : new Date(b.expires_at).toISOString() }));
+  return { status: card.status, available: card.balance.available, pending: card.balance.pending, expiries };
 }
 
 /** Conditional on the column still being empty: two racing first opens write one event. */

@@ -1,15 +1,20 @@
 /**
- * Reverse: void an unredeemed reward and give its value back to the pool (committed → available).
- * Rewards cannot be redeemed through Rewardrail yet, so every delivered reward counts as unredeemed;
- * when card redemption arrives, a card whose balance is below its initial amount must be refused here.
+ * Reverse: void a reward and give its unspent value back to the pool (committed → available).
+ * An inventory code gives back its whole value. A stored-value card gives back only what is left
+ * on it: its Durable Object voids pending holds and reverses every unspent bucket, saying how much
+ * came from the base value (back to the delivery's pool item, partially) and from each bonus
+ * credit (back to that credit's pool item); what was redeemed or has expired stays committed.
  *
- * The pool operation id is derived from the delivery id, so a retry after a lost response (or a
- * crash between the pool call and the D1 write) replays the same reversal instead of doing another.
+ * Operation ids are derived from the delivery id, so a retry after a lost response (or a crash
+ * between the calls and the D1 write) replays the same reversal instead of doing another.
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { reverse } from "../delivery/delivery-state";
+import { cardError, cardStub, findCard, seedOf } from "../cards/cards.store";
+import { creditItemId } from "../cards/credit";
 import { poolError, poolStub } from "../pools/pools.service";
+import type { PoolFailure } from "../../durable-objects/pool-types";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
@@ -25,12 +30,12 @@ async function stillCommitted(env: Env, poolId: string, item: string): Promise<b
 
 export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
+  let card: { reversed: number; base: number } | null = null;
   try {
-    const redeemed = d.cardId
-      ? await env.DB.prepare("SELECT balance < initial_amount AS spent FROM cards WHERE id = ?").bind(d.cardId).first<{ spent: number }>()
-      : null;
-    if (redeemed?.spent) throw new AppError("invalid_state_transition", `The card of delivery ${id} has been (partly) redeemed; it cannot be reversed`);
-    const res = await poolStub(env, d.poolId).reverse({ opId: reverseOpId(id), itemId: d.item, actor: auth.sub, reference: `reversal of delivery ${id}` });
+    card = d.cardId ? await reverseCard(env, auth, id, d.cardId) : null;
+    const res = card?.base === 0
+      ? { ok: true as const, balance: null }
+      : await poolStub(env, d.poolId).reverse({ opId: reverseOpId(id), itemId: d.item, actor: auth.sub, reference: `reversal of delivery ${id}`, ...(card ? { amount: card.base } : {}) });
     if (!res.ok && res.code !== "operation_id_reused") throw poolError(res);
     // The same operation id with other arguments: an earlier request of this reversal (by someone
     // else) reached the pool. It moved the value only if the item is no longer committed there.
@@ -47,12 +52,32 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
     await appendAudit(env.DB, auth.org, [{
       actor: auth.sub, action: "delivery.reversed", entityType: "delivery", entityId: id, requestId,
       before: { status: "delivered", masked_code: d.maskedCode },
-      after: { status: "reversed", reason, amount: d.amount, currency: d.currency, pool_id: d.poolId, reward_voided: true, pool_balance: res.ok ? res.balance : null },
+      after: {
+        status: "reversed", reason, amount: d.amount, currency: d.currency, pool_id: d.poolId, reward_voided: true, pool_balance: res.ok ? res.balance : null,
+        ...(card ? { card_id: d.cardId, reversed_amount: card.reversed, kept: d.amount - card.base } : {}),
+      },
     }, ...withdrawn.map((exc) => resolvedEvent(auth, exc, "cancel", note, requestId))],
     [update, ...voidReward(env.DB, d, now), ...withdrawn.flatMap((exc) => resolveStatements(env.DB, exc, "cancel", note, auth.sub, now))]);
   } catch (err) {
     await releaseLease(env.DB, id).run();
     throw err;
   }
-  return deliveryDetail(env, auth, id);
+  const detail = await deliveryDetail(env, auth, id);
+  return { ...detail, reversal: { amount: card ? card.reversed : d.amount, currency: d.currency, card_id: d.cardId ?? null } };
+}
+
+/** Reverses the card's unspent value in its DO, and each bonus credit's part in that credit's pool. */
+async function reverseCard(env: Env, auth: Auth, deliveryId: string, cardId: string): Promise<{ reversed: number; base: number }> {
+  const row = await findCard(env, auth.org, cardId);
+  if (!row) return { reversed: 0, base: 0 };
+  const r = await cardStub(env, cardId).reverse(seedOf(row), { opId: reverseOpId(deliveryId), actor: auth.sub, reference: `reversal of delivery ${deliveryId}` });
+  if (!r.ok) throw cardError(r);
+  for (const p of r.parts.filter((x) => x.kind === "bonus" && x.pool_id)) {
+    const res = await poolStub(env, p.pool_id!).reverse({
+      opId: `${reverseOpId(deliveryId)}:${p.bucket_id}`, itemId: creditItemId(p.bucket_id.slice("bonus:".length)), amount: p.amount, actor: auth.sub,
+      reference: `reversal of delivery ${deliveryId}: bonus on card ${cardId}`,
+    });
+    if (!res.ok && !["operation_id_reused", "item_not_committed"].includes((res as PoolFailure).code)) throw poolError(res as PoolFailure);
+  }
+  return { reversed: r.reversed, base: r.parts.find((x) => x.kind === "base")?.amount ?? 0 };
 }

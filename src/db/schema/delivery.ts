@@ -85,9 +85,16 @@ export const deliveryChunks = sqliteTable(
 
 /**
  * Stored-value cards Rewardrail issues: a high-entropy code (encrypted like inventory codes), balance,
- * expiry. Codes are 125 random bits, so two cards sharing one is out of reach (~n²/2¹²⁶); `code_hmac`
- * is kept for a future look-up by code but not indexed: a unique index on it was a random-order
- * B-tree that dirtied a page per card: ~25 of the ~62 µs of issuing a card in the delivery bench.
+ * expiry. Codes are 125 random bits, so two cards sharing one is out of reach (~n²/2¹²⁶). The card's
+ * Durable Object (durable-objects/stored-value-card.ts) is the authority for its balance; the columns
+ * from `available` on are its mirror for lists, look-ups and reports, written after each operation
+ * (`txn_seq` orders those writes). `balance` is kept equal to `available` for older readers.
+ *
+ * `cards_code_hmac` serves POST /v1/cards/lookup. It is a random-order B-tree that dirties a page
+ * per issued card (~25 of the ~62 µs of issuing a card in the delivery bench when it was removed):
+ * the price of finding a card by its code without a scan. Not unique: 125-bit codes do not collide,
+ * and a unique check would cost the same again for nothing. `cards_due` adds an entry per issued
+ * card that expires (appended in time order, so cheap); lists reach cards through deliveries.
  */
 export const cards = sqliteTable(
   "cards",
@@ -103,11 +110,33 @@ export const cards = sqliteTable(
     iv: text("iv").notNull(),
     keyVersion: integer("key_version").notNull(),
     codeHmac: text("code_hmac").notNull(),
-    status: text("status", { enum: ["active", "void"] }).notNull(),
+    // `void`: replaced by a reissue (or reversed before cards had a ledger); the others are the ledger's.
+    status: text("status", { enum: ["active", "void", "frozen", "expired", "reversed", "exhausted"] }).notNull(),
     expiresAt: text("expires_at"),
     createdAt: text("created_at").notNull(),
+    available: integer("available").notNull().default(0),
+    pending: integer("pending").notNull().default(0),
+    redeemed: integer("redeemed").notNull().default(0),
+    expired: integer("expired").notNull().default(0),
+    reversed: integer("reversed").notNull().default(0),
+    // Of `reversed`, what came from the base value: the part of the delivery's pool item given back.
+    baseReversed: integer("base_reversed").notNull().default(0),
+    credited: integer("credited").notNull().default(0),
+    // Bonus credits by pool, JSON [{ pool_id, committed }]: what each pool still commits for this card (reconciliation).
+    credits: text("credits"),
+    txnSeq: integer("txn_seq").notNull().default(0),
+    updatedAt: text("updated_at"),
   },
-  (t) => [uniqueIndex("cards_delivery").on(t.deliveryId)],
+  (t) => [
+    uniqueIndex("cards_delivery").on(t.deliveryId),
+    index("cards_code_hmac").on(t.codeHmac),
+    // Reconciliation sums the bonus credits a pool commits; only credited cards have an entry. (Lists and
+    // reports reach an org's cards through deliveries(org, id): no (org, id) index to pay at issuance.)
+    index("cards_credited").on(t.org).where(sql`credits IS NOT NULL`),
+    // The expiry cron finds cards past their expiry that still hold value, without a scan; a card
+    // leaves the index once its Durable Object has expired (or reversed) it.
+    index("cards_due").on(t.expiresAt).where(sql`status IN ('active', 'frozen', 'exhausted') AND expires_at IS NOT NULL`),
+  ],
 );
 
 /**

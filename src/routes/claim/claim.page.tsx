@@ -35,9 +35,29 @@ export const ClaimPage: FC<{ claim: ClaimView }> = ({ claim }) => (
       <p>Your code:</p>
       <p class="code">{claim.code}</p>
       <p class="muted">{claim.expiresAt ? `Valid until ${claim.expiresAt.slice(0, 10)}.` : "This code does not expire."}</p>
+      {claim.card ? <CardBalance claim={claim} card={claim.card} /> : null}
       <p class="muted">Keep this code private: anyone who has it can use it.</p>
     </div>
   </Layout>
+);
+
+const STATUS_TEXT: Record<string, string> = {
+  frozen: "This card is frozen for now; contact the sender.", expired: "This card has expired.", reversed: "This card is no longer valid.", exhausted: "This card has been used up.",
+};
+
+const CardBalance: FC<{ claim: ClaimView; card: NonNullable<ClaimView["card"]> }> = ({ claim, card }) => (
+  <>
+    <p class="balance">
+      Balance: <strong>{formatMoney(card.available, claim.currency)}</strong>
+      {card.pending > 0 ? ` (${formatMoney(card.pending, claim.currency)} on hold for a purchase)` : ""}
+    </p>
+    {STATUS_TEXT[card.status] ? <p class="muted">{STATUS_TEXT[card.status]}</p> : null}
+    <ul class="muted">
+      {card.expiries.map((e) => (
+        <li>{formatMoney(e.amount, claim.currency)} {e.expiresAt ? `valid until ${e.expiresAt.slice(0, 10)}` : "does not expire"}</li>
+      ))}
+    </ul>
+  </>
 );
 
 export const ClaimNotFoundPage: FC = () => (

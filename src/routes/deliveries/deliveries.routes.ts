@@ -66,10 +66,16 @@ export const reissueDelivery = createRoute({
   },
 });
 
+const ReversedSchema = s.DeliveryDetailSchema.extend({
+  reversal: z.object({ amount: z.number().int().openapi({ format: "int64" }), currency: z.string(), card_id: z.string().nullable() }),
+}).openapi("ReversedDelivery");
+
 export const reverseDelivery = createRoute({
-  method: "post", path: "/v1/deliveries/{id}/reverse", tags, summary: "Void an unredeemed reward; its value goes back to the pool's available funds",
-  description: "Only delivered deliveries. The pool operation id derives from the delivery id, so retrying never reverses twice.",
+  method: "post", path: "/v1/deliveries/{id}/reverse", tags, summary: "Void a reward; its unspent value goes back to the pool's available funds",
+  description:
+    "Only delivered deliveries. An inventory code gives back its whole value; a stored-value card only its unspent remainder (pending holds are voided; " +
+    "redeemed and expired value stays spent), and `reversal.amount` says how much. Operation ids derive from the delivery id, so retrying never reverses twice.",
   ...protect(["finance"]),
   request: { params: DeliveryId, headers: IdempotencyHeader, body: actionBody },
-  responses: { 200: json(s.DeliveryDetailSchema, "The reversed delivery"), ...problems(400, 401, 403, 404, 409, 422) },
+  responses: { 200: json(ReversedSchema, "The reversed delivery, and what the reversal gave back"), ...problems(400, 401, 403, 404, 409, 422) },
 });

@@ -1,0 +1,94 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, callJson, uniqueOrg } from "./helpers/api";
+import { cardTokens, issueCard } from "./helpers/card-factories";
+import { approvedBatch, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
+import { poolBalance, supportTokens } from "./helpers/support-factories";
+
+async function cardOf(deliveryId: string): Promise<string> {
+  return (await env.DB.prepare("SELECT card_id FROM deliveries WHERE id = ?").bind(deliveryId).first<{ card_id: string }>())!.card_id;
+}
+
+/** A batch approved and delivered on cards, with its delivery ids. */
+async function deliveredCards(org: string, recipients: number) {
+  const seeded = await approvedBatch(org, { recipients, amount: 2_500, kind: "stored_value", channel: "link" });
+  const { results } = await env.DB.prepare("SELECT id FROM deliveries WHERE batch_id = ? ORDER BY id").bind(seeded.batchId).all<{ id: string }>();
+  return { ...seeded, ids: results.map((r) => r.id), tokens: await supportTokens(org) };
+}
+
+describe("reversing a card", () => {
+  it("reverses only the unspent remainder (base and bonus to their pool items), says how much, and reconciles clean", async () => {
+    const org = uniqueOrg("cardrev");
+    const { ids, tokens, poolId } = await deliveredCards(org, 2);
+    const t = await cardTokens(org);
+    const cardId = await cardOf(ids[0]!);
+    const spent = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1_000, currency: "USD", reference: "o-1" } });
+    expect(spent.status).toBe(201);
+    const credited = await callJson(`/v1/cards/${cardId}/credit`, { token: t.finance, body: { amount: 500, pool_id: poolId, reason: "Sorry for the delay" } });
+    expect(credited.status).toBe(201);
+    const held = await callJson("/v1/redemptions", {
+      token: t.integrator,
+      body: { card_id: cardId, amount: 200, currency: "USD", reference: "o-2", capture: false },
+    });
+    expect(held.status).toBe(201);
+    const before = (await poolBalance(poolId)) as { available: number; committed: number };
+
+    const res = await callJson(`/v1/deliveries/${ids[0]}/reverse`, { method: "POST", token: tokens.finance, body: { reason: "fraud" } });
+    expect(res.status).toBe(200);
+    expect(res.body.reversal).toEqual({ amount: 2_000, currency: "USD", card_id: cardId });
+    const after = (await poolBalance(poolId)) as { available: number; committed: number };
+    expect(after.available - before.available).toBe(2_000);
+    expect(before.committed - after.committed).toBe(2_000);
+    const card = (await callJson(`/v1/cards/${cardId}`, { token: t.support })).body;
+    expect(card).toMatchObject({ status: "reversed", balance: { available: 0, pending: 0, redeemed: 1_000, reversed: 2_000, issued: 2_500, credited: 500 } });
+    const hold = (await callJson(`/v1/redemptions?card_id=${cardId}&reference=o-2`, { token: t.auditor })).body.data[0];
+    expect(hold.status).toBe("voided");
+    expect(
+      (await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1, currency: "USD", reference: "o-3" } })).body.code,
+    ).toBe("card_reversed");
+    expect((await callJson(`/v1/redemptions/${spent.body.id}/refund`, { token: t.finance, body: {} })).body.code).toBe("card_reversed");
+
+    // An untouched card reverses whole, as before.
+    const whole = await callJson(`/v1/deliveries/${ids[1]}/reverse`, { method: "POST", token: tokens.finance });
+    expect(whole.body.reversal.amount).toBe(2_500);
+
+    const run = await reconcile(org);
+    expect(await findingsOf(org, run.id)).toEqual([]);
+  });
+
+  it("reports a card whose balance does not add up", async () => {
+    const org = uniqueOrg("carddrift");
+    const { ids } = await deliveredCards(org, 1);
+    const cardId = await cardOf(ids[0]!);
+    await sql("UPDATE cards SET available = available + 100 WHERE id = ?", cardId);
+    const run = await reconcile(org);
+    const findings = await findingsOf(org, run.id);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ kind: "ledger_drift", entity_type: "card", entity_id: cardId, expected: 2_500, actual: 2_600 });
+  });
+
+  it("shows the live balance and what expires when on the claim page", async () => {
+    const org = uniqueOrg("cardclaim");
+    const { ids, tokens } = await deliveredCards(org, 1);
+    const t = await cardTokens(org);
+    const cardId = await cardOf(ids[0]!);
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1_000, currency: "USD", reference: "o-1" } });
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 300, currency: "USD", reference: "o-2", capture: false } });
+    const claimUrl = (await callJson(`/v1/deliveries/${ids[0]}`, { token: tokens.integrator })).body.claim_url as string;
+    const html = await (await call(new URL(claimUrl).pathname)).text();
+    expect(html).toContain("Balance: <strong>$12.00</strong>");
+    expect(html).toContain("$3.00 on hold");
+    expect(html).toMatch(/\$12\.00 (valid until \d{4}-\d\d-\d\d|does not expire)/);
+  });
+
+  it("starts a card that D1 voided before its ledger existed as reversed", async () => {
+    const org = uniqueOrg("cardvoid");
+    const t = await cardTokens(org);
+    const { cardId } = await issueCard(org, 700);
+    await sql("UPDATE cards SET status = 'void' WHERE id = ?", cardId);
+    const card = (await callJson(`/v1/cards/${cardId}`, { token: t.support })).body;
+    expect(card).toMatchObject({ status: "reversed", balance: { available: 0, reversed: 700, issued: 700 } });
+    const r = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 1, currency: "USD", reference: "x" } });
+    expect(r.body.code).toBe("card_reversed");
+  });
+});
