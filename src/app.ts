@@ -19,7 +19,6 @@ import approvers from "./routes/approvers/approvers.index";
 import approverVerification from "./routes/approvers/verify.index";
 import audit from "./routes/audit/audit.index";
 import dev from "./routes/dev/dev.index";
-import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
 import cards from "./routes/cards/cards.index";
@@ -112,7 +111,6 @@ export function createApp() {
   app.use("*", utf8Json);
 
   for (const router of routers) app.route("/", router);
-  app.route("/", poolBench);
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({

@@ -8,7 +8,7 @@ import { requireBatch } from "../src/batches/batches.service";
 import { releaseDueBatches } from "../src/batches/release";
 import { CRON_JOBS, runCron } from "../src/cron";
 import { submitBatch } from "../src/batches/submit";
-import { poolStub } from "../src/pools/pools.service";
+import { poolStub } from "../src/pools/pool-client";
 import { callJson } from "./helpers/api";
 import { approvalOrg, ledgerKinds, poolBalance, submit, transitions, validatedBatch } from "./helpers/approval-factories";
 import { seedBatch } from "./helpers/batch-factories";

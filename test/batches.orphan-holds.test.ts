@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { IDLE_MS, releaseOrphanHolds } from "../src/batches/orphan-holds";
 import { CRON_JOBS } from "../src/cron";
-import { poolStub } from "../src/pools/pools.service";
+import { poolStub } from "../src/pools/pool-client";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { seedBatch, uploadCsv } from "./helpers/batch-factories";
 

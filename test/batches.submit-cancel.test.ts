@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { poolStub } from "../src/pools/pools.service";
+import { poolStub } from "../src/pools/pool-client";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { batchBody, createProduct, orgTokens, uploadCsv } from "./helpers/batch-factories";
 import { createPool } from "./helpers/factories";

@@ -5,7 +5,7 @@ import worker from "../src/index";
 import { runChunk, startRelease } from "../src/delivery/fan-out";
 import type { QueueMessage } from "../src/queues/messages";
 import type { Env } from "../src/env";
-import { reverseOpId } from "../src/support/reverse";
+import { opIds } from "../src/pools/op-ids";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { releasedBatch, onePerDelivery } from "./helpers/delivery-factories";
 import { auditActions, deliveredBatch, getDelivery, plainCodes, poolBalance } from "./helpers/support-factories";
@@ -43,7 +43,7 @@ describe("reverse", () => {
     const before = await poolBalance(poolId);
     const item = await env.DB.prepare("SELECT item FROM deliveries WHERE id = ?").bind(ids[0]).first<{ item: string }>();
     // The first request reached the pool and died; this retry comes from another finance user.
-    const first = await stub.reverse({ opId: reverseOpId(ids[0]!), itemId: item!.item, actor: "fran", reference: `reversal of delivery ${ids[0]}` });
+    const first = await stub.reverse({ opId: opIds.reverseDelivery(ids[0]!), itemId: item!.item, actor: "fran", reference: `reversal of delivery ${ids[0]}` });
     expect(first.ok).toBe(true);
     const res = await reverse(ids[0]!, await token({ org, sub: "fred", roles: ["finance"] }));
     expect(res.status).toBe(200);
@@ -56,7 +56,7 @@ describe("reverse", () => {
     const org = uniqueOrg("revrefused");
     const { ids, poolId, stub } = await deliveredBatch(org, { recipients: 1 });
     const before = await poolBalance(poolId);
-    const refused = await stub.reverse({ opId: reverseOpId(ids[0]!), itemId: "no-such-item", actor: "fran", reference: `reversal of delivery ${ids[0]}` });
+    const refused = await stub.reverse({ opId: opIds.reverseDelivery(ids[0]!), itemId: "no-such-item", actor: "fran", reference: `reversal of delivery ${ids[0]}` });
     expect(refused.ok).toBe(false);
     const res = await reverse(ids[0]!, await token({ org, sub: "fred", roles: ["finance"] }));
     expect([res.status, res.body.code]).toEqual([409, "conflict"]);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { batchHoldId } from "../src/delivery/hand-off";
-import { poolStub } from "../src/pools/pools.service";
+import { batchHoldId } from "../src/pools/op-ids";
+import { poolStub } from "../src/pools/pool-client";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { recipientsCsv } from "./helpers/delivery-factories";

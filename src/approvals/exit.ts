@@ -8,9 +8,9 @@
 import { appendAudit, type AuditInput } from "../audit/audit";
 import { transitionBatch, type BatchRow } from "../batches/batch-state";
 import { isGuardFailure } from "../core/guard";
-import { batchHoldId } from "../delivery/hand-off";
+import { batchHoldId } from "../pools/op-ids";
 import type { Env } from "../env";
-import { releaseBatchHold } from "./hold";
+import { releaseBatchHold } from "../pools/batch-holds";
 import { closeFlow, findFlow, supersedePending } from "./store";
 
 export type ExitStatus = "rejected" | "cancelled" | "expired";

@@ -13,9 +13,10 @@
  * when there are more) and HOLD_PAGES pages of open holds per pool.
  */
 import { appendAudit } from "../audit/audit";
-import { batchHoldId, isBatchHold } from "../delivery/hand-off";
+import { releaseOrphanHold } from "../pools/batch-holds";
+import { openHolds } from "../pools/ledger-reads";
+import { batchHoldId, batchIdOfHold, isBatchHold } from "../pools/op-ids";
 import type { Env } from "../env";
-import { poolError, poolStub } from "../pools/pools.service";
 import { HOLDING, type BatchStatus } from "./batch-state";
 
 export const HOLD_SWEEP_ACTOR = "system:hold-sweep";
@@ -54,16 +55,15 @@ async function poolsToSweep(d1: D1Database, now: Date): Promise<{ id: string }[]
 
 /** The pool's open batch holds whose batch holds nothing (an adoptable one only once idle), a few pages at most. */
 async function poolOrphans(env: Env, poolId: string, now: Date): Promise<Orphan[]> {
-  const stub = poolStub(env, poolId);
   const out: Orphan[] = [];
   let after = "";
   for (let p = 0; p < HOLD_PAGES; p++) {
-    const holds = await stub.openHolds(after, PAGE);
+    const holds = await openHolds(env, poolId, after, PAGE);
     if (holds.length === 0) break;
     after = holds.at(-1)!.hold_id;
     const batchHolds = holds.filter((h) => isBatchHold(h.hold_id));
     const idle = new Map(batchHolds.map((h) => [h.hold_id, now.getTime() - h.touched_at >= IDLE_MS]));
-    const ids = batchHolds.map((h) => h.hold_id.slice(batchHoldId("").length));
+    const ids = batchHolds.map((h) => batchIdOfHold(h.hold_id));
     const { results } = await env.DB.prepare("SELECT id, org, status FROM batches WHERE id IN (SELECT value FROM json_each(?)) AND pool_id = ?")
       .bind(JSON.stringify(ids), poolId)
       .all<{ id: string; org: string; status: string }>();
@@ -79,19 +79,14 @@ async function poolOrphans(env: Env, poolId: string, now: Date): Promise<Orphan[
 
 /** Releases one orphan's rest (audited); false when a submit used the hold meanwhile or nothing was left. */
 async function releaseOrphan(env: Env, poolId: string, o: Orphan): Promise<boolean> {
-  const result = await poolStub(env, poolId).release({
-    // Fresh each time: "rest" of a closed hold answers 0, and a reopened hold must not meet an old replay.
-    opId: `sweep_${o.holdId}_${crypto.randomUUID()}`, holdId: o.holdId, amount: "rest", actor: HOLD_SWEEP_ACTOR,
+  const released = await releaseOrphanHold(env, poolId, {
+    holdId: o.holdId, actor: HOLD_SWEEP_ACTOR,
     reference: `batch ${o.batchId} is ${o.status}: its hold is an orphan`, idleMs: ADOPTABLE.includes(o.status) ? IDLE_MS : undefined,
   });
-  if (!result.ok) {
-    if (result.code === "hold_busy" || result.code === "hold_not_found") return false;
-    throw poolError(result);
-  }
-  if (result.released === 0) return false;
+  if (!released) return false;
   await appendAudit(env.DB, o.org, [{
     actor: HOLD_SWEEP_ACTOR, action: "batch.hold_released", entityType: "batch", entityId: o.batchId,
-    after: { hold_id: o.holdId, released: result.released, reason: "orphan", batch_status: o.status },
+    after: { hold_id: o.holdId, released, reason: "orphan", batch_status: o.status },
   }]);
   return true;
 }

@@ -7,7 +7,8 @@
  */
 import { findProduct } from "../catalog/products.service";
 import type { Env } from "../env";
-import { findPool, poolBalance } from "../pools/pools.service";
+import { poolBalance } from "../pools/pool-client";
+import { findPool } from "../pools/pools.service";
 import { getSettings } from "../settings/settings.service";
 import type { BatchRow, BatchStatus } from "./batch-state";
 import { requireBatch } from "./batches.service";

@@ -7,7 +7,7 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { holdExpiry } from "../approvals/config";
 import { contentHash } from "../approvals/content-hash";
-import { abandonBatchHold, reserveBatchHold } from "../approvals/hold";
+import { abandonBatchHold, reserveBatchHold } from "../pools/batch-holds";
 import { applicableSteps } from "../approvals/policy";
 import { issueStepRequests } from "../approvals/requests";
 import { findFlow, insertFlow, type FlowRow } from "../approvals/store";

@@ -9,15 +9,15 @@
 import { sha256HexSync } from "../core/crypto";
 import { AppError } from "../core/errors";
 import { newId } from "../core/ids";
-import { poolError, poolStub, requirePool, unwrap } from "../pools/pools.service";
+import { commitOneOff, refundCredit } from "../pools/delivery-value";
+import { creditHoldId, creditItemId, opIds } from "../pools/op-ids";
+import { requirePool } from "../pools/pools.service";
 import type { Auth, Env } from "../env";
 import { cardError, cardStub, requireCard, seedOf } from "./cards.store";
 import { getCard } from "./cards.service";
 
 /** How long the pool hold of a credit may stay open: it is committed at once. */
 const CREDIT_HOLD_MS = 3_600_000;
-
-export const creditItemId = (creditId: string) => `credit:${creditId}`;
 
 export interface CreditInput {
   amount: number;
@@ -43,23 +43,15 @@ export async function creditCard(env: Env, auth: Auth, cardId: string, input: Cr
   if (state.status === "reversed") throw new AppError("card_reversed", "The card has been reversed");
   if (state.status === "expired") throw new AppError("card_expired", "The card has expired");
 
-  const pools = poolStub(env, pool.id);
-  const holdId = `credit:${creditId}`;
-  const reserved = await pools.reserve({
-    opId: `credit-reserve:${creditId}`,
-    holdId,
-    amount: input.amount,
-    expiresAt: Date.now() + CREDIT_HOLD_MS,
-    actor: auth.sub,
-    reference: `bonus for card ${cardId}`,
+  // A retry reaches the hold its first attempt made (its expiry differs, so the replay is refused as reused).
+  await commitOneOff(env, pool.id, {
+    holdId: creditHoldId(creditId), reserveOpId: opIds.creditReserve(creditId), closeOpId: opIds.creditRelease(creditId),
+    item: { id: creditItemId(creditId), amount: input.amount, recipientKey: cardId }, expiresAt: Date.now() + CREDIT_HOLD_MS,
+    actor: auth.sub, reference: `bonus for card ${cardId}`,
   });
-  // A retry reaches a hold its first attempt made (its expiry differs, so the replay is refused as reused).
-  if (!reserved.ok && !(reserved.code === "operation_id_reused" && (await pools.getHold(holdId)))) throw poolError(reserved);
-  unwrap(await pools.commit({ holdId, items: [{ id: creditItemId(creditId), amount: input.amount, recipientKey: cardId }], actor: auth.sub }));
-  await pools.release({ opId: `credit-release:${creditId}`, holdId, amount: "rest", actor: auth.sub });
 
   const r = await stub.credit(seed, {
-    opId: `credit:${creditId}`,
+    opId: opIds.cardCredit(creditId),
     creditId,
     amount: input.amount,
     poolId: pool.id,
@@ -68,12 +60,7 @@ export async function creditCard(env: Env, auth: Auth, cardId: string, input: Cr
     actor: auth.sub,
   });
   if (!r.ok) {
-    await pools.refund({
-      opId: `credit-refund:${creditId}`,
-      itemId: creditItemId(creditId),
-      actor: auth.sub,
-      reference: `card ${cardId} refused the credit: ${r.code}`,
-    });
+    await refundCredit(env, pool.id, creditId, creditItemId(creditId), auth.sub, `card ${cardId} refused the credit: ${r.code}`);
     throw cardError(r);
   }
   return { ...(await getCard(env, auth.org, cardId)), credit: { id: creditId, bucket_id: r.bucket_id, amount: input.amount, pool_id: pool.id } };

@@ -7,8 +7,7 @@ import { AppError } from "../core/errors";
 import { transitionBatch } from "../batches/batch-state";
 import { findBatch } from "../batches/batches.service";
 import type { Env } from "../env";
-import { poolStub, unwrap } from "../pools/pools.service";
-import { batchHoldId } from "./hand-off";
+import { endBatchHold } from "../pools/batch-holds";
 
 export async function completeBatchIfDone(env: Env, org: string, batchId: string): Promise<boolean> {
   // Index seeks only (deliveries_batch_status, delivery_chunks pk): this runs after every consumer
@@ -23,13 +22,11 @@ export async function completeBatchIfDone(env: Env, org: string, batchId: string
   const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE batch_id = ? AND status = 'failed'").bind(batchId).first<{ n: number }>();
   const batch = await findBatch(env.DB, org, batchId);
   if (!batch || batch.status !== "delivering") return false;
-  const released = unwrap(
-    await poolStub(env, batch.poolId).release({ opId: `batch-end:${batch.id}`, holdId: batchHoldId(batch.id), amount: "rest", actor: "system:delivery" }),
-  );
+  const released = await endBatchHold(env, batch, "system:delivery");
   try {
     await transitionBatch(env.DB, {
       batch, to: failed!.n > 0 ? "completed_with_errors" : "completed", action: "batch.completed", actor: "system:delivery",
-      details: { failed: failed!.n, hold_rest_released: released.released },
+      details: { failed: failed!.n, hold_rest_released: released },
     });
   } catch (err) {
     if (!(err instanceof AppError && err.code === "invalid_state_transition")) throw err;

@@ -6,10 +6,10 @@
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
 import type { Env } from "../env";
-import { poolStub } from "../pools/pools.service";
+import { commitDeliveries, refundDelivery } from "../pools/delivery-value";
+import { batchHoldId } from "../pools/op-ids";
 import { openExceptions, type ExceptionInput } from "../exceptions/exceptions.open";
 import { claim as claimStatement, settle } from "./delivery-state";
-import { batchHoldId } from "./hand-off";
 import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
@@ -83,11 +83,8 @@ async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
 async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRefused: (c: Claimed, code: string, detail: string) => void): Promise<Claimed[]> {
   const uncommitted = list.filter((c) => !c.committed);
   if (uncommitted.length === 0) return list;
-  const res = await poolStub(env, ctx.poolId).commit({
-    holdId: batchHoldId(ctx.batchId),
-    actor: "system:delivery",
-    items: uncommitted.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" })),
-  });
+  const items = uncommitted.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" }));
+  const res = await commitDeliveries(env, ctx.poolId, batchHoldId(ctx.batchId), items, "system:delivery");
   if (!res.ok) {
     for (const c of uncommitted) onRefused(c, res.code, res.detail);
     return list.filter((c) => c.committed);
@@ -102,11 +99,14 @@ async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRe
 }
 
 async function refundFailed(env: Env, ctx: DeliveryContext, finals: Final[]) {
-  const stub = poolStub(env, ctx.poolId);
   for (const f of finals.filter((x) => x.refund && x.committed && x.item)) {
     // The op id is fixed per delivery and attempt: a redelivered batch replays the refund instead of doing it again.
-    const res = await stub.refund({ opId: `refund:${f.id}:a${f.attempts}`, itemId: f.item!, actor: "system:delivery" });
-    if (res.ok || res.code === "item_not_committed") f.committed = false;
+    try {
+      await refundDelivery(env, ctx.poolId, f.item!, { kind: "failed_attempt", deliveryId: f.id, attempts: f.attempts! }, "system:delivery");
+      f.committed = false;
+    } catch {
+      // Still committed in the pool: the delivery keeps committed = 1 and reconciliation sees it.
+    }
   }
 }
 

@@ -10,22 +10,18 @@ import { transitionBatch } from "../batches/batch-state";
 import { findBatch } from "../batches/batches.service";
 import { batchRef } from "../db/batch-ref";
 import type { Env } from "../env";
-import { poolError, poolStub } from "../pools/pools.service";
+import { pinBatchHold } from "../pools/batch-holds";
 import { completeBatchIfDone } from "./completion";
 import { createForChunk } from "./delivery-state";
-import { batchHoldId } from "./hand-off";
 import { DELIVERIES_PER_MESSAGE, sendMessages, type ChunkMessage, type QueueMessage, type ReleaseMessage } from "../queues/messages";
 
 export const CHUNK_ROWS = 1000;
-/** While a batch delivers, its hold is pinned this far ahead so it cannot expire half-way. */
-const DELIVERY_HOLD_DAYS = 30;
 
 export async function startRelease(env: Env, msg: ReleaseMessage): Promise<void> {
   const batch = await findBatch(env.DB, msg.org, msg.batchId);
   if (!batch || (batch.status !== "releasing" && batch.status !== "delivering")) return;
   if (batch.status === "releasing") {
-    const pinned = await poolStub(env, batch.poolId).extendHold(batchHoldId(batch.id), Date.now() + DELIVERY_HOLD_DAYS * 86_400_000);
-    if (!pinned.ok && pinned.code !== "hold_not_active") throw poolError(pinned);
+    await pinBatchHold(env, batch);
     await planChunks(env, batch);
   }
   const { results } = await env.DB.prepare("SELECT from_row, to_row FROM delivery_chunks WHERE batch_id = ? AND done = 0 ORDER BY from_row")

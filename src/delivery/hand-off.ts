@@ -1,10 +1,6 @@
 import type { Env } from "../env";
 import type { QueueMessage } from "../queues/messages";
 
-/** The pool DO hold that carries a batch's reserved value, from submission until the batch ends. */
-export const batchHoldId = (batchId: string) => `hold_${batchId}`;
-export const isBatchHold = (holdId: string) => holdId.startsWith(batchHoldId("bat_"));
-
 /**
  * The hand-off from approvals to delivery: once a batch is `releasing`, one message starts the
  * fan-out, which the delivery consumer carries out in bounded steps.

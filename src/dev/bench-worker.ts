@@ -1,16 +1,19 @@
 /**
  * The benchmarks' Worker entry (test/bench/worker.mjs builds it instead of src/index.ts). It is the
  * deployed Worker plus the bench counters: the queue handler runs on an env whose D1 and pool
- * bindings count their calls (src/dev/metrics.ts), and GET /dev/bench/metrics[?reset] reports them.
+ * bindings count their calls (src/dev/metrics.ts), GET /dev/bench/metrics[?reset] reports them, and
+ * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts).
  * Nothing here is reachable from src/index.ts, so none of it is in the deployed bundle.
  */
 import type { Env } from "../env";
 import worker from "../index";
 import { counters, instrument, resetCounters } from "./metrics";
+import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
 
 const METRICS_PATH = "/dev/bench/metrics";
+const POOL_BENCH_PATH = "/dev/bench/pools";
 
 function metrics(url: URL): Response {
   const snapshot = { ...counters };
@@ -24,6 +27,7 @@ export default {
       const url = new URL(request.url);
       if (url.pathname === METRICS_PATH && request.method === "GET") return metrics(url);
     }
+    if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === POOL_BENCH_PATH) return poolBench.fetch(request, env, ctx);
     return worker.fetch(request, env, ctx);
   },
   queue(batch, env, ctx) {

@@ -1,12 +1,12 @@
 /**
  * Benchmark-only route (answers 404 unless ENVIRONMENT is "bench"): drives one pool's Durable Object
  * from inside the Worker, the way batches and delivery call it, and reports what it measured.
- * `npm run bench -- pools` calls it; nothing else does.
+ * `npm run bench -- pools` calls it through the benchmarks' Worker entry (bench-worker.ts); the deployed Worker never serves it.
  */
 import { Hono } from "hono";
 import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
-import { poolStub } from "../pools/pools.service";
+import { poolStub } from "../pools/pool-client";
 
 interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number; limits?: Record<string, number> }
 

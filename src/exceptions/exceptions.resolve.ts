@@ -22,7 +22,7 @@ import { resolvedEvent, resolveStatements } from "./exception-writes";
 import { completeBatchIfDone } from "../delivery/completion";
 import { cancel, requeue as requeueStatement, valueReturned } from "../delivery/delivery-state";
 import { QueueMessage, sendMessages } from "../queues/messages";
-import { poolError, poolStub } from "../pools/pools.service";
+import { refundDelivery } from "../pools/delivery-value";
 import type { Auth, Env } from "../env";
 import { findDelivery, leaseDelivery, releaseLease, voidReward } from "../support/delivery-store";
 import { exceptionView, findException, type ExceptionRecord } from "./exceptions.query";
@@ -105,9 +105,7 @@ async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: 
   let refunded = 0;
   try {
     if (d.committed) {
-      const res = await poolStub(env, d.poolId).refund({ opId: `refund:${d.item}:cancel:${exc.id}`, itemId: d.item, actor: auth.sub });
-      if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
-      refunded = res.ok ? res.amount : 0;
+      refunded = await refundDelivery(env, d.poolId, d.item, { kind: "exception", action: "cancel", exceptionId: exc.id }, auth.sub);
       // Recorded at once: whatever happens next, D1 must not claim value the pool no longer holds for it.
       await valueReturned(env.DB, d.id).run();
     }

@@ -11,9 +11,10 @@ import { appendAudit, type AuditInput } from "../audit/audit";
 import { HOLDING, type BatchStatus } from "../batches/batch-state";
 import { findBatch } from "../batches/batches.service";
 import { AppError } from "../core/errors";
-import { batchHoldId, isBatchHold } from "../delivery/hand-off";
+import { releaseHoldForException } from "../pools/batch-holds";
+import { batchIdOfHold, isBatchHold } from "../pools/op-ids";
 import type { Auth, Env } from "../env";
-import { poolError, poolStub, requirePool } from "../pools/pools.service";
+import { requirePool } from "../pools/pools.service";
 import { resolvedEvent, resolveStatements } from "./exception-writes";
 import type { ExceptionRecord } from "./exceptions.query";
 
@@ -24,14 +25,12 @@ export async function releaseHoldException(env: Env, auth: Auth, exc: ExceptionR
   if (!data.pool_id) throw new AppError("invalid_state_transition", `Exception ${exc.id} does not say which pool holds ${exc.entityId}; accept it once handled`);
   const pool = await requirePool(env.DB, auth.org, data.pool_id);
   const holdId = exc.entityId;
-  const batchId = isBatchHold(holdId) ? holdId.slice(batchHoldId("").length) : null;
+  const batchId = isBatchHold(holdId) ? batchIdOfHold(holdId) : null;
   const batch = batchId ? await findBatch(env.DB, auth.org, batchId) : null;
   if (batch && HOLDING.includes(batch.status as BatchStatus)) {
     throw new AppError("invalid_state_transition", `Batch ${batch.id} is ${batch.status} and owns hold ${holdId}; cancel the batch to release it, or wait for the expiry sweep`, { batch_status: batch.status });
   }
-  const result = await poolStub(env, pool.id).release({ opId: `resolve:${exc.id}`, holdId, amount: "rest", actor: auth.sub, reference: `exception ${exc.id} resolved with cancel` });
-  if (!result.ok && result.code !== "hold_not_found") throw poolError(result);
-  const released = result.ok ? result.released : 0;
+  const released = await releaseHoldForException(env, pool.id, holdId, exc.id, auth.sub);
   const event: AuditInput = batch
     ? { actor: auth.sub, action: "batch.hold_released", entityType: "batch", entityId: batch.id, requestId, after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id } }
     : { actor: auth.sub, action: "pool.hold_released", entityType: "pool", entityId: pool.id, requestId, after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id } };

@@ -1,17 +1,18 @@
 /**
- * Funding pools: the D1 row describes the pool; its Durable Object holds the balance. Routes,
- * batches and delivery reach a pool's balance only through the functions here.
+ * Funding pools as the API shows them: the D1 row describes the pool, its Durable Object holds
+ * the balance (reached through pool-client.ts).
  */
 import { and, desc, eq, lt } from "drizzle-orm";
 import { appendAudit } from "../audit/audit";
-import { sha256Hex } from "../core/crypto";
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import { decodeCursor, encodeCursor } from "../core/pagination";
 import { createDb } from "../db/client";
 import { poolLedger, pools } from "../db/schema";
 import type { Auth, Env } from "../env";
-import type { Balance, Limits, PoolFailure, PoolResult } from "../../durable-objects/pool-types";
+import type { Balance, Limits } from "../../durable-objects/pool-types";
+import { moveFunds, poolBalance } from "./pool-client";
+import { syncPoolMirror } from "./ledger-reads";
 
 export type PoolRow = typeof pools.$inferSelect;
 export type LedgerKind = "fund" | "withdraw" | "reserve" | "commit" | "release" | "expire" | "reverse" | "refund";
@@ -26,36 +27,6 @@ export interface PoolView {
   created_at: string;
 }
 
-export function poolStub(env: Env, poolId: string) {
-  return env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(poolId));
-}
-
-/** Turns a pool DO refusal into the API's error. */
-export function poolError(failure: PoolFailure): AppError {
-  switch (failure.code) {
-    case "insufficient_funds":
-    case "limit_exceeded":
-    case "amount_too_large":
-      return new AppError(failure.code, failure.detail);
-    case "operation_id_reused":
-      return new AppError("operation_id_reused", failure.detail);
-    case "invalid_argument":
-      return new AppError("validation_failed", failure.detail);
-    case "hold_not_found":
-    case "item_not_found":
-      return new AppError("not_found", failure.detail);
-    case "not_initialized":
-      return new AppError("internal_error", failure.detail);
-    default:
-      return new AppError("invalid_state_transition", failure.detail);
-  }
-}
-
-export function unwrap<R extends { ok: true } | PoolFailure>(result: R): Exclude<R, PoolFailure> {
-  if (!result.ok) throw poolError(result as PoolFailure);
-  return result as Exclude<R, PoolFailure>;
-}
-
 export async function findPool(d1: D1Database, org: string, id: string): Promise<PoolRow | null> {
   const [row] = await createDb(d1).select().from(pools).where(and(eq(pools.org, org), eq(pools.id, id))).limit(1);
   return row ?? null;
@@ -65,16 +36,6 @@ export async function requirePool(d1: D1Database, org: string, id: string): Prom
   const row = await findPool(d1, org, id);
   if (!row) throw notFound("pool", id);
   return row;
-}
-
-/** The live balance from the pool's DO; a DO that lost its init (crash after the D1 insert) is re-initialised. */
-export async function poolBalance(env: Env, pool: PoolRow): Promise<Balance> {
-  const stub = poolStub(env, pool.id);
-  let result = await stub.getBalance();
-  if (!result.ok && result.code === "not_initialized") {
-    result = await stub.init({ poolId: pool.id, org: pool.org, currency: pool.currency, limits: JSON.parse(pool.limits) });
-  }
-  return unwrap(result).balance;
 }
 
 function view(row: PoolRow, balance: Balance): PoolView {
@@ -161,8 +122,7 @@ export async function movePoolFunds(
   }
   const before = await poolBalance(env, row);
   const args = { opId, amount: input.amount, reference: input.reference, actor: auth.sub };
-  const stub = poolStub(env, id);
-  const result = unwrap(kind === "fund" ? await stub.fund(args) : await stub.withdraw(args));
+  const result = await moveFunds(env, id, kind, args);
   await appendAudit(env.DB, auth.org, [
     { actor: auth.sub, action: `pool.${kind === "fund" ? "funded" : "withdrawn"}`, entityType: "pool", entityId: id, before, after: { ...result.balance, amount: input.amount, reference: input.reference ?? null }, requestId },
   ]);
@@ -171,7 +131,7 @@ export async function movePoolFunds(
 
 export async function ledgerPage(env: Env, org: string, id: string, limit: number, cursor?: string) {
   await requirePool(env.DB, org, id);
-  await poolStub(env, id).syncMirror();
+  await syncPoolMirror(env, id);
   const beforeSeq = cursor ? Number(decodeCursor(cursor, "ledger")) : undefined;
   const rows = await createDb(env.DB)
     .select()
@@ -188,13 +148,4 @@ export async function ledgerPage(env: Env, org: string, id: string, limit: numbe
     })),
     next_cursor: rows.length > limit ? encodeCursor("ledger", page.at(-1)!.seq) : null,
   };
-}
-
-/**
- * The DO operation id of a fund or withdraw: from the caller's Idempotency-Key when given, scoped
- * like the key itself (org and token `sub`), so a retry after a lost response never moves money
- * twice and two people who pick the same key make two operations. Hashed: keys may be 255 chars.
- */
-export async function moveOperationId(kind: "fund" | "withdraw", auth: Auth, key: string | undefined): Promise<string> {
-  return key ? `${kind}:key:${await sha256Hex(`${auth.org}\n${auth.sub}\n${key}`)}` : newId("op");
 }

@@ -10,7 +10,7 @@ import { failExhausted } from "../delivery/delivery-state";
 import { DEAD_LETTER_RETRY_SECONDS } from "../delivery/retry-policy";
 import type { Env } from "../env";
 import { openExceptions } from "../exceptions/exceptions.open";
-import { poolStub } from "../pools/pools.service";
+import { refundDelivery } from "../pools/delivery-value";
 import { idsOf, QueueMessage } from "./messages";
 import { redactTokens } from "../core/redact";
 
@@ -45,8 +45,7 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
     .first<{ id: string; status: string; committed: number; item: string; pool_id: string; attempts: number }>();
   if (!d || !["queued", "sending"].includes(d.status)) return;
   if (d.committed) {
-    const res = await poolStub(env, d.pool_id).refund({ opId: `refund:${d.id}:dlq${d.attempts}`, itemId: d.item, actor: "system:dead-letter" });
-    if (!res.ok && res.code !== "item_not_committed") throw new Error(`refund failed: ${res.code}`);
+    await refundDelivery(env, d.pool_id, d.item, { kind: "dead_lettered", deliveryId: d.id, attempts: d.attempts }, "system:dead-letter");
   }
   // What support reads first: why the retries ran out, not only that they did.
   const last = await env.DB.prepare(

@@ -5,8 +5,8 @@
  * their expiry passed. (Committed value is compared item by item in the deliveries phase.)
  */
 import type { HoldTotals } from "../../durable-objects/pool-reads";
-import { batchHoldId } from "../delivery/hand-off";
-import { poolStub } from "../pools/pools.service";
+import { holdsWithItems } from "../pools/ledger-reads";
+import { batchHoldId } from "../pools/op-ids";
 import { DELIVERY_PAGE } from "./check.deliveries";
 import { addTotals, pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
@@ -73,7 +73,7 @@ function withinDeliveryBudget(batches: BatchRow[], budget: number): BatchRow[] {
 async function loadHolds(ctx: StepContext, batches: BatchRow[]): Promise<Map<string, HoldTotals>> {
   const byPool = new Map<string, string[]>();
   for (const b of batches) byPool.set(b.pool_id, [...(byPool.get(b.pool_id) ?? []), batchHoldId(b.id)]);
-  const lists = await Promise.all([...byPool].map(([poolId, holdIds]) => poolStub(ctx.env, poolId).holdsWithItems(holdIds)));
+  const lists = await Promise.all([...byPool].map(([poolId, holdIds]) => holdsWithItems(ctx.env, poolId, holdIds)));
   return new Map(lists.flat().map((h) => [h.hold_id, h]));
 }
 

@@ -7,7 +7,7 @@
  * costs two round trips, not 10,000 rows through the Worker.
  */
 import type { ItemState } from "../../durable-objects/pool-reads";
-import { poolStub } from "../pools/pools.service";
+import { itemsDisagreeing } from "../pools/ledger-reads";
 import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
 
@@ -21,12 +21,12 @@ const EXPECTED = `CASE WHEN committed = 1 AND status <> 'reversed' THEN amount
 
 interface Settled { id: string; item: string; pool_id: string; batch_id: string; status: string; amount: number; currency: string; committed: number; expected: number }
 
-export async function itemFindings(env: { DB: D1Database } & Parameters<typeof poolStub>[0], r: Range): Promise<Finding[]> {
+export async function itemFindings(env: { DB: D1Database } & Parameters<typeof itemsDisagreeing>[0], r: Range): Promise<Finding[]> {
   const { results: perPool } = await env.DB.prepare(
     `SELECT pool_id, json_group_array(json_array(item, ${EXPECTED}, CASE WHEN ${EXPECTED} > 0 AND status = 'reversed' THEN 'reversed_partly' ELSE status END)) AS expected
      FROM deliveries WHERE org = ?1 AND id > ?2 AND id <= ?3 AND status NOT IN ('queued', 'sending', 'reissued') GROUP BY pool_id`,
   ).bind(r.org, r.after, r.last).all<{ pool_id: string; expected: string }>();
-  const lists = await Promise.all(perPool.map((p) => poolStub(env, p.pool_id).itemsDisagreeing(p.expected)));
+  const lists = await Promise.all(perPool.map((p) => itemsDisagreeing(env, p.pool_id, p.expected)));
   const states = new Map<string, ItemState>(lists.flat().map((s) => [s.item_id, s]));
   if (states.size === 0) return [];
   const { results: rows } = await env.DB.prepare(

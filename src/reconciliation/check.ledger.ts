@@ -9,9 +9,8 @@
  */
 import type { JournalLine } from "../../durable-objects/pool-reads";
 import { BUCKETS, type Balance } from "../../durable-objects/pool-types";
-import { isBatchHold } from "../delivery/hand-off";
-import { poolStub } from "../pools/pools.service";
-import { RETRY_HOLD_PREFIX } from "../support/redeliver";
+import { checkPoolIntegrity, journalPage, overdueHolds, syncPoolMirror } from "../pools/ledger-reads";
+import { isBatchHold, RETRY_HOLD_PREFIX } from "../pools/op-ids";
 import { HOLD_GRACE_MS } from "./check.batches";
 import { addTotals, pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
@@ -71,8 +70,7 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
     rows += 1 + found.length;
   }
   const pool = cursor.pool;
-  const stub = poolStub(ctx.env, pool.id);
-  const page = await stub.journalPage(pool.after, pageSize(ctx, LEDGER_PAGE));
+  const page = await journalPage(ctx.env, pool.id, pool.after, pageSize(ctx, LEDGER_PAGE));
   const entries = page.entries.filter((e) => e.seq <= pool.upto);
   const upper = entries.at(-1)?.seq ?? pool.upto;
   const { results: mirror } = await ctx.env.DB.prepare(
@@ -91,7 +89,7 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
 
 /** The pool's holds other than batch holds that still reserve value well past their expiry. */
 async function overdueHoldFindings(ctx: StepContext, pool: PoolRow): Promise<Finding[]> {
-  const overdue = await poolStub(ctx.env, pool.id).overdueHolds(ctx.now.getTime() - HOLD_GRACE_MS, OVERDUE_CAP);
+  const overdue = await overdueHolds(ctx.env, pool.id, ctx.now.getTime() - HOLD_GRACE_MS, OVERDUE_CAP);
   return overdue.filter((h) => !isBatchHold(h.hold_id)).map((h) => {
     const expired = new Date(h.expires_at).toISOString();
     const retryOf = h.hold_id.startsWith(RETRY_HOLD_PREFIX) ? h.hold_id.slice(RETRY_HOLD_PREFIX.length) : null;
@@ -107,10 +105,9 @@ async function overdueHoldFindings(ctx: StepContext, pool: PoolRow): Promise<Fin
 
 /** Drains the journal, then checks the DO's integrity and the mirrored balance; returns where the journal scan starts. */
 async function startPool(ctx: StepContext, row: PoolRow): Promise<PoolCursor> {
-  const stub = poolStub(ctx.env, row.id);
   const acc: Acc = { problems: [], facts: [], missing: [], missingCount: 0, altered: [], alteredCount: 0, extra: 0, doAmount: 0, d1Amount: 0, balance: null };
   try {
-    await stub.syncMirror();
+    await syncPoolMirror(ctx.env, row.id);
   } catch (err) {
     acc.problems.push(`draining the journal to D1 failed: ${String(err).slice(0, 200)}`);
     acc.facts.push("sync_failed");
@@ -118,18 +115,18 @@ async function startPool(ctx: StepContext, row: PoolRow): Promise<PoolCursor> {
   const mirrored = (await ctx.env.DB.prepare(
     "SELECT id, currency, available, reserved, committed, funded, released, reversed, withdrawn, journal_seq FROM pools WHERE id = ?",
   ).bind(row.id).first<PoolRow>()) ?? row;
-  const integrity = await stub.checkIntegrity();
+  const integrity = await checkPoolIntegrity(ctx.env, row.id);
   acc.problems.push(...integrity.problems.map((p) => `pool DO: ${p}`));
   acc.facts.push(...integrity.problems);
   addTotals(ctx.state, row.currency, { reserved: integrity.balance.reserved, committed: integrity.balance.committed });
 
   await compareDeliveries(ctx, row.id, integrity.balance.committed, acc);
-  const head = await stub.journalPage(0, 1);
+  const head = await journalPage(ctx.env, row.id, 0, 1);
   if (mirrored.journal_seq !== head.mirrored_seq) {
     acc.problems.push(`D1 mirrors the journal up to seq ${mirrored.journal_seq}, the DO has confirmed up to ${head.mirrored_seq}`);
     acc.facts.push("mirror_behind");
   }
-  const at = mirrored.journal_seq > 0 ? (await stub.journalPage(mirrored.journal_seq - 1, 1)).entries[0] : undefined;
+  const at = mirrored.journal_seq > 0 ? (await journalPage(ctx.env, row.id, mirrored.journal_seq - 1, 1)).entries[0] : undefined;
   const reflected: Balance | null = at && at.seq === mirrored.journal_seq ? JSON.parse(at.after) : mirrored.journal_seq === 0 ? zero() : null;
   if (!reflected) {
     acc.problems.push(`D1 says it mirrors seq ${mirrored.journal_seq}, which the DO journal does not have`);

@@ -10,33 +10,23 @@ import { AppError } from "../core/errors";
 import { valueCommitted, valueReturned } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
 import type { Auth, Env } from "../env";
-import { poolError, poolStub } from "../pools/pools.service";
+import { commitOneOff, refundDelivery } from "../pools/delivery-value";
+import { opIds, retryHoldId } from "../pools/op-ids";
 import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./delivery-store";
 import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import type { ExceptionRecord } from "../exceptions/exceptions.query";
 import { sendNow } from "./send-now";
 
 const RETRY_HOLD_MS = 3_600_000;
-/** A retry hold's id is this prefix and the exception's id (reconciliation names the exception from it). */
-export const RETRY_HOLD_PREFIX = "hold_retry_";
 
 async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: DeliveryRecord, recipientKey: string | null): Promise<void> {
-  const stub = poolStub(env, d.poolId);
-  const holdId = `${RETRY_HOLD_PREFIX}${exc.id}`;
   const expiresAt = Date.now() + RETRY_HOLD_MS;
-  // The hold id makes this idempotent: hold_exists means an earlier, interrupted attempt of this
-  // resolution made the hold already. The operation id is one per attempt, so a refusal stored
-  // under it (insufficient_funds) is not answered again once the pool is funded.
-  const reserved = await stub.reserve({ opId: `retry-reserve:${exc.id}:${expiresAt}`, holdId, amount: d.amount, expiresAt, actor: auth.sub });
-  if (!reserved.ok && reserved.code !== "hold_exists") throw poolError(reserved);
-  const committed = await stub.commit({ holdId, actor: auth.sub, items: [{ id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" }] });
-  if (!committed.ok) throw poolError(committed);
-  const item = committed.items[0]!;
-  if (item.status === "rejected") {
-    await stub.release({ opId: `retry-close:${exc.id}`, holdId, amount: "rest", actor: auth.sub });
-    throw poolError({ ok: false, code: item.code, detail: item.detail });
-  }
-  await stub.release({ opId: `retry-close:${exc.id}`, holdId, amount: "rest", actor: auth.sub });
+  // The operation id is one per attempt, so a refusal stored under it (insufficient_funds) is not
+  // answered again once the pool is funded; the hold id keeps the attempts one commit.
+  await commitOneOff(env, d.poolId, {
+    holdId: retryHoldId(exc.id), reserveOpId: opIds.retryReserve(exc.id, expiresAt), closeOpId: opIds.retryClose(exc.id),
+    item: { id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" }, expiresAt, actor: auth.sub,
+  });
   await valueCommitted(env.DB, d.id).run();
 }
 
@@ -54,8 +44,7 @@ async function rewardFor(env: Env, d: DeliveryRecord, facts: SendFacts): Promise
 }
 
 async function refund(env: Env, exc: ExceptionRecord, d: DeliveryRecord, actor: string): Promise<void> {
-  const res = await poolStub(env, d.poolId).refund({ opId: `refund:${d.item}:retry:${exc.id}`, itemId: d.item, actor });
-  if (!res.ok && res.code !== "item_not_committed") throw poolError(res);
+  await refundDelivery(env, d.poolId, d.item, { kind: "exception", action: "retry", exceptionId: exc.id }, actor);
   await valueReturned(env.DB, d.id).run();
 }
 

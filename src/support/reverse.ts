@@ -12,21 +12,16 @@ import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { reverse } from "../delivery/delivery-state";
 import { cardError, cardStub, findCard, seedOf } from "../cards/cards.store";
-import { creditItemId } from "../cards/credit";
-import { poolError, poolStub } from "../pools/pools.service";
-import type { PoolFailure } from "../../durable-objects/pool-types";
+import { reverseCardBonus, reverseDeliveryValue } from "../pools/delivery-value";
+import { itemStillCommitted } from "../pools/ledger-reads";
+import { creditItemId, opIds } from "../pools/op-ids";
+import { poolError } from "../pools/pool-client";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
 import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
 
-export const reverseOpId = (deliveryId: string) => `reverse:${deliveryId}`;
-
-async function stillCommitted(env: Env, poolId: string, item: string): Promise<boolean> {
-  const [disagreeing] = await poolStub(env, poolId).itemsDisagreeing(JSON.stringify([[item, 0, "reversed"]]));
-  return disagreeing?.state === "committed";
-}
 
 export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
@@ -35,11 +30,11 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
     card = d.cardId ? await reverseCard(env, auth, id, d.cardId) : null;
     const res = card?.base === 0
       ? { ok: true as const, balance: null }
-      : await poolStub(env, d.poolId).reverse({ opId: reverseOpId(id), itemId: d.item, actor: auth.sub, reference: `reversal of delivery ${id}`, ...(card ? { amount: card.base } : {}) });
+      : await reverseDeliveryValue(env, d.poolId, { deliveryId: id, item: d.item, actor: auth.sub, reference: `reversal of delivery ${id}`, ...(card ? { amount: card.base } : {}) });
     if (!res.ok && res.code !== "operation_id_reused") throw poolError(res);
     // The same operation id with other arguments: an earlier request of this reversal (by someone
     // else) reached the pool. It moved the value only if the item is no longer committed there.
-    if (!res.ok && (await stillCommitted(env, d.poolId, d.item))) {
+    if (!res.ok && (await itemStillCommitted(env, d.poolId, d.item))) {
       throw new AppError("conflict", `An earlier reversal of delivery ${id} was refused by the pool and its value is still committed; see the pool's ledger`);
     }
     const now = new Date().toISOString();
@@ -70,14 +65,13 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
 async function reverseCard(env: Env, auth: Auth, deliveryId: string, cardId: string): Promise<{ reversed: number; base: number }> {
   const row = await findCard(env, auth.org, cardId);
   if (!row) return { reversed: 0, base: 0 };
-  const r = await cardStub(env, cardId).reverse(seedOf(row), { opId: reverseOpId(deliveryId), actor: auth.sub, reference: `reversal of delivery ${deliveryId}` });
+  const r = await cardStub(env, cardId).reverse(seedOf(row), { opId: opIds.reverseDelivery(deliveryId), actor: auth.sub, reference: `reversal of delivery ${deliveryId}` });
   if (!r.ok) throw cardError(r);
   for (const p of r.parts.filter((x) => x.kind === "bonus" && x.pool_id)) {
-    const res = await poolStub(env, p.pool_id!).reverse({
-      opId: `${reverseOpId(deliveryId)}:${p.bucket_id}`, itemId: creditItemId(p.bucket_id.slice("bonus:".length)), amount: p.amount, actor: auth.sub,
+    await reverseCardBonus(env, p.pool_id!, {
+      deliveryId, bucketId: p.bucket_id, item: creditItemId(p.bucket_id.slice("bonus:".length)), amount: p.amount, actor: auth.sub,
       reference: `reversal of delivery ${deliveryId}: bonus on card ${cardId}`,
     });
-    if (!res.ok && !["operation_id_reused", "item_not_committed"].includes((res as PoolFailure).code)) throw poolError(res as PoolFailure);
   }
   return { reversed: r.reversed, base: r.parts.find((x) => x.kind === "base")?.amount ?? 0 };
 }

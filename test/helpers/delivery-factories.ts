@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { batchHoldId, enqueueRelease } from "../../src/delivery/hand-off";
+import { enqueueRelease } from "../../src/delivery/hand-off";
+import { batchHoldId } from "../../src/pools/op-ids";
 import { callJson } from "./api";
 import { seedBatch, uploadCsv, type ProductOptions } from "./batch-factories";
 

@@ -2,6 +2,7 @@ import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as pools from "../../pools/pools.service";
 import * as routeDefs from "./pools.routes";
+import { moveOperationId } from "../../pools/op-ids";
 
 const routes = named(routeDefs);
 
@@ -20,13 +21,13 @@ const getPool: AppRouteHandler<typeof routes.getPool> = async (c) => {
 };
 
 const fundPool: AppRouteHandler<typeof routes.fundPool> = async (c) => {
-  const opId = await pools.moveOperationId("fund", c.var.auth, c.req.valid("header")["idempotency-key"]);
+  const opId = await moveOperationId("fund", c.var.auth, c.req.valid("header")["idempotency-key"]);
   const pool = await pools.movePoolFunds(c.env, c.var.auth, "fund", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
   return c.json({ ...pool, ...pool.balance }, 200);
 };
 
 const withdrawPool: AppRouteHandler<typeof routes.withdrawPool> = async (c) => {
-  const opId = await pools.moveOperationId("withdraw", c.var.auth, c.req.valid("header")["idempotency-key"]);
+  const opId = await moveOperationId("withdraw", c.var.auth, c.req.valid("header")["idempotency-key"]);
   const pool = await pools.movePoolFunds(c.env, c.var.auth, "withdraw", c.req.valid("param").id, c.req.valid("json"), opId, c.var.requestId);
   return c.json({ ...pool, ...pool.balance }, 200);
 };

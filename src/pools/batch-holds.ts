@@ -1,14 +1,16 @@
 /**
  * A batch's funds in its pool: one hold per batch (`batchHoldId`, the id delivery commits from),
- * reserved on submit and released "rest" on a side exit. Every call is idempotent: a retried
- * submit adopts the hold an earlier attempt made, and a release replays by its operation id.
+ * reserved on submit, pinned while it delivers, released "rest" when it ends or on a side exit,
+ * and swept when nothing owns it. Every call is idempotent: a retried submit adopts the hold an
+ * earlier attempt made, and a release replays by its operation id (op-ids.ts).
  */
 import type { BatchRow } from "../batches/batch-state";
 import { AppError } from "../core/errors";
-import { batchHoldId } from "../delivery/hand-off";
 import type { Env } from "../env";
-import { poolBalance, poolError, poolStub, requirePool } from "../pools/pools.service";
 import type { Hold } from "../../durable-objects/pool-types";
+import { batchHoldId, opIds } from "./op-ids";
+import { poolBalance, poolError, poolStub, unwrap } from "./pool-client";
+import { requirePool } from "./pools.service";
 
 /** Reserves the batch's valid total until `expiresAt`; 409 insufficient_funds / limit_exceeded changes nothing. */
 export async function reserveBatchHold(env: Env, batch: BatchRow, expiresAt: number, actor: string): Promise<Hold> {
@@ -24,7 +26,7 @@ export async function reserveBatchHold(env: Env, batch: BatchRow, expiresAt: num
   // operation id is one per attempt: the pool stores a refusal under its operation id, so an id
   // shared by all attempts would answer every submit after an insufficient_funds with that refusal,
   // however much was funded meanwhile.
-  const opId = `reserve_${holdId}_${expiresAt}`;
+  const opId = opIds.reserveBatchHold(holdId, expiresAt);
   const result = await stub.reserve({ opId, holdId, amount: batch.validTotal, expiresAt, actor, reference: `batch ${batch.id} submitted`, reopen: true });
   if (result.ok) return result.hold;
   // A concurrent submit reserved first.
@@ -45,7 +47,7 @@ async function adoptHold(env: Env, batch: BatchRow, hold: Hold, actor: string): 
   if (usable && hold.remaining === batch.validTotal) return hold;
   if (usable && hold.remaining > batch.validTotal) {
     const excess = hold.remaining - batch.validTotal;
-    const r = await poolStub(env, batch.poolId).release({ opId: `resize_${hold.hold_id}_${batch.contentVersion}`, holdId: hold.hold_id, amount: excess, actor, reference: `batch ${batch.id} resubmitted with a smaller total` });
+    const r = await poolStub(env, batch.poolId).release({ opId: opIds.resizeBatchHold(hold.hold_id, batch.contentVersion), holdId: hold.hold_id, amount: excess, actor, reference: `batch ${batch.id} resubmitted with a smaller total` });
     if (!r.ok) throw poolError(r);
     return r.hold;
   }
@@ -61,7 +63,7 @@ async function adoptHold(env: Env, batch: BatchRow, hold: Hold, actor: string): 
  */
 export async function releaseBatchHold(env: Env, batch: BatchRow, actor: string, reference: string): Promise<{ released: number } | null> {
   const holdId = batchHoldId(batch.id);
-  const result = await poolStub(env, batch.poolId).release({ opId: `release_${holdId}`, holdId, amount: "rest", actor, reference });
+  const result = await poolStub(env, batch.poolId).release({ opId: opIds.releaseBatchHold(holdId), holdId, amount: "rest", actor, reference });
   if (result.ok) return { released: result.released };
   if (result.code === "hold_not_found") return null;
   throw poolError(result);
@@ -76,7 +78,7 @@ export async function releaseBatchHold(env: Env, batch: BatchRow, actor: string,
 export async function abandonBatchHold(env: Env, batch: BatchRow, status: string): Promise<number> {
   const holdId = batchHoldId(batch.id);
   const result = await poolStub(env, batch.poolId).release({
-    opId: `abandon_${holdId}_${crypto.randomUUID()}`, holdId, amount: "rest", actor: SUBMIT_ACTOR, reference: `batch ${batch.id} became ${status} while a submit was reserving`,
+    opId: opIds.abandonBatchHold(holdId), holdId, amount: "rest", actor: SUBMIT_ACTOR, reference: `batch ${batch.id} became ${status} while a submit was reserving`,
   });
   if (result.ok) return result.released;
   if (result.code === "hold_not_found") return 0;
@@ -84,3 +86,36 @@ export async function abandonBatchHold(env: Env, batch: BatchRow, status: string
 }
 
 export const SUBMIT_ACTOR = "system:submit";
+
+/** While a batch delivers, its hold is pinned this far ahead so it cannot expire half-way. */
+const DELIVERY_HOLD_DAYS = 30;
+
+/** Pins the hold of a batch that starts delivering; a hold no longer pending (a replayed release) is left as it is. */
+export async function pinBatchHold(env: Env, batch: Pick<BatchRow, "id" | "poolId">): Promise<void> {
+  const pinned = await poolStub(env, batch.poolId).extendHold(batchHoldId(batch.id), Date.now() + DELIVERY_HOLD_DAYS * 86_400_000);
+  if (!pinned.ok && pinned.code !== "hold_not_active") throw poolError(pinned);
+}
+
+/** Gives back what a batch whose deliveries all settled did not commit; replays once per batch. */
+export async function endBatchHold(env: Env, batch: Pick<BatchRow, "id" | "poolId">, actor: string): Promise<number> {
+  const result = await poolStub(env, batch.poolId).release({ opId: opIds.endBatchHold(batch.id), holdId: batchHoldId(batch.id), amount: "rest", actor });
+  return unwrap(result).released;
+}
+
+/**
+ * The orphan-hold sweep's release (src/batches/orphan-holds.ts): the hold's rest, unless a submit
+ * touched it within `idleMs` (then `null`: it is in use). A hold already gone answers `null` too.
+ */
+export async function releaseOrphanHold(env: Env, poolId: string, o: { holdId: string; actor: string; reference: string; idleMs?: number }): Promise<number | null> {
+  const result = await poolStub(env, poolId).release({ opId: opIds.sweepOrphanHold(o.holdId), holdId: o.holdId, amount: "rest", actor: o.actor, reference: o.reference, idleMs: o.idleMs });
+  if (result.ok) return result.released;
+  if (result.code === "hold_busy" || result.code === "hold_not_found") return null;
+  throw poolError(result);
+}
+
+/** Resolving an `expired_hold_unreleased` exception with cancel: the hold's rest, once per exception. */
+export async function releaseHoldForException(env: Env, poolId: string, holdId: string, exceptionId: string, actor: string): Promise<number> {
+  const result = await poolStub(env, poolId).release({ opId: opIds.releaseForException(exceptionId), holdId, amount: "rest", actor, reference: `exception ${exceptionId} resolved with cancel` });
+  if (!result.ok && result.code !== "hold_not_found") throw poolError(result);
+  return result.ok ? result.released : 0;
+}
