@@ -4,7 +4,7 @@
  */
 import { expireSubmissions, finishExitHolds } from "./approvals/sweep";
 import { releaseOrphanHolds } from "./batches/orphan-holds";
-import { releaseDueBatches } from "./batches/release";
+import { releaseDueBatches } from "./approvals/release";
 import { expireDueCards } from "./cards/expiry";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";

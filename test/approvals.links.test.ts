@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { submitBatch } from "../src/batches/submit";
+import { submitBatch } from "../src/approvals/submit";
 import { signApprovalToken, APPROVAL_AUDIENCE } from "../src/approvals/tokens";
 import { call, callJson, token } from "./helpers/api";
 import { approvalOrg, linkPathTo, page, poolBalance, postDecision, submit, validatedBatch } from "./helpers/approval-factories";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { submitBatch } from "../src/batches/submit";
+import { submitBatch } from "../src/approvals/submit";
 import { call, callJson, token } from "./helpers/api";
 import { approvalOrg, linksTo, linkPathTo, page, postDecision, submit, validatedBatch } from "./helpers/approval-factories";
 

@@ -4,7 +4,7 @@
  */
 import { requireBatch } from "../batches/batches.service";
 import { redactTokens } from "../core/redact";
-import { releaseBatch } from "../batches/release";
+import { releaseBatch } from "./release";
 import type { Env } from "../env";
 import { recordDecision, type DecisionInput, type Plan } from "./decide";
 import { notifyCreatorOfRejection } from "./notify";

@@ -1,6 +1,6 @@
 import { batchPreview } from "../../batches/preview";
 import * as batches from "../../batches/batches.service";
-import { cancelBatch as cancel } from "../../batches/cancel";
+import { cancelBatch as cancel } from "../../approvals/cancel";
 import { recipientPage } from "../../batches/recipients.page";
 import { csvRecipients, jsonRecipients } from "../../batches/recipients.parse";
 import { uploadRecipients as upload } from "../../batches/recipients.upload";

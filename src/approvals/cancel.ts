@@ -2,9 +2,9 @@
  * Cancel: from draft or validated (nothing reserved, though a stray hold from an interrupted submit
  * is released too) and from submitted or approved, where the hold's rest goes back to the pool once.
  */
-import { exitBatch } from "../approvals/exit";
+import { exitBatch } from "./exit";
 import type { Auth, Env } from "../env";
-import { batchView, requireBatch } from "./batches.service";
+import { batchView, requireBatch } from "../batches/batches.service";
 
 export async function cancelBatch(env: Env, auth: Auth, id: string, reason: string | undefined, requestId?: string) {
   const batch = await requireBatch(env.DB, auth.org, id);

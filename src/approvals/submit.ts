@@ -5,18 +5,18 @@
  * when the pool cannot cover the batch (409) nothing else has happened.
  */
 import { and, eq, isNull, lt, or } from "drizzle-orm";
-import { holdExpiry } from "../approvals/config";
-import { contentHash } from "../approvals/content-hash";
+import { holdExpiry } from "./config";
+import { contentHash } from "./content-hash";
 import { abandonBatchHold, reserveBatchHold } from "../pools/batch-holds";
-import { applicableSteps } from "../approvals/policy";
-import { issueStepRequests } from "../approvals/requests";
-import { findFlow, insertFlow, type FlowRow } from "../approvals/store";
+import { applicableSteps } from "./policy";
+import { issueStepRequests } from "./requests";
+import { findFlow, insertFlow, type FlowRow } from "./store";
 import { AppError } from "../core/errors";
 import { batches } from "../db/schema";
 import type { Auth, Env } from "../env";
 import { getSettings } from "../settings/settings.service";
-import { HOLDING, illegalTransition, transitionBatch, type BatchRow, type BatchStatus } from "./batch-state";
-import { batchView, findBatch, requireBatch } from "./batches.service";
+import { HOLDING, illegalTransition, transitionBatch, type BatchRow, type BatchStatus } from "../batches/batch-state";
+import { batchView, findBatch, requireBatch } from "../batches/batches.service";
 
 function refuseUnlessSubmittable(batch: BatchRow): void {
   if (batch.status !== "validated") throw illegalTransition(batch.id, batch.status, "submitted");

@@ -6,9 +6,9 @@
 import { AppError } from "../core/errors";
 import { enqueueRelease } from "../delivery/hand-off";
 import type { Auth, Env } from "../env";
-import { closeFlow, findFlow } from "../approvals/store";
-import { transitionBatch, illegalTransition, type BatchRow } from "./batch-state";
-import { batchView, findBatch, requireBatch } from "./batches.service";
+import { closeFlow, findFlow } from "./store";
+import { transitionBatch, illegalTransition, type BatchRow } from "../batches/batch-state";
+import { batchView, findBatch, requireBatch } from "../batches/batches.service";
 
 export const CRON_RELEASE_ACTOR = "system:scheduled-release";
 const CRON_BATCH = 50;
