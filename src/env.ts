@@ -1,29 +1,16 @@
-import type { FundingPool } from "../durable-objects/funding-pool";
-import type { StoredValueCard } from "../durable-objects/stored-value-card";
 import type { Database } from "./db/client";
 
-/** Bindings from wrangler.toml, .dev.vars and `wrangler secret put`. */
-export interface Env {
-  DB: D1Database;
-  FUNDING_POOL: DurableObjectNamespace<FundingPool>;
-  STORED_VALUE_CARD: DurableObjectNamespace<StoredValueCard>;
-  DELIVERY_QUEUE: Queue;
-  /** Reconciliation steps (src/queues/reconciliations.consumer.ts), apart from the reward sends. */
-  RECONCILE_QUEUE: Queue;
-  /** Workers Rate Limiting: requests per caller (org + sub) on /v1 (src/middleware/rate-limit.ts). */
-  CALLER_RATE_LIMITER?: RateLimit;
-  /** Workers Rate Limiting: link-page requests and failed authentications per client IP. */
-  CLIENT_RATE_LIMITER?: RateLimit;
+/**
+ * The Worker's environment. Bindings and [vars] come from wrangler.toml through the generated
+ * `WranglerEnv` (src/worker-configuration.d.ts: `npm run cf-typegen` after changing wrangler.toml;
+ * CI checks it is current). Below are only what wrangler cannot see: secrets (`wrangler secret put`,
+ * `.dev.vars` locally; see .dev.vars.example) and optional tunables, each with its default.
+ */
+export interface Env extends WranglerEnv {
   /** "off" stops counting requests against the rate limits (benchmarks); anything else leaves them on. */
   RATE_LIMITS?: string;
-  ENVIRONMENT: string;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
   JWT_SECRET?: string;
   JWT_JWKS_URL?: string;
-  /** Longest token lifetime (exp − iat) the API accepts, in seconds (default 86400). */
-  JWT_MAX_TTL_SECONDS?: string;
-  EMAIL_FROM: string;
   RESEND_API_KEY?: string;
   /** How long one provider call may take before it counts as a transient failure (default 15000). */
   EMAIL_TIMEOUT_MS?: string;
