@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, callJson, token, uniqueOrg } from "./helpers/api";
+import { call, callJson, uniqueOrg } from "./helpers/api";
 import { batchBody, createProduct, orgTokens, seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { createPool } from "./helpers/factories";
 import { MESSY_CSV, MESSY_EXPECTED } from "./fixtures/messy-recipients";
@@ -64,7 +64,7 @@ describe("recipient upload and validation", () => {
     expect(whole.status).toBe(200);
     let last: any;
     for (const part of [rows.slice(0, 90), rows.slice(90, 201), rows.slice(201)]) {
-      last = await uploadCsv(chunked.batchId, chunked.tokens.operator, [header, ...part].join("\n") + "\n");
+      last = await uploadCsv(chunked.batchId, chunked.tokens.operator, `${[header, ...part].join("\n")}\n`);
       expect(last.status).toBe(200);
     }
     // Each upload answers the batch's counts so far: after the last chunk, the single upload's.

@@ -9,7 +9,7 @@ import { emailKey, toE164 } from "../src/core/contacts";
 
 function byFullParse(raw: string, country?: CountryCode): string | null {
   const parsed = parsePhoneNumberFromString(raw, country ? { defaultCountry: country } : undefined);
-  return parsed && parsed.isValid() ? parsed.number : null;
+  return parsed?.isValid() ? parsed.number : null;
 }
 
 describe("toE164", () => {

@@ -19,7 +19,7 @@ function body(text: string, size = 0): ReadableStream<Uint8Array> {
 async function rowsOf(text: string, size = 0, maxRowChars?: number) {
   const out: { cells: string[]; malformed: boolean }[] = [];
   for await (const batch of readCsv(body(text, size), { maxBytes: 1 << 20, batchRows: 7, maxRowChars })) {
-    batch.rows.forEach((cells, i) => out.push({ cells, malformed: batch.malformed.has(i) }));
+    for (const [i, cells] of batch.rows.entries()) out.push({ cells, malformed: batch.malformed.has(i) });
   }
   return out;
 }
@@ -67,8 +67,8 @@ describe("reading CSV with broken quotes", () => {
 
   it("refuses a file with more broken quoted cells than it will mend", async () => {
     const lines = [HEADER, ...Array.from({ length: 1000 + 1 }, (_, i) => `M${i},"a"b,m${i}@example.com,US,2500`)];
-    await expect(rowsOf(lines.join("\n") + "\n")).rejects.toMatchObject({ code: "invalid_csv" });
-    const fewer = await rowsOf(lines.slice(0, 1000 + 1).join("\n") + "\n");
+    await expect(rowsOf(`${lines.join("\n")}\n`)).rejects.toMatchObject({ code: "invalid_csv" });
+    const fewer = await rowsOf(`${lines.slice(0, 1000 + 1).join("\n")}\n`);
     expect(fewer.filter((r) => r.malformed)).toHaveLength(1000);
   });
 });

@@ -39,7 +39,7 @@ describe("reverse", () => {
 
   it("finishes a reversal whose pool step already ran (a crash before the D1 write) without reversing twice", async () => {
     const org = uniqueOrg("revcrash");
-    const { ids, tokens, poolId, amount, stub } = await deliveredBatch(org, { recipients: 1 });
+    const { ids, poolId, amount, stub } = await deliveredBatch(org, { recipients: 1 });
     const before = await poolBalance(poolId);
     const item = await env.DB.prepare("SELECT item FROM deliveries WHERE id = ?").bind(ids[0]).first<{ item: string }>();
     // The first request reached the pool and died; this retry comes from another finance user.

@@ -18,7 +18,10 @@ import { approvedBatch, financeToken } from "./helpers/reconciliation-factories"
 function recording() {
   const seen: string[] = [];
   const d1 = {
-    prepare: (sql: string) => (seen.push(sql), env.DB.prepare(sql)),
+    prepare: (sql: string) => {
+      seen.push(sql);
+      return env.DB.prepare(sql);
+    },
     batch: (statements: D1PreparedStatement[]) => env.DB.batch(statements),
   } as unknown as D1Database;
   return { d1, seen };

@@ -38,7 +38,7 @@ function group<T>(rows: T[], key: (r: T) => string, amount: (r: T) => number) {
 describe("period keys", () => {
   /** ISO 8601 week of a UTC date, worked out in JS from the week's Thursday. */
   function isoWeek(iso: string): string {
-    const d = new Date(iso.slice(0, 10) + "T00:00:00Z");
+    const d = new Date(`${iso.slice(0, 10)}T00:00:00Z`);
     const thursday = new Date(d.getTime() + (3 - ((d.getUTCDay() + 6) % 7)) * 86_400_000);
     const jan1 = Date.UTC(thursday.getUTCFullYear(), 0, 1);
     return `${thursday.getUTCFullYear()}-W${String(Math.floor((thursday.getTime() - jan1) / 86_400_000 / 7) + 1).padStart(2, "0")}`;

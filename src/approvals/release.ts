@@ -53,7 +53,7 @@ export async function releaseDueBatches(env: Env, now: Date): Promise<number> {
   let released = 0;
   for (const r of results) {
     const batch = await findBatch(env.DB, r.org, r.id);
-    if (!batch || batch.status !== "approved") continue;
+    if (batch?.status !== "approved") continue;
     try {
       await releaseBatch(env, batch, CRON_RELEASE_ACTOR);
       released++;

@@ -78,7 +78,7 @@ function target(approver: StepApprover, requests: RequestRow[], now: number): Ta
 async function awaitingApproval(env: Env, org: string, batchId: string): Promise<{ batch: BatchRow; flow: FlowRow; step: FlowStep }> {
   const batch = await requireBatch(env.DB, org, batchId);
   const flow = await findFlow(env.DB, org, batchId);
-  if (!flow || flow.state !== "open" || batch.status !== "submitted") {
+  if (flow?.state !== "open" || batch.status !== "submitted") {
     throw new AppError("invalid_state_transition", `Approval links are sent only while a batch awaits approval; batch ${batchId} is ${batch.status}`);
   }
   return { batch, flow, step: flowSteps(flow)[flow.currentStep]! };

@@ -70,7 +70,7 @@ const EXPORT_COLUMNS = ["row", "id", "status", "reasons", "external_id", "name",
 function csvLine(r: RecipientRow): string {
   const reasons = (JSON.parse(r.reasons) as string[]).join(";");
   const amount = r.amount ?? r.amount_raw;
-  return [r.row_no, r.id, r.status, reasons, r.external_id, r.name, r.email, r.phone, r.country, amount, r.currency, r.fields].map(csvCell).join(",") + "\r\n";
+  return `${[r.row_no, r.id, r.status, reasons, r.external_id, r.name, r.email, r.phone, r.country, amount, r.currency, r.fields].map(csvCell).join(",")}\r\n`;
 }
 
 /** A CSV of every selected row, read from D1 page by page as the client consumes it. */
@@ -82,7 +82,7 @@ export function recipientsCsv(d1: D1Database, batchId: string, status?: Recipien
     async pull(controller) {
       if (!headerSent) {
         headerSent = true;
-        controller.enqueue(encoder.encode(EXPORT_COLUMNS.join(",") + "\r\n"));
+        controller.enqueue(encoder.encode(`${EXPORT_COLUMNS.join(",")}\r\n`));
         return;
       }
       const rows = await recipientRows(d1, batchId, { status, afterRow, limit: 5000 });

@@ -44,7 +44,10 @@ export class StatsBuilder {
 
   add(r: CheckedRecipient): void {
     let totals = this.currencies.get(r.currency);
-    if (!totals) this.currencies.set(r.currency, (totals = { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 }));
+    if (!totals) {
+      totals = { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 };
+      this.currencies.set(r.currency, totals);
+    }
     totals.rows++;
     if (r.amount !== null && r.amount > 0) totals.requested_amount += r.amount;
     if (r.status !== "valid") {

@@ -31,6 +31,7 @@ function check(product: ProductRow, raw: RawCode, errors: FieldError[]): Checked
   const code = typeof raw.code === "string" ? raw.code.trim() : "";
   const amount = typeof raw.amount === "number" ? raw.amount : typeof raw.amount === "string" && /^\d{1,16}$/.test(raw.amount.trim()) ? Number(raw.amount.trim()) : NaN;
   let ok = true;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a code with control characters is refused
   if (code.length === 0 || code.length > 256 || /[\u0000-\u001f\u007f]/.test(code)) {
     errors.push({ pointer: `${raw.at}/code`, code: "code_invalid", detail: "A code is 1 to 256 printable characters" });
     ok = false;

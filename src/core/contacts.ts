@@ -66,7 +66,7 @@ function planFor(callingCode: string): Plan {
       types: meta.hasTypes()
         ? NUMBER_TYPES.flatMap((name) => {
             const t = meta.type(name);
-            return t && t.pattern() ? [{ pattern: entire(t.pattern()), lengths: t.possibleLengths() }] : [];
+            return t?.pattern() ? [{ pattern: entire(t.pattern()), lengths: t.possibleLengths() }] : [];
           })
         : null,
       nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
@@ -109,6 +109,6 @@ export function toE164(raw: string, country?: string): string | null {
   if (isValidCanonical(raw)) return raw;
   const defaultCountry = country && isSupportedCountry(country) ? (country as CountryCode) : undefined;
   const parsed = parsePhoneNumberFromString(raw, defaultCountry ? { defaultCountry } : undefined);
-  if (!parsed || !parsed.isValid()) return null;
+  if (!parsed?.isValid()) return null;
   return parsed.number;
 }

@@ -82,16 +82,22 @@ export async function* readCsv(body: ReadableStream<Uint8Array> | null, opts: Cs
   let newline = "\n";
   let brokenRows = 0;
   const parse = (text: string, complete: boolean): ParseResult => {
-    parser ??= new Papa.Parser({ delimiter: ",", newline: (newline = guessNewline(text)) as "\n", quoteChar: '"', escapeChar: '"' });
+    if (!parser) {
+      newline = guessNewline(text);
+      parser = new Papa.Parser({ delimiter: ",", newline: newline as "\n", quoteChar: '"', escapeChar: '"' });
+    }
     return parser.parse(text, 0, !complete) as ParseResult;
   };
   const keep = (result: ParseResult) => {
     const bad = new Set(result.errors.map((e) => e.row ?? -1));
-    result.data.forEach((row, i) => {
-      if (isBlank(row)) return void out.blankLines++;
+    for (const [i, row] of result.data.entries()) {
+      if (isBlank(row)) {
+        out.blankLines++;
+        continue;
+      }
       if (bad.has(i)) out.malformed.add(out.rows.length);
       out.rows.push(row);
-    });
+    }
   };
   const take = (input: string, last: boolean) => {
     let text = input;

@@ -5,7 +5,7 @@ import type { AppEnv } from "../env";
 
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;
 
-const toPointer = (path: string[]) => path.map((p) => "/" + p.replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+const toPointer = (path: string[]) => path.map((p) => `/${p.replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
 
 /**
  * Turns zod issues into problem+json `errors[]` entries that point at the offending field. Unknown

@@ -21,7 +21,7 @@ export async function completeBatchIfDone(env: Env, org: string, batchId: string
   if (!state || state.open_chunks || state.pending) return false;
   const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE batch_id = ? AND status = 'failed'").bind(batchId).first<{ n: number }>();
   const batch = await findBatch(env.DB, org, batchId);
-  if (!batch || batch.status !== "delivering") return false;
+  if (batch?.status !== "delivering") return false;
   const released = await endBatchHold(env, batch, "system:delivery");
   try {
     await transitionBatch(env.DB, {

@@ -7,5 +7,5 @@ import type { Env } from "../env";
 export type Failpoint = "after_claim" | "after_reward" | "after_commit" | "after_send" | "before_ack";
 
 export function failpoint(env: Env, point: Failpoint): void {
-  if (env.FAILPOINTS && env.FAILPOINTS.split(",").includes(point)) throw new Error(`failpoint ${point}`);
+  if (env.FAILPOINTS?.split(",").includes(point)) throw new Error(`failpoint ${point}`);
 }

@@ -72,7 +72,7 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
       const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
       const payload = ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key }));
       const results = await sendEmailBatch(env, payload, `dlv-batch:${key}`);
-      ready.forEach((m, k) => record(m, results[k]!));
+      for (const [k, m] of ready.entries()) record(m, results[k]!);
     }),
   );
   for (const m of messages.filter((x) => x.job.channel === "sms")) {

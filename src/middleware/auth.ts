@@ -37,7 +37,10 @@ export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
     };
     if (env.JWT_JWKS_URL) {
       let jwks = jwksCache.get(env.JWT_JWKS_URL);
-      if (!jwks) jwksCache.set(env.JWT_JWKS_URL, (jwks = createRemoteJWKSet(new URL(env.JWT_JWKS_URL))));
+      if (!jwks) {
+        jwks = createRemoteJWKSet(new URL(env.JWT_JWKS_URL));
+        jwksCache.set(env.JWT_JWKS_URL, jwks);
+      }
       ({ payload } = await jwtVerify(token, jwks, { ...opts, algorithms: ASYMMETRIC_ALGS }));
     } else {
       if (!env.JWT_SECRET) throw new AppError("internal_error", "JWT_SECRET is not configured");

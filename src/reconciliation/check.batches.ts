@@ -65,7 +65,10 @@ export async function batchesStep(ctx: StepContext): Promise<StepResult> {
 /** The leading batches whose deliveries add up to at most `budget` (always at least one), so a step's aggregates stay bounded. */
 function withinDeliveryBudget(batches: BatchRow[], budget: number): BatchRow[] {
   let sum = 0;
-  const kept = batches.findIndex((b) => (sum += b.valid_count) > budget);
+  const kept = batches.findIndex((b) => {
+    sum += b.valid_count;
+    return sum > budget;
+  });
   return kept === -1 ? batches : batches.slice(0, Math.max(1, kept));
 }
 

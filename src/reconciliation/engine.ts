@@ -89,7 +89,8 @@ async function runStep(env: Env, runId: string, firstInInvocation: boolean): Pro
 }
 
 function recordStats(state: RunState, phase: PhaseName, rows: number, ms: number): void {
-  const p = (state.phases[phase] ??= { steps: 0, rows: 0, ms: 0 });
+  state.phases[phase] ??= { steps: 0, rows: 0, ms: 0 };
+  const p = state.phases[phase];
   p.steps += 1;
   p.rows += rows;
   p.ms += ms;

@@ -45,8 +45,8 @@ export const CSV_COLUMNS = [
 
 function csvLine(r: FindingRow): string {
   const v = findingView(r);
-  return [v.id, v.kind, v.severity, v.entity_type, v.entity_id, v.batch_id, v.pool_id, v.currency, v.expected, v.actual, v.difference, v.detail, v.exception_id, v.created_at, r.data]
-    .map(csvCell).join(",") + "\r\n";
+  return `${[v.id, v.kind, v.severity, v.entity_type, v.entity_id, v.batch_id, v.pool_id, v.currency, v.expected, v.actual, v.difference, v.detail, v.exception_id, v.created_at, r.data]
+    .map(csvCell).join(",")}\r\n`;
 }
 
 /** Every finding of the run matching the filter, read page by page as the client consumes the body. */
@@ -58,7 +58,7 @@ export function findingsCsv(d1: D1Database, runId: string, f: FindingFilter): Re
     async pull(controller) {
       if (!headerSent) {
         headerSent = true;
-        return controller.enqueue(encoder.encode(CSV_COLUMNS.join(",") + "\r\n"));
+        return controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(",")}\r\n`));
       }
       const rows = await findingRows(d1, runId, f, after, 2000);
       if (rows.length === 0) return controller.close();

@@ -107,7 +107,8 @@ export interface StepResult {
 export type Phase = (ctx: StepContext) => Promise<StepResult>;
 
 export function addTotals(state: RunState, currency: string, add: Partial<Totals>): void {
-  const t = (state.totals[currency] ??= { planned: 0, reserved: 0, committed: 0, delivered: 0, failed: 0, reversed: 0 });
+  state.totals[currency] ??= { planned: 0, reserved: 0, committed: 0, delivered: 0, failed: 0, reversed: 0 };
+  const t = state.totals[currency];
   for (const [k, v] of Object.entries(add) as [keyof Totals, number][]) t[k] += v ?? 0;
 }
 

@@ -41,5 +41,5 @@ export function summaryCsv(r: SummaryReport): string {
   const sa = r.approvals.submitted_to_approved;
   lines.push(["approvals", "submitted_to_approved", "all", null, "batches", sa.batches], ["approvals", "submitted_to_approved", "all", null, "latency_ms_p50", sa.latency_ms.p50], ["approvals", "submitted_to_approved", "all", null, "latency_ms_p95", sa.latency_ms.p95]);
   lines.push(["approvals", "waiting", "all", null, "batches", r.approvals.waiting.batches], ["approvals", "waiting", "all", null, "oldest_submitted_at", r.approvals.waiting.oldest_submitted_at]);
-  return [SUMMARY_CSV_HEADER, ...lines.map((l) => l.map(csvCell).join(","))].join("\r\n") + "\r\n";
+  return `${[SUMMARY_CSV_HEADER, ...lines.map((l) => l.map(csvCell).join(","))].join("\r\n")}\r\n`;
 }

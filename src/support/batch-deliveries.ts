@@ -31,7 +31,7 @@ function deliveriesCsv(d1: D1Database, org: string, filter: DeliveryFilter): Rea
     async pull(controller) {
       if (!headerSent) {
         headerSent = true;
-        controller.enqueue(encoder.encode(CSV_COLUMNS.join(",") + "\r\n"));
+        controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(",")}\r\n`));
         return;
       }
       if (done) return controller.close();
@@ -39,7 +39,7 @@ function deliveriesCsv(d1: D1Database, org: string, filter: DeliveryFilter): Rea
       if (rows.length < CSV_PAGE) done = true;
       if (rows.length === 0) return controller.close();
       before = rows.at(-1)!.id;
-      controller.enqueue(encoder.encode(rows.map((r) => csvValues(r).map(csvCell).join(",") + "\r\n").join("")));
+      controller.enqueue(encoder.encode(rows.map((r) => `${csvValues(r).map(csvCell).join(",")}\r\n`).join("")));
     },
   });
 }

@@ -25,7 +25,7 @@ export async function openClaim(env: Env, token: string): Promise<ClaimView | nu
   const claim = await verifyClaimToken(env, token);
   if (!claim) return null;
   const d = await findDelivery(env.DB, claim.org, claim.deliveryId);
-  if (!d || d.status !== "delivered") return null;
+  if (d?.status !== "delivered") return null;
   const [codes, product] = await Promise.all([
     revealCodes(env, d.org, [{ deliveryId: d.id, codeId: d.codeId, cardId: d.cardId }]),
     env.DB.prepare("SELECT name FROM products WHERE id = ?").bind(d.productId).first<{ name: string }>(),

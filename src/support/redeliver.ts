@@ -16,6 +16,7 @@ import { releaseLease, sendFacts, type DeliveryRecord, type SendFacts } from "./
 import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import type { ExceptionRecord } from "../exceptions/exceptions.query";
 import { sendNow } from "./send-now";
+import type { SendOutcome } from "../delivery/send";
 
 const RETRY_HOLD_MS = 3_600_000;
 
@@ -67,7 +68,7 @@ export async function redeliverNow(env: Env, auth: Auth, exc: ExceptionRecord, d
   }
   const at = new Date().toISOString();
   const setReward = env.DB.prepare("UPDATE deliveries SET code_id = ?2, card_id = ?3, updated_at = ?4 WHERE id = ?1").bind(d.id, reward.codeId, reward.cardId, at);
-  let outcome;
+  let outcome: SendOutcome;
   try {
     outcome = await sendNow(env, { ...facts.job, codeId: reward.codeId, cardId: reward.cardId }, {
       kind: "send", actor: auth.sub, batchId: d.batchId, requestId, committedOnFailure: 1,

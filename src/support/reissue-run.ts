@@ -4,7 +4,7 @@
  * new reward and the same pool item — the value was committed once and stays committed, so the
  * pool DO is not called at all — and the new reward is sent (attempt kind `reissue`).
  */
-import { type AuditInput } from "../audit/audit";
+import type { AuditInput } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
 import { newId } from "../core/ids";

@@ -7,7 +7,7 @@
  */
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
-import { recordAttempts, sendRewards } from "../delivery/send";
+import { recordAttempts, sendRewards, type SendOutcome } from "../delivery/send";
 import type { Auth, Env } from "../env";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, sendFacts } from "./delivery-store";
@@ -36,7 +36,7 @@ async function checkThrottle(d1: D1Database, deliveryId: string, now: number): P
 
 export async function resendDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a resend");
-  let outcome;
+  let outcome: SendOutcome;
   try {
     if (d.channel === "link") {
       // Nothing was ever sent for a link reward: the integrator hands its claim URL over.

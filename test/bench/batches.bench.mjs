@@ -39,7 +39,7 @@ function row(i) {
 function chunkCsv(from, to) {
   const lines = [HEADER];
   for (let i = from; i < to; i++) lines.push(row(i));
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function peakRssMb(pids) {

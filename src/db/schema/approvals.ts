@@ -1,6 +1,6 @@
 /** Approval flows, emailed requests (token hashes only) and decisions. */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * One approval flow per submitted batch: the policy steps it was submitted under (a later policy

@@ -1,6 +1,6 @@
 /** The catalog: products and their encrypted inventory codes. */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Products of the catalog: `inventory` (codes bought from a provider) or `stored_value` (cards Rewardrail issues). */
 export const products = sqliteTable(

@@ -1,6 +1,6 @@
 /** OpenAPI contract of the summary report (API.md "Reconciliation, reporting, audit"). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, problems, TimeQuery } from "../../core/openapi";
+import { problems, TimeQuery } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 
 export const SummaryQuery = z
