@@ -9,6 +9,7 @@ import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 import { redactTokens } from "./core/redact";
+import { sweepWebhooks } from "./webhooks/sweep";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
@@ -21,6 +22,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "batches.orphan-hold-sweep": releaseOrphanHolds,
     "delivery.stuck-sweep": sweepStuckDeliveries,
     "delivery.stalled-release-sweep": sweepStalledReleases,
+    "webhooks.outbox-sweep": sweepWebhooks,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -8,6 +8,8 @@ export interface Env {
   DELIVERY_QUEUE: Queue;
   /** Reconciliation steps (src/queues/reconciliations.consumer.ts), apart from the reward sends. */
   RECONCILE_QUEUE: Queue;
+  /** Webhook fan-out and sends (src/queues/webhooks.consumer.ts). */
+  WEBHOOK_QUEUE: Queue;
   /** Workers Rate Limiting: requests per caller (org + sub) on /v1 (src/middleware/rate-limit.ts). */
   CALLER_RATE_LIMITER?: RateLimit;
   /** Workers Rate Limiting: link-page requests and failed authentications per client IP. */
