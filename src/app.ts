@@ -31,6 +31,8 @@ import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
+import webhooks from "./routes/webhooks/webhooks.index";
+import { registerEventCatalogue } from "./routes/webhooks/webhooks.events";
 import { docsPage } from "./routes/service/docs.page";
 import type { AppEnv } from "./env";
 
@@ -74,7 +76,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, webhooks, dev];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 
@@ -110,6 +112,8 @@ export function createApp() {
 
   for (const router of routers) app.route("/", router);
   app.route("/", poolBench);
+  // On the app itself: a sub-router's webhooks would be merged with its mount path prefixed ("/batch.completed").
+  registerEventCatalogue(app);
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({
