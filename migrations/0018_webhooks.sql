@@ -1,3 +1,13 @@
+CREATE TABLE `pool_low_balance_alerts` (
+	`pool_id` text PRIMARY KEY NOT NULL,
+	`org` text NOT NULL,
+	`threshold` integer NOT NULL,
+	`last_emitted_at` text,
+	`updated_by` text NOT NULL,
+	`updated_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `pool_low_balance_alerts_org` ON `pool_low_balance_alerts` (`org`);--> statement-breakpoint
 CREATE TABLE `webhook_attempts` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org` text NOT NULL,

@@ -392,3 +392,39 @@ describe("the OpenAPI document", () => {
     expect(body.webhooks["batch.completed"].post.requestBody.content["application/json"].schema).toBeTruthy();
   });
 });
+
+describe("pool.low_balance", () => {
+  it("fires when a pool's available balance is below its threshold, at most once per 24 h", async () => {
+    const { createPool } = await import("./helpers/factories");
+    const { emitLowBalances } = await import("../src/webhooks/low-balance");
+    const org = uniqueOrg("low");
+    await createEndpoint(org, { events: ["pool.low_balance"] });
+    const pool: any = await createPool(org);
+    const poolId = pool.id ?? pool;
+    const set = await callJson(`/v1/pools/${poolId}/low-balance-alert`, { method: "PUT", token: await token({ org, roles: ["finance"] }), body: { threshold: 100 } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const now = new Date();
+    await emitLowBalances(env, now);
+    await emitLowBalances(env, new Date(now.getTime() + 3600_000));
+    const count = () => env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE org = ? AND type = 'pool.low_balance'").bind(org).first<{ n: number }>().then((r) => r!.n);
+    expect(await count()).toBe(1);
+    await emitLowBalances(env, new Date(now.getTime() + 25 * 3600_000));
+    expect(await count()).toBe(2);
+    const ev = await env.DB.prepare("SELECT data FROM webhook_events WHERE org = ? AND type = 'pool.low_balance'").bind(org).first<{ data: string }>();
+    expect(JSON.parse(ev!.data)).toMatchObject({ object: "pool", id: poolId, available: expect.any(Number), threshold: 100 });
+  });
+});
+
+describe("the sweep", () => {
+  it("re-queues a delivery whose queue message was lost, but not one waiting behind an earlier one", async () => {
+    const org = uniqueOrg("lost");
+    const ep = await createEndpoint(org);
+    const first = await message(org, ep.id, "bat_lost");
+    const second = await message(org, ep.id, "bat_lost");
+    const { env: e, sent } = recordingQueue();
+    await sweepWebhooks(e, new Date());
+    const ids = sent.map((m) => m.body.messageId);
+    expect(ids).toContain(first);
+    expect(ids).not.toContain(second);
+  });
+});

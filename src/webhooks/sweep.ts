@@ -18,9 +18,13 @@ export async function sweepWebhooks(env: Env, now: Date): Promise<{ orgs: number
   const lostBefore = new Date(now.getTime() - LOST_MS).toISOString();
   const { results: lost } = await env.DB
     .prepare(
-      `SELECT m.id, m.org FROM webhook_messages m
-       WHERE ((m.status = 'pending' AND m.next_attempt_at < ?1) OR (m.status = 'sending' AND m.lease_until < ?2))
-         AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.endpoint_id = m.endpoint_id AND p.entity_id = m.entity_id
+      // Two index range reads (status, next_attempt_at / lease) rather than an OR that would read the table whole.
+      `WITH due AS (
+         SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'pending' AND next_attempt_at < ?1
+         UNION ALL
+         SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'sending' AND lease_until < ?2)
+       SELECT m.id, m.org FROM due m
+       WHERE NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.endpoint_id = m.endpoint_id AND p.entity_id = m.entity_id
                          AND p.event_seq < m.event_seq AND p.status IN ('pending', 'sending'))
        LIMIT ?3`,
     )

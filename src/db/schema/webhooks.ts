@@ -103,3 +103,20 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [index("webhook_attempts_message").on(t.messageId, t.attemptedAt), index("webhook_attempts_endpoint").on(t.endpointId, t.attemptedAt)],
 );
+
+/**
+ * pool.low_balance: a threshold per pool (PUT /v1/pools/{id}/low-balance-alert). The `*\/5` cron emits
+ * the event when the pool's available balance is below it, at most once per 24 h (last_emitted_at).
+ */
+export const poolLowBalanceAlerts = sqliteTable(
+  "pool_low_balance_alerts",
+  {
+    poolId: text("pool_id").primaryKey(),
+    org: text("org").notNull(),
+    threshold: integer("threshold").notNull(),
+    lastEmittedAt: text("last_emitted_at"),
+    updatedBy: text("updated_by").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("pool_low_balance_alerts_org").on(t.org)],
+);

@@ -1,6 +1,7 @@
 import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as endpoints from "../../webhooks/endpoints.service";
+import { setLowBalanceThreshold } from "../../webhooks/low-balance";
 import { listDeliveries, recoverEndpoint, retryDelivery, sendPing } from "../../webhooks/replay";
 import * as routeDefs from "./webhooks.routes";
 
@@ -40,6 +41,9 @@ const retryWebhookDelivery: AppRouteHandler<typeof routes.retryWebhookDelivery> 
 const recoverWebhookEndpoint: AppRouteHandler<typeof routes.recoverWebhookEndpoint> = async (c) =>
   c.json(await recoverEndpoint(c.env, c.var.auth, c.req.valid("param").id, new Date(c.req.valid("json").since).toISOString()), 202);
 
+const setPoolLowBalanceAlert: AppRouteHandler<typeof routes.setPoolLowBalanceAlert> = async (c) =>
+  c.json(await setLowBalanceThreshold(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json").threshold, c.var.requestId), 200);
+
 const router = createRouter()
   .openapi(routes.createWebhookEndpoint, createWebhookEndpoint)
   .openapi(routes.listWebhookEndpoints, listWebhookEndpoints)
@@ -50,6 +54,7 @@ const router = createRouter()
   .openapi(routes.testWebhookEndpoint, testWebhookEndpoint)
   .openapi(routes.listWebhookDeliveries, listWebhookDeliveries)
   .openapi(routes.retryWebhookDelivery, retryWebhookDelivery)
-  .openapi(routes.recoverWebhookEndpoint, recoverWebhookEndpoint);
+  .openapi(routes.recoverWebhookEndpoint, recoverWebhookEndpoint)
+  .openapi(routes.setPoolLowBalanceAlert, setPoolLowBalanceAlert);
 
 export default router;

@@ -79,3 +79,11 @@ export const recoverWebhookEndpoint = createRoute({
   request: { params, headers: IdempotencyHeader, body: jsonBody(s.Recover) },
   responses: { 202: json(s.Recovered, "What was queued again"), ...problems(400, 404, 409, 422) },
 });
+
+export const setPoolLowBalanceAlert = createRoute({
+  method: "put", path: "/v1/pools/{id}/low-balance-alert", tags, summary: "The threshold below which the pool.low_balance webhook event fires",
+  description: "Checked every 5 minutes against the pool's available balance; the event fires at most once per 24 h per pool.",
+  ...protect(["admin", "finance"]),
+  request: { params: IdParam("pool"), body: jsonBody(s.LowBalanceAlert) },
+  responses: { 200: json(s.LowBalanceAlertView, "The threshold and where the pool stands"), ...problems(400, 404) },
+});

@@ -90,3 +90,13 @@ export const Recover = z
 export const Recovered = z
   .object({ endpoint_id: z.string(), since: z.string(), recovered: z.number().int(), delivery_ids: z.array(z.string()) })
   .openapi("RecoveredWebhookDeliveries");
+
+export const LowBalanceAlert = z
+  .strictObject({
+    threshold: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", description: "Minor units of the pool's currency; 0 turns the alert off", example: 50000 }),
+  })
+  .openapi("PoolLowBalanceAlert");
+
+export const LowBalanceAlertView = z
+  .object({ pool_id: z.string(), threshold: z.number().int(), currency: z.string(), available: z.number().int(), below: z.boolean() })
+  .openapi("PoolLowBalanceAlertView");
