@@ -138,11 +138,13 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
   const ok = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300;
   const gone = attempt.statusCode === 410;
   const blocked = attempt.error?.startsWith("url_not_allowed") ?? false;
-  const attempts = msg.attempts + 1;
-  // A manual replay is one attempt: it does not restart the schedule.
+  // A manual replay is one attempt outside the schedule: a failed one leaves a scheduled message as it was
+  // (its queued attempt still comes), and does not count towards the ten.
+  const keepSchedule = !!opts.manual && !ok && !gone && !blocked && msg.status === "pending";
+  const attempts = keepSchedule ? msg.attempts : msg.attempts + 1;
   const delayS = ok || gone || blocked || opts.manual ? null : nextDelay(attempts, attempt.retryAfterS);
-  const kind = ok ? "delivered" : delayS === null ? "failed" : "retry";
-  const nextAt = new Date(now.getTime() + (delayS ?? 0) * 1000).toISOString();
+  const kind = ok ? "delivered" : delayS === null && !keepSchedule ? "failed" : "retry";
+  const nextAt = keepSchedule ? msg.next_attempt_at : new Date(now.getTime() + (delayS ?? 0) * 1000).toISOString();
   const statements = [
     env.DB.prepare(
       `INSERT INTO webhook_attempts (id, org, message_id, endpoint_id, attempted_at, status_code, latency_ms, response_body, error, outcome, manual)
@@ -158,9 +160,10 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
   const failingFor = endpoint.failing_since ? now.getTime() - Date.parse(endpoint.failing_since) : 0;
   if (gone) await disableEndpoint(env, endpoint, "the receiver answered 410 Gone", now);
   else if (!ok && failingFor >= DISABLE_AFTER_MS) await disableEndpoint(env, endpoint, "every attempt failed for 5 days", now);
-  if (kind === "retry") {
+  // A kept schedule has its own queued attempt on the way; a retry queues the next; an end frees the successor.
+  if (kind === "retry" && !keepSchedule) {
     await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_send", org, messageId: msg.id }], Math.min(delayS!, MAX_QUEUE_DELAY_S));
-  } else {
+  } else if (kind !== "retry") {
     await queueSuccessor(env, msg);
   }
   return { kind, statusCode: attempt.statusCode, error: attempt.error, ...(delayS !== null ? { delayS } : {}) };
