@@ -58,9 +58,7 @@ CREATE TABLE `webhook_events` (
 	`dispatched_at` text
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `webhook_events_id` ON `webhook_events` (`id`);--> statement-breakpoint
-CREATE INDEX `webhook_events_undispatched` ON `webhook_events` (`org`,`dispatched_at`,`seq`);--> statement-breakpoint
-CREATE INDEX `webhook_events_sweep` ON `webhook_events` (`dispatched_at`,`created_at`);--> statement-breakpoint
+CREATE INDEX `webhook_events_undispatched` ON `webhook_events` (`dispatched_at`,`org`,`seq`);--> statement-breakpoint
 CREATE TABLE `webhook_messages` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org` text NOT NULL,

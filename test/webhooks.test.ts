@@ -62,7 +62,7 @@ async function createEndpoint(org: string, body: Record<string, unknown> = {}) {
 async function message(org: string, endpointId: string, entityId = `bat_${crypto.randomUUID().slice(0, 8)}`, type = "batch.approved") {
   const rows = outboxRows([{ actor: "t", action: type, entityType: "batch", entityId, after: { status: "approved" } }], new Date().toISOString());
   await outboxStatement(env.DB, org, rows)!.run();
-  const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE id = ?").bind(rows[0]!.id).first<{ seq: number; id: string }>();
+  const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE org = ? ORDER BY seq DESC LIMIT 1").bind(org).first<{ seq: number; id: string }>();
   const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
   await insertMessages(env.DB, org, [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }], "2000-01-01T00:00:00.000Z").run();
   return id;

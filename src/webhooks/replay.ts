@@ -29,7 +29,7 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
   const { results } = await d1
     .prepare(
       `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.last_error, m.created_at, m.updated_at
-       FROM webhook_messages m JOIN webhook_events e ON e.id = m.event_id
+       FROM webhook_messages m JOIN webhook_events e ON e.seq = m.event_seq
        WHERE m.endpoint_id = ?1 AND m.org = ?2 AND (?3 = '' OR m.id < ?3) AND (?4 = '' OR m.status = ?4)
        ORDER BY m.id DESC LIMIT ?5`,
     )
@@ -72,12 +72,11 @@ export async function sendPing(env: Env, auth: Auth, endpointId: string, opts: S
   const at = new Date().toISOString();
   const eventId = newId("evt");
   const data = JSON.stringify({ object: "webhook_endpoint", id: endpointId, ping: true });
-  const [, ins] = await env.DB.batch([
-    env.DB.prepare("INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at, dispatched_at) VALUES (?1, ?2, ?3, 'webhook_endpoint', ?4, ?5, ?6, ?6)")
-      .bind(eventId, auth.org, PING, endpointId, data, at),
-    env.DB.prepare("SELECT seq FROM webhook_events WHERE id = ?").bind(eventId),
-  ]);
-  const seq = (ins!.results[0] as { seq: number }).seq;
+  const inserted = await env.DB
+    .prepare("INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at, dispatched_at) VALUES (?1, ?2, ?3, 'webhook_endpoint', ?4, ?5, ?6, ?6) RETURNING seq")
+    .bind(eventId, auth.org, PING, endpointId, data, at)
+    .first<{ seq: number }>();
+  const seq = inserted!.seq;
   const messageId = newId("whd");
   await insertMessages(env.DB, auth.org, [{ id: messageId, endpoint_id: endpointId, event_id: eventId, event_seq: seq, entity_id: endpointId }], at).run();
   await sendMessage(env, auth.org, messageId, { ...opts, manual: true });

@@ -127,7 +127,7 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
     .run();
   if (claimed.meta.changes === 0) return { kind: "skipped", reason: "busy" };
   const endpoint = await env.DB.prepare("SELECT * FROM webhook_endpoints WHERE id = ?").bind(msg.endpoint_id).first<EndpointRow>();
-  const ev = await env.DB.prepare("SELECT id, seq, type, data, created_at FROM webhook_events WHERE id = ?").bind(msg.event_id).first<EventRow>();
+  const ev = await env.DB.prepare("SELECT id, seq, type, data, created_at FROM webhook_events WHERE seq = ?").bind(msg.event_seq).first<EventRow>();
   if (!endpoint || !ev || endpoint.enabled !== 1) {
     const error = !endpoint ? "endpoint deleted" : !ev ? "event missing" : `endpoint disabled${endpoint.disabled_reason ? `: ${endpoint.disabled_reason}` : ""}`;
     await env.DB.prepare("UPDATE webhook_messages SET status = 'failed', lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?").bind(error, at, msg.id).run();

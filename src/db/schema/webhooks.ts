@@ -52,11 +52,10 @@ export const webhookEvents = sqliteTable(
     /** Set once messages exist for every matching endpoint (the fan-out ran). */
     dispatchedAt: text("dispatched_at"),
   },
-  (t) => [
-    uniqueIndex("webhook_events_id").on(t.id),
-    index("webhook_events_undispatched").on(t.org, t.dispatchedAt, t.seq),
-    index("webhook_events_sweep").on(t.dispatchedAt, t.createdAt),
-  ],
+  // One index, because every outbox row is written in the batch of the change it reports (a delivery's
+  // included): it serves the fan-out (IS NULL, org, by seq) and the sweep (IS NULL, then the few undispatched
+  // rows). Messages point at events by seq (the primary key), so `id` needs no index of its own.
+  (t) => [index("webhook_events_undispatched").on(t.dispatchedAt, t.org, t.seq)],
 );
 
 /** One event for one endpoint (a "webhook delivery"): its status and retry schedule. */
