@@ -33,6 +33,8 @@ import reports from "./routes/reports/reports.index";
 import settings from "./routes/settings/settings.index";
 import suppressions from "./routes/suppressions/suppressions.index";
 import service from "./routes/service/service.index";
+import webhooks from "./routes/webhooks/webhooks.index";
+import { registerEventCatalogue } from "./routes/webhooks/webhooks.events";
 import { docsPage } from "./routes/service/docs.page";
 import type { AppEnv } from "./env";
 
@@ -76,7 +78,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, dev];
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, webhooks, dev];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 
@@ -111,6 +113,8 @@ export function createApp() {
   app.use("*", utf8Json);
 
   for (const router of routers) app.route("/", router);
+  // On the app itself: a sub-router's webhooks would be merged with its mount path prefixed ("/batch.completed").
+  registerEventCatalogue(app);
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({

@@ -10,6 +10,8 @@ import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 import { redactTokens } from "./core/redact";
+import { emitLowBalances } from "./webhooks/low-balance";
+import { sweepWebhooks } from "./webhooks/sweep";
 
 export type CronJob = (env: Env, now: Date) => Promise<unknown>;
 
@@ -23,6 +25,8 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "delivery.stuck-sweep": sweepStuckDeliveries,
     "delivery.stalled-release-sweep": sweepStalledReleases,
     "cards.expire": expireDueCards,
+    "webhooks.outbox-sweep": sweepWebhooks,
+    "webhooks.pool-low-balance": emitLowBalances,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -1,5 +1,6 @@
 import { canonicalJson, sha256HexSync } from "../core/crypto";
 import { newId } from "../core/ids";
+import { kickDispatch, outboxRows, outboxStatement } from "../webhooks/outbox";
 
 export interface AuditInput {
   actor: string;
@@ -54,7 +55,8 @@ export function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_h
 /**
  * Appends events to the org's hash chain. The next sequence number is taken from the last row and
  * UNIQUE(org, seq) turns a concurrent writer's race into a retry, so the chain never forks.
- * `extra` statements run in the same D1 transaction as the audit insert (all or nothing).
+ * `extra` statements run in the same D1 transaction as the audit insert (all or nothing), and so
+ * does the webhook outbox row of every event that maps to a webhook type (src/webhooks/outbox.ts).
  */
 export async function appendAudit(
   d1: D1Database,
@@ -100,8 +102,10 @@ export async function appendAudit(
          FROM json_each(?1)`,
       )
       .bind(JSON.stringify(rows));
+    const outbox = outboxStatement(d1, org, outboxRows(events, createdAt));
     try {
-      const results = await d1.batch([...extra, insert]);
+      const results = await d1.batch(outbox ? [...extra, insert, outbox] : [...extra, insert]);
+      if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(org);
       return results.slice(0, extra.length);
     } catch (err) {
       const raced = String((err as Error)?.message ?? err).includes("UNIQUE constraint failed: audit_events.org, audit_events.seq");

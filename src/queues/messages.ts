@@ -9,6 +9,7 @@ export const QUEUES = {
   deliveries: "rewardrail-deliveries",
   deliveriesDeadLetter: "rewardrail-deliveries-dlq",
   reconciliations: "rewardrail-reconciliations",
+  webhooks: "rewardrail-webhooks",
 } as const;
 
 export const ReleaseMessage = z.strictObject({ type: z.literal("release"), org: z.string(), batchId: z.string() });
@@ -60,4 +61,20 @@ export async function sendMessages(queue: Queue, bodies: (QueueMessage | Reconci
     calls.push(queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const }))));
   }
   await Promise.all(calls);
+}
+
+/**
+ * The webhooks queue (src/queues/webhooks.consumer.ts): `webhook_dispatch` fans an org's new outbox
+ * events out into one message row per endpoint; `webhook_send` sends one of those rows (by id).
+ */
+export const WebhookDispatchMessage = z.strictObject({ type: z.literal("webhook_dispatch"), org: z.string() });
+export const WebhookSendMessage = z.strictObject({ type: z.literal("webhook_send"), org: z.string(), messageId: z.string() });
+export const WebhookQueueMessage = z.discriminatedUnion("type", [WebhookDispatchMessage, WebhookSendMessage]);
+export type WebhookQueueMessage = z.infer<typeof WebhookQueueMessage>;
+
+/** Sends webhook queue messages, 100 per sendBatch; `delaySeconds` applies to all of them (Queues allow at most 12 h). */
+export async function sendWebhookMessages(queue: Queue, bodies: WebhookQueueMessage[], delaySeconds = 0): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 100) {
+    await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const, ...(delaySeconds > 0 ? { delaySeconds } : {}) })));
+  }
 }

@@ -12,3 +12,4 @@ export * from "./approvals";
 export * from "./reconciliation";
 export * from "./approvers";
 export * from "./cards";
+export * from "./webhooks";

@@ -1,0 +1,121 @@
+/**
+ * Webhooks (API.md "Webhooks"): endpoints, the transactional outbox of events, one message per
+ * event and endpoint, and every delivery attempt. Secrets are stored encrypted (AES-GCM).
+ */
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    url: text("url").notNull(),
+    /** JSON array of event types, or ["*"]. */
+    events: text("events").notNull(),
+    description: text("description"),
+    enabled: integer("enabled").notNull().default(1),
+    disabledReason: text("disabled_reason"),
+    /** AES-GCM ciphertext and IV (base64) of the signing secret; never the secret itself. */
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    secretIv: text("secret_iv").notNull(),
+    keyVersion: integer("key_version").notNull(),
+    /** The secret before the last rotation: it still signs until previous_expires_at. */
+    previousCiphertext: text("previous_ciphertext"),
+    previousIv: text("previous_iv"),
+    previousExpiresAt: text("previous_expires_at"),
+    ownerSub: text("owner_sub").notNull(),
+    ownerEmail: text("owner_email"),
+    /** First failed attempt since the last success; five days of failures disable the endpoint. */
+    failingSince: text("failing_since"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_org").on(t.org, t.enabled)],
+);
+
+/**
+ * The outbox: one row per event, written in the same D1 transaction as the state change it reports
+ * (src/webhooks/outbox.ts), and only when the org has an enabled endpoint. `seq` is strictly
+ * increasing in commit order, so it orders one entity's events (the payload's `sequence`).
+ */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    org: text("org").notNull(),
+    type: text("type").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    data: text("data").notNull(),
+    createdAt: text("created_at").notNull(),
+    /** Set once messages exist for every matching endpoint (the fan-out ran). */
+    dispatchedAt: text("dispatched_at"),
+  },
+  // One index, because every outbox row is written in the batch of the change it reports (a delivery's
+  // included): it serves the fan-out (IS NULL, org, by seq) and the sweep (IS NULL, then the few undispatched
+  // rows). Messages point at events by seq (the primary key), so `id` needs no index of its own.
+  (t) => [index("webhook_events_undispatched").on(t.dispatchedAt, t.org, t.seq)],
+);
+
+/** One event for one endpoint (a "webhook delivery"): its status and retry schedule. */
+export const webhookMessages = sqliteTable(
+  "webhook_messages",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    entityId: text("entity_id").notNull(),
+    status: text("status", { enum: ["pending", "sending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: text("next_attempt_at").notNull(),
+    leaseUntil: text("lease_until"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_messages_event_endpoint").on(t.eventId, t.endpointId),
+    index("webhook_messages_order").on(t.endpointId, t.entityId, t.eventSeq),
+    index("webhook_messages_endpoint").on(t.endpointId, t.status, t.createdAt),
+    index("webhook_messages_due").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+/** Every attempt to send a message: time, status code, latency, the first 1 KB of the answer, error. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    messageId: text("message_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    attemptedAt: text("attempted_at").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    responseBody: text("response_body"),
+    error: text("error"),
+    outcome: text("outcome", { enum: ["delivered", "retry", "failed"] }).notNull(),
+    manual: integer("manual").notNull().default(0),
+  },
+  (t) => [index("webhook_attempts_message").on(t.messageId, t.attemptedAt), index("webhook_attempts_endpoint").on(t.endpointId, t.attemptedAt)],
+);
+
+/**
+ * pool.low_balance: a threshold per pool (PUT /v1/pools/{id}/low-balance-alert). The `*\/5` cron emits
+ * the event when the pool's available balance is below it, at most once per 24 h (last_emitted_at).
+ */
+export const poolLowBalanceAlerts = sqliteTable(
+  "pool_low_balance_alerts",
+  {
+    poolId: text("pool_id").primaryKey(),
+    org: text("org").notNull(),
+    threshold: integer("threshold").notNull(),
+    lastEmittedAt: text("last_emitted_at"),
+    updatedBy: text("updated_by").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("pool_low_balance_alerts_org").on(t.org)],
+);
