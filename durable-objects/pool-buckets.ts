@@ -4,9 +4,9 @@
  * checks the invariant available + reserved + committed = funded − withdrawn.
  */
 import type { PoolStore } from "./pool-store";
-import type { Balance } from "./pool-types";
+import { zeroBalance, type Balance } from "./pool-types";
 
-export const ZERO: Balance = { available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0 };
+export const ZERO: Balance = zeroBalance();
 
 export interface JournalContext { opId: string; actor: string; holdId?: string; itemId?: string; reference?: string; items?: string[] }
 

@@ -1,4 +1,5 @@
 import type { PoolMeta, PoolStore } from "./pool-store";
+import { BUCKETS } from "./pool-types";
 
 const PAGE = 1000;
 
@@ -27,11 +28,9 @@ export async function mirrorJournal(db: D1Database, store: PoolStore, meta: Pool
         .bind(meta.poolId, meta.org, JSON.stringify(rows)),
       db
         .prepare(
-          `UPDATE pools SET available = ?, reserved = ?, committed = ?, funded = ?, released = ?, reversed = ?, withdrawn = ?,
-             journal_seq = ?, updated_at = ? WHERE id = ? AND journal_seq < ?`,
+          `UPDATE pools SET ${BUCKETS.map((b) => `${b} = ?`).join(", ")}, journal_seq = ?, updated_at = ? WHERE id = ? AND journal_seq < ?`,
         )
-        .bind(after.available, after.reserved, after.committed, after.funded, after.released, after.reversed, after.withdrawn,
-          last.seq, new Date().toISOString(), meta.poolId, last.seq),
+        .bind(...BUCKETS.map((b) => after[b]), last.seq, new Date().toISOString(), meta.poolId, last.seq),
     ]);
     store.markMirrored(last.seq);
     written += entries.length;

@@ -63,16 +63,18 @@ export type ReverseInput = z.input<typeof ReverseArgs>;
 export type RefundInput = z.input<typeof RefundArgs>;
 export type InitInput = z.input<typeof InitArgs>;
 
-export interface Balance {
-  available: number;
-  reserved: number;
-  committed: number;
-  funded: number;
-  released: number;
-  reversed: number;
-  withdrawn: number;
-}
+/**
+ * A pool's balance, defined once: the DO's type, the API's schema (src/routes/pools) and the D1
+ * mirror's columns (src/db/schema/pools.ts) all derive from these buckets.
+ * Invariant: available + reserved + committed = funded − withdrawn, and no bucket is negative.
+ */
 export const BUCKETS = ["available", "reserved", "committed", "funded", "released", "reversed", "withdrawn"] as const;
+export type Bucket = (typeof BUCKETS)[number];
+const BucketAmount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).meta({ format: "int64", description: "Integer minor units (cents)" });
+export const BalanceSchema = z.object(Object.fromEntries(BUCKETS.map((b) => [b, BucketAmount])) as Record<Bucket, typeof BucketAmount>);
+export type Balance = z.infer<typeof BalanceSchema>;
+/** A new pool's balance: every bucket 0. */
+export const zeroBalance = (): Balance => Object.fromEntries(BUCKETS.map((b) => [b, 0])) as Balance;
 
 export type HoldState = "pending" | "posted" | "released" | "expired";
 export interface Hold {

@@ -10,7 +10,7 @@ import { decodeCursor, encodeCursor } from "../core/pagination";
 import { createDb } from "../db/client";
 import { poolLedger, pools } from "../db/schema";
 import type { Auth, Env } from "../env";
-import type { Balance, Limits } from "../../durable-objects/pool-types";
+import { BUCKETS, zeroBalance, type Balance, type Limits } from "../../durable-objects/pool-types";
 import { moveFunds, poolBalance } from "./pool-client";
 import { syncPoolMirror } from "./ledger-reads";
 
@@ -50,10 +50,7 @@ function view(row: PoolRow, balance: Balance): PoolView {
   };
 }
 
-const mirroredBalance = (r: PoolRow): Balance => ({
-  available: r.available, reserved: r.reserved, committed: r.committed, funded: r.funded,
-  released: r.released, reversed: r.reversed, withdrawn: r.withdrawn,
-});
+const mirroredBalance = (r: PoolRow): Balance => Object.fromEntries(BUCKETS.map((b) => [b, r[b]])) as Balance;
 
 export async function createPool(
   env: Env,
@@ -64,7 +61,7 @@ export async function createPool(
   const now = new Date().toISOString();
   const row: PoolRow = {
     id: newId("pool"), org: auth.org, name: input.name, currency: input.currency, limits: JSON.stringify(input.limits ?? {}),
-    available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0, journalSeq: 0,
+    ...zeroBalance(), journalSeq: 0,
     createdBy: auth.sub, createdAt: now, updatedAt: now,
   };
   const insert = createDb(env.DB).insert(pools).values(row);

@@ -8,7 +8,7 @@
  * ago is an `expired_hold_unreleased` finding. (The batches phase checks batch holds.)
  */
 import type { JournalLine } from "../../durable-objects/pool-reads";
-import { BUCKETS, type Balance } from "../../durable-objects/pool-types";
+import { BUCKETS, zeroBalance, type Balance } from "../../durable-objects/pool-types";
 import { checkPoolIntegrity, journalPage, overdueHolds, syncPoolMirror } from "../pools/ledger-reads";
 import { isBatchHold, RETRY_HOLD_PREFIX } from "../pools/op-ids";
 import { HOLD_GRACE_MS } from "./check.batches";
@@ -127,7 +127,7 @@ async function startPool(ctx: StepContext, row: PoolRow): Promise<PoolCursor> {
     acc.facts.push("mirror_behind");
   }
   const at = mirrored.journal_seq > 0 ? (await journalPage(ctx.env, row.id, mirrored.journal_seq - 1, 1)).entries[0] : undefined;
-  const reflected: Balance | null = at && at.seq === mirrored.journal_seq ? JSON.parse(at.after) : mirrored.journal_seq === 0 ? zero() : null;
+  const reflected: Balance | null = at && at.seq === mirrored.journal_seq ? JSON.parse(at.after) : mirrored.journal_seq === 0 ? zeroBalance() : null;
   if (!reflected) {
     acc.problems.push(`D1 says it mirrors seq ${mirrored.journal_seq}, which the DO journal does not have`);
     acc.facts.push("mirror_ahead");
@@ -205,4 +205,3 @@ function poolFinding(pool: PoolCursor): Finding | null {
   };
 }
 
-const zero = (): Balance => ({ available: 0, reserved: 0, committed: 0, funded: 0, released: 0, reversed: 0, withdrawn: 0 });

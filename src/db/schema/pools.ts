@@ -1,5 +1,9 @@
 /** Funding pools and the D1 mirror of their Durable Objects' journals. */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { BUCKETS, type Bucket } from "../../../durable-objects/pool-types";
+
+const bucketColumn = (name: string) => integer(name).notNull().default(0);
+const bucketColumns = () => Object.fromEntries(BUCKETS.map((b) => [b, bucketColumn(b)])) as Record<Bucket, ReturnType<typeof bucketColumn>>;
 
 /** Funding pools. The pool's Durable Object is the authority for its balance; these columns mirror it. */
 export const pools = sqliteTable(
@@ -10,13 +14,8 @@ export const pools = sqliteTable(
     name: text("name").notNull(),
     currency: text("currency").notNull(),
     limits: text("limits").notNull().default("{}"),
-    available: integer("available").notNull().default(0),
-    reserved: integer("reserved").notNull().default(0),
-    committed: integer("committed").notNull().default(0),
-    funded: integer("funded").notNull().default(0),
-    released: integer("released").notNull().default(0),
-    reversed: integer("reversed").notNull().default(0),
-    withdrawn: integer("withdrawn").notNull().default(0),
+    // The DO's balance mirrored, one column per bucket (durable-objects/pool-types.ts BUCKETS).
+    ...bucketColumns(),
     journalSeq: integer("journal_seq").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),

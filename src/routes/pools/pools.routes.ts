@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { LimitsSchema } from "../../../durable-objects/pool-types";
+import { BalanceSchema as PoolBalance, LimitsSchema } from "../../../durable-objects/pool-types";
 import { IdParam, IdempotencyHeader, ListQuery, PlainText, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import { CurrencyCode } from "../../settings/settings.schema";
@@ -7,9 +7,7 @@ import { CurrencyCode } from "../../settings/settings.schema";
 const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD", maxLength: 3 });
 const Minor = z.number().int().min(0).openapi({ description: "Integer minor units (cents)" });
 
-export const BalanceSchema = z
-  .object({ available: Minor, reserved: Minor, committed: Minor, funded: Minor, released: Minor, reversed: Minor, withdrawn: Minor })
-  .openapi("PoolBalance", { description: "available + reserved + committed = funded − withdrawn, always" });
+export const BalanceSchema = PoolBalance.openapi("PoolBalance", { description: "available + reserved + committed = funded − withdrawn, always" });
 
 export const PoolSchema = z
   .object({
