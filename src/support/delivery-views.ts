@@ -26,7 +26,7 @@ type Attempt = typeof deliveryAttempts.$inferSelect;
 /** A delivery row joined with its recipient, as the list queries return it. */
 export interface DeliveryListRow {
   id: string;
-  batch_id: string;
+  batch_id: string | null;
   status: Delivery["status"];
   status_reason: string | null;
   amount: number;

@@ -11,3 +11,4 @@ export * from "./delivery";
 export * from "./approvals";
 export * from "./reconciliation";
 export * from "./approvers";
+export * from "./campaigns";

@@ -11,7 +11,7 @@ export const MoneySchema = z.object({ amount: z.number().int(), currency: z.stri
 export const DeliverySchema = z
   .object({
     id: z.string().openapi({ example: "dlv_01jd3x..." }),
-    batch_id: z.string(),
+    batch_id: z.string().nullable().openapi({ description: "Null for a campaign reward (see campaign_id)" }),
     status: Status,
     status_reason: z.string().nullable(),
     amount: MoneySchema,
