@@ -22,6 +22,8 @@ import dev from "./routes/dev/dev.index";
 import { poolBench } from "./dev/pool-bench";
 import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
+import campaigns from "./routes/campaigns/campaigns.index";
+import events from "./routes/events/events.index";
 import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
@@ -74,7 +76,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, dev];
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, campaigns, events, dev];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 

@@ -185,3 +185,19 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
   ).bind(r.id, o.org, o.batchId, o.recipientId, o.poolId, o.productId, o.channel, o.amount, o.currency, o.item,
     r.reward.codeId, r.reward.cardId, o.attempts, r.leaseUntil, o.id, r.at);
 }
+
+export interface CampaignRewardRow {
+  id: string; org: string; outcomeId: string; campaignId: string; eventId: string; poolId: string; productId: string;
+  channel: "email" | "sms" | "link"; amount: number; currency: string; at: string;
+}
+
+/**
+ * The delivery of a campaign's reward, created `queued` and already committed: its value left the
+ * campaign's hold when the event was evaluated (item = delivery id). Once: a re-run evaluation adds nothing.
+ */
+export function createForCampaignReward(d1: D1Database, r: CampaignRewardRow): D1PreparedStatement {
+  return d1.prepare(
+    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+     VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?1, 1, ?11, ?11)`,
+  ).bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
+}
