@@ -5,6 +5,7 @@
  * (a conditional insert in D1, a commit in the pool DO). The outcome row's id is fixed per event and
  * campaign, so a re-run after a crash finds what the first run decided and finishes it.
  */
+import { appendAudit } from "../audit/audit";
 import { sha256Hex } from "../core/crypto";
 import { campaignRef, limitsOf, rewardOf } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
@@ -97,7 +98,11 @@ async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome
     }
     const stmts = [env.DB.prepare("UPDATE campaign_outcomes SET committed = 1 WHERE id = ?").bind(o.id)];
     if (o.outcome === "rewarded") stmts.push(deliveryRow(env, c, ev, o));
-    await env.DB.batch(stmts);
+    // The money moved: audited with the rows that record it. Should this fail, a retry of the event re-runs this step (the commit replays).
+    await appendAudit(env.DB, c.org, [{
+      actor: "system:campaigns", action: o.outcome === "rewarded" ? "campaign.reward_committed" : "campaign.reward_pending_approval", entityType: "campaign", entityId: c.id,
+      after: { event_id: ev.id, outcome_id: o.id, amount: o.amount, ...(o.outcome === "rewarded" ? { delivery_id: o.delivery_id } : {}) },
+    }], stmts);
     const committed = c.holdCount > 1 ? (await campaignHolds(env, campaignRef(c))).reduce((s, h) => s + h.committed, 0) : res.hold.committed;
     if (committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
   } else if (o.outcome === "rewarded") {

@@ -6,7 +6,7 @@ import { MAX_RULE_LENGTH } from "../../campaigns/rules";
 import { SKIP_REASONS } from "../../events/outcomes";
 import { Amount } from "../../settings/settings.schema";
 
-const Rule = z.string().trim().min(1).max(MAX_RULE_LENGTH).openapi({ description: "A CEL condition over `event` and `customer`", example: "event.properties.total >= 5000" });
+const Rule = z.string().min(1).max(MAX_RULE_LENGTH).refine((r) => r.trim() !== "", "a rule cannot be blank").openapi({ description: "A CEL condition over `event` and `customer`", example: "event.properties.total >= 5000" });
 const EventType = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and . _ : -").openapi({ example: "order.paid" });
 const Period = z.enum(["day", "week", "month", "lifetime"]);
 const Cap = z.strictObject({ count: z.number().int().min(1).max(1_000_000_000).optional(), amount: Amount.optional(), period: Period });
