@@ -1,3 +1,16 @@
+CREATE TABLE `campaign_approvals` (
+	`org` text NOT NULL,
+	`campaign_id` text NOT NULL,
+	`day` text NOT NULL,
+	`status` text NOT NULL,
+	`decided_by` text,
+	`decided_at` text,
+	`comment` text,
+	`created_at` text NOT NULL,
+	`updated_at` text NOT NULL,
+	PRIMARY KEY(`campaign_id`, `day`)
+);
+--> statement-breakpoint
 CREATE TABLE `campaign_events` (
 	`org` text NOT NULL,
 	`id` text NOT NULL,

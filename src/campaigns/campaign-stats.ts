@@ -10,13 +10,14 @@ export async function campaignCounts(d1: D1Database, campaignId: string) {
     .bind(campaignId)
     .all<{ outcome: string; reason: string | null; n: number }>();
   const skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
-  const counts = { events: 0, matched: 0, rewarded: 0, pending_approval: 0, skipped };
+  const counts = { events: 0, matched: 0, rewarded: 0, pending_approval: 0, rejected: 0, skipped };
   for (const r of results) {
     counts.events += r.n;
     if (r.outcome === "rewarded") counts.rewarded += r.n;
     else if (r.outcome === "pending_approval") counts.pending_approval += r.n;
+    else if (r.reason === "approval_rejected") counts.rejected += r.n;
     else if (r.reason && r.reason in skipped) skipped[r.reason as SkipReason] += r.n;
-    if (r.outcome !== "skipped" || MATCHED_SKIPS.includes(r.reason as SkipReason)) counts.matched += r.n;
+    if (r.outcome !== "skipped" || r.reason === "approval_rejected" || MATCHED_SKIPS.includes(r.reason as SkipReason)) counts.matched += r.n;
   }
   return counts;
 }

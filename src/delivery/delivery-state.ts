@@ -201,3 +201,13 @@ export function createForCampaignReward(d1: D1Database, r: CampaignRewardRow): D
      VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?1, 1, ?11, ?11)`,
   ).bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
 }
+
+/** The deliveries of a campaign's approved rewards of one day (committed at evaluation), created `queued`, once. */
+export function createForApprovedRewards(d1: D1Database, campaignId: string, day: string, at: string): D1PreparedStatement {
+  return d1.prepare(
+    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+     SELECT o.delivery_id, o.org, NULL, o.id, o.campaign_id, o.event_id, c.pool_id, c.product_id, c.channel, o.amount, c.currency, 'queued', o.delivery_id, 1, ?3, ?3
+     FROM campaign_outcomes o JOIN campaigns c ON c.id = o.campaign_id
+     WHERE o.campaign_id = ?1 AND o.approval_day = ?2 AND o.outcome = 'pending_approval' AND o.committed = 1`,
+  ).bind(campaignId, day, at);
+}

@@ -9,6 +9,7 @@ import { appendAudit } from "../audit/audit";
 import { sha256Hex } from "../core/crypto";
 import { campaignRef, limitsOf, rewardOf } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
+import { openApprovalRequest } from "../campaigns/approvals";
 import { autoPause, pauseThreshold } from "../campaigns/lifecycle";
 import { evaluateRule, type RuleContext } from "../campaigns/rules";
 import { createForCampaignReward } from "../delivery/delivery-state";
@@ -32,7 +33,7 @@ export interface Shared {
   suppressed: boolean;
 }
 
-interface StoredOutcome { id: string; outcome: string; reason: string | null; amount: number | null; delivery_id: string | null; committed: number }
+interface StoredOutcome { id: string; outcome: string; reason: string | null; amount: number | null; delivery_id: string | null; committed: number; approval_day: string | null }
 
 /** The ids of what one campaign does with one event: outcome row, delivery, pool item. */
 async function idsFor(org: string, eventId: string, campaignId: string) {
@@ -42,7 +43,7 @@ async function idsFor(org: string, eventId: string, campaignId: string) {
 
 export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
   const { outcomeId, deliveryId } = await idsFor(ev.org, ev.id, c.id);
-  const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
+  const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
   if (prior) return finish(env, c, ev, prior);
   const skip = (reason: SkipReason, detail?: string) => recordSkip(env, c, ev, outcomeId, reason, detail);
 
@@ -78,11 +79,11 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
   const limits = limitsOf(c);
   const inserted = await insertWithinCaps(env.DB, row, limits).run();
   if (inserted.meta.changes === 0) {
-    const raced = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
+    const raced = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
     if (raced) return finish(env, c, ev, raced);
     return skip((await customerCapReached(env.DB, row, limits)) ? "customer_cap" : "campaign_cap");
   }
-  return finish(env, c, ev, { id: outcomeId, outcome: row.outcome, reason: null, amount, delivery_id: deliveryId, committed: 0 });
+  return finish(env, c, ev, { id: outcomeId, outcome: row.outcome, reason: null, amount, delivery_id: deliveryId, committed: 0, approval_day: row.approvalDay });
 }
 
 /** Commits a claimed reward from the budget (once: item id = delivery id) and creates its delivery; or turns it into budget_exhausted. */
@@ -108,6 +109,8 @@ async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome
   } else if (o.outcome === "rewarded") {
     await deliveryRow(env, c, ev, o).run();
   }
+  // Opened after the commit, so a decision never closes a request over a reward it could not see.
+  if (o.outcome === "pending_approval") await openApprovalRequest(env, c, o.approval_day!);
   if (o.outcome === "pending_approval") return { campaign_id: c.id, outcome: "pending_approval", amount: o.amount! };
   return { campaign_id: c.id, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
 }
@@ -124,7 +127,7 @@ async function recordSkip(env: Env, c: CampaignRow, ev: EventFacts, id: string, 
     `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, external_id, occurred_at, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, 'skipped', ?6, ?7, ?8, ?9, ?10)`,
   ).bind(id, ev.org, c.id, ev.id, ev.customer.key, reason, detail ?? null, ev.customer.input.external_id, ev.occurredAt, new Date().toISOString()).run();
-  const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed FROM campaign_outcomes WHERE id = ?").bind(id).first<StoredOutcome>();
+  const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(id).first<StoredOutcome>();
   return stored && stored.outcome !== "skipped" ? finish(env, c, ev, stored) : { campaign_id: c.id, outcome: "skipped", reason: (stored?.reason ?? reason) as SkipReason };
 }
 

@@ -102,3 +102,24 @@ export const campaignOutcomes = sqliteTable(
     index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
   ],
 );
+
+/**
+ * Rewards at or above a campaign's approval threshold wait, gathered into one request per campaign
+ * per UTC day; a decision covers every reward of the day pending at that moment, and a reward that
+ * arrives later the same day opens the request again.
+ */
+export const campaignApprovals = sqliteTable(
+  "campaign_approvals",
+  {
+    org: text("org").notNull(),
+    campaignId: text("campaign_id").notNull(),
+    day: text("day").notNull(),
+    status: text("status", { enum: ["open", "approved", "rejected"] }).notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: text("decided_at"),
+    comment: text("comment"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.day] })],
+);

@@ -1,6 +1,7 @@
 import { named } from "../../core/openapi";
 import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import * as campaigns from "../../campaigns/campaigns.service";
+import * as approvals from "../../campaigns/approvals";
 import * as lifecycle from "../../campaigns/lifecycle";
 import * as routeDefs from "./campaigns.routes";
 
@@ -30,6 +31,15 @@ const act = (fn: Action): AppRouteHandler<typeof routes.pauseCampaign> => async 
 const topUpCampaign: AppRouteHandler<typeof routes.topUpCampaign> = async (c) =>
   c.json(await lifecycle.topUpCampaign(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json").amount, c.var.requestId), 200);
 
+const listCampaignApprovals: AppRouteHandler<typeof routes.listCampaignApprovals> = async (c) =>
+  c.json(await approvals.listApprovals(c.env, c.var.auth.org, c.req.valid("param").id), 200);
+
+const decideCampaignApproval: AppRouteHandler<typeof routes.decideCampaignApproval> = async (c) => {
+  const { id, day } = c.req.valid("param");
+  const { decision, comment } = c.req.valid("json");
+  return c.json(await approvals.decideApproval(c.env, c.var.auth, id, day, decision, comment ?? null, c.var.requestId), 200);
+};
+
 export default createRouter()
   .openapi(routes.createCampaign, createCampaign)
   .openapi(routes.listCampaigns, listCampaigns)
@@ -39,4 +49,6 @@ export default createRouter()
   .openapi(routes.pauseCampaign, act(lifecycle.pauseCampaign))
   .openapi(routes.resumeCampaign, act(lifecycle.resumeCampaign))
   .openapi(routes.endCampaign, act(lifecycle.endCampaign))
-  .openapi(routes.topUpCampaign, topUpCampaign);
+  .openapi(routes.topUpCampaign, topUpCampaign)
+  .openapi(routes.listCampaignApprovals, listCampaignApprovals)
+  .openapi(routes.decideCampaignApproval, decideCampaignApproval);

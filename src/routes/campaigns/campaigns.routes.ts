@@ -61,3 +61,20 @@ export const topUpCampaign = createRoute({
   request: { params: CampaignId, headers: IdempotencyHeader, body: jsonBody(s.TopUp) },
   responses: { 200: json(s.CampaignSchema, "The campaign"), ...problems(400, 401, 403, 404, 409, 422) },
 });
+
+export const listCampaignApprovals = createRoute({
+  method: "get", path: "/v1/campaigns/{id}/approvals", tags, summary: "Approval requests: one per campaign per UTC day, every pending reward listed",
+  ...protect("any"),
+  request: { params: CampaignId },
+  responses: { 200: json(s.ApprovalRequests, "The last 60 days with requests, newest first"), ...problems(401, 403, 404) },
+});
+
+export const decideCampaignApproval = createRoute({
+  method: "post", path: "/v1/campaigns/{id}/approvals/{day}", tags, summary: "Approve or reject a day's pending rewards",
+  description:
+    "Finance decides for every reward of the day pending at this moment: approve creates their deliveries (queued at once), reject gives their value back to the campaign's budget. " +
+    "Whoever created or edited the campaign is refused (403 `self_approval_forbidden`, four-eyes); a decided day answers 409 `already_decided` until a new pending reward reopens it.",
+  ...protect(["finance"]),
+  request: { params: s.ApprovalDay, headers: IdempotencyHeader, body: jsonBody(s.ApprovalDecision) },
+  responses: { 200: json(s.ApprovalResult, "What was decided"), ...problems(400, 401, 403, 404, 409, 422) },
+});

@@ -92,10 +92,32 @@ export const CampaignSchema = z
     ends_at: z.string().nullable(),
     owner_email: z.string().nullable(),
     paused_reason: z.string().nullable().openapi({ description: "budget_threshold, budget_exhausted, or manual" }),
-    counts: z.object({ events: N, matched: N, rewarded: N, pending_approval: N, skipped: z.record(z.enum(SKIP_REASONS), N) }),
+    counts: z.object({ events: N, matched: N, rewarded: N, pending_approval: N, rejected: N.openapi({ description: "Rewards refused at approval (their value went back to the budget)" }), skipped: z.record(z.enum(SKIP_REASONS), N) })
+      .openapi({ description: "events: evaluated by this campaign; matched: passed status, window, contact and rules (rewarded, pending, rejected, or stopped by a cap or the budget)" }),
     spend_by_day: z.array(z.object({ day: z.string(), amount: N, rewards: N })),
     created_by: z.string(),
     created_at: z.string(),
     updated_at: z.string(),
   })
   .openapi("Campaign");
+
+export const ApprovalDay = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "cmp_01J..." }),
+  day: z.iso.date().openapi({ param: { name: "day", in: "path" }, example: "2026-12-07", maxLength: 10 }),
+});
+export const ApprovalDecision = z
+  .strictObject({ decision: z.enum(["approve", "reject"]), comment: z.string().max(1000).optional() })
+  .openapi("CampaignApprovalDecision");
+export const ApprovalRequests = z
+  .object({
+    data: z.array(z.object({
+      day: z.string(), status: z.enum(["open", "approved", "rejected"]), decided_by: z.string().nullable(), decided_at: z.string().nullable(),
+      comment: z.string().nullable(), currency: z.string(),
+      pending: z.array(z.object({ event_id: z.string(), amount: N, external_id: z.string().nullable(), created_at: z.string() })),
+      decided: z.array(z.object({ event_id: z.string(), amount: N, outcome: z.enum(["approved", "rejected"]) })),
+    })),
+  })
+  .openapi("CampaignApprovalRequests");
+export const ApprovalResult = z
+  .object({ day: z.string(), decision: z.enum(["approve", "reject"]), rewards: N, total: N })
+  .openapi("CampaignApprovalResult");
