@@ -88,7 +88,7 @@ describe("campaign lifecycle", () => {
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
     const audit = await env.DB.prepare("SELECT action FROM audit_events WHERE entity_id = ? ORDER BY seq").bind(id).all<{ action: string }>();
     expect(audit.results.map((a) => a.action)).toEqual([
-      "campaign.created", "campaign.activated", "campaign.paused", "campaign.resumed", "campaign.ended", "campaign.budget_released",
+      "campaign.created", "campaign.activated", "campaign.reward_committed", "campaign.paused", "campaign.resumed", "campaign.ended", "campaign.budget_released",
     ]);
   });
 
