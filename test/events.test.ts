@@ -68,6 +68,9 @@ describe("POST /v1/events", () => {
     const paused = await activeCampaign(s, { trigger: { event: "paused.test" } });
     await callJson(`/v1/campaigns/${paused}/pause`, { method: "POST", token: s.tokens.operator });
     expect(await reason({ ...orderPaid(), type: "paused.test" })).toEqual(["campaign_paused"]);
+    const draft = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger: { event: "draft.test" } }) });
+    expect(draft.status).toBe(201);
+    expect(await reason({ ...orderPaid(), type: "draft.test" })).toEqual(["campaign_not_active"]);
     const ended = await activeCampaign(s, { trigger: { event: "ended.test" } });
     await callJson(`/v1/campaigns/${ended}/end`, { method: "POST", token: s.tokens.operator });
     expect(await reason({ ...orderPaid(), type: "ended.test" })).toEqual(["campaign_not_active"]);

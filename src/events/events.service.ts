@@ -45,7 +45,7 @@ export async function ingestEvent(env: Env, auth: Auth, input: EventInput, _requ
 
   const ev: EventFacts = { org: auth.org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer };
   const { results: matching } = await env.DB.prepare(
-    `SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 AND status IN ('active', 'paused', 'ended') ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`,
+    `SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`,
   ).bind(auth.org, input.type).all<Record<string, unknown>>();
   const outcomes: OutcomeView[] = [];
   if (matching.length > 0) {

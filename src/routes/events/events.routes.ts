@@ -8,7 +8,7 @@ const tags = ["Events"];
 export const postEvent = createRoute({
   method: "post", path: "/v1/events", tags, summary: "Report an event; every campaign it triggers evaluates it",
   description:
-    "202 with one outcome per campaign whose trigger is this event type (active, paused or ended): `rewarded` (with `delivery_id`), `pending_approval`, or `skipped` with a reason. " +
+    "202 with one outcome per campaign whose trigger is this event type (a draft or ended one answers `skipped`/`campaign_not_active`): `rewarded` (with `delivery_id`), `pending_approval`, or `skipped` with a reason. " +
     "The same `id` again answers the first evaluation and never rewards twice, even when copies arrive at once (409 `conflict` with Retry-After only if the first is still running after 20 s).",
   ...protect(["integrator"]),
   request: { headers: IdempotencyHeader, body: jsonBody(s.EventInput) },

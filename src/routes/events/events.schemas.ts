@@ -12,7 +12,7 @@ export const EventCustomer = z.strictObject({
   email: z.string().max(MAX_EMAIL_LENGTH).optional(),
   phone: z.string().max(40).optional(),
   name: PlainText(200).optional(),
-  country: z.string().regex(/^[A-Z]{2}$/).openapi({ maxLength: 2, example: "US" }).optional(),
+  country: z.string().regex(/^[A-Za-z]{2}$/, "an ISO 3166-1 alpha-2 code").transform((c) => c.toUpperCase()).openapi({ maxLength: 2, example: "US" }).optional(),
   attributes: Json.optional().openapi({ description: "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys" }),
 });
 
