@@ -41,6 +41,23 @@ describe("campaign rules are compiled when the campaign is saved", () => {
   });
 });
 
+describe("trigger kinds of a later release", () => {
+  it("stores date_attribute, inactivity, schedule and segment_entered triggers, which never fire on events", async () => {
+    const s = await campaignSetup(uniqueOrg("ct"));
+    for (const trigger of [{ kind: "date_attribute", attribute: "birthday" }, { kind: "inactivity", days: 30 }, { kind: "schedule", cron: "0 9 * * 1", segment_id: "seg_1" }, { kind: "segment_entered", segment_id: "seg_1" }]) {
+      const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger }) });
+      expect(res.status).toBe(201);
+      expect(res.body.trigger).toEqual(trigger);
+    }
+    expect((await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger: { kind: "moon_phase" } }) })).status).toBe(400);
+    const listed = await callJson("/v1/campaigns?limit=2", { token: s.tokens.support });
+    expect(listed.body.data).toHaveLength(2);
+    const next = await callJson(`/v1/campaigns?limit=2&cursor=${listed.body.next_cursor}`, { token: s.tokens.support });
+    expect(next.body.data).toHaveLength(2);
+    expect((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes).toEqual([]);
+  });
+});
+
 describe("campaign lifecycle", () => {
   it("activation reserves the budget; 409 insufficient_funds when the pool cannot cover it", async () => {
     const s = await campaignSetup(uniqueOrg("cl"), 50_000);
