@@ -20,6 +20,7 @@ CREATE TABLE `campaign_events` (
 	`status` text NOT NULL,
 	`claimed_until` text,
 	`body_hash` text NOT NULL,
+	`payload` text NOT NULL,
 	`response` text,
 	`created_by` text NOT NULL,
 	`created_at` text NOT NULL,
@@ -27,6 +28,7 @@ CREATE TABLE `campaign_events` (
 	PRIMARY KEY(`org`, `id`)
 );
 --> statement-breakpoint
+CREATE INDEX `campaign_events_evaluating` ON `campaign_events` (`claimed_until`) WHERE status = 'evaluating';--> statement-breakpoint
 CREATE TABLE `campaign_outcomes` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org` text NOT NULL,

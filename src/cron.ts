@@ -7,6 +7,7 @@ import { releaseOrphanHolds } from "./batches/orphan-holds";
 import { releaseDueBatches } from "./batches/release";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
+import { finishAbandonedEvaluations } from "./events/events.service";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 import { redactTokens } from "./core/redact";
 
@@ -21,6 +22,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "batches.orphan-hold-sweep": releaseOrphanHolds,
     "delivery.stuck-sweep": sweepStuckDeliveries,
     "delivery.stalled-release-sweep": sweepStalledReleases,
+    "events.abandoned-evaluations": finishAbandonedEvaluations,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

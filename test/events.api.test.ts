@@ -2,6 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { runCron } from "../src/cron";
+
+/** A claim left behind by a crashed request: still evaluating, its lease long past. */
+async function abandonedClaim(org: string, event: ReturnType<typeof orderPaid>) {
+  await env.DB.prepare(
+    `INSERT INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, payload, created_by, created_at)
+     VALUES (?, ?, 'order.paid', ?, 'x', 'evaluating', '2020-01-01T00:00:00.000Z', 'h', ?, 'shop', ?)`,
+  ).bind(org, event.id, event.occurred_at, JSON.stringify(event), new Date().toISOString()).run();
+}
 
 describe("events API", () => {
   it("answers a batch of events one by one, in order, deduplicating within it", async () => {
@@ -42,14 +51,22 @@ describe("events API", () => {
     const s = await campaignSetup(uniqueOrg("eb"));
     const id = await activeCampaign(s);
     const event = orderPaid();
-    // A claim left behind by a crashed request: still evaluating, its lease long past.
-    await env.DB.prepare(
-      `INSERT INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, created_by, created_at)
-       VALUES (?, ?, 'order.paid', ?, 'x', 'evaluating', '2020-01-01T00:00:00.000Z', 'h', 'shop', ?)`,
-    ).bind(s.org, event.id, event.occurred_at, new Date().toISOString()).run();
+    await abandonedClaim(s.org, event);
     const first = await postEvent(s.tokens.integrator, event);
     expect(first.body.outcomes).toEqual([{ campaign_id: id, outcome: "rewarded", delivery_id: expect.any(String) }]);
     expect((await postEvent(s.tokens.integrator, event)).body).toEqual(first.body);
+    expect((await s.stub.getBalance() as any).balance.committed).toBe(1000);
+  });
+
+  it("the five-minute cron finishes an abandoned evaluation from its stored payload", async () => {
+    const s = await campaignSetup(uniqueOrg("eb"));
+    const id = await activeCampaign(s);
+    const event = orderPaid();
+    await abandonedClaim(s.org, event);
+    expect(await runCron(env, "*/5 * * * *", new Date())).toMatchObject({ "events.abandoned-evaluations": "ok" });
+    const record = await callJson(`/v1/events/${event.id}`, { token: s.tokens.support });
+    expect(record.body).toMatchObject({ status: "done", outcomes: [{ campaign_id: id, outcome: "rewarded" }] });
+    expect((await postEvent(s.tokens.integrator, event)).body.outcomes[0]).toMatchObject({ campaign_id: id, outcome: "rewarded" });
     expect((await s.stub.getBalance() as any).balance.committed).toBe(1000);
   });
 });

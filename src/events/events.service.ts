@@ -36,13 +36,38 @@ export async function ingestEvent(env: Env, auth: Auth, input: EventInput, _requ
   const occurredAt = new Date(input.occurred_at).toISOString();
   const customer = readCustomer(input.customer);
   const now = new Date();
+  const payload = JSON.stringify(input);
   const claim = await env.DB.prepare(
-    `INSERT OR IGNORE INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, created_by, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, 'evaluating', ?6, ?7, ?8, ?9)`,
+    `INSERT OR IGNORE INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, payload, created_by, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, 'evaluating', ?6, ?7, ?8, ?9, ?10)`,
   ).bind(auth.org, input.id, input.type, occurredAt, customer.key, new Date(now.getTime() + LEASE_MS).toISOString(),
-    await sha256Hex(JSON.stringify(input)), auth.sub, now.toISOString()).run();
+    await sha256Hex(payload), payload, auth.sub, now.toISOString()).run();
   if (claim.meta.changes === 0 && !(await takeOver(env, auth.org, input.id))) return awaitAnswer(env, auth.org, input.id);
+  return evaluateClaimed(env, auth.org, input);
+}
 
+/**
+ * Evaluations whose request died (a crash, a timeout) and whose source never sent the event again:
+ * finished from the stored payload, so a reward committed in the pool always gets its delivery.
+ */
+export async function finishAbandonedEvaluations(env: Env, now: Date): Promise<number> {
+  const { results } = await env.DB.prepare(
+    "SELECT org, id, payload FROM campaign_events WHERE status = 'evaluating' AND claimed_until < ? ORDER BY claimed_until LIMIT 50",
+  ).bind(now.toISOString()).all<{ org: string; id: string; payload: string }>();
+  let done = 0;
+  for (const r of results) {
+    if (!(await takeOver(env, r.org, r.id))) continue;
+    await evaluateClaimed(env, r.org, JSON.parse(r.payload) as EventInput);
+    done += 1;
+  }
+  return done;
+}
+
+/** Runs the evaluation this caller holds the claim of, records the answer and queues the rewards. */
+async function evaluateClaimed(env: Env, org: string, input: EventInput): Promise<EventAnswer> {
+  const auth = { org };
+  const occurredAt = new Date(input.occurred_at).toISOString();
+  const customer = readCustomer(input.customer);
   const ev: EventFacts = { org: auth.org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer };
   const { results: matching } = await env.DB.prepare(
     `SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`,

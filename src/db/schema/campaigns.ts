@@ -1,4 +1,5 @@
 /** Campaigns (standing reward rules), the events they evaluate, and one outcome per event and campaign. */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -56,12 +57,18 @@ export const campaignEvents = sqliteTable(
     status: text("status", { enum: ["evaluating", "done"] }).notNull(),
     claimedUntil: text("claimed_until"),
     bodyHash: text("body_hash").notNull(),
+    /** The event as received, so an evaluation whose request died can be finished by the sweep. */
+    payload: text("payload").notNull(),
     response: text("response"),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     completedAt: text("completed_at"),
   },
-  (t) => [primaryKey({ columns: [t.org, t.id] })],
+  (t) => [
+    primaryKey({ columns: [t.org, t.id] }),
+    // The sweep's look-up: evaluations still running, by lease.
+    index("campaign_events_evaluating").on(t.claimedUntil).where(sql`status = 'evaluating'`),
+  ],
 );
 
 /**
