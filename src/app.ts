@@ -23,6 +23,8 @@ import pools from "./routes/pools/pools.index";
 import batches from "./routes/batches/batches.index";
 import cards from "./routes/cards/cards.index";
 import liability from "./routes/liability/liability.index";
+import campaigns from "./routes/campaigns/campaigns.index";
+import events from "./routes/events/events.index";
 import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
@@ -78,7 +80,7 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, webhooks, dev];
+const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, campaigns, events, webhooks, dev];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 

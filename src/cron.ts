@@ -8,6 +8,7 @@ import { releaseDueBatches } from "./approvals/release";
 import { expireDueCards } from "./cards/expiry";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
+import { finishAbandonedEvaluations } from "./events/events.service";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 import { redactTokens } from "./core/redact";
 import { emitLowBalances } from "./webhooks/low-balance";
@@ -27,6 +28,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "cards.expire": expireDueCards,
     "webhooks.outbox-sweep": sweepWebhooks,
     "webhooks.pool-low-balance": emitLowBalances,
+    "events.abandoned-evaluations": finishAbandonedEvaluations,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -1,12 +1,17 @@
 /** Reads what a delivery step needs: the batch and product once, the recipients of the claimed deliveries. */
 import type { Env } from "../env";
+import { batchHoldId } from "../pools/op-ids";
 import { getSettings } from "../settings/settings.service";
 import type { RevealedCode } from "./rewards";
 import type { RewardTemplate } from "./templates";
 
 export interface DeliveryContext {
   org: string;
-  batchId: string;
+  /** Null for a campaign's rewards (campaignId set instead). */
+  batchId: string | null;
+  campaignId: string | null;
+  /** The pool hold the value commits from (a campaign's rewards arrive already committed). */
+  holdId: string;
   batchName: string;
   poolId: string;
   productId: string;
@@ -46,16 +51,32 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
   if (!row) return null;
   const settings = await getSettings(env.DB, org);
   return {
-    org, batchId, batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id), currency: String(row.currency),
+    org, batchId, campaignId: null, holdId: batchHoldId(batchId), batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id), currency: String(row.currency),
     productKind: row.kind as DeliveryContext["productKind"], productName: String(row.product_name), expiresAfterDays: row.expires_after_days as number | null,
     campaign: String(row.campaign), template: settings.reward_template,
+  };
+}
+
+/** A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed. */
+export async function loadCampaignContext(env: Env, org: string, campaignId: string): Promise<DeliveryContext | null> {
+  const row = await env.DB.prepare(
+    `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name, p.expires_after_days
+     FROM campaigns c JOIN products p ON p.id = c.product_id WHERE c.id = ? AND c.org = ?`,
+  ).bind(campaignId, org).first<Record<string, string | number | null>>();
+  if (!row) return null;
+  const settings = await getSettings(env.DB, org);
+  return {
+    org, batchId: null, campaignId, holdId: `hold_${campaignId}`, batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id),
+    currency: String(row.currency), productKind: row.kind as DeliveryContext["productKind"], productName: String(row.product_name),
+    expiresAfterDays: row.expires_after_days as number | null, campaign: String(row.name), template: settings.reward_template,
   };
 }
 
 export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
   if (rows.length === 0) return [];
   const { results } = await env.DB.prepare(
-    "SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?))",
+    `SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))
+     UNION ALL SELECT id, name, email, phone, external_id, customer_key, NULL FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))`,
   ).bind(JSON.stringify(rows.map((r) => r.recipient_id))).all<Record<string, string | null>>();
   const byId = new Map(results.map((r) => [r.id!, r]));
   return rows.map((row) => {

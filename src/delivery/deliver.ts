@@ -7,10 +7,10 @@
 import { appendAudit, type AuditInput } from "../audit/audit";
 import type { Env } from "../env";
 import { commitDeliveries, refundDelivery } from "../pools/delivery-value";
-import { batchHoldId } from "../pools/op-ids";
+
 import { openExceptions, type ExceptionInput } from "../exceptions/exceptions.open";
 import { claim as claimStatement, settle } from "./delivery-state";
-import { attachRecipients, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
+import { attachRecipients, loadCampaignContext, loadContext, type Claimed, type ClaimedRow, type DeliveryContext } from "./deliver.load";
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
 import { backoffSeconds, LEASE_MS } from "./retry-policy";
@@ -22,9 +22,10 @@ export type Decision = { ack: true } | { ack: false; delaySeconds: number };
 
 interface Final { id: string; item?: string; attempts?: number; status: "delivered" | "failed" | "held" | "queued"; reason: string | null; masked?: string | null; committed?: boolean; refund?: boolean }
 
-export async function deliver(env: Env, org: string, batchId: string, deliveryIds: string[], attempt: number): Promise<Map<string, Decision>> {
+export async function deliver(env: Env, org: string, source: { batchId?: string; campaignId?: string }, deliveryIds: string[], attempt: number): Promise<Map<string, Decision>> {
   const decisions = new Map<string, Decision>();
-  const ctx = await loadContext(env, org, batchId);
+  const ctx = source.batchId ? await loadContext(env, org, source.batchId) : await loadCampaignContext(env, org, source.campaignId!);
+  const batchId = source.batchId ?? null;
   const claimed = ctx ? await attachRecipients(env, await claim(env, org, deliveryIds)) : [];
   const claimedIds = new Set(claimed.map((c) => c.id));
   for (const id of deliveryIds) if (!claimedIds.has(id)) decisions.set(id, await unclaimedDecision(env, id));
@@ -58,7 +59,7 @@ export async function deliver(env: Env, org: string, batchId: string, deliveryId
     }
   }
   await refundFailed(env, ctx, finals);
-  await record(env, org, batchId, finals, outcomes, exceptions);
+  await record(env, org, batchId, ctx.campaignId, finals, outcomes, exceptions);
   failpoint(env, "before_ack");
   for (const c of claimed) if (!decisions.has(c.id)) decisions.set(c.id, { ack: true });
   return decisions;
@@ -84,7 +85,7 @@ async function commitValue(env: Env, ctx: DeliveryContext, list: Claimed[], onRe
   const uncommitted = list.filter((c) => !c.committed);
   if (uncommitted.length === 0) return list;
   const items = uncommitted.map((c) => ({ id: c.item, amount: c.amount, recipientKey: c.recipientKey ?? "" }));
-  const res = await commitDeliveries(env, ctx.poolId, batchHoldId(ctx.batchId), items, "system:delivery");
+  const res = await commitDeliveries(env, ctx.poolId, ctx.holdId, items, "system:delivery");
   if (!res.ok) {
     for (const c of uncommitted) onRefused(c, res.code, res.detail);
     return list.filter((c) => c.committed);
@@ -117,12 +118,12 @@ function toJob(ctx: DeliveryContext, c: Claimed) {
   };
 }
 
-async function record(env: Env, org: string, batchId: string, finals: Final[], outcomes: Awaited<ReturnType<typeof sendRewards>>, exceptions: ExceptionInput[]) {
+async function record(env: Env, org: string, batchId: string | null, campaignId: string | null, finals: Final[], outcomes: Awaited<ReturnType<typeof sendRewards>>, exceptions: ExceptionInput[]) {
   const now = new Date().toISOString();
   const update = settle(env.DB, finals, now);
   const events: AuditInput[] = finals
     .filter((f) => f.status !== "queued")
-    .map((f) => ({ actor: "system:delivery", action: `delivery.${f.status}`, entityType: "delivery", entityId: f.id, after: { status: f.status, reason: f.reason, batch_id: batchId } }));
+    .map((f) => ({ actor: "system:delivery", action: `delivery.${f.status}`, entityType: "delivery", entityId: f.id, after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) } }));
   // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
   const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
   const freeCodes = failed.length

@@ -185,3 +185,29 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
   ).bind(r.id, o.org, o.batchId, o.recipientId, o.poolId, o.productId, o.channel, o.amount, o.currency, o.item,
     r.reward.codeId, r.reward.cardId, o.attempts, r.leaseUntil, o.id, r.at);
 }
+
+export interface CampaignRewardRow {
+  id: string; org: string; outcomeId: string; campaignId: string; eventId: string; poolId: string; productId: string;
+  channel: "email" | "sms" | "link"; amount: number; currency: string; at: string;
+}
+
+/**
+ * The delivery of a campaign's reward, created `queued` and already committed: its value left the
+ * campaign's hold when the event was evaluated (item = delivery id). Once: a re-run evaluation adds nothing.
+ */
+export function createForCampaignReward(d1: D1Database, r: CampaignRewardRow): D1PreparedStatement {
+  return d1.prepare(
+    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+     VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?1, 1, ?11, ?11)`,
+  ).bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
+}
+
+/** The deliveries of a campaign's approved rewards of one day (committed at evaluation), created `queued`, once. */
+export function createForApprovedRewards(d1: D1Database, campaignId: string, day: string, at: string): D1PreparedStatement {
+  return d1.prepare(
+    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+     SELECT o.delivery_id, o.org, NULL, o.id, o.campaign_id, o.event_id, c.pool_id, c.product_id, c.channel, o.amount, c.currency, 'queued', o.delivery_id, 1, ?3, ?3
+     FROM campaign_outcomes o JOIN campaigns c ON c.id = o.campaign_id
+     WHERE o.campaign_id = ?1 AND o.approval_day = ?2 AND o.outcome = 'pending_approval' AND o.committed = 1`,
+  ).bind(campaignId, day, at);
+}

@@ -31,6 +31,9 @@ export async function moveOperationId(kind: "fund" | "withdraw", auth: Auth, key
   return key ? `${kind}:key:${await sha256Hex(`${auth.org}\n${auth.sub}\n${key}`)}` : newId("op");
 }
 
+/** A campaign's budget: its first hold, then one more per top-up (a hold cannot grow). */
+export const campaignHoldId = (campaignId: string, n: number) => (n === 0 ? `hold_${campaignId}` : `hold_${campaignId}_${n}`);
+
 /** A fresh id for an operation that must never replay an earlier one (a hold may be reopened since). */
 const fresh = (prefix: string) => `${prefix}_${crypto.randomUUID()}`;
 
@@ -68,6 +71,12 @@ export const opIds = {
   creditReserve: (creditId: string) => `credit-reserve:${creditId}`,
   creditRelease: (creditId: string) => `credit-release:${creditId}`,
   creditRefund: (creditId: string) => `credit-refund:${creditId}`,
+  /** Fresh per attempt: a refused activation or top-up must not answer the next one (the hold id keeps it one hold). */
+  reserveCampaignHold: (holdId: string) => `campaign-reserve:${holdId}:${crypto.randomUUID()}`,
+  /** Once per reward: a rejected or failed reward's value goes back to its hold. */
+  refundCampaignReward: (itemId: string) => `campaign-refund:${itemId}`,
+  /** Once per hold: ending a campaign releases each hold's rest. */
+  endCampaignHold: (holdId: string) => `campaign-end:${holdId}`,
   /** The card Durable Object's side of the same credit: adds the bonus bucket once. */
   cardCredit: (creditId: string) => `credit:${creditId}`,
 };

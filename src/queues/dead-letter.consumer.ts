@@ -39,7 +39,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   }
 }
 
-async function failDelivery(env: Env, org: string, batchId: string, deliveryId: string): Promise<void> {
+async function failDelivery(env: Env, org: string, batchId: string | undefined, deliveryId: string): Promise<void> {
   const d = await env.DB.prepare("SELECT id, status, committed, item, pool_id, attempts FROM deliveries WHERE id = ? AND org = ?")
     .bind(deliveryId, org)
     .first<{ id: string; status: string; committed: number; item: string; pool_id: string; attempts: number }>();
@@ -56,9 +56,9 @@ async function failDelivery(env: Env, org: string, batchId: string, deliveryId: 
   const now = new Date().toISOString();
   const update = failExhausted(env.DB, d.id, reason, now);
   const exc = openExceptions(env.DB, [{
-    org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId,
+    org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId: batchId ?? null,
     detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),
   }])!;
   await appendAudit(env.DB, org, [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason } }], [update, exc]);
-  await completeBatchIfDone(env, org, batchId);
+  if (batchId) await completeBatchIfDone(env, org, batchId);
 }

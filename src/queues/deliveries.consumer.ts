@@ -23,7 +23,7 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env):
     }
     const body = parsed.data;
     if (body.type === "deliver") {
-      const key = `${body.org}\n${body.batchId}`;
+      const key = `${body.org}\n${body.batchId ?? body.campaignId}`;
       deliverGroups.set(key, [...(deliverGroups.get(key) ?? []), msg]);
       continue;
     }
@@ -61,8 +61,8 @@ async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): 
   const attempt = Math.max(...msgs.map((m) => m.attempts));
   try {
     const ids = [...new Set(msgs.flatMap((m) => idsOf(m.body as DeliverMessage)))];
-    const decisions = await deliver(env, first.org, first.batchId, ids, attempt);
-    await completeBatchIfDone(env, first.org, first.batchId);
+    const decisions = await deliver(env, first.org, { batchId: first.batchId, campaignId: first.campaignId }, ids, attempt);
+    if (first.batchId) await completeBatchIfDone(env, first.org, first.batchId);
     for (const msg of msgs) {
       // A message is acked once all its deliveries are settled; otherwise it comes back after the longest delay asked for.
       const waits = idsOf(msg.body as DeliverMessage).map((id) => decisions.get(id) ?? { ack: true as const });

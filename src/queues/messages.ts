@@ -31,11 +31,14 @@ export const DeliverMessage = z
   .strictObject({
     type: z.literal("deliver"),
     org: z.string(),
-    batchId: z.string(),
+    /** A batch's deliveries carry batchId; a campaign's rewards carry campaignId instead. */
+    batchId: z.string().optional(),
+    campaignId: z.string().optional(),
     deliveryId: z.string().optional(),
     deliveryIds: z.array(z.string()).min(1).max(DELIVERIES_PER_MESSAGE).optional(),
   })
-  .refine((m) => (m.deliveryId === undefined) !== (m.deliveryIds === undefined), "deliveryId or deliveryIds, not both");
+  .refine((m) => (m.deliveryId === undefined) !== (m.deliveryIds === undefined), "deliveryId or deliveryIds, not both")
+  .refine((m) => (m.batchId === undefined) !== (m.campaignId === undefined), "batchId or campaignId, not both");
 
 /** The delivery ids a deliver message names. */
 export const idsOf = (m: { deliveryId?: string; deliveryIds?: string[] }): string[] => m.deliveryIds ?? (m.deliveryId ? [m.deliveryId] : []);

@@ -19,14 +19,15 @@ import { inWindow, ms, percentiles, periodKey, type Period, type Window } from "
 
 export interface SummaryQuery extends Window { period: Period }
 
-const SPEND_KEYS = { campaign: "b.campaign", cost_center: "b.cost_center", pool: "d.pool_id" } as const;
+// A campaign reward has no batch: it is reported under its campaign's id.
+const SPEND_KEYS = { campaign: "COALESCE(b.campaign, d.campaign_id)", cost_center: "b.cost_center", pool: "d.pool_id" } as const;
 type Row = Record<string, string | number | null>;
 
 export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery) {
   const bind = (sql: string) => d1.prepare(sql).bind(org, q.from ?? null, q.to ?? null);
   const now = (sql: string) => d1.prepare(sql).bind(org);
   const spend = (key: string) =>
-    bind(`SELECT ${key} AS key, d.currency, SUM(d.amount) AS amount, COUNT(*) AS deliveries FROM deliveries d JOIN batches b ON b.id = d.batch_id
+    bind(`SELECT ${key} AS key, d.currency, SUM(d.amount) AS amount, COUNT(*) AS deliveries FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
           WHERE d.org = ?1 AND d.status = 'delivered' AND ${inWindow("d.delivered_at")} GROUP BY 1, 2 ORDER BY 1, 2`);
   const considered = `d.org = ?1 AND d.status <> 'reissued' AND ${inWindow("d.created_at")}`;
   const results = await d1.batch<Row>([

@@ -7,13 +7,14 @@ import { AppError } from "../core/errors";
 import { emailKey, isValidEmail, toE164 } from "../core/contacts";
 import { decodeCursor, encodeCursor } from "../core/pagination";
 import { createDb } from "../db/client";
-import { batchRecipients, deliveries } from "../db/schema";
+import { batchRecipients, campaignOutcomes, deliveries } from "../db/schema";
 import type { DeliveryStatus } from "./delivery-store";
 import type { DeliveryListRow } from "./delivery-views";
 
 export interface DeliveryFilter {
   id?: string;
   batch_id?: string;
+  campaign_id?: string;
   status?: DeliveryStatus;
   recipient_email?: string;
   recipient_phone?: string;
@@ -37,7 +38,7 @@ const byRecipient = (f: DeliveryFilter) => Boolean(f.recipient_email || f.recipi
  */
 function startFrom(f: DeliveryFilter): "recipient" | "batch" | "status" | "org" {
   if (byRecipient(f)) return "recipient";
-  if (f.batch_id) return "batch";
+  if (f.batch_id || f.campaign_id) return "batch";
   if (f.status !== undefined && f.status !== "delivered") return "status";
   return "org";
 }
@@ -47,6 +48,7 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
   const out: SQL[] = [start === "recipient" || start === "batch" ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
   if (f.id) out.push(eq(deliveries.id, f.id));
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
+  if (f.campaign_id) out.push(eq(deliveries.campaignId, f.campaign_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
   if (f.recipient_email) {
     // A '+tag' sent without URL-encoding arrives as a space (form decoding); addresses hold no spaces.
@@ -94,13 +96,19 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
       claim_opened_at: deliveries.claimOpenedAt,
       reissue_of: deliveries.reissueOf,
       recipient_id: deliveries.recipientId,
-      external_id: batchRecipients.externalId,
-      name: batchRecipients.name,
-      email: batchRecipients.email,
-      phone: batchRecipients.phone,
+      campaign_id: deliveries.campaignId,
+      event_id: deliveries.eventId,
+      // A batch delivery's recipient, or a campaign reward's customer (its outcome row).
+      external_id: sql<string | null>`COALESCE(${batchRecipients.externalId}, ${campaignOutcomes.externalId})`,
+      name: sql<string | null>`COALESCE(${batchRecipients.name}, ${campaignOutcomes.name})`,
+      email: sql<string | null>`COALESCE(${batchRecipients.email}, ${campaignOutcomes.email})`,
+      phone: sql<string | null>`COALESCE(${batchRecipients.phone}, ${campaignOutcomes.phone})`,
     })
     .from(deliveries)
-    .innerJoin(batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
+    // A recipient search starts from batch_recipients (an inner join the planner may lead with); campaign
+    // rewards are found by ?campaign_id= and by id.
+    [byRecipient(f) ? "innerJoin" : "leftJoin"](batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
+    .leftJoin(campaignOutcomes, eq(campaignOutcomes.id, deliveries.recipientId))
     .where(and(...conditions(org, f, before)))
     .orderBy(desc(startFrom(f) === "status" ? sql`+${deliveries.id}` : deliveries.id))
     .limit(limit);

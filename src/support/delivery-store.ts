@@ -66,11 +66,16 @@ export interface SendFacts {
 
 /** What sending a delivery again needs: its recipient, product and batch, in one query. */
 export async function sendFacts(d1: D1Database, d: DeliveryRecord): Promise<SendFacts> {
+  // A campaign reward's recipient is its outcome row; the campaign stands in for the batch (its status too).
   const row = await d1
     .prepare(
-      `SELECT r.name, r.email, r.phone, r.external_id, r.email_key, r.phone_key, p.name AS product_name, p.kind, p.expires_after_days,
-              b.name AS batch_name, b.status AS batch_status
-       FROM batch_recipients r JOIN batches b ON b.id = ?2 JOIN products p ON p.id = ?3 WHERE r.id = ?1`,
+      d.batchId === null
+        ? `SELECT r.name, r.email, r.phone, r.external_id, r.customer_key AS email_key, NULL AS phone_key, p.name AS product_name, p.kind, p.expires_after_days,
+                  c.name AS batch_name, c.status AS batch_status
+           FROM campaign_outcomes r JOIN campaigns c ON c.id = r.campaign_id JOIN products p ON p.id = ?3 WHERE r.id = ?1 AND ?2 IS NULL`
+        : `SELECT r.name, r.email, r.phone, r.external_id, r.email_key, r.phone_key, p.name AS product_name, p.kind, p.expires_after_days,
+                  b.name AS batch_name, b.status AS batch_status
+           FROM batch_recipients r JOIN batches b ON b.id = ?2 JOIN products p ON p.id = ?3 WHERE r.id = ?1`,
     )
     .bind(d.recipientId, d.batchId, d.productId)
     .first<Record<string, string | number | null>>();

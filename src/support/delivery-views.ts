@@ -26,7 +26,7 @@ type Attempt = typeof deliveryAttempts.$inferSelect;
 /** A delivery row joined with its recipient, as the list queries return it. */
 export interface DeliveryListRow {
   id: string;
-  batch_id: string;
+  batch_id: string | null;
   status: Delivery["status"];
   status_reason: string | null;
   amount: number;
@@ -40,6 +40,8 @@ export interface DeliveryListRow {
   claim_opened_at: string | null;
   reissue_of: string | null;
   recipient_id: string;
+  campaign_id: string | null;
+  event_id: string | null;
   external_id: string | null;
   name: string | null;
   email: string | null;
@@ -50,6 +52,8 @@ export function deliveryView(r: DeliveryListRow) {
   return {
     id: r.id,
     batch_id: r.batch_id,
+    campaign_id: r.campaign_id,
+    event_id: r.event_id,
     status: r.status,
     status_reason: r.status_reason,
     amount: { amount: r.amount, currency: r.currency },

@@ -6,6 +6,7 @@
  * the same reservation and commit instead of paying twice. If the send fails, the value is refunded
  * and a new exception opens.
  */
+import { batchOf } from "../campaigns/batch-only";
 import { AppError } from "../core/errors";
 import { valueCommitted, valueReturned } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
@@ -71,7 +72,7 @@ export async function redeliverNow(env: Env, auth: Auth, exc: ExceptionRecord, d
   let outcome: SendOutcome;
   try {
     outcome = await sendNow(env, { ...facts.job, codeId: reward.codeId, cardId: reward.cardId }, {
-      kind: "send", actor: auth.sub, batchId: d.batchId, requestId, committedOnFailure: 1,
+      kind: "send", actor: auth.sub, batchId: batchOf(d), requestId, committedOnFailure: 1,
       extra: [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), setReward],
       events: [resolvedEvent(auth, exc, "retry", note, requestId)],
     });

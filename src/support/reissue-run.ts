@@ -4,6 +4,7 @@
  * new reward and the same pool item — the value was committed once and stays committed, so the
  * pool DO is not called at all — and the new reward is sent (attempt kind `reissue`).
  */
+import { batchOf } from "../campaigns/batch-only";
 import type { AuditInput } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
@@ -50,7 +51,9 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   const id = newId("dlv");
   let reward: { codeId: string | null; cardId: string | null } | null = null;
   let facts: SendFacts;
+  let batchId: string;
   try {
+    batchId = batchOf(old);
     facts = await sendFacts(env.DB, old);
     reward = await newReward(env, old, facts, id);
     await replace(env, auth, old, id, reward, ctx);
@@ -61,7 +64,7 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
     throw err;
   }
   await sendNow(env, { ...facts.job, deliveryId: id, codeId: reward.codeId, cardId: reward.cardId }, {
-    kind: "reissue", actor: auth.sub, batchId: old.batchId, requestId: ctx.requestId, committedOnFailure: 1,
+    kind: "reissue", actor: auth.sub, batchId, requestId: ctx.requestId, committedOnFailure: 1,
   });
   return id;
 }
@@ -71,7 +74,7 @@ async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, re
   const now = new Date();
   const at = now.toISOString();
   const d1 = env.DB;
-  const insert = createReissue(d1, { id, old, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
+  const insert = createReissue(d1, { id, old: { ...old, batchId: batchOf(old) }, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
   const stmts = [retire(d1, old.id, id, at), requireChanged(d1), insert, ...voidReward(d1, old, at)];
   if (ctx.approval) {
     stmts.push(

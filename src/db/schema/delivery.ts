@@ -13,8 +13,12 @@ export const deliveries = sqliteTable(
   {
     id: text("id").primaryKey(),
     org: text("org").notNull(),
-    batchId: text("batch_id").notNull(),
+    /** Null for a campaign's reward, which has `campaign_id` and `event_id` instead. */
+    batchId: text("batch_id"),
+    /** A batch recipient, or for a campaign reward its outcome row (campaign_outcomes.id). */
     recipientId: text("recipient_id").notNull(),
+    campaignId: text("campaign_id"),
+    eventId: text("event_id"),
     poolId: text("pool_id").notNull(),
     productId: text("product_id").notNull(),
     channel: text("channel", { enum: ["email", "sms", "link"] }).notNull(),
@@ -39,6 +43,7 @@ export const deliveries = sqliteTable(
     // A batch's deliveries newest first, all of them or of one status (support listing, CSV export).
     index("deliveries_batch_status").on(t.batchId, t.status, t.id),
     index("deliveries_batch_id").on(t.batchId, t.id),
+    index("deliveries_campaign_id").on(t.campaignId, t.id).where(sql`campaign_id IS NOT NULL`),
     index("deliveries_org_status").on(t.org, t.status, t.updatedAt),
     index("deliveries_recipient").on(t.recipientId),
     // Reconciliation pages through an org's deliveries in id order.

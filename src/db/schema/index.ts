@@ -13,3 +13,4 @@ export * from "./reconciliation";
 export * from "./approvers";
 export * from "./cards";
 export * from "./webhooks";
+export * from "./campaigns";

@@ -11,7 +11,9 @@ export const MoneySchema = z.object({ amount: z.number().int(), currency: z.stri
 export const DeliverySchema = z
   .object({
     id: z.string().openapi({ example: "dlv_01jd3x..." }),
-    batch_id: z.string(),
+    batch_id: z.string().nullable().openapi({ description: "Null for a campaign reward (see campaign_id)" }),
+    campaign_id: z.string().nullable().openapi({ description: "The campaign of a campaign reward (null for a batch delivery)" }),
+    event_id: z.string().nullable().openapi({ description: "The event that earned a campaign reward" }),
     status: Status,
     status_reason: z.string().nullable(),
     amount: MoneySchema,
@@ -60,6 +62,7 @@ export const DeliveryDetailSchema = DeliverySchema.extend({
 // Filters are never empty: `?recipient_email=` (an unset shell variable) would otherwise list every delivery of the org.
 export const DeliveryListQuery = ListQuery.extend({
   batch_id: z.string().min(1).max(64).optional(),
+  campaign_id: z.string().min(1).max(64).optional(),
   status: Status.optional(),
   recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored (the same identity key as validation)" }),
   recipient_phone: z.string().min(1).max(40).optional().openapi({ description: "Any format that normalises to E.164" }),

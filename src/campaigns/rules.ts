@@ -1,0 +1,45 @@
+/**
+ * Campaign rules in CEL (@marcbachmann/cel-js: zero dependencies, no eval, runs in Workers). A rule
+ * sees two maps, `event` ({ type, occurred_at, properties }) and `customer` ({ external_id, email,
+ * phone, name, country, attributes, rewards_received, rewarded_amount }: the history counts this
+ * campaign's rewards to the customer). Rules are parsed and type-checked when a campaign is saved;
+ * the structural limits bound what one evaluation can cost: no loops beyond the comprehension
+ * macros, which run over lists of the event itself (≤ 1 MiB per request).
+ */
+import { Environment } from "@marcbachmann/cel-js";
+import type { FieldError } from "../core/errors";
+
+export const MAX_RULE_LENGTH = 2000;
+const LIMITS = { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 };
+
+const env = new Environment({ limits: LIMITS }).registerVariable("event", "map").registerVariable("customer", "map");
+
+export interface RuleContext {
+  event: { type: string; occurred_at: string; properties: Record<string, unknown> };
+  customer: Record<string, unknown>;
+}
+
+/** A problem with one rule: where it is in the rule (0-based character offsets) and why. */
+export function checkRule(rule: string, pointer: string): FieldError | null {
+  const result = env.check(rule);
+  if (result.valid) {
+    if (result.type === "bool" || result.type === "dyn") return null;
+    return { pointer, code: "rule_invalid", detail: `The rule must be a condition (bool), not ${result.type} (at 0-${rule.length})` };
+  }
+  const err = result.error as { summary?: string; message: string; range?: { start: number; end: number } };
+  const range = err.range ?? { start: 0, end: rule.length };
+  return {
+    pointer, code: "rule_invalid",
+    detail: `${err.summary ?? err.message} at position ${range.start}${range.end > range.start ? `-${range.end}` : ""}`,
+    ...({ position: range.start, end: range.end } as object),
+  };
+}
+
+/** True, false, or an error (a missing property, a type mismatch at run time): the caller skips with rule_false. */
+export function evaluateRule(rule: string, ctx: RuleContext): { ok: true; value: boolean } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: env.evaluate(rule, ctx as unknown as Record<string, unknown>) === true };
+  } catch (err) {
+    return { ok: false, error: String((err as { summary?: string }).summary ?? (err as Error).message).slice(0, 300) };
+  }
+}

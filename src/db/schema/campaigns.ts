@@ -1,0 +1,132 @@
+/** Campaigns (standing reward rules), the events they evaluate, and one outcome per event and campaign. */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * A campaign. `trigger_event` is the event type of an `{ event }` trigger (null for the later trigger
+ * kinds, which are stored but do not fire yet). The budget lives in the pool DO as one hold per
+ * reservation (`hold_<id>`, then `hold_<id>_<n>` per top-up); `hold_count` says how many exist and
+ * `budget_released` that `ended` gave the rest back (exactly once: the release op id is fixed).
+ */
+export const campaigns = sqliteTable(
+  "campaigns",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["draft", "active", "paused", "ended"] }).notNull(),
+    trigger: text("trigger").notNull(),
+    triggerEvent: text("trigger_event"),
+    rules: text("rules"),
+    reward: text("reward").notNull(),
+    productId: text("product_id").notNull(),
+    channel: text("channel", { enum: ["email", "sms", "link"] }).notNull(),
+    poolId: text("pool_id").notNull(),
+    currency: text("currency").notNull(),
+    budgetAmount: integer("budget_amount").notNull(),
+    pauseAtPct: integer("pause_at_pct").notNull().default(100),
+    limits: text("limits").notNull().default("{}"),
+    approvalAtOrAbove: integer("approval_at_or_above"),
+    startsAt: text("starts_at"),
+    endsAt: text("ends_at"),
+    ownerEmail: text("owner_email"),
+    pausedReason: text("paused_reason"),
+    holdCount: integer("hold_count").notNull().default(0),
+    budgetReleased: integer("budget_released").notNull().default(0),
+    stateVersion: integer("state_version").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("campaigns_org_id").on(t.org, t.id), index("campaigns_trigger").on(t.org, t.triggerEvent, t.status)],
+);
+
+/**
+ * Events received, keyed by the source's own id per org: inserting this row is the claim, so two
+ * copies of one event arriving at once evaluate once. `response` is the answer every copy gets.
+ * Rows are kept (never deleted by the app), which covers the ≥ 90 days of dedupe.
+ */
+export const campaignEvents = sqliteTable(
+  "campaign_events",
+  {
+    org: text("org").notNull(),
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    occurredAt: text("occurred_at").notNull(),
+    customerKey: text("customer_key"),
+    status: text("status", { enum: ["evaluating", "done"] }).notNull(),
+    claimedUntil: text("claimed_until"),
+    bodyHash: text("body_hash").notNull(),
+    /** The event as received, so an evaluation whose request died can be finished by the sweep. */
+    payload: text("payload").notNull(),
+    response: text("response"),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    completedAt: text("completed_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.org, t.id] }),
+    // The sweep's look-up: evaluations still running, by lease.
+    index("campaign_events_evaluating").on(t.claimedUntil).where(sql`status = 'evaluating'`),
+  ],
+);
+
+/**
+ * What one campaign decided about one event. Its id is derived from (org, event, campaign), so a
+ * re-run of a crashed evaluation finds it; the delivery's id and pool item come from it too. A
+ * rewarded or pending row counts towards caps from the moment it is inserted (the cap check and the
+ * insert are one statement). The contact columns feed the delivery, like a batch recipient's.
+ */
+export const campaignOutcomes = sqliteTable(
+  "campaign_outcomes",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    campaignId: text("campaign_id").notNull(),
+    eventId: text("event_id").notNull(),
+    customerKey: text("customer_key"),
+    outcome: text("outcome", { enum: ["rewarded", "pending_approval", "skipped"] }).notNull(),
+    reason: text("reason"),
+    amount: integer("amount"),
+    deliveryId: text("delivery_id"),
+    committed: integer("committed").notNull().default(0),
+    detail: text("detail"),
+    name: text("name"),
+    email: text("email"),
+    phone: text("phone"),
+    externalId: text("external_id"),
+    approvalDay: text("approval_day"),
+    occurredAt: text("occurred_at").notNull(),
+    createdAt: text("created_at").notNull(),
+    decidedAt: text("decided_at"),
+    decidedBy: text("decided_by"),
+  },
+  (t) => [
+    uniqueIndex("campaign_outcomes_event").on(t.org, t.eventId, t.campaignId),
+    // Caps: one customer's (or the whole campaign's) counted outcomes within a period.
+    index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
+    index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),
+    index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
+  ],
+);
+
+/**
+ * Rewards at or above a campaign's approval threshold wait, gathered into one request per campaign
+ * per UTC day; a decision covers every reward of the day pending at that moment, and a reward that
+ * arrives later the same day opens the request again.
+ */
+export const campaignApprovals = sqliteTable(
+  "campaign_approvals",
+  {
+    org: text("org").notNull(),
+    campaignId: text("campaign_id").notNull(),
+    day: text("day").notNull(),
+    status: text("status", { enum: ["open", "approved", "rejected"] }).notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: text("decided_at"),
+    comment: text("comment"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.day] })],
+);

@@ -1,0 +1,51 @@
+/** Request and response schemas of the event routes. */
+import { z } from "@hono/zod-openapi";
+import { MAX_EMAIL_LENGTH } from "../../core/contacts";
+import { PlainText } from "../../core/openapi";
+import { SKIP_REASONS } from "../../events/outcomes";
+
+export const MAX_EVENTS_PER_BATCH = 1000;
+const Json = z.record(z.string().max(100), z.unknown()).refine((o) => Object.keys(o).length <= 100, "at most 100 keys");
+
+export const EventCustomer = z.strictObject({
+  external_id: PlainText(200),
+  email: z.string().max(MAX_EMAIL_LENGTH).optional(),
+  phone: z.string().max(40).optional(),
+  name: PlainText(200).optional(),
+  country: z.string().regex(/^[A-Za-z]{2}$/, "an ISO 3166-1 alpha-2 code").transform((c) => c.toUpperCase()).openapi({ maxLength: 2, example: "US" }).optional(),
+  attributes: Json.optional().openapi({ description: "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys" }),
+});
+
+export const EventInput = z
+  .strictObject({
+    id: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, "visible ASCII").openapi({ description: "The source's own event id: the dedupe key per org (kept at least 90 days)", example: "shop-evt-1001" }),
+    type: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/).openapi({ example: "order.paid" }),
+    occurred_at: z.iso.datetime({ offset: true }).openapi({ maxLength: 40 }),
+    customer: EventCustomer,
+    properties: Json.optional().openapi({ description: "What happened (order total, items...): `event.properties` in rules; at most 100 keys" }),
+  })
+  .openapi("Event");
+
+export const EventBatch = z.strictObject({ events: z.array(EventInput).min(1).max(MAX_EVENTS_PER_BATCH) }).openapi("EventBatch");
+
+const Outcome = z.object({
+  campaign_id: z.string(),
+  outcome: z.enum(["rewarded", "pending_approval", "skipped"]),
+  reason: z.enum(SKIP_REASONS).optional(),
+  delivery_id: z.string().optional(),
+});
+export const EventAnswer = z.object({ id: z.string(), outcomes: z.array(Outcome) }).openapi("EventOutcomes");
+export const EventBatchAnswer = z
+  .object({ data: z.array(z.union([EventAnswer, z.object({ id: z.string(), error: z.object({ code: z.string(), detail: z.string() }) })])) })
+  .openapi("EventBatchOutcomes");
+
+export const EventRecord = z
+  .object({
+    id: z.string(), type: z.string(), occurred_at: z.string(), status: z.enum(["evaluating", "done"]), received_by: z.string(), received_at: z.string(),
+    evaluated_at: z.string().nullable(),
+    outcomes: z.array(z.object({
+      campaign_id: z.string(), outcome: z.enum(["rewarded", "pending_approval", "skipped"]), reason: z.string().nullable(), amount: z.number().int().nullable(),
+      delivery_id: z.string().nullable(), detail: z.string().nullable(), evaluated_at: z.string(),
+    })),
+  })
+  .openapi("EventRecord");

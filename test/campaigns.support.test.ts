@@ -1,0 +1,49 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { callJson, token, uniqueOrg } from "./helpers/api";
+import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+
+async function delivered(ids: string[], timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'delivered'")
+      .bind(JSON.stringify(ids)).first<{ n: number }>();
+    if (row!.n === ids.length || Date.now() > until) return row!.n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("campaign rewards in support, reconciliation and reports", () => {
+  it("lists a campaign's deliveries, reconciles without findings and reports spend by campaign", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    const id = await activeCampaign(s);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id);
+    expect(await delivered(ids)).toBe(3);
+
+    const list = await callJson(`/v1/deliveries?campaign_id=${id}`, { token: s.tokens.support });
+    expect(list.status).toBe(200);
+    expect(list.body.data.map((d: any) => d.id).sort()).toEqual([...ids].sort());
+    expect(list.body.data[0]).toMatchObject({ batch_id: null, campaign_id: id, status: "delivered", recipient: { external_id: expect.any(String) } });
+    const other = await callJson(`/v1/deliveries?campaign_id=${id}`, { token: await token({ org: uniqueOrg(), roles: ["support"] }) });
+    expect(other.body.data).toEqual([]);
+
+    const run = await callJson("/v1/reconciliations", { method: "POST", token: s.tokens.finance });
+    expect(run.status).toBe(201);
+    expect(run.body.findings).toMatchObject({ total: 0, by_kind: {} });
+
+    const report = await callJson("/v1/reports/summary", { token: s.tokens.finance });
+    expect(report.status).toBe(200);
+    expect(JSON.stringify(report.body.spend.by_campaign)).toContain(id);
+  });
+
+  it("resends a campaign reward to its customer as a new attempt", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    await activeCampaign(s);
+    const deliveryId = (await postEvent(s.tokens.integrator, orderPaid({ email: "resend@example.com" }))).body.outcomes[0].delivery_id;
+    expect(await delivered([deliveryId])).toBe(1);
+    const res = await callJson(`/v1/deliveries/${deliveryId}/resend`, { method: "POST", token: s.tokens.support });
+    expect(res.status).toBe(200);
+    expect(res.body.delivery.attempts).toHaveLength(2);
+  });
+});
