@@ -40,9 +40,11 @@ export const AUDIT_TO_EVENT: Readonly<Record<string, EventType>> = {
   "delivery.reversed": "delivery.reversed",
   "delivery.reissued": "delivery.reissued",
   "card.redeemed": "card.redeemed",
+  "card.hold_captured": "card.redeemed", // a captured checkout hold is a redemption too
   "card.expired": "card.expired",
   "campaign.activated": "campaign.activated",
   "campaign.paused": "campaign.paused",
+  "campaign.auto_paused": "campaign.paused", // paused by its budget threshold: data.reason says which
   "campaign.budget_low": "campaign.budget_low",
   "campaign.ended": "campaign.ended",
   "exception.resolved": "exception.resolved",

@@ -60,6 +60,8 @@ export function registerEventCatalogue(app: Pick<OpenAPIHono<AppEnv>, "openAPIRe
       path: type,
       operationId: `webhook_${type.replace(".", "_")}`,
       tags: ["Webhook events"],
+      // Rewardrail sends no bearer token: the receiver authenticates the message by its webhook-signature.
+      security: [],
       summary: DESCRIPTIONS[type as EventType] ?? `The ${type.replace(".", " ").replace("_", " ")} event`,
       description:
         `Event schema version ${EVENT_VERSION}. Sent as Standard Webhooks: headers webhook-id, webhook-timestamp, webhook-signature (v1,<base64>; two during a secret rotation). ` +
