@@ -4,12 +4,38 @@ import type { Env } from "../src/env";
 import { newCommitPlan, planItem } from "./pool-commit";
 import { Buckets, ZERO, type JournalContext } from "./pool-buckets";
 import { mirrorJournal } from "./pool-mirror";
-import { holdsWithItems, itemsDisagreeing, journalPage, openHolds, overdueHolds, type HoldTotals, type ItemState, type JournalPage, type OpenHold } from "./pool-reads";
+import {
+  holdsWithItems,
+  itemsDisagreeing,
+  journalPage,
+  openHolds,
+  overdueHolds,
+  type HoldTotals,
+  type ItemState,
+  type JournalPage,
+  type OpenHold,
+} from "./pool-reads";
 import { PoolStore, type PoolMeta } from "./pool-store";
 import {
-  CommitArgs, FundArgs, InitArgs, RefundArgs, ReleaseArgs, ReserveArgs, ReverseArgs, fail,
-  type Balance, type CommitInput, type FundInput, type Hold, type InitInput, type ItemOutcome, type PoolResult,
-  type RefundInput, type ReleaseInput, type ReserveInput, type ReverseInput,
+  CommitArgs,
+  FundArgs,
+  InitArgs,
+  RefundArgs,
+  ReleaseArgs,
+  ReserveArgs,
+  ReverseArgs,
+  fail,
+  type Balance,
+  type CommitInput,
+  type FundInput,
+  type Hold,
+  type InitInput,
+  type ItemOutcome,
+  type PoolResult,
+  type RefundInput,
+  type ReleaseInput,
+  type ReserveInput,
+  type ReverseInput,
 } from "./pool-types";
 
 /** Journal entries reach the D1 mirror this long after a write, so a burst of writes drains together. */
@@ -65,7 +91,8 @@ export class FundingPool extends DurableObject<Env> {
     return this.op("fund", FundArgs, input, (a) => {
       // Every bucket stays a safe integer (≤ 2^53−1): past it, sums would silently round.
       const room = Number.MAX_SAFE_INTEGER - Math.max(this.balance.funded, this.balance.available);
-      if (a.amount > room) return fail("amount_too_large", `Funding ${a.amount} would take the pool past ${Number.MAX_SAFE_INTEGER} (at most ${room} more fits)`);
+      if (a.amount > room)
+        return fail("amount_too_large", `Funding ${a.amount} would take the pool past ${Number.MAX_SAFE_INTEGER} (at most ${room} more fits)`);
       this.buckets.move("fund", a.amount, { available: a.amount, funded: a.amount }, a);
       return this.ok({});
     });
@@ -80,23 +107,30 @@ export class FundingPool extends DurableObject<Env> {
   }
 
   reserve(input: ReserveInput): Promise<PoolResult<{ hold: Hold }>> {
-    return this.op("reserve", ReserveArgs, input, (a) => {
-      if (a.expiresAt <= Date.now()) return fail("invalid_argument", "expiresAt must be in the future");
-      const prior = this.store.getHold(a.holdId);
-      const reopen = prior && a.reopen && prior.state !== "pending" && prior.committed === 0;
-      if (prior && !reopen) return fail("hold_exists", `Hold ${a.holdId} already exists`);
-      const max = this.meta!.limits.max_hold_amount;
-      if (max !== undefined && a.amount > max) return fail("limit_exceeded", `A hold may be at most ${max}; asked ${a.amount}`);
-      if (a.amount > this.balance.available) return fail("insufficient_funds", `Needs ${a.amount}, ${this.balance.available} available`);
-      // A reopened hold keeps what it released before, so amount = remaining + committed + released still holds.
-      const hold: Hold = prior && reopen
-        ? { ...prior, amount: prior.amount + a.amount, remaining: a.amount, state: "pending", expires_at: a.expiresAt }
-        : { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
-      if (reopen) this.store.reopenHold(hold);
-      else this.store.insertHold(hold);
-      this.buckets.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
-      return this.ok({ hold });
-    }, (a) => a.expiresAt);
+    return this.op(
+      "reserve",
+      ReserveArgs,
+      input,
+      (a) => {
+        if (a.expiresAt <= Date.now()) return fail("invalid_argument", "expiresAt must be in the future");
+        const prior = this.store.getHold(a.holdId);
+        const reopen = prior && a.reopen && prior.state !== "pending" && prior.committed === 0;
+        if (prior && !reopen) return fail("hold_exists", `Hold ${a.holdId} already exists`);
+        const max = this.meta!.limits.max_hold_amount;
+        if (max !== undefined && a.amount > max) return fail("limit_exceeded", `A hold may be at most ${max}; asked ${a.amount}`);
+        if (a.amount > this.balance.available) return fail("insufficient_funds", `Needs ${a.amount}, ${this.balance.available} available`);
+        // A reopened hold keeps what it released before, so amount = remaining + committed + released still holds.
+        const hold: Hold =
+          prior && reopen
+            ? { ...prior, amount: prior.amount + a.amount, remaining: a.amount, state: "pending", expires_at: a.expiresAt }
+            : { hold_id: a.holdId, amount: a.amount, remaining: a.amount, committed: 0, released: 0, state: "pending", expires_at: a.expiresAt };
+        if (reopen) this.store.reopenHold(hold);
+        else this.store.insertHold(hold);
+        this.buckets.move("reserve", a.amount, { available: -a.amount, reserved: a.amount }, { ...a, holdId: a.holdId });
+        return this.ok({ hold });
+      },
+      (a) => a.expiresAt,
+    );
   }
 
   /** Moves value from a hold to committed for many items at once; an item committed before is a no-op. */
@@ -119,9 +153,18 @@ export class FundingPool extends DurableObject<Env> {
         if (this.meta!.limits.daily_commit_limit !== undefined) this.store.addDailyCommitted(day, total);
         // One journal entry per call (its items listed), not per item: 100× fewer rows here and in the D1 mirror.
         const ids = moved.map((i) => i.id);
-        this.buckets.move("commit", total, { reserved: -total, committed: total }, {
-          opId: `commit:${hold.hold_id}:${ids[0]}`, actor: a.actor, holdId: hold.hold_id, itemId: ids.length === 1 ? ids[0] : undefined, items: ids,
-        });
+        this.buckets.move(
+          "commit",
+          total,
+          { reserved: -total, committed: total },
+          {
+            opId: `commit:${hold.hold_id}:${ids[0]}`,
+            actor: a.actor,
+            holdId: hold.hold_id,
+            itemId: ids.length === 1 ? ids[0] : undefined,
+            items: ids,
+          },
+        );
       }
       this.store.saveHold(hold);
       return this.ok({ hold, items });

@@ -8,7 +8,14 @@ import { zeroBalance, type Balance } from "./pool-types";
 
 export const ZERO: Balance = zeroBalance();
 
-export interface JournalContext { opId: string; actor: string; holdId?: string; itemId?: string; reference?: string; items?: string[] }
+export interface JournalContext {
+  opId: string;
+  actor: string;
+  holdId?: string;
+  itemId?: string;
+  reference?: string;
+  items?: string[];
+}
 
 type JournalEntry = Parameters<PoolStore["appendJournal"]>[0][number];
 
@@ -42,8 +49,15 @@ export class Buckets {
     const before = JSON.stringify(this.balance);
     for (const [k, d] of Object.entries(deltas) as [keyof Balance, number][]) this.balance[k] += d;
     this.journal.push({
-      op_id: ctx.opId, kind, hold_id: ctx.holdId ?? null, item_id: ctx.itemId ?? null, amount,
-      before, after: JSON.stringify(this.balance), actor: ctx.actor, reference: ctx.reference ?? null,
+      op_id: ctx.opId,
+      kind,
+      hold_id: ctx.holdId ?? null,
+      item_id: ctx.itemId ?? null,
+      amount,
+      before,
+      after: JSON.stringify(this.balance),
+      actor: ctx.actor,
+      reference: ctx.reference ?? null,
       items: ctx.items ? JSON.stringify(ctx.items) : null,
     });
   }

@@ -27,9 +27,7 @@ export async function mirrorJournal(db: D1Database, store: PoolStore, meta: Pool
         )
         .bind(meta.poolId, meta.org, JSON.stringify(rows)),
       db
-        .prepare(
-          `UPDATE pools SET ${BUCKETS.map((b) => `${b} = ?`).join(", ")}, journal_seq = ?, updated_at = ? WHERE id = ? AND journal_seq < ?`,
-        )
+        .prepare(`UPDATE pools SET ${BUCKETS.map((b) => `${b} = ?`).join(", ")}, journal_seq = ?, updated_at = ? WHERE id = ? AND journal_seq < ?`)
         .bind(...BUCKETS.map((b) => after[b]), last.seq, new Date().toISOString(), meta.poolId, last.seq),
     ]);
     store.markMirrored(last.seq);

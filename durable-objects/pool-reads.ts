@@ -48,7 +48,9 @@ export function journalPage(sql: SqlStorage, afterSeq: number, limit: number): J
     chars += row.after.length + (row.items?.length ?? 0);
     if (chars > PAGE_CHARS) break;
   }
-  const marks = sql.exec<{ last: number | null; mirrored: number }>("SELECT (SELECT MAX(seq) FROM journal) AS last, (SELECT seq FROM mirror) AS mirrored").one();
+  const marks = sql
+    .exec<{ last: number | null; mirrored: number }>("SELECT (SELECT MAX(seq) FROM journal) AS last, (SELECT seq FROM mirror) AS mirrored")
+    .one();
   return { entries, last_seq: Number(marks.last ?? 0), mirrored_seq: Number(marks.mirrored ?? 0) };
 }
 

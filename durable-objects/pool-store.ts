@@ -45,13 +45,23 @@ INSERT OR IGNORE INTO mirror (id, seq) VALUES (1, 0);`,
  * once, so that none runs twice. Nothing to do for a pool created since.
  */
 function adoptUnversioned(sql: SqlStorage): void {
-  const tables = new Set(sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name));
+  const tables = new Set(
+    sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .toArray()
+      .map((t) => t.name),
+  );
   if (tables.has("_migrations") || !tables.has("journal")) return;
-  const has = (table: string, column: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().some((c) => c.name === column);
+  const has = (table: string, column: string) =>
+    sql
+      .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+      .toArray()
+      .some((c) => c.name === column);
   const done = [POOL_MIGRATIONS[0]!, ...(has("journal", "items") ? [POOL_MIGRATIONS[1]!] : [])];
   if (done.length === 2 && has("holds", "touched_at")) done.push(POOL_MIGRATIONS[2]!);
   sql.exec("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-  for (const m of done) sql.exec("INSERT INTO _migrations (version, name, hash, applied_at) VALUES (?, ?, ?, ?)", m.version, m.name, fingerprint(m.sql), Date.now());
+  for (const m of done)
+    sql.exec("INSERT INTO _migrations (version, name, hash, applied_at) VALUES (?, ?, ?, ?)", m.version, m.name, fingerprint(m.sql), Date.now());
 }
 
 export interface PoolMeta {
@@ -115,7 +125,11 @@ export class PoolStore {
   insertMeta(meta: PoolMeta, b: Balance): void {
     this.sql.exec(
       `INSERT INTO pool (id, pool_id, org, currency, limits, ${BUCKETS.join(", ")}) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      meta.poolId, meta.org, meta.currency, JSON.stringify(meta.limits), ...BUCKETS.map((k) => b[k]),
+      meta.poolId,
+      meta.org,
+      meta.currency,
+      JSON.stringify(meta.limits),
+      ...BUCKETS.map((k) => b[k]),
     );
   }
 
@@ -139,7 +153,15 @@ export class PoolStore {
     const now = Date.now();
     this.sql.exec(
       "INSERT INTO holds (hold_id, amount, remaining, committed, released, state, expires_at, created_at, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      h.hold_id, h.amount, h.remaining, h.committed, h.released, h.state, h.expires_at, now, now,
+      h.hold_id,
+      h.amount,
+      h.remaining,
+      h.committed,
+      h.released,
+      h.state,
+      h.expires_at,
+      now,
+      now,
     );
   }
 
@@ -147,7 +169,12 @@ export class PoolStore {
   reopenHold(h: Hold): void {
     this.sql.exec(
       "UPDATE holds SET amount = ?, remaining = ?, released = ?, state = 'pending', expires_at = ?, touched_at = ? WHERE hold_id = ?",
-      h.amount, h.remaining, h.released, h.expires_at, Date.now(), h.hold_id,
+      h.amount,
+      h.remaining,
+      h.released,
+      h.expires_at,
+      Date.now(),
+      h.hold_id,
     );
   }
 
@@ -163,7 +190,14 @@ export class PoolStore {
   }
 
   saveHold(h: Hold): void {
-    this.sql.exec("UPDATE holds SET remaining = ?, committed = ?, released = ?, state = ? WHERE hold_id = ?", h.remaining, h.committed, h.released, h.state, h.hold_id);
+    this.sql.exec(
+      "UPDATE holds SET remaining = ?, committed = ?, released = ?, state = ? WHERE hold_id = ?",
+      h.remaining,
+      h.committed,
+      h.released,
+      h.state,
+      h.hold_id,
+    );
   }
 
   extendHold(holdId: string, expiresAt: number): void {
@@ -180,7 +214,9 @@ export class PoolStore {
   }
 
   getItem(itemId: string): ItemRow | undefined {
-    return this.sql.exec<ItemRow & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, recipient_key, state FROM items WHERE item_id = ?", itemId).toArray()[0];
+    return this.sql
+      .exec<ItemRow & Record<string, SqlStorageValue>>("SELECT item_id, hold_id, amount, recipient_key, state FROM items WHERE item_id = ?", itemId)
+      .toArray()[0];
   }
 
   /** The items among `ids` that exist already, by id: one query for a whole commit call. */
@@ -203,7 +239,10 @@ export class PoolStore {
     this.sql.exec(
       `INSERT INTO items (item_id, hold_id, amount, recipient_key, day, state, created_at)
        SELECT value ->> 'id', ?, value ->> 'amount', value ->> 'recipientKey', ?, 'committed', ? FROM json_each(?)`,
-      holdId, day, Date.now(), JSON.stringify(items),
+      holdId,
+      day,
+      Date.now(),
+      JSON.stringify(items),
     );
   }
 
@@ -219,7 +258,12 @@ export class PoolStore {
   recommitItem(item: { id: string; amount: number; recipientKey: string }, holdId: string, day: string): void {
     this.sql.exec(
       "UPDATE items SET state = 'committed', hold_id = ?, amount = ?, recipient_key = ?, day = ?, created_at = ? WHERE item_id = ?",
-      holdId, item.amount, item.recipientKey, day, Date.now(), item.id,
+      holdId,
+      item.amount,
+      item.recipientKey,
+      day,
+      Date.now(),
+      item.id,
     );
   }
 
@@ -228,7 +272,11 @@ export class PoolStore {
   }
 
   addDailyCommitted(day: string, amount: number): void {
-    this.sql.exec("INSERT INTO daily_totals (day, committed) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET committed = committed + excluded.committed", day, amount);
+    this.sql.exec(
+      "INSERT INTO daily_totals (day, committed) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET committed = committed + excluded.committed",
+      day,
+      amount,
+    );
   }
 
   /** What each of these recipients has committed on `day`, in one query. */
@@ -237,7 +285,8 @@ export class PoolStore {
       .exec<{ k: string; s: number }>(
         `SELECT recipient_key AS k, SUM(amount) AS s FROM items
          WHERE day = ? AND state = 'committed' AND recipient_key IN (SELECT value FROM json_each(?)) GROUP BY recipient_key`,
-        day, JSON.stringify(recipientKeys),
+        day,
+        JSON.stringify(recipientKeys),
       )
       .toArray();
     return new Map(rows.map((r) => [r.k, Number(r.s)]));
@@ -251,7 +300,17 @@ export class PoolStore {
       const e = entries[0]!;
       this.sql.exec(
         "INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        e.op_id, e.kind, e.hold_id, e.item_id, e.amount, e.before, e.after, e.actor, e.reference, Date.now(), e.items,
+        e.op_id,
+        e.kind,
+        e.hold_id,
+        e.item_id,
+        e.amount,
+        e.before,
+        e.after,
+        e.actor,
+        e.reference,
+        Date.now(),
+        e.items,
       );
       return;
     }
@@ -259,7 +318,8 @@ export class PoolStore {
       `INSERT INTO journal (op_id, kind, hold_id, item_id, amount, before, after, actor, reference, created_at, items)
        SELECT value ->> 'op_id', value ->> 'kind', value ->> 'hold_id', value ->> 'item_id', value ->> 'amount', value ->> 'before',
               value ->> 'after', value ->> 'actor', value ->> 'reference', ?, value ->> 'items' FROM json_each(?) ORDER BY key`,
-      Date.now(), JSON.stringify(entries),
+      Date.now(),
+      JSON.stringify(entries),
     );
   }
 
@@ -275,7 +335,6 @@ export class PoolStore {
   markMirrored(uptoSeq: number): void {
     this.sql.exec("UPDATE mirror SET seq = MAX(seq, ?)", uptoSeq);
   }
-
 
   /** Sum of pending holds' remainders: must equal the reserved bucket. */
   pendingHoldTotal(): number {

@@ -51,7 +51,13 @@ export const ReleaseArgs = z.strictObject({
   idleMs: z.number().int().positive().optional(),
 });
 /** `amount`: part of the item (a card's unspent remainder); the rest stays committed. Default: all of it. */
-export const ReverseArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional(), amount: Amount.optional() });
+export const ReverseArgs = z.strictObject({
+  opId: OpId,
+  itemId: z.string().min(1),
+  actor: Actor,
+  reference: z.string().max(500).optional(),
+  amount: Amount.optional(),
+});
 /** Undoes a commit whose reward never reached anyone: back to its hold while the hold is pending, else to available. */
 export const RefundArgs = z.strictObject({ opId: OpId, itemId: z.string().min(1), actor: Actor, reference: z.string().max(500).optional() });
 
@@ -108,9 +114,7 @@ export interface PoolFailure {
 }
 export type PoolResult<T extends object = object> = ({ ok: true; balance: Balance; currency: string } & T) | PoolFailure;
 
-export type ItemOutcome =
-  | { id: string; status: "committed" | "already_committed" }
-  | { id: string; status: "rejected"; code: PoolErrorCode; detail: string };
+export type ItemOutcome = { id: string; status: "committed" | "already_committed" } | { id: string; status: "rejected"; code: PoolErrorCode; detail: string };
 
 export function fail(code: PoolErrorCode, detail: string): PoolFailure {
   return { ok: false, code, detail };

@@ -37,12 +37,18 @@ export function migrate(storage: DurableObjectStorage, migrations: readonly SqlM
   const sql = storage.sql;
   storage.transactionSync(() => {
     sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-    const applied = new Map(sql.exec<{ version: number; hash: string }>("SELECT version, hash FROM _migrations").toArray().map((r) => [r.version, r.hash]));
+    const applied = new Map(
+      sql
+        .exec<{ version: number; hash: string }>("SELECT version, hash FROM _migrations")
+        .toArray()
+        .map((r) => [r.version, r.hash]),
+    );
     for (const m of migrations) {
       const hash = fingerprint(m.sql);
       const ran = applied.get(m.version);
       if (ran !== undefined) {
-        if (ran !== hash) throw new EditedMigrationError(`Durable Object migration ${m.version} (${m.name}) was edited after it ran; add a new migration instead`);
+        if (ran !== hash)
+          throw new EditedMigrationError(`Durable Object migration ${m.version} (${m.name}) was edited after it ran; add a new migration instead`);
         continue;
       }
       sql.exec(m.sql);

@@ -80,7 +80,31 @@ const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const routers = [service, pools, audit, settings, suppressions, approvers, approverVerification, products, batches, approvals, approvalLinks, deliveries, exceptions, claim, reconciliations, reports, cards, redemptions, liability, campaigns, events, webhooks, dev];
+const routers = [
+  service,
+  pools,
+  audit,
+  settings,
+  suppressions,
+  approvers,
+  approverVerification,
+  products,
+  batches,
+  approvals,
+  approvalLinks,
+  deliveries,
+  exceptions,
+  claim,
+  reconciliations,
+  reports,
+  cards,
+  redemptions,
+  liability,
+  campaigns,
+  events,
+  webhooks,
+  dev,
+];
 /** Approval, verification and claim links carry their token in the path: never written to logs. */
 const loggedPath = redactTokens;
 
@@ -94,7 +118,9 @@ export function createApp() {
     c.set("db", createDb(c.env.DB));
     await next();
     if (c.env.ENVIRONMENT !== "test" && c.env.ENVIRONMENT !== "bench") {
-      console.log(JSON.stringify({ request_id: c.var.requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Date.now() - started }));
+      console.log(
+        JSON.stringify({ request_id: c.var.requestId, method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Date.now() - started }),
+      );
     }
   });
   app.use(
@@ -120,11 +146,21 @@ export function createApp() {
 
   // The document and the reference page are routes of the contract too (API.md, Service).
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/openapi.json", operationId: "openapi", tags: ["Service"], summary: "This OpenAPI 3.1 document", security: [],
+    method: "get",
+    path: "/openapi.json",
+    operationId: "openapi",
+    tags: ["Service"],
+    summary: "This OpenAPI 3.1 document",
+    security: [],
     responses: { 200: { description: "The OpenAPI document", content: { "application/json": { schema: { type: "object" } } } }, ...problems() },
   });
   app.openAPIRegistry.registerPath({
-    method: "get", path: "/docs", operationId: "docs", tags: ["Service"], summary: "Interactive API reference (HTML) reading /openapi.json", security: [],
+    method: "get",
+    path: "/docs",
+    operationId: "docs",
+    tags: ["Service"],
+    summary: "Interactive API reference (HTML) reading /openapi.json",
+    security: [],
     responses: { 200: { description: "The reference page", content: { "text/html": { schema: { type: "string" } } } }, ...problems() },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -153,11 +189,19 @@ export function createApp() {
         return problemResponse(new AppError("invalid_json", "The request body is not valid JSON"), c.req.path, requestId);
       }
       if (err.status === 413) return problemResponse(new AppError("payload_too_large"), c.req.path, requestId);
-      if (err.status === 415) return problemResponse(new AppError("unsupported_media_type", "Send application/json (or text/csv where the route takes it)"), c.req.path, requestId);
+      if (err.status === 415)
+        return problemResponse(new AppError("unsupported_media_type", "Send application/json (or text/csv where the route takes it)"), c.req.path, requestId);
       if (err.status === 401) return problemResponse(new AppError("unauthorized"), c.req.path, requestId);
       if (err.status < 500) return problemResponse(new AppError("unprocessable", err.message), c.req.path, requestId);
     }
-    console.error(JSON.stringify({ request_id: requestId, path: loggedPath(c.req.path), error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
+    console.error(
+      JSON.stringify({
+        request_id: requestId,
+        path: loggedPath(c.req.path),
+        error: redactTokens(String(err)),
+        stack: redactTokens(String((err as Error)?.stack)),
+      }),
+    );
     return problemResponse(new AppError("internal_error", "Something went wrong on our side; quote the request id to support"), c.req.path, requestId);
   });
 

@@ -56,7 +56,11 @@ describe("approval emails through Resend", () => {
 
     sent.length = 0;
     const form = new URLSearchParams({ decision: "reject", comment: "amounts look off" });
-    const rejected = await fetchKeyed(new URL(link!).pathname, { method: "POST", body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const rejected = await fetchKeyed(new URL(link!).pathname, {
+      method: "POST",
+      body: form,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(rejected.status).toBe(200);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ to: [emails.otto], subject: "Batch rejected: Holiday thanks" });
@@ -66,7 +70,9 @@ describe("approval emails through Resend", () => {
   it("records a failed approval email without failing the submission", async () => {
     const { org } = await approvalOrg({ steps: [{ role: "owner", quorum: 1 }] });
     const { batchId, operator } = await validatedBatch(org);
-    server.use(http.post("https://api.resend.com/emails", () => HttpResponse.json({ name: "application_error", message: "down", statusCode: 503 }, { status: 503 })));
+    server.use(
+      http.post("https://api.resend.com/emails", () => HttpResponse.json({ name: "application_error", message: "down", statusCode: 503 }, { status: 503 })),
+    );
     const res = await fetchKeyed(`/v1/batches/${batchId}/submit`, { method: "POST", headers: { authorization: `Bearer ${operator}` } });
     expect(res.status).toBe(200);
     const auditor = await token({ org, sub: "aud", roles: ["auditor"] });

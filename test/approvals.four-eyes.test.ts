@@ -39,8 +39,13 @@ async function shapedBatch(who: { uploader: "uma" | "otto"; submitter: "sam" | "
 /** A link to `sub` for the batch's current step, made directly (as if sent before they shaped it), to prove the link path refuses too. */
 async function forgedLink(org: string, batchId: string, sub: string, email: string): Promise<string> {
   const [batch, flow] = [await requireBatch(env.DB, org, batchId), (await findFlow(env.DB, org, batchId))!];
-  const { enrolment_id } = (await env.DB.prepare("SELECT enrolment_id FROM approvers WHERE org = ? AND sub = ?").bind(org, sub).first<{ enrolment_id: string }>())!;
-  await issueRequests({ env, batch, flow, origin: "http://rewardrail.test" }, [{ sub, email, enrolmentId: enrolment_id }], { action: "approval.requested", actor: "test" });
+  const { enrolment_id } = (await env.DB.prepare("SELECT enrolment_id FROM approvers WHERE org = ? AND sub = ?")
+    .bind(org, sub)
+    .first<{ enrolment_id: string }>())!;
+  await issueRequests({ env, batch, flow, origin: "http://rewardrail.test" }, [{ sub, email, enrolmentId: enrolment_id }], {
+    action: "approval.requested",
+    actor: "test",
+  });
   return linkPathTo(email);
 }
 

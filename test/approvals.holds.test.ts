@@ -87,7 +87,13 @@ describe("rejection and cancellation release the hold exactly once", () => {
     await submit(batchId, operator);
     const batch = await requireBatch(env.DB, org, batchId);
     const past = new Date(Date.now() - 120_000).toISOString();
-    await transitionBatch(env.DB, { batch, to: "cancelled", action: "batch.cancelled", actor: "otto", extra: closeFlow(env.DB, batchId, ["open"], "cancelled", past, "otto") });
+    await transitionBatch(env.DB, {
+      batch,
+      to: "cancelled",
+      action: "batch.cancelled",
+      actor: "otto",
+      extra: closeFlow(env.DB, batchId, ["open"], "cancelled", past, "otto"),
+    });
     expect((await buckets(poolId, tokens.finance)).reserved).toBe(before.reserved + total);
     await finishExitHolds(env, new Date());
     await finishExitHolds(env, new Date());

@@ -23,7 +23,20 @@ describe("the approval page", () => {
     expect(first.res.headers.get("referrer-policy")).toBe("no-referrer");
     expect(first.res.headers.get("content-type")).toContain("text/html");
     expect(first.res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-    for (const text of ["Holiday thanks", "holiday-2026", "Dana Owner", "CC-1001", "USD 100.00", "otto (otto@", "Step 1 of 1", "finance", "2 valid recipients; 10 expected", "Inventory codes available now cover 0 of 2 recipients (short: 1 × USD 25.00, 1 × USD 75.00)", 'value="approve"', 'value="reject"']) {
+    for (const text of [
+      "Holiday thanks",
+      "holiday-2026",
+      "Dana Owner",
+      "CC-1001",
+      "USD 100.00",
+      "otto (otto@",
+      "Step 1 of 1",
+      "finance",
+      "2 valid recipients; 10 expected",
+      "Inventory codes available now cover 0 of 2 recipients (short: 1 × USD 25.00, 1 × USD 75.00)",
+      'value="approve"',
+      'value="reject"',
+    ]) {
       expect(first.html).toContain(text);
     }
     const balance = await poolBalance(s.poolId, s.tokens.finance);
@@ -112,7 +125,11 @@ describe("the approval page", () => {
     const s = await submittedWithLinks();
     const request = (await approvalsOf(s.batchId, s.tokens.auditor)).steps[0].requests.find((r: any) => r.approver_sub === "fran");
     const content = (await approvalsOf(s.batchId, s.tokens.auditor)).submission.content_hash;
-    const foreign = await signApprovalToken(env, { sub: "fran", org: "another-org", bat: s.batchId, stp: 0, bh: content, jti: request.id }, Date.now() + 60_000);
+    const foreign = await signApprovalToken(
+      env,
+      { sub: "fran", org: "another-org", bat: s.batchId, stp: 0, bh: content, jti: request.id },
+      Date.now() + 60_000,
+    );
     for (const path of [`/approve/${foreign}`, `/approve/${await token({ org: s.org, sub: "fran", roles: ["finance"] })}`]) {
       expect((await page(path)).status).toBe(404);
       const post = await postDecision(path, "approve");

@@ -8,9 +8,11 @@ const approvalsOf = async (batchId: string, t: string) => (await callJson(`/v1/b
 const requestsOf = async (batchId: string, t: string, sub: string) =>
   (await approvalsOf(batchId, t)).steps[0].requests.filter((r: any) => r.approver_sub === sub) as { id: string; status: string; email_status: string }[];
 const eventsOf = async (org: string, action: string) =>
-  (await env.DB.prepare("SELECT actor, after FROM audit_events WHERE org = ? AND action = ? ORDER BY seq").bind(org, action).all<{ actor: string; after: string }>()).results.map(
-    (e) => ({ actor: e.actor, after: JSON.parse(e.after) }),
-  );
+  (
+    await env.DB.prepare("SELECT actor, after FROM audit_events WHERE org = ? AND action = ? ORDER BY seq")
+      .bind(org, action)
+      .all<{ actor: string; after: string }>()
+  ).results.map((e) => ({ actor: e.actor, after: JSON.parse(e.after) }));
 const renew = (linkPath: string) => call(`${linkPath}/renew`, { method: "POST" }).then(async (res) => ({ status: res.status, html: await res.text() }));
 const resend = (batchId: string, t: string, body?: unknown) => callJson(`/v1/batches/${batchId}/approvals/resend`, { method: "POST", token: t, body });
 
@@ -205,7 +207,12 @@ describe("POST /v1/batches/{id}/approvals/resend", () => {
   });
 
   it("sends the links a crashed step change never sent", async () => {
-    const o = await approvalOrg({ steps: [{ role: "finance", quorum: 1 }, { role: "owner", quorum: 1 }] });
+    const o = await approvalOrg({
+      steps: [
+        { role: "finance", quorum: 1 },
+        { role: "owner", quorum: 1 },
+      ],
+    });
     const b = await validatedBatch(o.org);
     await submit(b.batchId, b.operator);
     // The decision commits; its follow-up (emailing step 2) is lost, as in a crash between the two.

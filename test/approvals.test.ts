@@ -3,7 +3,8 @@ import { callJson } from "./helpers/api";
 import { seedBatch } from "./helpers/batch-factories";
 import { approvalOrg, linksTo, poolBalance, submit, transitions, validatedBatch } from "./helpers/approval-factories";
 
-const approve = (batchId: string, t: string, comment?: string) => callJson(`/v1/batches/${batchId}/approvals`, { token: t, body: { decision: "approve", comment } });
+const approve = (batchId: string, t: string, comment?: string) =>
+  callJson(`/v1/batches/${batchId}/approvals`, { token: t, body: { decision: "approve", comment } });
 const approvals = async (batchId: string, t: string) => (await callJson(`/v1/batches/${batchId}/approvals`, { token: t })).body;
 
 describe("submit", () => {
@@ -18,7 +19,13 @@ describe("submit", () => {
     expect(before.available - after.available).toBe(total);
 
     const view = await approvals(batchId, tokens.auditor);
-    expect(view.submission).toMatchObject({ state: "open", current_step: 0, submitted_by: "otto", hold: { id: `hold_${batchId}`, amount: total }, auto_release: true });
+    expect(view.submission).toMatchObject({
+      state: "open",
+      current_step: 0,
+      submitted_by: "otto",
+      hold: { id: `hold_${batchId}`, amount: total },
+      auto_release: true,
+    });
     expect(view.submission.content_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(view.steps.map((s: any) => [s.role, s.status])).toEqual([["finance", "pending"]]);
     expect(view.steps[0].requests.map((r: any) => r.approver_sub).sort()).toEqual(["fay", "fran"]);
@@ -73,7 +80,12 @@ describe("submit", () => {
     const withFields = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, body: { status: "approved", skip_approval: true } });
     expect(withFields.status).toBe(400);
     expect(withFields.body.errors.map((e: any) => e.pointer)).toEqual(["/status", "/skip_approval"]);
-    const junk = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, method: "POST", rawBody: "status=approved", headers: { "content-type": "text/plain" } });
+    const junk = await callJson(`/v1/batches/${batchId}/submit`, {
+      token: operator,
+      method: "POST",
+      rawBody: "status=approved",
+      headers: { "content-type": "text/plain" },
+    });
     expect(junk.status).toBe(400);
     expect((await callJson(`/v1/batches/${batchId}`, { token: operator })).body.status).toBe("validated");
     const ok = await callJson(`/v1/batches/${batchId}/submit`, { token: operator, body: {} });
@@ -148,7 +160,15 @@ describe("policy matrix", () => {
     await submit(batchId, operator);
     const current = (await callJson("/v1/settings", { token: tokens.admin })).body;
     const { version: _v, updated_by: _b, updated_at: _a, ...settings } = current;
-    const stricter = { ...settings, approval_policy: { steps: [{ role: "finance", quorum: 2 }, { role: "owner", quorum: 1 }] } };
+    const stricter = {
+      ...settings,
+      approval_policy: {
+        steps: [
+          { role: "finance", quorum: 2 },
+          { role: "owner", quorum: 1 },
+        ],
+      },
+    };
     expect((await callJson("/v1/settings", { method: "PUT", token: tokens.admin, body: stricter })).status).toBe(200);
     const view = await approvals(batchId, tokens.auditor);
     expect(view.submission.policy).toEqual({ steps: [{ role: "finance", quorum: 1 }] });
@@ -170,10 +190,21 @@ describe("policy matrix", () => {
     await submit(batchId, operator);
     await approve(batchId, tokens.fran, "budget ok");
     const view = await approvals(batchId, tokens.support);
-    expect(view.steps[0].decisions[0]).toMatchObject({ approver_sub: "fran", decision: "approve", comment: "budget ok", via: "api", decided_at: expect.any(String) });
+    expect(view.steps[0].decisions[0]).toMatchObject({
+      approver_sub: "fran",
+      decision: "approve",
+      comment: "budget ok",
+      via: "api",
+      decided_at: expect.any(String),
+    });
     const actions = view.trail.map((e: any) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(["batch.submitted", "approval.requested", "approval.email_sent", "approval.decided", "batch.approved", "batch.released"]));
+    expect(actions).toEqual(
+      expect.arrayContaining(["batch.submitted", "approval.requested", "approval.email_sent", "approval.decided", "batch.approved", "batch.released"]),
+    );
     expect(actions.indexOf("batch.submitted")).toBeLessThan(actions.indexOf("approval.decided"));
-    expect(view.trail.find((e: any) => e.action === "approval.decided")).toMatchObject({ actor: "fran", details: { decision: "approve", comment: "budget ok" } });
+    expect(view.trail.find((e: any) => e.action === "approval.decided")).toMatchObject({
+      actor: "fran",
+      details: { decision: "approve", comment: "budget ok" },
+    });
   });
 });

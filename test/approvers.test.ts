@@ -54,7 +54,11 @@ describe("admins cannot make, redirect or upgrade an approver", () => {
     const t = await orgTokens(org);
     const fran = await token({ org, sub: "fran", roles: ["finance"] });
     await enrolAndConfirm(fran, `fran@${org}.example.com`);
-    for (const [method, path] of [["PUT", "/v1/approvers/fran"], ["PATCH", "/v1/approvers/fran"], ["POST", "/v1/approvers"]]) {
+    for (const [method, path] of [
+      ["PUT", "/v1/approvers/fran"],
+      ["PATCH", "/v1/approvers/fran"],
+      ["POST", "/v1/approvers"],
+    ]) {
       const res = await callJson(path!, { method, token: t.admin, body: { email: "ada@example.com", roles: ["finance", "owner"] } });
       expect([404, 405]).toContain(res.status);
     }
@@ -68,7 +72,14 @@ describe("enrolment", () => {
     const mixed = await token({ org, sub: "fin-admin", roles: ["finance", "admin"] });
     const res = await callJson("/v1/approvers/enrol", { token: mixed, body: { email: `fa@${org}.example.com` } });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ sub: "fin-admin", roles: ["finance"], status: "pending", verified_at: null, enrolment_id: null, verification_email_status: "sent" });
+    expect(res.body).toMatchObject({
+      sub: "fin-admin",
+      roles: ["finance"],
+      status: "pending",
+      verified_at: null,
+      enrolment_id: null,
+      verification_email_status: "sent",
+    });
     expect(await approvers(org)).toMatchObject([{ sub: "fin-admin", roles: ["finance"], status: "pending" }]);
     const [enrolled] = await events(org, "fin-admin");
     expect(enrolled).toMatchObject({ action: "approver.enrolled", actor: "fin-admin" });
@@ -108,7 +119,9 @@ describe("enrolment", () => {
     const email = `fran@${org}.example.com`;
     await enrol(await token({ org, sub: "fran", roles: ["finance"] }), email);
     const path = await verifyPathTo(email);
-    await env.DB.prepare("UPDATE approver_enrolments SET expires_at = ? WHERE org = ?").bind(new Date(Date.now() - 1000).toISOString(), org).run();
+    await env.DB.prepare("UPDATE approver_enrolments SET expires_at = ? WHERE org = ?")
+      .bind(new Date(Date.now() - 1000).toISOString(), org)
+      .run();
     const expired = await confirmLink(path);
     expect(expired.status).toBe(410);
     expect(expired.html).toContain("expired");
@@ -172,7 +185,8 @@ describe("enrolment", () => {
 describe("admins suspend, reinstate and remove", () => {
   it("a suspended approver gets no approval links; reinstated, the same email and roles come back; each change audited", async () => {
     const o = await approvalOrg({ steps: [{ role: "finance", quorum: 1 }] });
-    for (const t of [o.tokens.fran, o.tokens.operator, o.tokens.auditor]) expect((await callJson("/v1/approvers/fay/suspend", { method: "POST", token: t })).status).toBe(403);
+    for (const t of [o.tokens.fran, o.tokens.operator, o.tokens.auditor])
+      expect((await callJson("/v1/approvers/fay/suspend", { method: "POST", token: t })).status).toBe(403);
     const s = await callJson("/v1/approvers/fay/suspend", { method: "POST", token: o.tokens.admin });
     expect(s.body).toMatchObject({ status: "suspended", email: o.emails.fay, roles: ["finance"] });
     const again = await callJson("/v1/approvers/fay/suspend", { method: "POST", token: o.tokens.admin });

@@ -23,7 +23,9 @@ async function verify(org: string) {
 }
 
 function sql(query: string, ...params: unknown[]) {
-  return env.DB.prepare(query).bind(...params).run();
+  return env.DB.prepare(query)
+    .bind(...params)
+    .run();
 }
 
 describe("GET /v1/audit", () => {
@@ -34,7 +36,16 @@ describe("GET /v1/audit", () => {
     expect(status).toBe(200);
     expect(body.data.map((e: any) => e.seq)).toEqual([3, 2, 1]);
     expect(body.next_cursor).toBeNull();
-    expect(body.data[2]).toMatchObject({ actor: "alice", action: "batch.updated", entity_type: "batch", entity_id: "bat_1", before: { n: 1, v: 0 }, after: { n: 1, v: 1 }, request_id: null, prev_hash: "0".repeat(64) });
+    expect(body.data[2]).toMatchObject({
+      actor: "alice",
+      action: "batch.updated",
+      entity_type: "batch",
+      entity_id: "bat_1",
+      before: { n: 1, v: 0 },
+      after: { n: 1, v: 1 },
+      request_id: null,
+      prev_hash: "0".repeat(64),
+    });
     expect(body.data[1].prev_hash).toBe(body.data[2].hash);
     expect(body.data[0].id).toMatch(/^aud_/);
   });
@@ -54,7 +65,12 @@ describe("GET /v1/audit", () => {
 
   it("filters by entity_id, actor, action and entity_type", async () => {
     const org = uniqueOrg();
-    await appendAudit(env.DB, org, [event(1), event(2, { actor: "bob" }), event(1, { action: "batch.submitted" }), event(3, { entityType: "pool", entityId: "pool_1" })]);
+    await appendAudit(env.DB, org, [
+      event(1),
+      event(2, { actor: "bob" }),
+      event(1, { action: "batch.submitted" }),
+      event(3, { entityType: "pool", entityId: "pool_1" }),
+    ]);
     const t = await auditor(org);
     const seqs = async (q: string) => (await callJson(`/v1/audit?${q}`, { token: t })).body.data.map((e: any) => e.seq);
     expect(await seqs("entity_id=bat_1")).toEqual([3, 1]);
@@ -188,7 +204,9 @@ describe("audit in the OpenAPI document", () => {
     const { body } = await callJson("/openapi.json");
     expect(validateOpenApi31(body).errors ?? []).toEqual([]);
     expect(body.paths["/v1/audit"].get["x-roles"]).toEqual(["auditor", "admin"]);
-    expect(body.paths["/v1/audit"].get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["limit", "cursor", "entity_id", "actor", "action", "from", "to"]));
+    expect(body.paths["/v1/audit"].get.parameters.map((p: any) => p.name)).toEqual(
+      expect.arrayContaining(["limit", "cursor", "entity_id", "actor", "action", "from", "to"]),
+    );
     expect(body.paths["/v1/audit/verify"].get["x-roles"]).toEqual(["auditor"]);
     expect(body.paths["/v1/audit/verify"].get.security).toEqual([{ bearerAuth: [] }]);
   });

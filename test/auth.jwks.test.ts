@@ -18,12 +18,21 @@ describe("production tokens from a JWKS", () => {
   it("accepts RS256 and ES256 tokens whose key is in JWKS_URL, and refuses HS256 then", async () => {
     const rsa = await generateKeyPair("RS256");
     const ec = await generateKeyPair("ES256");
-    const keys = [{ ...(await exportJWK(rsa.publicKey)), kid: "rsa-1", alg: "RS256" }, { ...(await exportJWK(ec.publicKey)), kid: "ec-1", alg: "ES256" }];
+    const keys = [
+      { ...(await exportJWK(rsa.publicKey)), kid: "rsa-1", alg: "RS256" },
+      { ...(await exportJWK(ec.publicKey)), kid: "ec-1", alg: "ES256" },
+    ];
     server.use(http.get(JWKS_URL, () => HttpResponse.json({ keys })));
     const e = { ...env, JWT_JWKS_URL: JWKS_URL } as Env;
     const sign = (alg: string, kid: string, key: CryptoKey | Uint8Array) =>
-      new SignJWT({ org: "acme", roles: ["auditor"] }).setProtectedHeader({ alg, kid }).setSubject("svc").setIssuer(env.JWT_ISSUER).setIssuedAt()
-        .setAudience(env.JWT_AUDIENCE).setExpirationTime("5m").sign(key);
+      new SignJWT({ org: "acme", roles: ["auditor"] })
+        .setProtectedHeader({ alg, kid })
+        .setSubject("svc")
+        .setIssuer(env.JWT_ISSUER)
+        .setIssuedAt()
+        .setAudience(env.JWT_AUDIENCE)
+        .setExpirationTime("5m")
+        .sign(key);
 
     const rs = await meWith(e, await sign("RS256", "rsa-1", rsa.privateKey));
     expect(rs.status).toBe(200);

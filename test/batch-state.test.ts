@@ -53,7 +53,9 @@ describe("batch lifecycle", () => {
     const loser = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect(loser.reason.code).toBe("invalid_state_transition");
     const after = await requireBatch(env.DB, org, batchId);
-    const events = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? AND action IN ('batch.submitted', 'batch.cancelled')").bind(org, batchId).all();
+    const events = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? AND action IN ('batch.submitted', 'batch.cancelled')")
+      .bind(org, batchId)
+      .all();
     expect(events.results).toHaveLength(1);
     expect(`batch.${after.status}`).toBe(events.results[0]!.action);
     const history = await env.DB.prepare("SELECT seq, from_status, to_status FROM batch_transitions WHERE batch_id = ? ORDER BY seq").bind(batchId).all();
@@ -79,7 +81,11 @@ describe("prior payouts", () => {
     const org = uniqueOrg();
     const first = await seedBatch(org, { batch: { channel: "link" } });
     await callJson("/v1/settings", { method: "PUT", token: first.tokens.admin, body: { prior_payout_window_days: 30 } });
-    await uploadCsv(first.batchId, first.tokens.operator, "email,phone,country,amount\npaid@example.com,,US,2500\n,+14155550142,US,2500\nold@example.com,,US,2500\n");
+    await uploadCsv(
+      first.batchId,
+      first.tokens.operator,
+      "email,phone,country,amount\npaid@example.com,,US,2500\n,+14155550142,US,2500\nold@example.com,,US,2500\n",
+    );
     await moveTo(org, first.batchId, ["submitted", "approved", "releasing", "delivering", "completed"], { releasedAt: new Date().toISOString() });
     // A batch released 90 days ago is outside the window.
     const old = await seedBatch(org);
@@ -87,7 +93,11 @@ describe("prior payouts", () => {
     await moveTo(org, old.batchId, ["submitted", "approved", "releasing"], { releasedAt: new Date(Date.now() - 90 * 86_400_000).toISOString() });
 
     const next = await seedBatch(org, { batch: { channel: "link" } });
-    const res = await uploadCsv(next.batchId, next.tokens.operator, "email,phone,country,amount\nPAID@example.com,,US,2500\nnew@example.com,+1 415 555 0142,US,2500\nancient@example.com,,US,2500\n");
+    const res = await uploadCsv(
+      next.batchId,
+      next.tokens.operator,
+      "email,phone,country,amount\nPAID@example.com,,US,2500\nnew@example.com,+1 415 555 0142,US,2500\nancient@example.com,,US,2500\n",
+    );
     expect(res.body.upload).toMatchObject({ valid: 1, excluded: 2 });
     const rows = (await callJson(`/v1/batches/${next.batchId}/recipients`, { token: next.tokens.operator })).body.data;
     expect(rows.map((r: any) => r.reasons)).toEqual([["prior_payout_within_window"], ["prior_payout_within_window"], []]);

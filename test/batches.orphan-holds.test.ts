@@ -26,7 +26,10 @@ async function strayHold(stub: ReturnType<typeof poolStub>, holdId: string) {
 
 const reservedOf = async (poolId: string, t: string) => (await callJson(`/v1/pools/${poolId}`, { token: t })).body.balance.reserved as number;
 const backdate = (stub: ReturnType<typeof poolStub>, holdId: string) =>
-  runInDurableObject(stub, (_i, state) => void state.storage.sql.exec("UPDATE holds SET touched_at = ? WHERE hold_id = ?", Date.now() - IDLE_MS - 1_000, holdId));
+  runInDurableObject(
+    stub,
+    (_i, state) => void state.storage.sql.exec("UPDATE holds SET touched_at = ? WHERE hold_id = ?", Date.now() - IDLE_MS - 1_000, holdId),
+  );
 
 describe("orphan-hold sweep", () => {
   it("runs every five minutes", () => {
@@ -38,7 +41,9 @@ describe("orphan-hold sweep", () => {
     await strayHold(stub, holdId);
     expect((await callJson(`/v1/batches/${batchId}/cancel`, { token: tokens.operator, body: {} })).status).toBe(200);
     // The cancel released it already; a stray hold made after the cancel (the submit crashed before giving it back) is the sweep's.
-    expect((await stub.reserve({ opId: `late_${holdId}`, holdId, amount: TOTAL, expiresAt: Date.now() + 86_400_000, actor: "otto", reopen: true })).ok).toBe(true);
+    expect((await stub.reserve({ opId: `late_${holdId}`, holdId, amount: TOTAL, expiresAt: Date.now() + 86_400_000, actor: "otto", reopen: true })).ok).toBe(
+      true,
+    );
     await stub.syncMirror();
     expect(await reservedOf(poolId, tokens.finance)).toBe(TOTAL);
     expect(await releaseOrphanHolds(env, new Date())).toBeGreaterThanOrEqual(1);

@@ -18,13 +18,17 @@ async function validatedBatches(n: number) {
   const productId = await createProduct(tokens.admin);
   const ids: string[] = [];
   for (let i = 0; i < n; i += ROUND) {
-    ids.push(...(await Promise.all(Array.from({ length: Math.min(ROUND, n - i) }, async () => {
-      const created = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, productId) });
-      expect(created.status).toBe(201);
-      const up = await uploadCsv(created.body.id, tokens.operator, `external_id,email,country,amount\nR1,r1@example.com,US,${TOTAL}\n`);
-      expect(up.body.batch?.status).toBe("validated");
-      return created.body.id as string;
-    }))));
+    ids.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(ROUND, n - i) }, async () => {
+          const created = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, productId) });
+          expect(created.status).toBe(201);
+          const up = await uploadCsv(created.body.id, tokens.operator, `external_id,email,country,amount\nR1,r1@example.com,US,${TOTAL}\n`);
+          expect(up.body.batch?.status).toBe("validated");
+          return created.body.id as string;
+        }),
+      )),
+    );
   }
   return { org, tokens, poolId: pool.id, ids };
 }
@@ -35,13 +39,17 @@ describe("submit racing cancel", () => {
     const finance = await token({ org, sub: "fran", roles: ["finance"] });
     const answers: [number, number][] = [];
     for (let i = 0; i < ids.length; i += ROUND) {
-      answers.push(...(await Promise.all(ids.slice(i, i + ROUND).map(async (id) => {
-        const [s, c] = await Promise.all([
-          callJson(`/v1/batches/${id}/submit`, { token: tokens.operator, method: "POST" }),
-          callJson(`/v1/batches/${id}/cancel`, { token: finance, body: {} }),
-        ]);
-        return [s.status, c.status] as [number, number];
-      }))));
+      answers.push(
+        ...(await Promise.all(
+          ids.slice(i, i + ROUND).map(async (id) => {
+            const [s, c] = await Promise.all([
+              callJson(`/v1/batches/${id}/submit`, { token: tokens.operator, method: "POST" }),
+              callJson(`/v1/batches/${id}/cancel`, { token: finance, body: {} }),
+            ]);
+            return [s.status, c.status] as [number, number];
+          }),
+        )),
+      );
     }
     const stub = poolStub(env, poolId);
     let submitted = 0;

@@ -211,7 +211,10 @@ describe("recipient upload and validation", () => {
     expect(res.body.upload).toMatchObject({ rows: 4, valid: 2, invalid: 2 });
     const rows = await allRecipients(batchId, tokens.operator);
     expect(rows.map((r) => [r.row, r.external_id, r.status, r.reasons.includes("malformed_row")])).toEqual([
-      [1, "M1", "invalid", true], [2, "OK1", "valid", false], [3, "M2", "invalid", true], [4, "OK2", "valid", false],
+      [1, "M1", "invalid", true],
+      [2, "OK1", "valid", false],
+      [3, "M2", "invalid", true],
+      [4, "OK2", "valid", false],
     ]);
     expect(rows[3]).toMatchObject({ name: "Smith, J", email: "ok2@example.com" });
   });
@@ -280,7 +283,12 @@ describe("recipient upload and validation", () => {
   it("refuses whole, with 400 amount_too_large, an upload that would take the batch's valid total past 2^53−1", async () => {
     const max = Number.MAX_SAFE_INTEGER;
     const { tokens, batchId } = await seedBatch(uniqueOrg(), { product: { max_amount: max } });
-    const totals = () => env.DB.prepare("SELECT valid_total AS total, rows_total AS rows, (SELECT count(*) FROM batch_recipients r WHERE r.batch_id = b.id) AS stored FROM batches b WHERE id = ?").bind(batchId).first();
+    const totals = () =>
+      env.DB.prepare(
+        "SELECT valid_total AS total, rows_total AS rows, (SELECT count(*) FROM batch_recipients r WHERE r.batch_id = b.id) AS stored FROM batches b WHERE id = ?",
+      )
+        .bind(batchId)
+        .first();
     expect((await uploadCsv(batchId, tokens.operator, `email,country,amount\nbig@example.com,US,${max - 1_100}\n`)).status).toBe(200);
     const crossing = await uploadCsv(batchId, tokens.operator, "email,country,amount\na@example.com,US,600\nb@example.com,US,600\n");
     expect([crossing.status, crossing.body.code]).toEqual([400, "amount_too_large"]);
@@ -326,7 +334,14 @@ describe("batch metadata", () => {
     const tokens = await orgTokens(org);
     const pool = await createPool(org);
     const product = await createProduct(tokens.admin);
-    for (const [field, value] of [["name", "Gift \u0000 cards"], ["campaign", "Q4 \u202egpj.exe"], ["cost_center", "CC\r\n1"], ["business_owner", "Dana\u2066"], ["name", "Gift\u200bcards"], ["campaign", "Q4\u2028x"]]) {
+    for (const [field, value] of [
+      ["name", "Gift \u0000 cards"],
+      ["campaign", "Q4 \u202egpj.exe"],
+      ["cost_center", "CC\r\n1"],
+      ["business_owner", "Dana\u2066"],
+      ["name", "Gift\u200bcards"],
+      ["campaign", "Q4\u2028x"],
+    ]) {
       const res = await callJson("/v1/batches", { token: tokens.operator, body: batchBody(pool.id, product, { [field!]: value }) });
       expect(res.status, field).toBe(400);
       expect(res.body.errors[0]).toMatchObject({ pointer: `/${field}` });
@@ -419,7 +434,12 @@ describe("payload limits", () => {
         c.enqueue(line);
       },
     });
-    const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, rawBody: body, headers: { "content-type": "text/csv" }, method: "POST" });
+    const res = await callJson(`/v1/batches/${batchId}/recipients`, {
+      token: tokens.operator,
+      rawBody: body,
+      headers: { "content-type": "text/csv" },
+      method: "POST",
+    });
     expect(res.status).toBe(413);
     expect(res.body.code).toBe("payload_too_large");
     const count = await env.DB.prepare("SELECT count(*) AS n FROM batch_recipients WHERE batch_id = ?").bind(batchId).first<{ n: number }>();
@@ -435,7 +455,12 @@ describe("payload limits", () => {
 
   it("answers 415 for a body that is neither CSV nor JSON", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
-    const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, rawBody: "<x/>", headers: { "content-type": "application/xml" }, method: "POST" });
+    const res = await callJson(`/v1/batches/${batchId}/recipients`, {
+      token: tokens.operator,
+      rawBody: "<x/>",
+      headers: { "content-type": "application/xml" },
+      method: "POST",
+    });
     expect(res.status).toBe(415);
     expect(res.body.code).toBe("unsupported_media_type");
   });
@@ -470,7 +495,10 @@ describe("recipient listing and export", () => {
     expect(text).toMatch(/,"Line\r\nBreak",/);
     expect(text).toContain("invalid,phone_invalid,E6");
     // Every data line starts with its row number: nothing neutralised or lost at the start of a line.
-    const starts = text.split("\r\n").filter((l) => /^\d+,rcp_/.test(l)).map((l) => Number(l.split(",")[0]));
+    const starts = text
+      .split("\r\n")
+      .filter((l) => /^\d+,rcp_/.test(l))
+      .map((l) => Number(l.split(",")[0]));
     expect(starts).toEqual(MESSY_EXPECTED.map((_, i) => i + 1));
     const excluded = await (await call(`/v1/batches/${batchId}/recipients?status=excluded`, { token: tokens.auditor, headers: { accept: "text/csv" } })).text();
     expect(excluded.trimEnd().split("\r\n")).toHaveLength(6);
@@ -504,14 +532,27 @@ describe("preview", () => {
     expect((await uploadCsv(batchId, tokens.operator, csv)).status).toBe(200);
     const preview = async () => (await callJson(`/v1/batches/${batchId}/preview`, { token: tokens.auditor })).body.inventory;
     expect(await preview()).toEqual({
-      product_id: productId, needed: 3, available: 0, covers_valid_rows: false, shortfall: 3,
-      by_amount: [{ amount: 2500, needed: 2, available: 0, short: 2 }, { amount: 1000, needed: 1, available: 0, short: 1 }],
+      product_id: productId,
+      needed: 3,
+      available: 0,
+      covers_valid_rows: false,
+      shortfall: 3,
+      by_amount: [
+        { amount: 2500, needed: 2, available: 0, short: 2 },
+        { amount: 1000, needed: 1, available: 0, short: 1 },
+      ],
     });
     const codes = [2500, 1000, 1000, 5000].map((amount, i) => ({ code: `COVER-${batchId}-${i}`, amount }));
     expect((await callJson(`/v1/products/${productId}/codes`, { token: tokens.admin, body: { codes } })).status).toBe(201);
     expect(await preview()).toMatchObject({
-      needed: 3, available: 2, covers_valid_rows: false, shortfall: 1,
-      by_amount: [{ amount: 2500, needed: 2, available: 1, short: 1 }, { amount: 1000, needed: 1, available: 2, short: 0 }],
+      needed: 3,
+      available: 2,
+      covers_valid_rows: false,
+      shortfall: 1,
+      by_amount: [
+        { amount: 2500, needed: 2, available: 1, short: 1 },
+        { amount: 1000, needed: 1, available: 2, short: 0 },
+      ],
     });
     const more = [{ code: `COVER-${batchId}-x`, amount: 2500 }];
     expect((await callJson(`/v1/products/${productId}/codes`, { token: tokens.admin, body: { codes: more } })).status).toBe(201);

@@ -19,7 +19,14 @@ describe("campaign rewards at or above the approval threshold", () => {
     const s = await campaignSetup(org);
     // The creator holds finance too: four-eyes must still refuse them.
     const creator = await token({ org, sub: "cora", roles: ["operator", "finance"] });
-    const reward = { product_id: s.productId, channel: "email", tiers: [{ when: "event.properties.total >= 50000", amount: 5000 }, { when: "true", amount: 1000 }] };
+    const reward = {
+      product_id: s.productId,
+      channel: "email",
+      tiers: [
+        { when: "event.properties.total >= 50000", amount: 5000 },
+        { when: "true", amount: 1000 },
+      ],
+    };
     const created = await callJson("/v1/campaigns", { token: creator, body: s.body({ reward, approval: { at_or_above: 5000 } }) });
     const id = created.body.id;
     await callJson(`/v1/campaigns/${id}/activate`, { method: "POST", token: s.tokens.finance });
@@ -31,7 +38,9 @@ describe("campaign rewards at or above the approval threshold", () => {
     const big2 = await postEvent(s.tokens.integrator, orderPaid({ total: 70_000 }));
     expect(big1.body.outcomes).toEqual([{ campaign_id: id, outcome: "pending_approval" }]);
     expect(big2.body.outcomes[0].outcome).toBe("pending_approval");
-    const pendingIds = await env.DB.prepare("SELECT delivery_id FROM campaign_outcomes WHERE campaign_id = ? AND outcome = 'pending_approval'").bind(id).all<{ delivery_id: string }>();
+    const pendingIds = await env.DB.prepare("SELECT delivery_id FROM campaign_outcomes WHERE campaign_id = ? AND outcome = 'pending_approval'")
+      .bind(id)
+      .all<{ delivery_id: string }>();
     expect(pendingIds.results).toHaveLength(2);
     for (const p of pendingIds.results) expect(await statusOf(p.delivery_id)).toBeNull();
 
@@ -40,7 +49,9 @@ describe("campaign rewards at or above the approval threshold", () => {
     expect(requests.body.data).toHaveLength(1);
     expect(requests.body.data[0]).toMatchObject({ day, status: "open" });
     expect(requests.body.data[0].pending.map((p: any) => p.event_id).sort()).toEqual([big1.body.id, big2.body.id].sort());
-    const mails = await env.DB.prepare('SELECT COUNT(*) AS n FROM dev_outbox WHERE org = ? AND "to" = ? AND subject LIKE ?').bind(org, "fran@example.com", "Rewards to approve%").first<{ n: number }>();
+    const mails = await env.DB.prepare('SELECT COUNT(*) AS n FROM dev_outbox WHERE org = ? AND "to" = ? AND subject LIKE ?')
+      .bind(org, "fran@example.com", "Rewards to approve%")
+      .first<{ n: number }>();
     expect(mails?.n).toBe(1);
     const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
     expect(view.body.counts).toMatchObject({ rewarded: 1, pending_approval: 2 });

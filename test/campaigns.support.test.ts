@@ -7,7 +7,8 @@ async function delivered(ids: string[], timeoutMs = 20_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'delivered'")
-      .bind(JSON.stringify(ids)).first<{ n: number }>();
+      .bind(JSON.stringify(ids))
+      .first<{ n: number }>();
     if (row!.n === ids.length || Date.now() > until) return row!.n;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -14,7 +14,14 @@ describe("campaign rules are compiled when the campaign is saved", () => {
 
   it("refuses a tier whose condition does not type-check, pointing at the tier", async () => {
     const s = await campaignSetup(uniqueOrg("cr"));
-    const reward = { product_id: s.productId, channel: "email", tiers: [{ when: "true", amount: 500 }, { when: "1 + \"a\"", amount: 1000 }] };
+    const reward = {
+      product_id: s.productId,
+      channel: "email",
+      tiers: [
+        { when: "true", amount: 500 },
+        { when: '1 + "a"', amount: 1000 },
+      ],
+    };
     const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ reward }) });
     expect(res.status).toBe(400);
     expect(res.body.errors[0]).toMatchObject({ pointer: "/reward/tiers/1/when", position: 0 });
@@ -31,7 +38,10 @@ describe("campaign rules are compiled when the campaign is saved", () => {
 
   it("creates a draft with a valid rule and refuses unknown fields", async () => {
     const s = await campaignSetup(uniqueOrg("cr"));
-    const ok = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "event.properties.total >= 5000 && customer.country == 'US'" }) });
+    const ok = await callJson("/v1/campaigns", {
+      token: s.tokens.operator,
+      body: s.body({ rules: "event.properties.total >= 5000 && customer.country == 'US'" }),
+    });
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ status: "draft", budget: { amount: 100_000, committed: 0, reserved: 0, remaining: 100_000 } });
     const extra = await callJson("/v1/campaigns", { token: s.tokens.operator, body: { ...s.body(), status: "active" } });
@@ -44,7 +54,12 @@ describe("campaign rules are compiled when the campaign is saved", () => {
 describe("trigger kinds of a later release", () => {
   it("stores date_attribute, inactivity, schedule and segment_entered triggers, which never fire on events", async () => {
     const s = await campaignSetup(uniqueOrg("ct"));
-    for (const trigger of [{ kind: "date_attribute", attribute: "birthday" }, { kind: "inactivity", days: 30 }, { kind: "schedule", cron: "0 9 * * 1", segment_id: "seg_1" }, { kind: "segment_entered", segment_id: "seg_1" }]) {
+    for (const trigger of [
+      { kind: "date_attribute", attribute: "birthday" },
+      { kind: "inactivity", days: 30 },
+      { kind: "schedule", cron: "0 9 * * 1", segment_id: "seg_1" },
+      { kind: "segment_entered", segment_id: "seg_1" },
+    ]) {
       const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger }) });
       expect(res.status).toBe(201);
       expect(res.body.trigger).toEqual(trigger);
@@ -71,7 +86,7 @@ describe("campaign lifecycle", () => {
     const ok = await callJson(`/v1/campaigns/${created.body.id}/activate`, { method: "POST", token: s.tokens.finance });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ status: "active", budget: { amount: 100_000, reserved: 100_000, committed: 0 } });
-    expect((await s.stub.getBalance() as any).balance).toMatchObject({ available: 0, reserved: 100_000 });
+    expect(((await s.stub.getBalance()) as any).balance).toMatchObject({ available: 0, reserved: 100_000 });
   });
 
   it("PATCH works only while draft or paused", async () => {
@@ -100,12 +115,18 @@ describe("campaign lifecycle", () => {
     const again = await callJson(`/v1/campaigns/${id}/end`, { method: "POST", token: s.tokens.finance });
     expect(again.status).toBe(409);
     expect((await callJson(`/v1/campaigns/${id}/resume`, { method: "POST", token: s.tokens.finance })).status).toBe(409);
-    const balance = (await s.stub.getBalance() as any).balance;
+    const balance = ((await s.stub.getBalance()) as any).balance;
     expect(balance).toMatchObject({ reserved: 0, committed: 1000, available: 1_000_000 - 1000, released: 99_000 });
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
     const audit = await env.DB.prepare("SELECT action FROM audit_events WHERE entity_id = ? ORDER BY seq").bind(id).all<{ action: string }>();
     expect(audit.results.map((a) => a.action)).toEqual([
-      "campaign.created", "campaign.activated", "campaign.reward_committed", "campaign.paused", "campaign.resumed", "campaign.ended", "campaign.budget_released",
+      "campaign.created",
+      "campaign.activated",
+      "campaign.reward_committed",
+      "campaign.paused",
+      "campaign.resumed",
+      "campaign.ended",
+      "campaign.budget_released",
     ]);
   });
 
@@ -115,7 +136,9 @@ describe("campaign lifecycle", () => {
     for (let i = 0; i < 2; i++) expect((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].outcome).toBe("rewarded");
     const paused = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.operator });
     expect(paused.body).toMatchObject({ status: "paused", paused_reason: "budget_threshold", budget: { amount: 2000, committed: 2000, remaining: 0 } });
-    const mail = await env.DB.prepare('SELECT subject FROM dev_outbox WHERE "to" = ? AND org = ?').bind("owner@example.com", s.org).first<{ subject: string }>();
+    const mail = await env.DB.prepare('SELECT subject FROM dev_outbox WHERE "to" = ? AND org = ?')
+      .bind("owner@example.com", s.org)
+      .first<{ subject: string }>();
     expect(mail?.subject).toBe("Campaign paused: Order thanks");
     expect((await callJson(`/v1/campaigns/${id}/resume`, { method: "POST", token: s.tokens.operator })).status).toBe(409);
     const topped = await callJson(`/v1/campaigns/${id}/budget`, { token: s.tokens.finance, body: { amount: 3000 } });
@@ -125,7 +148,7 @@ describe("campaign lifecycle", () => {
     expect((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].outcome).toBe("rewarded");
     const ended = await callJson(`/v1/campaigns/${id}/end`, { method: "POST", token: s.tokens.operator });
     expect(ended.body.budget).toMatchObject({ committed: 3000, reserved: 0 });
-    expect((await s.stub.getBalance() as any).balance).toMatchObject({ reserved: 0, committed: 3000 });
+    expect(((await s.stub.getBalance()) as any).balance).toMatchObject({ reserved: 0, committed: 3000 });
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
   });
 });

@@ -42,11 +42,25 @@ describe("inventory codes", () => {
     const csv = "\uFEFFcode,amount\r\nGIFT-AAAA-0001,2500\r\nGIFT-AAAA-0002,2500\r\n\r\nGIFT-BBBB-0003,5000\r\n";
     const a = await uploadCodesCsv(id, tokens.admin, csv);
     expect(a.status).toBe(201);
-    expect(a.body).toMatchObject({ added: 3, by_amount: [{ amount: 2500, count: 2 }, { amount: 5000, count: 1 }] });
+    expect(a.body).toMatchObject({
+      added: 3,
+      by_amount: [
+        { amount: 2500, count: 2 },
+        { amount: 5000, count: 1 },
+      ],
+    });
     const b = await callJson(`/v1/products/${id}/codes`, { token: tokens.finance, body: { codes: [{ code: "GIFT-CCCC-0004", amount: 5000 }] } });
     expect(b.status).toBe(201);
     const inv = await callJson(`/v1/products/${id}/inventory`, { token: tokens.operator });
-    expect(inv.body).toMatchObject({ available: 4, assigned: 0, total: 4, by_amount: [{ amount: 2500, available: 2 }, { amount: 5000, available: 2 }] });
+    expect(inv.body).toMatchObject({
+      available: 4,
+      assigned: 0,
+      total: 4,
+      by_amount: [
+        { amount: 2500, available: 2 },
+        { amount: 5000, available: 2 },
+      ],
+    });
     const dump = JSON.stringify([a.body, b.body, inv.body]);
     expect(dump).not.toContain("GIFT-");
     const rows = await env.DB.prepare("SELECT * FROM inventory_codes WHERE product_id = ?").bind(id).all();
@@ -64,7 +78,15 @@ describe("inventory codes", () => {
     expect(within.body.errors).toEqual([expect.objectContaining({ pointer: "/rows/3/code", code: "duplicate" })]);
     expect((await callJson(`/v1/products/${id}/inventory`, { token: tokens.admin })).body.total).toBe(0);
     expect((await uploadCodesCsv(id, tokens.admin, "code,amount\nDUP-1,2500\n")).status).toBe(201);
-    const again = await callJson(`/v1/products/${id}/codes`, { token: tokens.admin, body: { codes: [{ code: "NEW-1", amount: 2500 }, { code: " DUP-1 ", amount: 2500 }] } });
+    const again = await callJson(`/v1/products/${id}/codes`, {
+      token: tokens.admin,
+      body: {
+        codes: [
+          { code: "NEW-1", amount: 2500 },
+          { code: " DUP-1 ", amount: 2500 },
+        ],
+      },
+    });
     expect(again.status).toBe(409);
     expect(again.body.errors[0].pointer).toBe("/codes/1/code");
     expect((await callJson(`/v1/products/${id}/inventory`, { token: tokens.admin })).body.total).toBe(1);
@@ -76,7 +98,10 @@ describe("inventory codes", () => {
     const res = await uploadCodesCsv(id, tokens.admin, "code,amount\nA-1,100\nA-2,25.5\nA-3,2500\nA-4,abc\nA-5,99999999\n");
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: any) => [e.pointer, e.code])).toEqual([
-      ["/rows/1/amount", "amount_out_of_range"], ["/rows/2/amount", "amount_invalid"], ["/rows/4/amount", "amount_invalid"], ["/rows/5/amount", "amount_out_of_range"],
+      ["/rows/1/amount", "amount_out_of_range"],
+      ["/rows/2/amount", "amount_invalid"],
+      ["/rows/4/amount", "amount_invalid"],
+      ["/rows/5/amount", "amount_out_of_range"],
     ]);
     const sv = await createProduct(tokens.admin, { kind: "stored_value" });
     expect((await uploadCodesCsv(sv, tokens.admin, "code,amount\nA-1,2500\n")).status).toBe(422);
@@ -105,7 +130,9 @@ describe("code encryption", () => {
     const tokens = await orgTokens(org);
     const id = await createProduct(tokens.admin);
     await uploadCodesCsv(id, tokens.admin, "code,amount\nROW-ONE,2500\nROW-TWO,2500\n");
-    const { results } = await env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE product_id = ? ORDER BY id").bind(id).all<any>();
+    const { results } = await env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE product_id = ? ORDER BY id")
+      .bind(id)
+      .all<any>();
     const [one, two] = results as any[];
     const sealed = (r: any) => ({ ciphertext: r.ciphertext, iv: r.iv, keyVersion: r.key_version });
     const plain = [await decryptCode(env, org, one.id, sealed(one)), await decryptCode(env, org, two.id, sealed(two))].sort();

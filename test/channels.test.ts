@@ -8,7 +8,12 @@ import { interceptOutbound } from "./helpers/msw";
 const server = interceptOutbound();
 const withKey = { ...env, RESEND_API_KEY: "re_test_key", ENVIRONMENT: "production" };
 const email = (n: number): OutgoingEmail => ({
-  org: "acme", to: `person${n}@example.com`, subject: `Hello ${n}`, html: `<p>${n}</p>`, text: `${n}`, idempotencyKey: `key-${n}`,
+  org: "acme",
+  to: `person${n}@example.com`,
+  subject: `Hello ${n}`,
+  html: `<p>${n}</p>`,
+  text: `${n}`,
+  idempotencyKey: `key-${n}`,
 });
 
 describe("email through Resend", () => {
@@ -21,7 +26,10 @@ describe("email through Resend", () => {
       }),
     );
     const results = await sendEmailBatch(withKey, [email(1), email(2)], "batch-key-1");
-    expect(results).toEqual([{ ok: true, providerMessageId: "em_1" }, { ok: true, providerMessageId: "em_2" }]);
+    expect(results).toEqual([
+      { ok: true, providerMessageId: "em_1" },
+      { ok: true, providerMessageId: "em_2" },
+    ]);
     expect(seen?.key).toBe("batch-key-1");
     expect(seen?.auth).toBe("Bearer re_test_key");
     expect(seen?.body).toEqual([
@@ -103,7 +111,9 @@ describe("email through Resend", () => {
       ),
     );
     expect((await sendEmailBatch(withKey, [email(4)], "k4"))[0]).toMatchObject({ ok: false, errorClass: "data", status: 422 });
-    server.use(http.post("https://api.resend.com/emails", () => HttpResponse.json({ name: "application_error", message: "boom", statusCode: 500 }, { status: 500 })));
+    server.use(
+      http.post("https://api.resend.com/emails", () => HttpResponse.json({ name: "application_error", message: "boom", statusCode: 500 }, { status: 500 })),
+    );
     expect((await sendEmailBatch(withKey, [email(5)], "k5"))[0]).toMatchObject({ ok: false, errorClass: "transient" });
   });
 
@@ -134,7 +144,10 @@ describe("the dev outbox", () => {
 
   it("is not served in production", async () => {
     const { default: worker } = await import("../src/index");
-    const res = await worker.fetch(new Request("http://x/dev/outbox"), { ...env, ENVIRONMENT: "production" }, { waitUntil() {}, passThroughOnException() {} } as never);
+    const res = await worker.fetch(new Request("http://x/dev/outbox"), { ...env, ENVIRONMENT: "production" }, {
+      waitUntil() {},
+      passThroughOnException() {},
+    } as never);
     expect(res.status).toBe(404);
     expect((await call("/dev/outbox")).status).toBe(200);
   });

@@ -21,7 +21,11 @@ async function linkDelivery(org: string) {
   return { ...seeded, id, tokens, path, detail: detail.body };
 }
 
-const openedAt = (id: string) => env.DB.prepare("SELECT claim_opened_at FROM deliveries WHERE id = ?").bind(id).first<{ claim_opened_at: string | null }>().then((r) => r?.claim_opened_at ?? null);
+const openedAt = (id: string) =>
+  env.DB.prepare("SELECT claim_opened_at FROM deliveries WHERE id = ?")
+    .bind(id)
+    .first<{ claim_opened_at: string | null }>()
+    .then((r) => r?.claim_opened_at ?? null);
 
 describe("the claim page", () => {
   afterEach(() => vi.restoreAllMocks());

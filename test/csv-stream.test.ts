@@ -29,15 +29,49 @@ const good = (id: string) => `${id},Ok,${id.toLowerCase()}@example.com,US,2500`;
 
 describe("reading CSV with broken quotes", () => {
   const cases: [string, string[], [string, boolean][]][] = [
-    ["a stray closing quote", [`M1,"Stray"quote,m1@example.com,US,2500`, good("OK1"), good("OK2")], [["M1", true], ["OK1", false], ["OK2", false]]],
-    ["a quote that never closes", [`M2,"Unclosed,m2@example.com,US,2500`, good("OK1"), good("OK2")], [["M2", true], ["OK1", false], ["OK2", false]]],
+    [
+      "a stray closing quote",
+      [`M1,"Stray"quote,m1@example.com,US,2500`, good("OK1"), good("OK2")],
+      [
+        ["M1", true],
+        ["OK1", false],
+        ["OK2", false],
+      ],
+    ],
+    [
+      "a quote that never closes",
+      [`M2,"Unclosed,m2@example.com,US,2500`, good("OK1"), good("OK2")],
+      [
+        ["M2", true],
+        ["OK1", false],
+        ["OK2", false],
+      ],
+    ],
     [
       "a quote that never closes before a well-quoted cell",
       [`M3,"Unclosed,m3@example.com,US,2500`, `OK3,"Smith, J",ok3@example.com,US,2500`, good("OK4")],
-      [["M3", true], ["OK3", false], ["OK4", false]],
+      [
+        ["M3", true],
+        ["OK3", false],
+        ["OK4", false],
+      ],
     ],
-    ["a stray quote in a cell that still closes on its line", [`M4,"a"b",m4@example.com,US,2500`, good("OK5")], [["M4", true], ["OK5", false]]],
-    ["a line break inside a well-quoted cell", [`Q1,"Line\nBreak",q1@example.com,US,2500`, good("OK6")], [["Q1", false], ["OK6", false]]],
+    [
+      "a stray quote in a cell that still closes on its line",
+      [`M4,"a"b",m4@example.com,US,2500`, good("OK5")],
+      [
+        ["M4", true],
+        ["OK5", false],
+      ],
+    ],
+    [
+      "a line break inside a well-quoted cell",
+      [`Q1,"Line\nBreak",q1@example.com,US,2500`, good("OK6")],
+      [
+        ["Q1", false],
+        ["OK6", false],
+      ],
+    ],
   ];
 
   for (const [what, lines, expected] of cases) {

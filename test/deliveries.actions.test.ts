@@ -12,7 +12,8 @@ import { auditActions, deliveredBatch, getDelivery, plainCodes, poolBalance } fr
 
 const reverse = (id: string, tok: string, headers: Record<string, string> = {}) =>
   callJson(`/v1/deliveries/${id}/reverse`, { method: "POST", token: tok, body: { reason: "recipient left the company" }, headers });
-const reissue = (id: string, tok: string) => callJson(`/v1/deliveries/${id}/reissue`, { method: "POST", token: tok, body: { reason: "recipient lost the email" } });
+const reissue = (id: string, tok: string) =>
+  callJson(`/v1/deliveries/${id}/reissue`, { method: "POST", token: tok, body: { reason: "recipient lost the email" } });
 
 describe("reverse", () => {
   it("gives the value back to available exactly once, even when the request is retried", async () => {
@@ -32,7 +33,9 @@ describe("reverse", () => {
     expect(again.status).toBe(409);
     expect(await poolBalance(poolId)).toEqual(after);
 
-    const code = await env.DB.prepare("SELECT status, voided_at FROM inventory_codes WHERE delivery_id = ? AND product_id = ?").bind(ids[0], productId).first<{ status: string; voided_at: string | null }>();
+    const code = await env.DB.prepare("SELECT status, voided_at FROM inventory_codes WHERE delivery_id = ? AND product_id = ?")
+      .bind(ids[0], productId)
+      .first<{ status: string; voided_at: string | null }>();
     expect(code).toMatchObject({ status: "assigned", voided_at: expect.any(String) });
     expect(await auditActions(org, ids[0]!)).toContain("delivery.reversed");
   });
@@ -56,7 +59,12 @@ describe("reverse", () => {
     const org = uniqueOrg("revrefused");
     const { ids, poolId, stub } = await deliveredBatch(org, { recipients: 1 });
     const before = await poolBalance(poolId);
-    const refused = await stub.reverse({ opId: opIds.reverseDelivery(ids[0]!), itemId: "no-such-item", actor: "fran", reference: `reversal of delivery ${ids[0]}` });
+    const refused = await stub.reverse({
+      opId: opIds.reverseDelivery(ids[0]!),
+      itemId: "no-such-item",
+      actor: "fran",
+      reference: `reversal of delivery ${ids[0]}`,
+    });
     expect(refused.ok).toBe(false);
     const res = await reverse(ids[0]!, await token({ org, sub: "fred", roles: ["finance"] }));
     expect([res.status, res.body.code]).toEqual([409, "conflict"]);
@@ -101,9 +109,13 @@ describe("reissue", () => {
 
     const oldView = await getDelivery(old, tokens.support);
     expect(oldView.body).toMatchObject({ status: "reissued", reissues: [{ id: fresh.id, status: "delivered" }] });
-    const oldCodeRow = await env.DB.prepare("SELECT status, voided_at FROM inventory_codes WHERE delivery_id = ?").bind(old).first<{ status: string; voided_at: string | null }>();
+    const oldCodeRow = await env.DB.prepare("SELECT status, voided_at FROM inventory_codes WHERE delivery_id = ?")
+      .bind(old)
+      .first<{ status: string; voided_at: string | null }>();
     expect(oldCodeRow).toMatchObject({ status: "assigned", voided_at: expect.any(String) });
-    const items = await env.DB.prepare("SELECT item, committed FROM deliveries WHERE id IN (?, ?)").bind(old, fresh.id).all<{ item: string; committed: number }>();
+    const items = await env.DB.prepare("SELECT item, committed FROM deliveries WHERE id IN (?, ?)")
+      .bind(old, fresh.id)
+      .all<{ item: string; committed: number }>();
     expect(new Set(items.results.map((r) => r.item)).size).toBe(1);
 
     expect(await poolBalance(poolId)).toEqual(before);
@@ -133,7 +145,11 @@ describe("reissue", () => {
     expect((await reissue(id, tokens.finance)).status).toBe(403); // nothing requested yet
     const requested = await reissue(id, tokens.operator);
     expect(requested.status).toBe(202);
-    expect(requested.body).toMatchObject({ status: "approval_required", approval: { requested_by: "otto", threshold: { amount: 10_000 } }, delivery: { status: "delivered" } });
+    expect(requested.body).toMatchObject({
+      status: "approval_required",
+      approval: { requested_by: "otto", threshold: { amount: 10_000 } },
+      delivery: { status: "delivered" },
+    });
     const queue = await callJson("/v1/exceptions?status=open&kind=reissue_approval", { token: tokens.finance });
     expect(queue.body.data.map((e: { id: string }) => e.id)).toEqual([requested.body.approval.id]);
     expect((await reissue(id, tokens.operator)).body.approval.id).toBe(requested.body.approval.id);
@@ -169,7 +185,11 @@ describe("codes stay out of queue messages and logs", () => {
     const org = uniqueOrg("logs");
     const seeded = await releasedBatch(org, { recipients: 3, enqueue: false });
     const sent: QueueMessage[] = [];
-    const queue = { async sendBatch(msgs: { body: QueueMessage }[]) { for (const m of msgs) sent.push(m.body); } } as unknown as Queue;
+    const queue = {
+      async sendBatch(msgs: { body: QueueMessage }[]) {
+        for (const m of msgs) sent.push(m.body);
+      },
+    } as unknown as Queue;
     const fanEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
     const lines: string[] = [];
     const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
@@ -182,7 +202,10 @@ describe("codes stay out of queue messages and logs", () => {
     for (const body of deliver) expect(Object.keys(body).sort()).toEqual(["batchId", "deliveryId", "org", "type"]);
 
     const run = async (e: Env, bodies: unknown[]) => {
-      const batch = createMessageBatch("rewardrail-deliveries", bodies.map((body, i) => ({ id: `log-${i}-${Math.random()}`, timestamp: new Date(), attempts: 1, body })));
+      const batch = createMessageBatch(
+        "rewardrail-deliveries",
+        bodies.map((body, i) => ({ id: `log-${i}-${Math.random()}`, timestamp: new Date(), attempts: 1, body })),
+      );
       const ctx = createExecutionContext();
       await worker.queue(batch as MessageBatch<unknown>, e, ctx);
       return getQueueResult(batch, ctx);

@@ -8,14 +8,22 @@ describe("finding deliveries", () => {
   it("finds a recipient's delivery by email in any case and with a +tag, by phone, external id, batch and status", async () => {
     const org = uniqueOrg("find");
     const { batchId, ids, tokens } = await deliveredBatch(org, { recipients: 3, channel: "sms" });
-    const byEmail = await callJson(`/v1/deliveries?recipient_email=${encodeURIComponent(`${org.toUpperCase()}1+Promo@Example.COM`)}`, { token: tokens.support });
+    const byEmail = await callJson(`/v1/deliveries?recipient_email=${encodeURIComponent(`${org.toUpperCase()}1+Promo@Example.COM`)}`, {
+      token: tokens.support,
+    });
     expect(byEmail.status).toBe(200);
     expect(byEmail.body.data).toHaveLength(1);
     const d = byEmail.body.data[0];
     expect(d).toMatchObject({
-      id: ids[1], batch_id: batchId, status: "delivered", status_reason: null, amount: { amount: 2500, currency: "USD" }, channel: "sms",
+      id: ids[1],
+      batch_id: batchId,
+      status: "delivered",
+      status_reason: null,
+      amount: { amount: 2500, currency: "USD" },
+      channel: "sms",
       recipient: { external_id: `${org}-1`, name: "Person 1", email: `${org[0]}***@example.com`, phone: "+1******0101" },
-      attempt_count: 1, reissue_of: null,
+      attempt_count: 1,
+      reissue_of: null,
     });
     expect(d.masked_code).toMatch(/^••••.{4}$/);
     expect(d.delivered_at).toBeTruthy();
@@ -62,7 +70,15 @@ describe("finding deliveries", () => {
     const res = await getDelivery(ids[0]!, tokens.support);
     expect(res.status).toBe(200);
     expect(res.body.attempts).toEqual([
-      expect.objectContaining({ attempt_no: 1, kind: "send", channel: "email", outcome: "sent", error_class: null, actor: "system:delivery", provider_message_id: expect.stringMatching(/^outbox:msg_/) }),
+      expect.objectContaining({
+        attempt_no: 1,
+        kind: "send",
+        channel: "email",
+        outcome: "sent",
+        error_class: null,
+        actor: "system:delivery",
+        provider_message_id: expect.stringMatching(/^outbox:msg_/),
+      }),
     ]);
     expect(res.body).toMatchObject({ reissues: [], exceptions: [], claim_url: null, status: "delivered" });
     // What is served is what the OpenAPI document says.
@@ -88,7 +104,11 @@ describe("finding deliveries", () => {
     const org = uniqueOrg("own");
     const { batchId, ids } = await deliveredBatch(org, { recipients: 1 });
     const other = uniqueOrg("other");
-    const roles = { support: await token({ org: other, roles: ["support"] }), finance: await token({ org: other, roles: ["finance"] }), operator: await token({ org: other, roles: ["operator"] }) };
+    const roles = {
+      support: await token({ org: other, roles: ["support"] }),
+      finance: await token({ org: other, roles: ["finance"] }),
+      operator: await token({ org: other, roles: ["operator"] }),
+    };
     expect((await getDelivery(ids[0]!, roles.support)).status).toBe(404);
     expect((await callJson(`/v1/batches/${batchId}/deliveries`, { token: roles.support })).status).toBe(404);
     expect((await callJson(`/v1/deliveries?batch_id=${batchId}`, { token: roles.support })).body.data).toEqual([]);
@@ -109,7 +129,7 @@ describe("plain codes stay out of responses and exports", () => {
     const outbox = await env.DB.prepare("SELECT text FROM dev_outbox WHERE org = ?").bind(org).all<{ text: string }>();
     expect(codes.every((c) => outbox.results.some((m) => m.text.includes(c)))).toBe(true);
 
-    await env.DB.prepare("UPDATE batch_recipients SET name = ? WHERE batch_id = ? AND row_no = 1").bind("=HYPERLINK(\"http://evil\",\"x\")", batchId).run();
+    await env.DB.prepare("UPDATE batch_recipients SET name = ? WHERE batch_id = ? AND row_no = 1").bind('=HYPERLINK("http://evil","x")', batchId).run();
     const texts = [
       await (await call(`/v1/deliveries?batch_id=${batchId}`, { token: tokens.operator })).text(),
       await (await call(`/v1/batches/${batchId}/deliveries`, { token: tokens.operator })).text(),
@@ -122,13 +142,19 @@ describe("plain codes stay out of responses and exports", () => {
     for (const text of texts) for (const code of codes) expect(text).not.toContain(code);
 
     const lines = csv.trim().split("\r\n");
-    expect(lines[0]).toBe("id,batch_id,status,status_reason,amount,currency,channel,masked_code,external_id,name,email,phone,attempts,created_at,delivered_at,reissue_of");
+    expect(lines[0]).toBe(
+      "id,batch_id,status,status_reason,amount,currency,channel,masked_code,external_id,name,email,phone,attempts,created_at,delivered_at,reissue_of",
+    );
     expect(lines).toHaveLength(4);
     expect(csv).toContain(`"'=HYPERLINK(""http://evil"",""x"")"`);
     expect(csv).toContain(`${org[0]}***@example.com`);
     expect(csv).not.toContain(`${org}0@example.com`);
     // Content negotiation weighs q-values: a client that prefers JSON gets JSON.
-    for (const [accept, type] of [["text/csv;q=0.5, application/json", /^application\/json/], ["application/json;q=0.1, text/csv", /^text\/csv/], ["*/*", /^application\/json/]] as const) {
+    for (const [accept, type] of [
+      ["text/csv;q=0.5, application/json", /^application\/json/],
+      ["application/json;q=0.1, text/csv", /^text\/csv/],
+      ["*/*", /^application\/json/],
+    ] as const) {
       const res = await call(`/v1/batches/${batchId}/deliveries`, { token: tokens.support, headers: { accept } });
       expect(res.headers.get("content-type"), accept).toMatch(type);
     }
@@ -158,7 +184,9 @@ describe("resend", () => {
     expect((await callJson(`/v1/deliveries/${id}/reverse`, { method: "POST", token: tokens.support })).status).toBe(403);
     expect((await callJson(`/v1/deliveries/${id}/reissue`, { method: "POST", token: tokens.support })).status).toBe(403);
     expect((await callJson(`/v1/deliveries/${id}/resend`, { method: "POST", token: tokens.auditor })).status).toBe(403);
-    const audit = await env.DB.prepare("SELECT actor, after FROM audit_events WHERE org = ? AND entity_id = ? AND action = 'delivery.resent'").bind(org, id).all<{ actor: string; after: string }>();
+    const audit = await env.DB.prepare("SELECT actor, after FROM audit_events WHERE org = ? AND entity_id = ? AND action = 'delivery.resent'")
+      .bind(org, id)
+      .all<{ actor: string; after: string }>();
     expect(audit.results).toHaveLength(1);
     expect(JSON.parse(audit.results[0]!.after)).toMatchObject({ attempt_no: 2, outcome: "sent" });
   });
@@ -187,15 +215,25 @@ describe("resend", () => {
     expect(wait).toBeLessThanOrEqual(300);
     for (let n = 2; n <= 5; n++) {
       // Each earlier resend moves back 6 minutes, as if the support desk waited.
-      await env.DB.prepare("UPDATE delivery_attempts SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '-6 minutes') WHERE delivery_id = ? AND kind = 'resend'").bind(id).run();
+      await env.DB.prepare(
+        "UPDATE delivery_attempts SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '-6 minutes') WHERE delivery_id = ? AND kind = 'resend'",
+      )
+        .bind(id)
+        .run();
       expect((await resend()).status).toBe(200);
     }
-    await env.DB.prepare("UPDATE delivery_attempts SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '-6 minutes') WHERE delivery_id = ? AND kind = 'resend'").bind(id).run();
+    await env.DB.prepare(
+      "UPDATE delivery_attempts SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, '-6 minutes') WHERE delivery_id = ? AND kind = 'resend'",
+    )
+      .bind(id)
+      .run();
     const sixth = await resend();
     expect(sixth.status).toBe(429);
     expect(sixth.body.detail).toMatch(/5 times in the last 24 hours/);
     expect(Number(sixth.res.headers.get("retry-after"))).toBeGreaterThan(20 * 3600);
-    const attempts = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND kind = 'resend'").bind(id).first<{ n: number }>();
+    const attempts = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND kind = 'resend'")
+      .bind(id)
+      .first<{ n: number }>();
     expect(attempts?.n).toBe(5);
   });
 

@@ -3,8 +3,22 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../src/core/errors";
 import { deliveries } from "../src/db/schema";
 import {
-  DELIVERY_STATUSES, DELIVERY_TRANSITIONS, canTransition, cancel, claim, deliveredNow, failExhausted, failedNow, move, requeue, retire, reverse,
-  settle, valueCommitted, valueReturned, type DeliveryStatus,
+  DELIVERY_STATUSES,
+  DELIVERY_TRANSITIONS,
+  canTransition,
+  cancel,
+  claim,
+  deliveredNow,
+  failExhausted,
+  failedNow,
+  move,
+  requeue,
+  retire,
+  reverse,
+  settle,
+  valueCommitted,
+  valueReturned,
+  type DeliveryStatus,
 } from "../src/delivery/delivery-state";
 import { uniqueOrg } from "./helpers/api";
 
@@ -18,13 +32,19 @@ async function row(status: DeliveryStatus, extra: { committed?: number; claimedU
   await env.DB.prepare(
     `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, committed, claimed_until, created_at, updated_at)
      VALUES (?1, ?2, 'bat_x', 'rcp_x', 'pool_x', 'prd_x', 'email', 2500, 'USD', ?3, ?1, ?4, ?5, ?6, ?6)`,
-  ).bind(id, uniqueOrg(), status, extra.committed ?? 0, extra.claimedUntil ?? null, at).run();
+  )
+    .bind(id, uniqueOrg(), status, extra.committed ?? 0, extra.claimedUntil ?? null, at)
+    .run();
   return id;
 }
 
 async function read(id: string) {
   return (await env.DB.prepare("SELECT status, committed, claimed_until, attempts, delivered_at FROM deliveries WHERE id = ?").bind(id).first<{
-    status: DeliveryStatus; committed: number; claimed_until: string | null; attempts: number; delivered_at: string | null;
+    status: DeliveryStatus;
+    committed: number;
+    claimed_until: string | null;
+    attempts: number;
+    delivered_at: string | null;
   }>())!;
 }
 
@@ -41,17 +61,20 @@ describe("delivery lifecycle table", () => {
   it.each(pairs)("%s → %s: a legal move is applied only to a row in that status; an illegal one is never built", async (from, to) => {
     const at = new Date().toISOString();
     if (!canTransition(from, to)) {
-      const err = (() => { try { move(env.DB, { id: "dlv_x", from: [from], to, reason: null, at }); } catch (e) { return e; } })();
+      const err = (() => {
+        try {
+          move(env.DB, { id: "dlv_x", from: [from], to, reason: null, at });
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe("invalid_state_transition");
       return;
     }
     const id = await row(from, { claimedUntil: at });
     const bystander = await row(other(from));
-    await env.DB.batch([
-      move(env.DB, { id, from: [from], to, reason: "test", at }),
-      move(env.DB, { id: bystander, from: [from], to, reason: "test", at }),
-    ]);
+    await env.DB.batch([move(env.DB, { id, from: [from], to, reason: "test", at }), move(env.DB, { id: bystander, from: [from], to, reason: "test", at })]);
     expect(await read(id)).toMatchObject({ status: to, claimed_until: null, delivered_at: to === "delivered" ? at : null });
     expect((await read(bystander)).status).toBe(other(from));
   });
@@ -63,11 +86,17 @@ describe("the consumer's claim and settle", () => {
     const past = new Date(now.getTime() - 1000).toISOString();
     const future = new Date(now.getTime() + 60_000).toISOString();
     const ids = {
-      queued: await row("queued"), lapsed: await row("sending", { claimedUntil: past }), live: await row("sending", { claimedUntil: future }),
-      delivered: await row("delivered"), failed: await row("failed"), held: await row("held"),
+      queued: await row("queued"),
+      lapsed: await row("sending", { claimedUntil: past }),
+      live: await row("sending", { claimedUntil: future }),
+      delivered: await row("delivered"),
+      failed: await row("failed"),
+      held: await row("held"),
     };
     const org = (await env.DB.prepare("SELECT org FROM deliveries WHERE id = ?").bind(ids.queued).first<{ org: string }>())!.org;
-    await env.DB.prepare("UPDATE deliveries SET org = ? WHERE id IN (SELECT value FROM json_each(?))").bind(org, JSON.stringify(Object.values(ids))).run();
+    await env.DB.prepare("UPDATE deliveries SET org = ? WHERE id IN (SELECT value FROM json_each(?))")
+      .bind(org, JSON.stringify(Object.values(ids)))
+      .run();
     const { results } = await claim(env.DB, org, Object.values(ids), now, new Date(now.getTime() + 60_000)).all<{ id: string }>();
     expect(results.map((r) => r.id).sort()).toEqual([ids.queued, ids.lapsed].sort());
     expect(await read(ids.queued)).toMatchObject({ status: "sending", attempts: 1 });
@@ -82,7 +111,14 @@ describe("the consumer's claim and settle", () => {
       return;
     }
     const notSending = await row("queued");
-    await settle(env.DB, [{ id, status: to, reason: null, committed: true }, { id: notSending, status: to, reason: null, committed: true }], at).run();
+    await settle(
+      env.DB,
+      [
+        { id, status: to, reason: null, committed: true },
+        { id: notSending, status: to, reason: null, committed: true },
+      ],
+      at,
+    ).run();
     expect(await read(id)).toMatchObject({ status: to, committed: 1 });
     expect(await read(notSending)).toMatchObject({ status: "queued", committed: 0 });
   });

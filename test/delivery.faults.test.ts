@@ -12,8 +12,12 @@ import { releasedBatch, onePerDelivery } from "./helpers/delivery-factories";
 function recordingQueue() {
   const sent: QueueMessage[] = [];
   const queue = {
-    async send(body: QueueMessage) { sent.push(body); },
-    async sendBatch(msgs: { body: QueueMessage }[]) { for (const m of msgs) sent.push(m.body); },
+    async send(body: QueueMessage) {
+      sent.push(body);
+    },
+    async sendBatch(msgs: { body: QueueMessage }[]) {
+      for (const m of msgs) sent.push(m.body);
+    },
   } as unknown as Queue;
   return { sent, queue };
 }
@@ -32,20 +36,36 @@ async function deliveringBatch(opts: Parameters<typeof releasedBatch>[1] = {}) {
 
 let seq = 0;
 async function consume(messages: QueueMessage[], failpoints?: string) {
-  const batch = createMessageBatch<QueueMessage>("rewardrail-deliveries", messages.map((body) => ({ id: `m${seq++}`, timestamp: new Date(), attempts: 1, body })));
+  const batch = createMessageBatch<QueueMessage>(
+    "rewardrail-deliveries",
+    messages.map((body) => ({ id: `m${seq++}`, timestamp: new Date(), attempts: 1, body })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch as MessageBatch<unknown>, { ...env, FAILPOINTS: failpoints } as Env, ctx);
   return getQueueResult(batch, ctx);
 }
 
 async function facts(batchId: string, org: string, stub: DurableObjectStub<import("../durable-objects/funding-pool").FundingPool>) {
-  const deliveries = await env.DB.prepare("SELECT status, COUNT(*) AS n, COUNT(DISTINCT code_id) AS codes FROM deliveries WHERE batch_id = ? GROUP BY status").bind(batchId).all();
+  const deliveries = await env.DB.prepare("SELECT status, COUNT(*) AS n, COUNT(DISTINCT code_id) AS codes FROM deliveries WHERE batch_id = ? GROUP BY status")
+    .bind(batchId)
+    .all();
   const assigned = await env.DB.prepare("SELECT COUNT(*) AS n FROM inventory_codes WHERE org = ? AND status = 'assigned'").bind(org).first<{ n: number }>();
   const emails = await env.DB.prepare("SELECT COUNT(*) AS n FROM dev_outbox WHERE org = ? AND channel = 'email'").bind(org).first<{ n: number }>();
-  const sentAttempts = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.batch_id = ? AND a.outcome = 'sent'").bind(batchId).first<{ n: number }>();
+  const sentAttempts = await env.DB.prepare(
+    "SELECT COUNT(*) AS n FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.batch_id = ? AND a.outcome = 'sent'",
+  )
+    .bind(batchId)
+    .first<{ n: number }>();
   const b = (await stub.getBalance()) as { balance: Record<string, number> };
   const integrity = await stub.checkIntegrity();
-  return { deliveries: deliveries.results, assigned: assigned!.n, emails: emails!.n, sentAttempts: sentAttempts!.n, committed: b.balance.committed, integrity: integrity.problems };
+  return {
+    deliveries: deliveries.results,
+    assigned: assigned!.n,
+    emails: emails!.n,
+    sentAttempts: sentAttempts!.n,
+    committed: b.balance.committed,
+    integrity: integrity.problems,
+  };
 }
 
 describe("delivery survives a crash at every step", () => {
@@ -83,7 +103,9 @@ describe("delivery survives a crash at every step", () => {
     // One chunk per 1,000 recipients: three recipients make one chunk, not three.
     expect(sent.filter((m) => m.type === "chunk")).toHaveLength(1);
     for (const body of sent) {
-      expect(Object.keys(body).sort()).toEqual(body.type === "deliver" ? ["batchId", "deliveryIds", "org", "type"] : ["batchId", "fromRow", "org", "toRow", "type"]);
+      expect(Object.keys(body).sort()).toEqual(
+        body.type === "deliver" ? ["batchId", "deliveryIds", "org", "type"] : ["batchId", "fromRow", "org", "toRow", "type"],
+      );
       expect(JSON.stringify(body)).not.toMatch(/@|GIFT-/);
     }
   });
@@ -92,7 +114,9 @@ describe("delivery survives a crash at every step", () => {
     const { batchId, org, stub, deliver, amount } = await deliveringBatch({ recipients: 5, codes: 3 });
     await consume(deliver.slice(0, 2));
     await consume(deliver.slice(2));
-    const rows = await env.DB.prepare("SELECT status, status_reason, code_id FROM deliveries WHERE batch_id = ? ORDER BY id").bind(batchId).all<{ status: string; status_reason: string | null; code_id: string | null }>();
+    const rows = await env.DB.prepare("SELECT status, status_reason, code_id FROM deliveries WHERE batch_id = ? ORDER BY id")
+      .bind(batchId)
+      .all<{ status: string; status_reason: string | null; code_id: string | null }>();
     const delivered = rows.results.filter((r) => r.status === "delivered");
     const held = rows.results.filter((r) => r.status === "held");
     expect(delivered).toHaveLength(3);
@@ -104,7 +128,10 @@ describe("delivery survives a crash at every step", () => {
     const b = (await stub.getBalance()) as { balance: Record<string, number> };
     expect(b.balance.reserved).toBe(2 * amount); // the held value stays in the hold until resolved
     const exceptions = await env.DB.prepare("SELECT kind, status FROM exceptions WHERE org = ? AND batch_id = ?").bind(org, batchId).all();
-    expect(exceptions.results).toEqual([{ kind: "delivery_held", status: "open" }, { kind: "delivery_held", status: "open" }]);
+    expect(exceptions.results).toEqual([
+      { kind: "delivery_held", status: "open" },
+      { kind: "delivery_held", status: "open" },
+    ]);
   });
 
   it("issues stored-value cards once, with high-entropy codes", async () => {
@@ -112,7 +139,9 @@ describe("delivery survives a crash at every step", () => {
     await consume(deliver, "after_send");
     await env.DB.prepare("UPDATE deliveries SET claimed_until = '2000-01-01T00:00:00.000Z' WHERE batch_id = ?").bind(batchId).run();
     await consume(deliver);
-    const cards = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT code_hmac) AS distinct_codes, SUM(balance) AS total FROM cards WHERE org = ?").bind(org).first();
+    const cards = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT code_hmac) AS distinct_codes, SUM(balance) AS total FROM cards WHERE org = ?")
+      .bind(org)
+      .first();
     expect(cards).toEqual({ n, distinct_codes: n, total: validTotal });
     const f = await facts(batchId, org, stub);
     expect(f.emails).toBe(n);
@@ -176,7 +205,11 @@ describe("the stalled-release sweep", () => {
     expect(new Set(deliver.map((m) => (m as { deliveryId: string }).deliveryId)).size).toBe(n);
     await consume(deliver);
     expect(await status()).toBe("completed");
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT recipient_id) AS people FROM deliveries WHERE batch_id = ? AND status = 'delivered'").bind(batchId).first<{ n: number; people: number }>();
+    const rows = await env.DB.prepare(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT recipient_id) AS people FROM deliveries WHERE batch_id = ? AND status = 'delivered'",
+    )
+      .bind(batchId)
+      .first<{ n: number; people: number }>();
     expect(rows).toEqual({ n, people: n });
     // A batch whose chunks are all done is left to the stuck-delivery sweep.
     await sweepStalledReleases(qEnv, new Date(Date.now() + 80 * 60_000));

@@ -30,9 +30,13 @@ describe("a batch of 1,000", () => {
     expect((await stub.checkIntegrity()).problems).toEqual([]);
     const hold = await stub.getHold(`hold_${batchId}`);
     expect(hold).toMatchObject({ state: "posted", remaining: 0, committed: n * amount });
-    const audit = await env.DB.prepare("SELECT action, COUNT(*) AS n FROM audit_events WHERE org = ? AND action LIKE 'delivery.%' GROUP BY action").bind(org).all();
+    const audit = await env.DB.prepare("SELECT action, COUNT(*) AS n FROM audit_events WHERE org = ? AND action LIKE 'delivery.%' GROUP BY action")
+      .bind(org)
+      .all();
     expect(audit.results).toEqual([{ action: "delivery.delivered", n }]);
-    const batchEvents = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, batchId).all<{ action: string }>();
+    const batchEvents = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq")
+      .bind(org, batchId)
+      .all<{ action: string }>();
     expect(batchEvents.results.map((e) => e.action)).toEqual(expect.arrayContaining(["batch.delivery_started", "batch.completed"]));
   }, 120_000);
 });

@@ -18,7 +18,11 @@ async function deliveringBatch(recipients = 2) {
   const org = uniqueOrg("prov");
   const seeded = await releasedBatch(org, { recipients, enqueue: false });
   const sent: QueueMessage[] = [];
-  const queue = { async sendBatch(msgs: { body: QueueMessage }[]) { for (const m of msgs) sent.push(m.body); } } as unknown as Queue;
+  const queue = {
+    async sendBatch(msgs: { body: QueueMessage }[]) {
+      for (const m of msgs) sent.push(m.body);
+    },
+  } as unknown as Queue;
   const fanEnv = { ...env, DELIVERY_QUEUE: queue } as Env;
   await startRelease(fanEnv, { type: "release", org, batchId: seeded.batchId });
   for (const c of sent.filter((m) => m.type === "chunk")) await runChunk(fanEnv, c as Extract<QueueMessage, { type: "chunk" }>);
@@ -28,18 +32,27 @@ async function deliveringBatch(recipients = 2) {
 let seq = 0;
 /** Runs the Worker's queue handler; `delays` records each retry's delaySeconds (getQueueResult does not keep them). */
 async function consume(queue: string, messages: QueueMessage[], e: Env = providerEnv, attempts = 1) {
-  const batch = createMessageBatch<QueueMessage>(queue, messages.map((body) => ({ id: `p${seq++}`, timestamp: new Date(), attempts, body })));
+  const batch = createMessageBatch<QueueMessage>(
+    queue,
+    messages.map((body) => ({ id: `p${seq++}`, timestamp: new Date(), attempts, body })),
+  );
   const delays: (number | undefined)[] = [];
   for (const msg of batch.messages) {
     const retry = msg.retry.bind(msg);
-    msg.retry = (opts?: QueueRetryOptions) => { delays.push(opts?.delaySeconds); retry(opts); };
+    msg.retry = (opts?: QueueRetryOptions) => {
+      delays.push(opts?.delaySeconds);
+      retry(opts);
+    };
   }
   const ctx = createExecutionContext();
   await worker.queue(batch as MessageBatch<unknown>, e, ctx);
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 const deliveries = (batchId: string) =>
-  env.DB.prepare("SELECT id, status, status_reason, committed, code_id FROM deliveries WHERE batch_id = ? ORDER BY id").bind(batchId).all<Record<string, unknown>>().then((r) => r.results);
+  env.DB.prepare("SELECT id, status, status_reason, committed, code_id FROM deliveries WHERE batch_id = ? ORDER BY id")
+    .bind(batchId)
+    .all<Record<string, unknown>>()
+    .then((r) => r.results);
 
 function batchOk() {
   return http.post("https://api.resend.com/emails/batch", async ({ request }) => {
@@ -51,7 +64,11 @@ function batchOk() {
 describe("provider faults", () => {
   it("retries after 500s with backoff and delivers once the provider recovers", async () => {
     const { batchId, deliver, stub, validTotal } = await deliveringBatch();
-    server.use(http.post("https://api.resend.com/emails/batch", () => HttpResponse.json({ name: "application_error", message: "down", statusCode: 500 }, { status: 500 })));
+    server.use(
+      http.post("https://api.resend.com/emails/batch", () =>
+        HttpResponse.json({ name: "application_error", message: "down", statusCode: 500 }, { status: 500 }),
+      ),
+    );
     const first = await consume("rewardrail-deliveries", deliver);
     expect(first.retryMessages).toHaveLength(2);
     expect(first.delays).toEqual([5, 5]);
@@ -61,10 +78,16 @@ describe("provider faults", () => {
     const second = await consume("rewardrail-deliveries", deliver, providerEnv, 2);
     expect(second.explicitAcks).toHaveLength(2);
     expect((await deliveries(batchId)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
-    const attempts = await env.DB.prepare("SELECT outcome, error_class FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.batch_id = ? ORDER BY a.attempt_no, a.delivery_id").bind(batchId).all();
+    const attempts = await env.DB.prepare(
+      "SELECT outcome, error_class FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.batch_id = ? ORDER BY a.attempt_no, a.delivery_id",
+    )
+      .bind(batchId)
+      .all();
     expect(attempts.results).toEqual([
-      { outcome: "failed", error_class: "transient" }, { outcome: "failed", error_class: "transient" },
-      { outcome: "sent", error_class: null }, { outcome: "sent", error_class: null },
+      { outcome: "failed", error_class: "transient" },
+      { outcome: "failed", error_class: "transient" },
+      { outcome: "sent", error_class: null },
+      { outcome: "sent", error_class: null },
     ]);
     const b = (await stub.getBalance()) as { balance: Record<string, number> };
     expect(b.balance.committed).toBe(validTotal); // committed once, across both attempts
@@ -72,8 +95,11 @@ describe("provider faults", () => {
 
   it("honours 429 Retry-After", async () => {
     const { deliver } = await deliveringBatch();
-    server.use(http.post("https://api.resend.com/emails/batch", () =>
-      HttpResponse.json({ name: "rate_limit_exceeded", message: "slow down", statusCode: 429 }, { status: 429, headers: { "retry-after": "17" } })));
+    server.use(
+      http.post("https://api.resend.com/emails/batch", () =>
+        HttpResponse.json({ name: "rate_limit_exceeded", message: "slow down", statusCode: 429 }, { status: 429, headers: { "retry-after": "17" } }),
+      ),
+    );
     const res = await consume("rewardrail-deliveries", deliver);
     expect(res.retryMessages).toHaveLength(2);
     expect(res.delays).toEqual([17, 17]);
@@ -81,7 +107,12 @@ describe("provider faults", () => {
 
   it("treats a timeout as transient", async () => {
     const { deliver } = await deliveringBatch();
-    server.use(http.post("https://api.resend.com/emails/batch", async () => { await delay(2_000); return HttpResponse.json({ data: [] }); }));
+    server.use(
+      http.post("https://api.resend.com/emails/batch", async () => {
+        await delay(2_000);
+        return HttpResponse.json({ data: [] });
+      }),
+    );
     const res = await consume("rewardrail-deliveries", deliver);
     expect(res.retryMessages).toHaveLength(2);
   });
@@ -95,7 +126,10 @@ describe("provider faults", () => {
     expect(res.retryMessages).toEqual([]);
     expect(res.explicitAcks).toHaveLength(2);
     const rows = await deliveries(batchId);
-    expect(rows.map((d) => [d.status, d.committed, d.code_id])).toEqual([["failed", 0, null], ["failed", 0, null]]);
+    expect(rows.map((d) => [d.status, d.committed, d.code_id])).toEqual([
+      ["failed", 0, null],
+      ["failed", 0, null],
+    ]);
     const b = (await stub.getBalance()) as { balance: Record<string, number> };
     expect(b.balance).toMatchObject({ committed: 0, reserved: 0 }); // the batch ended: the hold's rest went back
     expect(b.balance.available).toBe(b.balance.funded);
@@ -131,12 +165,19 @@ describe("provider faults", () => {
 
   it("turns exhausted retries into failed deliveries and exceptions via the dead-letter queue", async () => {
     const { batchId, deliver, stub } = await deliveringBatch();
-    server.use(http.post("https://api.resend.com/emails/batch", () => HttpResponse.json({ name: "application_error", message: "down", statusCode: 503 }, { status: 503 })));
+    server.use(
+      http.post("https://api.resend.com/emails/batch", () =>
+        HttpResponse.json({ name: "application_error", message: "down", statusCode: 503 }, { status: 503 }),
+      ),
+    );
     await consume("rewardrail-deliveries", deliver);
     const dlq = await consume("rewardrail-deliveries-dlq", deliver, providerEnv, 9);
     expect(dlq.explicitAcks).toHaveLength(2);
     const rows = await deliveries(batchId);
-    expect(rows.map((d) => [d.status, d.committed])).toEqual([["failed", 0], ["failed", 0]]);
+    expect(rows.map((d) => [d.status, d.committed])).toEqual([
+      ["failed", 0],
+      ["failed", 0],
+    ]);
     // Support reads why the retries ran out: the last provider error, not only "retries exhausted".
     expect(rows.every((d) => /^retries exhausted; last error \(transient\): application_error: down/.test(String(d.status_reason)))).toBe(true);
     const exc = await env.DB.prepare("SELECT kind, severity, status, detail FROM exceptions WHERE batch_id = ?").bind(batchId).all();

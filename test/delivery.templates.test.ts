@@ -10,7 +10,7 @@ const base = { amount: 2500, currency: "USD", productName: "Gift card", batchNam
 
 describe("reward messages", () => {
   it("neutralises HTML and header injection in recipient fields", () => {
-    const m = rewardEmail({ ...base, recipientName: '</p><script>alert(1)</script>\r\nBcc: evil@example.com' });
+    const m = rewardEmail({ ...base, recipientName: "</p><script>alert(1)</script>\r\nBcc: evil@example.com" });
     expect(m.html).not.toContain("<script>");
     expect(m.html).toContain("&lt;script&gt;");
     expect(m.subject).not.toMatch(/[\r\n]/);
@@ -38,7 +38,12 @@ describe("reward messages", () => {
   });
 
   it("formats minor units by the currency's own decimals", () => {
-    expect([formatMoney(2500, "USD"), formatMoney(2500, "JPY"), formatMoney(2500, "KWD"), formatMoney(2500, "EUR")]).toEqual(["$25.00", "¥2,500", "KWD\u00a02.500", "€25.00"]);
+    expect([formatMoney(2500, "USD"), formatMoney(2500, "JPY"), formatMoney(2500, "KWD"), formatMoney(2500, "EUR")]).toEqual([
+      "$25.00",
+      "¥2,500",
+      "KWD\u00a02.500",
+      "€25.00",
+    ]);
     expect([formatMoneyCode(123450, "USD"), formatMoneyCode(2500, "JPY"), formatMoneyCode(-5, "KWD")]).toEqual(["USD 1,234.50", "JPY 2,500", "-KWD 0.005"]);
   });
 
@@ -48,14 +53,17 @@ describe("reward messages", () => {
     const current = await callJson("/v1/settings", { token: tokens.admin });
     const { version, updated_by, updated_at, ...settings } = current.body;
     const put = await callJson("/v1/settings", {
-      token: tokens.admin, method: "PUT",
+      token: tokens.admin,
+      method: "PUT",
       headers: { "if-match": String(version) },
       body: { ...settings, reward_template: { subject: "Thanks {{name}}: {{amount}}", text: "Here is your {{product}}: {{code}}" } },
     });
     expect(put.status).toBe(200);
     const { batchId } = await releasedBatch(org, { recipients: 2 });
     await waitForBatch(batchId, ["completed"]);
-    const { results } = await env.DB.prepare("SELECT subject, text FROM dev_outbox WHERE org = ? ORDER BY \"to\"").bind(org).all<{ subject: string; text: string }>();
+    const { results } = await env.DB.prepare('SELECT subject, text FROM dev_outbox WHERE org = ? ORDER BY "to"')
+      .bind(org)
+      .all<{ subject: string; text: string }>();
     expect(results.map((r) => r.subject)).toEqual([`Thanks Person 0: $25.00`, `Thanks Person 1: $25.00`]);
     expect(results[0]!.text).toMatch(/^Here is your Gift card: GIFT-/);
   });

@@ -9,18 +9,23 @@ async function abandonedClaim(org: string, event: ReturnType<typeof orderPaid>) 
   await env.DB.prepare(
     `INSERT INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, payload, created_by, created_at)
      VALUES (?, ?, 'order.paid', ?, 'x', 'evaluating', '2020-01-01T00:00:00.000Z', 'h', ?, 'shop', ?)`,
-  ).bind(org, event.id, event.occurred_at, JSON.stringify(event), new Date().toISOString()).run();
+  )
+    .bind(org, event.id, event.occurred_at, JSON.stringify(event), new Date().toISOString())
+    .run();
 }
 
 describe("events API", () => {
   it("answers a batch of events one by one, in order, deduplicating within it", async () => {
     const s = await campaignSetup(uniqueOrg("eb"));
     const id = await activeCampaign(s, { rules: "event.properties.total >= 5000" });
-    const a = orderPaid({ total: 9000 }), b = orderPaid({ total: 10 });
+    const a = orderPaid({ total: 9000 }),
+      b = orderPaid({ total: 10 });
     const res = await callJson("/v1/events/batch", { token: s.tokens.integrator, body: { events: [a, b, a] } });
     expect(res.status).toBe(202);
     expect(res.body.data.map((d: any) => [d.id, d.outcomes[0].outcome, d.outcomes[0].reason])).toEqual([
-      [a.id, "rewarded", undefined], [b.id, "skipped", "rule_false"], [a.id, "rewarded", undefined],
+      [a.id, "rewarded", undefined],
+      [b.id, "skipped", "rule_false"],
+      [a.id, "rewarded", undefined],
     ]);
     expect(res.body.data[2]).toEqual(res.body.data[0]);
     const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE campaign_id = ?").bind(id).first<{ n: number }>();
@@ -55,7 +60,7 @@ describe("events API", () => {
     const first = await postEvent(s.tokens.integrator, event);
     expect(first.body.outcomes).toEqual([{ campaign_id: id, outcome: "rewarded", delivery_id: expect.any(String) }]);
     expect((await postEvent(s.tokens.integrator, event)).body).toEqual(first.body);
-    expect((await s.stub.getBalance() as any).balance.committed).toBe(1000);
+    expect(((await s.stub.getBalance()) as any).balance.committed).toBe(1000);
   });
 
   it("the five-minute cron finishes an abandoned evaluation from its stored payload", async () => {
@@ -67,6 +72,6 @@ describe("events API", () => {
     const record = await callJson(`/v1/events/${event.id}`, { token: s.tokens.support });
     expect(record.body).toMatchObject({ status: "done", outcomes: [{ campaign_id: id, outcome: "rewarded" }] });
     expect((await postEvent(s.tokens.integrator, event)).body.outcomes[0]).toMatchObject({ campaign_id: id, outcome: "rewarded" });
-    expect((await s.stub.getBalance() as any).balance.committed).toBe(1000);
+    expect(((await s.stub.getBalance()) as any).balance.committed).toBe(1000);
   });
 });

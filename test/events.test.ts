@@ -24,7 +24,9 @@ describe("POST /v1/events", () => {
     expect(await waitForDelivery(deliveryId, "delivered")).toBe("delivered");
     const d = await env.DB.prepare("SELECT batch_id, campaign_id, event_id, amount, committed FROM deliveries WHERE id = ?").bind(deliveryId).first();
     expect(d).toEqual({ batch_id: null, campaign_id: id, event_id: event.id, amount: 1000, committed: 1 });
-    const mail = await env.DB.prepare('SELECT COUNT(*) AS n FROM dev_outbox WHERE org = ? AND "to" = ?').bind(s.org, "ann+shop@example.com").first<{ n: number }>();
+    const mail = await env.DB.prepare('SELECT COUNT(*) AS n FROM dev_outbox WHERE org = ? AND "to" = ?')
+      .bind(s.org, "ann+shop@example.com")
+      .first<{ n: number }>();
     expect(mail?.n).toBe(1);
     const detail = await callJson(`/v1/deliveries/${deliveryId}`, { token: s.tokens.support });
     expect(detail.status).toBe(200);
@@ -33,7 +35,11 @@ describe("POST /v1/events", () => {
     const again = await postEvent(s.tokens.integrator, event);
     expect(again.body).toEqual(res.body);
     const record = await callJson(`/v1/events/${event.id}`, { token: s.tokens.support });
-    expect(record.body).toMatchObject({ id: event.id, status: "done", outcomes: [{ campaign_id: id, outcome: "rewarded", amount: 1000, delivery_id: deliveryId }] });
+    expect(record.body).toMatchObject({
+      id: event.id,
+      status: "done",
+      outcomes: [{ campaign_id: id, outcome: "rewarded", amount: 1000, delivery_id: deliveryId }],
+    });
     const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
     expect(view.body.counts).toMatchObject({ events: 1, matched: 1, rewarded: 1, pending_approval: 0 });
     expect(view.body.budget).toMatchObject({ amount: 100_000, committed: 1000, reserved: 99_000, remaining: 99_000 });
@@ -42,11 +48,15 @@ describe("POST /v1/events", () => {
 
   it("pays the first matching tier", async () => {
     const s = await campaignSetup(uniqueOrg("ev"));
-    const reward = { product_id: s.productId, channel: "email", tiers: [
-      { when: "event.properties.total >= 20000", amount: 3000 },
-      { when: "event.properties.total >= 10000", amount: 2000 },
-      { when: "event.properties.total >= 5000", amount: 1000 },
-    ] };
+    const reward = {
+      product_id: s.productId,
+      channel: "email",
+      tiers: [
+        { when: "event.properties.total >= 20000", amount: 3000 },
+        { when: "event.properties.total >= 10000", amount: 2000 },
+        { when: "event.properties.total >= 5000", amount: 1000 },
+      ],
+    };
     await activeCampaign(s, { reward });
     const amounts = [];
     for (const total of [25_000, 20_000, 12_000, 5_000, 100]) {
@@ -83,7 +93,10 @@ describe("POST /v1/events", () => {
     await callJson("/v1/suppressions", { token: s.tokens.admin, body: { entries: [{ email: "blocked@example.com", reason: "opt-out" }] } });
     expect(await reason({ ...orderPaid({ email: "Blocked+x@example.com" }), type: "contact.test" })).toEqual(["suppressed"]);
     // customer_cap, campaign_cap
-    await activeCampaign(s, { trigger: { event: "cap.test" }, limits: { per_customer: { count: 1, period: "day" }, per_campaign: { count: 2, period: "day" } } });
+    await activeCampaign(s, {
+      trigger: { event: "cap.test" },
+      limits: { per_customer: { count: 1, period: "day" }, per_campaign: { count: 2, period: "day" } },
+    });
     expect(await reason({ ...orderPaid({ external_id: "c1", email: "c1@example.com" }), type: "cap.test" })).toEqual(["rewarded"]);
     expect(await reason({ ...orderPaid({ external_id: "c1-again", email: "C1+promo@example.com" }), type: "cap.test" })).toEqual(["customer_cap"]);
     expect(await reason({ ...orderPaid(), type: "cap.test" })).toEqual(["rewarded"]);
@@ -131,7 +144,7 @@ describe("events under concurrency", () => {
     expect(answers[0]!.body.outcomes[0].outcome).toBe("rewarded");
     const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE campaign_id = ?").bind(id).first<{ n: number }>();
     expect(n?.n).toBe(1);
-    expect((await s.stub.getBalance() as any).balance.committed).toBe(1000);
+    expect(((await s.stub.getBalance()) as any).balance.committed).toBe(1000);
   }, 60_000);
 
   it("200 concurrent events against a budget of 20 rewards make exactly 20 rewards and pause the campaign", async () => {
@@ -145,7 +158,7 @@ describe("events under concurrency", () => {
     const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.operator });
     expect(view.body).toMatchObject({ status: "paused", budget: { committed: 20_000, remaining: 0 }, counts: { rewarded: 20, events: 200 } });
     expect(["budget_threshold", "budget_exhausted"]).toContain(view.body.paused_reason);
-    const balance = (await s.stub.getBalance() as any).balance;
+    const balance = ((await s.stub.getBalance()) as any).balance;
     expect(balance).toMatchObject({ committed: 20_000, reserved: 0 });
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
     const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE campaign_id = ?").bind(id).first<{ n: number }>();

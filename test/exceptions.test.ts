@@ -15,7 +15,8 @@ import { auditActions, deliveredBatch, poolBalance, supportTokens } from "./help
 const server = interceptOutbound();
 const SMS_URL = "https://sms.test/2010-04-01";
 const smsEnv = { ...env, ENVIRONMENT: "production", SMS_API_URL: SMS_URL, SMS_ACCOUNT_SID: "AC1", SMS_AUTH_TOKEN: "tok", SMS_FROM: "+15005550006" } as Env;
-const smsAnswers = (status: number) => http.post(`${SMS_URL}/Accounts/AC1/Messages.json`, () => HttpResponse.json({ message: `provider says ${status}` }, { status }));
+const smsAnswers = (status: number) =>
+  http.post(`${SMS_URL}/Accounts/AC1/Messages.json`, () => HttpResponse.json({ message: `provider says ${status}` }, { status }));
 
 const resolve = (id: string, tok: string, action: string, note = "checked with the recipient") =>
   callJson(`/v1/exceptions/${id}/resolve`, { method: "POST", token: tok, body: { action, note } });
@@ -33,7 +34,11 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: s
 /** Three recipients, one code: one delivery delivered, two held (inventory exhausted); the batch keeps delivering. */
 async function heldBatch(org: string) {
   const seeded = await releasedBatch(org, { recipients: 3, codes: 1 });
-  await waitFor(() => deliveryCounts(seeded.batchId), (c) => c.delivered === 1 && c.held === 2, "held deliveries");
+  await waitFor(
+    () => deliveryCounts(seeded.batchId),
+    (c) => c.delivered === 1 && c.held === 2,
+    "held deliveries",
+  );
   const tokens = await supportTokens(org);
   const open = await callJson(`/v1/exceptions?status=open&batch_id=${seeded.batchId}`, { token: tokens.operator });
   return { ...seeded, tokens, exceptions: open.body.data as { id: string; entity_id: string; kind: string }[] };
@@ -43,13 +48,23 @@ async function heldBatch(org: string) {
 async function smsBatchAfterProvider(org: string, status: number) {
   const seeded = await releasedBatch(org, { recipients: 1, channel: "sms", enqueue: false });
   const sent: QueueMessage[] = [];
-  const fanEnv = { ...env, DELIVERY_QUEUE: { async sendBatch(m: { body: QueueMessage }[]) { for (const x of m) sent.push(x.body); } } as unknown as Queue } as Env;
+  const fanEnv = {
+    ...env,
+    DELIVERY_QUEUE: {
+      async sendBatch(m: { body: QueueMessage }[]) {
+        for (const x of m) sent.push(x.body);
+      },
+    } as unknown as Queue,
+  } as Env;
   await startRelease(fanEnv, { type: "release", org, batchId: seeded.batchId });
   for (const c of sent.filter((m) => m.type === "chunk")) await runChunk(fanEnv, c as Extract<QueueMessage, { type: "chunk" }>);
   const deliver = onePerDelivery(sent.filter((m) => m.type === "deliver"));
   server.use(smsAnswers(status));
   const consume = async (queue: string, attempts: number) => {
-    const batch = createMessageBatch(queue, deliver.map((body, i) => ({ id: `sms-${i}-${Math.random()}`, timestamp: new Date(), attempts, body })));
+    const batch = createMessageBatch(
+      queue,
+      deliver.map((body, i) => ({ id: `sms-${i}-${Math.random()}`, timestamp: new Date(), attempts, body })),
+    );
     const ctx = createExecutionContext();
     await worker.queue(batch as MessageBatch<unknown>, smsEnv, ctx);
     return getQueueResult(batch, ctx);
@@ -66,7 +81,13 @@ describe("the exception queue", () => {
     expect(exceptions.map((e) => e.kind)).toEqual(["delivery_held", "delivery_held"]);
     const support = await callJson("/v1/exceptions?status=open&kind=delivery_held", { token: tokens.support });
     expect(support.body.data.map((e: { id: string }) => e.id).sort()).toEqual(exceptions.map((e) => e.id).sort());
-    expect(support.body.data[0]).toMatchObject({ status: "open", batch_id: batchId, entity_type: "delivery", resolution: null, data: { reason: "inventory_exhausted" } });
+    expect(support.body.data[0]).toMatchObject({
+      status: "open",
+      batch_id: batchId,
+      entity_type: "delivery",
+      resolution: null,
+      data: { reason: "inventory_exhausted" },
+    });
     expect((await callJson("/v1/exceptions?kind=delivery_failed", { token: tokens.finance })).body.data).toEqual([]);
     expect((await callJson("/v1/exceptions?status=resolved", { token: tokens.finance })).body.data).toEqual([]);
     expect((await callJson("/v1/exceptions", { token: tokens.auditor })).status).toBe(403);
@@ -79,7 +100,10 @@ describe("the exception queue", () => {
   it("retries held deliveries once codes arrive: they end delivered and the batch completes", async () => {
     const org = uniqueOrg("excretry");
     const { batchId, exceptions, tokens, productId, stub, validTotal } = await heldBatch(org);
-    const up = await callJson(`/v1/products/${productId}/codes`, { token: tokens.admin, body: { codes: [1, 2].map((i) => ({ code: `MORE-${org}-${i}`, amount: 2500 })) } });
+    const up = await callJson(`/v1/products/${productId}/codes`, {
+      token: tokens.admin,
+      body: { codes: [1, 2].map((i) => ({ code: `MORE-${org}-${i}`, amount: 2500 })) },
+    });
     expect([200, 201]).toContain(up.status);
     for (const e of exceptions) {
       const res = await resolve(e.id, tokens.operator, "retry", "restocked");
@@ -95,7 +119,9 @@ describe("the exception queue", () => {
     expect(twice.status).toBe(409);
     expect(twice.body).toMatchObject({ code: "already_resolved", resolution: "retry" });
     expect(await auditActions(org, exceptions[0]!.id)).toEqual(["exception.resolved"]);
-    expect(await auditActions(org, exceptions[0]!.entity_id)).toEqual(expect.arrayContaining(["delivery.held", "delivery.retry_requested", "delivery.delivered"]));
+    expect(await auditActions(org, exceptions[0]!.entity_id)).toEqual(
+      expect.arrayContaining(["delivery.held", "delivery.retry_requested", "delivery.delivered"]),
+    );
   });
 
   it("retries a delivery the SMS provider refused (held for policy) and it ends delivered once the provider works", async () => {
@@ -108,7 +134,10 @@ describe("the exception queue", () => {
     expect(await waitForBatch(batchId, ["completed", "completed_with_errors"])).toBe("completed");
     const detail = await callJson(`/v1/deliveries/${deliveryId}`, { token: tokens.support });
     expect(detail.body.status).toBe("delivered");
-    expect(detail.body.attempts.map((a: { outcome: string; error_class: string | null }) => [a.outcome, a.error_class])).toEqual([["failed", "policy"], ["sent", null]]);
+    expect(detail.body.attempts.map((a: { outcome: string; error_class: string | null }) => [a.outcome, a.error_class])).toEqual([
+      ["failed", "policy"],
+      ["sent", null],
+    ]);
   });
 
   it("retries a dead-lettered delivery after its batch ended through a retry hold, paying once", async () => {
@@ -181,7 +210,9 @@ describe("cancel and accept", () => {
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe("invalid_state_transition");
     expect((await callJson(`/v1/deliveries/${exceptions[0]!.entity_id}`, { token: tokens.support })).body.status).toBe("held");
-    await openExceptions(env.DB, [{ org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: batchId, batchId, detail: "x", data: { type: "bogus" } }])!.run();
+    await openExceptions(env.DB, [
+      { org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: batchId, batchId, detail: "x", data: { type: "bogus" } },
+    ])!.run();
     const fan = (await callJson("/v1/exceptions?kind=fan_out_failed", { token: tokens.operator })).body.data[0];
     expect((await resolve(fan.id, tokens.operator, "cancel")).status).toBe(409);
     expect((await resolve(fan.id, tokens.operator, "retry")).status).toBe(409);
@@ -191,4 +222,3 @@ describe("cancel and accept", () => {
     expect((await resolve(fan.id, tokens.operator, "accept")).body.code).toBe("already_resolved");
   });
 });
-

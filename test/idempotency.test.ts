@@ -38,9 +38,7 @@ describe("Idempotency-Key on POST", () => {
     const org = uniqueOrg();
     const { id, finance } = await createPool(org);
     const headers = { "idempotency-key": "fund-once" };
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () => call(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 700 }, headers })),
-    );
+    const responses = await Promise.all(Array.from({ length: 20 }, () => call(`/v1/pools/${id}/fund`, { token: finance, body: { amount: 700 }, headers })));
     const statuses = responses.map((r) => r.status);
     expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
@@ -90,8 +88,13 @@ describe("Idempotency-Key on POST", () => {
     const org = uniqueOrg();
     const now = Date.now();
     await env.DB.prepare("INSERT INTO idempotency_keys (org, key, request_hash, state, created_at, expires_at) VALUES (?, ?, '', 'in_flight', ?, ?)")
-      .bind(org, "alice\x1fbusy-key", new Date(now).toISOString(), new Date(now + 60_000).toISOString()).run();
-    const res = await callJson("/v1/pools", { token: await token({ org, roles: ["finance"] }), body: { name: "A", currency: "USD" }, headers: { "idempotency-key": "busy-key" } });
+      .bind(org, "alice\x1fbusy-key", new Date(now).toISOString(), new Date(now + 60_000).toISOString())
+      .run();
+    const res = await callJson("/v1/pools", {
+      token: await token({ org, roles: ["finance"] }),
+      body: { name: "A", currency: "USD" },
+      headers: { "idempotency-key": "busy-key" },
+    });
     expect([res.status, res.body.code]).toEqual([409, "idempotency_key_in_flight"]);
     expect(Number(res.res.headers.get("retry-after"))).toBeGreaterThan(0);
   });
@@ -104,7 +107,12 @@ describe("Idempotency-Key on POST", () => {
     expect(first.status).toBe(201);
     const same = await callJson("/v1/reconciliations", { token: fin, body: {}, headers });
     expect([same.status, same.res.headers.get("idempotent-replayed"), same.body.id]).toEqual([201, "true", first.body.id]);
-    const other = await callJson("/v1/reconciliations", { token: fin, rawBody: '{"scope":1}', method: "POST", headers: { ...headers, "content-type": "application/json" } });
+    const other = await callJson("/v1/reconciliations", {
+      token: fin,
+      rawBody: '{"scope":1}',
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+    });
     expect(other.status).toBe(422);
   });
 
@@ -194,7 +202,11 @@ describe("request errors", () => {
 
   it("answers a body over the limit with 413 problem+json", async () => {
     const t = await token({ roles: ["finance"] });
-    const res = await call("/v1/pools", { token: t, rawBody: JSON.stringify({ name: "x".repeat(2 * 1024 * 1024), currency: "USD" }), headers: { "content-type": "application/json" } });
+    const res = await call("/v1/pools", {
+      token: t,
+      rawBody: JSON.stringify({ name: "x".repeat(2 * 1024 * 1024), currency: "USD" }),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(413);
     expect((await res.json<any>()).code).toBe("payload_too_large");
   });

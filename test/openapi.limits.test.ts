@@ -23,7 +23,11 @@ async function document(): Promise<Schema> {
 
 /** Every string, number and array reachable from `schema` that states no bound, as readable paths. */
 function unbounded(doc: Schema, schema: Schema | undefined, path: string, seen = new Set<Schema>()): string[] {
-  while (schema?.$ref) schema = (schema.$ref as string).replace("#/", "").split("/").reduce((o: Schema, k: string) => o[k], doc);
+  while (schema?.$ref)
+    schema = (schema.$ref as string)
+      .replace("#/", "")
+      .split("/")
+      .reduce((o: Schema, k: string) => o[k], doc);
   if (!schema || seen.has(schema)) return [];
   const inner = new Set(seen).add(schema);
   const out: string[] = [];

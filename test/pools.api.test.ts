@@ -158,7 +158,8 @@ describe("funding pools API", () => {
     const { id } = await createPool(org);
     const fran = await token({ org, sub: "fran", roles: ["finance"] });
     const fred = await token({ org, sub: "fred", roles: ["finance"] });
-    const send = (t: string) => callJson(`/v1/pools/${id}/fund`, { token: t, body: { amount: 1_000, reference: "wire" }, headers: { "idempotency-key": "wire-2026-12" } });
+    const send = (t: string) =>
+      callJson(`/v1/pools/${id}/fund`, { token: t, body: { amount: 1_000, reference: "wire" }, headers: { "idempotency-key": "wire-2026-12" } });
     expect((await send(fran)).status).toBe(200);
     expect((await send(fred)).status).toBe(200);
     const again = await send(fran);

@@ -83,7 +83,11 @@ describe("FundingPool holds and items", () => {
     await ready;
     await stub.fund({ opId: "f", amount: 1_000, actor: "t" });
     await stub.reserve({ opId: "r", holdId: "h", amount: 250, expiresAt: later(), actor: "t" });
-    const items = [{ id: "d1", amount: 100 }, { id: "d2", amount: 100 }, { id: "d3", amount: 100 }];
+    const items = [
+      { id: "d1", amount: 100 },
+      { id: "d2", amount: 100 },
+      { id: "d3", amount: 100 },
+    ];
     const first = await stub.commit({ holdId: "h", items, actor: "t" });
     const again = await stub.commit({ holdId: "h", items, actor: "t" });
     expect(first.ok && first.items.map((i) => i.status)).toEqual(["committed", "committed", "rejected"]);
@@ -131,7 +135,11 @@ describe("FundingPool limits", () => {
       ],
     });
     expect(res.ok && res.items.map((i) => (i.status === "rejected" ? i.code : i.status))).toEqual([
-      "committed", "limit_exceeded", "committed", "committed", "limit_exceeded",
+      "committed",
+      "limit_exceeded",
+      "committed",
+      "committed",
+      "limit_exceeded",
     ]);
     const b = (await stub.getBalance()) as { balance: Record<string, number> };
     expect(b.balance.committed).toBe(800);
@@ -182,13 +190,20 @@ describe("FundingPool holds a sweep and a resubmission use", () => {
     await stub.release({ opId: "rel", holdId: "h", amount: "rest", actor: "t" });
     expect(await stub.reserve({ opId: "r2", holdId: "h", amount: 300, expiresAt: later(), actor: "t" })).toMatchObject({ ok: false, code: "hold_exists" });
     expect(await stub.reserve({ opId: "r3", holdId: "h", amount: 300, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({
-      ok: true, hold: { state: "pending", amount: 700, remaining: 300, released: 400, committed: 0 },
+      ok: true,
+      hold: { state: "pending", amount: 700, remaining: 300, released: 400, committed: 0 },
     });
     // A pending or a committed hold is never reopened.
-    expect(await stub.reserve({ opId: "r4", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({ ok: false, code: "hold_exists" });
+    expect(await stub.reserve({ opId: "r4", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({
+      ok: false,
+      code: "hold_exists",
+    });
     await stub.commit({ holdId: "h", items: [{ id: "d1", amount: 300 }], actor: "t" });
     await stub.release({ opId: "rel2", holdId: "h", amount: "rest", actor: "t" });
-    expect(await stub.reserve({ opId: "r5", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({ ok: false, code: "hold_exists" });
+    expect(await stub.reserve({ opId: "r5", holdId: "h", amount: 100, expiresAt: later(), actor: "t", reopen: true })).toMatchObject({
+      ok: false,
+      code: "hold_exists",
+    });
     expect((await stub.checkIntegrity()).problems).toEqual([]);
   });
 

@@ -12,8 +12,14 @@ const SEED = env.POOL_PROPERTY_SEED ? Number(env.POOL_PROPERTY_SEED) : undefined
 const PATH = env.POOL_PROPERTY_PATH || undefined;
 
 type Stub = DurableObjectStub<import("../durable-objects/funding-pool").FundingPool>;
-interface Real { stub: Stub; opSeq: number; history: { opId: string; call: (opId: string, tweak: boolean) => Promise<unknown>; first: ModelResult }[] }
-interface Model { pool: PoolModel }
+interface Real {
+  stub: Stub;
+  opSeq: number;
+  history: { opId: string; call: (opId: string, tweak: boolean) => Promise<unknown>; first: ModelResult }[];
+}
+interface Model {
+  pool: PoolModel;
+}
 
 const HOLDS = ["h0", "h1", "h2"];
 const ITEMS = ["i0", "i1", "i2", "i3", "i4", "i5"];
@@ -54,7 +60,10 @@ class OpCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 class ReplayCommand implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly index: number, readonly tweak: boolean) {}
+  constructor(
+    readonly index: number,
+    readonly tweak: boolean,
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     if (real.history.length === 0) return;
@@ -67,7 +76,10 @@ class ReplayCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 class CommitCommand implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly hold: string, readonly items: { id: string; amount: number }[]) {}
+  constructor(
+    readonly hold: string,
+    readonly items: { id: string; amount: number }[],
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     const expected = model.pool.commit(this.hold, this.items);
@@ -95,23 +107,59 @@ class ExpireCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 const commands = [
-  amount.map((a) => new OpCommand(`fund(${a})`, (m) => m.fund(a), (s, id, t) => s.fund({ opId: id, amount: a + (t ? 1 : 0), actor: "test" }))),
-  amount.map((a) => new OpCommand(`withdraw(${a})`, (m) => m.withdraw(a), (s, id, t) => s.withdraw({ opId: id, amount: a + (t ? 1 : 0), actor: "test" }))),
+  amount.map(
+    (a) =>
+      new OpCommand(
+        `fund(${a})`,
+        (m) => m.fund(a),
+        (s, id, t) => s.fund({ opId: id, amount: a + (t ? 1 : 0), actor: "test" }),
+      ),
+  ),
+  amount.map(
+    (a) =>
+      new OpCommand(
+        `withdraw(${a})`,
+        (m) => m.withdraw(a),
+        (s, id, t) => s.withdraw({ opId: id, amount: a + (t ? 1 : 0), actor: "test" }),
+      ),
+  ),
   fc.tuple(fc.constantFrom(...HOLDS), amount).map(([h, a]) => {
     const expiresAt = FAR(); // fixed per command, so a replay sends the very same arguments
-    return new OpCommand(`reserve(${h}, ${a})`, (m) => m.reserve(h, a), (s, id, t) => s.reserve({ opId: id, holdId: h, amount: a + (t ? 1 : 0), expiresAt, actor: "test" }));
+    return new OpCommand(
+      `reserve(${h}, ${a})`,
+      (m) => m.reserve(h, a),
+      (s, id, t) => s.reserve({ opId: id, holdId: h, amount: a + (t ? 1 : 0), expiresAt, actor: "test" }),
+    );
   }),
-  fc.tuple(fc.constantFrom(...HOLDS), fc.array(fc.record({ id: fc.constantFrom(...ITEMS), amount: fc.integer({ min: 1, max: 8 }).map((n) => n * 50) }), { minLength: 1, maxLength: 4 })).map(
-    ([h, items]) => new CommitCommand(h, items),
-  ),
+  fc
+    .tuple(
+      fc.constantFrom(...HOLDS),
+      fc.array(fc.record({ id: fc.constantFrom(...ITEMS), amount: fc.integer({ min: 1, max: 8 }).map((n) => n * 50) }), { minLength: 1, maxLength: 4 }),
+    )
+    .map(([h, items]) => new CommitCommand(h, items)),
   fc.tuple(fc.constantFrom(...HOLDS), fc.oneof(amount, fc.constant("rest" as const))).map(
-    ([h, a]) => new OpCommand(`release(${h}, ${a})`, (m) => m.release(h, a), (s, id, t) => s.release({ opId: id, holdId: h, amount: t ? (a === "rest" ? 1 : "rest") : a, actor: "test" })),
+    ([h, a]) =>
+      new OpCommand(
+        `release(${h}, ${a})`,
+        (m) => m.release(h, a),
+        (s, id, t) => s.release({ opId: id, holdId: h, amount: t ? (a === "rest" ? 1 : "rest") : a, actor: "test" }),
+      ),
   ),
   fc.constantFrom(...ITEMS).map(
-    (i) => new OpCommand(`reverse(${i})`, (m) => m.reverse(i), (s, id, t) => s.reverse({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" })),
+    (i) =>
+      new OpCommand(
+        `reverse(${i})`,
+        (m) => m.reverse(i),
+        (s, id, t) => s.reverse({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" }),
+      ),
   ),
   fc.constantFrom(...ITEMS).map(
-    (i) => new OpCommand(`refund(${i})`, (m) => m.refund(i), (s, id, t) => s.refund({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" })),
+    (i) =>
+      new OpCommand(
+        `refund(${i})`,
+        (m) => m.refund(i),
+        (s, id, t) => s.refund({ opId: id, itemId: t ? `${i}-other` : i, actor: "test" }),
+      ),
   ),
   fc.constantFrom(...HOLDS).map((h) => new ExpireCommand(h)),
   fc.tuple(fc.nat(), fc.boolean()).map(([i, t]) => new ReplayCommand(i, t)),

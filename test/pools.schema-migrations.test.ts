@@ -14,7 +14,11 @@ async function freshPool() {
   return stub;
 }
 
-const columns = (sql: SqlStorage, table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((c) => c.name);
+const columns = (sql: SqlStorage, table: string) =>
+  sql
+    .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+    .toArray()
+    .map((c) => c.name);
 
 describe("the pool DO's schema migrations", () => {
   it("runs every migration once on a new pool, in order, and nothing again on the next start", async () => {

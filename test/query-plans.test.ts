@@ -31,7 +31,9 @@ function recording() {
 async function plan(sql: string): Promise<string[]> {
   const numbered = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
   const plain = (sql.replace(/\?\d+/g, "").match(/\?/g) ?? []).length;
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...Array(Math.max(numbered, plain)).fill(null)).all<{ detail: string }>();
+  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...Array(Math.max(numbered, plain)).fill(null))
+    .all<{ detail: string }>();
   return results.map((r) => r.detail);
 }
 
@@ -68,20 +70,45 @@ describe("a batch's whole life, as the API and the queues run it", () => {
       await approvedBatch(org, { recipients: 2, amount: 5000, channel: "sms" });
       const readers = [await token({ org, roles: ["support"] }), await financeToken(org), await token({ org, roles: ["auditor"] })];
       const paths = [
-        "/v1/deliveries", `/v1/deliveries?batch_id=${batchId}`, "/v1/deliveries?recipient_email=a@example.com", "/v1/deliveries?recipient_phone=%2B14155550123",
-        "/v1/exceptions", `/v1/batches/${batchId}`, `/v1/batches/${batchId}/deliveries`, `/v1/batches/${batchId}/recipients`, `/v1/batches/${batchId}/preview`,
-        `/v1/batches/${batchId}/approvals`, "/v1/audit", "/v1/audit/verify", "/v1/reports/summary", "/v1/pools", "/v1/products", "/v1/reconciliations",
+        "/v1/deliveries",
+        `/v1/deliveries?batch_id=${batchId}`,
+        "/v1/deliveries?recipient_email=a@example.com",
+        "/v1/deliveries?recipient_phone=%2B14155550123",
+        "/v1/exceptions",
+        `/v1/batches/${batchId}`,
+        `/v1/batches/${batchId}/deliveries`,
+        `/v1/batches/${batchId}/recipients`,
+        `/v1/batches/${batchId}/preview`,
+        `/v1/batches/${batchId}/approvals`,
+        "/v1/audit",
+        "/v1/audit/verify",
+        "/v1/reports/summary",
+        "/v1/pools",
+        "/v1/products",
+        "/v1/reconciliations",
       ];
       for (const path of paths) for (const t of readers) await callJson(path, { token: t });
       // Stored-value cards: redemption, look-up by code, lists, the liability report, the expiry cron.
-      const card = (await env.DB.prepare("SELECT card_id FROM deliveries WHERE batch_id = ? LIMIT 1").bind(cards.batchId).first<{ card_id: string }>())!.card_id;
+      const card = (await env.DB.prepare("SELECT card_id FROM deliveries WHERE batch_id = ? LIMIT 1").bind(cards.batchId).first<{ card_id: string }>())!
+        .card_id;
       const shop = await token({ org, roles: ["integrator"] });
-      const held = await callJson("/v1/redemptions", { token: shop, body: { card_id: card, amount: 100, currency: "USD", reference: "plan-1", capture: false } });
+      const held = await callJson("/v1/redemptions", {
+        token: shop,
+        body: { card_id: card, amount: 100, currency: "USD", reference: "plan-1", capture: false },
+      });
       await callJson(`/v1/redemptions/${held.body.id}/capture`, { token: shop, body: {} });
       await callJson("/v1/cards/lookup", { token: shop, body: { code: "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE" } });
       const cardPaths = [
-        "/v1/cards", "/v1/cards?status=active", `/v1/cards?batch_id=${cards.batchId}`, "/v1/cards?recipient_email=a@example.com", "/v1/cards?campaign_id=holiday",
-        `/v1/cards/${card}`, `/v1/cards/${card}/transactions`, `/v1/redemptions?card_id=${card}`, "/v1/redemptions?reference=plan-1", "/v1/reports/liability",
+        "/v1/cards",
+        "/v1/cards?status=active",
+        `/v1/cards?batch_id=${cards.batchId}`,
+        "/v1/cards?recipient_email=a@example.com",
+        "/v1/cards?campaign_id=holiday",
+        `/v1/cards/${card}`,
+        `/v1/cards/${card}/transactions`,
+        `/v1/redemptions?card_id=${card}`,
+        "/v1/redemptions?reference=plan-1",
+        "/v1/reports/liability",
       ];
       for (const path of cardPaths) expect((await callJson(path, { token: readers[1] })).status, path).toBe(200);
       expect(held.status).toBe(201);

@@ -10,7 +10,10 @@ import { createPool } from "./helpers/factories";
 
 let seq = 0;
 async function consume(queue: string, bodies: unknown[], e: Env = env) {
-  const batch = createMessageBatch(queue, bodies.map((body) => ({ id: `q${seq++}`, timestamp: new Date(), attempts: 1, body })));
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body) => ({ id: `q${seq++}`, timestamp: new Date(), attempts: 1, body })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch as MessageBatch<unknown>, e, ctx);
   return getQueueResult(batch, ctx);
@@ -18,12 +21,19 @@ async function consume(queue: string, bodies: unknown[], e: Env = env) {
 
 function recordingQueue() {
   const sent: unknown[] = [];
-  const queue = { async sendBatch(msgs: { body: unknown }[]) { for (const m of msgs) sent.push(m.body); } } as unknown as Queue;
+  const queue = {
+    async sendBatch(msgs: { body: unknown }[]) {
+      for (const m of msgs) sent.push(m.body);
+    },
+  } as unknown as Queue;
   return { sent, queue };
 }
 
 const runsOf = (org: string) =>
-  env.DB.prepare("SELECT trigger, status FROM reconciliation_runs WHERE org = ?").bind(org).all<{ trigger: string; status: string }>().then((r) => r.results);
+  env.DB.prepare("SELECT trigger, status FROM reconciliation_runs WHERE org = ?")
+    .bind(org)
+    .all<{ trigger: string; status: string }>()
+    .then((r) => r.results);
 
 describe("queues", () => {
   it("runs an org's reconciliation from a message on the reconciliations queue", async () => {

@@ -37,7 +37,10 @@ describe("rate limits", () => {
       const res = await burst(GUESSES, (i) => call(`${page}/guess-${i}`, { headers: { "cf-connecting-ip": ip } }));
       const limited = res.filter((r) => r.status === 429);
       expect(limited.length, page).toBeGreaterThanOrEqual(GUESSES - 2 * 100);
-      expect(res.filter((r) => r.status !== 429).every((r) => r.status === 404), page).toBe(true);
+      expect(
+        res.filter((r) => r.status !== 429).every((r) => r.status === 404),
+        page,
+      ).toBe(true);
       await expectRateLimited(limited[0]!, "client");
       // Another client is not held back by this one.
       expect((await call(`${page}/guess-x`, { headers: { "cf-connecting-ip": randomIp() } })).status, page).toBe(404);

@@ -11,16 +11,49 @@ import { uniqueOrg } from "./helpers/api";
 
 const rows: CheckedRecipient[] = [
   {
-    externalId: "E-1", name: 'Ann "Quote", Jr.', email: "ann@example.com", phone: "+14155550123", country: "US", amount: 2500, amountRaw: null,
-    currency: "USD", fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }), emailKey: "ann@example.com", phoneKey: "+14155550123", status: "valid", reasons: [],
+    externalId: "E-1",
+    name: 'Ann "Quote", Jr.',
+    email: "ann@example.com",
+    phone: "+14155550123",
+    country: "US",
+    amount: 2500,
+    amountRaw: null,
+    currency: "USD",
+    fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }),
+    emailKey: "ann@example.com",
+    phoneKey: "+14155550123",
+    status: "valid",
+    reasons: [],
   },
   {
-    externalId: null, name: null, email: "broken", phone: null, country: null, amount: null, amountRaw: "12.5", currency: "USD", fields: null,
-    emailKey: null, phoneKey: null, status: "invalid", reasons: ["email_invalid", "amount_invalid"],
+    externalId: null,
+    name: null,
+    email: "broken",
+    phone: null,
+    country: null,
+    amount: null,
+    amountRaw: "12.5",
+    currency: "USD",
+    fields: null,
+    emailKey: null,
+    phoneKey: null,
+    status: "invalid",
+    reasons: ["email_invalid", "amount_invalid"],
   },
   {
-    externalId: "E-3", name: "Bob", email: "Bob@Example.COM", phone: "0415 555", country: "US", amount: 900, amountRaw: null, currency: "USD", fields: null,
-    emailKey: "bob@example.com", phoneKey: null, status: "excluded", reasons: ["duplicate_in_batch"],
+    externalId: "E-3",
+    name: "Bob",
+    email: "Bob@Example.COM",
+    phone: "0415 555",
+    country: "US",
+    amount: 900,
+    amountRaw: null,
+    currency: "USD",
+    fields: null,
+    emailKey: "bob@example.com",
+    phoneKey: null,
+    status: "excluded",
+    reasons: ["duplicate_in_batch"],
   },
 ];
 
@@ -48,21 +81,58 @@ describe("recipient rows in D1", () => {
     // The row JSON leaves out what SQL restores (row number, keys equal to the contact, "valid", no
     // reasons); every column must come back as the row had it.
     expect(b[0]).toEqual({
-      row_no: 41, external_id: "E-1", name: 'Ann "Quote", Jr.', email: "ann@example.com", phone: "+14155550123", country: "US", amount: 2500,
-      amount_raw: null, currency: "USD", fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }), email_key: "ann@example.com", phone_key: "+14155550123",
-      status: "valid", reasons: "[]",
+      row_no: 41,
+      external_id: "E-1",
+      name: 'Ann "Quote", Jr.',
+      email: "ann@example.com",
+      phone: "+14155550123",
+      country: "US",
+      amount: 2500,
+      amount_raw: null,
+      currency: "USD",
+      fields: JSON.stringify({ message: "Thanks\u00e9 ✓" }),
+      email_key: "ann@example.com",
+      phone_key: "+14155550123",
+      status: "valid",
+      reasons: "[]",
     });
     expect(b[1]).toEqual({
-      row_no: 42, external_id: null, name: null, email: "broken", phone: null, country: null, amount: null, amount_raw: "12.5", currency: "USD",
-      fields: null, email_key: null, phone_key: null, status: "invalid", reasons: '["email_invalid","amount_invalid"]',
+      row_no: 42,
+      external_id: null,
+      name: null,
+      email: "broken",
+      phone: null,
+      country: null,
+      amount: null,
+      amount_raw: "12.5",
+      currency: "USD",
+      fields: null,
+      email_key: null,
+      phone_key: null,
+      status: "invalid",
+      reasons: '["email_invalid","amount_invalid"]',
     });
     expect(b[2]).toEqual({
-      row_no: 43, external_id: "E-3", name: "Bob", email: "Bob@Example.COM", phone: "0415 555", country: "US", amount: 900, amount_raw: null,
-      currency: "USD", fields: null, email_key: "bob@example.com", phone_key: null, status: "excluded", reasons: '["duplicate_in_batch"]',
+      row_no: 43,
+      external_id: "E-3",
+      name: "Bob",
+      email: "Bob@Example.COM",
+      phone: "0415 555",
+      country: "US",
+      amount: 900,
+      amount_raw: null,
+      currency: "USD",
+      fields: null,
+      email_key: "bob@example.com",
+      phone_key: null,
+      status: "excluded",
+      reasons: '["duplicate_in_batch"]',
     });
     // Ids look like every other id (prefix, time part, 16 more characters), ascend with the row and
     // differ between the two batches (random tail).
-    const ids = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJsonb.id).all<{ id: string }>()).results.map((r) => r.id);
+    const ids = (
+      await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJsonb.id).all<{ id: string }>()
+    ).results.map((r) => r.id);
     for (const id of ids) expect(id).toMatch(/^rcp_[0-9a-hjkmnp-tv-z]{26}$/);
     expect([...ids].sort()).toEqual(ids);
     const other = (await env.DB.prepare("SELECT id FROM batch_recipients WHERE batch_id = ? ORDER BY row_no").bind(viaJson.id).all<{ id: string }>()).results;

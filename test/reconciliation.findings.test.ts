@@ -24,11 +24,21 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql(
       `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at, delivered_at)
        SELECT 'dlv_dup' || substr(id, 5), org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, 'delivered', item, 1, created_at, updated_at, delivered_at
-       FROM deliveries WHERE id = ?`, d.id);
+       FROM deliveries WHERE id = ?`,
+      d.id,
+    );
     const run = await reconcile(org);
     const found = await findingsOf(org, run.id);
     expect(kinds(found)).toEqual(["duplicate_payout"]);
-    expect(found[0]).toMatchObject({ severity: "high", entity_type: "recipient", entity_id: d.recipient_id, batch_id: batchId, expected: amount, actual: 2 * amount, difference: amount });
+    expect(found[0]).toMatchObject({
+      severity: "high",
+      entity_type: "recipient",
+      entity_id: d.recipient_id,
+      batch_id: batchId,
+      expected: amount,
+      actual: 2 * amount,
+      difference: amount,
+    });
     expect(found[0].data.deliveries.map((x: any) => x.id).sort()).toEqual([d.id, `dlv_dup${d.id.slice(4)}`].sort());
     const [exc] = await exceptionsFor(org, d.recipient_id);
     expect(exc).toMatchObject({ kind: "duplicate_payout", status: "open", severity: "high", batch_id: batchId });
@@ -52,7 +62,9 @@ describe("each finding kind comes from a constructed scenario", () => {
     const org = uniqueOrg();
     const { batchId, poolId, stub, amount } = await approvedBatch(org, { recipients: 3 });
     await stub.syncMirror();
-    const commit = await env.DB.prepare("SELECT seq, amount FROM pool_ledger WHERE pool_id = ? AND kind = 'commit' ORDER BY seq LIMIT 1").bind(poolId).first<any>();
+    const commit = await env.DB.prepare("SELECT seq, amount FROM pool_ledger WHERE pool_id = ? AND kind = 'commit' ORDER BY seq LIMIT 1")
+      .bind(poolId)
+      .first<any>();
     await sql("DELETE FROM pool_ledger WHERE pool_id = ? AND seq = ?", poolId, commit.seq);
     await sql("UPDATE pools SET available = available + 1 WHERE id = ?", poolId);
     const [d] = await deliveriesOf(batchId);
@@ -61,7 +73,12 @@ describe("each finding kind comes from a constructed scenario", () => {
     const found = await findingsOf(org, (await reconcile(org)).id);
     expect(kinds(found)).toEqual(["ledger_drift"]);
     const pool = found.find((f) => f.entity_type === "pool");
-    expect(pool).toMatchObject({ entity_id: poolId, expected: commit.amount, actual: 0, data: { missing_seqs: [commit.seq], missing_count: 1, extra_count: 0 } });
+    expect(pool).toMatchObject({
+      entity_id: poolId,
+      expected: commit.amount,
+      actual: 0,
+      data: { missing_seqs: [commit.seq], missing_count: 1, extra_count: 0 },
+    });
     expect(pool.detail).toContain("D1 available is");
     expect(pool.detail).toContain(`its deliveries ${2 * amount}`);
     const delivery = found.find((f) => f.entity_type === "delivery");
@@ -76,7 +93,13 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql("UPDATE deliveries SET amount = ? WHERE id = ?", amount * 10, d.id);
     const ofDelivery = async () => (await findingsOf(org, (await reconcile(org)).id)).filter((f) => f.entity_id === d.id);
     const [first] = await ofDelivery(); // the pool's committed-by-deliveries total is a finding of its own
-    expect(first).toMatchObject({ kind: "ledger_drift", entity_id: d.id, expected: amount, actual: amount * 10, data: { pool_item_amount: amount, delivery_amount: amount * 10 } });
+    expect(first).toMatchObject({
+      kind: "ledger_drift",
+      entity_id: d.id,
+      expected: amount,
+      actual: amount * 10,
+      data: { pool_item_amount: amount, delivery_amount: amount * 10 },
+    });
     expect(first.detail).toContain(`the pool committed ${amount} USD for item ${d.item} but the delivery says ${amount * 10}`);
     await acceptException(org, first.exception_id);
 
@@ -84,18 +107,25 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql("UPDATE deliveries SET amount = ? WHERE id = ?", amount * 12, d.id);
     const [changed] = await ofDelivery();
     expect(changed.exception_id).not.toBe(first.exception_id);
-    expect((await exceptionsFor(org, d.id)).map((e) => [e.status, e.kind])).toEqual([["resolved", "ledger_drift"], ["open", "ledger_drift"]]);
+    expect((await exceptionsFor(org, d.id)).map((e) => [e.status, e.kind])).toEqual([
+      ["resolved", "ledger_drift"],
+      ["open", "ledger_drift"],
+    ]);
   });
 
   it("ledger_drift: a mirrored commit entry whose item list was edited", async () => {
     const org = uniqueOrg();
     const { poolId, stub } = await approvedBatch(org, { recipients: 2 });
     await stub.syncMirror();
-    const commit = await env.DB.prepare("SELECT seq, amount, items FROM pool_ledger WHERE pool_id = ? AND kind = 'commit' ORDER BY seq LIMIT 1").bind(poolId).first<any>();
+    const commit = await env.DB.prepare("SELECT seq, amount, items FROM pool_ledger WHERE pool_id = ? AND kind = 'commit' ORDER BY seq LIMIT 1")
+      .bind(poolId)
+      .first<any>();
     expect(JSON.parse(commit.items).length).toBeGreaterThan(0);
     await sql("UPDATE pool_ledger SET items = '[]' WHERE pool_id = ? AND seq = ?", poolId, commit.seq);
     const found = await findingsOf(org, (await reconcile(org)).id);
-    expect(found.map((f) => [f.kind, f.entity_id, f.data.altered_seqs, f.expected, f.actual])).toEqual([["ledger_drift", poolId, [commit.seq], commit.amount, commit.amount]]);
+    expect(found.map((f) => [f.kind, f.entity_id, f.data.altered_seqs, f.expected, f.actual])).toEqual([
+      ["ledger_drift", poolId, [commit.seq], commit.amount, commit.amount],
+    ]);
   });
 
   it("spend_without_approval: value committed for a batch that never went through approval", async () => {
@@ -112,7 +142,12 @@ describe("each finding kind comes from a constructed scenario", () => {
     const { batchId } = await approvedBatch(org, { recipients: 3 });
     const [stuck, working] = await deliveriesOf(batchId);
     await sql("UPDATE deliveries SET status = 'sending', updated_at = ?, claimed_until = ? WHERE id = ?", hoursAgo(2), hoursAgo(2), stuck.id);
-    await sql("UPDATE deliveries SET status = 'sending', updated_at = ?, claimed_until = ? WHERE id = ?", hoursAgo(2), new Date(Date.now() + 60_000).toISOString(), working.id);
+    await sql(
+      "UPDATE deliveries SET status = 'sending', updated_at = ?, claimed_until = ? WHERE id = ?",
+      hoursAgo(2),
+      new Date(Date.now() + 60_000).toISOString(),
+      working.id,
+    );
     const found = await findingsOf(org, (await reconcile(org)).id);
     expect(found.map((f) => [f.kind, f.entity_id])).toEqual([["stuck_delivery", stuck.id]]);
     expect(found[0].data).toMatchObject({ status: "sending" });
@@ -133,7 +168,12 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql("UPDATE exceptions SET status = 'resolved', resolution = 'accept' WHERE org = ? AND entity_id = ?", org, c.id);
 
     const found = await findingsOf(org, (await reconcile(org)).id);
-    expect(found.map((f) => [f.kind, f.entity_id]).sort()).toEqual([["failed_unresolved", a.id], ["failed_unresolved", b.id]].sort());
+    expect(found.map((f) => [f.kind, f.entity_id]).sort()).toEqual(
+      [
+        ["failed_unresolved", a.id],
+        ["failed_unresolved", b.id],
+      ].sort(),
+    );
     const [own] = await exceptionsFor(org, a.id);
     expect(own).toMatchObject({ kind: "failed_unresolved", status: "open" });
     const bExceptions = await exceptionsFor(org, b.id);
@@ -148,7 +188,9 @@ describe("each finding kind comes from a constructed scenario", () => {
     // As the dead-letter consumer fails one: value refunded, status failed, its code still assigned.
     expect((await stub.refund({ opId: `test-refund:${d.id}`, itemId: d.item, actor: "test" })).ok).toBe(true);
     await sql("UPDATE deliveries SET status = 'failed', committed = 0 WHERE id = ?", d.id);
-    await openExceptions(env.DB, [{ org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId, detail: "retries exhausted" }])!.run();
+    await openExceptions(env.DB, [
+      { org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId, detail: "retries exhausted" },
+    ])!.run();
 
     const open = await findingsOf(org, (await reconcile(org)).id);
     expect(open.map((f) => [f.kind, f.entity_id])).toEqual([["failed_unresolved", d.id]]);
@@ -166,7 +208,9 @@ describe("each finding kind comes from a constructed scenario", () => {
     expect((await stub.reserve({ opId: "r1", holdId: batchHoldId(batchId), amount: 3000, expiresAt: Date.now() + 86_400_000, actor: "test" })).ok).toBe(true);
     await sql("UPDATE batches SET status = 'cancelled' WHERE id = ?", batchId);
     const found = await findingsOf(org, (await reconcile(org)).id);
-    expect(found.map((f) => [f.kind, f.entity_type, f.entity_id, f.expected, f.actual])).toEqual([["expired_hold_unreleased", "hold", batchHoldId(batchId), 0, 3000]]);
+    expect(found.map((f) => [f.kind, f.entity_type, f.entity_id, f.expected, f.actual])).toEqual([
+      ["expired_hold_unreleased", "hold", batchHoldId(batchId), 0, 3000],
+    ]);
   });
 
   it("expired_hold_unreleased: a retry's hold the pool's alarm never expired, listed once beside an overdue batch hold", async () => {
@@ -210,7 +254,10 @@ describe("each finding kind comes from a constructed scenario", () => {
     await sql("UPDATE inventory_codes SET status = 'assigned', delivery_id = 'dlv_gone', assigned_at = ? WHERE id = ?", new Date().toISOString(), code!.id);
 
     const found = await findingsOf(org, (await reconcile(org)).id);
-    expect(found.map((f) => [f.kind, f.entity_id, f.actual]).sort()).toEqual([["orphan_code", code!.id, 2500], ["unused_inventory", productId, 2000]]);
+    expect(found.map((f) => [f.kind, f.entity_id, f.actual]).sort()).toEqual([
+      ["orphan_code", code!.id, 2500],
+      ["unused_inventory", productId, 2000],
+    ]);
     expect(found.find((f) => f.kind === "unused_inventory").data).toMatchObject({ codes: 2, available: 2, active_batches: 0 });
   });
 });

@@ -29,7 +29,14 @@ describe("reconciliation runs", () => {
     const res = await callJson("/v1/reconciliations", { method: "POST", token: await financeToken(org) });
     expect(res.status).toBe(201);
     expect(res.res.headers.get("location")).toBe(`/v1/reconciliations/${res.body.id}`);
-    expect(res.body).toMatchObject({ status: "completed", trigger: "manual", requested_by: "fran", phase: "done", error: null, findings: { total: 0, by_kind: {} } });
+    expect(res.body).toMatchObject({
+      status: "completed",
+      trigger: "manual",
+      requested_by: "fran",
+      phase: "done",
+      error: null,
+      findings: { total: 0, by_kind: {} },
+    });
     expect(res.body.totals).toEqual([{ currency: "USD", planned: spent, reserved: 0, committed: spent, delivered: spent, failed: 0, reversed: 0 }]);
     expect(res.body.progress.rows_scanned).toBeGreaterThanOrEqual(9 + 3);
     expect(Object.keys(res.body.progress.phases)).toEqual(["ledger", "batches", "deliveries", "inventory"]);
@@ -41,7 +48,9 @@ describe("reconciliation runs", () => {
     expect(got.body.run).toEqual(Object.fromEntries(Object.keys(res.body).map((k) => [k, got.body[k]])));
     const listed = await callJson("/v1/reconciliations", { token: await token({ org, roles: ["auditor"] }) });
     expect(listed.body.data.map((r: any) => r.id)).toEqual([res.body.id]);
-    const audit = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, res.body.id).all<{ action: string }>();
+    const audit = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq")
+      .bind(org, res.body.id)
+      .all<{ action: string }>();
     expect(audit.results.map((a) => a.action)).toEqual(["reconciliation.started", "reconciliation.completed"]);
   });
 
@@ -179,7 +188,9 @@ describe("reconciliation runs", () => {
       await sql(
         `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
          SELECT 'dlv_csv${n}', org, batch_id, '=HYPERLINK("http://x")', pool_id, product_id, channel, amount, currency, 'queued', 'dlv_csv${n}', 0, created_at, ? FROM deliveries WHERE batch_id = ? AND id NOT LIKE 'dlv_csv%'`,
-        new Date().toISOString(), batchId);
+        new Date().toISOString(),
+        batchId,
+      );
     }
     const run = await reconcile(org);
     const res = await call(`/v1/reconciliations/${run.id}?kind=duplicate_payout`, { token: await financeToken(org), headers: { accept: "text/csv" } });

@@ -8,7 +8,12 @@ import { seedBatch, uploadCsv } from "./helpers/batch-factories";
 import { waitForBatch } from "./helpers/delivery-factories";
 
 type Org = Awaited<ReturnType<typeof approvalOrg>>;
-const all = async (q: string, ...p: unknown[]) => (await env.DB.prepare(q).bind(...p).all<any>()).results;
+const all = async (q: string, ...p: unknown[]) =>
+  (
+    await env.DB.prepare(q)
+      .bind(...p)
+      .all<any>()
+  ).results;
 /** Nearest rank: the value at rank ceil(p × n). */
 const rank = (values: number[], p: number) => (values.length ? [...values].sort((a, b) => a - b)[Math.ceil(p * values.length) - 1]! : null);
 
@@ -54,7 +59,9 @@ describe("period keys", () => {
     ];
     const days = Array.from({ length: 800 }, (_, i) => new Date(Date.UTC(2024, 11, 1) + i * 86_400_000).toISOString());
     for (const at of [...known.map(([d]) => d), ...days]) {
-      const row = await env.DB.prepare(`SELECT ${periodKey("?1", "week")} AS k`).bind(at).first<{ k: string }>();
+      const row = await env.DB.prepare(`SELECT ${periodKey("?1", "week")} AS k`)
+        .bind(at)
+        .first<{ k: string }>();
       expect(row!.k, at).toBe(known.find(([d]) => d === at)?.[1] ?? isoWeek(at));
     }
     for (const [at, week] of known) expect(isoWeek(at)).toBe(week);
@@ -65,16 +72,27 @@ describe("GET /v1/reports/summary", () => {
   let o: Org;
   let backdated: string;
   beforeAll(async () => {
-    o = await approvalOrg({ steps: [{ role: "finance", quorum: 1 }, { role: "owner", quorum: 1, min_total: 6000 }] });
+    o = await approvalOrg({
+      steps: [
+        { role: "finance", quorum: 1 },
+        { role: "owner", quorum: 1, min_total: 6000 },
+      ],
+    });
     const spring = await batchThrough(o, { campaign: "spring", cost_center: "CC-1", channel: "link" }, [2500, 2500, 3000], ["fran", "olga"]);
     backdated = await batchThrough(o, { campaign: "autumn", cost_center: "CC-2", channel: "email" }, [1000, 1500, 700], ["fay"]);
     await batchThrough(o, { campaign: "winter", cost_center: "CC-2", channel: "link" }, [2000], []);
     // Outcomes the happy path does not produce: a failed delivery with its exception, a reversed one, an older month.
     const [failed] = await all("SELECT id FROM deliveries WHERE batch_id = ? ORDER BY id LIMIT 1", spring);
     await env.DB.prepare("UPDATE deliveries SET status = 'failed', delivered_at = NULL WHERE id = ?").bind(failed.id).run();
-    await openExceptions(env.DB, [{ org: o.org, kind: "delivery_failed", severity: "medium", entityType: "delivery", entityId: failed.id, batchId: spring, detail: "bounced" }])!.run();
-    await env.DB.prepare("UPDATE deliveries SET created_at = '2026-01-15T09:00:00.000Z', delivered_at = '2026-01-15T09:00:02.500Z' WHERE batch_id = ?").bind(backdated).run();
-    await env.DB.prepare("UPDATE deliveries SET status = 'reversed' WHERE id = (SELECT id FROM deliveries WHERE batch_id = ? ORDER BY id LIMIT 1)").bind(backdated).run();
+    await openExceptions(env.DB, [
+      { org: o.org, kind: "delivery_failed", severity: "medium", entityType: "delivery", entityId: failed.id, batchId: spring, detail: "bounced" },
+    ])!.run();
+    await env.DB.prepare("UPDATE deliveries SET created_at = '2026-01-15T09:00:00.000Z', delivered_at = '2026-01-15T09:00:02.500Z' WHERE batch_id = ?")
+      .bind(backdated)
+      .run();
+    await env.DB.prepare("UPDATE deliveries SET status = 'reversed' WHERE id = (SELECT id FROM deliveries WHERE batch_id = ? ORDER BY id LIMIT 1)")
+      .bind(backdated)
+      .run();
   });
 
   const report = async (query = "", roles = ["finance"]) => {
@@ -88,10 +106,34 @@ describe("GET /v1/reports/summary", () => {
     const r = await report("?period=month");
     const delivered = rows.filter((d) => d.status === "delivered");
     expect(r.spend.total).toEqual([{ currency: "USD", amount: delivered.reduce((s, d) => s + d.amount, 0), deliveries: delivered.length }]);
-    expect(r.spend.by_campaign).toEqual(group(delivered, (d) => d.campaign, (d) => d.amount));
-    expect(r.spend.by_cost_center).toEqual(group(delivered, (d) => d.cost_center, (d) => d.amount));
-    expect(r.spend.by_pool).toEqual(group(delivered, (d) => d.pool_id, (d) => d.amount));
-    expect(r.spend.by_period).toEqual(group(delivered, (d) => d.delivered_at.slice(0, 7), (d) => d.amount));
+    expect(r.spend.by_campaign).toEqual(
+      group(
+        delivered,
+        (d) => d.campaign,
+        (d) => d.amount,
+      ),
+    );
+    expect(r.spend.by_cost_center).toEqual(
+      group(
+        delivered,
+        (d) => d.cost_center,
+        (d) => d.amount,
+      ),
+    );
+    expect(r.spend.by_pool).toEqual(
+      group(
+        delivered,
+        (d) => d.pool_id,
+        (d) => d.amount,
+      ),
+    );
+    expect(r.spend.by_period).toEqual(
+      group(
+        delivered,
+        (d) => d.delivered_at.slice(0, 7),
+        (d) => d.amount,
+      ),
+    );
     expect(r.spend.by_period.map((p: any) => p.key)).toContain("2026-01");
     const reversed = rows.filter((d) => d.status === "reversed");
     expect(reversed.length).toBeGreaterThan(0);
@@ -103,7 +145,12 @@ describe("GET /v1/reports/summary", () => {
       const failed = mine.filter((d) => d.status === "failed").length;
       const times = mine.filter((d) => d.delivered_at).map((d) => Date.parse(d.delivered_at) - Date.parse(d.created_at));
       expect(r.delivery.by_channel.find((c: any) => c.channel === channel)).toEqual({
-        channel, deliveries: mine.length, reached, failed, pending: mine.length - reached - failed, success_rate: reached / (reached + failed),
+        channel,
+        deliveries: mine.length,
+        reached,
+        failed,
+        pending: mine.length - reached - failed,
+        success_rate: reached / (reached + failed),
         time_to_deliver_ms: { samples: times.length, p50: rank(times, 0.5), p95: rank(times, 0.95) },
       });
     }
@@ -111,25 +158,35 @@ describe("GET /v1/reports/summary", () => {
     const exceptions = await all("SELECT * FROM exceptions WHERE org = ?", o.org);
     const withException = rows.filter((d) => exceptions.some((e) => e.entity_id === d.id)).length;
     expect(r.exceptions).toMatchObject({ deliveries: rows.length, deliveries_with_exception: withException, rate: withException / rows.length });
-    expect(r.exceptions.open_by_kind).toEqual([{ kind: "delivery_failed", count: exceptions.filter((e) => e.status === "open" && e.kind === "delivery_failed").length }]);
+    expect(r.exceptions.open_by_kind).toEqual([
+      { kind: "delivery_failed", count: exceptions.filter((e) => e.status === "open" && e.kind === "delivery_failed").length },
+    ]);
 
     const flows = await all("SELECT * FROM approval_flows WHERE org = ?", o.org);
     const decisions = await all("SELECT * FROM approval_decisions WHERE org = ?", o.org);
     const latency = (step: number) =>
-      decisions.filter((d) => d.step === step).map((d) => {
-        const flow = flows.find((f) => f.batch_id === d.batch_id);
-        const prev = decisions.filter((p) => p.batch_id === d.batch_id && p.step === step - 1 && p.decision === "approve").map((p) => p.created_at).sort().at(-1);
-        return Date.parse(d.created_at) - Date.parse(prev ?? flow.submitted_at);
-      });
+      decisions
+        .filter((d) => d.step === step)
+        .map((d) => {
+          const flow = flows.find((f) => f.batch_id === d.batch_id);
+          const prev = decisions
+            .filter((p) => p.batch_id === d.batch_id && p.step === step - 1 && p.decision === "approve")
+            .map((p) => p.created_at)
+            .sort()
+            .at(-1);
+          return Date.parse(d.created_at) - Date.parse(prev ?? flow.submitted_at);
+        });
     expect(r.approvals.by_step).toEqual([
       { step: 0, role: "finance", decisions: 2, latency_ms: { p50: rank(latency(0), 0.5), p95: rank(latency(0), 0.95) } },
       { step: 1, role: "owner", decisions: 1, latency_ms: { p50: rank(latency(1), 0.5), p95: rank(latency(1), 0.95) } },
     ]);
     const transitions = await all("SELECT * FROM batch_transitions WHERE org = ? ORDER BY batch_id, seq", o.org);
-    const toApproved = transitions.filter((t) => t.to_status === "approved").map((a) => {
-      const s = transitions.filter((t) => t.batch_id === a.batch_id && t.to_status === "submitted" && t.seq < a.seq).at(-1);
-      return Date.parse(a.created_at) - Date.parse(s.created_at);
-    });
+    const toApproved = transitions
+      .filter((t) => t.to_status === "approved")
+      .map((a) => {
+        const s = transitions.filter((t) => t.batch_id === a.batch_id && t.to_status === "submitted" && t.seq < a.seq).at(-1);
+        return Date.parse(a.created_at) - Date.parse(s.created_at);
+      });
     expect(r.approvals.submitted_to_approved).toEqual({ batches: 2, latency_ms: { p50: rank(toApproved, 0.5), p95: rank(toApproved, 0.95) } });
     expect(r.approvals.waiting).toMatchObject({ batches: 1, by_step: [{ step: 0, batches: 1 }] });
   });
@@ -139,7 +196,9 @@ describe("GET /v1/reports/summary", () => {
     expect(r.window).toEqual({ from: "2026-01-15T00:00:00.000Z", to: "2026-01-16T00:00:00.000Z", period: "day" });
     const back = await all("SELECT * FROM deliveries WHERE batch_id = ? AND status = 'delivered'", backdated);
     expect(r.spend.by_period).toEqual([{ key: "2026-01-15", currency: "USD", amount: back.reduce((s, d) => s + d.amount, 0), deliveries: back.length }]);
-    expect(r.delivery.by_channel).toEqual([expect.objectContaining({ channel: "email", deliveries: 3, reached: 3, time_to_deliver_ms: { samples: 3, p50: 2500, p95: 2500 } })]);
+    expect(r.delivery.by_channel).toEqual([
+      expect.objectContaining({ channel: "email", deliveries: 3, reached: 3, time_to_deliver_ms: { samples: 3, p50: 2500, p95: 2500 } }),
+    ]);
     expect((await callJson("/v1/reports/summary?from=2026-02-01&to=2026-01-01", { token: await token({ org: o.org, roles: ["auditor"] }) })).status).toBe(400);
   });
 

@@ -49,7 +49,11 @@ describe("headers on every response", () => {
     const res = await call("/docs");
     const csp = res.headers.get("content-security-policy")!;
     const html = await res.text();
-    const directive = (name: string) => csp.split(";").map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? "";
+    const directive = (name: string) =>
+      csp
+        .split(";")
+        .map((d) => d.trim())
+        .find((d) => d.startsWith(`${name} `)) ?? "";
     expect(directive("frame-ancestors")).toBe("frame-ancestors 'none'");
     expect(directive("default-src")).toBe("default-src 'none'");
     expect(directive("connect-src")).toBe("connect-src 'self'");

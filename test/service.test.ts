@@ -43,7 +43,10 @@ describe("service routes", () => {
         if (op.requestBody && !(op.responses["413"] && op.responses["415"])) undocumented.push(`${method} ${path}`);
       }
     }
-    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), ids.join(", ")).toBe(true);
+    expect(
+      ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)),
+      ids.join(", "),
+    ).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     expect(body.paths["/v1/batches/{id}/preview"].get.operationId).toBe("previewBatch");
     expect(undocumented).toEqual([]);
@@ -108,7 +111,16 @@ describe("errors are problem+json", () => {
 
   it("refuses a query parameter a list does not know, on every list alike", async () => {
     const t = await token({ org: uniqueOrg(), roles: ["admin", "finance", "operator", "auditor"] });
-    for (const path of ["/v1/pools", "/v1/products", "/v1/suppressions", "/v1/batches", "/v1/deliveries", "/v1/exceptions", "/v1/reconciliations", "/v1/audit"]) {
+    for (const path of [
+      "/v1/pools",
+      "/v1/products",
+      "/v1/suppressions",
+      "/v1/batches",
+      "/v1/deliveries",
+      "/v1/exceptions",
+      "/v1/reconciliations",
+      "/v1/audit",
+    ]) {
       const res = await callJson(`${path}?sttaus=open`, { token: t });
       expect(res.status, path).toBe(400);
       expect(res.body.errors[0]).toMatchObject({ parameter: "sttaus", code: "unrecognized_keys" });
@@ -119,7 +131,13 @@ describe("errors are problem+json", () => {
 describe("the OpenAPI validator itself", () => {
   it("rejects a document that is not OpenAPI 3.1", () => {
     expect(validateOpenApi31({ openapi: "3.1.0", paths: {} }).valid).toBe(false);
-    expect(validateOpenApi31({ openapi: "3.1.0", info: { title: "x", version: "1" }, paths: { "/a": { get: { responses: { 200: { $ref: "#/components/responses/missing" } } } } } }).valid).toBe(false);
+    expect(
+      validateOpenApi31({
+        openapi: "3.1.0",
+        info: { title: "x", version: "1" },
+        paths: { "/a": { get: { responses: { 200: { $ref: "#/components/responses/missing" } } } } },
+      }).valid,
+    ).toBe(false);
   });
 });
 
@@ -150,7 +168,11 @@ describe("request bodies", () => {
     const json = { "content-type": "application/json" };
     const cases = [
       { path: "/v1/pools", token: tokens.finance, body: '{"name":"Q\uFFFD4","currency":"USD"}' },
-      { path: `/v1/batches/${batchId}/recipients`, token: tokens.operator, body: '{"recipients":[{"name":"Ann\uFFFD","email":"a@example.com","country":"US","amount":2500}]}' },
+      {
+        path: `/v1/batches/${batchId}/recipients`,
+        token: tokens.operator,
+        body: '{"recipients":[{"name":"Ann\uFFFD","email":"a@example.com","country":"US","amount":2500}]}',
+      },
       { path: `/v1/batches/${batchId}/cancel`, token: tokens.operator, body: '{"reason":"no\uFFFD"}', headers: { "idempotency-key": "utf8-cancel" } },
     ];
     for (const c of cases) {
@@ -162,15 +184,30 @@ describe("request bodies", () => {
     const pools = await callJson("/v1/pools", { token: tokens.finance });
     expect(pools.body.data.filter((p: { name: string }) => p.name.includes("\uFFFD"))).toEqual([]);
     // Valid UTF-8 (and an Idempotency-Key, which reads the body after this check) still goes through.
-    const ok = await callJson("/v1/pools", { token: tokens.finance, method: "POST", rawBody: new TextEncoder().encode('{"name":"Zoë 🎁","currency":"USD"}'), headers: { ...json, "idempotency-key": "utf8-ok" } });
+    const ok = await callJson("/v1/pools", {
+      token: tokens.finance,
+      method: "POST",
+      rawBody: new TextEncoder().encode('{"name":"Zoë 🎁","currency":"USD"}'),
+      headers: { ...json, "idempotency-key": "utf8-ok" },
+    });
     expect(ok.status).toBe(201);
     expect(ok.body.name).toBe("Zoë 🎁");
   });
 
   it("refuses a CSV upload that is not valid UTF-8 as a whole (invalid_csv)", async () => {
     const { tokens, batchId } = await seedBatch(uniqueOrg());
-    const csv = new Uint8Array([...new TextEncoder().encode("email,country,amount\na@example.com,US,2500\nb"), 0xc3, 0x28, ...new TextEncoder().encode("@example.com,US,2500\n")]);
-    const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, method: "POST", rawBody: csv, headers: { "content-type": "text/csv" } });
+    const csv = new Uint8Array([
+      ...new TextEncoder().encode("email,country,amount\na@example.com,US,2500\nb"),
+      0xc3,
+      0x28,
+      ...new TextEncoder().encode("@example.com,US,2500\n"),
+    ]);
+    const res = await callJson(`/v1/batches/${batchId}/recipients`, {
+      token: tokens.operator,
+      method: "POST",
+      rawBody: csv,
+      headers: { "content-type": "text/csv" },
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ code: "invalid_csv", detail: expect.stringMatching(/UTF-8/) });
     const b = await callJson(`/v1/batches/${batchId}`, { token: tokens.operator });

@@ -48,7 +48,11 @@ describe("org settings", () => {
 
   it("points at each unknown field", async () => {
     const t = await orgTokens(uniqueOrg());
-    const res = await callJson("/v1/settings", { method: "PUT", token: t.admin, body: { prior_payout_window_days: 3, extra: 1, release_defaults: { auto_release: true, x: 2 } } });
+    const res = await callJson("/v1/settings", {
+      method: "PUT",
+      token: t.admin,
+      body: { prior_payout_window_days: 3, extra: 1, release_defaults: { auto_release: true, x: 2 } },
+    });
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: any) => e.pointer).sort()).toEqual(["/extra", "/release_defaults/x"]);
   });
@@ -95,10 +99,18 @@ describe("suppressions", () => {
     const t = await orgTokens(uniqueOrg());
     const add = await callJson("/v1/suppressions", {
       token: t.support,
-      body: { entries: [{ email: " Ann+Promo@Example.com ", reason: "asked" }, { phone: "(415) 555-0100", country: "US", reason: "fraud" }] },
+      body: {
+        entries: [
+          { email: " Ann+Promo@Example.com ", reason: "asked" },
+          { phone: "(415) 555-0100", country: "US", reason: "fraud" },
+        ],
+      },
     });
     expect(add.status).toBe(201);
-    expect(add.body.data.map((s: any) => [s.kind, s.value])).toEqual([["email", "ann@example.com"], ["phone", "+14155550100"]]);
+    expect(add.body.data.map((s: any) => [s.kind, s.value])).toEqual([
+      ["email", "ann@example.com"],
+      ["phone", "+14155550100"],
+    ]);
     const again = await callJson("/v1/suppressions", { token: t.admin, body: { entries: [{ email: "ann@example.com", reason: "again" }] } });
     expect(again.body.data[0]).toMatchObject({ id: add.body.data[0].id, reason: "asked" });
     const list = await callJson("/v1/suppressions", { token: t.auditor });
@@ -113,7 +125,12 @@ describe("suppressions", () => {
 
   it("refuses invalid entries and entries with both or neither of email and phone", async () => {
     const t = await orgTokens(uniqueOrg());
-    for (const entry of [{ email: "nope", reason: "x" }, { phone: "12", reason: "x" }, { email: "a@example.com", phone: "+14155550100", reason: "x" }, { reason: "x" }]) {
+    for (const entry of [
+      { email: "nope", reason: "x" },
+      { phone: "12", reason: "x" },
+      { email: "a@example.com", phone: "+14155550100", reason: "x" },
+      { reason: "x" },
+    ]) {
       const res = await callJson("/v1/suppressions", { token: t.admin, body: { entries: [entry] } });
       expect(res.status, JSON.stringify(entry)).toBe(400);
     }
@@ -122,9 +139,21 @@ describe("suppressions", () => {
   it("excludes suppressed emails and phones from batches, +tags and case included", async () => {
     const org = uniqueOrg();
     const t = await orgTokens(org);
-    await callJson("/v1/suppressions", { token: t.admin, body: { entries: [{ email: "blocked@example.com", reason: "x" }, { phone: "+14155550199", reason: "y" }] } });
+    await callJson("/v1/suppressions", {
+      token: t.admin,
+      body: {
+        entries: [
+          { email: "blocked@example.com", reason: "x" },
+          { phone: "+14155550199", reason: "y" },
+        ],
+      },
+    });
     const { batchId, tokens } = await seedBatch(org);
-    const res = await uploadCsv(batchId, tokens.operator, "email,phone,country,amount\nBlocked+x@Example.com,,US,2500\nok@example.com,415 555 0199,US,2500\nfine@example.com,,US,2500\n");
+    const res = await uploadCsv(
+      batchId,
+      tokens.operator,
+      "email,phone,country,amount\nBlocked+x@Example.com,,US,2500\nok@example.com,415 555 0199,US,2500\nfine@example.com,,US,2500\n",
+    );
     expect(res.body.upload).toMatchObject({ valid: 1, excluded: 2 });
   });
 });

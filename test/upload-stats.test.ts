@@ -10,8 +10,19 @@ const K = 100;
 
 function recipient(domain: string, amount = 1000): CheckedRecipient {
   return {
-    externalId: null, name: null, email: `a@${domain}`, phone: null, country: "US", amount, amountRaw: null, currency: "USD",
-    fields: null, emailKey: `a@${domain}`, phoneKey: null, status: "valid", reasons: [],
+    externalId: null,
+    name: null,
+    email: `a@${domain}`,
+    phone: null,
+    country: "US",
+    amount,
+    amountRaw: null,
+    currency: "USD",
+    fields: null,
+    emailKey: `a@${domain}`,
+    phoneKey: null,
+    status: "valid",
+    reasons: [],
   };
 }
 
@@ -88,6 +99,11 @@ describe("upload stats", () => {
     expect(merged.currencies.USD).toEqual({ rows: 3, valid_count: 2, valid_amount: 1000, requested_amount: 1700 });
     expect(merged.amounts).toEqual([[500, 2]]);
     expect(merged.reasons).toEqual({ "invalid:country_invalid": 1 });
-    expect(new Map(merged.domains)).toEqual(new Map([["x.example", 1], ["y.example", 1]]));
+    expect(new Map(merged.domains)).toEqual(
+      new Map([
+        ["x.example", 1],
+        ["y.example", 1],
+      ]),
+    );
   });
 });

@@ -17,11 +17,16 @@ describe("webhooks on the delivery pipeline", () => {
     const org = uniqueOrg("whflow");
     const url = `https://hooks.example.com/${org}`;
     const got: { headers: Record<string, string>; body: string }[] = [];
-    server.use(http.post(url, async ({ request }) => {
-      got.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
-      return new HttpResponse(null, { status: 204 });
-    }));
-    const created = await callJson("/v1/webhook-endpoints", { token: await token({ org, roles: ["admin"] }), body: { url, events: ["delivery.delivered", "batch.completed"] } });
+    server.use(
+      http.post(url, async ({ request }) => {
+        got.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+        return new HttpResponse(null, { status: 204 });
+      }),
+    );
+    const created = await callJson("/v1/webhook-endpoints", {
+      token: await token({ org, roles: ["admin"] }),
+      body: { url, events: ["delivery.delivered", "batch.completed"] },
+    });
     expect(created.status).toBe(201);
     const { batchId, n } = await releasedBatch(org, { recipients: 5 });
     await waitForBatch(batchId, ["completed"]);
@@ -29,7 +34,9 @@ describe("webhooks on the delivery pipeline", () => {
     const wh = new Webhook(created.body.secret);
     const events = got.map((g) => wh.verify(g.body, g.headers) as any);
     expect(events.filter((e) => e.type === "delivery.delivered")).toHaveLength(n);
-    expect(events.filter((e) => e.type === "batch.completed")).toEqual([expect.objectContaining({ data: expect.objectContaining({ id: batchId, status: "completed" }) })]);
+    expect(events.filter((e) => e.type === "batch.completed")).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ id: batchId, status: "completed" }) }),
+    ]);
     const all = got.map((g) => g.body).join("\n");
     expect(all).not.toMatch(/GIFT-|\/claim\/|@example\.com/);
     const rows = await env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE org = ?").bind(org).first<{ n: number }>();

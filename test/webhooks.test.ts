@@ -20,7 +20,11 @@ const server = interceptOutbound();
 
 function recordingQueue() {
   const sent: { body: any; delaySeconds?: number }[] = [];
-  const queue = { async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) { for (const m of msgs) sent.push(m as any); } } as unknown as Queue;
+  const queue = {
+    async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) {
+      for (const m of msgs) sent.push(m as any);
+    },
+  } as unknown as Queue;
   return { sent, env: { ...env, WEBHOOK_QUEUE: queue } as Env };
 }
 
@@ -53,7 +57,10 @@ async function admin(org: string) {
 }
 
 async function createEndpoint(org: string, body: Record<string, unknown> = {}) {
-  const res = await callJson("/v1/webhook-endpoints", { token: await admin(org), body: { url: `https://hooks.example.com/${org}`, events: ["*"], owner_email: "ada@example.com", ...body } });
+  const res = await callJson("/v1/webhook-endpoints", {
+    token: await admin(org),
+    body: { url: `https://hooks.example.com/${org}`, events: ["*"], owner_email: "ada@example.com", ...body },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; secret: string; url: string };
 }
@@ -64,11 +71,19 @@ async function message(org: string, endpointId: string, entityId = `bat_${crypto
   await outboxStatement(env.DB, org, rows)!.run();
   const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE org = ? ORDER BY seq DESC LIMIT 1").bind(org).first<{ seq: number; id: string }>();
   const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
-  await insertMessages(env.DB, org, [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }], "2000-01-01T00:00:00.000Z").run();
+  await insertMessages(
+    env.DB,
+    org,
+    [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }],
+    "2000-01-01T00:00:00.000Z",
+  ).run();
   return id;
 }
 
-const messageRow = (id: string) => env.DB.prepare("SELECT status, attempts, next_attempt_at FROM webhook_messages WHERE id = ?").bind(id).first<{ status: string; attempts: number; next_attempt_at: string }>();
+const messageRow = (id: string) =>
+  env.DB.prepare("SELECT status, attempts, next_attempt_at FROM webhook_messages WHERE id = ?")
+    .bind(id)
+    .first<{ status: string; attempts: number; next_attempt_at: string }>();
 
 describe("webhook endpoints", () => {
   it("creates an endpoint with a whsec_ secret shown once and stored only encrypted", async () => {
@@ -92,7 +107,11 @@ describe("webhook endpoints", () => {
     const auditor = await token({ org, roles: ["auditor"] });
     expect((await callJson("/v1/webhook-endpoints", { token: auditor, body: { url: "https://a.example.com", events: ["*"] } })).status).toBe(403);
     expect((await callJson(`/v1/webhook-endpoints/${created.id}`, { token: await admin(uniqueOrg("other")) })).status).toBe(404);
-    const patched = await callJson(`/v1/webhook-endpoints/${created.id}`, { method: "PATCH", token: await admin(org), body: { events: ["batch.completed"], enabled: false } });
+    const patched = await callJson(`/v1/webhook-endpoints/${created.id}`, {
+      method: "PATCH",
+      token: await admin(org),
+      body: { events: ["batch.completed"], enabled: false },
+    });
     expect(patched.body).toMatchObject({ events: ["batch.completed"], enabled: false });
     expect((await callJson(`/v1/webhook-endpoints/${created.id}`, { method: "DELETE", token: await admin(org) })).status).toBe(204);
     expect((await callJson(`/v1/webhook-endpoints/${created.id}`, { token: await admin(org) })).status).toBe(404);
@@ -106,11 +125,31 @@ describe("webhook endpoints", () => {
   });
 
   const REFUSED = [
-    "http://hooks.example.com/x", "ftp://hooks.example.com/x", "https://localhost/x", "https://api.localhost/x", "https://127.0.0.1/x",
-    "https://0x7f.1/x", "https://2130706433/x", "https://017700000001/x", "https://127.1/x", "https://[::1]/x", "https://[::ffff:127.0.0.1]/x",
-    "https://[::ffff:a9fe:a9fe]/x", "https://[fe80::1]/x", "https://[fd00::1]/x", "https://[::]/x", "https://0.0.0.0/x", "https://10.1.2.3/x",
-    "https://172.16.0.1/x", "https://192.168.1.1/x", "https://169.254.169.254/latest/meta-data", "https://100.64.0.1/x",
-    "https://metadata.google.internal/computeMetadata/v1", "https://user:pass@hooks.example.com/x", "https://localhost./x", "not a url",
+    "http://hooks.example.com/x",
+    "ftp://hooks.example.com/x",
+    "https://localhost/x",
+    "https://api.localhost/x",
+    "https://127.0.0.1/x",
+    "https://0x7f.1/x",
+    "https://2130706433/x",
+    "https://017700000001/x",
+    "https://127.1/x",
+    "https://[::1]/x",
+    "https://[::ffff:127.0.0.1]/x",
+    "https://[::ffff:a9fe:a9fe]/x",
+    "https://[fe80::1]/x",
+    "https://[fd00::1]/x",
+    "https://[::]/x",
+    "https://0.0.0.0/x",
+    "https://10.1.2.3/x",
+    "https://172.16.0.1/x",
+    "https://192.168.1.1/x",
+    "https://169.254.169.254/latest/meta-data",
+    "https://100.64.0.1/x",
+    "https://metadata.google.internal/computeMetadata/v1",
+    "https://user:pass@hooks.example.com/x",
+    "https://localhost./x",
+    "not a url",
   ];
   it.each(REFUSED)("refuses %s as an endpoint URL (400, pointer /url)", async (url) => {
     const org = uniqueOrg("ssrf");
@@ -279,7 +318,11 @@ describe("ordering", () => {
 });
 
 describe("the outbox", () => {
-  const events = (org: string) => env.DB.prepare("SELECT type, entity_id, data FROM webhook_events WHERE org = ?").bind(org).all<{ type: string; entity_id: string; data: string }>().then((r) => r.results);
+  const events = (org: string) =>
+    env.DB.prepare("SELECT type, entity_id, data FROM webhook_events WHERE org = ?")
+      .bind(org)
+      .all<{ type: string; entity_id: string; data: string }>()
+      .then((r) => r.results);
 
   it("writes nothing for an org without endpoints", async () => {
     const org = uniqueOrg("none");
@@ -305,7 +348,14 @@ describe("the outbox", () => {
     const ep = await createEndpoint(org);
     await env.DB.prepare("UPDATE webhook_endpoints SET enabled = 1 WHERE id = ?").bind(ep.id).run();
     // The commit without the kick that follows it.
-    await outboxStatement(env.DB, org, outboxRows([{ actor: "t", action: "delivery.delivered", entityType: "delivery", entityId: "dlv_1", after: { status: "delivered" } }], new Date().toISOString()))!.run();
+    await outboxStatement(
+      env.DB,
+      org,
+      outboxRows(
+        [{ actor: "t", action: "delivery.delivered", entityType: "delivery", entityId: "dlv_1", after: { status: "delivered" } }],
+        new Date().toISOString(),
+      ),
+    )!.run();
     const { env: e, sent } = recordingQueue();
     await sweepWebhooks(e, new Date(Date.now() + 120_000));
     expect(sent.map((m) => m.body)).toContainEqual({ type: "webhook_dispatch", org });
@@ -318,10 +368,22 @@ describe("the outbox", () => {
   it("keeps codes, claim links and addresses out of every payload", async () => {
     const org = uniqueOrg("safe");
     await createEndpoint(org);
-    await appendAudit(env.DB, org, [{
-      actor: "t", action: "delivery.delivered", entityType: "delivery", entityId: "dlv_2",
-      after: { status: "delivered", code: "GIFT-1234-SECRET", claim_url: "https://x.test/claim/abc", reason: "see https://x.test/claim/abc", email: "ann@example.com", batch_id: "bat_9" },
-    }]);
+    await appendAudit(env.DB, org, [
+      {
+        actor: "t",
+        action: "delivery.delivered",
+        entityType: "delivery",
+        entityId: "dlv_2",
+        after: {
+          status: "delivered",
+          code: "GIFT-1234-SECRET",
+          claim_url: "https://x.test/claim/abc",
+          reason: "see https://x.test/claim/abc",
+          email: "ann@example.com",
+          batch_id: "bat_9",
+        },
+      },
+    ]);
     const [ev] = await events(org);
     expect(JSON.parse(ev!.data)).toEqual({ object: "delivery", id: "dlv_2", status: "delivered", batch_id: "bat_9" });
   });
@@ -388,7 +450,9 @@ describe("replay", () => {
 describe("the OpenAPI document", () => {
   it("documents every event type as a webhook with its payload schema", async () => {
     const { body } = await callJson("/openapi.json");
-    expect(Object.keys(body.webhooks)).toEqual(expect.arrayContaining(["batch.completed", "delivery.failed", "card.redeemed", "campaign.budget_low", "pool.low_balance", "ping"]));
+    expect(Object.keys(body.webhooks)).toEqual(
+      expect.arrayContaining(["batch.completed", "delivery.failed", "card.redeemed", "campaign.budget_low", "pool.low_balance", "ping"]),
+    );
     expect(body.webhooks["batch.completed"].post.requestBody.content["application/json"].schema).toBeTruthy();
   });
 });
@@ -401,12 +465,20 @@ describe("pool.low_balance", () => {
     await createEndpoint(org, { events: ["pool.low_balance"] });
     const pool: any = await createPool(org);
     const poolId = pool.id ?? pool;
-    const set = await callJson(`/v1/pools/${poolId}/low-balance-alert`, { method: "PUT", token: await token({ org, roles: ["finance"] }), body: { threshold: 100 } });
+    const set = await callJson(`/v1/pools/${poolId}/low-balance-alert`, {
+      method: "PUT",
+      token: await token({ org, roles: ["finance"] }),
+      body: { threshold: 100 },
+    });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     const now = new Date();
     await emitLowBalances(env, now);
     await emitLowBalances(env, new Date(now.getTime() + 3600_000));
-    const count = () => env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE org = ? AND type = 'pool.low_balance'").bind(org).first<{ n: number }>().then((r) => r!.n);
+    const count = () =>
+      env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE org = ? AND type = 'pool.low_balance'")
+        .bind(org)
+        .first<{ n: number }>()
+        .then((r) => r!.n);
     expect(await count()).toBe(1);
     await emitLowBalances(env, new Date(now.getTime() + 25 * 3600_000));
     expect(await count()).toBe(2);

@@ -13,10 +13,23 @@ const PAGE_ROWS = 5000;
 export function batchFingerprint(b: BatchRow): Promise<string> {
   return sha256Hex(
     canonicalJson({
-      id: b.id, org: b.org, name: b.name, campaign: b.campaign, business_owner: b.businessOwner, cost_center: b.costCenter,
-      expected_delivery_date: b.expectedDeliveryDate, expected_count: b.expectedCount, pool_id: b.poolId, product_id: b.productId,
-      channel: b.channel, currency: b.currency, release_at: b.releaseAt, created_by: b.createdBy, content_version: b.contentVersion,
-      counts: [b.rowsTotal, b.validCount, b.invalidCount, b.excludedCount], valid_total: b.validTotal,
+      id: b.id,
+      org: b.org,
+      name: b.name,
+      campaign: b.campaign,
+      business_owner: b.businessOwner,
+      cost_center: b.costCenter,
+      expected_delivery_date: b.expectedDeliveryDate,
+      expected_count: b.expectedCount,
+      pool_id: b.poolId,
+      product_id: b.productId,
+      channel: b.channel,
+      currency: b.currency,
+      release_at: b.releaseAt,
+      created_by: b.createdBy,
+      content_version: b.contentVersion,
+      counts: [b.rowsTotal, b.validCount, b.invalidCount, b.excludedCount],
+      valid_total: b.validTotal,
     }),
   );
 }

@@ -18,7 +18,19 @@ import { exitBatch } from "./exit";
 import { assertLinkUsable } from "./link-state";
 import type { FlowStep } from "./policy";
 import { assertNotShaper, batchShapers } from "./shapers";
-import { advanceFlow, closeFlow, findFlow, findRequest, flowSteps, insertDecision, listDecisions, supersedePending, useRequest, type DecisionRow, type FlowRow } from "./store";
+import {
+  advanceFlow,
+  closeFlow,
+  findFlow,
+  findRequest,
+  flowSteps,
+  insertDecision,
+  listDecisions,
+  supersedePending,
+  useRequest,
+  type DecisionRow,
+  type FlowRow,
+} from "./store";
 
 export type Outcome = "recorded" | "step_completed" | "approved" | "rejected";
 
@@ -51,7 +63,11 @@ async function checkDecider(env: Env, input: DecisionInput, batch: BatchRow, flo
   if (roles && !roles.includes(step.role)) throw new AppError("forbidden", `Step ${step.index + 1} of this batch needs the ${step.role} role`);
   if (input.link) await assertLinkApprover(env.DB, batch.org, sub, step.role, input.link.enrolmentId);
   const prior = (await listDecisions(env.DB, batch.id)).find((d) => d.approverSub === sub);
-  if (prior) throw new AppError("already_decided", `${sub} already ${prior.decision === "approve" ? "approved" : "rejected"} this batch at step ${prior.step + 1} on ${prior.createdAt}`);
+  if (prior)
+    throw new AppError(
+      "already_decided",
+      `${sub} already ${prior.decision === "approve" ? "approved" : "rejected"} this batch at step ${prior.step + 1} on ${prior.createdAt}`,
+    );
 }
 
 async function plan(env: Env, input: DecisionInput): Promise<Plan> {
@@ -62,12 +78,16 @@ async function plan(env: Env, input: DecisionInput): Promise<Plan> {
     if (!request || !flow) throw new AppError("approval_link_invalid", "This is not a valid approval link");
     await assertLinkUsable(env.DB, request, batch, flow, input.link.batchHash);
   }
-  if (!flow || batch.status !== "submitted" || flow.state !== "open") throw illegalTransition(batch.id, batch.status, input.decision === "approve" ? "approved" : "rejected");
+  if (!flow || batch.status !== "submitted" || flow.state !== "open")
+    throw illegalTransition(batch.id, batch.status, input.decision === "approve" ? "approved" : "rejected");
   const steps = flowSteps(flow);
   const step = steps[flow.currentStep]!;
   await checkDecider(env, input, batch, flow, step);
-  if ((await contentHash(env.DB, batch)).hash !== flow.contentHash) throw new AppError("batch_changed", "The batch changed after it was submitted; it cannot be approved as it is.");
-  const counted = await env.DB.prepare("SELECT count(*) AS n FROM approval_decisions WHERE batch_id = ? AND step = ? AND decision = 'approve'").bind(batch.id, step.index).first<{ n: number }>();
+  if ((await contentHash(env.DB, batch)).hash !== flow.contentHash)
+    throw new AppError("batch_changed", "The batch changed after it was submitted; it cannot be approved as it is.");
+  const counted = await env.DB.prepare("SELECT count(*) AS n FROM approval_decisions WHERE batch_id = ? AND step = ? AND decision = 'approve'")
+    .bind(batch.id, step.index)
+    .first<{ n: number }>();
   const approvalsBefore = counted?.n ?? 0;
   const outcome: Outcome =
     input.decision === "reject" ? "rejected" : approvalsBefore + 1 < step.quorum ? "recorded" : step.index + 1 < steps.length ? "step_completed" : "approved";
@@ -79,8 +99,16 @@ async function commit(env: Env, input: DecisionInput, p: Plan): Promise<void> {
   const now = new Date().toISOString();
   const { batch, step, outcome } = p;
   const decision: DecisionRow = {
-    id: newId("apd"), org: batch.org, batchId: batch.id, step: step.index, approverSub: input.decider.sub, decision: input.decision,
-    comment: input.comment, via: input.link ? "link" : "api", requestId: input.link?.requestId ?? null, createdAt: now,
+    id: newId("apd"),
+    org: batch.org,
+    batchId: batch.id,
+    step: step.index,
+    approverSub: input.decider.sub,
+    decision: input.decision,
+    comment: input.comment,
+    via: input.link ? "link" : "api",
+    requestId: input.link?.requestId ?? null,
+    createdAt: now,
   };
   const moves = outcome === "approved" || outcome === "rejected";
   const statements = [
@@ -91,20 +119,41 @@ async function commit(env: Env, input: DecisionInput, p: Plan): Promise<void> {
   const approvals = p.approvalsBefore + (input.decision === "approve" ? 1 : 0);
   const base = { actor: input.decider.sub, entityType: "batch", entityId: batch.id, requestId: input.requestId };
   const decided: AuditInput = {
-    ...base, action: "approval.decided",
-    after: { decision_id: decision.id, step: step.index, role: step.role, decision: input.decision, comment: input.comment, via: decision.via, request_id: decision.requestId,
-      ...(input.link ? { enrolment_id: input.link.enrolmentId } : {}), approvals, quorum: step.quorum },
+    ...base,
+    action: "approval.decided",
+    after: {
+      decision_id: decision.id,
+      step: step.index,
+      role: step.role,
+      decision: input.decision,
+      comment: input.comment,
+      via: decision.via,
+      request_id: decision.requestId,
+      ...(input.link ? { enrolment_id: input.link.enrolmentId } : {}),
+      approvals,
+      quorum: step.quorum,
+    },
   };
   const details = { step: step.index, decision_id: decision.id, comment: input.comment };
   if (outcome === "rejected") {
     await exitBatch(env, { batch, to: "rejected", actor: input.decider.sub, requestId: input.requestId, extra: statements, events: [decided], details });
   } else if (outcome === "approved") {
     await transitionBatch(d1, {
-      batch, to: "approved", action: "batch.approved", actor: input.decider.sub, requestId: input.requestId, events: [decided], details,
+      batch,
+      to: "approved",
+      action: "batch.approved",
+      actor: input.decider.sub,
+      requestId: input.requestId,
+      events: [decided],
+      details,
       extra: [...statements, ...closeFlow(d1, batch.id, ["open"], "approved", now), supersedePending(d1, batch.id)],
     });
   } else if (outcome === "step_completed") {
-    const completed: AuditInput = { ...base, action: "approval.step_completed", after: { step: step.index, role: step.role, approvals, next_step: step.index + 1 } };
+    const completed: AuditInput = {
+      ...base,
+      action: "approval.step_completed",
+      after: { step: step.index, role: step.role, approvals, next_step: step.index + 1 },
+    };
     await appendAudit(d1, batch.org, [decided, completed], [...statements, ...advanceFlow(d1, batch.id, step.index, now), supersedePending(d1, batch.id)]);
   } else {
     await appendAudit(d1, batch.org, [decided], statements);

@@ -19,20 +19,27 @@ const Row: FC<{ label: string; value: string | number }> = ({ label, value }) =>
 );
 
 function summaryRows(s: BatchSummary): [string, string | number][] {
-  return [
-    ...summaryFacts(s),
-    ["Your step", `${s.step.number} of ${s.step.of}: ${s.step.role} approval (${s.step.quorum} needed)`],
-  ];
+  return [...summaryFacts(s), ["Your step", `${s.step.number} of ${s.step.of}: ${s.step.role} approval (${s.step.quorum} needed)`]];
 }
 
 const RequestBody: FC<{ s: BatchSummary; link: string; expires: string }> = ({ s, link, expires }) => (
   <div style="font-family:-apple-system,Segoe UI,Roboto,Arial,sans-serif;font-size:15px;color:#111;max-width:560px">
     <h2 style="font-size:20px">Approval needed: {s.name}</h2>
-    <table style="border-collapse:collapse">{summaryRows(s).map(([l, v]) => <Row label={l} value={v} />)}</table>
+    <table style="border-collapse:collapse">
+      {summaryRows(s).map(([l, v]) => (
+        <Row label={l} value={v} />
+      ))}
+    </table>
     <p>
       <strong>Anomalies:</strong> {s.anomalies.length === 0 ? "none detected" : ""}
     </p>
-    {s.anomalies.length > 0 && <ul>{s.anomalies.map((a) => <li>{a.detail}</li>)}</ul>}
+    {s.anomalies.length > 0 && (
+      <ul>
+        {s.anomalies.map((a) => (
+          <li>{a.detail}</li>
+        ))}
+      </ul>
+    )}
     <p>
       <a href={link} style="display:inline-block;background:#1a56db;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">
         Review and decide
@@ -72,12 +79,18 @@ export interface RejectionNotice {
 }
 
 export async function rejectionEmail(n: RejectionNotice): Promise<ApprovalEmail> {
-  const lines = [`Your batch "${n.batchName}" (${n.batchId}) was rejected at approval step ${n.step} by ${n.rejectedBy}.`, `Comment: ${n.comment ?? "(none)"}`, "Its reserved funds have been released."];
+  const lines = [
+    `Your batch "${n.batchName}" (${n.batchId}) was rejected at approval step ${n.step} by ${n.rejectedBy}.`,
+    `Comment: ${n.comment ?? "(none)"}`,
+    "Its reserved funds have been released.",
+  ];
   return {
     subject: `Batch rejected: ${n.batchName}`,
     html: await (
       <div style="font-family:-apple-system,Segoe UI,Roboto,Arial,sans-serif;font-size:15px;color:#111;max-width:560px">
-        {lines.map((l) => <p>{l}</p>)}
+        {lines.map((l) => (
+          <p>{l}</p>
+        ))}
       </div>
     ).toString(),
     text: lines.join("\n"),

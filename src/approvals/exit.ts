@@ -32,8 +32,14 @@ export async function exitBatch(env: Env, input: ExitInput): Promise<void> {
   const now = new Date().toISOString();
   const flowStatements = flow ? [...closeFlow(env.DB, batch.id, ["open", "approved"], to, now, input.actor), supersedePending(env.DB, batch.id)] : [];
   await transitionBatch(env.DB, {
-    batch, to, action: `batch.${to}`, actor: input.actor, requestId: input.requestId, details: input.details,
-    extra: [...(input.extra ?? []), ...flowStatements], events: input.events,
+    batch,
+    to,
+    action: `batch.${to}`,
+    actor: input.actor,
+    requestId: input.requestId,
+    details: input.details,
+    extra: [...(input.extra ?? []), ...flowStatements],
+    events: input.events,
   });
   await settleExitHold(env, batch, input.actor, to, input.requestId);
 }
@@ -43,11 +49,20 @@ export async function settleExitHold(env: Env, batch: BatchRow, actor: string, s
   const result = await releaseBatchHold(env, batch, actor, `batch ${batch.id} ${status}`);
   if (!result) return;
   const event: AuditInput = {
-    actor, action: "batch.hold_released", entityType: "batch", entityId: batch.id, requestId,
+    actor,
+    action: "batch.hold_released",
+    entityType: "batch",
+    entityId: batch.id,
+    requestId,
     after: { hold_id: batchHoldId(batch.id), released: result.released, reason: status },
   };
-  const mark = env.DB.prepare("UPDATE approval_flows SET hold_released_at = ?2 WHERE batch_id = ?1 AND hold_released_at IS NULL").bind(batch.id, new Date().toISOString());
-  const guard = env.DB.prepare("INSERT INTO write_guards (stale_write) SELECT NULL WHERE changes() = 0 AND EXISTS (SELECT 1 FROM approval_flows WHERE batch_id = ?)").bind(batch.id);
+  const mark = env.DB.prepare("UPDATE approval_flows SET hold_released_at = ?2 WHERE batch_id = ?1 AND hold_released_at IS NULL").bind(
+    batch.id,
+    new Date().toISOString(),
+  );
+  const guard = env.DB.prepare(
+    "INSERT INTO write_guards (stale_write) SELECT NULL WHERE changes() = 0 AND EXISTS (SELECT 1 FROM approval_flows WHERE batch_id = ?)",
+  ).bind(batch.id);
   try {
     // A batch cancelled before submission has no flow: its (stray) hold release is audited all the same.
     await appendAudit(env.DB, batch.org, [event], [mark, guard]);

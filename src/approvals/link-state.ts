@@ -52,7 +52,9 @@ export async function assertLinkUsable(
   }
   // Last, so that an expired link is the only thing wrong: a new link would work (renew.ts).
   if (!opts.ignoreExpiry && isExpired(request)) {
-    throw new AppError("approval_link_expired", `This approval link expired on ${utcMinute(request.expiresAt)}. You can have a new one emailed to you.`, { renewable: true });
+    throw new AppError("approval_link_expired", `This approval link expired on ${utcMinute(request.expiresAt)}. You can have a new one emailed to you.`, {
+      renewable: true,
+    });
   }
 }
 

@@ -69,7 +69,10 @@ export async function openLink(env: Env, token: string, opts: { record: boolean;
 async function recordFirstOpen(env: Env, link: ResolvedLink, userAgent?: string): Promise<void> {
   const { request } = link;
   const event = {
-    actor: request.approverSub, action: "approval.link_opened", entityType: "batch", entityId: request.batchId,
+    actor: request.approverSub,
+    action: "approval.link_opened",
+    entityType: "batch",
+    entityId: request.batchId,
     after: { request_id: request.id, step: request.step, user_agent: userAgent?.slice(0, 300) ?? null, note: "first opening; mail scanners open links too" },
   };
   try {
@@ -88,15 +91,33 @@ export interface LinkResult {
   approvals: number;
 }
 
-export async function decideByLink(env: Env, token: string, form: { decision: "approve" | "reject"; comment: string | null }, origin: string, requestId?: string): Promise<LinkResult> {
+export async function decideByLink(
+  env: Env,
+  token: string,
+  form: { decision: "approve" | "reject"; comment: string | null },
+  origin: string,
+  requestId?: string,
+): Promise<LinkResult> {
   const { claims, request, batch } = await resolveLink(env, token);
   const plan = await decide(
     env,
-    { org: claims.org, batchId: batch.id, decider: { sub: claims.sub }, decision: form.decision, comment: form.comment, link: { requestId: request.id, batchHash: claims.bh, enrolmentId: request.enrolmentId }, requestId },
+    {
+      org: claims.org,
+      batchId: batch.id,
+      decider: { sub: claims.sub },
+      decision: form.decision,
+      comment: form.comment,
+      link: { requestId: request.id, batchHash: claims.bh, enrolmentId: request.enrolmentId },
+      requestId,
+    },
     origin,
   );
   return {
-    outcome: plan.outcome, batchName: batch.name, step: plan.step.index + 1, steps: plan.steps.length, quorum: plan.step.quorum,
+    outcome: plan.outcome,
+    batchName: batch.name,
+    step: plan.step.index + 1,
+    steps: plan.steps.length,
+    quorum: plan.step.quorum,
     approvals: plan.approvalsBefore + (form.decision === "approve" ? 1 : 0),
   };
 }

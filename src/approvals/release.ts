@@ -19,7 +19,11 @@ export async function releaseBatch(env: Env, batch: BatchRow, actor: string, req
     const flow = await findFlow(env.DB, batch.org, batch.id);
     const now = new Date().toISOString();
     await transitionBatch(env.DB, {
-      batch, to: "releasing", action: "batch.released", actor, requestId,
+      batch,
+      to: "releasing",
+      action: "batch.released",
+      actor,
+      requestId,
       extra: flow ? closeFlow(env.DB, batch.id, ["approved"], "released", now) : [],
       details: { release_at: batch.releaseAt, valid_count: batch.validCount, valid_total: batch.validTotal },
     });
@@ -32,7 +36,10 @@ export async function releaseByOperator(env: Env, auth: Auth, id: string, reques
   const batch = await requireBatch(env.DB, auth.org, id);
   if (batch.status !== "approved" && batch.status !== "releasing") throw illegalTransition(batch.id, batch.status, "releasing");
   if (batch.status === "approved" && batch.releaseAt && Date.parse(batch.releaseAt) > Date.now()) {
-    throw new AppError("invalid_state_transition", `Batch ${id} is scheduled for release at ${batch.releaseAt}`, { batch_status: batch.status, release_at: batch.releaseAt });
+    throw new AppError("invalid_state_transition", `Batch ${id} is scheduled for release at ${batch.releaseAt}`, {
+      batch_status: batch.status,
+      release_at: batch.releaseAt,
+    });
   }
   await releaseBatch(env, batch, auth.sub, requestId);
   return batchView(await requireBatch(env.DB, auth.org, id));

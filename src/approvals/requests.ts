@@ -49,11 +49,28 @@ async function sign(ctx: IssueContext, step: FlowStep, approver: StepApprover): 
   const now = Date.now();
   const expiresAt = now + linkTtlMs(ctx.env);
   const id = newId("apr");
-  const token = await signApprovalToken(ctx.env, { sub: approver.sub, org: ctx.batch.org, bat: ctx.batch.id, stp: step.index, bh: ctx.flow.contentHash, jti: id }, expiresAt);
+  const token = await signApprovalToken(
+    ctx.env,
+    { sub: approver.sub, org: ctx.batch.org, bat: ctx.batch.id, stp: step.index, bh: ctx.flow.contentHash, jti: id },
+    expiresAt,
+  );
   const row: RequestRow = {
-    id, org: ctx.batch.org, batchId: ctx.batch.id, step: step.index, approverSub: approver.sub, approverEmail: approver.email, enrolmentId: approver.enrolmentId,
-    tokenHash: await sha256Hex(token), status: "pending", expiresAt: new Date(expiresAt).toISOString(), emailStatus: "sending",
-    emailMessageId: null, emailError: null, openedAt: null, usedAt: null, createdAt: new Date(now).toISOString(),
+    id,
+    org: ctx.batch.org,
+    batchId: ctx.batch.id,
+    step: step.index,
+    approverSub: approver.sub,
+    approverEmail: approver.email,
+    enrolmentId: approver.enrolmentId,
+    tokenHash: await sha256Hex(token),
+    status: "pending",
+    expiresAt: new Date(expiresAt).toISOString(),
+    emailStatus: "sending",
+    emailMessageId: null,
+    emailError: null,
+    openedAt: null,
+    usedAt: null,
+    createdAt: new Date(now).toISOString(),
   };
   return { row, link: `${ctx.origin}/approve/${token}` };
 }
@@ -65,7 +82,17 @@ export async function issueStepRequests(ctx: IssueContext): Promise<void> {
   const approvers = await stepApprovers(env.DB, batch, flow, step);
   if (approvers.length === 0) {
     const base = { actor: APPROVALS_ACTOR, entityType: "batch", entityId: batch.id, requestId };
-    await appendAudit(env.DB, batch.org, [{ ...base, action: "approval.no_approvers", after: { step: step.index, role: step.role, note: "No active enrolled approver with this role (who did not shape the batch) can take this step by email; approve through the API" } }]);
+    await appendAudit(env.DB, batch.org, [
+      {
+        ...base,
+        action: "approval.no_approvers",
+        after: {
+          step: step.index,
+          role: step.role,
+          note: "No active enrolled approver with this role (who did not shape the batch) can take this step by email; approve through the API",
+        },
+      },
+    ]);
     return;
   }
   try {
@@ -105,15 +132,27 @@ export async function issueRequests(ctx: IssueContext, approvers: StepApprover[]
     batch.org,
     [
       {
-        actor: opts.actor, entityType: "batch", entityId: batch.id, requestId, action: opts.action,
+        actor: opts.actor,
+        entityType: "batch",
+        entityId: batch.id,
+        requestId,
+        action: opts.action,
         after: {
-          step: step.index, role: step.role, quorum: step.quorum,
+          step: step.index,
+          role: step.role,
+          quorum: step.quorum,
           requests: issued.map((i) => ({ id: i.row.id, approver: i.row.approverSub, enrolment_id: i.row.enrolmentId, expires_at: i.row.expiresAt })),
           ...(replaces.length ? { replaces: replaces.map((r) => r.id) } : {}),
         },
       },
     ],
-    [...guards, insertRequests(env.DB, issued.map((i) => i.row))],
+    [
+      ...guards,
+      insertRequests(
+        env.DB,
+        issued.map((i) => i.row),
+      ),
+    ],
   );
   return emailRequests(ctx, steps, step, issued);
 }
@@ -126,8 +165,12 @@ async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowSte
     const chunk = issued.slice(i, i + MAX_BATCH);
     const emails: OutgoingEmail[] = await Promise.all(
       chunk.map(async ({ row, link }) => ({
-        org: batch.org, to: row.approverEmail, links: [link], idempotencyKey: `approval:${row.id}`,
-        tags: [{ name: "category", value: "approval" }], ...(await approvalRequestEmail(summary, link, row.expiresAt)),
+        org: batch.org,
+        to: row.approverEmail,
+        links: [link],
+        idempotencyKey: `approval:${row.id}`,
+        tags: [{ name: "category", value: "approval" }],
+        ...(await approvalRequestEmail(summary, link, row.expiresAt)),
       })),
     );
     // Keyed by the chunk's first request id (new on every issue), so a later re-send is never
@@ -136,12 +179,26 @@ async function emailRequests(ctx: IssueContext, steps: FlowStep[], step: FlowSte
     const events: AuditInput[] = chunk.map(({ row }, k) => {
       const r = results[k]!;
       return {
-        actor: APPROVALS_ACTOR, entityType: "batch", entityId: batch.id, requestId: ctx.requestId,
+        actor: APPROVALS_ACTOR,
+        entityType: "batch",
+        entityId: batch.id,
+        requestId: ctx.requestId,
         action: r.ok ? "approval.email_sent" : "approval.email_failed",
-        after: { request_id: row.id, approver: row.approverSub, to: row.approverEmail, step: step.index, ...(r.ok ? { provider_message_id: r.providerMessageId } : { error_class: r.errorClass, error: r.detail }) },
+        after: {
+          request_id: row.id,
+          approver: row.approverSub,
+          to: row.approverEmail,
+          step: step.index,
+          ...(r.ok ? { provider_message_id: r.providerMessageId } : { error_class: r.errorClass, error: r.detail }),
+        },
       };
     });
-    await appendAudit(env.DB, batch.org, events, chunk.map(({ row }, k) => recordEmailResult(env.DB, row.id, results[k]!)));
+    await appendAudit(
+      env.DB,
+      batch.org,
+      events,
+      chunk.map(({ row }, k) => recordEmailResult(env.DB, row.id, results[k]!)),
+    );
     chunk.forEach(({ row }, k) => {
       const r = results[k]!;
       sent.push({ ...row, emailStatus: r.ok ? "sent" : "failed", emailMessageId: r.ok ? r.providerMessageId : null, emailError: r.ok ? null : r.detail });

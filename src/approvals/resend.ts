@@ -53,7 +53,8 @@ export async function renewByLink(env: Env, token: string, origin: string, reque
   if (!isExpired(request)) throw new AppError("approval_link_active", `This link still works until ${utcMinute(request.expiresAt)}: open it again to decide.`);
   const step = flowSteps(flow)[request.step]!;
   const me = (await stepApprovers(env.DB, batch, flow, step)).find((a) => a.sub === request.approverSub);
-  if (!me) throw new AppError("not_an_approver", `You are no longer an approver of step ${step.index + 1} (${step.role}) of this batch, so no new link was sent.`);
+  if (!me)
+    throw new AppError("not_an_approver", `You are no longer an approver of step ${step.index + 1} (${step.role}) of this batch, so no new link was sent.`);
   const raced = new AppError("approval_link_superseded", "This link has just been replaced by a new one: look for the newest approval email.");
   const [renewed] = await issue({ env, batch, flow, origin, requestId }, [me], { action: "approval.link_renewed", actor: me.sub, replaces: [request] }, raced);
   return { sentTo: maskEmail(renewed!.approverEmail), expiresAt: renewed!.expiresAt, emailed: renewed!.emailStatus === "sent", batchName: batch.name };
@@ -93,12 +94,21 @@ export async function resendLinks(env: Env, auth: Auth, batchId: string, body: {
     approvers = approvers.filter((a) => a.sub === body.approver_sub);
     if (approvers.length === 0) {
       throw new AppError("unprocessable", `${body.approver_sub} cannot take ${label} of this batch`, {
-        errors: [{ pointer: "/approver_sub", code: "not_an_approver", detail: `Not an active enrolled approver with the role ${step.role}, someone who created, uploaded to or submitted the batch, or has already decided` }],
+        errors: [
+          {
+            pointer: "/approver_sub",
+            code: "not_an_approver",
+            detail: `Not an active enrolled approver with the role ${step.role}, someone who created, uploaded to or submitted the batch, or has already decided`,
+          },
+        ],
       });
     }
   }
   if (approvers.length === 0) {
-    throw new AppError("unprocessable", `No active enrolled approver can take ${label} by email; a ${step.role} can enrol (POST /v1/approvers/enrol), or decide through the API`);
+    throw new AppError(
+      "unprocessable",
+      `No active enrolled approver can take ${label} by email; a ${step.role} can enrol (POST /v1/approvers/enrol), or decide through the API`,
+    );
   }
   const now = Date.now();
   const requests = (await listRequests(env.DB, batch.id)).filter((r) => r.step === step.index);
@@ -106,9 +116,14 @@ export async function resendLinks(env: Env, auth: Auth, batchId: string, body: {
   const due = targets.filter((t) => t.wait === 0);
   if (due.length === 0) {
     const wait = Math.min(...targets.map((t) => t.wait));
-    throw new AppError("rate_limited", `A link was sent less than ${RESEND_INTERVAL_MS / 60_000} minutes ago to ${approvers.map((a) => a.sub).join(", ")}`, { retry_after_seconds: wait });
+    throw new AppError("rate_limited", `A link was sent less than ${RESEND_INTERVAL_MS / 60_000} minutes ago to ${approvers.map((a) => a.sub).join(", ")}`, {
+      retry_after_seconds: wait,
+    });
   }
-  const raced = new AppError("conflict", `The approval links of batch ${batch.id} changed while re-sending (another re-send, or a decision); nothing was sent. Read the approvals and retry if still needed.`);
+  const raced = new AppError(
+    "conflict",
+    `The approval links of batch ${batch.id} changed while re-sending (another re-send, or a decision); nothing was sent. Read the approvals and retry if still needed.`,
+  );
   const resent = await issue(
     { env, batch, flow, origin, requestId },
     due.map((t) => t.approver),
@@ -117,7 +132,14 @@ export async function resendLinks(env: Env, auth: Auth, batchId: string, body: {
   );
   return {
     ...(await approvalsView(env, auth.org, batch.id)),
-    resent: resent.map((r) => ({ request_id: r.id, approver_sub: r.approverSub, approver_email: r.approverEmail, email_status: r.emailStatus, email_error: r.emailError, expires_at: r.expiresAt })),
+    resent: resent.map((r) => ({
+      request_id: r.id,
+      approver_sub: r.approverSub,
+      approver_email: r.approverEmail,
+      email_status: r.emailStatus,
+      email_error: r.emailError,
+      expires_at: r.expiresAt,
+    })),
     skipped: targets.filter((t) => t.wait > 0).map((t) => ({ approver_sub: t.approver.sub, reason: "recently_sent" as const, retry_after_seconds: t.wait })),
   };
 }

@@ -19,7 +19,15 @@ export async function decide(env: Env, input: DecisionInput, origin: string): Pr
     await followUp(env, input, plan, origin);
   } catch (err) {
     // The decision stands; a missed release is picked up by the cron (releaseDueBatches).
-    console.error(JSON.stringify({ request_id: input.requestId, batch_id: input.batchId, follow_up: plan.outcome, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack)) }));
+    console.error(
+      JSON.stringify({
+        request_id: input.requestId,
+        batch_id: input.batchId,
+        follow_up: plan.outcome,
+        error: redactTokens(String(err)),
+        stack: redactTokens(String((err as Error)?.stack)),
+      }),
+    );
   }
   return plan;
 }

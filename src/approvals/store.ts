@@ -23,21 +23,37 @@ export function statement(d1: D1Database, query: { toSQL(): { sql: string; param
 }
 
 export async function findFlow(d1: D1Database, org: string, batchId: string): Promise<FlowRow | null> {
-  const [row] = await createDb(d1).select().from(approvalFlows).where(and(eq(approvalFlows.org, org), eq(approvalFlows.batchId, batchId))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(approvalFlows)
+    .where(and(eq(approvalFlows.org, org), eq(approvalFlows.batchId, batchId)))
+    .limit(1);
   return row ?? null;
 }
 
 export async function findRequest(d1: D1Database, org: string, id: string): Promise<RequestRow | null> {
-  const [row] = await createDb(d1).select().from(approvalRequests).where(and(eq(approvalRequests.org, org), eq(approvalRequests.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(approvalRequests)
+    .where(and(eq(approvalRequests.org, org), eq(approvalRequests.id, id)))
+    .limit(1);
   return row ?? null;
 }
 
 export function listRequests(d1: D1Database, batchId: string): Promise<RequestRow[]> {
-  return createDb(d1).select().from(approvalRequests).where(eq(approvalRequests.batchId, batchId)).orderBy(asc(approvalRequests.step), asc(approvalRequests.createdAt));
+  return createDb(d1)
+    .select()
+    .from(approvalRequests)
+    .where(eq(approvalRequests.batchId, batchId))
+    .orderBy(asc(approvalRequests.step), asc(approvalRequests.createdAt));
 }
 
 export function listDecisions(d1: D1Database, batchId: string): Promise<DecisionRow[]> {
-  return createDb(d1).select().from(approvalDecisions).where(eq(approvalDecisions.batchId, batchId)).orderBy(asc(approvalDecisions.createdAt), asc(approvalDecisions.id));
+  return createDb(d1)
+    .select()
+    .from(approvalDecisions)
+    .where(eq(approvalDecisions.batchId, batchId))
+    .orderBy(asc(approvalDecisions.createdAt), asc(approvalDecisions.id));
 }
 
 export function insertFlow(d1: D1Database, row: FlowRow): D1PreparedStatement {
@@ -89,7 +105,9 @@ export function supersedeRequest(d1: D1Database, id: string): D1PreparedStatemen
 
 export function advanceFlow(d1: D1Database, batchId: string, from: number, now: string): D1PreparedStatement[] {
   return [
-    d1.prepare("UPDATE approval_flows SET current_step = ?2 + 1, updated_at = ?3 WHERE batch_id = ?1 AND current_step = ?2 AND state = 'open'").bind(batchId, from, now),
+    d1
+      .prepare("UPDATE approval_flows SET current_step = ?2 + 1, updated_at = ?3 WHERE batch_id = ?1 AND current_step = ?2 AND state = 'open'")
+      .bind(batchId, from, now),
     requireChanged(d1),
   ];
 }
@@ -111,8 +129,11 @@ export function markOpened(d1: D1Database, id: string, now: string): D1PreparedS
   return [d1.prepare("UPDATE approval_requests SET opened_at = ?2 WHERE id = ?1 AND opened_at IS NULL").bind(id, now), requireChanged(d1)];
 }
 
-
-export function recordEmailResult(d1: D1Database, id: string, result: { ok: true; providerMessageId: string } | { ok: false; detail: string }): D1PreparedStatement {
+export function recordEmailResult(
+  d1: D1Database,
+  id: string,
+  result: { ok: true; providerMessageId: string } | { ok: false; detail: string },
+): D1PreparedStatement {
   return d1
     .prepare("UPDATE approval_requests SET email_status = ?2, email_message_id = ?3, email_error = ?4 WHERE id = ?1")
     .bind(id, result.ok ? "sent" : "failed", result.ok ? result.providerMessageId : null, result.ok ? null : result.detail);

@@ -49,18 +49,44 @@ export async function submitBatch(env: Env, auth: Auth, id: string, origin: stri
   const hold = await reserveBatchHold(env, batch, holdExpiry(env, batch.releaseAt), auth.sub);
   const now = new Date().toISOString();
   const flow: FlowRow = {
-    batchId: batch.id, org: batch.org, steps: JSON.stringify(steps), currentStep: 0, state: "open",
+    batchId: batch.id,
+    org: batch.org,
+    steps: JSON.stringify(steps),
+    currentStep: 0,
+    state: "open",
     policy: JSON.stringify({ policy: settings.approval_policy, settings_version: settings.version, auto_release: settings.release_defaults.auto_release }),
-    autoRelease: settings.release_defaults.auto_release, contentHash: hash, fingerprint,
-    holdId: hold.hold_id, holdAmount: hold.remaining, holdExpiresAt: new Date(hold.expires_at).toISOString(), holdReleasedAt: null,
-    exitActor: null, submittedBy: auth.sub, submittedAt: now, closedAt: null, updatedAt: now,
+    autoRelease: settings.release_defaults.auto_release,
+    contentHash: hash,
+    fingerprint,
+    holdId: hold.hold_id,
+    holdAmount: hold.remaining,
+    holdExpiresAt: new Date(hold.expires_at).toISOString(),
+    holdReleasedAt: null,
+    exitActor: null,
+    submittedBy: auth.sub,
+    submittedAt: now,
+    closedAt: null,
+    updatedAt: now,
   };
   // The recipients hashed above must still be the batch's: same content version, no upload running.
   const guard = and(eq(batches.contentVersion, batch.contentVersion), or(isNull(batches.uploadingId), lt(batches.uploadingUntil, now)));
   try {
     await transitionBatch(env.DB, {
-      batch, to: "submitted", action: "batch.submitted", actor: auth.sub, requestId, guard, extra: [insertFlow(env.DB, flow)],
-      details: { hold_id: hold.hold_id, reserved: hold.remaining, hold_expires_at: flow.holdExpiresAt, content_hash: hash, steps, auto_release: flow.autoRelease },
+      batch,
+      to: "submitted",
+      action: "batch.submitted",
+      actor: auth.sub,
+      requestId,
+      guard,
+      extra: [insertFlow(env.DB, flow)],
+      details: {
+        hold_id: hold.hold_id,
+        reserved: hold.remaining,
+        hold_expires_at: flow.holdExpiresAt,
+        content_hash: hash,
+        steps,
+        auto_release: flow.autoRelease,
+      },
     });
   } catch (err) {
     await settleLostHold(env, batch);

@@ -53,10 +53,12 @@ export async function batchSummary(env: Env, batch: BatchRow, steps: FlowStep[],
 function inventoryShort(inv: Awaited<ReturnType<typeof batchPreview>>["inventory"], currency: string): { code: string; detail: string }[] {
   if (!inv || inv.covers_valid_rows) return [];
   const short = inv.by_amount.filter((a) => a.short > 0).map((a) => `${a.short} × ${formatMoneyCode(a.amount, currency)}`);
-  return [{
-    code: "inventory_short",
-    detail: `Inventory codes available now cover ${inv.available} of ${inv.needed} recipients (short: ${short.join(", ")}); a delivery without a code waits until codes are uploaded`,
-  }];
+  return [
+    {
+      code: "inventory_short",
+      detail: `Inventory codes available now cover ${inv.available} of ${inv.needed} recipients (short: ${short.join(", ")}); a delivery without a code waits until codes are uploaded`,
+    },
+  ];
 }
 
 /** What an approver is shown about a batch, label by label: the email and the link page both list these. */

@@ -19,12 +19,27 @@ function stepStatus(flow: FlowRow, step: FlowStep, decisions: DecisionRow[]): St
 }
 
 const requestView = (r: RequestRow) => ({
-  id: r.id, approver_sub: r.approverSub, approver_email: r.approverEmail, enrolment_id: r.enrolmentId, status: r.status, email_status: r.emailStatus,
-  email_error: r.emailError, created_at: r.createdAt, expires_at: r.expiresAt, opened_at: r.openedAt, used_at: r.usedAt,
+  id: r.id,
+  approver_sub: r.approverSub,
+  approver_email: r.approverEmail,
+  enrolment_id: r.enrolmentId,
+  status: r.status,
+  email_status: r.emailStatus,
+  email_error: r.emailError,
+  created_at: r.createdAt,
+  expires_at: r.expiresAt,
+  opened_at: r.openedAt,
+  used_at: r.usedAt,
 });
 
 const decisionView = (d: DecisionRow) => ({
-  id: d.id, approver_sub: d.approverSub, decision: d.decision, comment: d.comment, via: d.via, request_id: d.requestId, decided_at: d.createdAt,
+  id: d.id,
+  approver_sub: d.approverSub,
+  decision: d.decision,
+  comment: d.comment,
+  via: d.via,
+  request_id: d.requestId,
+  decided_at: d.createdAt,
 });
 
 async function trail(d1: D1Database, org: string, batchId: string) {
@@ -36,7 +51,12 @@ async function trail(d1: D1Database, org: string, batchId: string) {
     )
     .bind(org, batchId, JSON.stringify(TRAIL_ACTIONS), TRAIL_LIMIT)
     .all<{ action: string; actor: string; created_at: string; after: string | null }>();
-  return results.map((e) => ({ action: e.action, actor: e.actor, at: e.created_at, details: e.after ? (JSON.parse(e.after) as Record<string, unknown>) : null }));
+  return results.map((e) => ({
+    action: e.action,
+    actor: e.actor,
+    at: e.created_at,
+    details: e.after ? (JSON.parse(e.after) as Record<string, unknown>) : null,
+  }));
 }
 
 export async function approvalsView(env: Env, org: string, batchId: string) {
@@ -47,9 +67,14 @@ export async function approvalsView(env: Env, org: string, batchId: string) {
   const steps = flowSteps(flow).map((s) => {
     const own = decisions.filter((d) => d.step === s.index);
     return {
-      index: s.index, role: s.role, quorum: s.quorum, min_total: s.min_total, status: stepStatus(flow, s, decisions),
+      index: s.index,
+      role: s.role,
+      quorum: s.quorum,
+      min_total: s.min_total,
+      status: stepStatus(flow, s, decisions),
       approvals: own.filter((d) => d.decision === "approve").length,
-      decisions: own.map(decisionView), requests: requests.filter((r) => r.step === s.index).map(requestView),
+      decisions: own.map(decisionView),
+      requests: requests.filter((r) => r.step === s.index).map(requestView),
     };
   });
   const snapshot = JSON.parse(flow.policy) as { policy: ApprovalPolicy };
@@ -57,8 +82,15 @@ export async function approvalsView(env: Env, org: string, batchId: string) {
     batch_id: batch.id,
     status: batch.status as BatchStatus,
     submission: {
-      state: flow.state, current_step: flow.currentStep, submitted_by: flow.submittedBy, submitted_at: flow.submittedAt, closed_at: flow.closedAt,
-      content_hash: flow.contentHash, auto_release: flow.autoRelease, release_at: batch.releaseAt, policy: snapshot.policy,
+      state: flow.state,
+      current_step: flow.currentStep,
+      submitted_by: flow.submittedBy,
+      submitted_at: flow.submittedAt,
+      closed_at: flow.closedAt,
+      content_hash: flow.contentHash,
+      auto_release: flow.autoRelease,
+      release_at: batch.releaseAt,
+      policy: snapshot.policy,
       hold: { id: flow.holdId, amount: flow.holdAmount, expires_at: flow.holdExpiresAt, released_at: flow.holdReleasedAt },
     },
     steps,

@@ -27,7 +27,10 @@ export const TRANSITIONS: Readonly<Record<ApproverStatus, readonly ApproverStatu
 export const ENTITY_TYPE = "approver";
 
 export const identity = (r: Pick<ApproverRow, "status" | "email" | "roles" | "enrolmentId">) => ({
-  status: r.status, email: r.email, roles: JSON.parse(r.roles) as string[], enrolment_id: r.enrolmentId,
+  status: r.status,
+  email: r.email,
+  roles: JSON.parse(r.roles) as string[],
+  enrolment_id: r.enrolmentId,
 });
 
 export function illegalApproverTransition(sub: string, from: string, to: string): AppError {
@@ -69,8 +72,13 @@ export async function transitionApprover(d1: D1Database, t: ApproverTransition):
     .bind(row.org, row.sub, to, now, from, ...patch.map(([, v]) => v), row.version);
   const after: ApproverRow = { ...row, ...Object.fromEntries(patch), status: to, version: row.version + 1, updatedAt: now };
   const event: AuditInput = {
-    actor: t.actor, action: t.action, entityType: ENTITY_TYPE, entityId: row.sub, requestId: t.requestId,
-    before: identity(row), after: { ...identity(after), ...t.details },
+    actor: t.actor,
+    action: t.action,
+    entityType: ENTITY_TYPE,
+    entityId: row.sub,
+    requestId: t.requestId,
+    before: identity(row),
+    after: { ...identity(after), ...t.details },
   };
   try {
     await appendAudit(d1, row.org, [event], [update, requireChanged(d1), ...(t.extra ?? [])]);
@@ -82,14 +90,26 @@ export async function transitionApprover(d1: D1Database, t: ApproverTransition):
 }
 
 /** A person's first enrolment: the row, `pending`, with the enrolment's email and roles. */
-export async function createApprover(d1: D1Database, row: ApproverRow, audit: Omit<AuditInput, "entityType" | "entityId" | "before" | "after"> & { details?: Record<string, unknown> }, extra: D1PreparedStatement[] = []): Promise<void> {
+export async function createApprover(
+  d1: D1Database,
+  row: ApproverRow,
+  audit: Omit<AuditInput, "entityType" | "entityId" | "before" | "after"> & { details?: Record<string, unknown> },
+  extra: D1PreparedStatement[] = [],
+): Promise<void> {
   const insert = d1
     .prepare(
       `INSERT INTO approvers (org, sub, email, roles, status, enrolment_id, version, enrolled_at, verified_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, 'pending', NULL, 1, ?5, NULL, ?5) ON CONFLICT (org, sub) DO NOTHING`,
     )
     .bind(row.org, row.sub, row.email, row.roles, row.enrolledAt);
-  const event: AuditInput = { actor: audit.actor, action: audit.action, requestId: audit.requestId, entityType: ENTITY_TYPE, entityId: row.sub, after: { ...identity(row), ...audit.details } };
+  const event: AuditInput = {
+    actor: audit.actor,
+    action: audit.action,
+    requestId: audit.requestId,
+    entityType: ENTITY_TYPE,
+    entityId: row.sub,
+    after: { ...identity(row), ...audit.details },
+  };
   try {
     await appendAudit(d1, row.org, [event], [insert, requireChanged(d1), ...extra]);
   } catch (err) {

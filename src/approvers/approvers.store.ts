@@ -14,7 +14,11 @@ export type ApprovalRole = (typeof APPROVAL_ROLES)[number];
 export const rolesOf = (row: Pick<ApproverRow, "roles">): ApprovalRole[] => JSON.parse(row.roles) as ApprovalRole[];
 
 export async function findApprover(d1: D1Database, org: string, sub: string): Promise<ApproverRow | null> {
-  const [row] = await createDb(d1).select().from(approvers).where(and(eq(approvers.org, org), eq(approvers.sub, sub))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(approvers)
+    .where(and(eq(approvers.org, org), eq(approvers.sub, sub)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -29,11 +33,19 @@ export function listApproverRows(d1: D1Database, org: string, limit: number, aft
 
 /** Active approvers of the org (the ones approval emails may go to). */
 export function activeApprovers(d1: D1Database, org: string): Promise<ApproverRow[]> {
-  return createDb(d1).select().from(approvers).where(and(eq(approvers.org, org), eq(approvers.status, "active"))).orderBy(asc(approvers.sub));
+  return createDb(d1)
+    .select()
+    .from(approvers)
+    .where(and(eq(approvers.org, org), eq(approvers.status, "active")))
+    .orderBy(asc(approvers.sub));
 }
 
 export async function findEnrolment(d1: D1Database, org: string, id: string): Promise<EnrolmentRow | null> {
-  const [row] = await createDb(d1).select().from(approverEnrolments).where(and(eq(approverEnrolments.org, org), eq(approverEnrolments.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(approverEnrolments)
+    .where(and(eq(approverEnrolments.org, org), eq(approverEnrolments.id, id)))
+    .limit(1);
   return row ?? null;
 }
 

@@ -5,7 +5,9 @@ import { utcMinute } from "../approvals/link-state";
 
 const Body: FC<{ lines: string[]; link?: { href: string; label: string } }> = ({ lines, link }) => (
   <div style="font-family:-apple-system,Segoe UI,Roboto,Arial,sans-serif;font-size:15px;color:#111;max-width:560px">
-    {lines.map((l) => <p>{l}</p>)}
+    {lines.map((l) => (
+      <p>{l}</p>
+    ))}
     {link && (
       <p>
         <a href={link.href} style="display:inline-block;background:#1a56db;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">

@@ -31,21 +31,36 @@ export async function enrol(env: Env, auth: Auth, email: string, origin: string,
   const id = newId("enr");
   const token = await signVerifyToken(env, { sub: auth.sub, org: auth.org, jti: id }, expiresAt);
   const enrolment: EnrolmentRow = {
-    id, org: auth.org, sub: auth.sub, email, roles: JSON.stringify(roles), status: "pending", tokenHash: await sha256Hex(token),
-    expiresAt: new Date(expiresAt).toISOString(), createdAt: new Date(now).toISOString(), confirmedAt: null,
+    id,
+    org: auth.org,
+    sub: auth.sub,
+    email,
+    roles: JSON.stringify(roles),
+    status: "pending",
+    tokenHash: await sha256Hex(token),
+    expiresAt: new Date(expiresAt).toISOString(),
+    createdAt: new Date(now).toISOString(),
+    confirmedAt: null,
   };
   const statements = [supersedeEnrolments(d1, auth.org, auth.sub), insertEnrolment(d1, enrolment)];
   const details = { enrolment_id: enrolment.id, requested: { email, roles }, token_roles: auth.roles, expires_at: enrolment.expiresAt };
   await record(d1, auth, existing, enrolment, statements, details, requestId);
   const link = `${origin}/verify/${token}`;
   const sent = await sendEmail(env, {
-    org: auth.org, to: email, links: [link], idempotencyKey: `approver-verify:${enrolment.id}`, tags: [{ name: "category", value: "approver" }],
+    org: auth.org,
+    to: email,
+    links: [link],
+    idempotencyKey: `approver-verify:${enrolment.id}`,
+    tags: [{ name: "category", value: "approver" }],
     ...(await verificationEmail({ sub: auth.sub, org: auth.org, roles, link, expiresAt: enrolment.expiresAt })),
   });
   const events: AuditInput[] = [emailEvent(auth, "approver.verification_sent", email, enrolment.id, sent, requestId)];
   if (existing) {
     const notice = await sendEmail(env, {
-      org: auth.org, to: existing.email, idempotencyKey: `approver-re-enrol:${enrolment.id}`, tags: [{ name: "category", value: "approver" }],
+      org: auth.org,
+      to: existing.email,
+      idempotencyKey: `approver-re-enrol:${enrolment.id}`,
+      tags: [{ name: "category", value: "approver" }],
       ...(await reEnrolmentNotice({ sub: auth.sub, org: auth.org, newEmail: email, roles })),
     });
     events.push(emailEvent(auth, "approver.old_address_notified", existing.email, enrolment.id, notice, requestId));
@@ -56,27 +71,67 @@ export async function enrol(env: Env, auth: Auth, email: string, origin: string,
 
 function emailEvent(auth: Auth, action: string, to: string, enrolmentId: string, r: Awaited<ReturnType<typeof sendEmail>>, requestId?: string): AuditInput {
   return {
-    actor: "system:approvers", action: r.ok ? action : `${action.replace(/_(sent|notified)$/, "")}_email_failed`, entityType: ENTITY_TYPE, entityId: auth.sub, requestId,
+    actor: "system:approvers",
+    action: r.ok ? action : `${action.replace(/_(sent|notified)$/, "")}_email_failed`,
+    entityType: ENTITY_TYPE,
+    entityId: auth.sub,
+    requestId,
     after: { enrolment_id: enrolmentId, to, ...(r.ok ? { provider_message_id: r.providerMessageId } : { error_class: r.errorClass, error: r.detail }) },
   };
 }
 
 /** Stores the enrolment with its audit event; a first enrolment creates the approver, `pending`. */
-async function record(d1: D1Database, auth: Auth, existing: ApproverRow | null, e: EnrolmentRow, statements: D1PreparedStatement[], details: Record<string, unknown>, requestId?: string) {
+async function record(
+  d1: D1Database,
+  auth: Auth,
+  existing: ApproverRow | null,
+  e: EnrolmentRow,
+  statements: D1PreparedStatement[],
+  details: Record<string, unknown>,
+  requestId?: string,
+) {
   if (!existing) {
     const row: ApproverRow = {
-      org: auth.org, sub: auth.sub, email: e.email, roles: e.roles, status: "pending", enrolmentId: null, version: 1,
-      enrolledAt: e.createdAt, verifiedAt: null, updatedAt: e.createdAt,
+      org: auth.org,
+      sub: auth.sub,
+      email: e.email,
+      roles: e.roles,
+      status: "pending",
+      enrolmentId: null,
+      version: 1,
+      enrolledAt: e.createdAt,
+      verifiedAt: null,
+      updatedAt: e.createdAt,
     };
     return createApprover(d1, row, { actor: auth.sub, action: "approver.enrolled", requestId, details }, statements);
   }
   if (existing.status === "pending" && !existing.enrolmentId) {
     // Never confirmed: there is no approved identity to keep, the row shows the newest request.
     return transitionApprover(d1, {
-      row: existing, to: "pending", action: "approver.re_enrolled", actor: auth.sub, requestId, details,
-      patch: { email: e.email, roles: e.roles, enrolledAt: e.createdAt }, extra: statements,
+      row: existing,
+      to: "pending",
+      action: "approver.re_enrolled",
+      actor: auth.sub,
+      requestId,
+      details,
+      patch: { email: e.email, roles: e.roles, enrolledAt: e.createdAt },
+      extra: statements,
     });
   }
   // Confirmed before: the approver row keeps its email and roles until the new address confirms.
-  return appendAudit(d1, auth.org, [{ actor: auth.sub, action: "approver.re_enrolled", entityType: ENTITY_TYPE, entityId: auth.sub, requestId, after: { status: existing.status, ...details } }], statements);
+  return appendAudit(
+    d1,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "approver.re_enrolled",
+        entityType: ENTITY_TYPE,
+        entityId: auth.sub,
+        requestId,
+        after: { status: existing.status, ...details },
+      },
+    ],
+    statements,
+  );
 }

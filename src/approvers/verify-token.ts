@@ -35,13 +35,18 @@ export async function signVerifyToken(env: Env, claims: VerifyClaims, expiresAt:
 export async function verifyVerifyToken(env: Env, token: string): Promise<VerifyClaims> {
   try {
     const { payload } = await jwtVerify(token, await signingKey(env), {
-      algorithms: ["HS256"], issuer: env.JWT_ISSUER, audience: VERIFY_AUDIENCE, typ: VERIFY_TOKEN_TYPE, requiredClaims: ["exp", "sub", "jti"],
+      algorithms: ["HS256"],
+      issuer: env.JWT_ISSUER,
+      audience: VERIFY_AUDIENCE,
+      typ: VERIFY_TOKEN_TYPE,
+      requiredClaims: ["exp", "sub", "jti"],
     });
     if (typeof payload.org !== "string") throw new AppError("verification_link_invalid", "This is not a valid verification link.");
     return { sub: payload.sub!, org: payload.org, jti: payload.jti! };
   } catch (err) {
     if (err instanceof AppError) throw err;
-    if (err instanceof joseErrors.JWTExpired) throw new AppError("verification_link_expired", "This verification link has expired. Enrol again to get a new one.");
+    if (err instanceof joseErrors.JWTExpired)
+      throw new AppError("verification_link_expired", "This verification link has expired. Enrol again to get a new one.");
     throw new AppError("verification_link_invalid", "This is not a valid verification link.");
   }
 }

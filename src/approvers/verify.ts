@@ -19,11 +19,16 @@ async function usableEnrolment(env: Env, token: string): Promise<EnrolmentRow> {
   const claims = await verifyVerifyToken(env, token);
   const enrolment = await findEnrolment(env.DB, claims.org, claims.jti);
   if (!enrolment || enrolment.sub !== claims.sub || enrolment.tokenHash !== (await sha256Hex(token))) throw invalid();
-  if (enrolment.status === "confirmed") throw new AppError("verification_link_used", `This enrolment was confirmed on ${utcMinute(enrolment.confirmedAt!)}. Each verification link works once.`);
+  if (enrolment.status === "confirmed")
+    throw new AppError("verification_link_used", `This enrolment was confirmed on ${utcMinute(enrolment.confirmedAt!)}. Each verification link works once.`);
   if (enrolment.status === "superseded") {
-    throw new AppError("verification_link_superseded", "This enrolment was replaced by a newer one, or the approver was removed. Use the newest verification email, or enrol again.");
+    throw new AppError(
+      "verification_link_superseded",
+      "This enrolment was replaced by a newer one, or the approver was removed. Use the newest verification email, or enrol again.",
+    );
   }
-  if (enrolment.expiresAt <= new Date().toISOString()) throw new AppError("verification_link_expired", `This verification link expired on ${utcMinute(enrolment.expiresAt)}. Enrol again to get a new one.`);
+  if (enrolment.expiresAt <= new Date().toISOString())
+    throw new AppError("verification_link_expired", `This verification link expired on ${utcMinute(enrolment.expiresAt)}. Enrol again to get a new one.`);
   return enrolment;
 }
 
@@ -51,7 +56,11 @@ export async function confirmVerification(env: Env, token: string, requestId?: s
   const now = new Date().toISOString();
   try {
     const after = await transitionApprover(env.DB, {
-      row, to: row.status === "suspended" ? "suspended" : "active", action: "approver.confirmed", actor: e.sub, requestId,
+      row,
+      to: row.status === "suspended" ? "suspended" : "active",
+      action: "approver.confirmed",
+      actor: e.sub,
+      requestId,
       patch: { email: e.email, roles: e.roles, enrolmentId: e.id, enrolledAt: e.createdAt, verifiedAt: now },
       extra: [confirmEnrolment(env.DB, e.id, now), requireChanged(env.DB)],
       details: { enrolment_id: e.id, via: "verification_link" },

@@ -9,9 +9,18 @@ import { findApprover, listApproverRows, rolesOf, type EnrolmentRow } from "./ap
 
 function view(row: ApproverRow, pending: EnrolmentRow | undefined) {
   return {
-    sub: row.sub, email: row.email, roles: rolesOf(row), status: row.status, enrolment_id: row.enrolmentId, version: row.version,
-    enrolled_at: row.enrolledAt, verified_at: row.verifiedAt, updated_at: row.updatedAt,
-    pending_enrolment: pending ? { id: pending.id, email: pending.email, roles: rolesOf(pending), enrolled_at: pending.createdAt, expires_at: pending.expiresAt } : null,
+    sub: row.sub,
+    email: row.email,
+    roles: rolesOf(row),
+    status: row.status,
+    enrolment_id: row.enrolmentId,
+    version: row.version,
+    enrolled_at: row.enrolledAt,
+    verified_at: row.verifiedAt,
+    updated_at: row.updatedAt,
+    pending_enrolment: pending
+      ? { id: pending.id, email: pending.email, roles: rolesOf(pending), enrolled_at: pending.createdAt, expires_at: pending.expiresAt }
+      : null,
   };
 }
 export type ApproverView = ReturnType<typeof view>;
@@ -38,7 +47,9 @@ function afterSub(cursor: string | undefined): string | undefined {
   try {
     return decodeURIComponent(key);
   } catch {
-    throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }] });
+    throw new AppError("validation_failed", "The cursor is not valid", {
+      errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }],
+    });
   }
 }
 
@@ -46,6 +57,13 @@ export async function listApprovers(d1: D1Database, org: string, limit: number, 
   const after = afterSub(cursor);
   const rows = await listApproverRows(d1, org, limit + 1, after);
   const page = rows.slice(0, limit);
-  const pending = await pendingBySub(d1, org, page.map((r) => r.sub));
-  return { data: page.map((r) => view(r, pending.get(r.sub))), next_cursor: rows.length > limit ? encodeCursor("sub", encodeURIComponent(page.at(-1)!.sub)) : null };
+  const pending = await pendingBySub(
+    d1,
+    org,
+    page.map((r) => r.sub),
+  );
+  return {
+    data: page.map((r) => view(r, pending.get(r.sub))),
+    next_cursor: rows.length > limit ? encodeCursor("sub", encodeURIComponent(page.at(-1)!.sub)) : null,
+  };
 }

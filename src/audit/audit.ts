@@ -58,12 +58,7 @@ export function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_h
  * `extra` statements run in the same D1 transaction as the audit insert (all or nothing), and so
  * does the webhook outbox row of every event that maps to a webhook type (src/webhooks/outbox.ts).
  */
-export async function appendAudit(
-  d1: D1Database,
-  org: string,
-  events: AuditInput[],
-  extra: D1PreparedStatement[] = [],
-): Promise<D1Result[]> {
+export async function appendAudit(d1: D1Database, org: string, events: AuditInput[], extra: D1PreparedStatement[] = []): Promise<D1Result[]> {
   if (events.length === 0) return extra.length ? d1.batch(extra) : [];
   for (let attempt = 1; ; attempt++) {
     const last = await d1

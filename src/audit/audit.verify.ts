@@ -47,10 +47,7 @@ export async function checkEvent(row: AuditRow, prev: Cursor): Promise<ChainBrea
 }
 
 async function readPage(d1: D1Database, org: string, afterSeq: number, size: number): Promise<AuditRow[]> {
-  const { results } = await d1
-    .prepare("SELECT * FROM audit_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?")
-    .bind(org, afterSeq, size)
-    .all<AuditRow>();
+  const { results } = await d1.prepare("SELECT * FROM audit_events WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?").bind(org, afterSeq, size).all<AuditRow>();
   return results;
 }
 

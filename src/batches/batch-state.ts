@@ -12,8 +12,17 @@ import { createDb } from "../db/client";
 import { batches } from "../db/schema";
 
 export const BATCH_STATUSES = [
-  "draft", "validated", "submitted", "approved", "releasing", "delivering",
-  "completed", "completed_with_errors", "rejected", "cancelled", "expired",
+  "draft",
+  "validated",
+  "submitted",
+  "approved",
+  "releasing",
+  "delivering",
+  "completed",
+  "completed_with_errors",
+  "rejected",
+  "cancelled",
+  "expired",
 ] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 export type BatchRow = typeof batches.$inferSelect;
@@ -105,7 +114,12 @@ export async function transitionBatch(d1: D1Database, t: Transition): Promise<vo
     requestId: t.requestId,
   };
   try {
-    await appendAudit(d1, batch.org, [event, ...(t.events ?? [])], [d1.prepare(update.sql).bind(...update.params), requireChanged(d1), record, ...(t.extra ?? [])]);
+    await appendAudit(
+      d1,
+      batch.org,
+      [event, ...(t.events ?? [])],
+      [d1.prepare(update.sql).bind(...update.params), requireChanged(d1), record, ...(t.extra ?? [])],
+    );
   } catch (err) {
     if (!isGuardFailure(err)) throw err;
     const current = await d1.prepare("SELECT status FROM batches WHERE id = ?").bind(batch.id).first<{ status: string }>();
@@ -113,9 +127,14 @@ export async function transitionBatch(d1: D1Database, t: Transition): Promise<vo
     if (current && current.status !== from) {
       // Still 409 invalid_state_transition (this request's move from `from` did not happen), but no longer claiming
       // the move is illegal: e.g. a cancel that lost to a submit may cancel the submitted batch as a new request.
-      throw new AppError("invalid_state_transition", `Batch ${batch.id} became ${current.status} while this request ran; a new request may move it on from ${current.status}`, {
-        batch_status: current.status, allowed_next: TRANSITIONS[current.status as BatchStatus] ?? [],
-      });
+      throw new AppError(
+        "invalid_state_transition",
+        `Batch ${batch.id} became ${current.status} while this request ran; a new request may move it on from ${current.status}`,
+        {
+          batch_status: current.status,
+          allowed_next: TRANSITIONS[current.status as BatchStatus] ?? [],
+        },
+      );
     }
     throw new AppError("conflict", `Batch ${batch.id} changed while this request ran; retry`);
   }

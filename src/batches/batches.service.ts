@@ -53,7 +53,11 @@ export function batchView(b: BatchRow) {
 export type BatchView = ReturnType<typeof batchView>;
 
 export async function findBatch(d1: D1Database, org: string, id: string): Promise<BatchRow | null> {
-  const [row] = await createDb(d1).select().from(batches).where(and(eq(batches.org, org), eq(batches.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(batches)
+    .where(and(eq(batches.org, org), eq(batches.id, id)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -65,7 +69,11 @@ export async function requireBatch(d1: D1Database, org: string, id: string): Pro
 
 /** Pool and product must be the org's own and agree on a currency the org allows. */
 async function checkReferences(env: Env, org: string, input: BatchInput): Promise<string> {
-  const [pool, product, settings] = await Promise.all([findPool(env.DB, org, input.pool_id), findProduct(env.DB, org, input.product_id), getSettings(env.DB, org)]);
+  const [pool, product, settings] = await Promise.all([
+    findPool(env.DB, org, input.pool_id),
+    findProduct(env.DB, org, input.product_id),
+    getSettings(env.DB, org),
+  ]);
   const errors: FieldError[] = [];
   if (!pool) errors.push({ pointer: "/pool_id", code: "unknown_pool", detail: `No pool ${input.pool_id} in this org` });
   if (!product) errors.push({ pointer: "/product_id", code: "unknown_product", detail: `No product ${input.product_id} in this org` });
@@ -104,7 +112,10 @@ export async function createBatch(env: Env, auth: Auth, input: BatchInput, reque
     createdAt: now,
     updatedAt: now,
   };
-  const insert = createDb(env.DB).insert(batches).values({ ...row, ref: sql.raw(NEXT_BATCH_REF) }).toSQL();
+  const insert = createDb(env.DB)
+    .insert(batches)
+    .values({ ...row, ref: sql.raw(NEXT_BATCH_REF) })
+    .toSQL();
   await appendAudit(
     env.DB,
     auth.org,

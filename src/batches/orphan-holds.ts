@@ -29,7 +29,12 @@ const RUN_MS = 5 * 60_000;
 /** The statuses whose hold a live submit may still adopt. */
 const ADOPTABLE: readonly string[] = ["draft", "validated"];
 
-interface Orphan { holdId: string; batchId: string; org: string; status: string }
+interface Orphan {
+  holdId: string;
+  batchId: string;
+  org: string;
+  status: string;
+}
 
 export async function releaseOrphanHolds(env: Env, now: Date): Promise<number> {
   let released = 0;
@@ -80,13 +85,20 @@ async function poolOrphans(env: Env, poolId: string, now: Date): Promise<Orphan[
 /** Releases one orphan's rest (audited); false when a submit used the hold meanwhile or nothing was left. */
 async function releaseOrphan(env: Env, poolId: string, o: Orphan): Promise<boolean> {
   const released = await releaseOrphanHold(env, poolId, {
-    holdId: o.holdId, actor: HOLD_SWEEP_ACTOR,
-    reference: `batch ${o.batchId} is ${o.status}: its hold is an orphan`, idleMs: ADOPTABLE.includes(o.status) ? IDLE_MS : undefined,
+    holdId: o.holdId,
+    actor: HOLD_SWEEP_ACTOR,
+    reference: `batch ${o.batchId} is ${o.status}: its hold is an orphan`,
+    idleMs: ADOPTABLE.includes(o.status) ? IDLE_MS : undefined,
   });
   if (!released) return false;
-  await appendAudit(env.DB, o.org, [{
-    actor: HOLD_SWEEP_ACTOR, action: "batch.hold_released", entityType: "batch", entityId: o.batchId,
-    after: { hold_id: o.holdId, released, reason: "orphan", batch_status: o.status },
-  }]);
+  await appendAudit(env.DB, o.org, [
+    {
+      actor: HOLD_SWEEP_ACTOR,
+      action: "batch.hold_released",
+      entityType: "batch",
+      entityId: o.batchId,
+      after: { hold_id: o.holdId, released, reason: "orphan", batch_status: o.status },
+    },
+  ]);
   return true;
 }

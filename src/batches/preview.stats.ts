@@ -48,8 +48,14 @@ export function amountStats(histogram: [number, number][]): AmountStats | null {
   for (let from = min; from <= max; from += width) buckets.push({ from, to: Math.min(max, from + width - 1), count: 0 });
   for (const [a, n] of histogram) buckets[Math.min(buckets.length - 1, Math.floor((a - min) / width))]!.count += n;
   return {
-    count, min, max, mean: Math.round(sum / count),
-    median: quantile(histogram, count, 0.5), p25: quantile(histogram, count, 0.25), p75: quantile(histogram, count, 0.75), p90: quantile(histogram, count, 0.9),
+    count,
+    min,
+    max,
+    mean: Math.round(sum / count),
+    median: quantile(histogram, count, 0.5),
+    p25: quantile(histogram, count, 0.25),
+    p75: quantile(histogram, count, 0.75),
+    p90: quantile(histogram, count, 0.9),
     buckets,
   };
 }
@@ -62,8 +68,25 @@ export function outlierFences(s: AmountStats): { low: number; high: number } {
 
 /** Big public mailbox providers: many recipients sharing them is normal, not a signal. */
 const PUBLIC_DOMAINS = new Set([
-  "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "icloud.com", "me.com",
-  "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "mail.com", "yandex.ru", "qq.com", "163.com",
+  "gmail.com",
+  "googlemail.com",
+  "outlook.com",
+  "hotmail.com",
+  "live.com",
+  "msn.com",
+  "yahoo.com",
+  "icloud.com",
+  "me.com",
+  "aol.com",
+  "proton.me",
+  "protonmail.com",
+  "gmx.com",
+  "gmx.de",
+  "web.de",
+  "mail.com",
+  "yandex.ru",
+  "qq.com",
+  "163.com",
 ]);
 const SHARE_MIN_ROWS = 20;
 const DOMAIN_SHARE = 0.2;
@@ -103,7 +126,13 @@ export async function nearDuplicates(d1: D1Database, batchId: string) {
     )
     .bind(batchId)
     .all<{ k: string; count: number; rows: string }>();
-  return results.map((n) => ({ rows: n.rows.split(",").map(Number).sort((a, b) => a - b), count: n.count }));
+  return results.map((n) => ({
+    rows: n.rows
+      .split(",")
+      .map(Number)
+      .sort((a, b) => a - b),
+    count: n.count,
+  }));
 }
 
 async function amountOutliers(d1: D1Database, batch: BatchRow, amounts: AmountStats, histogram: [number, number][]): Promise<Anomaly | null> {
@@ -111,27 +140,58 @@ async function amountOutliers(d1: D1Database, batch: BatchRow, amounts: AmountSt
   const count = histogram.reduce((n, [a, c]) => (a > high || a < low ? n + c : n), 0);
   if (count === 0) return null;
   const { results } = await d1
-    .prepare(`SELECT row_no AS row, amount FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 10`)
+    .prepare(
+      `SELECT row_no AS row, amount FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid' AND (amount > ?2 OR amount < ?3) ORDER BY row_no LIMIT 10`,
+    )
     .bind(batch.id, high, low)
     .all<{ row: number; amount: number }>();
   return { code: "amount_outliers", detail: `${count} valid rows outside ${low}..${high}`, count, low, high, examples: results };
 }
 
-export async function detectAnomalies(d1: D1Database, batch: BatchRow, stats: UploadStats, amounts: AmountStats | null, tolerancePct: number): Promise<Anomaly[]> {
+export async function detectAnomalies(
+  d1: D1Database,
+  batch: BatchRow,
+  stats: UploadStats,
+  amounts: AmountStats | null,
+  tolerancePct: number,
+): Promise<Anomaly[]> {
   const anomalies: Anomaly[] = [];
   const valid = batch.validCount;
   const diffPct = batch.expectedCount > 0 ? (Math.abs(valid - batch.expectedCount) / batch.expectedCount) * 100 : 0;
   if (diffPct > tolerancePct) {
-    anomalies.push({ code: "expected_count_mismatch", detail: `${valid} valid recipients; ${batch.expectedCount} expected (tolerance ${tolerancePct}%)`, expected: batch.expectedCount, actual: valid, tolerance_pct: tolerancePct });
+    anomalies.push({
+      code: "expected_count_mismatch",
+      detail: `${valid} valid recipients; ${batch.expectedCount} expected (tolerance ${tolerancePct}%)`,
+      expected: batch.expectedCount,
+      actual: valid,
+      tolerance_pct: tolerancePct,
+    });
   }
   if (valid === 0 || !amounts) return anomalies;
   const outliers = await amountOutliers(d1, batch, amounts, stats.amounts);
   if (outliers) anomalies.push(outliers);
   const domain = await concentrated(d1, batch.id, "domain", stats.domains, valid, DOMAIN_SHARE);
-  if (domain) anomalies.push({ code: "shared_email_domain", detail: `${domain.count} of ${valid} valid recipients use @${domain.key}`, domain: domain.key, count: domain.count });
+  if (domain)
+    anomalies.push({
+      code: "shared_email_domain",
+      detail: `${domain.count} of ${valid} valid recipients use @${domain.key}`,
+      domain: domain.key,
+      count: domain.count,
+    });
   const prefix = await concentrated(d1, batch.id, "prefix", stats.prefixes, valid, PREFIX_SHARE);
-  if (prefix) anomalies.push({ code: "shared_phone_prefix", detail: `${prefix.count} of ${valid} valid recipients have phones starting ${prefix.key}`, prefix: prefix.key, count: prefix.count });
+  if (prefix)
+    anomalies.push({
+      code: "shared_phone_prefix",
+      detail: `${prefix.count} of ${valid} valid recipients have phones starting ${prefix.key}`,
+      prefix: prefix.key,
+      count: prefix.count,
+    });
   const near = stats.dotted === 0 ? [] : await nearDuplicates(d1, batch.id);
-  if (near.length) anomalies.push({ code: "near_duplicate_emails", detail: `${near.length}${near.length === 20 ? "+" : ""} groups of addresses that differ only by dots`, groups: near });
+  if (near.length)
+    anomalies.push({
+      code: "near_duplicate_emails",
+      detail: `${near.length}${near.length === 20 ? "+" : ""} groups of addresses that differ only by dots`,
+      groups: near,
+    });
   return anomalies;
 }

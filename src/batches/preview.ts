@@ -75,7 +75,8 @@ async function inventoryCoverage(d1: D1Database, batch: BatchRow) {
   if (product?.kind !== "inventory") return null;
   const [stats, { results }] = await Promise.all([
     batchStats(d1, batch.id),
-    d1.prepare("SELECT amount, COUNT(*) AS n FROM inventory_codes WHERE product_id = ? AND status = 'available' GROUP BY amount")
+    d1
+      .prepare("SELECT amount, COUNT(*) AS n FROM inventory_codes WHERE product_id = ? AND status = 'available' GROUP BY amount")
       .bind(product.id)
       .all<{ amount: number; n: number }>(),
   ]);

@@ -39,7 +39,11 @@ export function recipientView(r: RecipientRow) {
 }
 
 /** Rows after `afterRow` in row order, optionally of one status. */
-export async function recipientRows(d1: D1Database, batchId: string, opts: { status?: RecipientStatus; afterRow: number; limit: number }): Promise<RecipientRow[]> {
+export async function recipientRows(
+  d1: D1Database,
+  batchId: string,
+  opts: { status?: RecipientStatus; afterRow: number; limit: number },
+): Promise<RecipientRow[]> {
   const where = `batch_ref = ${batchRef("?1")} AND ${opts.status ? "status = ?4 AND " : ""}row_no > ?2`;
   const { results } = await d1
     .prepare(

@@ -63,7 +63,11 @@ export async function lookupKeyFacts(d1: D1Database, ctx: ValidationContext, row
            WHERE EXISTS (SELECT 1 FROM batch_recipients WHERE ${col} = j.value AND batch_ref = ${batchRef("?1")} AND status <> 'invalid')`,
         )
         .bind(ctx.batchId, json);
-    statements.push(["inBatch", "email", inBatch("email_key", emails)], ["inBatch", "phone", inBatch("phone_key", phones)], ["inBatch", "external", inBatch("external_id", externals)]);
+    statements.push(
+      ["inBatch", "email", inBatch("email_key", emails)],
+      ["inBatch", "phone", inBatch("phone_key", phones)],
+      ["inBatch", "external", inBatch("external_id", externals)],
+    );
   }
   if (opts.orgHasSuppressions) {
     const suppressed = (kind: string, json: string) =>

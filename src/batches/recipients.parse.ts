@@ -37,7 +37,12 @@ interface Header {
 }
 
 function readHeader(cells: string[]): Header {
-  const names = cells.map((c) => c.trim().toLowerCase().replace(/[\s-]+/g, "_"));
+  const names = cells.map((c) =>
+    c
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, "_"),
+  );
   const seen = new Set<string>();
   const standard = Object.fromEntries(STANDARD_COLUMNS.map((c) => [c, -1])) as Record<Standard, number>;
   const header: Header = { standard, fields: [], width: names.length };

@@ -77,15 +77,30 @@ const sameAs = (key: string | null, contact: string | null) => (key !== null && 
 
 function encodeRows(rows: CheckedRecipient[]): unknown[][] {
   return rows.map((r) => [
-    r.externalId, r.name, r.email, r.phone, r.country, r.amount, r.amountRaw, r.currency, r.fields,
-    sameAs(r.emailKey, r.email), sameAs(r.phoneKey, r.phone),
-    r.status === "valid" ? null : r.status, r.reasons.length ? JSON.stringify(r.reasons) : null,
+    r.externalId,
+    r.name,
+    r.email,
+    r.phone,
+    r.country,
+    r.amount,
+    r.amountRaw,
+    r.currency,
+    r.fields,
+    sameAs(r.emailKey, r.email),
+    sameAs(r.phoneKey, r.phone),
+    r.status === "valid" ? null : r.status,
+    r.reasons.length ? JSON.stringify(r.reasons) : null,
   ]);
 }
 
 /** Statements inserting `rows` numbered from `firstRowNo`, split so no parameter exceeds D1's size cap. */
 export function insertStatements(
-  d1: D1Database, each: JsonEach, batch: BatchRow, uploadId: string, rows: CheckedRecipient[], firstRowNo: number,
+  d1: D1Database,
+  each: JsonEach,
+  batch: BatchRow,
+  uploadId: string,
+  rows: CheckedRecipient[],
+  firstRowNo: number,
 ): D1PreparedStatement[] {
   const json = JSON.stringify(encodeRows(rows));
   if (json.length > MAX_PARAM_CHARS && rows.length > 1) {

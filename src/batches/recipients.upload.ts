@@ -70,7 +70,8 @@ async function processChunk(run: UploadRun, chunk: RawBatch): Promise<D1Prepared
   // Past 2^53−1 sums stop being exact, and the pool could never reserve it: the whole upload is refused.
   if (run.batch.validTotal + tally.valid_amount > Number.MAX_SAFE_INTEGER) {
     throw new AppError("amount_too_large", `The batch's valid total would pass ${Number.MAX_SAFE_INTEGER} minor units; this upload stores nothing`, {
-      valid_total: run.batch.validTotal, max_total: Number.MAX_SAFE_INTEGER,
+      valid_total: run.batch.validTotal,
+      max_total: Number.MAX_SAFE_INTEGER,
     });
   }
   return statements;
@@ -94,13 +95,41 @@ async function commitUpload(run: UploadRun, auth: Auth, format: "csv" | "json", 
     `INSERT INTO batch_uploads (id, batch_id, org, format, first_row, rows, valid, invalid, excluded, valid_total, stats, created_by, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
   ).bind(
-    uploadId, batch.id, batch.org, format, run.nextRowNo - tally.rows, tally.rows, tally.valid, tally.invalid, tally.excluded, tally.valid_amount,
-    JSON.stringify(run.stats.build()), auth.sub, now,
+    uploadId,
+    batch.id,
+    batch.org,
+    format,
+    run.nextRowNo - tally.rows,
+    tally.rows,
+    tally.valid,
+    tally.invalid,
+    tally.excluded,
+    tally.valid_amount,
+    JSON.stringify(run.stats.build()),
+    auth.sub,
+    now,
   );
-  const event = { actor: auth.sub, action: "batch.recipients_uploaded", entityType: "batch", entityId: batch.id, after: { upload_id: uploadId, format, ...tally }, requestId };
+  const event = {
+    actor: auth.sub,
+    action: "batch.recipients_uploaded",
+    entityType: "batch",
+    entityId: batch.id,
+    after: { upload_id: uploadId, format, ...tally },
+    requestId,
+  };
   const leaseHeld = eq(batches.uploadingId, uploadId);
   if (batch.status === "draft" && batch.validCount + tally.valid > 0) {
-    await transitionBatch(env.DB, { batch, to: "validated", action: "batch.validated", actor: auth.sub, requestId, patch, guard: leaseHeld, extra: [record], events: [event] });
+    await transitionBatch(env.DB, {
+      batch,
+      to: "validated",
+      action: "batch.validated",
+      actor: auth.sub,
+      requestId,
+      patch,
+      guard: leaseHeld,
+      extra: [record],
+      events: [event],
+    });
     return;
   }
   const update = createDb(env.DB).update(batches).set(patch).where(leaseHeld).toSQL();
@@ -125,7 +154,15 @@ export async function uploadRecipients(env: Env, auth: Auth, batchId: string, fo
   const rowsBefore = batch.rowsTotal;
   const ctx = validationContext(batch, product, settings);
   const run: UploadRun = {
-    env, batch, uploadId, ctx, jsonEach, nextRowNo: rowsBefore + 1, org: await orgFacts(env.DB, ctx), seen: emptyKeySets(), hadRows: rowsBefore > 0,
+    env,
+    batch,
+    uploadId,
+    ctx,
+    jsonEach,
+    nextRowNo: rowsBefore + 1,
+    org: await orgFacts(env.DB, ctx),
+    seen: emptyKeySets(),
+    hadRows: rowsBefore > 0,
     tally: { rows: 0, valid: 0, invalid: 0, excluded: 0, valid_amount: 0, blank_lines_skipped: 0 },
     stats: new StatsBuilder(),
   };

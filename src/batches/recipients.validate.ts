@@ -15,9 +15,22 @@ import type { RawRecipient } from "./recipients.parse";
 export type RecipientStatus = "valid" | "invalid" | "excluded";
 
 export const INVALID_REASONS = [
-  "malformed_row", "external_id_invalid", "name_invalid", "email_missing", "email_invalid", "phone_missing", "phone_invalid",
-  "contact_missing", "country_missing", "country_invalid", "country_not_allowed", "amount_invalid", "amount_out_of_range",
-  "currency_mismatch", "currency_not_allowed", "field_invalid",
+  "malformed_row",
+  "external_id_invalid",
+  "name_invalid",
+  "email_missing",
+  "email_invalid",
+  "phone_missing",
+  "phone_invalid",
+  "contact_missing",
+  "country_missing",
+  "country_invalid",
+  "country_not_allowed",
+  "amount_invalid",
+  "amount_out_of_range",
+  "currency_mismatch",
+  "currency_not_allowed",
+  "field_invalid",
 ] as const;
 export const EXCLUSION_REASONS = ["duplicate_in_batch", "suppressed", "prior_payout_within_window", "per_recipient_cap"] as const;
 export type Reason = (typeof INVALID_REASONS)[number] | (typeof EXCLUSION_REASONS)[number];

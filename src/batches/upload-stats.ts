@@ -128,7 +128,12 @@ export function mergeStats(all: UploadStats[]): UploadStats {
     for (const [k, v] of Object.entries(s.reasons)) bump(reasons, k, v);
     for (const [k, t] of Object.entries(s.currencies)) {
       const sum = currencies.get(k) ?? { rows: 0, valid_count: 0, valid_amount: 0, requested_amount: 0 };
-      currencies.set(k, { rows: sum.rows + t.rows, valid_count: sum.valid_count + t.valid_count, valid_amount: sum.valid_amount + t.valid_amount, requested_amount: sum.requested_amount + t.requested_amount });
+      currencies.set(k, {
+        rows: sum.rows + t.rows,
+        valid_count: sum.valid_count + t.valid_count,
+        valid_amount: sum.valid_amount + t.valid_amount,
+        requested_amount: sum.requested_amount + t.requested_amount,
+      });
     }
     for (const [a, n] of s.amounts) bump(amounts, a, n);
     for (const [d, n] of s.domains) bump(domains, d, n);

@@ -60,8 +60,13 @@ export async function transitionCampaign(d1: D1Database, t: CampaignTransition):
     .where(and(eq(campaigns.id, campaign.id), eq(campaigns.org, campaign.org), eq(campaigns.status, from), eq(campaigns.stateVersion, campaign.stateVersion)))
     .toSQL();
   const event: AuditInput = {
-    actor: t.actor, action: t.action, entityType: "campaign", entityId: campaign.id,
-    before: { status: from }, after: { status: to, ...t.details }, requestId: t.requestId,
+    actor: t.actor,
+    action: t.action,
+    entityType: "campaign",
+    entityId: campaign.id,
+    before: { status: from },
+    after: { status: to, ...t.details },
+    requestId: t.requestId,
   };
   try {
     await appendAudit(d1, campaign.org, [event], [d1.prepare(update.sql).bind(...update.params), requireChanged(d1), ...(t.extra ?? [])]);

@@ -16,9 +16,21 @@ import { EDITABLE, type CampaignRow, type CampaignStatus } from "./campaign-stat
 import { campaignCounts, spendByDay } from "./campaign-stats";
 import { checkRule } from "./rules";
 
-export interface RewardSpec { product_id: string; channel: "email" | "sms" | "link"; amount?: number; tiers?: { when: string; amount: number }[] }
-export interface CapSpec { count?: number; amount?: number; period: "day" | "week" | "month" | "lifetime" }
-export interface LimitsSpec { per_customer?: CapSpec; per_campaign?: CapSpec }
+export interface RewardSpec {
+  product_id: string;
+  channel: "email" | "sms" | "link";
+  amount?: number;
+  tiers?: { when: string; amount: number }[];
+}
+export interface CapSpec {
+  count?: number;
+  amount?: number;
+  period: "day" | "week" | "month" | "lifetime";
+}
+export interface LimitsSpec {
+  per_customer?: CapSpec;
+  per_campaign?: CapSpec;
+}
 
 export const rewardOf = (c: CampaignRow) => JSON.parse(c.reward) as RewardSpec;
 export const limitsOf = (c: CampaignRow) => JSON.parse(c.limits) as LimitsSpec;
@@ -27,14 +39,22 @@ export const campaignRef = (c: CampaignRow) => ({ id: c.id, poolId: c.poolId, ho
 /** Every rule of the campaign compiles and type-checks, else 400 with the pointer and position of each problem. */
 function checkRules(rules: string | null | undefined, reward: RewardSpec | undefined): void {
   const errors: FieldError[] = [];
-  if (rules) { const e = checkRule(rules, "/rules"); if (e) errors.push(e); }
-  reward?.tiers?.forEach((t, i) => { const e = checkRule(t.when, `/reward/tiers/${i}/when`); if (e) errors.push(e); });
+  if (rules) {
+    const e = checkRule(rules, "/rules");
+    if (e) errors.push(e);
+  }
+  reward?.tiers?.forEach((t, i) => {
+    const e = checkRule(t.when, `/reward/tiers/${i}/when`);
+    if (e) errors.push(e);
+  });
   if (errors.length) throw new AppError("validation_failed", errors.map((e) => e.detail).join("; "), { errors });
 }
 
 function checkWindow(startsAt: string | null | undefined, endsAt: string | null | undefined): void {
   if (startsAt && endsAt && Date.parse(endsAt) <= Date.parse(startsAt)) {
-    throw new AppError("validation_failed", "ends_at must be after starts_at", { errors: [{ pointer: "/ends_at", code: "invalid", detail: "ends_at must be after starts_at" }] });
+    throw new AppError("validation_failed", "ends_at must be after starts_at", {
+      errors: [{ pointer: "/ends_at", code: "invalid", detail: "ends_at must be after starts_at" }],
+    });
   }
 }
 
@@ -45,7 +65,8 @@ async function checkReward(d1: D1Database, org: string, reward: RewardSpec, curr
   if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
   const amounts = reward.tiers ? reward.tiers.map((t, i) => [`/reward/tiers/${i}/amount`, t.amount] as const) : [["/reward/amount", reward.amount!] as const];
   for (const [pointer, amount] of amounts) {
-    if (amount < product.minAmount || amount > product.maxAmount) throw bad(pointer, `${amount} is outside the product's range ${product.minAmount}–${product.maxAmount}`);
+    if (amount < product.minAmount || amount > product.maxAmount)
+      throw bad(pointer, `${amount} is outside the product's range ${product.minAmount}–${product.maxAmount}`);
   }
 }
 
@@ -56,23 +77,58 @@ export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign
   await checkReward(env.DB, auth.org, input.reward, pool.currency);
   const now = new Date().toISOString();
   const row: CampaignRow = {
-    id: newId("cmp"), org: auth.org, name: input.name, status: "draft", trigger: JSON.stringify(input.trigger),
-    triggerEvent: "event" in input.trigger ? input.trigger.event : null, rules: input.rules ?? null,
-    reward: JSON.stringify({ ...input.reward, ...(input.referral ? { referral: input.referral } : {}) }), productId: input.reward.product_id, channel: input.reward.channel,
-    poolId: pool.id, currency: pool.currency, budgetAmount: input.budget.amount, pauseAtPct: input.budget.pause_at_pct ?? 100,
-    limits: JSON.stringify(input.limits ?? {}), approvalAtOrAbove: input.approval?.at_or_above ?? null,
-    startsAt: input.starts_at ? new Date(input.starts_at).toISOString() : null, endsAt: input.ends_at ? new Date(input.ends_at).toISOString() : null,
-    ownerEmail: input.owner_email ?? null, pausedReason: null, holdCount: 0, budgetReleased: 0, stateVersion: 0,
-    createdBy: auth.sub, createdAt: now, updatedAt: now,
+    id: newId("cmp"),
+    org: auth.org,
+    name: input.name,
+    status: "draft",
+    trigger: JSON.stringify(input.trigger),
+    triggerEvent: "event" in input.trigger ? input.trigger.event : null,
+    rules: input.rules ?? null,
+    reward: JSON.stringify({ ...input.reward, ...(input.referral ? { referral: input.referral } : {}) }),
+    productId: input.reward.product_id,
+    channel: input.reward.channel,
+    poolId: pool.id,
+    currency: pool.currency,
+    budgetAmount: input.budget.amount,
+    pauseAtPct: input.budget.pause_at_pct ?? 100,
+    limits: JSON.stringify(input.limits ?? {}),
+    approvalAtOrAbove: input.approval?.at_or_above ?? null,
+    startsAt: input.starts_at ? new Date(input.starts_at).toISOString() : null,
+    endsAt: input.ends_at ? new Date(input.ends_at).toISOString() : null,
+    ownerEmail: input.owner_email ?? null,
+    pausedReason: null,
+    holdCount: 0,
+    budgetReleased: 0,
+    stateVersion: 0,
+    createdBy: auth.sub,
+    createdAt: now,
+    updatedAt: now,
   };
   const insert = createDb(env.DB).insert(campaigns).values(row).toSQL();
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "campaign.created", entityType: "campaign", entityId: row.id, after: { status: "draft", name: row.name, budget: row.budgetAmount }, requestId }],
-    [env.DB.prepare(insert.sql).bind(...insert.params)]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "campaign.created",
+        entityType: "campaign",
+        entityId: row.id,
+        after: { status: "draft", name: row.name, budget: row.budgetAmount },
+        requestId,
+      },
+    ],
+    [env.DB.prepare(insert.sql).bind(...insert.params)],
+  );
   return campaignView(env, row);
 }
 
 export async function findCampaign(d1: D1Database, org: string, id: string): Promise<CampaignRow | null> {
-  const [row] = await createDb(d1).select().from(campaigns).where(and(eq(campaigns.org, org), eq(campaigns.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.org, org), eq(campaigns.id, id)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -95,18 +151,32 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   if (input.reward) await checkReward(env.DB, auth.org, input.reward, c.currency);
   const set: Partial<CampaignRow> = { updatedAt: new Date().toISOString(), stateVersion: c.stateVersion + 1, startsAt, endsAt };
   if (input.name !== undefined) set.name = input.name;
-  if (input.trigger) { set.trigger = JSON.stringify(input.trigger); set.triggerEvent = "event" in input.trigger ? input.trigger.event : null; }
+  if (input.trigger) {
+    set.trigger = JSON.stringify(input.trigger);
+    set.triggerEvent = "event" in input.trigger ? input.trigger.event : null;
+  }
   if (input.rules !== undefined) set.rules = input.rules;
-  if (input.reward) { set.reward = JSON.stringify(input.reward); set.productId = input.reward.product_id; set.channel = input.reward.channel; }
+  if (input.reward) {
+    set.reward = JSON.stringify(input.reward);
+    set.productId = input.reward.product_id;
+    set.channel = input.reward.channel;
+  }
   if (input.budget) set.pauseAtPct = input.budget.pause_at_pct;
   if (input.limits !== undefined) set.limits = JSON.stringify(input.limits ?? {});
   if (input.approval !== undefined) set.approvalAtOrAbove = input.approval?.at_or_above ?? null;
   if (input.owner_email !== undefined) set.ownerEmail = input.owner_email;
-  const update = createDb(env.DB).update(campaigns).set(set)
-    .where(and(eq(campaigns.id, c.id), eq(campaigns.org, c.org), eq(campaigns.stateVersion, c.stateVersion))).toSQL();
+  const update = createDb(env.DB)
+    .update(campaigns)
+    .set(set)
+    .where(and(eq(campaigns.id, c.id), eq(campaigns.org, c.org), eq(campaigns.stateVersion, c.stateVersion)))
+    .toSQL();
   try {
-    await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "campaign.updated", entityType: "campaign", entityId: c.id, after: { fields: Object.keys(input) }, requestId }],
-      [env.DB.prepare(update.sql).bind(...update.params), requireChanged(env.DB)]);
+    await appendAudit(
+      env.DB,
+      auth.org,
+      [{ actor: auth.sub, action: "campaign.updated", entityType: "campaign", entityId: c.id, after: { fields: Object.keys(input) }, requestId }],
+      [env.DB.prepare(update.sql).bind(...update.params), requireChanged(env.DB)],
+    );
   } catch (err) {
     if (isGuardFailure(err)) throw new AppError("conflict", `Campaign ${id} changed while this request ran; read it again`);
     throw err;
@@ -120,8 +190,12 @@ export async function getCampaign(env: Env, org: string, id: string) {
 
 export async function listCampaigns(env: Env, org: string, limit: number, cursor?: string) {
   const before = cursor ? decodeCursor(cursor, "cmp") : undefined;
-  const rows = await createDb(env.DB).select().from(campaigns)
-    .where(and(eq(campaigns.org, org), before ? lt(campaigns.id, before) : undefined)).orderBy(desc(campaigns.id)).limit(limit + 1);
+  const rows = await createDb(env.DB)
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.org, org), before ? lt(campaigns.id, before) : undefined))
+    .orderBy(desc(campaigns.id))
+    .limit(limit + 1);
   const page = rows.slice(0, limit);
   return { data: await Promise.all(page.map((r) => campaignView(env, r))), next_cursor: rows.length > limit ? encodeCursor("cmp", page.at(-1)!.id) : null };
 }
@@ -133,13 +207,25 @@ export async function campaignView(env: Env, c: CampaignRow) {
   const reserved = holds.reduce((s, h) => s + (h.state === "pending" ? h.remaining : 0), 0);
   const reward = rewardOf(c);
   return {
-    id: c.id, status: c.status as CampaignStatus, name: c.name, trigger: JSON.parse(c.trigger), rules: c.rules,
+    id: c.id,
+    status: c.status as CampaignStatus,
+    name: c.name,
+    trigger: JSON.parse(c.trigger),
+    rules: c.rules,
     reward: { product_id: reward.product_id, channel: reward.channel, ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }) },
-    pool_id: c.poolId, currency: c.currency,
+    pool_id: c.poolId,
+    currency: c.currency,
     budget: { amount: c.budgetAmount, pause_at_pct: c.pauseAtPct, committed, reserved, remaining: Math.max(0, c.budgetAmount - committed) },
-    limits: limitsOf(c), approval: c.approvalAtOrAbove === null ? null : { at_or_above: c.approvalAtOrAbove },
-    starts_at: c.startsAt, ends_at: c.endsAt, owner_email: c.ownerEmail, paused_reason: c.pausedReason,
-    counts: await campaignCounts(env.DB, c.id), spend_by_day: await spendByDay(env.DB, c.id),
-    created_by: c.createdBy, created_at: c.createdAt, updated_at: c.updatedAt,
+    limits: limitsOf(c),
+    approval: c.approvalAtOrAbove === null ? null : { at_or_above: c.approvalAtOrAbove },
+    starts_at: c.startsAt,
+    ends_at: c.endsAt,
+    owner_email: c.ownerEmail,
+    paused_reason: c.pausedReason,
+    counts: await campaignCounts(env.DB, c.id),
+    spend_by_day: await spendByDay(env.DB, c.id),
+    created_by: c.createdBy,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
   };
 }

@@ -17,8 +17,11 @@ import { campaignRef, campaignView, requireCampaign } from "./campaigns.service"
 
 /** Makes room for hold number `n` before reserving it, guarded by the version read (a racing action answers 409). */
 async function claimHoldSlot(d1: D1Database, c: CampaignRow, n: number, statuses: string[]): Promise<CampaignRow> {
-  const update = createDb(d1).update(campaigns).set({ holdCount: n + 1, stateVersion: c.stateVersion + 1 })
-    .where(and(eq(campaigns.id, c.id), eq(campaigns.stateVersion, c.stateVersion), inArray(campaigns.status, statuses as CampaignRow["status"][]))).toSQL();
+  const update = createDb(d1)
+    .update(campaigns)
+    .set({ holdCount: n + 1, stateVersion: c.stateVersion + 1 })
+    .where(and(eq(campaigns.id, c.id), eq(campaigns.stateVersion, c.stateVersion), inArray(campaigns.status, statuses as CampaignRow["status"][])))
+    .toSQL();
   try {
     await d1.batch([d1.prepare(update.sql).bind(...update.params), requireChanged(d1)]);
   } catch (err) {
@@ -30,30 +33,64 @@ async function claimHoldSlot(d1: D1Database, c: CampaignRow, n: number, statuses
 
 export async function activateCampaign(env: Env, auth: Auth, id: string, requestId?: string) {
   let c = await requireCampaign(env.DB, auth.org, id);
-  if (c.status !== "draft") throw new AppError("invalid_state_transition", `Campaign ${id} is ${c.status}; only a draft can be activated (a paused one resumes)`, { campaign_status: c.status });
+  if (c.status !== "draft")
+    throw new AppError("invalid_state_transition", `Campaign ${id} is ${c.status}; only a draft can be activated (a paused one resumes)`, {
+      campaign_status: c.status,
+    });
   if (c.holdCount === 0) c = await claimHoldSlot(env.DB, c, 0, ["draft"]);
   const hold = await reserveCampaignHold(env, campaignRef(c), 0, c.budgetAmount, auth.sub);
-  await transitionCampaign(env.DB, { campaign: c, to: "active", action: "campaign.activated", actor: auth.sub, requestId, details: { hold_id: hold.hold_id, reserved: hold.amount } });
+  await transitionCampaign(env.DB, {
+    campaign: c,
+    to: "active",
+    action: "campaign.activated",
+    actor: auth.sub,
+    requestId,
+    details: { hold_id: hold.hold_id, reserved: hold.amount },
+  });
   return campaignView(env, await requireCampaign(env.DB, auth.org, id));
 }
 
 export async function topUpCampaign(env: Env, auth: Auth, id: string, amount: number, requestId?: string) {
   const c = await requireCampaign(env.DB, auth.org, id);
   if (c.status !== "active" && c.status !== "paused") {
-    throw new AppError("invalid_state_transition", `Campaign ${id} is ${c.status}; only an active or paused campaign can be topped up`, { campaign_status: c.status });
+    throw new AppError("invalid_state_transition", `Campaign ${id} is ${c.status}; only an active or paused campaign can be topped up`, {
+      campaign_status: c.status,
+    });
   }
   if (c.budgetAmount + amount > Number.MAX_SAFE_INTEGER) throw new AppError("amount_too_large", "The budget would pass 2^53−1 minor units");
   const n = c.holdCount;
   const slotted = await claimHoldSlot(env.DB, c, n, ["active", "paused"]);
   const hold = await reserveCampaignHold(env, campaignRef(slotted), n, amount, auth.sub);
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "campaign.topped_up", entityType: "campaign", entityId: id, before: { budget: c.budgetAmount }, after: { budget: c.budgetAmount + amount, hold_id: hold.hold_id }, requestId }],
-    [env.DB.prepare("UPDATE campaigns SET budget_amount = budget_amount + ?2, updated_at = ?3 WHERE id = ?1").bind(id, amount, new Date().toISOString())]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "campaign.topped_up",
+        entityType: "campaign",
+        entityId: id,
+        before: { budget: c.budgetAmount },
+        after: { budget: c.budgetAmount + amount, hold_id: hold.hold_id },
+        requestId,
+      },
+    ],
+    [env.DB.prepare("UPDATE campaigns SET budget_amount = budget_amount + ?2, updated_at = ?3 WHERE id = ?1").bind(id, amount, new Date().toISOString())],
+  );
   return campaignView(env, await requireCampaign(env.DB, auth.org, id));
 }
 
 export async function pauseCampaign(env: Env, auth: Auth, id: string, requestId?: string) {
   const c = await requireCampaign(env.DB, auth.org, id);
-  await transitionCampaign(env.DB, { campaign: c, to: "paused", action: "campaign.paused", actor: auth.sub, requestId, patch: { pausedReason: "manual" }, details: { reason: "manual" } });
+  await transitionCampaign(env.DB, {
+    campaign: c,
+    to: "paused",
+    action: "campaign.paused",
+    actor: auth.sub,
+    requestId,
+    patch: { pausedReason: "manual" },
+    details: { reason: "manual" },
+  });
   return campaignView(env, await requireCampaign(env.DB, auth.org, id));
 }
 
@@ -65,9 +102,14 @@ export async function resumeCampaign(env: Env, auth: Auth, id: string, requestId
   if (c.status === "paused") {
     const committed = (await campaignHolds(env, campaignRef(c))).reduce((s, h) => s + h.committed, 0);
     if (committed >= pauseThreshold(c)) {
-      throw new AppError("invalid_state_transition", `Campaign ${id} has committed ${committed} of its ${c.budgetAmount} budget (pause at ${c.pauseAtPct}%); top it up or raise pause_at_pct first`, {
-        campaign_status: c.status, paused_reason: c.pausedReason,
-      });
+      throw new AppError(
+        "invalid_state_transition",
+        `Campaign ${id} has committed ${committed} of its ${c.budgetAmount} budget (pause at ${c.pauseAtPct}%); top it up or raise pause_at_pct first`,
+        {
+          campaign_status: c.status,
+          paused_reason: c.pausedReason,
+        },
+      );
     }
   }
   await transitionCampaign(env.DB, { campaign: c, to: "active", action: "campaign.resumed", actor: auth.sub, requestId, patch: { pausedReason: null } });
@@ -84,8 +126,12 @@ export async function endCampaign(env: Env, auth: Auth, id: string, requestId?: 
     throw new AppError("invalid_state_transition", `Campaign ${id} has ended and its budget was released`, { campaign_status: c.status });
   }
   const released = await releaseCampaignBudget(env, campaignRef(c), auth.sub);
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "campaign.budget_released", entityType: "campaign", entityId: id, after: { released }, requestId }],
-    [env.DB.prepare("UPDATE campaigns SET budget_released = 1 WHERE id = ? AND budget_released = 0").bind(id)]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [{ actor: auth.sub, action: "campaign.budget_released", entityType: "campaign", entityId: id, after: { released }, requestId }],
+    [env.DB.prepare("UPDATE campaigns SET budget_released = 1 WHERE id = ? AND budget_released = 0").bind(id)],
+  );
   return campaignView(env, await requireCampaign(env.DB, auth.org, id));
 }
 
@@ -97,14 +143,28 @@ export async function autoPause(env: Env, campaignId: string, org: string, reaso
   const c = await requireCampaign(env.DB, org, campaignId);
   if (c.status !== "active") return;
   try {
-    await transitionCampaign(env.DB, { campaign: c, to: "paused", action: "campaign.auto_paused", actor: "system:campaigns", patch: { pausedReason: reason }, details: { reason } });
+    await transitionCampaign(env.DB, {
+      campaign: c,
+      to: "paused",
+      action: "campaign.auto_paused",
+      actor: "system:campaigns",
+      patch: { pausedReason: reason },
+      details: { reason },
+    });
   } catch (err) {
     if (err instanceof AppError && (err.code === "invalid_state_transition" || err.code === "conflict")) return;
     throw err;
   }
   if (!c.ownerEmail) return;
   const text = `Campaign "${c.name}" (${c.id}) was paused: ${reason === "budget_exhausted" ? "its budget ran out" : `it has committed ${c.pauseAtPct}% of its budget`}. Top it up (POST /v1/campaigns/${c.id}/budget) or raise pause_at_pct, then resume it.`;
-  await sendEmail(env, { org, to: c.ownerEmail, subject: `Campaign paused: ${c.name}`, text, html: `<p>${escapeHtml(text)}</p>`, idempotencyKey: `campaign-paused:${c.id}:${c.stateVersion + 1}` });
+  await sendEmail(env, {
+    org,
+    to: c.ownerEmail,
+    subject: `Campaign paused: ${c.name}`,
+    text,
+    html: `<p>${escapeHtml(text)}</p>`,
+    idempotencyKey: `campaign-paused:${c.id}:${c.stateVersion + 1}`,
+  });
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

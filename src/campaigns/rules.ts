@@ -29,7 +29,8 @@ export function checkRule(rule: string, pointer: string): FieldError | null {
   const err = result.error as { summary?: string; message: string; range?: { start: number; end: number } };
   const range = err.range ?? { start: 0, end: rule.length };
   return {
-    pointer, code: "rule_invalid",
+    pointer,
+    code: "rule_invalid",
     detail: `${err.summary ?? err.message} at position ${range.start}${range.end > range.start ? `-${range.end}` : ""}`,
     ...({ position: range.start, end: range.end } as object),
   };

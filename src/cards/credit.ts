@@ -45,9 +45,13 @@ export async function creditCard(env: Env, auth: Auth, cardId: string, input: Cr
 
   // A retry reaches the hold its first attempt made (its expiry differs, so the replay is refused as reused).
   await commitOneOff(env, pool.id, {
-    holdId: creditHoldId(creditId), reserveOpId: opIds.creditReserve(creditId), closeOpId: opIds.creditRelease(creditId),
-    item: { id: creditItemId(creditId), amount: input.amount, recipientKey: cardId }, expiresAt: Date.now() + CREDIT_HOLD_MS,
-    actor: auth.sub, reference: `bonus for card ${cardId}`,
+    holdId: creditHoldId(creditId),
+    reserveOpId: opIds.creditReserve(creditId),
+    closeOpId: opIds.creditRelease(creditId),
+    item: { id: creditItemId(creditId), amount: input.amount, recipientKey: cardId },
+    expiresAt: Date.now() + CREDIT_HOLD_MS,
+    actor: auth.sub,
+    reference: `bonus for card ${cardId}`,
   });
 
   const r = await stub.credit(seed, {

@@ -41,7 +41,10 @@ async function deriveKeys(secret: string): Promise<CodeKeys> {
   if (raw.length !== 32) throw new AppError("internal_error", "CODE_ENCRYPTION_KEY must be 32 bytes, base64");
   const master = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]);
   const hkdf = (info: string) => ({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: encoder.encode(info) });
-  const aes = await crypto.subtle.deriveKey(hkdf(`rewardrail/code-aes/v${CODE_KEY_VERSION}`), master, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const aes = await crypto.subtle.deriveKey(hkdf(`rewardrail/code-aes/v${CODE_KEY_VERSION}`), master, { name: "AES-GCM", length: 256 }, false, [
+    "encrypt",
+    "decrypt",
+  ]);
   const hmac = await crypto.subtle.deriveKey(hkdf("rewardrail/code-hmac"), master, { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign"]);
   return { aes, hmac };
 }

@@ -29,7 +29,8 @@ interface Checked {
 
 function check(product: ProductRow, raw: RawCode, errors: FieldError[]): Checked | null {
   const code = typeof raw.code === "string" ? raw.code.trim() : "";
-  const amount = typeof raw.amount === "number" ? raw.amount : typeof raw.amount === "string" && /^\d{1,16}$/.test(raw.amount.trim()) ? Number(raw.amount.trim()) : NaN;
+  const amount =
+    typeof raw.amount === "number" ? raw.amount : typeof raw.amount === "string" && /^\d{1,16}$/.test(raw.amount.trim()) ? Number(raw.amount.trim()) : NaN;
   let ok = true;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: a code with control characters is refused
   if (code.length === 0 || code.length > 256 || /[\u0000-\u001f\u007f]/.test(code)) {
@@ -40,7 +41,11 @@ function check(product: ProductRow, raw: RawCode, errors: FieldError[]): Checked
     errors.push({ pointer: `${raw.at}/amount`, code: "amount_invalid", detail: "A whole number of minor units" });
     ok = false;
   } else if (!Number.isSafeInteger(amount) || amount < product.minAmount || amount > product.maxAmount) {
-    errors.push({ pointer: `${raw.at}/amount`, code: "amount_out_of_range", detail: `An integer in minor units from ${product.minAmount} to ${product.maxAmount}` });
+    errors.push({
+      pointer: `${raw.at}/amount`,
+      code: "amount_out_of_range",
+      detail: `An integer in minor units from ${product.minAmount} to ${product.maxAmount}`,
+    });
     ok = false;
   }
   return ok ? { code, amount, at: raw.at } : null;
@@ -54,7 +59,8 @@ async function findDuplicates(env: Env, org: string, batch: Checked[], errors: F
     .all<{ code_hmac: string }>();
   const seen = new Set(results.map((r) => r.code_hmac));
   hmacs.forEach((h, i) => {
-    if (seen.has(h)) errors.push({ pointer: `${batch[i]!.at}/code`, code: "duplicate", detail: "This code is already in the inventory or earlier in the upload" });
+    if (seen.has(h))
+      errors.push({ pointer: `${batch[i]!.at}/code`, code: "duplicate", detail: "This code is already in the inventory or earlier in the upload" });
     seen.add(h);
   });
   return hmacs;
@@ -82,7 +88,9 @@ export async function uploadCodes(env: Env, auth: Auth, productId: string, sourc
   if (product.kind !== "inventory") throw new AppError("unprocessable", "Only inventory products hold codes; stored-value cards are issued by Rewardrail");
   const uploadId = newId("upl");
   const staleBefore = new Date(Date.now() - STALE_PENDING_MS).toISOString();
-  await env.DB.prepare("DELETE FROM inventory_codes WHERE org = ? AND product_id = ? AND status = 'pending' AND created_at < ?").bind(auth.org, product.id, staleBefore).run();
+  await env.DB.prepare("DELETE FROM inventory_codes WHERE org = ? AND product_id = ? AND status = 'pending' AND created_at < ?")
+    .bind(auth.org, product.id, staleBefore)
+    .run();
   const errors: FieldError[] = [];
   const byAmount = new Map<number, number>();
   try {
@@ -106,7 +114,16 @@ export async function uploadCodes(env: Env, auth: Auth, productId: string, sourc
   await appendAudit(
     env.DB,
     auth.org,
-    [{ actor: auth.sub, action: "inventory.codes_added", entityType: "product", entityId: product.id, after: { upload_id: uploadId, added, by_amount: counts }, requestId }],
+    [
+      {
+        actor: auth.sub,
+        action: "inventory.codes_added",
+        entityType: "product",
+        entityId: product.id,
+        after: { upload_id: uploadId, added, by_amount: counts },
+        requestId,
+      },
+    ],
     [env.DB.prepare("UPDATE inventory_codes SET status = 'available' WHERE upload_id = ? AND status = 'pending'").bind(uploadId)],
   );
   return { product_id: product.id, upload_id: uploadId, added, by_amount: counts };
@@ -123,7 +140,9 @@ function refusal(errors: FieldError[]): AppError {
 export async function inventoryCounts(d1: D1Database, org: string, productId: string) {
   const product = await requireProduct(d1, org, productId);
   const { results } = await d1
-    .prepare("SELECT amount, status, count(*) AS n FROM inventory_codes WHERE product_id = ? AND status IN ('available', 'assigned') GROUP BY amount, status ORDER BY amount")
+    .prepare(
+      "SELECT amount, status, count(*) AS n FROM inventory_codes WHERE product_id = ? AND status IN ('available', 'assigned') GROUP BY amount, status ORDER BY amount",
+    )
     .bind(product.id)
     .all<{ amount: number; status: "available" | "assigned"; n: number }>();
   const byAmount = new Map<number, { amount: number; available: number; assigned: number }>();

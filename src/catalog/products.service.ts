@@ -43,7 +43,11 @@ export function productView(r: ProductRow): ProductView {
 }
 
 export async function findProduct(d1: D1Database, org: string, id: string): Promise<ProductRow | null> {
-  const [row] = await createDb(d1).select().from(products).where(and(eq(products.org, org), eq(products.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(products)
+    .where(and(eq(products.org, org), eq(products.id, id)))
+    .limit(1);
   return row ?? null;
 }
 

@@ -64,7 +64,10 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
   if (emails.length === 0) return [];
   if (emails.length > MAX_BATCH) throw new Error(`sendEmailBatch takes at most ${MAX_BATCH} emails`);
   if (usesOutbox(env, "email")) {
-    const ids = await writeOutbox(env, emails.map((e) => ({ ...e, channel: "email" as const })));
+    const ids = await writeOutbox(
+      env,
+      emails.map((e) => ({ ...e, channel: "email" as const })),
+    );
     return ids.map((id) => ({ ok: true, providerMessageId: `outbox:${id}` }));
   }
   if (!env.RESEND_API_KEY) return emails.map(notConfigured);
@@ -74,7 +77,10 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
     const call: Promise<Answer> =
       emails.length === 1
         ? resend.emails.send(payload(env, emails[0]!), { idempotencyKey })
-        : resend.batch.send(emails.map((e) => payload(env, e)), { idempotencyKey, batchValidation: "permissive" });
+        : resend.batch.send(
+            emails.map((e) => payload(env, e)),
+            { idempotencyKey, batchValidation: "permissive" },
+          );
     const res = await withTimeout(call, Number(env.EMAIL_TIMEOUT_MS ?? EMAIL_TIMEOUT_MS));
     if (res.error) {
       const f = failure(res.error.statusCode ?? null, `${res.error.name}: ${res.error.message}`, res.headers?.["retry-after"]);
@@ -83,7 +89,11 @@ export async function sendEmailBatch(env: Env, emails: OutgoingEmail[], idempote
     }
     const data = res.data as { id: string } | { data: { id: string }[]; errors?: { index: number; message: string }[] };
     if (!("data" in data)) return [{ ok: true, providerMessageId: data.id }];
-    return batchResults(emails.length, data.data.map((d) => d.id), data.errors ?? []);
+    return batchResults(
+      emails.length,
+      data.data.map((d) => d.id),
+      data.errors ?? [],
+    );
   } catch (err) {
     const f = failure(null, `Email provider unreachable: ${(err as Error).message}`);
     return emails.map(() => f);

@@ -37,8 +37,16 @@ export function outboxEnabled(env: Env): boolean {
 export async function writeOutbox(env: Env, messages: OutboxMessage[]): Promise<string[]> {
   const now = new Date().toISOString();
   const rows = messages.map((m) => ({
-    id: newId("msg"), org: m.org, channel: m.channel, to: m.to, subject: m.subject ?? null, text: m.text,
-    html: m.html ?? null, links: JSON.stringify(m.links ?? []), idempotency_key: m.idempotencyKey, created_at: now,
+    id: newId("msg"),
+    org: m.org,
+    channel: m.channel,
+    to: m.to,
+    subject: m.subject ?? null,
+    text: m.text,
+    html: m.html ?? null,
+    links: JSON.stringify(m.links ?? []),
+    idempotency_key: m.idempotencyKey,
+    created_at: now,
   }));
   if (rows.length === 0) return [];
   await env.DB.prepare(
@@ -48,9 +56,7 @@ export async function writeOutbox(env: Env, messages: OutboxMessage[]): Promise<
   )
     .bind(JSON.stringify(rows))
     .run();
-  const { results } = await env.DB.prepare(
-    "SELECT id, idempotency_key FROM dev_outbox WHERE idempotency_key IN (SELECT value FROM json_each(?))",
-  )
+  const { results } = await env.DB.prepare("SELECT id, idempotency_key FROM dev_outbox WHERE idempotency_key IN (SELECT value FROM json_each(?))")
     .bind(JSON.stringify(rows.map((r) => r.idempotency_key)))
     .all<{ id: string; idempotency_key: string }>();
   const byKey = new Map(results.map((r) => [r.idempotency_key, r.id]));

@@ -7,7 +7,13 @@ import { SMS_TIMEOUT_MS } from "../delivery/retry-policy";
 import { failure, type SendResult } from "./errors";
 import { usesOutbox, writeOutbox } from "./outbox";
 
-export interface OutgoingSms { org: string; to: string; text: string; idempotencyKey: string; links?: string[] }
+export interface OutgoingSms {
+  org: string;
+  to: string;
+  text: string;
+  idempotencyKey: string;
+  links?: string[];
+}
 
 export async function sendSms(env: Env, sms: OutgoingSms): Promise<SendResult> {
   if (usesOutbox(env, "sms")) {

@@ -27,7 +27,13 @@ if (!vars.JWT_SECRET) {
 }
 let unsigned;
 try {
-  unsigned = new SignJWT({ org: values.org, roles: values.roles.split(",").map((r) => r.trim()).filter(Boolean) })
+  unsigned = new SignJWT({
+    org: values.org,
+    roles: values.roles
+      .split(",")
+      .map((r) => r.trim())
+      .filter(Boolean),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(values.sub)
     .setIssuer(vars.JWT_ISSUER)

@@ -6,8 +6,7 @@ import { isSupportedCountry, Metadata, parsePhoneNumberFromString, type CountryC
 
 export const MAX_EMAIL_LENGTH = 254;
 // The WHATWG (HTML) email grammar, plus a dotted domain: what real mail systems accept, ASCII only.
-const EMAIL_RE =
-  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL_RE = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** True when `email` (already trimmed) is a deliverable-looking address of at most 254 characters. */
 export function isValidEmail(email: string): boolean {

@@ -122,7 +122,10 @@ export async function* readCsv(body: ReadableStream<Uint8Array> | null, opts: Cs
         return;
       }
       if (++brokenRows > MAX_BROKEN_QUOTE_ROWS) {
-        throw new AppError("invalid_csv", `More than ${MAX_BROKEN_QUOTE_ROWS} rows have a quoted cell with a stray or missing closing quote; fix the file's quoting`);
+        throw new AppError(
+          "invalid_csv",
+          `More than ${MAX_BROKEN_QUOTE_ROWS} rows have a quoted cell with a stray or missing closing quote; fix the file's quoting`,
+        );
       }
       keep(parse(text.slice(0, cut), true));
       text = text.slice(cut + newline.length);

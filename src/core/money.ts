@@ -29,7 +29,9 @@ export function formatMoney(amount: number, currency: string): string {
 export function formatMoneyCode(amount: number, currency: string): string {
   const { digits } = formatter(currency); // the currency's minor unit: JPY 0, USD 2, KWD 3
   const unit = 10 ** digits;
-  const major = Math.floor(Math.abs(amount) / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const major = Math.floor(Math.abs(amount) / unit)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   const minor = digits ? `.${String(Math.abs(amount) % unit).padStart(digits, "0")}` : "";
   return `${amount < 0 ? "-" : ""}${currency} ${major}${minor}`;
 }

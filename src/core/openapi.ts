@@ -52,7 +52,8 @@ type ProblemResponse = {
 export const RateLimitHeaders: ProblemResponse["headers"] = {
   "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 0 } },
   "RateLimit-Policy": {
-    description: 'The quota that was exceeded (draft-ietf-httpapi-ratelimit-headers): `"caller";q=6000;w=60` per org and sub on /v1, `"client";q=100;w=60` per IP on link pages and failed authentication',
+    description:
+      'The quota that was exceeded (draft-ietf-httpapi-ratelimit-headers): `"caller";q=6000;w=60` per org and sub on /v1, `"client";q=100;w=60` per IP on link pages and failed authentication',
     schema: { type: "string", maxLength: 200 },
   },
   RateLimit: { description: 'What is left of the quota and when it returns, e.g. `"client";r=0;t=60`', schema: { type: "string", maxLength: 200 } },
@@ -100,14 +101,22 @@ export function page<T extends z.ZodType>(item: T) {
 }
 
 export const IdParam = (prefix: string) =>
-  z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: `${prefix}_01J...` }) });
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_01J...` }),
+  });
 
 /**
  * A `text/csv` request body for the docs. Routes read CSV as a stream themselves, so the schema
  * validates nothing and is typed `never` to keep `c.req.valid("json")` typed as the JSON body.
  */
 export function csvBody(example: string) {
-  return z.custom<never>(() => true).openapi({ type: "string", maxLength: UPLOAD_BODY_LIMIT, description: `CSV, streamed; at most ${UPLOAD_BODY_LIMIT} bytes per request`, example });
+  return z
+    .custom<never>(() => true)
+    .openapi({ type: "string", maxLength: UPLOAD_BODY_LIMIT, description: `CSV, streamed; at most ${UPLOAD_BODY_LIMIT} bytes per request`, example });
 }
 
 /** A time bound in a query (`from`, `to`): an ISO 8601 time with offset, or a date (midnight UTC), read as an ISO instant. */
@@ -118,7 +127,12 @@ export const TimeQuery = z
 
 /** A one-line name or label that people read: trimmed, 1..max chars, none of the characters `hasUnsafeText` refuses. */
 export const PlainText = (max: number) =>
-  z.string().trim().min(1).max(max).refine((v) => !hasUnsafeText(v), "no control, format (bidi, zero-width) or line-separator characters");
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((v) => !hasUnsafeText(v), "no control, format (bidi, zero-width) or line-separator characters");
 
 const isRoute = (v: unknown): v is RouteConfig => typeof v === "object" && v !== null && "method" in v && "path" in v && "responses" in v;
 
@@ -149,12 +163,14 @@ function sharedProblems(route: RouteConfig): Record<number, ProblemResponse> {
 export function named<T extends Record<string, unknown>>(routes: T): T {
   const out: Record<string, unknown> = {};
   for (const [name, route] of Object.entries(routes)) {
-    out[name] = !isRoute(route) ? route : {
-      ...route,
-      operationId: route.operationId ?? name,
-      security: route.security ?? [],
-      responses: { ...sharedProblems(route), ...route.responses },
-    };
+    out[name] = !isRoute(route)
+      ? route
+      : {
+          ...route,
+          operationId: route.operationId ?? name,
+          security: route.security ?? [],
+          responses: { ...sharedProblems(route), ...route.responses },
+        };
   }
   return out as T;
 }

@@ -29,9 +29,13 @@ export function decodeCursor(cursor: string, kind: CursorKind): string {
   const key = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : "";
   const ok = TEXT_KINDS.has(kind)
     ? key.length > 0 && key.length <= 200
-    : SEQ_KINDS.has(kind) ? SEQ_KEY.test(key) : ID_KEY.test(key) && key.startsWith(`${kind}_`);
+    : SEQ_KINDS.has(kind)
+      ? SEQ_KEY.test(key)
+      : ID_KEY.test(key) && key.startsWith(`${kind}_`);
   if (!ok) {
-    throw new AppError("validation_failed", "The cursor is not valid", { errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }] });
+    throw new AppError("validation_failed", "The cursor is not valid", {
+      errors: [{ parameter: "cursor", code: "invalid", detail: "Use next_cursor from the previous page of this list" }],
+    });
   }
   return key;
 }

@@ -14,7 +14,8 @@ const toPointer = (path: string[]) => path.map((p) => `/${p.replaceAll("~", "~0"
 export function fieldErrors(target: string, error: z.ZodError): FieldError[] {
   return error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
-    const fields = issue.code === "unrecognized_keys" ? issue.keys.map((k) => ({ path: [...path, k], detail: `Unknown field: ${k}` })) : [{ path, detail: issue.message }];
+    const fields =
+      issue.code === "unrecognized_keys" ? issue.keys.map((k) => ({ path: [...path, k], detail: `Unknown field: ${k}` })) : [{ path, detail: issue.message }];
     return fields.map(({ path, detail }): FieldError => {
       if (target === "json" || target === "form") return { pointer: toPointer(path), code: issue.code, detail };
       if (target === "header") return { header: path[0] ?? "", code: issue.code, detail };
@@ -53,7 +54,9 @@ export async function expectNoBody(c: Context<AppEnv>): Promise<void> {
     throw new AppError("invalid_json", "This route takes no body (or {})");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new AppError("validation_failed", "This route takes no body (or {})", { errors: [{ pointer: "", code: "invalid_type", detail: "Send nothing, or {}" }] });
+    throw new AppError("validation_failed", "This route takes no body (or {})", {
+      errors: [{ pointer: "", code: "invalid_type", detail: "Send nothing, or {}" }],
+    });
   }
   const keys = Object.keys(value);
   if (keys.length > 0) {

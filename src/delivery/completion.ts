@@ -25,7 +25,10 @@ export async function completeBatchIfDone(env: Env, org: string, batchId: string
   const released = await endBatchHold(env, batch, "system:delivery");
   try {
     await transitionBatch(env.DB, {
-      batch, to: failed!.n > 0 ? "completed_with_errors" : "completed", action: "batch.completed", actor: "system:delivery",
+      batch,
+      to: failed!.n > 0 ? "completed_with_errors" : "completed",
+      action: "batch.completed",
+      actor: "system:delivery",
       details: { failed: failed!.n, hold_rest_released: released },
     });
   } catch (err) {

@@ -47,13 +47,25 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
   const row = await env.DB.prepare(
     `SELECT b.id, b.name, b.campaign, b.pool_id, b.product_id, b.currency, p.kind, p.name AS product_name, p.expires_after_days
      FROM batches b JOIN products p ON p.id = b.product_id WHERE b.id = ? AND b.org = ? AND b.status = 'delivering'`,
-  ).bind(batchId, org).first<Record<string, string | number | null>>();
+  )
+    .bind(batchId, org)
+    .first<Record<string, string | number | null>>();
   if (!row) return null;
   const settings = await getSettings(env.DB, org);
   return {
-    org, batchId, campaignId: null, holdId: batchHoldId(batchId), batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id), currency: String(row.currency),
-    productKind: row.kind as DeliveryContext["productKind"], productName: String(row.product_name), expiresAfterDays: row.expires_after_days as number | null,
-    campaign: String(row.campaign), template: settings.reward_template,
+    org,
+    batchId,
+    campaignId: null,
+    holdId: batchHoldId(batchId),
+    batchName: String(row.name),
+    poolId: String(row.pool_id),
+    productId: String(row.product_id),
+    currency: String(row.currency),
+    productKind: row.kind as DeliveryContext["productKind"],
+    productName: String(row.product_name),
+    expiresAfterDays: row.expires_after_days as number | null,
+    campaign: String(row.campaign),
+    template: settings.reward_template,
   };
 }
 
@@ -62,13 +74,25 @@ export async function loadCampaignContext(env: Env, org: string, campaignId: str
   const row = await env.DB.prepare(
     `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name, p.expires_after_days
      FROM campaigns c JOIN products p ON p.id = c.product_id WHERE c.id = ? AND c.org = ?`,
-  ).bind(campaignId, org).first<Record<string, string | number | null>>();
+  )
+    .bind(campaignId, org)
+    .first<Record<string, string | number | null>>();
   if (!row) return null;
   const settings = await getSettings(env.DB, org);
   return {
-    org, batchId: null, campaignId, holdId: `hold_${campaignId}`, batchName: String(row.name), poolId: String(row.pool_id), productId: String(row.product_id),
-    currency: String(row.currency), productKind: row.kind as DeliveryContext["productKind"], productName: String(row.product_name),
-    expiresAfterDays: row.expires_after_days as number | null, campaign: String(row.name), template: settings.reward_template,
+    org,
+    batchId: null,
+    campaignId,
+    holdId: `hold_${campaignId}`,
+    batchName: String(row.name),
+    poolId: String(row.pool_id),
+    productId: String(row.product_id),
+    currency: String(row.currency),
+    productKind: row.kind as DeliveryContext["productKind"],
+    productName: String(row.product_name),
+    expiresAfterDays: row.expires_after_days as number | null,
+    campaign: String(row.name),
+    template: settings.reward_template,
   };
 }
 
@@ -77,14 +101,19 @@ export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Cl
   const { results } = await env.DB.prepare(
     `SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))
      UNION ALL SELECT id, name, email, phone, external_id, customer_key, NULL FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))`,
-  ).bind(JSON.stringify(rows.map((r) => r.recipient_id))).all<Record<string, string | null>>();
+  )
+    .bind(JSON.stringify(rows.map((r) => r.recipient_id)))
+    .all<Record<string, string | null>>();
   const byId = new Map(results.map((r) => [r.id!, r]));
   return rows.map((row) => {
     const r = byId.get(row.recipient_id);
     return {
       ...row,
       recipient: {
-        name: r?.name ?? null, email: r?.email ?? null, phone: r?.phone ?? null, externalId: r?.external_id ?? null,
+        name: r?.name ?? null,
+        email: r?.email ?? null,
+        phone: r?.phone ?? null,
+        externalId: r?.external_id ?? null,
         fields: r?.fields ? (JSON.parse(r.fields) as Record<string, string>) : null,
       },
       recipientKey: r?.recipient_key ?? null,

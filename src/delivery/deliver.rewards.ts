@@ -10,9 +10,15 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
   if (ctx.productKind === "inventory") {
     // A delivery that got a code in a crashed attempt finds it here rather than taking another.
     const { results } = await env.DB.prepare("SELECT id, delivery_id FROM inventory_codes WHERE delivery_id IN (SELECT value FROM json_each(?))")
-      .bind(JSON.stringify(needs.map((n) => n.id))).all<{ id: string; delivery_id: string }>();
+      .bind(JSON.stringify(needs.map((n) => n.id)))
+      .all<{ id: string; delivery_id: string }>();
     got = new Map(results.map((r) => [r.delivery_id, { deliveryId: r.delivery_id, codeId: r.id, masked: "" }]));
-    const fresh = await assignCodes(env, ctx.org, ctx.productId, needs.filter((n) => !got.has(n.id)));
+    const fresh = await assignCodes(
+      env,
+      ctx.org,
+      ctx.productId,
+      needs.filter((n) => !got.has(n.id)),
+    );
     for (const [k, v] of fresh) got.set(k, v);
   } else {
     got = await issueCards(env, { id: ctx.productId, kind: ctx.productKind, currency: ctx.currency, expiresAfterDays: ctx.expiresAfterDays }, needs);
@@ -20,7 +26,8 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
     const kept = needs.filter((n) => !got.has(n.id)).map((n) => n.id);
     if (kept.length > 0) {
       const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE delivery_id IN (SELECT value FROM json_each(?))")
-        .bind(JSON.stringify(kept)).all<{ id: string; delivery_id: string }>();
+        .bind(JSON.stringify(kept))
+        .all<{ id: string; delivery_id: string }>();
       for (const r of results) got.set(r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" });
     }
   }
@@ -29,7 +36,9 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
     await env.DB.prepare(
       `UPDATE deliveries SET code_id = j.value ->> 'code_id', card_id = j.value ->> 'card_id'
        FROM json_each(?) AS j WHERE deliveries.id = j.value ->> 'id'`,
-    ).bind(JSON.stringify(assigned)).run();
+    )
+      .bind(JSON.stringify(assigned))
+      .run();
   }
   return claimed.filter((c) => {
     if (c.code_id || c.card_id) return true;

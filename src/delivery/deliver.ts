@@ -19,10 +19,24 @@ import { recordAttempts, sendRewards } from "./send";
 /** What to do with each message: ack, or retry after a delay. */
 export type Decision = { ack: true } | { ack: false; delaySeconds: number };
 
+interface Final {
+  id: string;
+  item?: string;
+  attempts?: number;
+  status: "delivered" | "failed" | "held" | "queued";
+  reason: string | null;
+  masked?: string | null;
+  committed?: boolean;
+  refund?: boolean;
+}
 
-interface Final { id: string; item?: string; attempts?: number; status: "delivered" | "failed" | "held" | "queued"; reason: string | null; masked?: string | null; committed?: boolean; refund?: boolean }
-
-export async function deliver(env: Env, org: string, source: { batchId?: string; campaignId?: string }, deliveryIds: string[], attempt: number): Promise<Map<string, Decision>> {
+export async function deliver(
+  env: Env,
+  org: string,
+  source: { batchId?: string; campaignId?: string },
+  deliveryIds: string[],
+  attempt: number,
+): Promise<Map<string, Decision>> {
   const decisions = new Map<string, Decision>();
   const ctx = source.batchId ? await loadContext(env, org, source.batchId) : await loadCampaignContext(env, org, source.campaignId!);
   const batchId = source.batchId ?? null;
@@ -43,7 +57,12 @@ export async function deliver(env: Env, org: string, source: { batchId?: string;
   failpoint(env, "after_reward");
   const committed = await commitValue(env, ctx, rewarded, (c, code, detail) => hold(c, code, detail));
   failpoint(env, "after_commit");
-  const outcomes = await sendRewards(env, committed.map((c) => toJob(ctx, c)), "send", "system:delivery");
+  const outcomes = await sendRewards(
+    env,
+    committed.map((c) => toJob(ctx, c)),
+    "send",
+    "system:delivery",
+  );
   failpoint(env, "after_send");
   for (const c of committed) {
     const o = outcomes.get(c.id)!;
@@ -54,8 +73,26 @@ export async function deliver(env: Env, org: string, source: { batchId?: string;
       finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true });
       decisions.set(c.id, { ack: false, delaySeconds: r.retryAfterSeconds ?? backoffSeconds(attempt) });
     } else {
-      finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "failed", reason: `data: ${r.detail}`, masked: o.masked, committed: true, refund: true });
-      exceptions.push({ org, kind: "delivery_failed", severity: "medium", entityType: "delivery", entityId: c.id, batchId, detail: r.detail, data: { error_class: "data" } });
+      finals.push({
+        id: c.id,
+        item: c.item,
+        attempts: c.attempts,
+        status: "failed",
+        reason: `data: ${r.detail}`,
+        masked: o.masked,
+        committed: true,
+        refund: true,
+      });
+      exceptions.push({
+        org,
+        kind: "delivery_failed",
+        severity: "medium",
+        entityType: "delivery",
+        entityId: c.id,
+        batchId,
+        detail: r.detail,
+        data: { error_class: "data" },
+      });
     }
   }
   await refundFailed(env, ctx, finals);
@@ -73,7 +110,9 @@ async function claim(env: Env, org: string, ids: string[]): Promise<ClaimedRow[]
 
 /** A message whose delivery could not be claimed: done already (ack) or claimed by a live attempt (wait). */
 async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
-  const row = await env.DB.prepare("SELECT status, claimed_until FROM deliveries WHERE id = ?").bind(id).first<{ status: string; claimed_until: string | null }>();
+  const row = await env.DB.prepare("SELECT status, claimed_until FROM deliveries WHERE id = ?")
+    .bind(id)
+    .first<{ status: string; claimed_until: string | null }>();
   if (row?.status === "sending" && row.claimed_until) {
     return { ack: false, delaySeconds: Math.max(1, Math.ceil((Date.parse(row.claimed_until) - Date.now()) / 1000)) };
   }
@@ -113,24 +152,54 @@ async function refundFailed(env: Env, ctx: DeliveryContext, finals: Final[]) {
 
 function toJob(ctx: DeliveryContext, c: Claimed) {
   return {
-    deliveryId: c.id, org: ctx.org, channel: c.channel, amount: c.amount, currency: ctx.currency, codeId: c.code_id, cardId: c.card_id,
-    recipient: c.recipient, productName: ctx.productName, batchName: ctx.batchName, campaign: ctx.campaign, template: ctx.template, code: c.fresh,
+    deliveryId: c.id,
+    org: ctx.org,
+    channel: c.channel,
+    amount: c.amount,
+    currency: ctx.currency,
+    codeId: c.code_id,
+    cardId: c.card_id,
+    recipient: c.recipient,
+    productName: ctx.productName,
+    batchName: ctx.batchName,
+    campaign: ctx.campaign,
+    template: ctx.template,
+    code: c.fresh,
   };
 }
 
-async function record(env: Env, org: string, batchId: string | null, campaignId: string | null, finals: Final[], outcomes: Awaited<ReturnType<typeof sendRewards>>, exceptions: ExceptionInput[]) {
+async function record(
+  env: Env,
+  org: string,
+  batchId: string | null,
+  campaignId: string | null,
+  finals: Final[],
+  outcomes: Awaited<ReturnType<typeof sendRewards>>,
+  exceptions: ExceptionInput[],
+) {
   const now = new Date().toISOString();
   const update = settle(env.DB, finals, now);
   const events: AuditInput[] = finals
     .filter((f) => f.status !== "queued")
-    .map((f) => ({ actor: "system:delivery", action: `delivery.${f.status}`, entityType: "delivery", entityId: f.id, after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) } }));
+    .map((f) => ({
+      actor: "system:delivery",
+      action: `delivery.${f.status}`,
+      entityType: "delivery",
+      entityId: f.id,
+      after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) },
+    }));
   // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
   const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
   const freeCodes = failed.length
-    ? env.DB.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id IN (SELECT value FROM json_each(?))")
-        .bind(JSON.stringify(failed))
+    ? env.DB.prepare(
+        "UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id IN (SELECT value FROM json_each(?))",
+      ).bind(JSON.stringify(failed))
     : null;
-  const unlink = failed.length ? env.DB.prepare("UPDATE deliveries SET code_id = NULL WHERE id IN (SELECT value FROM json_each(?)) AND code_id IS NOT NULL").bind(JSON.stringify(failed)) : null;
-  const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter((s): s is D1PreparedStatement => s !== null);
+  const unlink = failed.length
+    ? env.DB.prepare("UPDATE deliveries SET code_id = NULL WHERE id IN (SELECT value FROM json_each(?)) AND code_id IS NOT NULL").bind(JSON.stringify(failed))
+    : null;
+  const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter(
+    (s): s is D1PreparedStatement => s !== null,
+  );
   await appendAudit(env.DB, org, events, extra);
 }

@@ -86,11 +86,13 @@ export function move(d1: D1Database, m: Move): D1PreparedStatement {
  * one more attempt. `.all()` it: the rows it returns are the ones this invocation now owns.
  */
 export function claim(d1: D1Database, org: string, ids: string[], now: Date, leaseUntil: Date): D1PreparedStatement {
-  return d1.prepare(
-    `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
+  return d1
+    .prepare(
+      `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
      WHERE id IN (SELECT value FROM json_each(?1)) AND +org = ?4 AND (+status = 'queued' OR (+status = 'sending' AND claimed_until < ?2))
      RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
-  ).bind(JSON.stringify(ids), now.toISOString(), leaseUntil.toISOString(), org);
+    )
+    .bind(JSON.stringify(ids), now.toISOString(), leaseUntil.toISOString(), org);
 }
 
 /** How one claimed delivery ends a consumer invocation; `committed` undefined leaves the flag as it is. */
@@ -106,12 +108,14 @@ export interface Settled {
 export function settle(d1: D1Database, rows: Settled[], at: string): D1PreparedStatement {
   for (const r of rows) if (!canTransition("sending", r.status)) throw illegal(r.id, "sending", r.status);
   const json = rows.map((r) => ({ ...r, committed: r.committed === undefined ? null : r.committed ? 1 : 0 }));
-  return d1.prepare(
-    `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
+  return d1
+    .prepare(
+      `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
        masked_code = COALESCE(j.value ->> 'masked', masked_code), committed = COALESCE(j.value ->> 'committed', committed), updated_at = ?2,
        delivered_at = CASE WHEN j.value ->> 'status' = 'delivered' THEN ?2 ELSE delivered_at END
      FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id' AND deliveries.status = 'sending'`,
-  ).bind(JSON.stringify(json), at);
+    )
+    .bind(JSON.stringify(json), at);
 }
 
 /** Retries ran out (the dead-letter queue): failed, its value already given back to the hold. */
@@ -127,8 +131,7 @@ export const failedNow = (d1: D1Database, id: string, reason: string, masked: st
   move(d1, { id, from: ["sending", "failed", "held"], to: "failed", reason, at, masked, committed });
 
 /** A failed or held delivery goes back to the queue (its exception resolved with retry). */
-export const requeue = (d1: D1Database, id: string, reason: string, at: string) =>
-  move(d1, { id, from: ["failed", "held"], to: "queued", reason, at });
+export const requeue = (d1: D1Database, id: string, reason: string, at: string) => move(d1, { id, from: ["failed", "held"], to: "queued", reason, at });
 
 /** A failed or held delivery is failed for good (its exception resolved with cancel); its value was refunded. */
 export const cancel = (d1: D1Database, id: string, reason: string, at: string) =>
@@ -154,18 +157,32 @@ export function valueReturned(d1: D1Database, id: string): D1PreparedStatement {
 
 /** The deliveries of one chunk of a delivering batch, created `queued` (once: a replayed chunk adds nothing). */
 export function createForChunk(d1: D1Database, batchId: string, fromRow: number, toRow: number, at: string): D1PreparedStatement {
-  return d1.prepare(
-    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, created_at, updated_at)
+  return d1
+    .prepare(
+      `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, created_at, updated_at)
      SELECT 'dlv_' || substr(r.id, 5), r.org, r.batch_id, r.id, b.pool_id, b.product_id, b.channel, r.amount, b.currency, 'queued',
             'dlv_' || substr(r.id, 5), ?4, ?4
      FROM batches b JOIN batch_recipients r ON r.batch_ref = b.ref
      WHERE b.id = ?1 AND r.status = 'valid' AND r.row_no BETWEEN ?2 AND ?3 AND b.status = 'delivering'`,
-  ).bind(batchId, fromRow, toRow, at);
+    )
+    .bind(batchId, fromRow, toRow, at);
 }
 
 export interface ReissueRow {
   id: string;
-  old: { id: string; org: string; batchId: string; recipientId: string; poolId: string; productId: string; channel: string; amount: number; currency: string; item: string; attempts: number };
+  old: {
+    id: string;
+    org: string;
+    batchId: string;
+    recipientId: string;
+    poolId: string;
+    productId: string;
+    channel: string;
+    amount: number;
+    currency: string;
+    item: string;
+    attempts: number;
+  };
   reward: { codeId: string | null; cardId: string | null };
   leaseUntil: string;
   at: string;
@@ -178,17 +195,44 @@ export interface ReissueRow {
  */
 export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatement {
   const o = r.old;
-  return d1.prepare(
-    `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
+  return d1
+    .prepare(
+      `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
        code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16)`,
-  ).bind(r.id, o.org, o.batchId, o.recipientId, o.poolId, o.productId, o.channel, o.amount, o.currency, o.item,
-    r.reward.codeId, r.reward.cardId, o.attempts, r.leaseUntil, o.id, r.at);
+    )
+    .bind(
+      r.id,
+      o.org,
+      o.batchId,
+      o.recipientId,
+      o.poolId,
+      o.productId,
+      o.channel,
+      o.amount,
+      o.currency,
+      o.item,
+      r.reward.codeId,
+      r.reward.cardId,
+      o.attempts,
+      r.leaseUntil,
+      o.id,
+      r.at,
+    );
 }
 
 export interface CampaignRewardRow {
-  id: string; org: string; outcomeId: string; campaignId: string; eventId: string; poolId: string; productId: string;
-  channel: "email" | "sms" | "link"; amount: number; currency: string; at: string;
+  id: string;
+  org: string;
+  outcomeId: string;
+  campaignId: string;
+  eventId: string;
+  poolId: string;
+  productId: string;
+  channel: "email" | "sms" | "link";
+  amount: number;
+  currency: string;
+  at: string;
 }
 
 /**
@@ -196,18 +240,22 @@ export interface CampaignRewardRow {
  * campaign's hold when the event was evaluated (item = delivery id). Once: a re-run evaluation adds nothing.
  */
 export function createForCampaignReward(d1: D1Database, r: CampaignRewardRow): D1PreparedStatement {
-  return d1.prepare(
-    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+  return d1
+    .prepare(
+      `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
      VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?1, 1, ?11, ?11)`,
-  ).bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
+    )
+    .bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
 }
 
 /** The deliveries of a campaign's approved rewards of one day (committed at evaluation), created `queued`, once. */
 export function createForApprovedRewards(d1: D1Database, campaignId: string, day: string, at: string): D1PreparedStatement {
-  return d1.prepare(
-    `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
+  return d1
+    .prepare(
+      `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
      SELECT o.delivery_id, o.org, NULL, o.id, o.campaign_id, o.event_id, c.pool_id, c.product_id, c.channel, o.amount, c.currency, 'queued', o.delivery_id, 1, ?3, ?3
      FROM campaign_outcomes o JOIN campaigns c ON c.id = o.campaign_id
      WHERE o.campaign_id = ?1 AND o.approval_day = ?2 AND o.outcome = 'pending_approval' AND o.committed = 1`,
-  ).bind(campaignId, day, at);
+    )
+    .bind(campaignId, day, at);
 }

@@ -27,7 +27,10 @@ export async function startRelease(env: Env, msg: ReleaseMessage): Promise<void>
   const { results } = await env.DB.prepare("SELECT from_row, to_row FROM delivery_chunks WHERE batch_id = ? AND done = 0 ORDER BY from_row")
     .bind(batch.id)
     .all<{ from_row: number; to_row: number }>();
-  await sendMessages(env.DELIVERY_QUEUE, results.map((c) => ({ type: "chunk", org: batch.org, batchId: batch.id, fromRow: c.from_row, toRow: c.to_row })));
+  await sendMessages(
+    env.DELIVERY_QUEUE,
+    results.map((c) => ({ type: "chunk", org: batch.org, batchId: batch.id, fromRow: c.from_row, toRow: c.to_row })),
+  );
   if (results.length === 0) await completeBatchIfDone(env, batch.org, batch.id);
 }
 
@@ -42,8 +45,13 @@ async function planChunks(env: Env, batch: BatchRow): Promise<void> {
   ).bind(batch.id, CHUNK_ROWS, batch.org);
   try {
     await transitionBatch(env.DB, {
-      batch, to: "delivering", action: "batch.delivery_started", actor: "system:delivery",
-      patch: { releasedAt: new Date().toISOString() }, extra: [insertChunks], details: { valid_count: batch.validCount },
+      batch,
+      to: "delivering",
+      action: "batch.delivery_started",
+      actor: "system:delivery",
+      patch: { releasedAt: new Date().toISOString() },
+      extra: [insertChunks],
+      details: { valid_count: batch.validCount },
     });
   } catch (err) {
     // A redelivered release message: another attempt already moved the batch on.

@@ -6,10 +6,31 @@
 import { codeHmac, decryptCode, encryptCode, maskCode } from "../catalog/code-crypto";
 import type { Env } from "../env";
 
-export interface RewardNeed { id: string; org: string; amount: number; codeId: string | null; cardId: string | null }
-export interface RevealedCode { code: string; masked: string; expiresAt: string | null }
-export interface Reward { deliveryId: string; codeId?: string; cardId?: string; masked: string; fresh?: RevealedCode }
-export interface ProductInfo { id: string; kind: "inventory" | "stored_value"; currency: string; expiresAfterDays: number | null }
+export interface RewardNeed {
+  id: string;
+  org: string;
+  amount: number;
+  codeId: string | null;
+  cardId: string | null;
+}
+export interface RevealedCode {
+  code: string;
+  masked: string;
+  expiresAt: string | null;
+}
+export interface Reward {
+  deliveryId: string;
+  codeId?: string;
+  cardId?: string;
+  masked: string;
+  fresh?: RevealedCode;
+}
+export interface ProductInfo {
+  id: string;
+  kind: "inventory" | "stored_value";
+  currency: string;
+  expiresAfterDays: number | null;
+}
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -32,12 +53,15 @@ export async function assignCodes(env: Env, org: string, productId: string, need
     for (let round = 0; round < 3 && waiting.length > 0; round++) {
       const { results: free } = await env.DB.prepare(
         "SELECT id FROM inventory_codes WHERE product_id = ? AND org = ? AND status = 'available' AND amount = ? LIMIT ?",
-      ).bind(productId, org, amount, waiting.length).all<{ id: string }>();
+      )
+        .bind(productId, org, amount, waiting.length)
+        .all<{ id: string }>();
       if (free.length === 0) break;
       const pairs = free.map((c, i) => ({ code: c.id, delivery: waiting[i]!.id }));
       const claims = pairs.map((p) =>
-        env.DB.prepare("UPDATE inventory_codes SET status = 'assigned', delivery_id = ?, assigned_at = ? WHERE id = ? AND status = 'available' RETURNING id, delivery_id")
-          .bind(p.delivery, now, p.code),
+        env.DB.prepare(
+          "UPDATE inventory_codes SET status = 'assigned', delivery_id = ?, assigned_at = ? WHERE id = ? AND status = 'available' RETURNING id, delivery_id",
+        ).bind(p.delivery, now, p.code),
       );
       const results = await env.DB.batch<{ id: string; delivery_id: string }>(claims);
       for (const r of results) for (const row of r.results) got.set(row.delivery_id, { deliveryId: row.delivery_id, codeId: row.id, masked: "" });
@@ -68,9 +92,18 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
       plain.set(id, code);
       const sealed = await encryptCode(env, n.org, id, code);
       return {
-        id, org: n.org, product_id: product.id, delivery_id: n.id, currency: product.currency, amount: n.amount,
-        ciphertext: sealed.ciphertext, iv: sealed.iv, key_version: sealed.keyVersion, code_hmac: await codeHmac(env, n.org, code),
-        expires_at: expiresAt, created_at: now.toISOString(),
+        id,
+        org: n.org,
+        product_id: product.id,
+        delivery_id: n.id,
+        currency: product.currency,
+        amount: n.amount,
+        ciphertext: sealed.ciphertext,
+        iv: sealed.iv,
+        key_version: sealed.keyVersion,
+        code_hmac: await codeHmac(env, n.org, code),
+        expires_at: expiresAt,
+        created_at: now.toISOString(),
       };
     }),
   );
@@ -80,14 +113,18 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
      SELECT value ->> 'id', value ->> 'org', value ->> 'product_id', value ->> 'delivery_id', value ->> 'currency', value ->> 'amount', value ->> 'amount', value ->> 'amount',
             value ->> 'ciphertext', value ->> 'iv', value ->> 'key_version', value ->> 'code_hmac', 'active', value ->> 'expires_at', value ->> 'created_at'
      FROM json_each(?)`,
-  ).bind(JSON.stringify(rows)).run();
+  )
+    .bind(JSON.stringify(rows))
+    .run();
   // Usually every card is new. Otherwise INSERT OR IGNORE kept some from an earlier attempt: the
   // ones whose stored code_hmac is not ours were not inserted now (one query, only in that case).
   let inserted = rows;
   if (insert.meta.changes !== rows.length) {
     const { results } = await env.DB.prepare(
       "SELECT c.id FROM cards c JOIN json_each(?) j ON c.id = j.value ->> 'id' AND c.code_hmac = j.value ->> 'code_hmac'",
-    ).bind(JSON.stringify(rows.map((r) => ({ id: r.id, code_hmac: r.code_hmac })))).all<{ id: string }>();
+    )
+      .bind(JSON.stringify(rows.map((r) => ({ id: r.id, code_hmac: r.code_hmac }))))
+      .all<{ id: string }>();
     const ours = new Set(results.map((r) => r.id));
     inserted = rows.filter((r) => ours.has(r.id));
   }
@@ -101,7 +138,11 @@ export async function issueCards(env: Env, product: ProductInfo, needs: RewardNe
 }
 
 /** The plain codes of deliveries, for the message only (never logged, never stored in clear). */
-export async function revealCodes(env: Env, org: string, refs: { deliveryId: string; codeId: string | null; cardId: string | null }[]): Promise<Map<string, RevealedCode>> {
+export async function revealCodes(
+  env: Env,
+  org: string,
+  refs: { deliveryId: string; codeId: string | null; cardId: string | null }[],
+): Promise<Map<string, RevealedCode>> {
   const out = new Map<string, RevealedCode>();
   if (refs.length === 0) return out;
   const codeIds = refs.flatMap((r) => (r.codeId ? [r.codeId] : []));
@@ -109,8 +150,14 @@ export async function revealCodes(env: Env, org: string, refs: { deliveryId: str
   type Sealed = { id: string; ciphertext: string; iv: string; key_version: number; expires_at?: string | null };
   const [codes, cardRows] = await env.DB.batch<Sealed>([
     // `+org`: look rows up by primary key, not by scanning the org's index.
-    env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(org, JSON.stringify(codeIds)),
-    env.DB.prepare("SELECT id, ciphertext, iv, key_version, expires_at FROM cards WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(org, JSON.stringify(cardIds)),
+    env.DB.prepare("SELECT id, ciphertext, iv, key_version FROM inventory_codes WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(
+      org,
+      JSON.stringify(codeIds),
+    ),
+    env.DB.prepare("SELECT id, ciphertext, iv, key_version, expires_at FROM cards WHERE id IN (SELECT value FROM json_each(?2)) AND +org = ?1").bind(
+      org,
+      JSON.stringify(cardIds),
+    ),
   ]);
   const sealed = new Map([...codes!.results, ...cardRows!.results].map((r) => [r.id, r]));
   await Promise.all(

@@ -32,7 +32,12 @@ export interface SendJob {
   code?: RevealedCode;
 }
 
-export interface SendOutcome { attemptId: string; attemptNo: number; result: SendResult; masked: string | null }
+export interface SendOutcome {
+  attemptId: string;
+  attemptNo: number;
+  result: SendResult;
+  masked: string | null;
+}
 
 type AttemptKind = "send" | "resend" | "reissue";
 
@@ -42,7 +47,11 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
   if (jobs.length === 0) return out;
   const org = jobs[0]!.org;
   const attempts = await startAttempts(env, jobs, kind, actor);
-  const codes = await revealCodes(env, org, jobs.filter((j) => !j.code).map((j) => ({ deliveryId: j.deliveryId, codeId: j.codeId, cardId: j.cardId })));
+  const codes = await revealCodes(
+    env,
+    org,
+    jobs.filter((j) => !j.code).map((j) => ({ deliveryId: j.deliveryId, codeId: j.codeId, cardId: j.cardId })),
+  );
   for (const j of jobs) if (j.code) codes.set(j.deliveryId, j.code);
   const missing = (j: SendJob): SendResult => ({ ok: false, errorClass: "policy", status: null, detail: `No reward code found for ${j.deliveryId}` });
   const messages = await Promise.all(
@@ -50,8 +59,16 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
       const code = codes.get(j.deliveryId);
       const link = j.channel === "link" || j.channel === "sms" ? await claimUrl(env, j.org, j.deliveryId, code?.expiresAt) : undefined;
       const input = {
-        recipientName: j.recipient.name, amount: j.amount, currency: j.currency, productName: j.productName, batchName: j.batchName, campaign: j.campaign,
-        code: code?.code ?? "", expiresAt: code?.expiresAt ?? null, claimUrl: link, fields: j.recipient.fields,
+        recipientName: j.recipient.name,
+        amount: j.amount,
+        currency: j.currency,
+        productName: j.productName,
+        batchName: j.batchName,
+        campaign: j.campaign,
+        code: code?.code ?? "",
+        expiresAt: code?.expiresAt ?? null,
+        claimUrl: link,
+        fields: j.recipient.fields,
       };
       return { job: j, code, link, input, attempt: attempts.get(j.deliveryId)! };
     }),
@@ -67,10 +84,21 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
     groups.map(async (group) => {
       const ready = group.filter((m) => m.code && m.job.recipient.email);
       for (const m of group) if (!m.code) record(m, missing(m.job));
-      for (const m of group) if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
+      for (const m of group)
+        if (m.code && !m.job.recipient.email) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no email address" });
       if (ready.length === 0) return;
-      const key = await sha256Hex(ready.map((m) => m.attempt.key).sort().join("\n"));
-      const payload = ready.map((m) => ({ org, to: m.job.recipient.email!, ...rewardEmail(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key }));
+      const key = await sha256Hex(
+        ready
+          .map((m) => m.attempt.key)
+          .sort()
+          .join("\n"),
+      );
+      const payload = ready.map((m) => ({
+        org,
+        to: m.job.recipient.email!,
+        ...rewardEmail(m.input, m.job.template ?? undefined),
+        idempotencyKey: m.attempt.key,
+      }));
       const results = await sendEmailBatch(env, payload, `dlv-batch:${key}`);
       for (const [k, m] of ready.entries()) record(m, results[k]!);
     }),
@@ -78,10 +106,29 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
   for (const m of messages.filter((x) => x.job.channel === "sms")) {
     if (!m.code) record(m, missing(m.job));
     else if (!m.job.recipient.phone) record(m, { ok: false, errorClass: "data", status: null, detail: "The recipient has no phone number" });
-    else record(m, await sendSms(env, { org, to: m.job.recipient.phone, text: rewardSms(m.input, m.job.template ?? undefined), idempotencyKey: m.attempt.key, links: [m.link!] }));
+    else
+      record(
+        m,
+        await sendSms(env, {
+          org,
+          to: m.job.recipient.phone,
+          text: rewardSms(m.input, m.job.template ?? undefined),
+          idempotencyKey: m.attempt.key,
+          links: [m.link!],
+        }),
+      );
   }
   const links = messages.filter((x) => x.job.channel === "link");
-  if (links.length > 0) await writeOutboxLinks(env, links.map((m) => ({ to: m.job.recipient.email ?? m.job.recipient.phone ?? m.job.recipient.externalId ?? m.job.deliveryId, link: m.link!, key: m.attempt.key, org })));
+  if (links.length > 0)
+    await writeOutboxLinks(
+      env,
+      links.map((m) => ({
+        to: m.job.recipient.email ?? m.job.recipient.phone ?? m.job.recipient.externalId ?? m.job.deliveryId,
+        link: m.link!,
+        key: m.attempt.key,
+        org,
+      })),
+    );
   for (const m of links) record(m, m.code ? { ok: true, providerMessageId: `link:${m.job.deliveryId}` } : missing(m.job));
   return out;
 }
@@ -89,7 +136,10 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
 /** In development the claim links land in the outbox too; in production the integrator fetches them from the API. */
 async function writeOutboxLinks(env: Env, links: { to: string; link: string; key: string; org: string }[]) {
   if (env.ENVIRONMENT !== "development" && env.ENVIRONMENT !== "test") return;
-  await writeOutbox(env, links.map((l) => ({ org: l.org, channel: "link" as const, to: l.to, subject: "Reward claim link", text: l.link, links: [l.link], idempotencyKey: l.key })));
+  await writeOutbox(
+    env,
+    links.map((l) => ({ org: l.org, channel: "link" as const, to: l.to, subject: "Reward claim link", text: l.link, links: [l.link], idempotencyKey: l.key })),
+  );
 }
 
 /** Reuses a pending attempt (a crash after it started) or starts the next one; returns id, number and key per delivery. */
@@ -99,7 +149,9 @@ async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor
     `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
             MAX(CASE WHEN outcome = 'pending' THEN id END) AS pending_id
      FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) GROUP BY delivery_id`,
-  ).bind(ids).all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
+  )
+    .bind(ids)
+    .all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
   const prior = new Map(results.map((r) => [r.delivery_id, r]));
   const now = new Date().toISOString();
   const attempts = new Map<string, { id: string; no: number; key: string }>();
@@ -120,7 +172,9 @@ async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor
       `INSERT INTO delivery_attempts (id, delivery_id, org, attempt_no, kind, channel, idempotency_key, outcome, actor, created_at)
        SELECT value ->> 'id', value ->> 'delivery_id', value ->> 'org', value ->> 'attempt_no', value ->> 'kind', value ->> 'channel',
               value ->> 'idempotency_key', 'pending', value ->> 'actor', value ->> 'created_at' FROM json_each(?)`,
-    ).bind(JSON.stringify(fresh)).run();
+    )
+      .bind(JSON.stringify(fresh))
+      .run();
   }
   return attempts;
 }

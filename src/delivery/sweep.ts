@@ -31,7 +31,10 @@ export async function sweepStuckDeliveries(env: Env, now: Date): Promise<number>
   await env.DB.prepare("UPDATE deliveries SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))")
     .bind(now.toISOString(), JSON.stringify(results.map((r) => r.id)))
     .run();
-  await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "deliver" as const, org: r.org, batchId: r.batch_id, deliveryId: r.id })));
+  await sendMessages(
+    env.DELIVERY_QUEUE,
+    results.map((r) => ({ type: "deliver" as const, org: r.org, batchId: r.batch_id, deliveryId: r.id })),
+  );
   console.log(JSON.stringify({ job: "delivery.sweep", requeued: results.length }));
   return results.length;
 }
@@ -51,7 +54,10 @@ export async function sweepStalledReleases(env: Env, now: Date): Promise<number>
   await env.DB.prepare("UPDATE batches SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('releasing', 'delivering')")
     .bind(now.toISOString(), JSON.stringify(results.map((r) => r.id)))
     .run();
-  await sendMessages(env.DELIVERY_QUEUE, results.map((r) => ({ type: "release" as const, org: r.org, batchId: r.id })));
+  await sendMessages(
+    env.DELIVERY_QUEUE,
+    results.map((r) => ({ type: "release" as const, org: r.org, batchId: r.id })),
+  );
   console.log(JSON.stringify({ job: "delivery.stalled-release-sweep", resent: results.length }));
   return results.length;
 }

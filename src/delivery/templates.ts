@@ -22,7 +22,12 @@ export interface RewardMessageInput {
   fields?: Record<string, string> | null;
 }
 
-export interface RewardTemplate { subject: string; text: string; html?: string; sms?: string }
+export interface RewardTemplate {
+  subject: string;
+  text: string;
+  html?: string;
+  sms?: string;
+}
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);

@@ -26,7 +26,12 @@ function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
       if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
-      if (prop === "run" || prop === "all") return async () => { const r = await target[prop](); addMeta(r); return r; };
+      if (prop === "run" || prop === "all")
+        return async () => {
+          const r = await target[prop]();
+          addMeta(r);
+          return r;
+        };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
@@ -74,7 +79,10 @@ function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
             const v = Reflect.get(s, method, s);
             if (typeof v !== "function") return v;
             // Reflect.apply, not v.apply: on an RPC stub `.apply` would itself be taken for a remote method.
-            return (...args: unknown[]) => { counters.do_calls++; return Reflect.apply(v as (...a: unknown[]) => unknown, s, args); };
+            return (...args: unknown[]) => {
+              counters.do_calls++;
+              return Reflect.apply(v as (...a: unknown[]) => unknown, s, args);
+            };
           },
         });
       };

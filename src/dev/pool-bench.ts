@@ -8,10 +8,14 @@ import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { poolStub } from "../pools/pool-client";
 
-interface BenchRequest { seconds: number; concurrency: number; itemsPerCommit: number; limits?: Record<string, number> }
+interface BenchRequest {
+  seconds: number;
+  concurrency: number;
+  itemsPerCommit: number;
+  limits?: Record<string, number>;
+}
 
-export const poolBench = new Hono<AppEnv>()
-  .post("/dev/bench/pools", async (c) => {
+export const poolBench = new Hono<AppEnv>().post("/dev/bench/pools", async (c) => {
   if (c.env.ENVIRONMENT !== "bench") throw new AppError("not_found", "No such route");
   const { seconds, concurrency, itemsPerCommit, limits } = await c.req.json<BenchRequest>();
   const poolId = `pool_bench_${crypto.randomUUID()}`;

@@ -33,7 +33,15 @@ export interface Shared {
   suppressed: boolean;
 }
 
-interface StoredOutcome { id: string; outcome: string; reason: string | null; amount: number | null; delivery_id: string | null; committed: number; approval_day: string | null }
+interface StoredOutcome {
+  id: string;
+  outcome: string;
+  reason: string | null;
+  amount: number | null;
+  delivery_id: string | null;
+  committed: number;
+  approval_day: string | null;
+}
 
 /** The ids of what one campaign does with one event: outcome row, delivery, pool item. */
 async function idsFor(org: string, eventId: string, campaignId: string) {
@@ -43,7 +51,9 @@ async function idsFor(org: string, eventId: string, campaignId: string) {
 
 export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
   const { outcomeId, deliveryId } = await idsFor(ev.org, ev.id, c.id);
-  const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
+  const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
+    .bind(outcomeId)
+    .first<StoredOutcome>();
   if (prior) return finish(env, c, ev, prior);
   const skip = (reason: SkipReason, detail?: string) => recordSkip(env, c, ev, outcomeId, reason, detail);
 
@@ -51,7 +61,11 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
   if (c.status === "paused") return skip("campaign_paused");
   if ((c.startsAt && ev.occurredAt < c.startsAt) || (c.endsAt && ev.occurredAt >= c.endsAt)) return skip("outside_window");
   const reward = rewardOf(c);
-  if (!reachable(ev.customer, reward.channel)) return skip("invalid_contact", `No valid ${reward.channel === "sms" ? "phone" : reward.channel === "email" ? "email" : "email or phone"} for channel ${reward.channel}`);
+  if (!reachable(ev.customer, reward.channel))
+    return skip(
+      "invalid_contact",
+      `No valid ${reward.channel === "sms" ? "phone" : reward.channel === "email" ? "email" : "email or phone"} for channel ${reward.channel}`,
+    );
   if (shared.suppressed) return skip("suppressed");
 
   const ctx = await ruleContext(env, c, ev);
@@ -63,7 +77,10 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
   let amount = reward.amount;
   for (const tier of reward.tiers ?? []) {
     const r = evaluateRule(tier.when, ctx);
-    if (r.ok && r.value) { amount = tier.amount; break; }
+    if (r.ok && r.value) {
+      amount = tier.amount;
+      break;
+    }
   }
   if (amount === undefined) return skip("rule_false", "No tier matched");
   const orgCap = shared.perRecipientCaps[c.currency];
@@ -72,18 +89,40 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
   const now = new Date().toISOString();
   const pending = c.approvalAtOrAbove !== null && amount >= c.approvalAtOrAbove;
   const row: OutcomeRow = {
-    id: outcomeId, org: ev.org, campaignId: c.id, eventId: ev.id, customerKey: ev.customer.key, outcome: pending ? "pending_approval" : "rewarded",
-    amount, deliveryId, name: ev.customer.input.name ?? null, email: ev.customer.email, phone: ev.customer.phone, externalId: ev.customer.input.external_id,
-    approvalDay: pending ? now.slice(0, 10) : null, occurredAt: ev.occurredAt, createdAt: now,
+    id: outcomeId,
+    org: ev.org,
+    campaignId: c.id,
+    eventId: ev.id,
+    customerKey: ev.customer.key,
+    outcome: pending ? "pending_approval" : "rewarded",
+    amount,
+    deliveryId,
+    name: ev.customer.input.name ?? null,
+    email: ev.customer.email,
+    phone: ev.customer.phone,
+    externalId: ev.customer.input.external_id,
+    approvalDay: pending ? now.slice(0, 10) : null,
+    occurredAt: ev.occurredAt,
+    createdAt: now,
   };
   const limits = limitsOf(c);
   const inserted = await insertWithinCaps(env.DB, row, limits).run();
   if (inserted.meta.changes === 0) {
-    const raced = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(outcomeId).first<StoredOutcome>();
+    const raced = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
+      .bind(outcomeId)
+      .first<StoredOutcome>();
     if (raced) return finish(env, c, ev, raced);
     return skip((await customerCapReached(env.DB, row, limits)) ? "customer_cap" : "campaign_cap");
   }
-  return finish(env, c, ev, { id: outcomeId, outcome: row.outcome, reason: null, amount, delivery_id: deliveryId, committed: 0, approval_day: row.approvalDay });
+  return finish(env, c, ev, {
+    id: outcomeId,
+    outcome: row.outcome,
+    reason: null,
+    amount,
+    delivery_id: deliveryId,
+    committed: 0,
+    approval_day: row.approvalDay,
+  });
 }
 
 /** Commits a claimed reward from the budget (once: item id = delivery id) and creates its delivery; or turns it into budget_exhausted. */
@@ -93,17 +132,28 @@ async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome
     const res = await commitCampaignReward(env, campaignRef(c), { id: o.delivery_id!, amount: o.amount!, recipientKey: ev.customer.key });
     if (!res.ok) {
       await env.DB.prepare("UPDATE campaign_outcomes SET outcome = 'skipped', reason = 'budget_exhausted', detail = ?2 WHERE id = ?1 AND committed = 0")
-        .bind(o.id, `${res.code}: ${res.detail}`).run();
+        .bind(o.id, `${res.code}: ${res.detail}`)
+        .run();
       if (res.code === "insufficient_funds") await autoPause(env, c.id, c.org, "budget_exhausted");
       return { campaign_id: c.id, outcome: "skipped", reason: "budget_exhausted" };
     }
     const stmts = [env.DB.prepare("UPDATE campaign_outcomes SET committed = 1 WHERE id = ?").bind(o.id)];
     if (o.outcome === "rewarded") stmts.push(deliveryRow(env, c, ev, o));
     // The money moved: audited with the rows that record it. Should this fail, a retry of the event re-runs this step (the commit replays).
-    await appendAudit(env.DB, c.org, [{
-      actor: "system:campaigns", action: o.outcome === "rewarded" ? "campaign.reward_committed" : "campaign.reward_pending_approval", entityType: "campaign", entityId: c.id,
-      after: { event_id: ev.id, outcome_id: o.id, amount: o.amount, ...(o.outcome === "rewarded" ? { delivery_id: o.delivery_id } : {}) },
-    }], stmts);
+    await appendAudit(
+      env.DB,
+      c.org,
+      [
+        {
+          actor: "system:campaigns",
+          action: o.outcome === "rewarded" ? "campaign.reward_committed" : "campaign.reward_pending_approval",
+          entityType: "campaign",
+          entityId: c.id,
+          after: { event_id: ev.id, outcome_id: o.id, amount: o.amount, ...(o.outcome === "rewarded" ? { delivery_id: o.delivery_id } : {}) },
+        },
+      ],
+      stmts,
+    );
     const committed = c.holdCount > 1 ? (await campaignHolds(env, campaignRef(c))).reduce((s, h) => s + h.committed, 0) : res.hold.committed;
     if (committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
   } else if (o.outcome === "rewarded") {
@@ -117,8 +167,17 @@ async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome
 
 function deliveryRow(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome): D1PreparedStatement {
   return createForCampaignReward(env.DB, {
-    id: o.delivery_id!, org: c.org, outcomeId: o.id, campaignId: c.id, eventId: ev.id, poolId: c.poolId, productId: c.productId,
-    channel: c.channel, amount: o.amount!, currency: c.currency, at: new Date().toISOString(),
+    id: o.delivery_id!,
+    org: c.org,
+    outcomeId: o.id,
+    campaignId: c.id,
+    eventId: ev.id,
+    poolId: c.poolId,
+    productId: c.productId,
+    channel: c.channel,
+    amount: o.amount!,
+    currency: c.currency,
+    at: new Date().toISOString(),
   });
 }
 
@@ -126,9 +185,15 @@ async function recordSkip(env: Env, c: CampaignRow, ev: EventFacts, id: string, 
   await env.DB.prepare(
     `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, external_id, occurred_at, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, 'skipped', ?6, ?7, ?8, ?9, ?10)`,
-  ).bind(id, ev.org, c.id, ev.id, ev.customer.key, reason, detail ?? null, ev.customer.input.external_id, ev.occurredAt, new Date().toISOString()).run();
-  const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?").bind(id).first<StoredOutcome>();
-  return stored && stored.outcome !== "skipped" ? finish(env, c, ev, stored) : { campaign_id: c.id, outcome: "skipped", reason: (stored?.reason ?? reason) as SkipReason };
+  )
+    .bind(id, ev.org, c.id, ev.id, ev.customer.key, reason, detail ?? null, ev.customer.input.external_id, ev.occurredAt, new Date().toISOString())
+    .run();
+  const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
+    .bind(id)
+    .first<StoredOutcome>();
+  return stored && stored.outcome !== "skipped"
+    ? finish(env, c, ev, stored)
+    : { campaign_id: c.id, outcome: "skipped", reason: (stored?.reason ?? reason) as SkipReason };
 }
 
 /** What a rule sees: the event, and the customer with their history in this campaign. */
@@ -136,13 +201,21 @@ async function ruleContext(env: Env, c: CampaignRow, ev: EventFacts): Promise<Ru
   const h = await env.DB.prepare(
     `SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM campaign_outcomes
      WHERE campaign_id = ? AND customer_key = ? AND outcome IN ('rewarded', 'pending_approval')`,
-  ).bind(c.id, ev.customer.key).first<{ n: number; total: number }>();
+  )
+    .bind(c.id, ev.customer.key)
+    .first<{ n: number; total: number }>();
   const cu = ev.customer.input;
   return {
     event: { type: ev.type, occurred_at: ev.occurredAt, properties: ev.properties },
     customer: {
-      external_id: cu.external_id, email: ev.customer.email ?? "", phone: ev.customer.phone ?? "", name: cu.name ?? "", country: cu.country ?? "",
-      attributes: cu.attributes ?? {}, rewards_received: h?.n ?? 0, rewarded_amount: h?.total ?? 0,
+      external_id: cu.external_id,
+      email: ev.customer.email ?? "",
+      phone: ev.customer.phone ?? "",
+      name: cu.name ?? "",
+      country: cu.country ?? "",
+      attributes: cu.attributes ?? {},
+      rewards_received: h?.n ?? 0,
+      rewarded_amount: h?.total ?? 0,
     },
   };
 }

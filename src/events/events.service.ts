@@ -23,7 +23,10 @@ export interface EventInput {
   properties?: Record<string, unknown>;
 }
 
-export interface EventAnswer { id: string; outcomes: OutcomeView[] }
+export interface EventAnswer {
+  id: string;
+  outcomes: OutcomeView[];
+}
 
 /** How long an evaluation may run before another copy of the event takes it over. */
 const LEASE_MS = 30_000;
@@ -40,8 +43,20 @@ export async function ingestEvent(env: Env, auth: Auth, input: EventInput, _requ
   const claim = await env.DB.prepare(
     `INSERT OR IGNORE INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, payload, created_by, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, 'evaluating', ?6, ?7, ?8, ?9, ?10)`,
-  ).bind(auth.org, input.id, input.type, occurredAt, customer.key, new Date(now.getTime() + LEASE_MS).toISOString(),
-    await sha256Hex(payload), payload, auth.sub, now.toISOString()).run();
+  )
+    .bind(
+      auth.org,
+      input.id,
+      input.type,
+      occurredAt,
+      customer.key,
+      new Date(now.getTime() + LEASE_MS).toISOString(),
+      await sha256Hex(payload),
+      payload,
+      auth.sub,
+      now.toISOString(),
+    )
+    .run();
   if (claim.meta.changes === 0 && !(await takeOver(env, auth.org, input.id))) return awaitAnswer(env, auth.org, input.id);
   return evaluateClaimed(env, auth.org, input);
 }
@@ -53,7 +68,9 @@ export async function ingestEvent(env: Env, auth: Auth, input: EventInput, _requ
 export async function finishAbandonedEvaluations(env: Env, now: Date): Promise<number> {
   const { results } = await env.DB.prepare(
     "SELECT org, id, payload FROM campaign_events WHERE status = 'evaluating' AND claimed_until < ? ORDER BY claimed_until LIMIT 50",
-  ).bind(now.toISOString()).all<{ org: string; id: string; payload: string }>();
+  )
+    .bind(now.toISOString())
+    .all<{ org: string; id: string; payload: string }>();
   let done = 0;
   for (const r of results) {
     if (!(await takeOver(env, r.org, r.id))) continue;
@@ -71,7 +88,9 @@ async function evaluateClaimed(env: Env, org: string, input: EventInput): Promis
   const ev: EventFacts = { org: auth.org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer };
   const { results: matching } = await env.DB.prepare(
     `SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`,
-  ).bind(auth.org, input.type).all<Record<string, unknown>>();
+  )
+    .bind(auth.org, input.type)
+    .all<Record<string, unknown>>();
   const outcomes: OutcomeView[] = [];
   if (matching.length > 0) {
     const settings = await getSettings(env.DB, auth.org);
@@ -85,7 +104,8 @@ async function evaluateClaimed(env: Env, org: string, input: EventInput): Promis
   // The evaluation record is the event row and its outcomes; the audit trail has what moved money
   // (campaign.reward_committed) and the campaign's own changes, so 1,000 skipped events do not queue on the chain.
   await env.DB.prepare("UPDATE campaign_events SET status = 'done', response = ?3, claimed_until = NULL, completed_at = ?4 WHERE org = ?1 AND id = ?2")
-    .bind(auth.org, input.id, JSON.stringify(answer), new Date().toISOString()).run();
+    .bind(auth.org, input.id, JSON.stringify(answer), new Date().toISOString())
+    .run();
   return answer;
 }
 
@@ -93,14 +113,17 @@ async function evaluateClaimed(env: Env, org: string, input: EventInput): Promis
 async function takeOver(env: Env, org: string, id: string): Promise<boolean> {
   const now = new Date();
   const r = await env.DB.prepare("UPDATE campaign_events SET claimed_until = ?3 WHERE org = ?1 AND id = ?2 AND status = 'evaluating' AND claimed_until < ?4")
-    .bind(org, id, new Date(now.getTime() + LEASE_MS).toISOString(), now.toISOString()).run();
+    .bind(org, id, new Date(now.getTime() + LEASE_MS).toISOString(), now.toISOString())
+    .run();
   return r.meta.changes > 0;
 }
 
 async function awaitAnswer(env: Env, org: string, id: string): Promise<EventAnswer> {
   const until = Date.now() + WAIT_MS;
   for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
-    const row = await env.DB.prepare("SELECT status, response FROM campaign_events WHERE org = ? AND id = ?").bind(org, id).first<{ status: string; response: string | null }>();
+    const row = await env.DB.prepare("SELECT status, response FROM campaign_events WHERE org = ? AND id = ?")
+      .bind(org, id)
+      .first<{ status: string; response: string | null }>();
     if (row?.status === "done" && row.response) return JSON.parse(row.response) as EventAnswer;
     if (Date.now() > until) throw new AppError("conflict", `Event ${id} is still being evaluated; retry`, { retry_after_seconds: 1 });
     await new Promise((r) => setTimeout(r, delay));
@@ -130,18 +153,32 @@ export async function ingestEvents(env: Env, auth: Auth, inputs: EventInput[], r
 }
 
 export async function getEvent(env: Env, org: string, id: string) {
-  const row = await env.DB.prepare("SELECT id, type, occurred_at, status, response, created_by, created_at, completed_at FROM campaign_events WHERE org = ? AND id = ?")
-    .bind(org, id).first<Record<string, string | null>>();
+  const row = await env.DB.prepare(
+    "SELECT id, type, occurred_at, status, response, created_by, created_at, completed_at FROM campaign_events WHERE org = ? AND id = ?",
+  )
+    .bind(org, id)
+    .first<Record<string, string | null>>();
   if (!row) throw notFound("event", id);
   const { results } = await env.DB.prepare(
     "SELECT campaign_id, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id",
-  ).bind(org, id).all<Record<string, string | number | null>>();
+  )
+    .bind(org, id)
+    .all<Record<string, string | number | null>>();
   return {
-    id: row.id!, type: row.type!, occurred_at: row.occurred_at!, status: row.status as "evaluating" | "done",
-    received_by: row.created_by!, received_at: row.created_at!, evaluated_at: row.completed_at ?? null,
+    id: row.id!,
+    type: row.type!,
+    occurred_at: row.occurred_at!,
+    status: row.status as "evaluating" | "done",
+    received_by: row.created_by!,
+    received_at: row.created_at!,
+    evaluated_at: row.completed_at ?? null,
     outcomes: results.map((r) => ({
-      campaign_id: String(r.campaign_id), outcome: r.outcome as OutcomeView["outcome"], reason: r.reason as string | null,
-      amount: r.amount as number | null, delivery_id: r.outcome === "rewarded" ? (r.delivery_id as string | null) : null, detail: r.detail as string | null,
+      campaign_id: String(r.campaign_id),
+      outcome: r.outcome as OutcomeView["outcome"],
+      reason: r.reason as string | null,
+      amount: r.amount as number | null,
+      delivery_id: r.outcome === "rewarded" ? (r.delivery_id as string | null) : null,
+      detail: r.detail as string | null,
       evaluated_at: String(r.created_at),
     })),
   };
@@ -149,10 +186,31 @@ export async function getEvent(env: Env, org: string, id: string) {
 
 function toRow(r: Record<string, unknown>): CampaignRow {
   return {
-    id: r.id, org: r.org, name: r.name, status: r.status, trigger: r.trigger, triggerEvent: r.trigger_event, rules: r.rules, reward: r.reward,
-    productId: r.product_id, channel: r.channel, poolId: r.pool_id, currency: r.currency, budgetAmount: r.budget_amount, pauseAtPct: r.pause_at_pct,
-    limits: r.limits, approvalAtOrAbove: r.approval_at_or_above, startsAt: r.starts_at, endsAt: r.ends_at, ownerEmail: r.owner_email,
-    pausedReason: r.paused_reason, holdCount: r.hold_count, budgetReleased: r.budget_released, stateVersion: r.state_version,
-    createdBy: r.created_by, createdAt: r.created_at, updatedAt: r.updated_at,
+    id: r.id,
+    org: r.org,
+    name: r.name,
+    status: r.status,
+    trigger: r.trigger,
+    triggerEvent: r.trigger_event,
+    rules: r.rules,
+    reward: r.reward,
+    productId: r.product_id,
+    channel: r.channel,
+    poolId: r.pool_id,
+    currency: r.currency,
+    budgetAmount: r.budget_amount,
+    pauseAtPct: r.pause_at_pct,
+    limits: r.limits,
+    approvalAtOrAbove: r.approval_at_or_above,
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    ownerEmail: r.owner_email,
+    pausedReason: r.paused_reason,
+    holdCount: r.hold_count,
+    budgetReleased: r.budget_released,
+    stateVersion: r.state_version,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   } as CampaignRow;
 }

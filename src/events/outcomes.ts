@@ -1,7 +1,15 @@
 /** What a campaign can decide about an event, and why it skipped one (API.md, exact strings). */
 export const SKIP_REASONS = [
-  "rule_false", "customer_cap", "campaign_cap", "budget_exhausted", "campaign_paused", "campaign_not_active",
-  "outside_window", "suppressed", "invalid_contact", "self_referral",
+  "rule_false",
+  "customer_cap",
+  "campaign_cap",
+  "budget_exhausted",
+  "campaign_paused",
+  "campaign_not_active",
+  "outside_window",
+  "suppressed",
+  "invalid_contact",
+  "self_referral",
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 export type Outcome = "rewarded" | "pending_approval" | "skipped";

@@ -19,8 +19,16 @@ export function openExceptions(d1: D1Database, list: ExceptionInput[]): D1Prepar
   if (list.length === 0) return null;
   const now = new Date().toISOString();
   const rows = list.map((e) => ({
-    id: newId("exc"), org: e.org, kind: e.kind, severity: e.severity, entity_type: e.entityType, entity_id: e.entityId,
-    batch_id: e.batchId ?? null, detail: e.detail, data: e.data === undefined ? null : JSON.stringify(e.data), now,
+    id: newId("exc"),
+    org: e.org,
+    kind: e.kind,
+    severity: e.severity,
+    entity_type: e.entityType,
+    entity_id: e.entityId,
+    batch_id: e.batchId ?? null,
+    detail: e.detail,
+    data: e.data === undefined ? null : JSON.stringify(e.data),
+    now,
   }));
   return d1
     .prepare(

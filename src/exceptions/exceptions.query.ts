@@ -30,7 +30,11 @@ export function exceptionView(r: ExceptionRecord) {
 export type ExceptionView = ReturnType<typeof exceptionView>;
 
 export async function findException(d1: D1Database, org: string, id: string): Promise<ExceptionRecord> {
-  const [row] = await createDb(d1).select().from(exceptions).where(and(eq(exceptions.org, org), eq(exceptions.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(exceptions)
+    .where(and(eq(exceptions.org, org), eq(exceptions.id, id)))
+    .limit(1);
   if (!row) throw notFound("exception", id);
   return row;
 }

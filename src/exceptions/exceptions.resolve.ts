@@ -32,13 +32,18 @@ import { redeliverNow } from "../support/redeliver";
 import { REISSUE_APPROVAL_KIND } from "../support/reissue";
 
 export type ResolveAction = "retry" | "cancel" | "accept";
-export interface ResolveInput { action: ResolveAction; note?: string }
+export interface ResolveInput {
+  action: ResolveAction;
+  note?: string;
+}
 
 const ENDED = ["completed", "completed_with_errors"];
 
 function alreadyResolved(exc: ExceptionRecord): AppError {
   return new AppError("already_resolved", `Exception ${exc.id} was already resolved (${exc.resolution ?? "?"})`, {
-    resolution: exc.resolution, resolved_by: exc.resolvedBy, resolved_at: exc.resolvedAt,
+    resolution: exc.resolution,
+    resolved_by: exc.resolvedBy,
+    resolved_at: exc.resolvedAt,
   });
 }
 
@@ -51,18 +56,28 @@ export async function resolveException(env: Env, auth: Auth, id: string, input: 
   if (input.action === "accept" && exc.entityType === "delivery") {
     const d = await findDelivery(env.DB, auth.org, exc.entityId);
     if (d?.status === "held") {
-      throw new AppError("invalid_state_transition", `Delivery ${d.id} is held; resolve it with retry (deliver) or cancel (fail and return its value)`, { delivery_status: d.status });
+      throw new AppError("invalid_state_transition", `Delivery ${d.id} is held; resolve it with retry (deliver) or cancel (fail and return its value)`, {
+        delivery_status: d.status,
+      });
     }
   }
   try {
-    if (input.action === "accept" || (exc.kind === REISSUE_APPROVAL_KIND && input.action === "cancel")) await closeOnly(env, auth, exc, input.action, note, requestId);
+    if (input.action === "accept" || (exc.kind === REISSUE_APPROVAL_KIND && input.action === "cancel"))
+      await closeOnly(env, auth, exc, input.action, note, requestId);
     else if (exc.kind === REISSUE_APPROVAL_KIND) {
-      throw new AppError("invalid_state_transition", "A reissue request is confirmed by a finance user through POST /v1/deliveries/{id}/reissue; cancel withdraws it");
+      throw new AppError(
+        "invalid_state_transition",
+        "A reissue request is confirmed by a finance user through POST /v1/deliveries/{id}/reissue; cancel withdraws it",
+      );
     } else if (exc.entityType === "delivery") {
       await (input.action === "retry" ? retryDelivery(env, auth, exc, note, requestId) : cancelDelivery(env, auth, exc, note, requestId));
     } else if (input.action === "retry") await retryMessage(env, auth, exc, note, requestId);
     else if (exc.kind === HOLD_EXCEPTION_KIND) await releaseHoldException(env, auth, exc, note, requestId);
-    else throw new AppError("invalid_state_transition", `Only delivery and unreleased-hold exceptions can be cancelled; exception ${id} is about a ${exc.entityType}`);
+    else
+      throw new AppError(
+        "invalid_state_transition",
+        `Only delivery and unreleased-hold exceptions can be cancelled; exception ${id} is about a ${exc.entityType}`,
+      );
   } catch (err) {
     if (isGuardFailure(err)) throw alreadyResolved(await findException(env.DB, auth.org, id));
     throw err;
@@ -71,7 +86,12 @@ export async function resolveException(env: Env, auth: Auth, id: string, input: 
 }
 
 async function closeOnly(env: Env, auth: Auth, exc: ExceptionRecord, action: string, note: string | null, requestId?: string) {
-  await appendAudit(env.DB, auth.org, [resolvedEvent(auth, exc, action, note, requestId)], resolveStatements(env.DB, exc, action, note, auth.sub, new Date().toISOString()));
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [resolvedEvent(auth, exc, action, note, requestId)],
+    resolveStatements(env.DB, exc, action, note, auth.sub, new Date().toISOString()),
+  );
 }
 
 async function batchStatus(d1: D1Database, batchId: string): Promise<string | null> {
@@ -89,10 +109,23 @@ async function retryDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: s
   const at = new Date().toISOString();
   const requeue = requeueStatement(env.DB, d.id, `retry requested by ${auth.sub}`, at);
   try {
-    await appendAudit(env.DB, auth.org, [
-      resolvedEvent(auth, exc, "retry", note, requestId),
-      { actor: auth.sub, action: "delivery.retry_requested", entityType: "delivery", entityId: d.id, requestId, before: { status: d.status }, after: { status: "queued", exception_id: exc.id } },
-    ], [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), requeue, requireChanged(env.DB)]);
+    await appendAudit(
+      env.DB,
+      auth.org,
+      [
+        resolvedEvent(auth, exc, "retry", note, requestId),
+        {
+          actor: auth.sub,
+          action: "delivery.retry_requested",
+          entityType: "delivery",
+          entityId: d.id,
+          requestId,
+          before: { status: d.status },
+          after: { status: "queued", exception_id: exc.id },
+        },
+      ],
+      [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), requeue, requireChanged(env.DB)],
+    );
   } catch (err) {
     await releaseLease(env.DB, d.id).run();
     throw err;
@@ -110,13 +143,28 @@ async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: 
       // Recorded at once: whatever happens next, D1 must not claim value the pool no longer holds for it.
       await valueReturned(env.DB, d.id).run();
     }
-    const sent = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'sent'").bind(d.id).first<{ n: number }>();
+    const sent = await env.DB.prepare("SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'sent'")
+      .bind(d.id)
+      .first<{ n: number }>();
     const reward = (sent?.n ?? 0) > 0 ? voidReward(env.DB, d, at) : freeReward(env.DB, d.id, d.codeId, d.cardId);
     const update = cancel(env.DB, d.id, `cancelled by ${auth.sub}`, at);
-    await appendAudit(env.DB, auth.org, [
-      resolvedEvent(auth, exc, "cancel", note, requestId),
-      { actor: auth.sub, action: "delivery.cancelled", entityType: "delivery", entityId: d.id, requestId, before: { status: d.status }, after: { status: "failed", refunded, code_freed: (sent?.n ?? 0) === 0 } },
-    ], [...resolveStatements(env.DB, exc, "cancel", note, auth.sub, at), update, ...reward]);
+    await appendAudit(
+      env.DB,
+      auth.org,
+      [
+        resolvedEvent(auth, exc, "cancel", note, requestId),
+        {
+          actor: auth.sub,
+          action: "delivery.cancelled",
+          entityType: "delivery",
+          entityId: d.id,
+          requestId,
+          before: { status: d.status },
+          after: { status: "failed", refunded, code_freed: (sent?.n ?? 0) === 0 },
+        },
+      ],
+      [...resolveStatements(env.DB, exc, "cancel", note, auth.sub, at), update, ...reward],
+    );
   } catch (err) {
     await releaseLease(env.DB, d.id).run();
     throw err;
@@ -130,7 +178,9 @@ function freeReward(d1: D1Database, deliveryId: string, codeId: string | null, c
   if (codeId) {
     out.push(
       d1.prepare("UPDATE deliveries SET code_id = NULL WHERE id = ?").bind(deliveryId),
-      d1.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE id = ? AND delivery_id = ?").bind(codeId, deliveryId),
+      d1
+        .prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE id = ? AND delivery_id = ?")
+        .bind(codeId, deliveryId),
     );
   }
   if (cardId) out.push(d1.prepare("UPDATE cards SET status = 'void' WHERE id = ?").bind(cardId));

@@ -22,18 +22,42 @@ export const HOLD_EXCEPTION_KIND = "expired_hold_unreleased";
 
 export async function releaseHoldException(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string): Promise<void> {
   const data = (exc.data ? JSON.parse(exc.data) : {}) as { pool_id?: string };
-  if (!data.pool_id) throw new AppError("invalid_state_transition", `Exception ${exc.id} does not say which pool holds ${exc.entityId}; accept it once handled`);
+  if (!data.pool_id)
+    throw new AppError("invalid_state_transition", `Exception ${exc.id} does not say which pool holds ${exc.entityId}; accept it once handled`);
   const pool = await requirePool(env.DB, auth.org, data.pool_id);
   const holdId = exc.entityId;
   const batchId = isBatchHold(holdId) ? batchIdOfHold(holdId) : null;
   const batch = batchId ? await findBatch(env.DB, auth.org, batchId) : null;
   if (batch && HOLDING.includes(batch.status as BatchStatus)) {
-    throw new AppError("invalid_state_transition", `Batch ${batch.id} is ${batch.status} and owns hold ${holdId}; cancel the batch to release it, or wait for the expiry sweep`, { batch_status: batch.status });
+    throw new AppError(
+      "invalid_state_transition",
+      `Batch ${batch.id} is ${batch.status} and owns hold ${holdId}; cancel the batch to release it, or wait for the expiry sweep`,
+      { batch_status: batch.status },
+    );
   }
   const released = await releaseHoldForException(env, pool.id, holdId, exc.id, auth.sub);
   const event: AuditInput = batch
-    ? { actor: auth.sub, action: "batch.hold_released", entityType: "batch", entityId: batch.id, requestId, after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id } }
-    : { actor: auth.sub, action: "pool.hold_released", entityType: "pool", entityId: pool.id, requestId, after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id } };
+    ? {
+        actor: auth.sub,
+        action: "batch.hold_released",
+        entityType: "batch",
+        entityId: batch.id,
+        requestId,
+        after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id },
+      }
+    : {
+        actor: auth.sub,
+        action: "pool.hold_released",
+        entityType: "pool",
+        entityId: pool.id,
+        requestId,
+        after: { hold_id: holdId, released, reason: "exception_cancelled", exception_id: exc.id },
+      };
   const at = new Date().toISOString();
-  await appendAudit(env.DB, auth.org, [resolvedEvent(auth, exc, "cancel", note, requestId), event], resolveStatements(env.DB, exc, "cancel", note, auth.sub, at));
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [resolvedEvent(auth, exc, "cancel", note, requestId), event],
+    resolveStatements(env.DB, exc, "cancel", note, auth.sub, at),
+  );
 }

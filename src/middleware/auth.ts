@@ -101,7 +101,10 @@ export function requireRoles(access: Access) {
     if (!auth) throw new AppError("unauthorized", "Send Authorization: Bearer <token>");
     const allowed = access === "token" || access === "any" ? ROLES : access;
     if (access !== "token" && !auth.roles.some((r) => allowed.includes(r))) {
-      throw new AppError("forbidden", access === "any" ? `This needs one of the org roles: ${ROLES.join(", ")}` : `This action needs one of the roles: ${allowed.join(", ")}`);
+      throw new AppError(
+        "forbidden",
+        access === "any" ? `This needs one of the org roles: ${ROLES.join(", ")}` : `This action needs one of the roles: ${allowed.join(", ")}`,
+      );
     }
     await next();
   });

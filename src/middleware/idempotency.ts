@@ -158,7 +158,15 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       `UPDATE idempotency_keys SET state = 'done', request_hash = ?3, response_status = ?4, response_headers = ?5, response_body = ?6, expires_at = ?7
        WHERE org = ?1 AND key = ?2`,
     )
-    .bind(org, scopedKey, await requestHashOf(target, bodyHash), res.status, JSON.stringify(stored), await res.clone().text(), new Date(Date.now() + KEY_TTL_MS).toISOString())
+    .bind(
+      org,
+      scopedKey,
+      await requestHashOf(target, bodyHash),
+      res.status,
+      JSON.stringify(stored),
+      await res.clone().text(),
+      new Date(Date.now() + KEY_TTL_MS).toISOString(),
+    )
     .run();
 });
 

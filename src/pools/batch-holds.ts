@@ -47,13 +47,23 @@ async function adoptHold(env: Env, batch: BatchRow, hold: Hold, actor: string): 
   if (usable && hold.remaining === batch.validTotal) return hold;
   if (usable && hold.remaining > batch.validTotal) {
     const excess = hold.remaining - batch.validTotal;
-    const r = await poolStub(env, batch.poolId).release({ opId: opIds.resizeBatchHold(hold.hold_id, batch.contentVersion), holdId: hold.hold_id, amount: excess, actor, reference: `batch ${batch.id} resubmitted with a smaller total` });
+    const r = await poolStub(env, batch.poolId).release({
+      opId: opIds.resizeBatchHold(hold.hold_id, batch.contentVersion),
+      holdId: hold.hold_id,
+      amount: excess,
+      actor,
+      reference: `batch ${batch.id} resubmitted with a smaller total`,
+    });
     if (!r.ok) throw poolError(r);
     return r.hold;
   }
-  throw new AppError("conflict", `An earlier submission attempt left hold ${hold.hold_id} ${hold.state} with ${hold.remaining} reserved, which cannot cover ${batch.validTotal}; it is freed when it expires (${new Date(hold.expires_at).toISOString()})`, {
-    hold: { id: hold.hold_id, state: hold.state, remaining: hold.remaining, expires_at: new Date(hold.expires_at).toISOString() },
-  });
+  throw new AppError(
+    "conflict",
+    `An earlier submission attempt left hold ${hold.hold_id} ${hold.state} with ${hold.remaining} reserved, which cannot cover ${batch.validTotal}; it is freed when it expires (${new Date(hold.expires_at).toISOString()})`,
+    {
+      hold: { id: hold.hold_id, state: hold.state, remaining: hold.remaining, expires_at: new Date(hold.expires_at).toISOString() },
+    },
+  );
 }
 
 /**
@@ -78,7 +88,11 @@ export async function releaseBatchHold(env: Env, batch: BatchRow, actor: string,
 export async function abandonBatchHold(env: Env, batch: BatchRow, status: string): Promise<number> {
   const holdId = batchHoldId(batch.id);
   const result = await poolStub(env, batch.poolId).release({
-    opId: opIds.abandonBatchHold(holdId), holdId, amount: "rest", actor: SUBMIT_ACTOR, reference: `batch ${batch.id} became ${status} while a submit was reserving`,
+    opId: opIds.abandonBatchHold(holdId),
+    holdId,
+    amount: "rest",
+    actor: SUBMIT_ACTOR,
+    reference: `batch ${batch.id} became ${status} while a submit was reserving`,
   });
   if (result.ok) return result.released;
   if (result.code === "hold_not_found") return 0;
@@ -106,8 +120,19 @@ export async function endBatchHold(env: Env, batch: Pick<BatchRow, "id" | "poolI
  * The orphan-hold sweep's release (src/batches/orphan-holds.ts): the hold's rest, unless a submit
  * touched it within `idleMs` (then `null`: it is in use). A hold already gone answers `null` too.
  */
-export async function releaseOrphanHold(env: Env, poolId: string, o: { holdId: string; actor: string; reference: string; idleMs?: number }): Promise<number | null> {
-  const result = await poolStub(env, poolId).release({ opId: opIds.sweepOrphanHold(o.holdId), holdId: o.holdId, amount: "rest", actor: o.actor, reference: o.reference, idleMs: o.idleMs });
+export async function releaseOrphanHold(
+  env: Env,
+  poolId: string,
+  o: { holdId: string; actor: string; reference: string; idleMs?: number },
+): Promise<number | null> {
+  const result = await poolStub(env, poolId).release({
+    opId: opIds.sweepOrphanHold(o.holdId),
+    holdId: o.holdId,
+    amount: "rest",
+    actor: o.actor,
+    reference: o.reference,
+    idleMs: o.idleMs,
+  });
   if (result.ok) return result.released;
   if (result.code === "hold_busy" || result.code === "hold_not_found") return null;
   throw poolError(result);
@@ -115,7 +140,13 @@ export async function releaseOrphanHold(env: Env, poolId: string, o: { holdId: s
 
 /** Resolving an `expired_hold_unreleased` exception with cancel: the hold's rest, once per exception. */
 export async function releaseHoldForException(env: Env, poolId: string, holdId: string, exceptionId: string, actor: string): Promise<number> {
-  const result = await poolStub(env, poolId).release({ opId: opIds.releaseForException(exceptionId), holdId, amount: "rest", actor, reference: `exception ${exceptionId} resolved with cancel` });
+  const result = await poolStub(env, poolId).release({
+    opId: opIds.releaseForException(exceptionId),
+    holdId,
+    amount: "rest",
+    actor,
+    reference: `exception ${exceptionId} resolved with cancel`,
+  });
   if (!result.ok && result.code !== "hold_not_found") throw poolError(result);
   return result.ok ? result.released : 0;
 }

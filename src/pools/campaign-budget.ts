@@ -51,14 +51,23 @@ export async function commitCampaignReward(env: Env, c: CampaignRef, item: { id:
   for (const holdId of holdIds(c.id, c.holdCount)) {
     const res = await stub.commit({ holdId, actor: "system:campaigns", items: [item] });
     if (!res.ok) {
-      if (res.code === "hold_not_found" || res.code === "hold_not_active") { last = { ok: false, code: res.code, detail: res.detail }; continue; }
+      if (res.code === "hold_not_found" || res.code === "hold_not_active") {
+        last = { ok: false, code: res.code, detail: res.detail };
+        continue;
+      }
       return { ok: false, code: res.code, detail: res.detail };
     }
     const outcome = res.items[0]!;
     if (outcome.status !== "rejected") return { ok: true, holdId, hold: { ...res.hold } };
     // Committed before under another hold (a retried evaluation): that hold has it; keep looking.
-    if (outcome.code === "operation_id_reused") { last = { ok: false, code: outcome.code, detail: outcome.detail }; continue; }
-    if (outcome.code === "insufficient_funds" || outcome.code === "hold_not_active") { last = { ok: false, code: "insufficient_funds", detail: outcome.detail }; continue; }
+    if (outcome.code === "operation_id_reused") {
+      last = { ok: false, code: outcome.code, detail: outcome.detail };
+      continue;
+    }
+    if (outcome.code === "insufficient_funds" || outcome.code === "hold_not_active") {
+      last = { ok: false, code: "insufficient_funds", detail: outcome.detail };
+      continue;
+    }
     return { ok: false, code: outcome.code, detail: outcome.detail };
   }
   return last;
@@ -85,9 +94,11 @@ export async function releaseCampaignBudget(env: Env, c: CampaignRef, actor: str
 /** The campaign's holds as the pool sees them (missing ones left out). */
 export async function campaignHolds(env: Env, c: CampaignRef): Promise<Hold[]> {
   const stub = poolStub(env, c.poolId);
-  const holds: (Hold | null)[] = await Promise.all(holdIds(c.id, c.holdCount).map(async (id) => {
-    const h = await stub.getHold(id);
-    return h ? { ...h } : null;
-  }));
+  const holds: (Hold | null)[] = await Promise.all(
+    holdIds(c.id, c.holdCount).map(async (id) => {
+      const h = await stub.getHold(id);
+      return h ? { ...h } : null;
+    }),
+  );
   return holds.filter((h): h is Hold => h !== null);
 }

@@ -51,12 +51,28 @@ export async function refundDelivery(env: PoolEnv, poolId: string, item: string,
  * A failure is returned, not thrown: `operation_id_reused` needs the caller's judgement.
  */
 export function reverseDeliveryValue(env: PoolEnv, poolId: string, r: { deliveryId: string; item: string; amount?: number; actor: string; reference: string }) {
-  return poolStub(env, poolId).reverse({ opId: opIds.reverseDelivery(r.deliveryId), itemId: r.item, actor: r.actor, reference: r.reference, ...(r.amount !== undefined ? { amount: r.amount } : {}) });
+  return poolStub(env, poolId).reverse({
+    opId: opIds.reverseDelivery(r.deliveryId),
+    itemId: r.item,
+    actor: r.actor,
+    reference: r.reference,
+    ...(r.amount !== undefined ? { amount: r.amount } : {}),
+  });
 }
 
 /** Reverses the part of a card's bonus credit still on the card when its delivery is reversed; a replay or an item no longer committed is fine. */
-export async function reverseCardBonus(env: PoolEnv, poolId: string, r: { deliveryId: string; bucketId: string; item: string; amount: number; actor: string; reference: string }): Promise<void> {
-  const res = await poolStub(env, poolId).reverse({ opId: opIds.reverseCardBonus(r.deliveryId, r.bucketId), itemId: r.item, amount: r.amount, actor: r.actor, reference: r.reference });
+export async function reverseCardBonus(
+  env: PoolEnv,
+  poolId: string,
+  r: { deliveryId: string; bucketId: string; item: string; amount: number; actor: string; reference: string },
+): Promise<void> {
+  const res = await poolStub(env, poolId).reverse({
+    opId: opIds.reverseCardBonus(r.deliveryId, r.bucketId),
+    itemId: r.item,
+    amount: r.amount,
+    actor: r.actor,
+    reference: r.reference,
+  });
   if (!res.ok && !["operation_id_reused", "item_not_committed"].includes((res as PoolFailure).code)) throw poolError(res as PoolFailure);
 }
 
@@ -79,8 +95,16 @@ export interface OneOffCommit {
  */
 export async function commitOneOff(env: PoolEnv, poolId: string, c: OneOffCommit): Promise<void> {
   const stub = poolStub(env, poolId);
-  const reserved = await stub.reserve({ opId: c.reserveOpId, holdId: c.holdId, amount: c.item.amount, expiresAt: c.expiresAt, actor: c.actor, reference: c.reference });
-  if (!reserved.ok && !(reserved.code === "hold_exists" || (reserved.code === "operation_id_reused" && (await stub.getHold(c.holdId))))) throw poolError(reserved);
+  const reserved = await stub.reserve({
+    opId: c.reserveOpId,
+    holdId: c.holdId,
+    amount: c.item.amount,
+    expiresAt: c.expiresAt,
+    actor: c.actor,
+    reference: c.reference,
+  });
+  if (!reserved.ok && !(reserved.code === "hold_exists" || (reserved.code === "operation_id_reused" && (await stub.getHold(c.holdId)))))
+    throw poolError(reserved);
   const committed = unwrap(await stub.commit({ holdId: c.holdId, actor: c.actor, items: [c.item] }));
   await stub.release({ opId: c.closeOpId, holdId: c.holdId, amount: "rest", actor: c.actor });
   const item = committed.items[0] as ItemOutcome;

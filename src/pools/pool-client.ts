@@ -56,7 +56,12 @@ export async function poolBalance(env: Env, pool: PoolIdentity): Promise<Balance
 }
 
 /** fund / withdraw, idempotent by `opId` (op-ids.ts `moveOperationId`). */
-export async function moveFunds(env: Env, poolId: string, kind: "fund" | "withdraw", args: { opId: string; amount: number; reference?: string; actor: string }) {
+export async function moveFunds(
+  env: Env,
+  poolId: string,
+  kind: "fund" | "withdraw",
+  args: { opId: string; amount: number; reference?: string; actor: string },
+) {
   const stub = poolStub(env, poolId);
   return unwrap(kind === "fund" ? await stub.fund(args) : await stub.withdraw(args));
 }

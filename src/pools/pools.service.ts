@@ -28,7 +28,11 @@ export interface PoolView {
 }
 
 export async function findPool(d1: D1Database, org: string, id: string): Promise<PoolRow | null> {
-  const [row] = await createDb(d1).select().from(pools).where(and(eq(pools.org, org), eq(pools.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(pools)
+    .where(and(eq(pools.org, org), eq(pools.id, id)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -52,22 +56,36 @@ function view(row: PoolRow, balance: Balance): PoolView {
 
 const mirroredBalance = (r: PoolRow): Balance => Object.fromEntries(BUCKETS.map((b) => [b, r[b]])) as Balance;
 
-export async function createPool(
-  env: Env,
-  auth: Auth,
-  input: { name: string; currency: string; limits?: Limits },
-  requestId?: string,
-): Promise<PoolView> {
+export async function createPool(env: Env, auth: Auth, input: { name: string; currency: string; limits?: Limits }, requestId?: string): Promise<PoolView> {
   const now = new Date().toISOString();
   const row: PoolRow = {
-    id: newId("pool"), org: auth.org, name: input.name, currency: input.currency, limits: JSON.stringify(input.limits ?? {}),
-    ...zeroBalance(), journalSeq: 0,
-    createdBy: auth.sub, createdAt: now, updatedAt: now,
+    id: newId("pool"),
+    org: auth.org,
+    name: input.name,
+    currency: input.currency,
+    limits: JSON.stringify(input.limits ?? {}),
+    ...zeroBalance(),
+    journalSeq: 0,
+    createdBy: auth.sub,
+    createdAt: now,
+    updatedAt: now,
   };
   const insert = createDb(env.DB).insert(pools).values(row);
-  await appendAudit(env.DB, auth.org, [
-    { actor: auth.sub, action: "pool.created", entityType: "pool", entityId: row.id, after: { name: row.name, currency: row.currency, limits: input.limits ?? {} }, requestId },
-  ], [env.DB.prepare(insert.toSQL().sql).bind(...insert.toSQL().params)]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "pool.created",
+        entityType: "pool",
+        entityId: row.id,
+        after: { name: row.name, currency: row.currency, limits: input.limits ?? {} },
+        requestId,
+      },
+    ],
+    [env.DB.prepare(insert.toSQL().sql).bind(...insert.toSQL().params)],
+  );
   const balance = await poolBalance(env, row);
   return view(row, balance);
 }
@@ -121,7 +139,15 @@ export async function movePoolFunds(
   const args = { opId, amount: input.amount, reference: input.reference, actor: auth.sub };
   const result = await moveFunds(env, id, kind, args);
   await appendAudit(env.DB, auth.org, [
-    { actor: auth.sub, action: `pool.${kind === "fund" ? "funded" : "withdrawn"}`, entityType: "pool", entityId: id, before, after: { ...result.balance, amount: input.amount, reference: input.reference ?? null }, requestId },
+    {
+      actor: auth.sub,
+      action: `pool.${kind === "fund" ? "funded" : "withdrawn"}`,
+      entityType: "pool",
+      entityId: id,
+      before,
+      after: { ...result.balance, amount: input.amount, reference: input.reference ?? null },
+      requestId,
+    },
   ]);
   return view(row, result.balance);
 }
@@ -139,9 +165,18 @@ export async function ledgerPage(env: Env, org: string, id: string, limit: numbe
   const page = rows.slice(0, limit);
   return {
     data: page.map((r) => ({
-      seq: r.seq, kind: r.kind as LedgerKind, amount: r.amount, operation_id: r.opId, hold_id: r.holdId, item_id: r.itemId,
+      seq: r.seq,
+      kind: r.kind as LedgerKind,
+      amount: r.amount,
+      operation_id: r.opId,
+      hold_id: r.holdId,
+      item_id: r.itemId,
       items: r.items ? (JSON.parse(r.items) as string[]) : null,
-      before: JSON.parse(r.before) as Balance, after: JSON.parse(r.after) as Balance, actor: r.actor, reference: r.reference, created_at: r.createdAt,
+      before: JSON.parse(r.before) as Balance,
+      after: JSON.parse(r.after) as Balance,
+      actor: r.actor,
+      reference: r.reference,
+      created_at: r.createdAt,
     })),
     next_cursor: rows.length > limit ? encodeCursor("ledger", page.at(-1)!.seq) : null,
   };

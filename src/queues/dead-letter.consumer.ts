@@ -25,10 +25,18 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
     try {
       if (body.type === "deliver") for (const id of idsOf(body)) await failDelivery(env, body.org, body.batchId, id);
       else {
-        const stmt = openExceptions(env.DB, [{
-          org: body.org, kind: "fan_out_failed", severity: "high", entityType: "batch", entityId: body.batchId, batchId: body.batchId,
-          detail: `The ${body.type} step of the release failed repeatedly`, data: body,
-        }]);
+        const stmt = openExceptions(env.DB, [
+          {
+            org: body.org,
+            kind: "fan_out_failed",
+            severity: "high",
+            entityType: "batch",
+            entityId: body.batchId,
+            batchId: body.batchId,
+            detail: `The ${body.type} step of the release failed repeatedly`,
+            data: body,
+          },
+        ]);
         if (stmt) await stmt.run();
       }
       msg.ack();
@@ -50,15 +58,29 @@ async function failDelivery(env: Env, org: string, batchId: string | undefined, 
   // What support reads first: why the retries ran out, not only that they did.
   const last = await env.DB.prepare(
     "SELECT error_class, error_detail FROM delivery_attempts WHERE delivery_id = ? AND outcome = 'failed' ORDER BY attempt_no DESC LIMIT 1",
-  ).bind(d.id).first<{ error_class: string | null; error_detail: string | null }>();
+  )
+    .bind(d.id)
+    .first<{ error_class: string | null; error_detail: string | null }>();
   const lastError = last?.error_detail ? `; last error (${last.error_class ?? "unknown"}): ${last.error_detail}` : "";
   const reason = `retries exhausted${lastError}`.slice(0, 500);
   const now = new Date().toISOString();
   const update = failExhausted(env.DB, d.id, reason, now);
-  const exc = openExceptions(env.DB, [{
-    org, kind: "delivery_dead_lettered", severity: "high", entityType: "delivery", entityId: d.id, batchId: batchId ?? null,
-    detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),
-  }])!;
-  await appendAudit(env.DB, org, [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason } }], [update, exc]);
+  const exc = openExceptions(env.DB, [
+    {
+      org,
+      kind: "delivery_dead_lettered",
+      severity: "high",
+      entityType: "delivery",
+      entityId: d.id,
+      batchId: batchId ?? null,
+      detail: `Delivery failed after ${d.attempts} attempts${lastError}; the value went back to the hold`.slice(0, 1000),
+    },
+  ])!;
+  await appendAudit(
+    env.DB,
+    org,
+    [{ actor: "system:dead-letter", action: "delivery.failed", entityType: "delivery", entityId: d.id, after: { status: "failed", reason } }],
+    [update, exc],
+  );
   if (batchId) await completeBatchIfDone(env, org, batchId);
 }

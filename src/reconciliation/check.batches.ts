@@ -18,14 +18,30 @@ const PLANNED = new Set(["submitted", "approved", "releasing", "delivering", "co
 const NEEDS_HOLD = new Set(["submitted", "approved", "releasing", "delivering"]);
 const ENDED = new Set(["completed", "completed_with_errors", "rejected", "cancelled", "expired"]);
 
-interface BatchRow { id: string; status: string; pool_id: string; currency: string; valid_total: number; valid_count: number }
-interface Sums { batch_id: string; n: number; committed: number; delivered: number; failed: number; reversed: number }
+interface BatchRow {
+  id: string;
+  status: string;
+  pool_id: string;
+  currency: string;
+  valid_total: number;
+  valid_count: number;
+}
+interface Sums {
+  batch_id: string;
+  n: number;
+  committed: number;
+  delivered: number;
+  failed: number;
+  reversed: number;
+}
 
 export async function batchesStep(ctx: StepContext): Promise<StepResult> {
   const after = (ctx.cursor as { after: string } | null)?.after ?? "";
   const { results: listed } = await ctx.env.DB.prepare(
     "SELECT id, status, pool_id, currency, valid_total, valid_count FROM batches WHERE org = ? AND id > ? ORDER BY id LIMIT ?",
-  ).bind(ctx.org, after, pageSize(ctx, BATCH_PAGE)).all<BatchRow>();
+  )
+    .bind(ctx.org, after, pageSize(ctx, BATCH_PAGE))
+    .all<BatchRow>();
   if (listed.length === 0) return { findings: [], cursor: null, rows: 0 };
   const batches = withinDeliveryBudget(listed, pageSize(ctx, DELIVERY_PAGE));
   const ids = JSON.stringify(batches.map((b) => b.id));
@@ -87,7 +103,12 @@ function checkBatch(ctx: StepContext, b: BatchRow, s: Sums, hold: HoldTotals | n
   const spent = Math.max(doCommitted, s.committed, s.delivered);
   if (spent > 0 && !approved) {
     out.push({
-      ...base, kind: "spend_without_approval", entityType: "batch", entityId: b.id, expected: 0, actual: spent,
+      ...base,
+      kind: "spend_without_approval",
+      entityType: "batch",
+      entityId: b.id,
+      expected: 0,
+      actual: spent,
       detail: `Batch ${b.id} (${b.status}) has ${spent} ${b.currency} committed or delivered but no approval on record (no transition to approved, no approved flow)`,
       data: { batch_status: b.status, pool_committed: doCommitted, deliveries_committed: s.committed, delivered: s.delivered },
       facts: { spent },
@@ -95,7 +116,12 @@ function checkBatch(ctx: StepContext, b: BatchRow, s: Sums, hold: HoldTotals | n
   }
   if (!hold && NEEDS_HOLD.has(b.status)) {
     out.push({
-      ...base, kind: "ledger_drift", entityType: "batch", entityId: b.id, expected: b.valid_total, actual: 0,
+      ...base,
+      kind: "ledger_drift",
+      entityType: "batch",
+      entityId: b.id,
+      expected: b.valid_total,
+      actual: 0,
       detail: `Batch ${b.id} is ${b.status} but its pool has no hold ${batchHoldId(b.id)} reserving its ${b.valid_total} ${b.currency}`,
       data: { check: "missing_hold", batch_status: b.status, hold_id: batchHoldId(b.id) },
       facts: { missing_hold: true, status: b.status },
@@ -104,7 +130,12 @@ function checkBatch(ctx: StepContext, b: BatchRow, s: Sums, hold: HoldTotals | n
   const overdue = hold && hold.expires_at < ctx.now.getTime() - HOLD_GRACE_MS;
   if (hold?.state === "pending" && hold.remaining > 0 && (ENDED.has(b.status) || overdue)) {
     out.push({
-      ...base, kind: "expired_hold_unreleased", entityType: "hold", entityId: hold.hold_id, expected: 0, actual: hold.remaining,
+      ...base,
+      kind: "expired_hold_unreleased",
+      entityType: "hold",
+      entityId: hold.hold_id,
+      expected: 0,
+      actual: hold.remaining,
       detail: ENDED.has(b.status)
         ? `Batch ${b.id} is ${b.status} but hold ${hold.hold_id} still reserves ${hold.remaining} ${b.currency}`
         : `Hold ${hold.hold_id} expired at ${new Date(hold.expires_at).toISOString()} but still reserves ${hold.remaining} ${b.currency}`,

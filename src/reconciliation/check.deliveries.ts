@@ -16,39 +16,68 @@ export const DELIVERY_PAGE = 10_000;
 /** A delivery queued or sending, unclaimed and untouched this long, is stuck. */
 export const STUCK_AFTER_MS = 30 * 60_000;
 
-export interface Range { org: string; after: string; last: string }
+export interface Range {
+  org: string;
+  after: string;
+  last: string;
+}
 
 interface Row {
-  id: string; batch_id: string; pool_id: string; status: string; amount: number; currency: string;
-  committed: number; attempts: number; updated_at: string;
+  id: string;
+  batch_id: string;
+  pool_id: string;
+  status: string;
+  amount: number;
+  currency: string;
+  committed: number;
+  attempts: number;
+  updated_at: string;
 }
-interface CardRow { id: string; batch_id: string; pool_id: string; status: string; amount: number; currency: string; card_id: string | null; card: string | null; initial_amount: number | null; card_currency: string | null; card_status: string | null }
+interface CardRow {
+  id: string;
+  batch_id: string;
+  pool_id: string;
+  status: string;
+  amount: number;
+  currency: string;
+  card_id: string | null;
+  card: string | null;
+  initial_amount: number | null;
+  card_currency: string | null;
+  card_status: string | null;
+}
 
 const IN_RANGE = "org = ?1 AND id > ?2 AND id <= ?3";
 
 export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
   const after = (ctx.cursor as { after: string } | null)?.after ?? "";
   const db = ctx.env.DB;
-  const page = await db.prepare(`SELECT COUNT(*) AS n, MAX(id) AS last FROM (SELECT id FROM deliveries WHERE org = ?1 AND id > ?2 ORDER BY id LIMIT ?3)`)
-    .bind(ctx.org, after, pageSize(ctx, DELIVERY_PAGE)).first<{ n: number; last: string | null }>();
+  const page = await db
+    .prepare(`SELECT COUNT(*) AS n, MAX(id) AS last FROM (SELECT id FROM deliveries WHERE org = ?1 AND id > ?2 ORDER BY id LIMIT ?3)`)
+    .bind(ctx.org, after, pageSize(ctx, DELIVERY_PAGE))
+    .first<{ n: number; last: string | null }>();
   if (!page?.last) return { findings: [], cursor: null, rows: 0 };
   const range: Range = { org: ctx.org, after, last: page.last };
   const stuckBefore = new Date(ctx.now.getTime() - STUCK_AFTER_MS).toISOString();
   const [anomalies, cards] = await db.batch<Record<string, unknown>>([
-    db.prepare(
-      `SELECT id, batch_id, pool_id, status, amount, currency, committed, attempts, updated_at FROM deliveries
+    db
+      .prepare(
+        `SELECT id, batch_id, pool_id, status, amount, currency, committed, attempts, updated_at FROM deliveries
        WHERE ${IN_RANGE} AND (
          (status IN ('queued', 'sending') AND updated_at < ?4 AND (claimed_until IS NULL OR claimed_until < ?5))
          OR status IN ('failed', 'held'))`,
-    ).bind(range.org, range.after, range.last, stuckBefore, ctx.now.toISOString()),
-    db.prepare(
-      `SELECT d.id, d.batch_id, d.pool_id, d.status, d.amount, d.currency, d.card_id, c.id AS card, c.initial_amount, c.currency AS card_currency, c.status AS card_status
+      )
+      .bind(range.org, range.after, range.last, stuckBefore, ctx.now.toISOString()),
+    db
+      .prepare(
+        `SELECT d.id, d.batch_id, d.pool_id, d.status, d.amount, d.currency, d.card_id, c.id AS card, c.initial_amount, c.currency AS card_currency, c.status AS card_status
        FROM deliveries d LEFT JOIN cards c ON c.delivery_id = d.id
        WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND (
          (d.status = 'delivered' AND d.card_id IS NOT NULL
            AND (c.id IS NULL OR c.id <> d.card_id OR c.initial_amount <> d.amount OR c.currency <> d.currency OR c.status IN ('void', 'reversed')))
          OR (d.status = 'failed' AND c.status = 'active'))`,
-    ).bind(range.org, range.after, range.last),
+      )
+      .bind(range.org, range.after, range.last),
   ]);
   const windowDays = (await getSettings(db, ctx.org)).prior_payout_window_days;
   const findings = [
@@ -70,7 +99,9 @@ async function statusFindings(ctx: StepContext, rows: Row[]): Promise<Finding[]>
     // Settled: someone resolved an exception about it and none is open again (a failed retry opens a new one).
     const { results } = await ctx.env.DB.prepare(
       "SELECT entity_id FROM exceptions WHERE org = ? AND entity_id IN (SELECT value FROM json_each(?)) GROUP BY entity_id HAVING MAX(status = 'open') = 0",
-    ).bind(ctx.org, JSON.stringify(unresolved.map((r) => r.id))).all<{ entity_id: string }>();
+    )
+      .bind(ctx.org, JSON.stringify(unresolved.map((r) => r.id)))
+      .all<{ entity_id: string }>();
     for (const r of results) resolved.add(r.entity_id);
   }
   const out: Finding[] = [];
@@ -78,11 +109,25 @@ async function statusFindings(ctx: StepContext, rows: Row[]): Promise<Finding[]>
     const base = { entityType: "delivery", entityId: r.id, batchId: r.batch_id, poolId: r.pool_id, currency: r.currency };
     const data = { status: r.status, attempts: r.attempts, updated_at: r.updated_at, committed: r.committed === 1 };
     if (r.status === "queued" || r.status === "sending") {
-      out.push({ ...base, kind: "stuck_delivery", expected: null, actual: r.amount, data, facts: { status: r.status },
-        detail: `Delivery ${r.id} has been ${r.status} since ${r.updated_at} (${r.attempts} attempts) and nothing is working on it` });
+      out.push({
+        ...base,
+        kind: "stuck_delivery",
+        expected: null,
+        actual: r.amount,
+        data,
+        facts: { status: r.status },
+        detail: `Delivery ${r.id} has been ${r.status} since ${r.updated_at} (${r.attempts} attempts) and nothing is working on it`,
+      });
     } else if (!resolved.has(r.id)) {
-      out.push({ ...base, kind: "failed_unresolved", expected: null, actual: r.amount, data, facts: { status: r.status },
-        detail: `Delivery ${r.id} is ${r.status} and no exception about it has been resolved` });
+      out.push({
+        ...base,
+        kind: "failed_unresolved",
+        expected: null,
+        actual: r.amount,
+        data,
+        facts: { status: r.status },
+        detail: `Delivery ${r.id} is ${r.status} and no exception about it has been resolved`,
+      });
     }
   }
   return out;
@@ -92,13 +137,31 @@ function cardFindings(rows: CardRow[]): Finding[] {
   return rows.map((r): Finding => {
     const base = { batchId: r.batch_id, poolId: r.pool_id, currency: r.currency, entityType: "card", entityId: r.card ?? r.card_id ?? r.id };
     if (r.status === "failed") {
-      return { ...base, kind: "orphan_code", expected: 0, actual: r.initial_amount, facts: { delivery: r.id, status: r.status },
+      return {
+        ...base,
+        kind: "orphan_code",
+        expected: 0,
+        actual: r.initial_amount,
+        facts: { delivery: r.id, status: r.status },
         data: { delivery_id: r.id, delivery_status: r.status, card_status: r.card_status },
-        detail: `Card ${r.card} is active with ${r.initial_amount} ${r.card_currency} but its delivery ${r.id} failed; void it` };
+        detail: `Card ${r.card} is active with ${r.initial_amount} ${r.card_currency} but its delivery ${r.id} failed; void it`,
+      };
     }
-    const problem = !r.card ? "does not exist" : r.card !== r.card_id ? `is ${r.card}, not ${r.card_id}` : r.card_status === "void" || r.card_status === "reversed" ? `is ${r.card_status}` : `holds ${r.initial_amount} ${r.card_currency}`;
-    return { ...base, kind: "ledger_drift", expected: r.amount, actual: r.card ? r.initial_amount : 0, facts: { problem },
+    const problem = !r.card
+      ? "does not exist"
+      : r.card !== r.card_id
+        ? `is ${r.card}, not ${r.card_id}`
+        : r.card_status === "void" || r.card_status === "reversed"
+          ? `is ${r.card_status}`
+          : `holds ${r.initial_amount} ${r.card_currency}`;
+    return {
+      ...base,
+      kind: "ledger_drift",
+      expected: r.amount,
+      actual: r.card ? r.initial_amount : 0,
+      facts: { problem },
       data: { check: "card_vs_delivery", delivery_id: r.id, card_status: r.card_status },
-      detail: `Delivery ${r.id} delivered ${r.amount} ${r.currency} on card ${r.card_id}, whose stored card ${problem}` };
+      detail: `Delivery ${r.id} delivered ${r.amount} ${r.currency} on card ${r.card_id}, whose stored card ${problem}`,
+    };
   });
 }

@@ -63,7 +63,9 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
     const next = await ctx.env.DB.prepare(
       `SELECT id, currency, available, reserved, committed, funded, released, reversed, withdrawn, journal_seq
        FROM pools WHERE org = ? AND id > ? ORDER BY id LIMIT 1`,
-    ).bind(ctx.org, cursor.poolsAfter).first<PoolRow>();
+    )
+      .bind(ctx.org, cursor.poolsAfter)
+      .first<PoolRow>();
     if (!next) return { findings: [], cursor: null, rows: 0 };
     cursor.pool = await startPool(ctx, next);
     found = await overdueHoldFindings(ctx, next);
@@ -75,13 +77,17 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
   const upper = entries.at(-1)?.seq ?? pool.upto;
   const { results: mirror } = await ctx.env.DB.prepare(
     "SELECT seq, op_id, kind, hold_id, item_id, amount, before, after, items FROM pool_ledger WHERE pool_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
-  ).bind(pool.id, pool.after, upper).all<JournalLine & { before: string }>();
+  )
+    .bind(pool.id, pool.after, upper)
+    .all<JournalLine & { before: string }>();
   compareEntries(pool, entries, mirror);
   rows += entries.length + mirror.length;
   pool.after = upper;
   if (entries.length > 0 && upper < pool.upto) return { findings: found, cursor, rows };
 
-  const extra = await ctx.env.DB.prepare("SELECT COUNT(*) AS n FROM pool_ledger WHERE pool_id = ? AND seq > ?").bind(pool.id, page.last_seq).first<{ n: number }>();
+  const extra = await ctx.env.DB.prepare("SELECT COUNT(*) AS n FROM pool_ledger WHERE pool_id = ? AND seq > ?")
+    .bind(pool.id, page.last_seq)
+    .first<{ n: number }>();
   pool.acc.extra = extra?.n ?? 0;
   const finding = poolFinding(pool);
   return { findings: finding ? [...found, finding] : found, cursor: { poolsAfter: pool.id, pool: null }, rows };
@@ -90,17 +96,24 @@ export async function ledgerStep(ctx: StepContext): Promise<StepResult> {
 /** The pool's holds other than batch holds that still reserve value well past their expiry. */
 async function overdueHoldFindings(ctx: StepContext, pool: PoolRow): Promise<Finding[]> {
   const overdue = await overdueHolds(ctx.env, pool.id, ctx.now.getTime() - HOLD_GRACE_MS, OVERDUE_CAP);
-  return overdue.filter((h) => !isBatchHold(h.hold_id)).map((h) => {
-    const expired = new Date(h.expires_at).toISOString();
-    const retryOf = h.hold_id.startsWith(RETRY_HOLD_PREFIX) ? h.hold_id.slice(RETRY_HOLD_PREFIX.length) : null;
-    return {
-      kind: "expired_hold_unreleased", entityType: "hold", entityId: h.hold_id, poolId: pool.id, currency: pool.currency,
-      expected: 0, actual: h.remaining,
-      detail: `Hold ${h.hold_id}${retryOf ? ` (the retry of exception ${retryOf})` : ""} expired at ${expired} but still reserves ${h.remaining} ${pool.currency}`,
-      data: { hold_amount: h.amount, committed: h.committed, expires_at: expired, ...(retryOf ? { exception_id: retryOf } : {}) },
-      facts: { remaining: h.remaining, expires_at: h.expires_at },
-    };
-  });
+  return overdue
+    .filter((h) => !isBatchHold(h.hold_id))
+    .map((h) => {
+      const expired = new Date(h.expires_at).toISOString();
+      const retryOf = h.hold_id.startsWith(RETRY_HOLD_PREFIX) ? h.hold_id.slice(RETRY_HOLD_PREFIX.length) : null;
+      return {
+        kind: "expired_hold_unreleased",
+        entityType: "hold",
+        entityId: h.hold_id,
+        poolId: pool.id,
+        currency: pool.currency,
+        expected: 0,
+        actual: h.remaining,
+        detail: `Hold ${h.hold_id}${retryOf ? ` (the retry of exception ${retryOf})` : ""} expired at ${expired} but still reserves ${h.remaining} ${pool.currency}`,
+        data: { hold_amount: h.amount, committed: h.committed, expires_at: expired, ...(retryOf ? { exception_id: retryOf } : {}) },
+        facts: { remaining: h.remaining, expires_at: h.expires_at },
+      };
+    });
 }
 
 /** Drains the journal, then checks the DO's integrity and the mirrored balance; returns where the journal scan starts. */
@@ -112,9 +125,10 @@ async function startPool(ctx: StepContext, row: PoolRow): Promise<PoolCursor> {
     acc.problems.push(`draining the journal to D1 failed: ${String(err).slice(0, 200)}`);
     acc.facts.push("sync_failed");
   }
-  const mirrored = (await ctx.env.DB.prepare(
-    "SELECT id, currency, available, reserved, committed, funded, released, reversed, withdrawn, journal_seq FROM pools WHERE id = ?",
-  ).bind(row.id).first<PoolRow>()) ?? row;
+  const mirrored =
+    (await ctx.env.DB.prepare("SELECT id, currency, available, reserved, committed, funded, released, reversed, withdrawn, journal_seq FROM pools WHERE id = ?")
+      .bind(row.id)
+      .first<PoolRow>()) ?? row;
   const integrity = await checkPoolIntegrity(ctx.env, row.id);
   acc.problems.push(...integrity.problems.map((p) => `pool DO: ${p}`));
   acc.facts.push(...integrity.problems);
@@ -157,7 +171,9 @@ async function compareDeliveries(ctx: StepContext, poolId: string, poolCommitted
           + (SELECT COALESCE(SUM(j.value ->> 'committed'), 0) FROM cards c, json_each(c.credits) j
                WHERE c.org = ?1 AND c.credits IS NOT NULL AND j.value ->> 'pool_id' = ?2) AS committed,
             (SELECT COUNT(*) FROM deliveries WHERE org = ?1 AND pool_id = ?2 AND status IN ('queued', 'sending')) AS in_flight`,
-  ).bind(ctx.org, poolId).first<{ committed: number; in_flight: number }>();
+  )
+    .bind(ctx.org, poolId)
+    .first<{ committed: number; in_flight: number }>();
   if (!d || d.in_flight > 0 || d.committed === poolCommitted) return;
   acc.balance ??= { bucket: "committed_by_deliveries", do: poolCommitted, d1: d.committed };
   acc.problems.push(`the pool DO has ${poolCommitted} committed, its deliveries ${d.committed}`);
@@ -175,7 +191,16 @@ function compareEntries(pool: PoolCursor, entries: JournalLine[], mirror: (Journ
       acc.missingCount++;
       if (acc.missing.length < LIST_CAP) acc.missing.push(e.seq);
       acc.doAmount += e.amount;
-    } else if (!chained || m.op_id !== e.op_id || m.kind !== e.kind || m.hold_id !== e.hold_id || m.item_id !== e.item_id || Number(m.amount) !== e.amount || m.after !== e.after || (m.items ?? null) !== (e.items ?? null)) {
+    } else if (
+      !chained ||
+      m.op_id !== e.op_id ||
+      m.kind !== e.kind ||
+      m.hold_id !== e.hold_id ||
+      m.item_id !== e.item_id ||
+      Number(m.amount) !== e.amount ||
+      m.after !== e.after ||
+      (m.items ?? null) !== (e.items ?? null)
+    ) {
       acc.alteredCount++;
       if (acc.altered.length < LIST_CAP) acc.altered.push(e.seq);
       acc.doAmount += e.amount;
@@ -189,19 +214,35 @@ function compareEntries(pool: PoolCursor, entries: JournalLine[], mirror: (Journ
 function poolFinding(pool: PoolCursor): Finding | null {
   const a = pool.acc;
   const journal: string[] = [];
-  if (a.missingCount) journal.push(`${a.missingCount} journal entries missing from the D1 mirror (seq ${a.missing.join(", ")}${a.missingCount > a.missing.length ? ", …" : ""})`);
-  if (a.alteredCount) journal.push(`${a.alteredCount} mirrored entries differ from the DO journal (seq ${a.altered.join(", ")}${a.alteredCount > a.altered.length ? ", …" : ""})`);
+  if (a.missingCount)
+    journal.push(`${a.missingCount} journal entries missing from the D1 mirror (seq ${a.missing.join(", ")}${a.missingCount > a.missing.length ? ", …" : ""})`);
+  if (a.alteredCount)
+    journal.push(
+      `${a.alteredCount} mirrored entries differ from the DO journal (seq ${a.altered.join(", ")}${a.alteredCount > a.altered.length ? ", …" : ""})`,
+    );
   if (a.extra) journal.push(`${a.extra} entries in the D1 mirror that the DO journal does not have`);
   const problems = [...a.problems, ...journal];
   if (problems.length === 0) return null;
   const useJournal = a.missingCount + a.alteredCount > 0;
   return {
-    kind: "ledger_drift", entityType: "pool", entityId: pool.id, poolId: pool.id, currency: pool.currency,
+    kind: "ledger_drift",
+    entityType: "pool",
+    entityId: pool.id,
+    poolId: pool.id,
+    currency: pool.currency,
     expected: useJournal ? a.doAmount : (a.balance?.do ?? null),
     actual: useJournal ? a.d1Amount : (a.balance?.d1 ?? null),
     detail: problems.join("; "),
-    data: { check: "pool_vs_mirror", missing_seqs: a.missing, missing_count: a.missingCount, altered_seqs: a.altered, altered_count: a.alteredCount, extra_count: a.extra, balance: a.balance, problems: a.problems },
+    data: {
+      check: "pool_vs_mirror",
+      missing_seqs: a.missing,
+      missing_count: a.missingCount,
+      altered_seqs: a.altered,
+      altered_count: a.alteredCount,
+      extra_count: a.extra,
+      balance: a.balance,
+      problems: a.problems,
+    },
     facts: { pool: a.facts, missing: a.missing, missingCount: a.missingCount, altered: a.altered, alteredCount: a.alteredCount, extra: a.extra },
   };
 }
-

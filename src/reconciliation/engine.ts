@@ -23,12 +23,19 @@ export const STALE_AFTER_MS = 5 * 60_000;
 const MAX_FAILURES = 5;
 const STEPS: Record<PhaseName, Phase> = { ledger: ledgerStep, batches: batchesStep, deliveries: deliveriesStep, inventory: inventoryStep };
 
-export interface Budget { ms: number; steps: number }
+export interface Budget {
+  ms: number;
+  steps: number;
+}
 export type DriveOutcome = { run: RunRow; stopped: "done" | "budget" | "busy" };
 
 /** The org's running run if someone is advancing it, else a new one (a stale one is abandoned first). */
 export async function startRun(
-  env: Env, org: string, trigger: RunRow["trigger"], actor: string, opts: { requestId?: string; page?: number } = {},
+  env: Env,
+  org: string,
+  trigger: RunRow["trigger"],
+  actor: string,
+  opts: { requestId?: string; page?: number } = {},
 ): Promise<{ run: RunRow; created: boolean }> {
   const now = new Date();
   const active = await findRunningRun(env.DB, org);
@@ -36,7 +43,12 @@ export async function startRun(
   if (active) await abandonRun(env.DB, active, now.toISOString());
   const run = newRun(org, trigger, actor, now.toISOString(), opts.page);
   try {
-    await appendAudit(env.DB, org, [{ actor, action: "reconciliation.started", entityType: "reconciliation", entityId: run.id, after: { trigger }, requestId: opts.requestId }], [insertRun(env.DB, run)]);
+    await appendAudit(
+      env.DB,
+      org,
+      [{ actor, action: "reconciliation.started", entityType: "reconciliation", entityId: run.id, after: { trigger }, requestId: opts.requestId }],
+      [insertRun(env.DB, run)],
+    );
     return { run, created: true };
   } catch (err) {
     // Another request or the cron started one at the same moment (one running run per org).
@@ -79,10 +91,22 @@ async function runStep(env: Env, runId: string, firstInInvocation: boolean): Pro
       ...writes,
       ...(writes.length ? [updateCounts(env.DB, run.id)] : []),
     ]);
-    return { run: { ...run, phase: nextPhase, step: run.step + 1, rows_scanned: run.rows_scanned + result.rows, state: JSON.stringify(state), updated_at: stamp }, stopped: "more" };
+    return {
+      run: { ...run, phase: nextPhase, step: run.step + 1, rows_scanned: run.rows_scanned + result.rows, state: JSON.stringify(state), updated_at: stamp },
+      stopped: "more",
+    };
   } catch (err) {
     if (isGuardFailure(err)) return { run, stopped: "busy" };
-    console.error(JSON.stringify({ reconciliation: run.id, org: run.org, phase: run.phase, step: run.step, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack ?? "")) }));
+    console.error(
+      JSON.stringify({
+        reconciliation: run.id,
+        org: run.org,
+        phase: run.phase,
+        step: run.step,
+        error: redactTokens(String(err)),
+        stack: redactTokens(String((err as Error)?.stack ?? "")),
+      }),
+    );
     await failStep(env.DB, run, String(err), MAX_FAILURES, now.toISOString());
     throw err;
   }
@@ -100,12 +124,23 @@ function recordStats(state: RunState, phase: PhaseName, rows: number, ms: number
 
 async function finalize(env: Env, run: RunRow, state: RunState): Promise<RunRow> {
   const now = new Date().toISOString();
-  const counts = await env.DB.prepare("SELECT kind, COUNT(*) AS n FROM reconciliation_findings WHERE run_id = ? GROUP BY kind").bind(run.id).all<{ kind: string; n: number }>();
+  const counts = await env.DB.prepare("SELECT kind, COUNT(*) AS n FROM reconciliation_findings WHERE run_id = ? GROUP BY kind")
+    .bind(run.id)
+    .all<{ kind: string; n: number }>();
   const byKind = Object.fromEntries(counts.results.map((c) => [c.kind, c.n]));
   const findings = counts.results.reduce((s, c) => s + c.n, 0);
   await appendAudit(
-    env.DB, run.org,
-    [{ actor: run.requested_by, action: "reconciliation.completed", entityType: "reconciliation", entityId: run.id, after: { findings, by_kind: byKind, rows_scanned: run.rows_scanned, steps: run.step } }],
+    env.DB,
+    run.org,
+    [
+      {
+        actor: run.requested_by,
+        action: "reconciliation.completed",
+        entityType: "reconciliation",
+        entityId: run.id,
+        after: { findings, by_kind: byKind, rows_scanned: run.rows_scanned, steps: run.step },
+      },
+    ],
     completeRun(env.DB, run, state, now),
   );
   return (await env.DB.prepare("SELECT * FROM reconciliation_runs WHERE id = ?").bind(run.id).first<RunRow>())!;

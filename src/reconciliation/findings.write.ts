@@ -16,7 +16,13 @@ import { SAME_PROBLEM_KINDS, SEVERITY, type Finding } from "./types";
 
 const CHUNK = 500;
 
-interface Issue { kind: string; entity_id: string; fingerprint: string; state: "present" | "cleared"; last_run_id: string }
+interface Issue {
+  kind: string;
+  entity_id: string;
+  fingerprint: string;
+  state: "present" | "cleared";
+  last_run_id: string;
+}
 
 export const fingerprint = (f: Finding) => sha256Hex(canonicalJson({ kind: f.kind, entity: f.entityId, facts: f.facts }));
 
@@ -53,11 +59,15 @@ async function readState(d1: D1Database, org: string, list: Finding[]) {
   const keys = JSON.stringify(list.map((f) => ({ kind: f.kind, entity: f.entityId })));
   const entities = JSON.stringify([...new Set(list.filter((f) => SAME_PROBLEM_KINDS[f.kind]).map((f) => f.entityId))]);
   const [issueRows, openRows] = await d1.batch<Record<string, string>>([
-    d1.prepare(
-      `SELECT i.kind, i.entity_id, i.fingerprint, i.state, i.last_run_id FROM json_each(?2) j
+    d1
+      .prepare(
+        `SELECT i.kind, i.entity_id, i.fingerprint, i.state, i.last_run_id FROM json_each(?2) j
        JOIN reconciliation_issues i ON i.org = ?1 AND i.kind = j.value ->> 'kind' AND i.entity_id = j.value ->> 'entity'`,
-    ).bind(org, keys),
-    d1.prepare("SELECT kind, entity_id FROM exceptions WHERE org = ?1 AND status = 'open' AND entity_id IN (SELECT value FROM json_each(?2))").bind(org, entities),
+      )
+      .bind(org, keys),
+    d1
+      .prepare("SELECT kind, entity_id FROM exceptions WHERE org = ?1 AND status = 'open' AND entity_id IN (SELECT value FROM json_each(?2))")
+      .bind(org, entities),
   ]);
   const issues = new Map((issueRows!.results as unknown as Issue[]).map((r) => [`${r.kind}\n${r.entity_id}`, r]));
   const openKinds = new Map<string, Set<string>>();
@@ -67,30 +77,59 @@ async function readState(d1: D1Database, org: string, list: Finding[]) {
 
 function exceptionInput(org: string, runId: string, f: Finding, fp: string): ExceptionInput {
   return {
-    org, kind: f.kind, severity: SEVERITY[f.kind], entityType: f.entityType, entityId: f.entityId, batchId: f.batchId ?? null, detail: f.detail,
-    data: { source: "reconciliation", run_id: runId, fingerprint: fp, expected: f.expected, actual: f.actual, currency: f.currency ?? null, pool_id: f.poolId ?? null, ...f.data },
+    org,
+    kind: f.kind,
+    severity: SEVERITY[f.kind],
+    entityType: f.entityType,
+    entityId: f.entityId,
+    batchId: f.batchId ?? null,
+    detail: f.detail,
+    data: {
+      source: "reconciliation",
+      run_id: runId,
+      fingerprint: fp,
+      expected: f.expected,
+      actual: f.actual,
+      currency: f.currency ?? null,
+      pool_id: f.poolId ?? null,
+      ...f.data,
+    },
   };
 }
 
 function findingRow(f: Finding, fp: string) {
   return {
-    id: newId("fnd"), kind: f.kind, severity: SEVERITY[f.kind], entity_type: f.entityType, entity_id: f.entityId, batch_id: f.batchId ?? null,
-    pool_id: f.poolId ?? null, currency: f.currency ?? null, expected: f.expected, actual: f.actual, detail: f.detail,
-    data: f.data ? JSON.stringify(f.data) : null, fingerprint: fp, exception_kinds: [f.kind, ...(SAME_PROBLEM_KINDS[f.kind] ?? [])],
+    id: newId("fnd"),
+    kind: f.kind,
+    severity: SEVERITY[f.kind],
+    entity_type: f.entityType,
+    entity_id: f.entityId,
+    batch_id: f.batchId ?? null,
+    pool_id: f.poolId ?? null,
+    currency: f.currency ?? null,
+    expected: f.expected,
+    actual: f.actual,
+    detail: f.detail,
+    data: f.data ? JSON.stringify(f.data) : null,
+    fingerprint: fp,
+    exception_kinds: [f.kind, ...(SAME_PROBLEM_KINDS[f.kind] ?? [])],
   };
 }
 
 function touchExceptions(d1: D1Database, org: string, list: { kind: string; entity: string }[], now: string) {
-  return d1.prepare(
-    `UPDATE exceptions SET occurrences = occurrences + 1, updated_at = ?2
+  return d1
+    .prepare(
+      `UPDATE exceptions SET occurrences = occurrences + 1, updated_at = ?2
      WHERE id IN (SELECT e.id FROM json_each(?3) j JOIN exceptions e ON e.org = ?1 AND e.kind = j.value ->> 'kind' AND e.entity_id = j.value ->> 'entity' AND e.status = 'open')`,
-  ).bind(org, now, JSON.stringify(list));
+    )
+    .bind(org, now, JSON.stringify(list));
 }
 
 /** The finding links to the exception that tracks it: the open one, else the latest resolved one. */
 function insertFindings(d1: D1Database, org: string, runId: string, rows: ReturnType<typeof findingRow>[], now: string) {
-  return d1.prepare(
-    `INSERT INTO reconciliation_findings (id, run_id, org, kind, severity, entity_type, entity_id, batch_id, pool_id, currency, expected, actual, detail, data, fingerprint, exception_id, created_at)
+  return d1
+    .prepare(
+      `INSERT INTO reconciliation_findings (id, run_id, org, kind, severity, entity_type, entity_id, batch_id, pool_id, currency, expected, actual, detail, data, fingerprint, exception_id, created_at)
      SELECT j.value ->> 'id', ?1, ?2, j.value ->> 'kind', j.value ->> 'severity', j.value ->> 'entity_type', j.value ->> 'entity_id', j.value ->> 'batch_id',
             j.value ->> 'pool_id', j.value ->> 'currency', j.value ->> 'expected', j.value ->> 'actual', j.value ->> 'detail', j.value ->> 'data', j.value ->> 'fingerprint',
             (SELECT e.id FROM exceptions e WHERE e.org = ?2 AND e.entity_id = j.value ->> 'entity_id' AND e.kind IN (SELECT value FROM json_each(j.value -> 'exception_kinds'))
@@ -98,13 +137,16 @@ function insertFindings(d1: D1Database, org: string, runId: string, rows: Return
      FROM json_each(?4) j WHERE true
      ON CONFLICT (run_id, kind, entity_id) DO UPDATE SET detail = excluded.detail, data = excluded.data, expected = excluded.expected,
        actual = excluded.actual, fingerprint = excluded.fingerprint, exception_id = excluded.exception_id`,
-  ).bind(runId, org, now, JSON.stringify(rows));
+    )
+    .bind(runId, org, now, JSON.stringify(rows));
 }
 
 function upsertIssues(d1: D1Database, org: string, runId: string, rows: { kind: string; entity_id: string; fingerprint?: string }[], now: string) {
-  return d1.prepare(
-    `INSERT INTO reconciliation_issues (org, kind, entity_id, fingerprint, state, first_run_id, last_run_id, updated_at)
+  return d1
+    .prepare(
+      `INSERT INTO reconciliation_issues (org, kind, entity_id, fingerprint, state, first_run_id, last_run_id, updated_at)
      SELECT ?1, value ->> 'kind', value ->> 'entity_id', value ->> 'fingerprint', 'present', ?2, ?2, ?3 FROM json_each(?4) WHERE true
      ON CONFLICT (org, kind, entity_id) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'present', last_run_id = excluded.last_run_id, updated_at = excluded.updated_at`,
-  ).bind(org, runId, now, JSON.stringify(rows));
+    )
+    .bind(org, runId, now, JSON.stringify(rows));
 }

@@ -26,9 +26,12 @@ export async function requestReconciliation(env: Env, auth: Auth, requestId?: st
 
 export async function listRuns(d1: D1Database, org: string, q: { limit: number; cursor?: string; status?: string; trigger?: string }) {
   const before = q.cursor ? decodeCursor(q.cursor, "rec") : "\uffff";
-  const { results } = await d1.prepare(
-    `SELECT * FROM reconciliation_runs WHERE org = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) ORDER BY id DESC LIMIT ?5`,
-  ).bind(org, before, q.status ?? null, q.trigger ?? null, q.limit + 1).all<RunRow>();
+  const { results } = await d1
+    .prepare(
+      `SELECT * FROM reconciliation_runs WHERE org = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) ORDER BY id DESC LIMIT ?5`,
+    )
+    .bind(org, before, q.status ?? null, q.trigger ?? null, q.limit + 1)
+    .all<RunRow>();
   const page = results.slice(0, q.limit);
   return { data: page.map(runView), next_cursor: results.length > q.limit ? encodeCursor("rec", page.at(-1)!.id) : null };
 }

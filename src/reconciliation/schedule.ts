@@ -37,9 +37,14 @@ export async function scheduleReconciliations(env: Env): Promise<number> {
   for (;;) {
     const { results } = await env.DB.prepare(
       "SELECT org FROM (SELECT org FROM pools WHERE org > ?1 UNION SELECT org FROM products WHERE org > ?1) ORDER BY org LIMIT ?2",
-    ).bind(after, ORG_PAGE).all<{ org: string }>();
+    )
+      .bind(after, ORG_PAGE)
+      .all<{ org: string }>();
     if (results.length === 0) return orgs;
-    await sendMessages(env.RECONCILE_QUEUE, results.map((r) => ({ type: "reconcile" as const, org: r.org })));
+    await sendMessages(
+      env.RECONCILE_QUEUE,
+      results.map((r) => ({ type: "reconcile" as const, org: r.org })),
+    );
     orgs += results.length;
     after = results.at(-1)!.org;
   }

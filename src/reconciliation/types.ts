@@ -112,7 +112,14 @@ export function addTotals(state: RunState, currency: string, add: Partial<Totals
   for (const [k, v] of Object.entries(add) as [keyof Totals, number][]) t[k] += v ?? 0;
 }
 
-export const emptyState = (page?: number): RunState => ({ totals: {}, phases: {}, max_step_rows: 0, max_step_ms: 0, invocations: 0, ...(page ? { page } : {}) });
+export const emptyState = (page?: number): RunState => ({
+  totals: {},
+  phases: {},
+  max_step_rows: 0,
+  max_step_ms: 0,
+  invocations: 0,
+  ...(page ? { page } : {}),
+});
 
 /** The page size a phase uses in this run. */
 export const pageSize = (ctx: StepContext, fallback: number) => ctx.state.page ?? fallback;

@@ -32,7 +32,10 @@ export function percentiles(sub: string): string {
     FROM r GROUP BY grp ORDER BY grp`;
 }
 
-export interface Window { from?: string; to?: string }
+export interface Window {
+  from?: string;
+  to?: string;
+}
 
 /** `col` within [from, to): absent bounds are open. Binds ?1 = org, ?2 = from, ?3 = to. */
 export const inWindow = (col: string) => `(?2 IS NULL OR ${col} >= ?2) AND (?3 IS NULL OR ${col} < ?3)`;

@@ -17,7 +17,9 @@
  */
 import { inWindow, ms, percentiles, periodKey, type Period, type Window } from "./sql";
 
-export interface SummaryQuery extends Window { period: Period }
+export interface SummaryQuery extends Window {
+  period: Period;
+}
 
 // A campaign reward has no batch: it is reported under its campaign's id.
 const SPEND_KEYS = { campaign: "COALESCE(b.campaign, d.campaign_id)", cost_center: "b.cost_center", pool: "d.pool_id" } as const;
@@ -40,31 +42,42 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
           WHERE d.org = ?1 AND d.status = 'reversed' AND ${inWindow("d.updated_at")} GROUP BY 1 ORDER BY 1`),
     bind(`SELECT channel, COUNT(*) AS deliveries, SUM(status IN ('delivered', 'reversed')) AS reached, SUM(status = 'failed') AS failed,
             SUM(status IN ('queued', 'sending', 'held')) AS pending FROM deliveries d WHERE ${considered} GROUP BY channel ORDER BY channel`),
-    bind(percentiles(`SELECT channel AS grp, ${ms("delivered_at")} - ${ms("created_at")} AS v FROM deliveries d WHERE ${considered} AND delivered_at IS NOT NULL`)),
+    bind(
+      percentiles(`SELECT channel AS grp, ${ms("delivered_at")} - ${ms("created_at")} AS v FROM deliveries d WHERE ${considered} AND delivered_at IS NOT NULL`),
+    ),
     bind(`SELECT COUNT(*) AS deliveries, COALESCE(SUM(EXISTS (SELECT 1 FROM exceptions e WHERE e.org = ?1 AND e.entity_id = d.id)), 0) AS with_exception
           FROM deliveries d WHERE ${considered}`),
     bind(`SELECT kind, COUNT(*) AS n FROM exceptions WHERE org = ?1 AND ${inWindow("created_at")} GROUP BY kind ORDER BY kind`),
     now("SELECT kind, COUNT(*) AS n FROM exceptions WHERE org = ?1 AND status = 'open' GROUP BY kind ORDER BY kind"),
-    bind(percentiles(
-      `SELECT d.step || ':' || COALESCE(json_extract(f.steps, '$[' || d.step || '].role'), '') AS grp,
+    bind(
+      percentiles(
+        `SELECT d.step || ':' || COALESCE(json_extract(f.steps, '$[' || d.step || '].role'), '') AS grp,
               ${ms("d.created_at")} - ${ms(`COALESCE((SELECT MAX(p.created_at) FROM approval_decisions p WHERE p.batch_id = d.batch_id AND p.step = d.step - 1 AND p.decision = 'approve'), f.submitted_at)`)} AS v
        FROM approval_flows f JOIN approval_decisions d ON d.batch_id = f.batch_id WHERE f.org = ?1 AND ${inWindow("f.submitted_at")}`,
-    )),
-    bind(percentiles(
-      `SELECT 'all' AS grp, ${ms("a.created_at")} - ${ms("s.created_at")} AS v
+      ),
+    ),
+    bind(
+      percentiles(
+        `SELECT 'all' AS grp, ${ms("a.created_at")} - ${ms("s.created_at")} AS v
        FROM batch_transitions a JOIN batch_transitions s ON s.batch_id = a.batch_id AND s.to_status = 'submitted'
          AND s.seq = (SELECT MAX(x.seq) FROM batch_transitions x WHERE x.batch_id = a.batch_id AND x.to_status = 'submitted' AND x.seq < a.seq)
        WHERE a.org = ?1 AND a.to_status = 'approved' AND ${inWindow("s.created_at")}`,
-    )),
+      ),
+    ),
     now(`SELECT f.current_step AS step, COUNT(*) AS batches, MIN(COALESCE(f.submitted_at, b.updated_at)) AS oldest
          FROM batches b LEFT JOIN approval_flows f ON f.batch_id = b.id WHERE b.org = ?1 AND b.status = 'submitted' GROUP BY 1 ORDER BY 1`),
   ]);
-  const [total, byCampaign, byCostCenter, byPool, byPeriod, reversed, channels, deliverTimes, excRate, opened, open, steps, submitted, waiting] = results.map((r) => r.results);
+  const [total, byCampaign, byCostCenter, byPool, byPeriod, reversed, channels, deliverTimes, excRate, opened, open, steps, submitted, waiting] = results.map(
+    (r) => r.results,
+  );
   return {
     window: { from: q.from ?? null, to: q.to ?? null, period: q.period },
     spend: {
       total: total!.map(({ key: _k, ...r }) => r),
-      by_campaign: byCampaign!, by_cost_center: byCostCenter!, by_pool: byPool!, by_period: byPeriod!,
+      by_campaign: byCampaign!,
+      by_cost_center: byCostCenter!,
+      by_pool: byPool!,
+      by_period: byPeriod!,
       reversed: reversed!,
     },
     delivery: { by_channel: channelStats(channels!, deliverTimes!) },
@@ -78,9 +91,14 @@ const pct = (r: Row | undefined) => ({ p50: (r?.p50 as number | null) ?? null, p
 function channelStats(channels: Row[], times: Row[]) {
   const byChannel = new Map(times.map((t) => [t.grp, t]));
   return channels.map((c) => {
-    const reached = Number(c.reached), failed = Number(c.failed);
+    const reached = Number(c.reached),
+      failed = Number(c.failed);
     return {
-      channel: c.channel as string, deliveries: Number(c.deliveries), reached, failed, pending: Number(c.pending),
+      channel: c.channel as string,
+      deliveries: Number(c.deliveries),
+      reached,
+      failed,
+      pending: Number(c.pending),
       success_rate: reached + failed > 0 ? reached / (reached + failed) : null,
       time_to_deliver_ms: { samples: Number(byChannel.get(c.channel)?.n ?? 0), ...pct(byChannel.get(c.channel)) },
     };
@@ -88,9 +106,12 @@ function channelStats(channels: Row[], times: Row[]) {
 }
 
 function exceptionStats(rate: Row, opened: Row[], open: Row[]) {
-  const deliveries = Number(rate.deliveries ?? 0), withException = Number(rate.with_exception ?? 0);
+  const deliveries = Number(rate.deliveries ?? 0),
+    withException = Number(rate.with_exception ?? 0);
   return {
-    deliveries, deliveries_with_exception: withException, rate: deliveries > 0 ? withException / deliveries : null,
+    deliveries,
+    deliveries_with_exception: withException,
+    rate: deliveries > 0 ? withException / deliveries : null,
     opened_by_kind: opened.map((r) => ({ kind: r.kind as string, count: Number(r.n) })),
     open_by_kind: open.map((r) => ({ kind: r.kind as string, count: Number(r.n) })),
   };

@@ -41,56 +41,56 @@ export const RewardTemplate = z
   })
   .openapi("RewardTemplate");
 
-export const DEFAULT_APPROVAL_POLICY = { steps: [{ role: "finance" as const, quorum: 1 }, { role: "owner" as const, quorum: 1, min_total: 1_000_000 }] };
+export const DEFAULT_APPROVAL_POLICY = {
+  steps: [
+    { role: "finance" as const, quorum: 1 },
+    { role: "owner" as const, quorum: 1, min_total: 1_000_000 },
+  ],
+};
 
 const SettingsFields = z.strictObject({
-    allowed_countries: z
-      .array(CountryCode)
-      .max(249)
-      .nullable()
-      .default(null)
-      .openapi({ description: "Countries recipients may be in (null: any country the product allows)" }),
-    allowed_currencies: z
-      .array(CurrencyCode)
-      .max(200)
-      .nullable()
-      .default(null)
-      .openapi({ description: "Currencies batches may pay in (null: any)" }),
-    per_recipient_caps: z
-      .record(z.string().regex(/^[A-Z]{3}$/), Amount)
-      .default({})
-      .openapi({ description: "Most one recipient may receive in one batch, per currency (minor units); rows above are excluded", example: { USD: 50000 } }),
-    prior_payout_window_days: z
-      .number()
-      .int()
-      .min(0)
-      .max(3650)
-      .default(0)
-      .openapi({ description: "Exclude recipients paid by another delivered batch within this many days (0: off)" }),
-    expected_count_tolerance_pct: z
-      .number()
-      .min(0)
-      .max(1000)
-      .default(10)
-      .openapi({ description: "Preview flags an anomaly when the valid count differs from expected_count by more than this %" }),
-    approval_policy: ApprovalPolicySchema.default(DEFAULT_APPROVAL_POLICY),
-    release_defaults: z
-      .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
-      .default({ auto_release: true }),
-    reward_template: RewardTemplate.nullable().default(null).openapi({
-      description:
-        "The org's reward email/SMS template (null: the built-in one). Placeholders: {{name}} {{amount}} {{product}} {{code}} {{expiry}} {{claim_url}} {{campaign}} {{fields.NAME}} (CSV template columns). Values are HTML-escaped in html and kept on one line in subject and sms.",
-    }),
+  allowed_countries: z
+    .array(CountryCode)
+    .max(249)
+    .nullable()
+    .default(null)
+    .openapi({ description: "Countries recipients may be in (null: any country the product allows)" }),
+  allowed_currencies: z.array(CurrencyCode).max(200).nullable().default(null).openapi({ description: "Currencies batches may pay in (null: any)" }),
+  per_recipient_caps: z
+    .record(z.string().regex(/^[A-Z]{3}$/), Amount)
+    .default({})
+    .openapi({ description: "Most one recipient may receive in one batch, per currency (minor units); rows above are excluded", example: { USD: 50000 } }),
+  prior_payout_window_days: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .default(0)
+    .openapi({ description: "Exclude recipients paid by another delivered batch within this many days (0: off)" }),
+  expected_count_tolerance_pct: z
+    .number()
+    .min(0)
+    .max(1000)
+    .default(10)
+    .openapi({ description: "Preview flags an anomaly when the valid count differs from expected_count by more than this %" }),
+  approval_policy: ApprovalPolicySchema.default(DEFAULT_APPROVAL_POLICY),
+  release_defaults: z
+    .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
+    .default({ auto_release: true }),
+  reward_template: RewardTemplate.nullable().default(null).openapi({
+    description:
+      "The org's reward email/SMS template (null: the built-in one). Placeholders: {{name}} {{amount}} {{product}} {{code}} {{expiry}} {{claim_url}} {{campaign}} {{fields.NAME}} (CSV template columns). Values are HTML-escaped in html and kept on one line in subject and sms.",
+  }),
 });
 
 type SettingsDoc = z.output<typeof SettingsFields>;
 const checkSettings = (s: SettingsDoc, ctx: z.RefinementCtx) => {
-    for (const currency of Object.keys(s.per_recipient_caps)) {
-      if (s.allowed_currencies && !s.allowed_currencies.includes(currency)) {
-        ctx.addIssue({ code: "custom", path: ["per_recipient_caps", currency], message: `${currency} is not an allowed currency` });
-      }
+  for (const currency of Object.keys(s.per_recipient_caps)) {
+    if (s.allowed_currencies && !s.allowed_currencies.includes(currency)) {
+      ctx.addIssue({ code: "custom", path: ["per_recipient_caps", currency], message: `${currency} is not an allowed currency` });
     }
-  };
+  }
+};
 
 export const SettingsInput = SettingsFields.superRefine(checkSettings).openapi("SettingsInput");
 

@@ -30,13 +30,14 @@ export async function getSettings(d1: D1Database, org: string): Promise<Settings
  * instead of one silently overwriting the other; batches read settings when they validate, and a submitted
  * batch keeps the policy it was submitted under, so nothing here rewrites existing batches.
  */
-export async function putSettings(
-  env: Env, auth: Auth, input: Settings, opts: { expectedVersion?: number; requestId?: string } = {},
-): Promise<SettingsView> {
+export async function putSettings(env: Env, auth: Auth, input: Settings, opts: { expectedVersion?: number; requestId?: string } = {}): Promise<SettingsView> {
   const { expectedVersion, requestId } = opts;
   const before = await getSettings(env.DB, auth.org);
   if (expectedVersion !== undefined && expectedVersion !== before.version) {
-    throw new AppError("conflict", `The settings are at version ${before.version}, not ${expectedVersion}: someone saved them meanwhile; read them again and retry`);
+    throw new AppError(
+      "conflict",
+      `The settings are at version ${before.version}, not ${expectedVersion}: someone saved them meanwhile; read them again and retry`,
+    );
   }
   const now = new Date().toISOString();
   const version = before.version + 1;

@@ -87,7 +87,11 @@ export async function listSuppressions(d1: D1Database, org: string, limit: numbe
 
 export async function deleteSuppression(env: Env, auth: Auth, id: string, requestId?: string): Promise<void> {
   const db = createDb(env.DB);
-  const [row] = await db.select().from(suppressions).where(and(eq(suppressions.org, auth.org), eq(suppressions.id, id))).limit(1);
+  const [row] = await db
+    .select()
+    .from(suppressions)
+    .where(and(eq(suppressions.org, auth.org), eq(suppressions.id, id)))
+    .limit(1);
   if (!row) throw notFound("suppression", id);
   await appendAudit(
     env.DB,

@@ -52,10 +52,12 @@ async function recordFirstOpen(env: Env, org: string, deliveryId: string): Promi
   const at = new Date().toISOString();
   const mark = env.DB.prepare("UPDATE deliveries SET claim_opened_at = ?2 WHERE id = ?1 AND claim_opened_at IS NULL").bind(deliveryId, at);
   try {
-    await appendAudit(env.DB, org, [{ actor: "recipient", action: "delivery.claim_opened", entityType: "delivery", entityId: deliveryId, after: { claim_opened_at: at } }], [
-      mark,
-      requireChanged(env.DB),
-    ]);
+    await appendAudit(
+      env.DB,
+      org,
+      [{ actor: "recipient", action: "delivery.claim_opened", entityType: "delivery", entityId: deliveryId, after: { claim_opened_at: at } }],
+      [mark, requireChanged(env.DB)],
+    );
   } catch (err) {
     if (!isGuardFailure(err)) throw err;
   }

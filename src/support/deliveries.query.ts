@@ -105,9 +105,11 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
       phone: sql<string | null>`COALESCE(${batchRecipients.phone}, ${campaignOutcomes.phone})`,
     })
     .from(deliveries)
-    // A recipient search starts from batch_recipients (an inner join the planner may lead with); campaign
-    // rewards are found by ?campaign_id= and by id.
-    [byRecipient(f) ? "innerJoin" : "leftJoin"](batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
+    [
+      // A recipient search starts from batch_recipients (an inner join the planner may lead with); campaign
+      // rewards are found by ?campaign_id= and by id.
+      byRecipient(f) ? "innerJoin" : "leftJoin"
+    ](batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
     .leftJoin(campaignOutcomes, eq(campaignOutcomes.id, deliveries.recipientId))
     .where(and(...conditions(org, f, before)))
     .orderBy(desc(startFrom(f) === "status" ? sql`+${deliveries.id}` : deliveries.id))

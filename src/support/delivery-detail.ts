@@ -12,8 +12,20 @@ import { attemptView, deliveryView, type AttemptRow, type DeliveryListRow } from
 /** Roles that hand claim links to recipients; support and auditors never see one. */
 const LINK_ROLES: readonly Role[] = ["operator", "integrator"];
 
-interface LinkedRow { id: string; status: DeliveryListRow["status"]; created_at: string }
-interface ExceptionRow { id: string; kind: string; status: "open" | "resolved"; detail: string; resolution: string | null; created_at: string; resolved_at: string | null }
+interface LinkedRow {
+  id: string;
+  status: DeliveryListRow["status"];
+  created_at: string;
+}
+interface ExceptionRow {
+  id: string;
+  kind: string;
+  status: "open" | "resolved";
+  detail: string;
+  resolution: string | null;
+  created_at: string;
+  resolved_at: string | null;
+}
 
 export async function deliveryDetail(env: Env, auth: Auth, id: string) {
   const [row] = await deliveryRows(env.DB, auth.org, { id }, 1);
@@ -24,9 +36,10 @@ export async function deliveryDetail(env: Env, auth: Auth, id: string) {
        FROM delivery_attempts WHERE delivery_id = ? AND org = ? ORDER BY attempt_no`,
     ).bind(id, auth.org),
     env.DB.prepare("SELECT id, status, created_at FROM deliveries WHERE reissue_of = ? AND org = ? ORDER BY id").bind(id, auth.org),
-    env.DB.prepare(
-      "SELECT id, kind, status, detail, resolution, created_at, resolved_at FROM exceptions WHERE org = ? AND entity_id = ? ORDER BY id",
-    ).bind(auth.org, id),
+    env.DB.prepare("SELECT id, kind, status, detail, resolution, created_at, resolved_at FROM exceptions WHERE org = ? AND entity_id = ? ORDER BY id").bind(
+      auth.org,
+      id,
+    ),
     env.DB.prepare("SELECT c.expires_at FROM cards c JOIN deliveries d ON d.card_id = c.id WHERE d.id = ?").bind(id),
   ]);
   const showLink = row.channel === "link" && row.status === "delivered" && auth.roles.some((r) => LINK_ROLES.includes(r));

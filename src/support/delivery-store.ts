@@ -15,7 +15,11 @@ export type DeliveryStatus = DeliveryRecord["status"];
 const LEASE_MS = 60_000;
 
 export async function findDelivery(d1: D1Database, org: string, id: string): Promise<DeliveryRecord | null> {
-  const [row] = await createDb(d1).select().from(deliveries).where(and(eq(deliveries.org, org), eq(deliveries.id, id))).limit(1);
+  const [row] = await createDb(d1)
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.org, org), eq(deliveries.id, id)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -83,9 +87,16 @@ export async function sendFacts(d1: D1Database, d: DeliveryRecord): Promise<Send
   const s = (k: string) => (row[k] === null || row[k] === undefined ? null : String(row[k]));
   return {
     job: {
-      deliveryId: d.id, org: d.org, channel: d.channel, amount: d.amount, currency: d.currency, codeId: d.codeId, cardId: d.cardId,
+      deliveryId: d.id,
+      org: d.org,
+      channel: d.channel,
+      amount: d.amount,
+      currency: d.currency,
+      codeId: d.codeId,
+      cardId: d.cardId,
       recipient: { name: s("name"), email: s("email"), phone: s("phone"), externalId: s("external_id") },
-      productName: String(row.product_name), batchName: String(row.batch_name),
+      productName: String(row.product_name),
+      batchName: String(row.batch_name),
     },
     productKind: row.kind as SendFacts["productKind"],
     expiresAfterDays: (row.expires_after_days as number | null) ?? null,

@@ -99,13 +99,41 @@ export function attemptView(a: AttemptRow) {
 }
 
 export const CSV_COLUMNS = [
-  "id", "batch_id", "status", "status_reason", "amount", "currency", "channel", "masked_code", "external_id", "name",
-  "email", "phone", "attempts", "created_at", "delivered_at", "reissue_of",
+  "id",
+  "batch_id",
+  "status",
+  "status_reason",
+  "amount",
+  "currency",
+  "channel",
+  "masked_code",
+  "external_id",
+  "name",
+  "email",
+  "phone",
+  "attempts",
+  "created_at",
+  "delivered_at",
+  "reissue_of",
 ] as const;
 
 export function csvValues(r: DeliveryListRow): unknown[] {
   return [
-    r.id, r.batch_id, r.status, r.status_reason, r.amount, r.currency, r.channel, r.masked_code, r.external_id, r.name,
-    maskEmail(r.email), maskPhone(r.phone), r.attempt_count, r.created_at, r.delivered_at, r.reissue_of,
+    r.id,
+    r.batch_id,
+    r.status,
+    r.status_reason,
+    r.amount,
+    r.currency,
+    r.channel,
+    r.masked_code,
+    r.external_id,
+    r.name,
+    maskEmail(r.email),
+    maskPhone(r.phone),
+    r.attempt_count,
+    r.created_at,
+    r.delivered_at,
+    r.reissue_of,
   ];
 }

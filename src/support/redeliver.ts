@@ -26,8 +26,12 @@ async function commitAgain(env: Env, auth: Auth, exc: ExceptionRecord, d: Delive
   // The operation id is one per attempt, so a refusal stored under it (insufficient_funds) is not
   // answered again once the pool is funded; the hold id keeps the attempts one commit.
   await commitOneOff(env, d.poolId, {
-    holdId: retryHoldId(exc.id), reserveOpId: opIds.retryReserve(exc.id, expiresAt), closeOpId: opIds.retryClose(exc.id),
-    item: { id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" }, expiresAt, actor: auth.sub,
+    holdId: retryHoldId(exc.id),
+    reserveOpId: opIds.retryReserve(exc.id, expiresAt),
+    closeOpId: opIds.retryClose(exc.id),
+    item: { id: d.item, amount: d.amount, recipientKey: recipientKey ?? "" },
+    expiresAt,
+    actor: auth.sub,
   });
   await valueCommitted(env.DB, d.id).run();
 }
@@ -68,14 +72,27 @@ export async function redeliverNow(env: Env, auth: Auth, exc: ExceptionRecord, d
     throw err;
   }
   const at = new Date().toISOString();
-  const setReward = env.DB.prepare("UPDATE deliveries SET code_id = ?2, card_id = ?3, updated_at = ?4 WHERE id = ?1").bind(d.id, reward.codeId, reward.cardId, at);
+  const setReward = env.DB.prepare("UPDATE deliveries SET code_id = ?2, card_id = ?3, updated_at = ?4 WHERE id = ?1").bind(
+    d.id,
+    reward.codeId,
+    reward.cardId,
+    at,
+  );
   let outcome: SendOutcome;
   try {
-    outcome = await sendNow(env, { ...facts.job, codeId: reward.codeId, cardId: reward.cardId }, {
-      kind: "send", actor: auth.sub, batchId: batchOf(d), requestId, committedOnFailure: 1,
-      extra: [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), setReward],
-      events: [resolvedEvent(auth, exc, "retry", note, requestId)],
-    });
+    outcome = await sendNow(
+      env,
+      { ...facts.job, codeId: reward.codeId, cardId: reward.cardId },
+      {
+        kind: "send",
+        actor: auth.sub,
+        batchId: batchOf(d),
+        requestId,
+        committedOnFailure: 1,
+        extra: [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), setReward],
+        events: [resolvedEvent(auth, exc, "retry", note, requestId)],
+      },
+    );
   } catch (err) {
     await releaseLease(env.DB, d.id).run();
     throw err;

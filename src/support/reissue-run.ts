@@ -63,9 +63,17 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
     if (isGuardFailure(err)) throw new AppError("conflict", `Delivery ${deliveryId} changed while it was being reissued; read it again`);
     throw err;
   }
-  await sendNow(env, { ...facts.job, deliveryId: id, codeId: reward.codeId, cardId: reward.cardId }, {
-    kind: "reissue", actor: auth.sub, batchId, requestId: ctx.requestId, committedOnFailure: 1,
-  });
+  await sendNow(
+    env,
+    { ...facts.job, deliveryId: id, codeId: reward.codeId, cardId: reward.cardId },
+    {
+      kind: "reissue",
+      actor: auth.sub,
+      batchId,
+      requestId: ctx.requestId,
+      committedOnFailure: 1,
+    },
+  );
   return id;
 }
 
@@ -78,23 +86,44 @@ async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, re
   const stmts = [retire(d1, old.id, id, at), requireChanged(d1), insert, ...voidReward(d1, old, at)];
   if (ctx.approval) {
     stmts.push(
-      d1.prepare(
-        `UPDATE exceptions SET status = 'resolved', resolution = 'approved', note = ?2, resolved_by = ?3, resolved_at = ?4, updated_at = ?4
+      d1
+        .prepare(
+          `UPDATE exceptions SET status = 'resolved', resolution = 'approved', note = ?2, resolved_by = ?3, resolved_at = ?4, updated_at = ?4
          WHERE id = ?1 AND status = 'open'`,
-      ).bind(ctx.approval.exceptionId, ctx.reason, auth.sub, at),
+        )
+        .bind(ctx.approval.exceptionId, ctx.reason, auth.sub, at),
       requireChanged(d1),
     );
   }
   const approvedBy = ctx.approval ? { requested_by: ctx.approval.requestedBy, approved_by: auth.sub } : {};
   const events: AuditInput[] = [
-    { actor: auth.sub, action: "delivery.reissued", entityType: "delivery", entityId: old.id, requestId: ctx.requestId,
-      before: { status: "delivered", masked_code: old.maskedCode }, after: { status: "reissued", reissued_as: id, reason: ctx.reason, reward_voided: true, ...approvedBy } },
-    { actor: auth.sub, action: "delivery.created", entityType: "delivery", entityId: id, requestId: ctx.requestId,
-      after: { status: "sending", reissue_of: old.id, batch_id: old.batchId, amount: old.amount, currency: old.currency, item: old.item, ...approvedBy } },
+    {
+      actor: auth.sub,
+      action: "delivery.reissued",
+      entityType: "delivery",
+      entityId: old.id,
+      requestId: ctx.requestId,
+      before: { status: "delivered", masked_code: old.maskedCode },
+      after: { status: "reissued", reissued_as: id, reason: ctx.reason, reward_voided: true, ...approvedBy },
+    },
+    {
+      actor: auth.sub,
+      action: "delivery.created",
+      entityType: "delivery",
+      entityId: id,
+      requestId: ctx.requestId,
+      after: { status: "sending", reissue_of: old.id, batch_id: old.batchId, amount: old.amount, currency: old.currency, item: old.item, ...approvedBy },
+    },
   ];
   if (ctx.approval) {
-    events.push({ actor: auth.sub, action: "exception.resolved", entityType: "exception", entityId: ctx.approval.exceptionId, requestId: ctx.requestId,
-      after: { resolution: "approved", note: ctx.reason } });
+    events.push({
+      actor: auth.sub,
+      action: "exception.resolved",
+      entityType: "exception",
+      entityId: ctx.approval.exceptionId,
+      requestId: ctx.requestId,
+      after: { resolution: "approved", note: ctx.reason },
+    });
   }
   await appendAudit(d1, auth.org, events, stmts);
 }

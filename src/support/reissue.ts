@@ -21,7 +21,12 @@ import { runReissue } from "./reissue-run";
 export const REISSUE_APPROVAL_THRESHOLD = 10_000;
 export const REISSUE_APPROVAL_KIND = "reissue_approval";
 
-interface PendingApproval { id: string; requested_by: string; requested_at: string; reason: string }
+interface PendingApproval {
+  id: string;
+  requested_by: string;
+  requested_at: string;
+  reason: string;
+}
 
 async function pendingApproval(d1: D1Database, org: string, deliveryId: string): Promise<PendingApproval | null> {
   const row = await d1
@@ -34,15 +39,33 @@ async function pendingApproval(d1: D1Database, org: string, deliveryId: string):
 }
 
 async function requestApproval(env: Env, auth: Auth, d: DeliveryRecord, reason: string, requestId?: string): Promise<PendingApproval> {
-  const exc = openExceptions(env.DB, [{
-    org: auth.org, kind: REISSUE_APPROVAL_KIND, severity: "medium", entityType: "delivery", entityId: d.id, batchId: d.batchId,
-    detail: `Reissue of ${d.amount} ${d.currency} requested by ${auth.sub}; a different user with the finance role must confirm it`,
-    data: { requested_by: auth.sub, reason, amount: d.amount, currency: d.currency },
-  }])!;
-  await appendAudit(env.DB, auth.org, [{
-    actor: auth.sub, action: "delivery.reissue_requested", entityType: "delivery", entityId: d.id, requestId,
-    after: { amount: d.amount, currency: d.currency, reason, threshold: REISSUE_APPROVAL_THRESHOLD },
-  }], [exc]);
+  const exc = openExceptions(env.DB, [
+    {
+      org: auth.org,
+      kind: REISSUE_APPROVAL_KIND,
+      severity: "medium",
+      entityType: "delivery",
+      entityId: d.id,
+      batchId: d.batchId,
+      detail: `Reissue of ${d.amount} ${d.currency} requested by ${auth.sub}; a different user with the finance role must confirm it`,
+      data: { requested_by: auth.sub, reason, amount: d.amount, currency: d.currency },
+    },
+  ])!;
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "delivery.reissue_requested",
+        entityType: "delivery",
+        entityId: d.id,
+        requestId,
+        after: { amount: d.amount, currency: d.currency, reason, threshold: REISSUE_APPROVAL_THRESHOLD },
+      },
+    ],
+    [exc],
+  );
   return (await pendingApproval(env.DB, auth.org, d.id))!;
 }
 
@@ -57,7 +80,11 @@ export async function reissueDelivery(env: Env, auth: Auth, id: string, reason: 
   }
   const isOperator = auth.roles.includes("operator");
   const done = async (approval?: PendingApproval) => {
-    const newId = await runReissue(env, auth, id, { reason, requestId, approval: approval && { exceptionId: approval.id, requestedBy: approval.requested_by } });
+    const newId = await runReissue(env, auth, id, {
+      reason,
+      requestId,
+      approval: approval && { exceptionId: approval.id, requestedBy: approval.requested_by },
+    });
     return { status: 201 as const, delivery: await deliveryDetail(env, auth, newId), reissue_of: id };
   };
   if (d.amount <= REISSUE_APPROVAL_THRESHOLD) {
@@ -70,7 +97,10 @@ export async function reissueDelivery(env: Env, auth: Auth, id: string, reason: 
     throw new AppError("forbidden", "The requester of a reissue cannot confirm it; a different user with the finance role must (four-eyes)");
   }
   if (!isOperator) {
-    throw new AppError("forbidden", `A reissue above ${REISSUE_APPROVAL_THRESHOLD} ${d.currency} minor units must first be requested by an operator, then confirmed by finance`);
+    throw new AppError(
+      "forbidden",
+      `A reissue above ${REISSUE_APPROVAL_THRESHOLD} ${d.currency} minor units must first be requested by an operator, then confirmed by finance`,
+    );
   }
   const approval = pending ?? (await requestApproval(env, auth, d, reason, requestId));
   return {

@@ -19,18 +19,24 @@ const DAY_MS = 86_400_000;
 /** Throws `rate_limited` (with retry_after_seconds) when another resend is not allowed yet. */
 async function checkThrottle(d1: D1Database, deliveryId: string, now: number): Promise<void> {
   const row = await d1
-    .prepare("SELECT COUNT(*) AS n, MIN(created_at) AS first, MAX(created_at) AS last FROM delivery_attempts WHERE delivery_id = ? AND kind = 'resend' AND created_at > ?")
+    .prepare(
+      "SELECT COUNT(*) AS n, MIN(created_at) AS first, MAX(created_at) AS last FROM delivery_attempts WHERE delivery_id = ? AND kind = 'resend' AND created_at > ?",
+    )
     .bind(deliveryId, new Date(now - DAY_MS).toISOString())
     .first<{ n: number; first: string | null; last: string | null }>();
   if (!row?.last || !row.first) return;
   const wait = (until: number) => Math.max(1, Math.ceil((until - now) / 1000));
   if (row.n >= RESENDS_PER_DAY) {
     const retryAfter = wait(Date.parse(row.first) + DAY_MS);
-    throw new AppError("rate_limited", `Delivery ${deliveryId} was resent ${row.n} times in the last 24 hours (at most ${RESENDS_PER_DAY})`, { retry_after_seconds: retryAfter });
+    throw new AppError("rate_limited", `Delivery ${deliveryId} was resent ${row.n} times in the last 24 hours (at most ${RESENDS_PER_DAY})`, {
+      retry_after_seconds: retryAfter,
+    });
   }
   const next = Date.parse(row.last) + RESEND_INTERVAL_MS;
   if (next > now) {
-    throw new AppError("rate_limited", `Delivery ${deliveryId} was resent less than ${RESEND_INTERVAL_MS / 60_000} minutes ago`, { retry_after_seconds: wait(next) });
+    throw new AppError("rate_limited", `Delivery ${deliveryId} was resent less than ${RESEND_INTERVAL_MS / 60_000} minutes ago`, {
+      retry_after_seconds: wait(next),
+    });
   }
 }
 
@@ -40,7 +46,11 @@ export async function resendDelivery(env: Env, auth: Auth, id: string, reason: s
   try {
     if (d.channel === "link") {
       // Nothing was ever sent for a link reward: the integrator hands its claim URL over.
-      throw new AppError("invalid_state_transition", `Delivery ${id} is a link reward: there is no message to send again; its claim_url (GET /v1/deliveries/${id} as operator or integrator) is what the recipient needs`, { channel: d.channel });
+      throw new AppError(
+        "invalid_state_transition",
+        `Delivery ${id} is a link reward: there is no message to send again; its claim_url (GET /v1/deliveries/${id} as operator or integrator) is what the recipient needs`,
+        { channel: d.channel },
+      );
     }
     await checkThrottle(env.DB, id, Date.now());
     const facts = await sendFacts(env.DB, d);
@@ -53,10 +63,12 @@ export async function resendDelivery(env: Env, auth: Auth, id: string, reason: s
         : { attempt_no: outcome.attemptNo, outcome: "failed", error_class: r.errorClass, error_detail: r.detail }),
       ...(reason ? { reason } : {}),
     };
-    await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "delivery.resent", entityType: "delivery", entityId: id, after, requestId }], [
-      recordAttempts(env.DB, outcomes)!,
-      releaseLease(env.DB, id),
-    ]);
+    await appendAudit(
+      env.DB,
+      auth.org,
+      [{ actor: auth.sub, action: "delivery.resent", entityType: "delivery", entityId: id, after, requestId }],
+      [recordAttempts(env.DB, outcomes)!, releaseLease(env.DB, id)],
+    );
   } catch (err) {
     await releaseLease(env.DB, id).run();
     throw err;

@@ -22,15 +22,21 @@ import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
 import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
 import { REISSUE_APPROVAL_KIND } from "./reissue";
 
-
 export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: string, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
   let card: { reversed: number; base: number } | null = null;
   try {
     card = d.cardId ? await reverseCard(env, auth, id, d.cardId) : null;
-    const res = card?.base === 0
-      ? { ok: true as const, balance: null }
-      : await reverseDeliveryValue(env, d.poolId, { deliveryId: id, item: d.item, actor: auth.sub, reference: `reversal of delivery ${id}`, ...(card ? { amount: card.base } : {}) });
+    const res =
+      card?.base === 0
+        ? { ok: true as const, balance: null }
+        : await reverseDeliveryValue(env, d.poolId, {
+            deliveryId: id,
+            item: d.item,
+            actor: auth.sub,
+            reference: `reversal of delivery ${id}`,
+            ...(card ? { amount: card.base } : {}),
+          });
     if (!res.ok && res.code !== "operation_id_reused") throw poolError(res);
     // The same operation id with other arguments: an earlier request of this reversal (by someone
     // else) reached the pool. It moved the value only if the item is no longer committed there.
@@ -41,18 +47,36 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
     const update = reverse(env.DB, id, `reversed by ${auth.sub}${reason ? `: ${reason}` : ""}`.slice(0, 500), now);
     // A reissue still waiting for finance's confirmation has nothing left to reissue.
     const { results: waiting } = await env.DB.prepare("SELECT id FROM exceptions WHERE org = ? AND entity_id = ? AND kind = ? AND status = 'open'")
-      .bind(auth.org, id, REISSUE_APPROVAL_KIND).all<{ id: string }>();
+      .bind(auth.org, id, REISSUE_APPROVAL_KIND)
+      .all<{ id: string }>();
     const note = "withdrawn: the delivery was reversed";
     const withdrawn = waiting.map((w) => ({ id: w.id, kind: REISSUE_APPROVAL_KIND, entityId: id }));
-    await appendAudit(env.DB, auth.org, [{
-      actor: auth.sub, action: "delivery.reversed", entityType: "delivery", entityId: id, requestId,
-      before: { status: "delivered", masked_code: d.maskedCode },
-      after: {
-        status: "reversed", reason, amount: d.amount, currency: d.currency, pool_id: d.poolId, reward_voided: true, pool_balance: res.ok ? res.balance : null,
-        ...(card ? { card_id: d.cardId, reversed_amount: card.reversed, kept: d.amount - card.base } : {}),
-      },
-    }, ...withdrawn.map((exc) => resolvedEvent(auth, exc, "cancel", note, requestId))],
-    [update, ...voidReward(env.DB, d, now), ...withdrawn.flatMap((exc) => resolveStatements(env.DB, exc, "cancel", note, auth.sub, now))]);
+    await appendAudit(
+      env.DB,
+      auth.org,
+      [
+        {
+          actor: auth.sub,
+          action: "delivery.reversed",
+          entityType: "delivery",
+          entityId: id,
+          requestId,
+          before: { status: "delivered", masked_code: d.maskedCode },
+          after: {
+            status: "reversed",
+            reason,
+            amount: d.amount,
+            currency: d.currency,
+            pool_id: d.poolId,
+            reward_voided: true,
+            pool_balance: res.ok ? res.balance : null,
+            ...(card ? { card_id: d.cardId, reversed_amount: card.reversed, kept: d.amount - card.base } : {}),
+          },
+        },
+        ...withdrawn.map((exc) => resolvedEvent(auth, exc, "cancel", note, requestId)),
+      ],
+      [update, ...voidReward(env.DB, d, now), ...withdrawn.flatMap((exc) => resolveStatements(env.DB, exc, "cancel", note, auth.sub, now))],
+    );
   } catch (err) {
     await releaseLease(env.DB, id).run();
     throw err;
@@ -65,11 +89,19 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
 async function reverseCard(env: Env, auth: Auth, deliveryId: string, cardId: string): Promise<{ reversed: number; base: number }> {
   const row = await findCard(env, auth.org, cardId);
   if (!row) return { reversed: 0, base: 0 };
-  const r = await cardStub(env, cardId).reverse(seedOf(row), { opId: opIds.reverseDelivery(deliveryId), actor: auth.sub, reference: `reversal of delivery ${deliveryId}` });
+  const r = await cardStub(env, cardId).reverse(seedOf(row), {
+    opId: opIds.reverseDelivery(deliveryId),
+    actor: auth.sub,
+    reference: `reversal of delivery ${deliveryId}`,
+  });
   if (!r.ok) throw cardError(r);
   for (const p of r.parts.filter((x) => x.kind === "bonus" && x.pool_id)) {
     await reverseCardBonus(env, p.pool_id!, {
-      deliveryId, bucketId: p.bucket_id, item: creditItemId(p.bucket_id.slice("bonus:".length)), amount: p.amount, actor: auth.sub,
+      deliveryId,
+      bucketId: p.bucket_id,
+      item: creditItemId(p.bucket_id.slice("bonus:".length)),
+      amount: p.amount,
+      actor: auth.sub,
       reference: `reversal of delivery ${deliveryId}: bonus on card ${cardId}`,
     });
   }

@@ -31,12 +31,24 @@ export async function sendNow(env: Env, job: SendJob, opts: SendNowOptions): Pro
     : failedNow(env.DB, job.deliveryId, `${r.errorClass}: ${r.detail}`.slice(0, 500), o.masked, opts.committedOnFailure, now);
   const exception = r.ok
     ? null
-    : openExceptions(env.DB, [{
-        org: job.org, kind: "delivery_failed", severity: "medium", entityType: "delivery", entityId: job.deliveryId, batchId: opts.batchId,
-        detail: r.detail, data: { error_class: r.errorClass, attempt_kind: opts.kind },
-      }]);
+    : openExceptions(env.DB, [
+        {
+          org: job.org,
+          kind: "delivery_failed",
+          severity: "medium",
+          entityType: "delivery",
+          entityId: job.deliveryId,
+          batchId: opts.batchId,
+          detail: r.detail,
+          data: { error_class: r.errorClass, attempt_kind: opts.kind },
+        },
+      ]);
   const outcomeEvent: AuditInput = {
-    actor: opts.actor, action: r.ok ? "delivery.delivered" : "delivery.failed", entityType: "delivery", entityId: job.deliveryId, requestId: opts.requestId,
+    actor: opts.actor,
+    action: r.ok ? "delivery.delivered" : "delivery.failed",
+    entityType: "delivery",
+    entityId: job.deliveryId,
+    requestId: opts.requestId,
     after: r.ok
       ? { status: "delivered", attempt_no: o.attemptNo, kind: opts.kind, batch_id: opts.batchId }
       : { status: "failed", attempt_no: o.attemptNo, kind: opts.kind, reason: `${r.errorClass}: ${r.detail}`, batch_id: opts.batchId },

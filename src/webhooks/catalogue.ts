@@ -7,11 +7,26 @@
 export const EVENT_VERSION = "2026-12-07";
 
 export const EVENT_TYPES = [
-  "batch.submitted", "batch.approved", "batch.rejected", "batch.released", "batch.completed", "batch.expired", "batch.cancelled",
-  "delivery.delivered", "delivery.failed", "delivery.held", "delivery.reversed", "delivery.reissued",
-  "card.redeemed", "card.expired",
-  "campaign.activated", "campaign.paused", "campaign.budget_low", "campaign.ended",
-  "exception.opened", "exception.resolved",
+  "batch.submitted",
+  "batch.approved",
+  "batch.rejected",
+  "batch.released",
+  "batch.completed",
+  "batch.expired",
+  "batch.cancelled",
+  "delivery.delivered",
+  "delivery.failed",
+  "delivery.held",
+  "delivery.reversed",
+  "delivery.reissued",
+  "card.redeemed",
+  "card.expired",
+  "campaign.activated",
+  "campaign.paused",
+  "campaign.budget_low",
+  "campaign.ended",
+  "exception.opened",
+  "exception.resolved",
   "reconciliation.completed",
   "pool.low_balance",
 ] as const;
@@ -57,8 +72,25 @@ export const AUDIT_TO_EVENT: Readonly<Record<string, EventType>> = {
  * amounts and masked values. Anything else (a code, a claim URL, an address) never leaves.
  */
 const SAFE_KEYS = [
-  "status", "reason", "batch_id", "pool_id", "campaign_id", "card_id", "delivery_id", "exception_id", "new_delivery_id",
-  "kind", "severity", "resolution", "findings", "by_kind", "amount", "currency", "available", "threshold", "masked_code",
+  "status",
+  "reason",
+  "batch_id",
+  "pool_id",
+  "campaign_id",
+  "card_id",
+  "delivery_id",
+  "exception_id",
+  "new_delivery_id",
+  "kind",
+  "severity",
+  "resolution",
+  "findings",
+  "by_kind",
+  "amount",
+  "currency",
+  "available",
+  "threshold",
+  "masked_code",
 ] as const;
 
 /** A string that could be a link or a code in clear is dropped (defence in depth: SAFE_KEYS already excludes them). */

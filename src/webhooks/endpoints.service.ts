@@ -82,7 +82,21 @@ export async function createEndpoint(env: Env, auth: Auth, input: EndpointInput,
     `INSERT INTO webhook_endpoints (id, org, url, events, description, enabled, secret_ciphertext, secret_iv, key_version, owner_sub, owner_email, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
   ).bind(id, auth.org, url, events, input.description ?? null, sealed.ciphertext, sealed.iv, SECRET_KEY_VERSION, auth.sub, input.owner_email ?? null, at, at);
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "webhook_endpoint.created", entityType: "webhook_endpoint", entityId: id, after: { url, events: JSON.parse(events) }, requestId }], [insert]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "webhook_endpoint.created",
+        entityType: "webhook_endpoint",
+        entityId: id,
+        after: { url, events: JSON.parse(events) },
+        requestId,
+      },
+    ],
+    [insert],
+  );
   return { ...view(await getEndpoint(env.DB, auth.org, id)), secret };
 }
 
@@ -117,19 +131,61 @@ export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: En
        disabled_reason = CASE WHEN ?7 = 1 THEN NULL WHEN enabled = 1 AND ?7 = 0 THEN 'disabled by an admin' ELSE disabled_reason END,
        failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END
      WHERE id = ? AND org = ?`,
-  ).bind(url, events, patch.description === undefined ? row.description : patch.description, enabled, patch.owner_email === undefined ? row.owner_email : patch.owner_email, at, enabled, reEnabled ? 1 : 0, id, auth.org);
+  ).bind(
+    url,
+    events,
+    patch.description === undefined ? row.description : patch.description,
+    enabled,
+    patch.owner_email === undefined ? row.owner_email : patch.owner_email,
+    at,
+    enabled,
+    reEnabled ? 1 : 0,
+    id,
+    auth.org,
+  );
   const changed = { url, events: JSON.parse(events), enabled: enabled === 1 };
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "webhook_endpoint.updated", entityType: "webhook_endpoint", entityId: id, before: { url: row.url, events: JSON.parse(row.events), enabled: row.enabled === 1 }, after: changed, requestId }], [update]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "webhook_endpoint.updated",
+        entityType: "webhook_endpoint",
+        entityId: id,
+        before: { url: row.url, events: JSON.parse(row.events), enabled: row.enabled === 1 },
+        after: changed,
+        requestId,
+      },
+    ],
+    [update],
+  );
   return view(await getEndpoint(env.DB, auth.org, id));
 }
 
 export async function deleteEndpoint(env: Env, auth: Auth, id: string, requestId?: string) {
   const row = await getEndpoint(env.DB, auth.org, id);
   // Messages not yet sent are dropped with their endpoint; attempts stay as the record of what was sent.
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "webhook_endpoint.deleted", entityType: "webhook_endpoint", entityId: id, before: { url: row.url, events: JSON.parse(row.events) }, requestId }], [
-    env.DB.prepare("DELETE FROM webhook_endpoints WHERE id = ? AND org = ?").bind(id, auth.org),
-    env.DB.prepare("UPDATE webhook_messages SET status = 'failed', last_error = 'endpoint deleted', updated_at = ? WHERE endpoint_id = ? AND status IN ('pending', 'sending')").bind(new Date().toISOString(), id),
-  ]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "webhook_endpoint.deleted",
+        entityType: "webhook_endpoint",
+        entityId: id,
+        before: { url: row.url, events: JSON.parse(row.events) },
+        requestId,
+      },
+    ],
+    [
+      env.DB.prepare("DELETE FROM webhook_endpoints WHERE id = ? AND org = ?").bind(id, auth.org),
+      env.DB.prepare(
+        "UPDATE webhook_messages SET status = 'failed', last_error = 'endpoint deleted', updated_at = ? WHERE endpoint_id = ? AND status IN ('pending', 'sending')",
+      ).bind(new Date().toISOString(), id),
+    ],
+  );
 }
 
 export async function rotateSecret(env: Env, auth: Auth, id: string, requestId?: string) {
@@ -142,6 +198,20 @@ export async function rotateSecret(env: Env, auth: Auth, id: string, requestId?:
     `UPDATE webhook_endpoints SET previous_ciphertext = secret_ciphertext, previous_iv = secret_iv, previous_expires_at = ?,
        secret_ciphertext = ?, secret_iv = ?, key_version = ?, updated_at = ? WHERE id = ? AND org = ? AND secret_ciphertext = ?`,
   ).bind(until, sealed.ciphertext, sealed.iv, SECRET_KEY_VERSION, at.toISOString(), id, auth.org, row.secret_ciphertext);
-  await appendAudit(env.DB, auth.org, [{ actor: auth.sub, action: "webhook_endpoint.secret_rotated", entityType: "webhook_endpoint", entityId: id, after: { previous_valid_until: until }, requestId }], [update]);
+  await appendAudit(
+    env.DB,
+    auth.org,
+    [
+      {
+        actor: auth.sub,
+        action: "webhook_endpoint.secret_rotated",
+        entityType: "webhook_endpoint",
+        entityId: id,
+        after: { previous_valid_until: until },
+        requestId,
+      },
+    ],
+    [update],
+  );
   return { ...view(await getEndpoint(env.DB, auth.org, id)), secret };
 }

@@ -26,7 +26,14 @@ export function outboxRows(events: AuditInput[], createdAt: string): OutboxRow[]
   for (const e of events) {
     const type = AUDIT_TO_EVENT[e.action];
     if (!type) continue;
-    rows.push({ id: newId("evt"), type, entity_type: e.entityType, entity_id: e.entityId, data: JSON.stringify(eventData(e.entityType, e.entityId, e.after)), created_at: createdAt });
+    rows.push({
+      id: newId("evt"),
+      type,
+      entity_type: e.entityType,
+      entity_id: e.entityId,
+      data: JSON.stringify(eventData(e.entityType, e.entityId, e.after)),
+      created_at: createdAt,
+    });
   }
   return rows;
 }

@@ -12,16 +12,39 @@ import { getEndpoint } from "./endpoints.service";
 import { loadMessage, sendMessage, type SendOptions } from "./send";
 
 interface DeliveryRow {
-  id: string; event_id: string; type: string; event_seq: number; entity_id: string; status: "pending" | "sending" | "delivered" | "failed"; attempts: number;
-  next_attempt_at: string; last_error: string | null; created_at: string; updated_at: string;
+  id: string;
+  event_id: string;
+  type: string;
+  event_seq: number;
+  entity_id: string;
+  status: "pending" | "sending" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
 }
 interface AttemptRow {
-  id: string; message_id: string; attempted_at: string; status_code: number | null; latency_ms: number; response_body: string | null; error: string | null;
-  outcome: "delivered" | "retry" | "failed"; manual: number;
+  id: string;
+  message_id: string;
+  attempted_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  response_body: string | null;
+  error: string | null;
+  outcome: "delivered" | "retry" | "failed";
+  manual: number;
 }
 
 const attemptView = (a: AttemptRow) => ({
-  id: a.id, attempted_at: a.attempted_at, status_code: a.status_code, latency_ms: a.latency_ms, response_body: a.response_body, error: a.error, outcome: a.outcome, manual: a.manual === 1,
+  id: a.id,
+  attempted_at: a.attempted_at,
+  status_code: a.status_code,
+  latency_ms: a.latency_ms,
+  response_body: a.response_body,
+  error: a.error,
+  outcome: a.outcome,
+  manual: a.manual === 1,
 });
 
 export async function listDeliveries(d1: D1Database, org: string, endpointId: string, q: { limit: number; cursor?: string; status?: string }) {
@@ -46,10 +69,22 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
     const list = (byMessage.get(r.id) ?? []).map(attemptView);
     const last = list.at(-1);
     return {
-      id: r.id, event_id: r.event_id, event_type: r.type, sequence: r.event_seq, entity_id: r.entity_id, status: r.status, attempt_count: r.attempts,
-      next_attempt_at: r.status === "pending" ? r.next_attempt_at : null, last_error: r.last_error, created_at: r.created_at, updated_at: r.updated_at,
+      id: r.id,
+      event_id: r.event_id,
+      event_type: r.type,
+      sequence: r.event_seq,
+      entity_id: r.entity_id,
+      status: r.status,
+      attempt_count: r.attempts,
+      next_attempt_at: r.status === "pending" ? r.next_attempt_at : null,
+      last_error: r.last_error,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
       // The latest attempt, flat, for a quick look; `attempts` has every one.
-      attempted_at: last?.attempted_at ?? null, status_code: last?.status_code ?? null, latency_ms: last?.latency_ms ?? null, error: last?.error ?? null,
+      attempted_at: last?.attempted_at ?? null,
+      status_code: last?.status_code ?? null,
+      latency_ms: last?.latency_ms ?? null,
+      error: last?.error ?? null,
       attempts: list,
     };
   });
@@ -68,12 +103,14 @@ const incrementId = (id: string) => `${id}~`;
 /** POST /v1/webhook-endpoints/{id}/test: a `ping` event for this endpoint alone, sent now. */
 export async function sendPing(env: Env, auth: Auth, endpointId: string, opts: SendOptions = {}) {
   const endpoint = await getEndpoint(env.DB, auth.org, endpointId);
-  if (endpoint.enabled !== 1) throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
+  if (endpoint.enabled !== 1)
+    throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
   const at = new Date().toISOString();
   const eventId = newId("evt");
   const data = JSON.stringify({ object: "webhook_endpoint", id: endpointId, ping: true });
-  const inserted = await env.DB
-    .prepare("INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at, dispatched_at) VALUES (?1, ?2, ?3, 'webhook_endpoint', ?4, ?5, ?6, ?6) RETURNING seq")
+  const inserted = await env.DB.prepare(
+    "INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at, dispatched_at) VALUES (?1, ?2, ?3, 'webhook_endpoint', ?4, ?5, ?6, ?6) RETURNING seq",
+  )
     .bind(eventId, auth.org, PING, endpointId, data, at)
     .first<{ seq: number }>();
   const seq = inserted!.seq;
@@ -94,7 +131,8 @@ export async function retryDelivery(env: Env, auth: Auth, id: string, opts: Send
   const m = await loadMessage(env.DB, messageId, auth.org);
   if (!m) throw notFound("webhook delivery", id);
   const endpoint = await getEndpoint(env.DB, auth.org, m.endpoint_id);
-  if (endpoint.enabled !== 1) throw new AppError("invalid_state_transition", `Webhook endpoint ${endpoint.id} is disabled; enable it first (PATCH enabled: true)`);
+  if (endpoint.enabled !== 1)
+    throw new AppError("invalid_state_transition", `Webhook endpoint ${endpoint.id} is disabled; enable it first (PATCH enabled: true)`);
   const outcome = await sendMessage(env, auth.org, messageId, { ...opts, manual: true });
   if (outcome.kind === "skipped") throw new AppError("conflict", `Webhook delivery ${messageId} is being sent right now; try again in a minute`);
   return deliveryView(env.DB, auth.org, messageId);
@@ -103,15 +141,18 @@ export async function retryDelivery(env: Env, auth: Auth, id: string, opts: Send
 /** POST /v1/webhook-endpoints/{id}/recover: every failed delivery since `since` goes back on the schedule from its start. */
 export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, since: string) {
   const endpoint = await getEndpoint(env.DB, auth.org, endpointId);
-  if (endpoint.enabled !== 1) throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
+  if (endpoint.enabled !== 1)
+    throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
   const at = new Date().toISOString();
-  const { results } = await env.DB
-    .prepare(
-      `UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = ?1, last_error = NULL, updated_at = ?1
+  const { results } = await env.DB.prepare(
+    `UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = ?1, last_error = NULL, updated_at = ?1
        WHERE endpoint_id = ?2 AND org = ?3 AND status = 'failed' AND created_at >= ?4 RETURNING id`,
-    )
+  )
     .bind(at, endpointId, auth.org, since)
     .all<{ id: string }>();
-  await sendWebhookMessages(env.WEBHOOK_QUEUE, results.map((r) => ({ type: "webhook_send" as const, org: auth.org, messageId: r.id })));
+  await sendWebhookMessages(
+    env.WEBHOOK_QUEUE,
+    results.map((r) => ({ type: "webhook_send" as const, org: auth.org, messageId: r.id })),
+  );
   return { endpoint_id: endpointId, since, recovered: results.length, delivery_ids: results.map((r) => r.id) };
 }

@@ -25,7 +25,10 @@ function secretKey(env: Env): Promise<CryptoKey> {
     key = (async () => {
       const raw = await crypto.subtle.importKey("raw", unb64(master), "HKDF", false, ["deriveKey"]);
       const info = encoder.encode(`rewardrail/webhook-secret/v${SECRET_KEY_VERSION}`);
-      return crypto.subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info }, raw, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+      return crypto.subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info }, raw, { name: "AES-GCM", length: 256 }, false, [
+        "encrypt",
+        "decrypt",
+      ]);
     })();
     keyCache.set(master, key);
     key.catch(() => keyCache.delete(master));
@@ -42,6 +45,10 @@ export async function sealSecret(env: Env, org: string, endpointId: string, secr
 }
 
 export async function openSecret(env: Env, org: string, endpointId: string, sealed: { ciphertext: string; iv: string }): Promise<string> {
-  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(sealed.iv), additionalData: aad(org, endpointId) }, await secretKey(env), unb64(sealed.ciphertext));
+  const plain = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: unb64(sealed.iv), additionalData: aad(org, endpointId) },
+    await secretKey(env),
+    unb64(sealed.ciphertext),
+  );
   return new TextDecoder().decode(plain);
 }

@@ -19,10 +19,24 @@ export const RESPONSE_KEEP_BYTES = 1024;
 const LEASE_MS = 60_000;
 
 export interface MessageRow {
-  id: string; org: string; endpoint_id: string; event_id: string; event_seq: number; entity_id: string;
-  status: "pending" | "sending" | "delivered" | "failed"; attempts: number; next_attempt_at: string; lease_until: string | null;
+  id: string;
+  org: string;
+  endpoint_id: string;
+  event_id: string;
+  event_seq: number;
+  entity_id: string;
+  status: "pending" | "sending" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: string;
+  lease_until: string | null;
 }
-interface EventRow { id: string; seq: number; type: string; data: string; created_at: string }
+interface EventRow {
+  id: string;
+  seq: number;
+  type: string;
+  data: string;
+  created_at: string;
+}
 
 export interface SendOptions {
   now?: Date;
@@ -63,11 +77,20 @@ async function firstBytes(res: Response): Promise<string> {
   await reader.cancel().catch(() => {});
   const all = new Uint8Array(size);
   let o = 0;
-  for (const c of chunks) { all.set(c, o); o += c.byteLength; }
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.byteLength;
+  }
   return new TextDecoder().decode(all.subarray(0, RESPONSE_KEEP_BYTES));
 }
 
-interface Attempt { statusCode: number | null; latencyMs: number; body: string | null; error: string | null; retryAfterS: number | null }
+interface Attempt {
+  statusCode: number | null;
+  latencyMs: number;
+  body: string | null;
+  error: string | null;
+  retryAfterS: number | null;
+}
 
 async function post(env: Env, endpoint: EndpointRow, ev: EventRow, now: Date, f: typeof fetch): Promise<Attempt> {
   const verdict = checkEndpointUrl(endpoint.url, env.ENVIRONMENT);
@@ -96,7 +119,13 @@ async function post(env: Env, endpoint: EndpointRow, ev: EventRow, now: Date, f:
   } catch (err) {
     const e = err as Error;
     const timeout = e?.name === "TimeoutError" || e?.name === "AbortError";
-    return { statusCode: null, latencyMs: Date.now() - started, body: null, error: timeout ? `timed out after ${SEND_TIMEOUT_MS} ms` : `network error: ${String(e?.message ?? e).slice(0, 200)}`, retryAfterS: null };
+    return {
+      statusCode: null,
+      latencyMs: Date.now() - started,
+      body: null,
+      error: timeout ? `timed out after ${SEND_TIMEOUT_MS} ms` : `network error: ${String(e?.message ?? e).slice(0, 200)}`,
+      retryAfterS: null,
+    };
   }
 }
 
@@ -112,25 +141,31 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
   if (!opts.manual) {
     if (msg.status === "delivered" || msg.status === "failed") return { kind: "skipped", reason: "missing" };
     if (msg.next_attempt_at > at) return { kind: "skipped", reason: "not_due", delayS: Math.ceil((Date.parse(msg.next_attempt_at) - now.getTime()) / 1000) };
-    const earlier = await env.DB
-      .prepare("SELECT 1 FROM webhook_messages WHERE endpoint_id = ? AND entity_id = ? AND event_seq < ? AND status IN ('pending', 'sending') LIMIT 1")
+    const earlier = await env.DB.prepare(
+      "SELECT 1 FROM webhook_messages WHERE endpoint_id = ? AND entity_id = ? AND event_seq < ? AND status IN ('pending', 'sending') LIMIT 1",
+    )
       .bind(msg.endpoint_id, msg.entity_id, msg.event_seq)
       .first();
     if (earlier) return { kind: "skipped", reason: "waiting" };
   }
-  const claimed = await env.DB
-    .prepare(
-      `UPDATE webhook_messages SET status = 'sending', lease_until = ?2, updated_at = ?3
+  const claimed = await env.DB.prepare(
+    `UPDATE webhook_messages SET status = 'sending', lease_until = ?2, updated_at = ?3
        WHERE id = ?1 AND (status IN ('pending', 'delivered', 'failed') AND (?4 = 1 OR status = 'pending') OR (status = 'sending' AND lease_until < ?3))`,
-    )
+  )
     .bind(msg.id, new Date(now.getTime() + LEASE_MS).toISOString(), at, opts.manual ? 1 : 0)
     .run();
   if (claimed.meta.changes === 0) return { kind: "skipped", reason: "busy" };
   const endpoint = await env.DB.prepare("SELECT * FROM webhook_endpoints WHERE id = ?").bind(msg.endpoint_id).first<EndpointRow>();
   const ev = await env.DB.prepare("SELECT id, seq, type, data, created_at FROM webhook_events WHERE seq = ?").bind(msg.event_seq).first<EventRow>();
   if (!endpoint || !ev || endpoint.enabled !== 1) {
-    const error = !endpoint ? "endpoint deleted" : !ev ? "event missing" : `endpoint disabled${endpoint.disabled_reason ? `: ${endpoint.disabled_reason}` : ""}`;
-    await env.DB.prepare("UPDATE webhook_messages SET status = 'failed', lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?").bind(error, at, msg.id).run();
+    const error = !endpoint
+      ? "endpoint deleted"
+      : !ev
+        ? "event missing"
+        : `endpoint disabled${endpoint.disabled_reason ? `: ${endpoint.disabled_reason}` : ""}`;
+    await env.DB.prepare("UPDATE webhook_messages SET status = 'failed', lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?")
+      .bind(error, at, msg.id)
+      .run();
     await queueSuccessor(env, msg);
     return { kind: "failed", statusCode: null, error };
   }
@@ -149,9 +184,22 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
     env.DB.prepare(
       `INSERT INTO webhook_attempts (id, org, message_id, endpoint_id, attempted_at, status_code, latency_ms, response_body, error, outcome, manual)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).bind(newId("wha", now.getTime()), org, msg.id, endpoint.id, at, attempt.statusCode, attempt.latencyMs, attempt.body, attempt.error, kind, opts.manual ? 1 : 0),
-    env.DB.prepare("UPDATE webhook_messages SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?")
-      .bind(kind === "retry" ? "pending" : kind, attempts, nextAt, attempt.error, at, msg.id),
+    ).bind(
+      newId("wha", now.getTime()),
+      org,
+      msg.id,
+      endpoint.id,
+      at,
+      attempt.statusCode,
+      attempt.latencyMs,
+      attempt.body,
+      attempt.error,
+      kind,
+      opts.manual ? 1 : 0,
+    ),
+    env.DB.prepare(
+      "UPDATE webhook_messages SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+    ).bind(kind === "retry" ? "pending" : kind, attempts, nextAt, attempt.error, at, msg.id),
     ok
       ? env.DB.prepare("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL").bind(endpoint.id)
       : env.DB.prepare("UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL").bind(at, endpoint.id),
@@ -171,8 +219,9 @@ export async function sendMessage(env: Env, org: string, messageId: string, opts
 
 /** The next unfinished message of the same entity at the same endpoint, now free to go. */
 async function queueSuccessor(env: Env, msg: MessageRow): Promise<void> {
-  const next = await env.DB
-    .prepare("SELECT id FROM webhook_messages WHERE endpoint_id = ? AND entity_id = ? AND event_seq > ? AND status = 'pending' ORDER BY event_seq LIMIT 1")
+  const next = await env.DB.prepare(
+    "SELECT id FROM webhook_messages WHERE endpoint_id = ? AND entity_id = ? AND event_seq > ? AND status = 'pending' ORDER BY event_seq LIMIT 1",
+  )
     .bind(msg.endpoint_id, msg.entity_id, msg.event_seq)
     .first<{ id: string }>();
   if (next) await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_send", org: msg.org, messageId: next.id }]);

@@ -11,15 +11,13 @@ const LOST_MS = 10 * 60_000;
 const LIMIT = 500;
 
 export async function sweepWebhooks(env: Env, now: Date): Promise<{ orgs: number; messages: number }> {
-  const { results: orgs } = await env.DB
-    .prepare("SELECT DISTINCT org FROM webhook_events WHERE dispatched_at IS NULL AND created_at < ? LIMIT ?")
+  const { results: orgs } = await env.DB.prepare("SELECT DISTINCT org FROM webhook_events WHERE dispatched_at IS NULL AND created_at < ? LIMIT ?")
     .bind(new Date(now.getTime() - GRACE_MS).toISOString(), LIMIT)
     .all<{ org: string }>();
   const lostBefore = new Date(now.getTime() - LOST_MS).toISOString();
-  const { results: lost } = await env.DB
-    .prepare(
-      // Two index range reads (status, next_attempt_at / lease) rather than an OR that would read the table whole.
-      `WITH due AS (
+  const { results: lost } = await env.DB.prepare(
+    // Two index range reads (status, next_attempt_at / lease) rather than an OR that would read the table whole.
+    `WITH due AS (
          SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'pending' AND next_attempt_at < ?1
          UNION ALL
          SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'sending' AND lease_until < ?2)
@@ -27,7 +25,7 @@ export async function sweepWebhooks(env: Env, now: Date): Promise<{ orgs: number
        WHERE NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.endpoint_id = m.endpoint_id AND p.entity_id = m.entity_id
                          AND p.event_seq < m.event_seq AND p.status IN ('pending', 'sending'))
        LIMIT ?3`,
-    )
+  )
     .bind(lostBefore, now.toISOString(), LIMIT)
     .all<{ id: string; org: string }>();
   await sendWebhookMessages(env.WEBHOOK_QUEUE, [

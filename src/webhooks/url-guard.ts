@@ -20,7 +20,10 @@ function ipv4(host: string): number[] | null {
 
 function privateV4([a, b]: number[]): boolean {
   return (
-    a === 0 || a === 10 || a === 127 || a! >= 224 || // this network, private, loopback, multicast and reserved
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    a! >= 224 || // this network, private, loopback, multicast and reserved
     (a === 100 && b! >= 64 && b! <= 127) || // shared address space (CGNAT)
     (a === 169 && b === 254) || // link-local, cloud metadata (169.254.169.254)
     (a === 172 && b! >= 16 && b! <= 31) ||
@@ -47,7 +50,7 @@ function privateV6(g: number[]): boolean {
   if (allZeroUpTo(6)) return true; // IPv4-compatible (deprecated)
   if (g[0] === 0x64 && g[1] === 0xff9b) return privateV4([g[6]! >> 8, g[6]! & 255]); // NAT64
   const first = g[0]!;
-  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00 || first === 0x2001 && g[1] === 0xdb8;
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00 || (first === 0x2001 && g[1] === 0xdb8);
 }
 
 export function checkEndpointUrl(raw: string, environment: string): UrlVerdict {

@@ -66,17 +66,27 @@ async function api(worker, token, method, p, body, headers = {}) {
 
 async function seed(worker) {
   const org = "bench";
-  const [admin, operator, finance] = await Promise.all(
-    [["admin"], ["operator"], ["finance"]].map((roles) => devToken({ org, sub: roles[0], roles })),
-  );
+  const [admin, operator, finance] = await Promise.all([["admin"], ["operator"], ["finance"]].map((roles) => devToken({ org, sub: roles[0], roles })));
   const pool = await api(worker, finance, "POST", "/v1/pools", { name: "Bench pool", currency: "USD" });
   await api(worker, finance, "POST", `/v1/pools/${pool.id}/fund`, { amount: 10_000_000_000, reference: "bench" });
   const product = await api(worker, admin, "POST", "/v1/products", {
-    name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 500, max_amount: 100_000, countries: ["US", "CA", "GB"],
+    name: "Bench card",
+    kind: "stored_value",
+    currency: "USD",
+    min_amount: 500,
+    max_amount: 100_000,
+    countries: ["US", "CA", "GB"],
   });
   const batch = await api(worker, operator, "POST", "/v1/batches", {
-    name: "Bench batch", campaign: "bench", business_owner: "Bench", cost_center: "CC-0", expected_delivery_date: "2026-12-31",
-    expected_count: ROWS, pool_id: pool.id, product_id: product.id, channel: "email",
+    name: "Bench batch",
+    campaign: "bench",
+    business_owner: "Bench",
+    cost_center: "CC-0",
+    expected_delivery_date: "2026-12-31",
+    expected_count: ROWS,
+    pool_id: pool.id,
+    product_id: product.id,
+    channel: "email",
   });
   return { operator, batchId: batch.id };
 }
@@ -85,7 +95,9 @@ async function seed(worker) {
 function migratedDb() {
   const db = new DatabaseSync(":memory:");
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     for (const stmt of readFileSync(path.join(dir, file), "utf8").split("--> statement-breakpoint")) db.exec(stmt);
   }
   return db;
@@ -145,7 +157,10 @@ function bareSqliteRate(records) {
 /** batch_recipients' columns as migrated, for a table with none of its constraints or indexes. */
 const BARE_COLUMNS = (() => {
   const db = migratedDb();
-  const names = db.prepare("SELECT name FROM pragma_table_info('batch_recipients')").all().map((c) => c.name);
+  const names = db
+    .prepare("SELECT name FROM pragma_table_info('batch_recipients')")
+    .all()
+    .map((c) => c.name);
   db.close();
   return names;
 })();
@@ -176,10 +191,16 @@ async function run() {
     const uploadedAt = performance.now();
     const preview = await api(worker, operator, "GET", `/v1/batches/${batchId}/preview`);
     const previewedAt = performance.now();
-    if (uploaded !== ROWS || preview.counts.total !== ROWS) throw new Error(`expected ${ROWS} rows, stored ${uploaded}, preview counts ${preview.counts.total}`);
+    if (uploaded !== ROWS || preview.counts.total !== ROWS)
+      throw new Error(`expected ${ROWS} rows, stored ${uploaded}, preview counts ${preview.counts.total}`);
     return {
-      preview, uploadS: (uploadedAt - started) / 1000, previewS: (previewedAt - uploadedAt) / 1000, runtime: worker.runtime,
-      rowsPerS: ROWS / ((previewedAt - started) / 1000), cpu: cpuSeconds(pids) - cpuStarted, peak: peakRssMb(pids),
+      preview,
+      uploadS: (uploadedAt - started) / 1000,
+      previewS: (previewedAt - uploadedAt) / 1000,
+      runtime: worker.runtime,
+      rowsPerS: ROWS / ((previewedAt - started) / 1000),
+      cpu: cpuSeconds(pids) - cpuStarted,
+      peak: peakRssMb(pids),
     };
   } finally {
     await worker.dispose();
@@ -189,7 +210,12 @@ async function run() {
 // The same rows as parsed fields, for the raw SQLite inserts.
 const sample = Math.min(ROWS, 100_000);
 const records = [];
-for (let i = 0; i < sample; i++) records.push(row(i).match(/("[^"]*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, "").replace(/^"|"$/g, "")));
+for (let i = 0; i < sample; i++)
+  records.push(
+    row(i)
+      .match(/("[^"]*"|[^,]*)(,|$)/g)
+      .map((c) => c.replace(/,$/, "").replace(/^"|"$/g, "")),
+  );
 
 const runs = [];
 for (let i = 0; i < RUNS; i++) {
@@ -204,11 +230,17 @@ const peak = Math.max(...runs.map((r) => r.peak));
 const raw = rawSqliteRate(records);
 
 console.log(`runtime: ${runtime}`);
-console.log(`rows: ${ROWS} in ${Math.ceil(ROWS / CHUNK_ROWS)} CSV chunks of ≤ ${CHUNK_ROWS} rows (${(bytes / 1048576).toFixed(1)} MiB), ${Math.round(PHONE_SHARE * 100)}% with a phone`);
-console.log(`outcome: ${preview.counts.valid} valid, ${preview.counts.invalid} invalid, ${preview.counts.excluded} excluded; anomalies: ${preview.anomalies.map((a) => a.code).join(", ") || "none"}`);
+console.log(
+  `rows: ${ROWS} in ${Math.ceil(ROWS / CHUNK_ROWS)} CSV chunks of ≤ ${CHUNK_ROWS} rows (${(bytes / 1048576).toFixed(1)} MiB), ${Math.round(PHONE_SHARE * 100)}% with a phone`,
+);
+console.log(
+  `outcome: ${preview.counts.valid} valid, ${preview.counts.invalid} invalid, ${preview.counts.excluded} excluded; anomalies: ${preview.anomalies.map((a) => a.code).join(", ") || "none"}`,
+);
 console.log(`runs: ${runs.map((r) => `${r.rowsPerS.toFixed(0)} rows/s (${r.cpu.toFixed(2)} s CPU)`).join(", ")}; the median run below`);
 console.log(`upload (parse + validate + lookups + store): ${uploadS.toFixed(2)} s; preview: ${previewS.toFixed(2)} s`);
-console.log(`end to end: ${rowsPerS.toFixed(0)} rows/s (target ≥ 50,000); workerd CPU: ${workerdCpu.toFixed(2)} s (${((workerdCpu * 1e6) / ROWS).toFixed(1)} µs per row)`);
+console.log(
+  `end to end: ${rowsPerS.toFixed(0)} rows/s (target ≥ 50,000); workerd CPU: ${workerdCpu.toFixed(2)} s (${((workerdCpu * 1e6) / ROWS).toFixed(1)} µs per row)`,
+);
 console.log(`raw SQLite (node:sqlite, same schema, ${sample} rows): ${raw.toFixed(0)} rows/s; ratio ${(rowsPerS / raw).toFixed(3)}`);
 console.log(`workerd peak RSS: ${peak} MB (target < 512 MB)`);
 // Each run scaled by how much slower than the issue's reference machine this one was in that minute.
@@ -218,4 +250,17 @@ console.log(
   `machine speed: the same rows into SQLite without indexes ${runs.map((r) => Math.round(r.bare)).join(" / ")} rows/s around each run (the issue's reference machine: ~${REFERENCE_BARE_ROWS_PER_S.toLocaleString("en")}); ` +
     `runs scaled to that machine: ${scaled.map((x) => Math.round(x)).join(" / ")} rows/s, median ${Math.round(scaledMedian)} (an estimate, not a measurement)`,
 );
-console.log(JSON.stringify({ bench: "batches", rows: ROWS, rows_per_s: Math.round(rowsPerS), raw_sqlite_rows_per_s: Math.round(raw), ratio: Number((rowsPerS / raw).toFixed(3)), peak_rss_mb: peak, workerd_cpu_s: Number(workerdCpu.toFixed(2)), runs_rows_per_s: runs.map((r) => Math.round(r.rowsPerS)), runs_bare_sqlite_rows_per_s: runs.map((r) => Math.round(r.bare)), rows_per_s_scaled_to_reference: Math.round(scaledMedian) }));
+console.log(
+  JSON.stringify({
+    bench: "batches",
+    rows: ROWS,
+    rows_per_s: Math.round(rowsPerS),
+    raw_sqlite_rows_per_s: Math.round(raw),
+    ratio: Number((rowsPerS / raw).toFixed(3)),
+    peak_rss_mb: peak,
+    workerd_cpu_s: Number(workerdCpu.toFixed(2)),
+    runs_rows_per_s: runs.map((r) => Math.round(r.rowsPerS)),
+    runs_bare_sqlite_rows_per_s: runs.map((r) => Math.round(r.bare)),
+    rows_per_s_scaled_to_reference: Math.round(scaledMedian),
+  }),
+);

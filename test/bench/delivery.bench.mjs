@@ -35,10 +35,23 @@ async function api(path, { token, body, raw, method, contentType } = {}) {
 try {
   const pool = await api("/v1/pools", { token: tokens.finance, body: { name: "bench", currency: "USD" } });
   await api(`/v1/pools/${pool.id}/fund`, { token: tokens.finance, body: { amount: N * AMOUNT * 2 } });
-  const product = await api("/v1/products", { token: tokens.admin, body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"] } });
+  const product = await api("/v1/products", {
+    token: tokens.admin,
+    body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"] },
+  });
   const batch = await api("/v1/batches", {
     token: tokens.operator,
-    body: { name: "bench", campaign: "bench", business_owner: "Bench", cost_center: "CC-1", expected_delivery_date: "2026-12-31", expected_count: N, pool_id: pool.id, product_id: product.id, channel: "email" },
+    body: {
+      name: "bench",
+      campaign: "bench",
+      business_owner: "Bench",
+      cost_center: "CC-1",
+      expected_delivery_date: "2026-12-31",
+      expected_count: N,
+      pool_id: pool.id,
+      product_id: product.id,
+      channel: "email",
+    },
   });
   for (let start = 0; start < N; start += CHUNK) {
     const lines = ["external_id,name,email,country,amount,currency"];
@@ -68,14 +81,25 @@ try {
   const per = (x) => Number((x / N).toFixed(4));
   console.log(`runtime: ${worker.runtime}; provider: fake Resend at ${provider.url}`);
   console.log(`batch of ${N} stored-value cards by email → ${status} in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} deliveries/s (target ≥ 5,000)`);
-  console.log(`workerd CPU: ${workerdCpu.toFixed(2)} s (${((workerdCpu / N) * 1e6).toFixed(1)} µs per delivery; less noisy than wall time on a shared machine)`);
+  console.log(
+    `workerd CPU: ${workerdCpu.toFixed(2)} s (${((workerdCpu / N) * 1e6).toFixed(1)} µs per delivery; less noisy than wall time on a shared machine)`,
+  );
   console.log(`D1 per delivery: ${per(m.d1_rows_written)} rows written, ${per(m.d1_rows_read)} rows read, ${per(m.d1_queries)} queries`);
-  console.log(`pool DO calls per delivery: ${per(m.do_calls)} (target ≤ 0.02); provider calls per delivery: ${per(provider.stats.calls)} (target ≤ 0.02), ${provider.stats.emails} emails`);
-  console.log(JSON.stringify({
-    bench: "delivery", deliveries_per_s: Math.round(N / seconds), d1_rows_written_per_delivery: per(m.d1_rows_written),
-    d1_rows_read_per_delivery: per(m.d1_rows_read), do_calls_per_delivery: per(m.do_calls), provider_calls_per_delivery: per(provider.stats.calls), recipients: N,
-    workerd_cpu_us_per_delivery: Number(((workerdCpu / N) * 1e6).toFixed(1)),
-  }));
+  console.log(
+    `pool DO calls per delivery: ${per(m.do_calls)} (target ≤ 0.02); provider calls per delivery: ${per(provider.stats.calls)} (target ≤ 0.02), ${provider.stats.emails} emails`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "delivery",
+      deliveries_per_s: Math.round(N / seconds),
+      d1_rows_written_per_delivery: per(m.d1_rows_written),
+      d1_rows_read_per_delivery: per(m.d1_rows_read),
+      do_calls_per_delivery: per(m.do_calls),
+      provider_calls_per_delivery: per(provider.stats.calls),
+      recipients: N,
+      workerd_cpu_us_per_delivery: Number(((workerdCpu / N) * 1e6).toFixed(1)),
+    }),
+  );
 } finally {
   await worker.dispose();
   await provider.close();

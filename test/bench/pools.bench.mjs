@@ -32,7 +32,16 @@ try {
   console.log(`reserve+commit round trips: ${r.round_trips} → ${r.round_trips_per_s.toFixed(0)}/s = ${r.ops_per_s.toFixed(0)} ledger ops/s (target ≥ 2,000)`);
   console.log(`commits of ${ITEMS} items: ${r.commit_calls} calls, ${r.items} items → ${r.items_per_s.toFixed(0)} items/s (target ≥ 50,000)`);
   console.log(`with daily, per-recipient and per-hold limits set: ${limited.ops_per_s.toFixed(0)} ledger ops/s, ${limited.items_per_s.toFixed(0)} items/s`);
-  console.log(JSON.stringify({ bench: "pools", ops_per_s: Math.round(r.ops_per_s), items_per_s: Math.round(r.items_per_s), limited_ops_per_s: Math.round(limited.ops_per_s), limited_items_per_s: Math.round(limited.items_per_s), runtime: "miniflare" }));
+  console.log(
+    JSON.stringify({
+      bench: "pools",
+      ops_per_s: Math.round(r.ops_per_s),
+      items_per_s: Math.round(r.items_per_s),
+      limited_ops_per_s: Math.round(limited.ops_per_s),
+      limited_items_per_s: Math.round(limited.items_per_s),
+      runtime: "miniflare",
+    }),
+  );
 } finally {
   await worker.dispose();
 }

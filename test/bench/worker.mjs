@@ -237,7 +237,9 @@ function printTopSelfTime(profile, file) {
 
 /** Runs every migrations/*.sql in name order, like `wrangler d1 migrations apply` (minus its bookkeeping table). */
 async function applyMigrations(db, migrationsDir, wrangler) {
-  const files = readdirSync(migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+  const files = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   for (const file of files) {
     // wrangler's own splitter copes with drizzle's `--> statement-breakpoint` comments and hand-written SQL.
     const statements = wrangler.unstable_splitSqlQuery(readFileSync(path.join(migrationsDir, file), "utf8"));

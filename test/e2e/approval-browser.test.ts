@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevServer, type DevServer } from "./dev-server";
 
 const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const OUTPUT = path.resolve(import.meta.dirname, "../../test-output");
 
 let server: DevServer;
@@ -57,11 +66,21 @@ async function submittedBatch(org: string) {
   await api("/v1/settings", admin, { method: "PUT", body: { approval_policy: { steps: [{ role: "finance", quorum: 1 }] } } });
   const pool = await api("/v1/pools", finance, { body: { name: "Q4 rewards", currency: "USD" } });
   await api(`/v1/pools/${pool.id}/fund`, finance, { body: { amount: 500_000, reference: "e2e" } });
-  const product = await api("/v1/products", admin, { body: { name: "Gift card", kind: "inventory", currency: "USD", min_amount: 500, max_amount: 50_000, countries: ["US"] } });
+  const product = await api("/v1/products", admin, {
+    body: { name: "Gift card", kind: "inventory", currency: "USD", min_amount: 500, max_amount: 50_000, countries: ["US"] },
+  });
   const batch = await api("/v1/batches", operator, {
     body: {
-      name: "Browser-approved thanks", campaign: "e2e-2026", business_owner: "Dana Owner", cost_center: "CC-42", expected_delivery_date: "2026-12-20",
-      expected_count: 3, pool_id: pool.id, product_id: product.id, channel: "email", release_at: new Date(Date.now() + 86_400_000).toISOString(),
+      name: "Browser-approved thanks",
+      campaign: "e2e-2026",
+      business_owner: "Dana Owner",
+      cost_center: "CC-42",
+      expected_delivery_date: "2026-12-20",
+      expected_count: 3,
+      pool_id: pool.id,
+      product_id: product.id,
+      channel: "email",
+      release_at: new Date(Date.now() + 86_400_000).toISOString(),
     },
   });
   const csv = "external_id,email,country,amount\nE1,a@example.com,US,2500\nE2,b@example.com,US,2500\nE3,c@example.com,US,7000\n";

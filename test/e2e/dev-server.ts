@@ -39,7 +39,10 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log()}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -49,13 +52,41 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
 export async function startDevServer(): Promise<DevServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "rewardrail-e2e-"));
   const env = { ...process.env, ...QUIET };
-  const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], { cwd: root, env, encoding: "utf8" });
+  const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dir], {
+    cwd: root,
+    env,
+    encoding: "utf8",
+  });
   if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}${migrate.stderr}`);
   const secret = randomBytes(32).toString("base64url");
   const [port, inspector] = [await freePort(), await freePort()];
-  const vars = { ENVIRONMENT: "development", JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_SECRET: secret, RESEND_API_KEY: "", SMS_AUTH_TOKEN: "", PUBLIC_BASE_URL: "", CODE_ENCRYPTION_KEY: randomBytes(32).toString("base64") };
-  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", dir,
-    "--show-interactive-dev-session=false", "--log-level", "warn", "--test-scheduled", ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])];
+  const vars = {
+    ENVIRONMENT: "development",
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    JWT_SECRET: secret,
+    RESEND_API_KEY: "",
+    SMS_AUTH_TOKEN: "",
+    PUBLIC_BASE_URL: "",
+    CODE_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  };
+  const args = [
+    WRANGLER,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    dir,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+    "--test-scheduled",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
   const child = spawn(process.execPath, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));

@@ -29,7 +29,12 @@ export async function approvalOrg(opts: { steps?: Step[]; autoRelease?: boolean;
     method: "PUT",
     token: tokens.admin,
     body: {
-      approval_policy: { steps: opts.steps ?? [{ role: "finance", quorum: 1 }, { role: "owner", quorum: 1, min_total: 100_000 }] },
+      approval_policy: {
+        steps: opts.steps ?? [
+          { role: "finance", quorum: 1 },
+          { role: "owner", quorum: 1, min_total: 100_000 },
+        ],
+      },
       release_defaults: { auto_release: opts.autoRelease ?? true },
     },
   });
@@ -83,13 +88,19 @@ export async function page(path: string, method = "GET") {
 
 /** Posts the approval page's form. */
 export async function postDecision(path: string, decision: string, comment = "") {
-  const res = await call(path, { method: "POST", rawBody: new URLSearchParams({ decision, comment }).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+  const res = await call(path, {
+    method: "POST",
+    rawBody: new URLSearchParams({ decision, comment }).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  });
   return { status: res.status, html: await res.text(), res };
 }
 
 /** The statuses a batch went through, from batch_transitions. */
 export async function transitions(batchId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT to_status FROM batch_transitions WHERE batch_id = ? ORDER BY seq").bind(batchId).all<{ to_status: string }>();
+  const { results } = await env.DB.prepare("SELECT to_status FROM batch_transitions WHERE batch_id = ? ORDER BY seq")
+    .bind(batchId)
+    .all<{ to_status: string }>();
   return results.map((r) => r.to_status);
 }
 

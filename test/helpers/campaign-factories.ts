@@ -39,13 +39,20 @@ export async function activeCampaign(setup: Awaited<ReturnType<typeof campaignSe
 }
 
 let seq = 0;
-export function orderPaid(extra: { id?: string; total?: number; email?: string; external_id?: string; occurred_at?: string; customer?: Record<string, unknown> } = {}) {
+export function orderPaid(
+  extra: { id?: string; total?: number; email?: string; external_id?: string; occurred_at?: string; customer?: Record<string, unknown> } = {},
+) {
   seq += 1;
   return {
     id: extra.id ?? `evt-${crypto.randomUUID()}`,
     type: "order.paid",
     occurred_at: extra.occurred_at ?? new Date().toISOString(),
-    customer: { external_id: extra.external_id ?? `cust-${seq}-${crypto.randomUUID().slice(0, 6)}`, email: extra.email ?? `c${seq}-${crypto.randomUUID().slice(0, 6)}@example.com`, country: "US", ...extra.customer },
+    customer: {
+      external_id: extra.external_id ?? `cust-${seq}-${crypto.randomUUID().slice(0, 6)}`,
+      email: extra.email ?? `c${seq}-${crypto.randomUUID().slice(0, 6)}@example.com`,
+      country: "US",
+      ...extra.customer,
+    },
     properties: { total: extra.total ?? 10_000 },
   };
 }

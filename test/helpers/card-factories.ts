@@ -17,7 +17,9 @@ export async function issueCard(org: string, amount = 10_000, opts: { currency?:
   await env.DB.prepare(
     `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, item, committed, card_id, masked_code, created_at, updated_at)
      VALUES (?1, ?2, 'bat_none', 'rcp_none', 'pool_none', ?3, 'link', ?4, ?5, 'delivered', ?1, 1, ?6, ?7, ?8, ?8)`,
-  ).bind(deliveryId, org, product.id, amount, product.currency, reward.cardId, reward.masked, now).run();
+  )
+    .bind(deliveryId, org, product.id, amount, product.currency, reward.cardId, reward.masked, now)
+    .run();
   if (opts.expiresAt !== undefined) await env.DB.prepare("UPDATE cards SET expires_at = ? WHERE id = ?").bind(opts.expiresAt, reward.cardId).run();
   return { cardId: reward.cardId!, code: reward.fresh!.code, deliveryId };
 }

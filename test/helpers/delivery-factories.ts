@@ -33,7 +33,11 @@ export function recipientsCsv(n: number, amount: number, tag = "r", withPhone = 
 export async function releasedBatch(org: string, opts: ReleasedBatchOptions = {}) {
   const n = opts.recipients ?? 5;
   const amount = opts.amount ?? 2_500;
-  const seeded = await seedBatch(org, { fund: opts.fund ?? n * amount * 2, product: { kind: opts.kind ?? "inventory" }, batch: { channel: opts.channel ?? "email", expected_count: n } });
+  const seeded = await seedBatch(org, {
+    fund: opts.fund ?? n * amount * 2,
+    product: { kind: opts.kind ?? "inventory" },
+    batch: { channel: opts.channel ?? "email", expected_count: n },
+  });
   const { tokens, batchId, poolId, productId } = seeded;
   if ((opts.kind ?? "inventory") === "inventory") {
     const codes = Array.from({ length: opts.codes ?? n }, (_, i) => ({ code: `GIFT-${org}-${i}-${crypto.randomUUID().slice(0, 8)}`, amount }));
@@ -44,10 +48,18 @@ export async function releasedBatch(org: string, opts: ReleasedBatchOptions = {}
   }
   const up = await uploadCsv(batchId, tokens.operator, recipientsCsv(n, amount, org, opts.channel === "sms"));
   if (up.status !== 200) throw new Error(`recipients upload failed: ${up.status} ${JSON.stringify(up.body)}`);
-  const batch = await env.DB.prepare("SELECT status, valid_total, valid_count FROM batches WHERE id = ?").bind(batchId).first<{ status: string; valid_total: number; valid_count: number }>();
+  const batch = await env.DB.prepare("SELECT status, valid_total, valid_count FROM batches WHERE id = ?")
+    .bind(batchId)
+    .first<{ status: string; valid_total: number; valid_count: number }>();
   if (batch?.valid_count !== n) throw new Error(`expected ${n} valid recipients, got ${JSON.stringify(batch)}`);
   const stub = env.FUNDING_POOL.get(env.FUNDING_POOL.idFromName(poolId));
-  const hold = await stub.reserve({ opId: `test-reserve:${batchId}`, holdId: batchHoldId(batchId), amount: batch.valid_total, expiresAt: Date.now() + 86_400_000, actor: "test" });
+  const hold = await stub.reserve({
+    opId: `test-reserve:${batchId}`,
+    holdId: batchHoldId(batchId),
+    amount: batch.valid_total,
+    expiresAt: Date.now() + 86_400_000,
+    actor: "test",
+  });
   if (!hold.ok) throw new Error(`reserve failed: ${hold.code}`);
   await env.DB.prepare("UPDATE batches SET status = 'releasing' WHERE id = ?").bind(batchId).run();
   if (opts.enqueue !== false) await enqueueRelease(env, org, batchId);
@@ -66,7 +78,9 @@ export async function waitForBatch(batchId: string, statuses: string[], timeoutM
 }
 
 export async function deliveryCounts(batchId: string) {
-  const { results } = await env.DB.prepare("SELECT status, COUNT(*) AS n FROM deliveries WHERE batch_id = ? GROUP BY status").bind(batchId).all<{ status: string; n: number }>();
+  const { results } = await env.DB.prepare("SELECT status, COUNT(*) AS n FROM deliveries WHERE batch_id = ? GROUP BY status")
+    .bind(batchId)
+    .all<{ status: string; n: number }>();
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
 }
 

@@ -4,7 +4,11 @@
  */
 import type { Balance, PoolErrorCode } from "../../durable-objects/pool-types";
 
-export interface ModelHold { remaining: number; committed: number; state: "pending" | "posted" | "released" | "expired" }
+export interface ModelHold {
+  remaining: number;
+  committed: number;
+  state: "pending" | "posted" | "released" | "expired";
+}
 export type ModelResult = { ok: true } | { ok: false; code: PoolErrorCode };
 
 export class PoolModel {

@@ -6,7 +6,11 @@ import { enqueueRelease } from "../../src/delivery/hand-off";
 import { callJson, token } from "./api";
 import { releasedBatch, waitForBatch, type ReleasedBatchOptions } from "./delivery-factories";
 
-const APPROVAL_PATH: [BatchStatus, string][] = [["submitted", "batch.submitted"], ["approved", "batch.approved"], ["releasing", "batch.released"]];
+const APPROVAL_PATH: [BatchStatus, string][] = [
+  ["submitted", "batch.submitted"],
+  ["approved", "batch.approved"],
+  ["releasing", "batch.released"],
+];
 
 /**
  * A batch that went validated → submitted → approved → releasing through the batch state machine
@@ -15,7 +19,9 @@ const APPROVAL_PATH: [BatchStatus, string][] = [["submitted", "batch.submitted"]
 export async function approvedBatch(org: string, opts: Omit<ReleasedBatchOptions, "enqueue"> & { batch?: Record<string, string> } = {}) {
   const b = await releasedBatch(org, { ...opts, enqueue: false });
   const set = Object.entries(opts.batch ?? {}).map(([k]) => `${k} = ?`);
-  await env.DB.prepare(`UPDATE batches SET status = 'validated'${set.length ? `, ${set.join(", ")}` : ""} WHERE id = ?`).bind(...Object.values(opts.batch ?? {}), b.batchId).run();
+  await env.DB.prepare(`UPDATE batches SET status = 'validated'${set.length ? `, ${set.join(", ")}` : ""} WHERE id = ?`)
+    .bind(...Object.values(opts.batch ?? {}), b.batchId)
+    .run();
   for (const [to, action] of APPROVAL_PATH) {
     const batch = (await findBatch(env.DB, org, b.batchId))!;
     await transitionBatch(env.DB, { batch, to, action, actor: "test-approver" });
@@ -48,7 +54,9 @@ export async function exceptionsFor(org: string, entityId: string) {
 }
 
 export function sql(query: string, ...params: unknown[]) {
-  return env.DB.prepare(query).bind(...params).run();
+  return env.DB.prepare(query)
+    .bind(...params)
+    .run();
 }
 
 /** POST /v1/exceptions/{id}/resolve with action accept, as finance. */

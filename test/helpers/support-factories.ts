@@ -21,15 +21,22 @@ export async function deliveredBatch(org: string, opts: ReleasedBatchOptions = {
   await waitForBatch(seeded.batchId, ["completed", "completed_with_errors"]);
   const { results } = await env.DB.prepare(
     "SELECT d.id FROM deliveries d JOIN batch_recipients r ON r.id = d.recipient_id WHERE d.batch_id = ? ORDER BY r.row_no",
-  ).bind(seeded.batchId).all<{ id: string }>();
+  )
+    .bind(seeded.batchId)
+    .all<{ id: string }>();
   return { ...seeded, ids: results.map((r) => r.id), tokens: await supportTokens(org) };
 }
 
 /** The plain codes of the given deliveries, decrypted the way the sender does it (to prove they never leak). */
 export async function plainCodes(org: string, ids: string[]): Promise<string[]> {
   const { results } = await env.DB.prepare("SELECT id, code_id, card_id FROM deliveries WHERE id IN (SELECT value FROM json_each(?))")
-    .bind(JSON.stringify(ids)).all<{ id: string; code_id: string | null; card_id: string | null }>();
-  const codes = await revealCodes(env, org, results.map((r) => ({ deliveryId: r.id, codeId: r.code_id, cardId: r.card_id })));
+    .bind(JSON.stringify(ids))
+    .all<{ id: string; code_id: string | null; card_id: string | null }>();
+  const codes = await revealCodes(
+    env,
+    org,
+    results.map((r) => ({ deliveryId: r.id, codeId: r.code_id, cardId: r.card_id })),
+  );
   return [...codes.values()].map((c) => c.code);
 }
 
@@ -40,7 +47,9 @@ export async function poolBalance(poolId: string) {
 }
 
 export async function auditActions(org: string, entityId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq").bind(org, entityId).all<{ action: string }>();
+  const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq")
+    .bind(org, entityId)
+    .all<{ action: string }>();
   return results.map((r) => r.action);
 }
 

@@ -38,7 +38,9 @@ export const inventoryCodes = sqliteTable(
     keyVersion: integer("key_version").notNull(),
     codeHmac: text("code_hmac").notNull(),
     // `pending` until the upload that brought the code commits, so a half-done upload is never handed out.
-    status: text("status", { enum: ["pending", "available", "assigned"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "available", "assigned"] })
+      .notNull()
+      .default("pending"),
     deliveryId: text("delivery_id"),
     uploadId: text("upload_id").notNull(),
     createdAt: text("created_at").notNull(),

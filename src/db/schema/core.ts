@@ -40,10 +40,7 @@ export const auditEvents = sqliteTable(
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
-  (t) => [
-    uniqueIndex("audit_events_org_seq").on(t.org, t.seq),
-    index("audit_events_entity").on(t.org, t.entityId),
-  ],
+  (t) => [uniqueIndex("audit_events_org_seq").on(t.org, t.seq), index("audit_events_entity").on(t.org, t.entityId)],
 );
 
 export const now = () => new Date().toISOString();

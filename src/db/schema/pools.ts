@@ -44,9 +44,5 @@ export const poolLedger = sqliteTable(
     /** A commit entry's item ids (JSON array): the DO journals one entry per commit call. */
     items: text("items"),
   },
-  (t) => [
-    primaryKey({ columns: [t.poolId, t.seq] }),
-    index("pool_ledger_item").on(t.org, t.itemId),
-    index("pool_ledger_hold").on(t.poolId, t.holdId),
-  ],
+  (t) => [primaryKey({ columns: [t.poolId, t.seq] }), index("pool_ledger_item").on(t.org, t.itemId), index("pool_ledger_hold").on(t.poolId, t.holdId)],
 );

@@ -16,13 +16,18 @@ const submitBatch: AppRouteHandler<typeof routes.submitBatch> = async (c) => {
   return c.json(batch, 200);
 };
 
-const listApprovals: AppRouteHandler<typeof routes.listApprovals> = async (c) => c.json(await approvalsView(c.env, c.var.auth.org, c.req.valid("param").id), 200);
+const listApprovals: AppRouteHandler<typeof routes.listApprovals> = async (c) =>
+  c.json(await approvalsView(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
 const decide: AppRouteHandler<typeof routes.decide> = async (c) => {
   const { id } = c.req.valid("param");
   const { decision, comment } = c.req.valid("json");
   const { sub, roles, org } = c.var.auth;
-  const plan = await decideApproval(c.env, { org, batchId: id, decider: { sub, roles }, decision, comment: comment || null, requestId: c.var.requestId }, publicOrigin(c.env, c.req.url));
+  const plan = await decideApproval(
+    c.env,
+    { org, batchId: id, decider: { sub, roles }, decision, comment: comment || null, requestId: c.var.requestId },
+    publicOrigin(c.env, c.req.url),
+  );
   return c.json({ outcome: plan.outcome, ...(await approvalsView(c.env, org, id)) }, 200);
 };
 

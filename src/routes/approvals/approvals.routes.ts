@@ -8,7 +8,10 @@ const tags = ["Approvals"];
 const BatchId = IdParam("bat");
 
 export const submitBatch = createRoute({
-  method: "post", path: "/v1/batches/{id}/submit", tags, summary: "Submit a validated batch: reserve its funds and start approval",
+  method: "post",
+  path: "/v1/batches/{id}/submit",
+  tags,
+  summary: "Submit a validated batch: reserve its funds and start approval",
   description:
     "Reserves the valid total in the pool (a hold that expires after HOLD_TTL_HOURS, default 7 days, and never before release_at + 1 day), " +
     "records the content hash approvals are bound to and the approval steps of the org's policy at this moment, moves the batch to `submitted` " +
@@ -20,14 +23,20 @@ export const submitBatch = createRoute({
 });
 
 export const listApprovals = createRoute({
-  method: "get", path: "/v1/batches/{id}/approvals", tags, summary: "Approval steps, requests, who decided when, and the approval trail",
+  method: "get",
+  path: "/v1/batches/{id}/approvals",
+  tags,
+  summary: "Approval steps, requests, who decided when, and the approval trail",
   ...protect("any"),
   request: { params: BatchId },
   responses: { 200: json(ApprovalsSchema, "The batch's approvals"), ...problems(401, 403, 404) },
 });
 
 export const decide = createRoute({
-  method: "post", path: "/v1/batches/{id}/approvals", tags, summary: "Approve or reject the batch's current step",
+  method: "post",
+  path: "/v1/batches/{id}/approvals",
+  tags,
+  summary: "Approve or reject the batch's current step",
   description:
     "Needs the role of the current step (see GET). Whoever created, uploaded recipients to or submitted the batch never decides (403 `self_approval_forbidden`); each person decides on a batch once " +
     "(409 `already_decided`); a step completes when `quorum` distinct approvers approved. A rejection ends the batch (`rejected`) and releases its hold; " +
@@ -38,7 +47,10 @@ export const decide = createRoute({
 });
 
 export const resendLinks = createRoute({
-  method: "post", path: "/v1/batches/{id}/approvals/resend", tags, summary: "Email new approval links for the current step",
+  method: "post",
+  path: "/v1/batches/{id}/approvals/resend",
+  tags,
+  summary: "Email new approval links for the current step",
   description:
     "While the batch is `submitted`: new single-use links to the current step's approvers who have yet to decide (or only `approver_sub`), " +
     "at their confirmed enrolled email (GET /v1/approvers), for a lost email, an expired link or a failed send. Each approver's earlier pending link is superseded in the same " +
@@ -50,8 +62,12 @@ export const resendLinks = createRoute({
 });
 
 export const releaseBatch = createRoute({
-  method: "post", path: "/v1/batches/{id}/release", tags, summary: "Release an approved batch to delivery",
-  description: "For batches that were not released automatically (auto-release off). Refused before the batch's release_at. Releasing a batch that is already `releasing` re-sends the hand-off.",
+  method: "post",
+  path: "/v1/batches/{id}/release",
+  tags,
+  summary: "Release an approved batch to delivery",
+  description:
+    "For batches that were not released automatically (auto-release off). Refused before the batch's release_at. Releasing a batch that is already `releasing` re-sends the hand-off.",
   ...protect(["operator"]),
   request: { params: BatchId, headers: IdempotencyHeader },
   responses: { 200: json(BatchSchema, "The batch, now releasing"), ...problems(400, 401, 403, 404, 409, 422) },

@@ -7,7 +7,12 @@ import { ApprovalPolicySchema } from "../../settings/settings.schema";
 export const DecisionBody = z
   .strictObject({
     decision: z.enum(["approve", "reject"]),
-    comment: z.string().trim().max(2000).nullish().openapi({ description: "Shown in the approval trail and, on rejection, to the batch's creator; null or left out for none" }),
+    comment: z
+      .string()
+      .trim()
+      .max(2000)
+      .nullish()
+      .openapi({ description: "Shown in the approval trail and, on rejection, to the batch's creator; null or left out for none" }),
   })
   .openapi("ApprovalDecisionInput");
 
@@ -25,7 +30,10 @@ const Request = z.object({
   id: z.string(),
   approver_sub: z.string(),
   approver_email: z.string(),
-  enrolment_id: z.string().nullable().openapi({ description: "The approver's confirmed enrolment the link was sent under (GET /v1/approvers); a link decision needs it still in force" }),
+  enrolment_id: z
+    .string()
+    .nullable()
+    .openapi({ description: "The approver's confirmed enrolment the link was sent under (GET /v1/approvers); a link decision needs it still in force" }),
   status: z.enum(["pending", "used", "superseded"]),
   email_status: z.enum(["sending", "sent", "failed"]),
   email_error: z.string().nullable(),
@@ -78,7 +86,15 @@ export const DecisionResultSchema = ApprovalsSchema.extend({
 
 export const ResendBody = z
   .strictObject({
-    approver_sub: z.string().min(1).max(200).optional().openapi({ description: "Only this approver (an active enrolled approver's `sub`, GET /v1/approvers); default: every approver of the current step who has yet to decide" }),
+    approver_sub: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({
+        description:
+          "Only this approver (an active enrolled approver's `sub`, GET /v1/approvers); default: every approver of the current step who has yet to decide",
+      }),
   })
   .openapi("ApprovalResendInput");
 

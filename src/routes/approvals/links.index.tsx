@@ -45,7 +45,12 @@ router.get("/approve/:token", async (c) => {
 
 router.post(
   "/approve/:token",
-  bodyLimit({ maxSize: FORM_LIMIT, onError: () => { throw new AppError("payload_too_large", "The form is too large"); } }),
+  bodyLimit({
+    maxSize: FORM_LIMIT,
+    onError: () => {
+      throw new AppError("payload_too_large", "The form is too large");
+    },
+  }),
   async (c) => {
     const form = routes.DecisionForm.safeParse(await c.req.parseBody());
     if (!form.success) throw new AppError("validation_failed", "Choose Approve or Reject on the approval page.");

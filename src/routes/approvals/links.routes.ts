@@ -2,10 +2,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 
 const tags = ["Approval links"];
-const TokenParam = z.object({ token: z.string().min(1).max(4096).openapi({ param: { name: "token", in: "path" }, description: "The signed approval token from the email" }) });
+const TokenParam = z.object({
+  token: z
+    .string()
+    .min(1)
+    .max(4096)
+    .openapi({ param: { name: "token", in: "path" }, description: "The signed approval token from the email" }),
+});
 const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
 const errorPages = {
-  403: html("Someone who created, uploaded to or submitted the batch; or the approver is suspended, removed, no longer enrolled with the step's role, or re-enrolled since the link was sent"),
+  403: html(
+    "Someone who created, uploaded to or submitted the batch; or the approver is suspended, removed, no longer enrolled with the step's role, or re-enrolled since the link was sent",
+  ),
   404: html("Not a valid approval link (bad signature, another audience such as an API token, unknown request)"),
   409: html("Already used, no longer needed, the batch changed, or the batch no longer awaits approval"),
   410: html("The link has expired (the page offers a new one by email when a new one would work)"),
@@ -17,20 +25,30 @@ export const DecisionForm = z.object({
 });
 
 export const openLink = createRoute({
-  method: "get", path: "/approve/{token}", tags, summary: "The approval page: batch summary, anomalies, Approve / Reject",
-  description: "No bearer token: the signed link is the credential. Changes nothing (mail scanners open links); the first opening is audited. Sent with Referrer-Policy: no-referrer.",
+  method: "get",
+  path: "/approve/{token}",
+  tags,
+  summary: "The approval page: batch summary, anomalies, Approve / Reject",
+  description:
+    "No bearer token: the signed link is the credential. Changes nothing (mail scanners open links); the first opening is audited. Sent with Referrer-Policy: no-referrer.",
   request: { params: TokenParam },
   responses: { 200: html("The page"), ...errorPages },
 });
 
 export const decideLink = createRoute({
-  method: "post", path: "/approve/{token}", tags, summary: "Decide through the link (form post), once",
+  method: "post",
+  path: "/approve/{token}",
+  tags,
+  summary: "Decide through the link (form post), once",
   request: { params: TokenParam, body: { required: true, content: { "application/x-www-form-urlencoded": { schema: DecisionForm } } } },
   responses: { 200: html("The outcome"), 400: html("No valid decision in the form"), ...errorPages },
 });
 
 export const renewLink = createRoute({
-  method: "post", path: "/approve/{token}/renew", tags, summary: "Email the approver a new link in place of this expired one",
+  method: "post",
+  path: "/approve/{token}/renew",
+  tags,
+  summary: "Email the approver a new link in place of this expired one",
   description:
     "For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still active and enrolled with the step's role). " +
     "The new link goes to the approver's confirmed enrolled email, never to the page; the old link is superseded. One renewal per link.",

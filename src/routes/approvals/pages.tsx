@@ -54,14 +54,26 @@ export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
       </div>
       <div class="card" id="anomalies">
         <strong>Anomalies</strong>
-        {s.anomalies.length === 0 ? <p class="muted">None detected.</p> : <ul class="warn">{s.anomalies.map((a) => <li>{a.detail}</li>)}</ul>}
+        {s.anomalies.length === 0 ? (
+          <p class="muted">None detected.</p>
+        ) : (
+          <ul class="warn">
+            {s.anomalies.map((a) => (
+              <li>{a.detail}</li>
+            ))}
+          </ul>
+        )}
       </div>
       <form method="post" class="card">
         <label for="comment">Comment (optional)</label>
         <textarea id="comment" name="comment" rows={3} maxlength={2000} />
         <div class="actions">
-          <button type="submit" name="decision" value="approve" class="approve">Approve</button>
-          <button type="submit" name="decision" value="reject" class="reject">Reject</button>
+          <button type="submit" name="decision" value="approve" class="approve">
+            Approve
+          </button>
+          <button type="submit" name="decision" value="reject" class="reject">
+            Reject
+          </button>
         </div>
       </form>
       <p class="muted">
@@ -80,7 +92,10 @@ function resultText(r: LinkResult): { title: string; text: string } {
     case "step_completed":
       return { title: "Approved", text: `Your approval completed step ${r.step} of ${r.steps} of "${r.batchName}". The next approvers have been asked.` };
     default:
-      return { title: "Approval recorded", text: `Step ${r.step} of "${r.batchName}" has ${r.approvals} of ${r.quorum} approvals; it completes when the others approve.` };
+      return {
+        title: "Approval recorded",
+        text: `Step ${r.step} of "${r.batchName}" has ${r.approvals} of ${r.quorum} approvals; it completes when the others approve.`,
+      };
   }
 }
 
@@ -117,11 +132,13 @@ export const RenewedPage: FC<{ result: RenewResult }> = ({ result }) => (
     <div class="card">
       {result.emailed ? (
         <p>
-          We emailed a new approval link for "{result.batchName}" to {result.sentTo}. It works once and expires {utcMinute(result.expiresAt)}. This old link no longer works.
+          We emailed a new approval link for "{result.batchName}" to {result.sentTo}. It works once and expires {utcMinute(result.expiresAt)}. This old link no
+          longer works.
         </p>
       ) : (
         <p>
-          A new link for "{result.batchName}" was made, but the email to {result.sentTo} failed. Ask the person who submitted the batch to re-send the approval links.
+          A new link for "{result.batchName}" was made, but the email to {result.sentTo} failed. Ask the person who submitted the batch to re-send the approval
+          links.
         </p>
       )}
       <p class="muted">You can close this page.</p>
@@ -140,7 +157,9 @@ export const ErrorPage: FC<{ code: ErrorCode; detail: string; renewAction?: stri
           <form method="post" action={renewAction} id="renew">
             <p class="muted">The new link goes to your email address on file, not to this page.</p>
             <div class="actions">
-              <button type="submit" class="renew">Email me a new link</button>
+              <button type="submit" class="renew">
+                Email me a new link
+              </button>
             </div>
           </form>
         ) : (

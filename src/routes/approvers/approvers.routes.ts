@@ -6,7 +6,10 @@ import { ApproverSchema, EnrolBody, EnrolResultSchema, SubParam } from "./approv
 const tags = ["Approvers"];
 
 export const enrolApprover = createRoute({
-  method: "post", path: "/v1/approvers/enrol", tags, summary: "Enrol yourself as an approver (a verification link goes to the address)",
+  method: "post",
+  path: "/v1/approvers/enrol",
+  tags,
+  summary: "Enrol yourself as an approver (a verification link goes to the address)",
   description:
     "The caller enrols itself: `sub` and the approval roles (finance, owner, operator) come from the caller's own token, never from the body, which holds only `email`. " +
     "A single-use, expiring verification link goes to `email` (POST /verify/{token} confirms it); the approver is `pending` until the first confirmation. " +
@@ -18,22 +21,32 @@ export const enrolApprover = createRoute({
 });
 
 export const listApprovers = createRoute({
-  method: "get", path: "/v1/approvers", tags, summary: "The org's approvers, by sub",
+  method: "get",
+  path: "/v1/approvers",
+  tags,
+  summary: "The org's approvers, by sub",
   ...protect("any"),
   request: { query: ListQuery },
   responses: { 200: json(page(ApproverSchema), "Approvers"), ...problems(400, 401, 403) },
 });
 
 export const suspendApprover = createRoute({
-  method: "post", path: "/v1/approvers/{sub}/suspend", tags, summary: "Suspend an approver: no new links, and their pending links stop working at once",
-  description: "From `active` or `pending`. The approver's email and roles are kept; POST .../reinstate undoes it. 409 `invalid_state_transition` when already suspended.",
+  method: "post",
+  path: "/v1/approvers/{sub}/suspend",
+  tags,
+  summary: "Suspend an approver: no new links, and their pending links stop working at once",
+  description:
+    "From `active` or `pending`. The approver's email and roles are kept; POST .../reinstate undoes it. 409 `invalid_state_transition` when already suspended.",
   ...protect(["admin"]),
   request: { params: SubParam, headers: IdempotencyHeader },
   responses: { 200: json(ApproverSchema, "The suspended approver"), ...problems(400, 401, 403, 404, 409, 422) },
 });
 
 export const reinstateApprover = createRoute({
-  method: "post", path: "/v1/approvers/{sub}/reinstate", tags, summary: "Reinstate a suspended approver, with the same email and roles",
+  method: "post",
+  path: "/v1/approvers/{sub}/reinstate",
+  tags,
+  summary: "Reinstate a suspended approver, with the same email and roles",
   description: "Back to `active` (or to `pending` if the address was never confirmed). 409 `invalid_state_transition` unless suspended.",
   ...protect(["admin"]),
   request: { params: SubParam, headers: IdempotencyHeader },
@@ -41,7 +54,10 @@ export const reinstateApprover = createRoute({
 });
 
 export const deleteApprover = createRoute({
-  method: "delete", path: "/v1/approvers/{sub}", tags, summary: "Remove an approver",
+  method: "delete",
+  path: "/v1/approvers/{sub}",
+  tags,
+  summary: "Remove an approver",
   description: "Their links stop working and their unconfirmed verification links too. They can enrol again themselves.",
   ...protect(["admin"]),
   request: { params: SubParam },

@@ -13,10 +13,19 @@ export const EnrolBody = z
 export const ApproverSchema = z
   .object({
     sub: z.string().openapi({ description: "The person's token `sub`" }),
-    email: z.email().openapi({ description: "The confirmed address approval emails go to (for a first enrolment not yet confirmed: the address awaiting confirmation)" }),
+    email: z
+      .email()
+      .openapi({ description: "The confirmed address approval emails go to (for a first enrolment not yet confirmed: the address awaiting confirmation)" }),
     roles: z.array(Role).openapi({ description: "Approval roles, taken from the person's token when they enrolled" }),
-    status: z.enum(["pending", "active", "suspended"]).openapi({ description: "pending: address not confirmed yet; active: gets approval links; suspended: by an admin, gets no links and their links do not work" }),
-    enrolment_id: z.string().nullable().openapi({ description: "The confirmed enrolment in force (approval links and link decisions record it); null until the first confirmation" }),
+    status: z
+      .enum(["pending", "active", "suspended"])
+      .openapi({
+        description: "pending: address not confirmed yet; active: gets approval links; suspended: by an admin, gets no links and their links do not work",
+      }),
+    enrolment_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The confirmed enrolment in force (approval links and link decisions record it); null until the first confirmation" }),
     version: z.number().int().openapi({ description: "Bumped by every change of the approver" }),
     enrolled_at: z.string().openapi({ description: "When the enrolment in force (or awaiting its first confirmation) was made" }),
     verified_at: z.string().nullable(),
@@ -33,5 +42,9 @@ export const EnrolResultSchema = ApproverSchema.extend({
 }).openapi("EnrolResult");
 
 export const SubParam = z.object({
-  sub: z.string().min(1).max(200).openapi({ param: { name: "sub", in: "path" }, example: "fran", description: "The approver's token `sub`" }),
+  sub: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "sub", in: "path" }, example: "fran", description: "The approver's token `sub`" }),
 });

@@ -31,7 +31,11 @@ router.post("/verify/:token", async (c) => page(c, 200, <ConfirmedPage result={a
 router.onError((err, c) => {
   if (err instanceof AppError && err.status < 500) return page(c, err.status, <VerifyErrorPage code={err.code} detail={err.message} />);
   console.error(JSON.stringify({ request_id: c.var.requestId, error: redactTokens(String(err)), stack: redactTokens(String((err as Error)?.stack ?? "")) }));
-  return page(c, 500, <VerifyErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was confirmed. Reference: ${c.var.requestId}`} />);
+  return page(
+    c,
+    500,
+    <VerifyErrorPage code="internal_error" detail={`Something went wrong on our side; nothing was confirmed. Reference: ${c.var.requestId}`} />,
+  );
 });
 
 export default router;

@@ -21,7 +21,9 @@ export const ConfirmPage: FC<{ page: VerifyPage }> = ({ page }) => (
     <form method="post" class="card">
       <p class="muted">Approval emails for these roles will come to this address. If you did not ask for this, close this page: nothing changes.</p>
       <div class="actions">
-        <button type="submit" class="approve">Confirm</button>
+        <button type="submit" class="approve">
+          Confirm
+        </button>
       </div>
     </form>
     <p class="muted">This link works once and expires {utcMinute(page.expiresAt)}.</p>

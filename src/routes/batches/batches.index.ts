@@ -18,7 +18,8 @@ const createBatch: AppRouteHandler<typeof routes.createBatch> = async (c) => {
   return c.json(batch, 201, { location: `/v1/batches/${batch.id}` });
 };
 
-const listBatches: AppRouteHandler<typeof routes.listBatches> = async (c) => c.json(await batches.listBatches(c.env.DB, c.var.auth.org, c.req.valid("query")), 200);
+const listBatches: AppRouteHandler<typeof routes.listBatches> = async (c) =>
+  c.json(await batches.listBatches(c.env.DB, c.var.auth.org, c.req.valid("query")), 200);
 
 const getBatch: AppRouteHandler<typeof routes.getBatch> = async (c) => {
   const row = await batches.requireBatch(c.env.DB, c.var.auth.org, c.req.valid("param").id);

@@ -7,7 +7,10 @@ const tags = ["Batches"];
 const BatchId = IdParam("bat");
 
 export const createBatch = createRoute({
-  method: "post", path: "/v1/batches", tags, summary: "Create a batch (status draft)",
+  method: "post",
+  path: "/v1/batches",
+  tags,
+  summary: "Create a batch (status draft)",
   description: "Unknown fields (status, created_by, totals...) are refused. pool_id and product_id must be the org's own and share a currency.",
   ...protect(["operator", "integrator"]),
   request: { headers: IdempotencyHeader, body: jsonBody(s.CreateBatch) },
@@ -15,21 +18,30 @@ export const createBatch = createRoute({
 });
 
 export const listBatches = createRoute({
-  method: "get", path: "/v1/batches", tags, summary: "List batches, newest first",
+  method: "get",
+  path: "/v1/batches",
+  tags,
+  summary: "List batches, newest first",
   ...protect("any"),
   request: { query: s.BatchListQuery },
   responses: { 200: json(page(s.BatchSchema), "Batches"), ...problems(400, 401, 403) },
 });
 
 export const getBatch = createRoute({
-  method: "get", path: "/v1/batches/{id}", tags, summary: "A batch: status, metadata, counts by status, totals",
+  method: "get",
+  path: "/v1/batches/{id}",
+  tags,
+  summary: "A batch: status, metadata, counts by status, totals",
   ...protect("any"),
   request: { params: BatchId },
   responses: { 200: json(s.BatchSchema, "The batch"), ...problems(401, 403, 404) },
 });
 
 export const uploadRecipients = createRoute({
-  method: "post", path: "/v1/batches/{id}/recipients", tags, summary: "Upload recipients (CSV streamed, or JSON); repeat for more chunks",
+  method: "post",
+  path: "/v1/batches/{id}/recipients",
+  tags,
+  summary: "Upload recipients (CSV streamed, or JSON); repeat for more chunks",
   description:
     "CSV: a header line naming the columns (external_id, name, email, phone, country, amount, currency; other columns become template fields), " +
     "RFC 4180 quoting, UTF-8 with or without BOM, CRLF or LF; up to 32 MiB per request. JSON: up to 5,000 recipients (1 MiB). " +
@@ -52,14 +64,20 @@ export const uploadRecipients = createRoute({
 });
 
 export const previewBatch = createRoute({
-  method: "get", path: "/v1/batches/{id}/preview", tags, summary: "Counts by status and reason, totals, amount distribution, anomalies, pool coverage",
+  method: "get",
+  path: "/v1/batches/{id}/preview",
+  tags,
+  summary: "Counts by status and reason, totals, amount distribution, anomalies, pool coverage",
   ...protect("any"),
   request: { params: BatchId },
   responses: { 200: json(s.PreviewSchema, "The preview"), ...problems(401, 403, 404) },
 });
 
 export const listRecipients = createRoute({
-  method: "get", path: "/v1/batches/{id}/recipients", tags, summary: "Recipient rows with reasons; Accept: text/csv exports every selected row",
+  method: "get",
+  path: "/v1/batches/{id}/recipients",
+  tags,
+  summary: "Recipient rows with reasons; Accept: text/csv exports every selected row",
   description: "CSV cells that a spreadsheet would run as formulas (starting with = + - @, tab, CR) are prefixed with an apostrophe.",
   ...protect("any"),
   request: { params: BatchId, query: s.RecipientQuery },
@@ -76,7 +94,10 @@ export const listRecipients = createRoute({
 });
 
 export const cancelBatch = createRoute({
-  method: "post", path: "/v1/batches/{id}/cancel", tags, summary: "Cancel a batch",
+  method: "post",
+  path: "/v1/batches/{id}/cancel",
+  tags,
+  summary: "Cancel a batch",
   description:
     "From draft, validated, submitted or approved; the batch's hold goes back to the pool once. A submit running at the same moment " +
     "either finishes first (this cancel answers 409 invalid_state_transition; a new cancel cancels the submitted batch) or loses and gives back what it reserved: " +

@@ -58,7 +58,10 @@ export const RecipientInput = z
     email: z.string().max(1000).optional(),
     phone: z.string().max(100).optional(),
     country: z.string().max(10).optional(),
-    amount: z.union([z.number(), z.string().max(64)]).optional().openapi({ description: "Integer minor units" }),
+    amount: z
+      .union([z.number(), z.string().max(64)])
+      .optional()
+      .openapi({ description: "Integer minor units" }),
     currency: z.string().max(10).optional(),
     fields: z
       .record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(2000))
@@ -125,7 +128,14 @@ export const PreviewSchema = z
     totals: z.array(z.object({ currency: z.string(), rows: Count, valid_count: Count, valid_amount: Count, requested_amount: Count })),
     amounts: z
       .object({
-        count: Count, min: Count, max: Count, mean: Count, median: Count, p25: Count, p75: Count, p90: Count,
+        count: Count,
+        min: Count,
+        max: Count,
+        mean: Count,
+        median: Count,
+        p25: Count,
+        p75: Count,
+        p90: Count,
         buckets: z.array(z.object({ from: Count, to: Count, count: Count })),
       })
       .nullable(),
@@ -145,10 +155,15 @@ export const PreviewSchema = z
         available: Count.openapi({ description: "Of those, how many available codes of the right amount there are now" }),
         covers_valid_rows: z.boolean(),
         shortfall: Count,
-        by_amount: z.array(z.object({ amount: Count, needed: Count, available: Count, short: Count })).openapi({ description: "Per amount the valid rows ask for, the short ones first (at most 100)" }),
+        by_amount: z
+          .array(z.object({ amount: Count, needed: Count, available: Count, short: Count }))
+          .openapi({ description: "Per amount the valid rows ask for, the short ones first (at most 100)" }),
       })
       .nullable()
-      .openapi({ description: "Inventory products only (null for stored value): whether the codes available now cover the valid rows. Codes are assigned at delivery, so another batch delivering first may take some; a delivery that finds none waits as an exception until codes are uploaded." }),
+      .openapi({
+        description:
+          "Inventory products only (null for stored value): whether the codes available now cover the valid rows. Codes are assigned at delivery, so another batch delivering first may take some; a delivery that finds none waits as an exception until codes are uploaded.",
+      }),
   })
   .openapi("BatchPreview");
 

@@ -17,16 +17,24 @@ const listCampaigns: AppRouteHandler<typeof routes.listCampaigns> = async (c) =>
   return c.json(await campaigns.listCampaigns(c.env, c.var.auth.org, limit, cursor), 200);
 };
 
-const getCampaign: AppRouteHandler<typeof routes.getCampaign> = async (c) => c.json(await campaigns.getCampaign(c.env, c.var.auth.org, c.req.valid("param").id), 200);
+const getCampaign: AppRouteHandler<typeof routes.getCampaign> = async (c) =>
+  c.json(await campaigns.getCampaign(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
 const patchCampaign: AppRouteHandler<typeof routes.patchCampaign> = async (c) =>
   c.json(await campaigns.patchCampaign(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json"), c.var.requestId), 200);
 
-type Action = (env: Parameters<typeof lifecycle.pauseCampaign>[0], auth: Parameters<typeof lifecycle.pauseCampaign>[1], id: string, requestId?: string) => ReturnType<typeof lifecycle.pauseCampaign>;
-const act = (fn: Action): AppRouteHandler<typeof routes.pauseCampaign> => async (c) => {
-  await expectNoBody(c);
-  return c.json(await fn(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
-};
+type Action = (
+  env: Parameters<typeof lifecycle.pauseCampaign>[0],
+  auth: Parameters<typeof lifecycle.pauseCampaign>[1],
+  id: string,
+  requestId?: string,
+) => ReturnType<typeof lifecycle.pauseCampaign>;
+const act =
+  (fn: Action): AppRouteHandler<typeof routes.pauseCampaign> =>
+  async (c) => {
+    await expectNoBody(c);
+    return c.json(await fn(c.env, c.var.auth, c.req.valid("param").id, c.var.requestId), 200);
+  };
 
 const topUpCampaign: AppRouteHandler<typeof routes.topUpCampaign> = async (c) =>
   c.json(await lifecycle.topUpCampaign(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json").amount, c.var.requestId), 200);

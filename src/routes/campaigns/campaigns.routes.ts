@@ -7,7 +7,10 @@ const tags = ["Campaigns"];
 const CampaignId = IdParam("cmp");
 
 export const createCampaign = createRoute({
-  method: "post", path: "/v1/campaigns", tags, summary: "Create a campaign (status draft)",
+  method: "post",
+  path: "/v1/campaigns",
+  tags,
+  summary: "Create a campaign (status draft)",
   description:
     "Rules (`rules`, each tier's `when`) are CEL over `event` ({ type, occurred_at, properties }) and `customer` ({ external_id, email, phone, name, country, attributes, rewards_received, rewarded_amount }); " +
     "they are parsed and type-checked here: one that does not compile answers 400 `validation_failed` with the field's `pointer` and the error's `position` (0-based character offset) in `errors[]`. " +
@@ -18,21 +21,30 @@ export const createCampaign = createRoute({
 });
 
 export const listCampaigns = createRoute({
-  method: "get", path: "/v1/campaigns", tags, summary: "List campaigns, newest first",
+  method: "get",
+  path: "/v1/campaigns",
+  tags,
+  summary: "List campaigns, newest first",
   ...protect("any"),
   request: { query: ListQuery },
   responses: { 200: json(page(s.CampaignSchema), "Campaigns"), ...problems(400, 401, 403) },
 });
 
 export const getCampaign = createRoute({
-  method: "get", path: "/v1/campaigns/{id}", tags, summary: "A campaign: status, budget, counts, paused_reason, spend by day",
+  method: "get",
+  path: "/v1/campaigns/{id}",
+  tags,
+  summary: "A campaign: status, budget, counts, paused_reason, spend by day",
   ...protect("any"),
   request: { params: CampaignId },
   responses: { 200: json(s.CampaignSchema, "The campaign"), ...problems(401, 403, 404) },
 });
 
 export const patchCampaign = createRoute({
-  method: "patch", path: "/v1/campaigns/{id}", tags, summary: "Edit a draft or paused campaign",
+  method: "patch",
+  path: "/v1/campaigns/{id}",
+  tags,
+  summary: "Edit a draft or paused campaign",
   ...protect(["admin", "operator"]),
   request: { params: CampaignId, body: jsonBody(s.PatchCampaign) },
   responses: { 200: json(s.CampaignSchema, "The campaign"), ...problems(400, 401, 403, 404, 409) },
@@ -40,22 +52,45 @@ export const patchCampaign = createRoute({
 
 const action = (name: string, summary: string, description: string, roles: Parameters<typeof protect>[0]) =>
   createRoute({
-    method: "post", path: `/v1/campaigns/{id}/${name}`, tags, summary, description,
+    method: "post",
+    path: `/v1/campaigns/{id}/${name}`,
+    tags,
+    summary,
+    description,
     ...protect(roles),
     request: { params: CampaignId, headers: IdempotencyHeader },
     responses: { 200: json(s.CampaignSchema, "The campaign"), ...problems(400, 401, 403, 404, 409, 422) },
   });
 
-export const activateCampaign = action("activate", "Activate a draft: reserve its budget in the pool",
-  "Reserves budget.amount in the pool as the campaign's hold (409 `insufficient_funds` or `limit_exceeded`, nothing changed) → `active`. Takes no body.", ["finance"]);
-export const pauseCampaign = action("pause", "Pause an active campaign (events are skipped with campaign_paused)", "paused_reason `manual`. Takes no body.", ["operator", "finance", "admin"]);
-export const resumeCampaign = action("resume", "Resume a paused campaign",
-  "Refused (409) while the committed value is at or above pause_at_pct of the budget: top it up or raise pause_at_pct first. Takes no body.", ["operator", "finance", "admin"]);
-export const endCampaign = action("end", "End a campaign and release the rest of its budget once",
-  "→ `ended`; what the hold still reserves goes back to the pool (exactly once). Rewards already granted still deliver. Takes no body.", ["operator", "finance"]);
+export const activateCampaign = action(
+  "activate",
+  "Activate a draft: reserve its budget in the pool",
+  "Reserves budget.amount in the pool as the campaign's hold (409 `insufficient_funds` or `limit_exceeded`, nothing changed) → `active`. Takes no body.",
+  ["finance"],
+);
+export const pauseCampaign = action("pause", "Pause an active campaign (events are skipped with campaign_paused)", "paused_reason `manual`. Takes no body.", [
+  "operator",
+  "finance",
+  "admin",
+]);
+export const resumeCampaign = action(
+  "resume",
+  "Resume a paused campaign",
+  "Refused (409) while the committed value is at or above pause_at_pct of the budget: top it up or raise pause_at_pct first. Takes no body.",
+  ["operator", "finance", "admin"],
+);
+export const endCampaign = action(
+  "end",
+  "End a campaign and release the rest of its budget once",
+  "→ `ended`; what the hold still reserves goes back to the pool (exactly once). Rewards already granted still deliver. Takes no body.",
+  ["operator", "finance"],
+);
 
 export const topUpCampaign = createRoute({
-  method: "post", path: "/v1/campaigns/{id}/budget", tags, summary: "Top up an active or paused campaign's budget",
+  method: "post",
+  path: "/v1/campaigns/{id}/budget",
+  tags,
+  summary: "Top up an active or paused campaign's budget",
   description: "Reserves `amount` more in the pool (another hold of the campaign) and adds it to budget.amount. 409 `insufficient_funds` changes nothing.",
   ...protect(["finance"]),
   request: { params: CampaignId, headers: IdempotencyHeader, body: jsonBody(s.TopUp) },
@@ -63,14 +98,20 @@ export const topUpCampaign = createRoute({
 });
 
 export const listCampaignApprovals = createRoute({
-  method: "get", path: "/v1/campaigns/{id}/approvals", tags, summary: "Approval requests: one per campaign per UTC day, every pending reward listed",
+  method: "get",
+  path: "/v1/campaigns/{id}/approvals",
+  tags,
+  summary: "Approval requests: one per campaign per UTC day, every pending reward listed",
   ...protect("any"),
   request: { params: CampaignId },
   responses: { 200: json(s.ApprovalRequests, "The last 60 days with requests, newest first"), ...problems(401, 403, 404) },
 });
 
 export const decideCampaignApproval = createRoute({
-  method: "post", path: "/v1/campaigns/{id}/approvals/{day}", tags, summary: "Approve or reject a day's pending rewards",
+  method: "post",
+  path: "/v1/campaigns/{id}/approvals/{day}",
+  tags,
+  summary: "Approve or reject a day's pending rewards",
   description:
     "Finance decides for every reward of the day pending at this moment: approve creates their deliveries (queued at once), reject gives their value back to the campaign's budget. " +
     "Whoever created or edited the campaign is refused (403 `self_approval_forbidden`, four-eyes); a decided day answers 409 `already_decided` until a new pending reward reopens it.",

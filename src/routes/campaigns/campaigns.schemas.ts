@@ -6,8 +6,18 @@ import { MAX_RULE_LENGTH } from "../../campaigns/rules";
 import { SKIP_REASONS } from "../../events/outcomes";
 import { Amount } from "../../settings/settings.schema";
 
-const Rule = z.string().min(1).max(MAX_RULE_LENGTH).refine((r) => r.trim() !== "", "a rule cannot be blank").openapi({ description: "A CEL condition over `event` and `customer`", example: "event.properties.total >= 5000" });
-const EventType = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and . _ : -").openapi({ example: "order.paid" });
+const Rule = z
+  .string()
+  .min(1)
+  .max(MAX_RULE_LENGTH)
+  .refine((r) => r.trim() !== "", "a rule cannot be blank")
+  .openapi({ description: "A CEL condition over `event` and `customer`", example: "event.properties.total >= 5000" });
+const EventType = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and . _ : -")
+  .openapi({ example: "order.paid" });
 const Period = z.enum(["day", "week", "month", "lifetime"]);
 const Cap = z.strictObject({ count: z.number().int().min(1).max(1_000_000_000).optional(), amount: Amount.optional(), period: Period });
 const SegmentId = z.string().min(1).max(64);
@@ -33,9 +43,16 @@ export const Reward = z
   .refine((r) => (r.amount === undefined) !== (r.tiers === undefined), { message: "amount or tiers, exactly one", path: ["amount"] })
   .openapi("CampaignReward");
 
-const Budget = z.strictObject({ amount: Amount, pause_at_pct: z.number().int().min(1).max(100).optional().openapi({ description: "Pause when this % of the budget is committed (default 100)" }) });
+const Budget = z.strictObject({
+  amount: Amount,
+  pause_at_pct: z.number().int().min(1).max(100).optional().openapi({ description: "Pause when this % of the budget is committed (default 100)" }),
+});
 export const Limits = z.strictObject({ per_customer: Cap.optional(), per_campaign: Cap.optional() });
-const Referral = z.strictObject({ referrer_amount: Amount, referee_amount: Amount, per_referrer: z.strictObject({ count: z.number().int().min(1).max(1_000_000) }).optional() });
+const Referral = z.strictObject({
+  referrer_amount: Amount,
+  referee_amount: Amount,
+  per_referrer: z.strictObject({ count: z.number().int().min(1).max(1_000_000) }).optional(),
+});
 const Time = z.iso.datetime({ offset: true }).openapi({ maxLength: 40 });
 
 const fields = {
@@ -62,7 +79,10 @@ export const PatchCampaign = z
     trigger: Trigger.optional(),
     rules: Rule.nullable().optional(),
     reward: Reward.optional(),
-    budget: z.strictObject({ pause_at_pct: z.number().int().min(1).max(100) }).optional().openapi({ description: "Only the threshold: the amount grows by POST /budget" }),
+    budget: z
+      .strictObject({ pause_at_pct: z.number().int().min(1).max(100) })
+      .optional()
+      .openapi({ description: "Only the threshold: the amount grows by POST /budget" }),
     limits: Limits.nullable().optional(),
     approval: z.strictObject({ at_or_above: Amount }).nullable().optional(),
     starts_at: Time.nullable().optional(),
@@ -82,18 +102,36 @@ export const CampaignSchema = z
     name: z.string(),
     trigger: Trigger,
     rules: z.string().nullable(),
-    reward: z.object({ product_id: z.string(), channel: z.enum(["email", "sms", "link"]), amount: N.optional(), tiers: z.array(z.object({ when: z.string(), amount: N })).optional() }),
+    reward: z.object({
+      product_id: z.string(),
+      channel: z.enum(["email", "sms", "link"]),
+      amount: N.optional(),
+      tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
+    }),
     pool_id: z.string(),
     currency: z.string(),
-    budget: z.object({ amount: N, pause_at_pct: N, committed: N, reserved: N, remaining: N }).openapi({ description: "committed: rewards paid from it; reserved: still held in the pool; remaining: amount − committed" }),
+    budget: z
+      .object({ amount: N, pause_at_pct: N, committed: N, reserved: N, remaining: N })
+      .openapi({ description: "committed: rewards paid from it; reserved: still held in the pool; remaining: amount − committed" }),
     limits: Limits,
     approval: z.object({ at_or_above: N }).nullable(),
     starts_at: z.string().nullable(),
     ends_at: z.string().nullable(),
     owner_email: z.string().nullable(),
     paused_reason: z.string().nullable().openapi({ description: "budget_threshold, budget_exhausted, or manual" }),
-    counts: z.object({ events: N, matched: N, rewarded: N, pending_approval: N, rejected: N.openapi({ description: "Rewards refused at approval (their value went back to the budget)" }), skipped: z.record(z.enum(SKIP_REASONS), N) })
-      .openapi({ description: "events: evaluated by this campaign; matched: passed status, window, contact and rules (rewarded, pending, rejected, or stopped by a cap or the budget)" }),
+    counts: z
+      .object({
+        events: N,
+        matched: N,
+        rewarded: N,
+        pending_approval: N,
+        rejected: N.openapi({ description: "Rewards refused at approval (their value went back to the budget)" }),
+        skipped: z.record(z.enum(SKIP_REASONS), N),
+      })
+      .openapi({
+        description:
+          "events: evaluated by this campaign; matched: passed status, window, contact and rules (rewarded, pending, rejected, or stopped by a cap or the budget)",
+      }),
     spend_by_day: z.array(z.object({ day: z.string(), amount: N, rewards: N })),
     created_by: z.string(),
     created_at: z.string(),
@@ -102,7 +140,11 @@ export const CampaignSchema = z
   .openapi("Campaign");
 
 export const ApprovalDay = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "cmp_01J..." }),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "cmp_01J..." }),
   day: z.iso.date().openapi({ param: { name: "day", in: "path" }, example: "2026-12-07", maxLength: 10 }),
 });
 export const ApprovalDecision = z
@@ -110,14 +152,18 @@ export const ApprovalDecision = z
   .openapi("CampaignApprovalDecision");
 export const ApprovalRequests = z
   .object({
-    data: z.array(z.object({
-      day: z.string(), status: z.enum(["open", "approved", "rejected"]), decided_by: z.string().nullable(), decided_at: z.string().nullable(),
-      comment: z.string().nullable(), currency: z.string(),
-      pending: z.array(z.object({ event_id: z.string(), amount: N, external_id: z.string().nullable(), created_at: z.string() })),
-      decided: z.array(z.object({ event_id: z.string(), amount: N, outcome: z.enum(["approved", "rejected"]) })),
-    })),
+    data: z.array(
+      z.object({
+        day: z.string(),
+        status: z.enum(["open", "approved", "rejected"]),
+        decided_by: z.string().nullable(),
+        decided_at: z.string().nullable(),
+        comment: z.string().nullable(),
+        currency: z.string(),
+        pending: z.array(z.object({ event_id: z.string(), amount: N, external_id: z.string().nullable(), created_at: z.string() })),
+        decided: z.array(z.object({ event_id: z.string(), amount: N, outcome: z.enum(["approved", "rejected"]) })),
+      }),
+    ),
   })
   .openapi("CampaignApprovalRequests");
-export const ApprovalResult = z
-  .object({ day: z.string(), decision: z.enum(["approve", "reject"]), rewards: N, total: N })
-  .openapi("CampaignApprovalResult");
+export const ApprovalResult = z.object({ day: z.string(), decision: z.enum(["approve", "reject"]), rewards: N, total: N }).openapi("CampaignApprovalResult");

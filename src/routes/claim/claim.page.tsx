@@ -42,7 +42,10 @@ export const ClaimPage: FC<{ claim: ClaimView }> = ({ claim }) => (
 );
 
 const STATUS_TEXT: Record<string, string> = {
-  frozen: "This card is frozen for now; contact the sender.", expired: "This card has expired.", reversed: "This card is no longer valid.", exhausted: "This card has been used up.",
+  frozen: "This card is frozen for now; contact the sender.",
+  expired: "This card has expired.",
+  reversed: "This card is no longer valid.",
+  exhausted: "This card has been used up.",
 };
 
 const CardBalance: FC<{ claim: ClaimView; card: NonNullable<ClaimView["card"]> }> = ({ claim, card }) => (
@@ -54,7 +57,9 @@ const CardBalance: FC<{ claim: ClaimView; card: NonNullable<ClaimView["card"]> }
     {STATUS_TEXT[card.status] ? <p class="muted">{STATUS_TEXT[card.status]}</p> : null}
     <ul class="muted">
       {card.expiries.map((e) => (
-        <li>{formatMoney(e.amount, claim.currency)} {e.expiresAt ? `valid until ${e.expiresAt.slice(0, 10)}` : "does not expire"}</li>
+        <li>
+          {formatMoney(e.amount, claim.currency)} {e.expiresAt ? `valid until ${e.expiresAt.slice(0, 10)}` : "does not expire"}
+        </li>
       ))}
     </ul>
   </>

@@ -10,7 +10,10 @@ const actionBody = { required: false, content: { "application/json": { schema: s
 const READERS = ["support", "operator", "integrator", "auditor"] as const;
 
 export const listDeliveries = createRoute({
-  method: "get", path: "/v1/deliveries", tags, summary: "Find deliveries by batch, recipient email or phone, external id, status",
+  method: "get",
+  path: "/v1/deliveries",
+  tags,
+  summary: "Find deliveries by batch, recipient email or phone, external id, status",
   description: "Newest first. Contact details are masked and codes appear only masked.",
   ...protect(READERS),
   request: { query: s.DeliveryListQuery },
@@ -18,7 +21,10 @@ export const listDeliveries = createRoute({
 });
 
 export const getDelivery = createRoute({
-  method: "get", path: "/v1/deliveries/{id}", tags, summary: "What happened to this reward: the delivery, every attempt, reissues, exceptions",
+  method: "get",
+  path: "/v1/deliveries/{id}",
+  tags,
+  summary: "What happened to this reward: the delivery, every attempt, reissues, exceptions",
   description: "For the link channel, `claim_url` is included for operator and integrator roles only (it is the reward itself).",
   ...protect(READERS),
   request: { params: DeliveryId },
@@ -26,7 +32,10 @@ export const getDelivery = createRoute({
 });
 
 export const batchDeliveries = createRoute({
-  method: "get", path: "/v1/batches/{id}/deliveries", tags: ["Batches"], summary: "A batch's deliveries; Accept: text/csv exports every selected one",
+  method: "get",
+  path: "/v1/batches/{id}/deliveries",
+  tags: ["Batches"],
+  summary: "A batch's deliveries; Accept: text/csv exports every selected one",
   description: "CSV cells that a spreadsheet would run as formulas (starting with = + - @, tab, CR) are prefixed with an apostrophe.",
   ...protect("any"),
   request: { params: IdParam("bat"), query: s.BatchDeliveryQuery },
@@ -40,7 +49,10 @@ export const batchDeliveries = createRoute({
 });
 
 export const resendDelivery = createRoute({
-  method: "post", path: "/v1/deliveries/{id}/resend", tags, summary: "Send the same reward again on its channel (a new attempt)",
+  method: "post",
+  path: "/v1/deliveries/{id}/resend",
+  tags,
+  summary: "Send the same reward again on its channel (a new attempt)",
   description:
     "Only delivered deliveries. No new reward, no money moves. Throttled per delivery: at least 5 minutes between resends and at most 5 in 24 hours " +
     "(429 rate_limited with Retry-After). The response carries the new attempt; its outcome says whether the provider accepted it. " +
@@ -51,7 +63,10 @@ export const resendDelivery = createRoute({
 });
 
 export const reissueDelivery = createRoute({
-  method: "post", path: "/v1/deliveries/{id}/reissue", tags, summary: "Void the reward and issue a new one (a new, linked delivery)",
+  method: "post",
+  path: "/v1/deliveries/{id}/reissue",
+  tags,
+  summary: "Void the reward and issue a new one (a new, linked delivery)",
   description:
     "Only delivered deliveries. The old reward is voided and the old delivery becomes `reissued`; a new delivery (reissue_of = the old id) gets a new reward " +
     "and is sent at once. The value stays committed once in the pool (no new payout). Up to 10,000 minor units an operator's call carries it out (201). " +
@@ -71,7 +86,10 @@ const ReversedSchema = s.DeliveryDetailSchema.extend({
 }).openapi("ReversedDelivery");
 
 export const reverseDelivery = createRoute({
-  method: "post", path: "/v1/deliveries/{id}/reverse", tags, summary: "Void a reward; its unspent value goes back to the pool's available funds",
+  method: "post",
+  path: "/v1/deliveries/{id}/reverse",
+  tags,
+  summary: "Void a reward; its unspent value goes back to the pool's available funds",
   description:
     "Only delivered deliveries. An inventory code gives back its whole value; a stored-value card only its unspent remainder (pending holds are voided; " +
     "redeemed and expired value stays spent), and `reversal.amount` says how much. Operation ids derive from the delivery id, so retrying never reverses twice.",

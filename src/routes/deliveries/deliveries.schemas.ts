@@ -54,9 +54,22 @@ export const DeliveryDetailSchema = DeliverySchema.extend({
   attempts: z.array(AttemptSchema),
   reissues: z.array(z.object({ id: z.string(), status: Status, created_at: Time })).openapi({ description: "Deliveries that replaced this one" }),
   exceptions: z.array(
-    z.object({ id: z.string(), kind: z.string(), status: z.enum(["open", "resolved"]), detail: z.string(), resolution: z.string().nullable(), created_at: Time, resolved_at: Time.nullable() }),
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      status: z.enum(["open", "resolved"]),
+      detail: z.string(),
+      resolution: z.string().nullable(),
+      created_at: Time,
+      resolved_at: Time.nullable(),
+    }),
   ),
-  claim_url: z.string().nullable().openapi({ description: "For the link channel, while delivered: the URL the integrator hands to the recipient. Only operator and integrator roles see it." }),
+  claim_url: z
+    .string()
+    .nullable()
+    .openapi({
+      description: "For the link channel, while delivered: the URL the integrator hands to the recipient. Only operator and integrator roles see it.",
+    }),
 }).openapi("DeliveryDetail");
 
 // Filters are never empty: `?recipient_email=` (an unset shell variable) would otherwise list every delivery of the org.
@@ -64,7 +77,12 @@ export const DeliveryListQuery = ListQuery.extend({
   batch_id: z.string().min(1).max(64).optional(),
   campaign_id: z.string().min(1).max(64).optional(),
   status: Status.optional(),
-  recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored (the same identity key as validation)" }),
+  recipient_email: z
+    .string()
+    .min(1)
+    .max(254)
+    .optional()
+    .openapi({ description: "Matched case-insensitively, +tags ignored (the same identity key as validation)" }),
   recipient_phone: z.string().min(1).max(40).optional().openapi({ description: "Any format that normalises to E.164" }),
   external_id: z.string().min(1).max(200).optional(),
 }).strict();
@@ -80,7 +98,13 @@ export const ReissueResult = z.object({ delivery: DeliveryDetailSchema, reissue_
 export const ReissuePending = z
   .object({
     status: z.literal("approval_required"),
-    approval: z.object({ id: z.string().openapi({ description: "The reissue_approval exception" }), requested_by: z.string(), requested_at: Time, reason: z.string(), threshold: MoneySchema }),
+    approval: z.object({
+      id: z.string().openapi({ description: "The reissue_approval exception" }),
+      requested_by: z.string(),
+      requested_at: Time,
+      reason: z.string(),
+      threshold: MoneySchema,
+    }),
     delivery: DeliveryDetailSchema,
   })
   .openapi("ReissuePending");

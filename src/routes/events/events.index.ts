@@ -13,7 +13,4 @@ const postEventBatch: AppRouteHandler<typeof routes.postEventBatch> = async (c) 
 
 const getEvent: AppRouteHandler<typeof routes.getEvent> = async (c) => c.json(await events.getEvent(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
-export default createRouter()
-  .openapi(routes.postEvent, postEvent)
-  .openapi(routes.postEventBatch, postEventBatch)
-  .openapi(routes.getEvent, getEvent);
+export default createRouter().openapi(routes.postEvent, postEvent).openapi(routes.postEventBatch, postEventBatch).openapi(routes.getEvent, getEvent);

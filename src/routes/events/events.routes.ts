@@ -6,7 +6,10 @@ import * as s from "./events.schemas";
 const tags = ["Events"];
 
 export const postEvent = createRoute({
-  method: "post", path: "/v1/events", tags, summary: "Report an event; every campaign it triggers evaluates it",
+  method: "post",
+  path: "/v1/events",
+  tags,
+  summary: "Report an event; every campaign it triggers evaluates it",
   description:
     "202 with one outcome per campaign whose trigger is this event type (a draft or ended one answers `skipped`/`campaign_not_active`): `rewarded` (with `delivery_id`), `pending_approval`, or `skipped` with a reason. " +
     "The same `id` again answers the first evaluation and never rewards twice, even when copies arrive at once (409 `conflict` with Retry-After only if the first is still running after 20 s).",
@@ -16,15 +19,29 @@ export const postEvent = createRoute({
 });
 
 export const postEventBatch = createRoute({
-  method: "post", path: "/v1/events/batch", tags, summary: "Report up to 1,000 events; per-event answers in order",
+  method: "post",
+  path: "/v1/events/batch",
+  tags,
+  summary: "Report up to 1,000 events; per-event answers in order",
   ...protect(["integrator"]),
   request: { headers: IdempotencyHeader, body: jsonBody(s.EventBatch) },
   responses: { 202: json(s.EventBatchAnswer, "One answer per event, in order"), ...problems(400, 401, 403, 422) },
 });
 
 export const getEvent = createRoute({
-  method: "get", path: "/v1/events/{id}", tags, summary: "An event's evaluation record",
+  method: "get",
+  path: "/v1/events/{id}",
+  tags,
+  summary: "An event's evaluation record",
   ...protect(["integrator", "support", "operator", "auditor"]),
-  request: { params: z.object({ id: z.string().min(1).max(200).openapi({ param: { name: "id", in: "path" }, example: "shop-evt-1001" }) }) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .min(1)
+        .max(200)
+        .openapi({ param: { name: "id", in: "path" }, example: "shop-evt-1001" }),
+    }),
+  },
   responses: { 200: json(s.EventRecord, "What each campaign decided and why"), ...problems(401, 403, 404) },
 });

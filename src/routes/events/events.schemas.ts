@@ -12,14 +12,31 @@ export const EventCustomer = z.strictObject({
   email: z.string().max(MAX_EMAIL_LENGTH).optional(),
   phone: z.string().max(40).optional(),
   name: PlainText(200).optional(),
-  country: z.string().regex(/^[A-Za-z]{2}$/, "an ISO 3166-1 alpha-2 code").transform((c) => c.toUpperCase()).openapi({ maxLength: 2, example: "US" }).optional(),
-  attributes: Json.optional().openapi({ description: "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys" }),
+  country: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/, "an ISO 3166-1 alpha-2 code")
+    .transform((c) => c.toUpperCase())
+    .openapi({ maxLength: 2, example: "US" })
+    .optional(),
+  attributes: Json.optional().openapi({
+    description: "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys",
+  }),
 });
 
 export const EventInput = z
   .strictObject({
-    id: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, "visible ASCII").openapi({ description: "The source's own event id: the dedupe key per org (kept at least 90 days)", example: "shop-evt-1001" }),
-    type: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/).openapi({ example: "order.paid" }),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[\x21-\x7e]+$/, "visible ASCII")
+      .openapi({ description: "The source's own event id: the dedupe key per org (kept at least 90 days)", example: "shop-evt-1001" }),
+    type: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9_.:-]+$/)
+      .openapi({ example: "order.paid" }),
     occurred_at: z.iso.datetime({ offset: true }).openapi({ maxLength: 40 }),
     customer: EventCustomer,
     properties: Json.optional().openapi({ description: "What happened (order total, items...): `event.properties` in rules; at most 100 keys" }),
@@ -41,11 +58,23 @@ export const EventBatchAnswer = z
 
 export const EventRecord = z
   .object({
-    id: z.string(), type: z.string(), occurred_at: z.string(), status: z.enum(["evaluating", "done"]), received_by: z.string(), received_at: z.string(),
+    id: z.string(),
+    type: z.string(),
+    occurred_at: z.string(),
+    status: z.enum(["evaluating", "done"]),
+    received_by: z.string(),
+    received_at: z.string(),
     evaluated_at: z.string().nullable(),
-    outcomes: z.array(z.object({
-      campaign_id: z.string(), outcome: z.enum(["rewarded", "pending_approval", "skipped"]), reason: z.string().nullable(), amount: z.number().int().nullable(),
-      delivery_id: z.string().nullable(), detail: z.string().nullable(), evaluated_at: z.string(),
-    })),
+    outcomes: z.array(
+      z.object({
+        campaign_id: z.string(),
+        outcome: z.enum(["rewarded", "pending_approval", "skipped"]),
+        reason: z.string().nullable(),
+        amount: z.number().int().nullable(),
+        delivery_id: z.string().nullable(),
+        detail: z.string().nullable(),
+        evaluated_at: z.string(),
+      }),
+    ),
   })
   .openapi("EventRecord");

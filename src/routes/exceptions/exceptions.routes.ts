@@ -41,14 +41,20 @@ const Resolve = z
   .openapi("ResolveException");
 
 export const listExceptions = createRoute({
-  method: "get", path: "/v1/exceptions", tags, summary: "The exception queue: failed, dead-lettered, held, suspicious; newest first",
+  method: "get",
+  path: "/v1/exceptions",
+  tags,
+  summary: "The exception queue: failed, dead-lettered, held, suspicious; newest first",
   ...protect(["operator", "finance", "support"]),
   request: { query: ExceptionQuery },
   responses: { 200: json(page(ExceptionSchema), "Exceptions"), ...problems(400, 401, 403) },
 });
 
 export const resolveException = createRoute({
-  method: "post", path: "/v1/exceptions/{id}/resolve", tags, summary: "Resolve an exception: retry, cancel or accept",
+  method: "post",
+  path: "/v1/exceptions/{id}/resolve",
+  tags,
+  summary: "Resolve an exception: retry, cancel or accept",
   description:
     "retry: a failed or held delivery is delivered again (queued again while its batch is delivering; sent at once through a retry hold after the batch ended). " +
     "cancel: the delivery becomes failed for good, its committed value is refunded and an unsent code goes back to the inventory; the batch may complete. " +

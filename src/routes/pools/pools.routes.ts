@@ -4,7 +4,10 @@ import { IdParam, IdempotencyHeader, ListQuery, PlainText, json, jsonBody, page,
 import { protect } from "../../middleware/auth";
 import { CurrencyCode } from "../../settings/settings.schema";
 
-const Currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD").openapi({ example: "USD", maxLength: 3 });
+const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as USD")
+  .openapi({ example: "USD", maxLength: 3 });
 const Minor = z.number().int().min(0).openapi({ description: "Integer minor units (cents)" });
 
 export const BalanceSchema = PoolBalance.openapi("PoolBalance", { description: "available + reserved + committed = funded − withdrawn, always" });
@@ -24,15 +27,23 @@ export const PoolSchema = z
 /** API.md: fund and withdraw answer "→ 200 balance": the pool, with its balance's buckets also at the top level. */
 export const MovedFundsSchema = PoolSchema.extend(BalanceSchema.shape).openapi("PoolAfterMove");
 
-const CreatePool = z
-  .strictObject({ name: PlainText(200), currency: CurrencyCode, limits: LimitsSchema.optional() })
-  .openapi("CreatePool");
+const CreatePool = z.strictObject({ name: PlainText(200), currency: CurrencyCode, limits: LimitsSchema.optional() }).openapi("CreatePool");
 
 const MoveFunds = z
   .strictObject({
     // Not `Amount`: past 2^53−1 the service answers the specific code amount_too_large, not validation_failed.
-    amount: z.number().positive().refine(Number.isInteger, "Expected a whole number of minor units")
-      .openapi({ type: "integer", format: "int64", minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)", example: 100000 }),
+    amount: z
+      .number()
+      .positive()
+      .refine(Number.isInteger, "Expected a whole number of minor units")
+      .openapi({
+        type: "integer",
+        format: "int64",
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)",
+        example: 100000,
+      }),
     reference: z.string().max(500).optional().openapi({ description: "Your reference, e.g. an invoice or transfer id" }),
     currency: Currency.optional().openapi({ description: "If given, must equal the pool's currency" }),
   })
@@ -59,28 +70,40 @@ const tags = ["Funding pools"];
 const PoolId = IdParam("pool");
 
 export const createPool = createRoute({
-  method: "post", path: "/v1/pools", tags, summary: "Create a funding pool",
+  method: "post",
+  path: "/v1/pools",
+  tags,
+  summary: "Create a funding pool",
   ...protect(["admin", "finance"]),
   request: { headers: IdempotencyHeader, body: jsonBody(CreatePool) },
   responses: { 201: json(PoolSchema, "The new pool, balance zero"), ...problems(400, 401, 403, 409, 422) },
 });
 
 export const listPools = createRoute({
-  method: "get", path: "/v1/pools", tags, summary: "List funding pools",
+  method: "get",
+  path: "/v1/pools",
+  tags,
+  summary: "List funding pools",
   ...protect("any"),
   request: { query: ListQuery },
   responses: { 200: json(page(PoolSchema), "Pools, newest first (balances from the D1 mirror)"), ...problems(400, 401, 403) },
 });
 
 export const getPool = createRoute({
-  method: "get", path: "/v1/pools/{id}", tags, summary: "A pool with its live balance",
+  method: "get",
+  path: "/v1/pools/{id}",
+  tags,
+  summary: "A pool with its live balance",
   ...protect("any"),
   request: { params: PoolId },
   responses: { 200: json(PoolSchema, "The pool"), ...problems(401, 403, 404) },
 });
 
 export const fundPool = createRoute({
-  method: "post", path: "/v1/pools/{id}/fund", tags, summary: "Add funds to a pool",
+  method: "post",
+  path: "/v1/pools/{id}/fund",
+  tags,
+  summary: "Add funds to a pool",
   description:
     "Balances are integers of at most 2^53−1 minor units: an amount past that, or a fund that would take the pool's funded total past it, " +
     "is 400 amount_too_large and changes nothing. With an Idempotency-Key the pool operation belongs to the caller (org, token sub and key): " +
@@ -91,7 +114,10 @@ export const fundPool = createRoute({
 });
 
 export const withdrawPool = createRoute({
-  method: "post", path: "/v1/pools/{id}/withdraw", tags, summary: "Withdraw available funds (never reserved or committed value)",
+  method: "post",
+  path: "/v1/pools/{id}/withdraw",
+  tags,
+  summary: "Withdraw available funds (never reserved or committed value)",
   description:
     "409 insufficient_funds beyond the available balance; an amount past 2^53−1 is 400 amount_too_large. " +
     "With an Idempotency-Key the pool operation belongs to the caller (org, token sub and key), as for fund.",
@@ -101,7 +127,10 @@ export const withdrawPool = createRoute({
 });
 
 export const poolLedger = createRoute({
-  method: "get", path: "/v1/pools/{id}/ledger", tags, summary: "Journal entries, newest first, each with the balance before and after",
+  method: "get",
+  path: "/v1/pools/{id}/ledger",
+  tags,
+  summary: "Journal entries, newest first, each with the balance before and after",
   ...protect(["finance", "auditor"]),
   request: { params: PoolId, query: ListQuery },
   responses: { 200: json(page(LedgerEntrySchema), "Ledger entries"), ...problems(400, 401, 403, 404) },

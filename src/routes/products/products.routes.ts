@@ -63,28 +63,39 @@ const tags = ["Catalog"];
 const ProductId = IdParam("prd");
 
 export const createProduct = createRoute({
-  method: "post", path: "/v1/products", tags, summary: "Create a product",
+  method: "post",
+  path: "/v1/products",
+  tags,
+  summary: "Create a product",
   ...protect(["admin"]),
   request: { headers: IdempotencyHeader, body: jsonBody(CreateProduct) },
   responses: { 201: json(ProductSchema, "The product"), ...problems(400, 401, 403, 422) },
 });
 
 export const listProducts = createRoute({
-  method: "get", path: "/v1/products", tags, summary: "List products, newest first",
+  method: "get",
+  path: "/v1/products",
+  tags,
+  summary: "List products, newest first",
   ...protect("any"),
   request: { query: ListQuery },
   responses: { 200: json(page(ProductSchema), "Products"), ...problems(400, 401, 403) },
 });
 
 export const getProduct = createRoute({
-  method: "get", path: "/v1/products/{id}", tags, summary: "A product",
+  method: "get",
+  path: "/v1/products/{id}",
+  tags,
+  summary: "A product",
   ...protect("any"),
   request: { params: ProductId },
   responses: { 200: json(ProductSchema, "The product"), ...problems(401, 403, 404) },
 });
 
 export const uploadCodes = createRoute({
-  method: "post", path: "/v1/products/{id}/codes", tags,
+  method: "post",
+  path: "/v1/products/{id}/codes",
+  tags,
   summary: "Upload inventory codes (CSV `code,amount` streamed, or JSON); any duplicate refuses the whole upload",
   description: "Codes are encrypted at rest and never returned. CSV bodies up to 32 MiB per request; JSON up to 1 MiB (5,000 codes).",
   ...protect(["admin", "finance"]),
@@ -103,7 +114,10 @@ export const uploadCodes = createRoute({
 });
 
 export const inventory = createRoute({
-  method: "get", path: "/v1/products/{id}/inventory", tags, summary: "Code counts: available, assigned, by amount",
+  method: "get",
+  path: "/v1/products/{id}/inventory",
+  tags,
+  summary: "Code counts: available, assigned, by amount",
   ...protect("any"),
   request: { params: ProductId },
   responses: { 200: json(InventorySchema, "Counts"), ...problems(401, 403, 404) },

@@ -85,7 +85,10 @@ const FindingQuery = ListQuery.extend({
 }).strict();
 
 export const createRun = createRoute({
-  method: "post", path: "/v1/reconciliations", tags, summary: "Reconcile the org now",
+  method: "post",
+  path: "/v1/reconciliations",
+  tags,
+  summary: "Reconcile the org now",
   description:
     "Starts a run (or joins the one in progress: one run per org at a time) and works on it within this request. " +
     "201: the run completed here. 202: it continues in the background (queue); poll GET /v1/reconciliations/{id}. " +
@@ -100,20 +103,27 @@ export const createRun = createRoute({
 });
 
 export const listRuns = createRoute({
-  method: "get", path: "/v1/reconciliations", tags, summary: "Reconciliation runs with their summary, newest first",
+  method: "get",
+  path: "/v1/reconciliations",
+  tags,
+  summary: "Reconciliation runs with their summary, newest first",
   ...protect(["finance", "auditor"]),
   request: { query: RunListQuery },
   responses: { 200: json(page(RunSchema).openapi("ReconciliationRunPage"), "Runs"), ...problems(400, 401, 403) },
 });
 
 export const getRun = createRoute({
-  method: "get", path: "/v1/reconciliations/{id}", tags, summary: "A run and its findings; Accept: text/csv exports every finding",
+  method: "get",
+  path: "/v1/reconciliations/{id}",
+  tags,
+  summary: "A run and its findings; Accept: text/csv exports every finding",
   description: "CSV cells that a spreadsheet would run as formulas (starting with = + - @, tab, CR) are prefixed with an apostrophe.",
   ...protect(["finance", "auditor"]),
   request: { params: IdParam("rec"), query: FindingQuery },
   responses: {
     200: {
-      description: "The run (its fields at the top level, as POST answers them, and again under `run`) and a page of findings in `data` (JSON), or all matching findings (CSV)",
+      description:
+        "The run (its fields at the top level, as POST answers them, and again under `run`) and a page of findings in `data` (JSON), or all matching findings (CSV)",
       content: {
         "application/json": { schema: RunSchema.extend(page(FindingSchema).shape).extend({ run: RunSchema }).openapi("ReconciliationRunFindings") },
         "text/csv": { schema: z.string() },

@@ -24,7 +24,9 @@ export const SummarySchema = z
         by_cost_center: z.array(Spend),
         by_pool: z.array(Spend),
         by_period: z.array(Spend),
-        reversed: z.array(Spend.omit({ key: true })).openapi({ description: "Value given back by reversals in the window (by when they happened), per currency" }),
+        reversed: z
+          .array(Spend.omit({ key: true }))
+          .openapi({ description: "Value given back by reversals in the window (by when they happened), per currency" }),
       })
       .openapi({ description: "Value of rewards delivered (now `delivered`) in the window, by delivered_at, per currency; and what reversals gave back" }),
     delivery: z.object({
@@ -60,7 +62,9 @@ export const SummarySchema = z
   .openapi("SummaryReport");
 
 export const summary = createRoute({
-  method: "get", path: "/v1/reports/summary", tags: ["Reports"],
+  method: "get",
+  path: "/v1/reports/summary",
+  tags: ["Reports"],
   summary: "Spend, delivery success, exceptions and approval latency; Accept: text/csv for one figure per line",
   description: "CSV columns: section, dimension, key, currency, metric, value. Cells that a spreadsheet would run as formulas are prefixed with an apostrophe.",
   ...protect(["finance", "operator", "auditor"]),

@@ -11,9 +11,7 @@ export const health = createRoute({
   responses: { 200: json(z.object({ status: z.literal("ok") }), "The service is up") },
 });
 
-export const MeSchema = z
-  .object({ sub: z.string(), org: z.string(), roles: z.array(z.enum(ROLES)) })
-  .openapi("Me");
+export const MeSchema = z.object({ sub: z.string(), org: z.string(), roles: z.array(z.enum(ROLES)) }).openapi("Me");
 
 export const me = createRoute({
   method: "get",

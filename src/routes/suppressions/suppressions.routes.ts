@@ -27,21 +27,30 @@ const AddSuppressions = z.strictObject({ entries: z.array(Entry).min(1).max(1000
 const tags = ["Suppressions"];
 
 export const addSuppressions = createRoute({
-  method: "post", path: "/v1/suppressions", tags, summary: "Add recipients who must never be paid",
+  method: "post",
+  path: "/v1/suppressions",
+  tags,
+  summary: "Add recipients who must never be paid",
   ...protect(["admin", "support"]),
   request: { headers: IdempotencyHeader, body: jsonBody(AddSuppressions) },
   responses: { 201: json(z.object({ data: z.array(SuppressionSchema) }), "The entries as stored (existing ones unchanged)"), ...problems(400, 401, 403, 422) },
 });
 
 export const listSuppressions = createRoute({
-  method: "get", path: "/v1/suppressions", tags, summary: "The suppression list, newest first",
+  method: "get",
+  path: "/v1/suppressions",
+  tags,
+  summary: "The suppression list, newest first",
   ...protect(["admin", "support", "auditor"]),
   request: { query: ListQuery },
   responses: { 200: json(page(SuppressionSchema), "Suppressions"), ...problems(400, 401, 403) },
 });
 
 export const deleteSuppression = createRoute({
-  method: "delete", path: "/v1/suppressions/{id}", tags, summary: "Remove a suppression",
+  method: "delete",
+  path: "/v1/suppressions/{id}",
+  tags,
+  summary: "Remove a suppression",
   ...protect(["admin"]),
   request: { params: IdParam("sup") },
   responses: { 204: { description: "Removed" }, ...problems(401, 403, 404) },

@@ -10,23 +10,62 @@ import { EVENT_TYPES, EVENT_VERSION, PING, type EventType } from "../../webhooks
 const Id = z.string();
 const base = (object: string) => ({ object: z.literal(object), id: Id });
 
-const batchData = z.object({ ...base("batch"), status: z.string().openapi({ description: "The batch status after the change (batch.completed: completed or completed_with_errors)" }) }).openapi("WebhookBatchData");
+const batchData = z
+  .object({
+    ...base("batch"),
+    status: z.string().openapi({ description: "The batch status after the change (batch.completed: completed or completed_with_errors)" }),
+  })
+  .openapi("WebhookBatchData");
 const deliveryData = z
-  .object({ ...base("delivery"), status: z.string(), reason: z.string().nullable().optional().openapi({ description: "Why it failed or is held (a reason code or short text)" }), batch_id: Id.nullable().optional() })
+  .object({
+    ...base("delivery"),
+    status: z.string(),
+    reason: z.string().nullable().optional().openapi({ description: "Why it failed or is held (a reason code or short text)" }),
+    batch_id: Id.nullable().optional(),
+  })
   .openapi("WebhookDeliveryData");
-const cardData = z.object({ ...base("card"), status: z.string().optional(), amount: z.number().int().optional(), currency: z.string().optional(), masked_code: z.string().optional() }).openapi("WebhookCardData");
-const campaignData = z.object({ ...base("campaign"), status: z.string().optional(), reason: z.string().optional(), amount: z.number().int().optional() }).openapi("WebhookCampaignData");
+const cardData = z
+  .object({
+    ...base("card"),
+    status: z.string().optional(),
+    amount: z.number().int().optional(),
+    currency: z.string().optional(),
+    masked_code: z.string().optional(),
+  })
+  .openapi("WebhookCardData");
+const campaignData = z
+  .object({ ...base("campaign"), status: z.string().optional(), reason: z.string().optional(), amount: z.number().int().optional() })
+  .openapi("WebhookCampaignData");
 const exceptionData = z
-  .object({ ...base("exception"), kind: z.string().optional(), severity: z.string().optional(), status: z.string().optional(), resolution: z.string().optional(), entity_type: z.string().optional(), entity_id: Id.optional(), batch_id: Id.nullable().optional() })
+  .object({
+    ...base("exception"),
+    kind: z.string().optional(),
+    severity: z.string().optional(),
+    status: z.string().optional(),
+    resolution: z.string().optional(),
+    entity_type: z.string().optional(),
+    entity_id: Id.optional(),
+    batch_id: Id.nullable().optional(),
+  })
   .openapi("WebhookExceptionData");
-const reconciliationData = z.object({ ...base("reconciliation"), findings: z.number().int().optional(), by_kind: z.record(z.string(), z.number().int()).optional() }).openapi("WebhookReconciliationData");
+const reconciliationData = z
+  .object({ ...base("reconciliation"), findings: z.number().int().optional(), by_kind: z.record(z.string(), z.number().int()).optional() })
+  .openapi("WebhookReconciliationData");
 const poolData = z.object({ ...base("pool"), available: z.number().int(), threshold: z.number().int(), currency: z.string() }).openapi("WebhookPoolData");
 const pingData = z.object({ ...base("webhook_endpoint"), ping: z.literal(true) }).openapi("WebhookPingData");
 
 const DATA: Record<EventType | typeof PING, z.ZodType> = Object.fromEntries([
   ...EVENT_TYPES.map((t) => {
     const family = t.split(".")[0];
-    const schema = { batch: batchData, delivery: deliveryData, card: cardData, campaign: campaignData, exception: exceptionData, reconciliation: reconciliationData, pool: poolData }[family!]!;
+    const schema = {
+      batch: batchData,
+      delivery: deliveryData,
+      card: cardData,
+      campaign: campaignData,
+      exception: exceptionData,
+      reconciliation: reconciliationData,
+      pool: poolData,
+    }[family!]!;
     return [t, schema];
   }),
   [PING, pingData],

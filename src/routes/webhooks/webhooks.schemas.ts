@@ -5,10 +5,16 @@ import { EVENT_TYPES } from "../../webhooks/catalogue";
 
 const Time = z.string().openapi({ format: "date-time" });
 const EventName = z.enum(["*", ...EVENT_TYPES]).openapi({ description: "An event type of the catalogue (the OpenAPI `webhooks` section), or `*` for all" });
-const Events = z.array(EventName).min(1).max(EVENT_TYPES.length + 1).openapi({ example: ["batch.completed", "delivery.failed"] });
+const Events = z
+  .array(EventName)
+  .min(1)
+  .max(EVENT_TYPES.length + 1)
+  .openapi({ example: ["batch.completed", "delivery.failed"] });
 const Url = z.string().min(1).max(2048).openapi({
-  format: "uri", example: "https://hooks.example.com/rewardrail",
-  description: "https only; no private, loopback, link-local or metadata address (400 with pointer /url). In development, http://localhost and http://127.0.0.1 too",
+  format: "uri",
+  example: "https://hooks.example.com/rewardrail",
+  description:
+    "https only; no private, loopback, link-local or metadata address (400 with pointer /url). In development, http://localhost and http://127.0.0.1 too",
 });
 const OwnerEmail = z.email().max(254).openapi({ description: "Who is emailed when the endpoint is disabled (five days of failures, or 410 Gone)" });
 
@@ -20,7 +26,10 @@ export const UpdateEndpoint = z
   .strictObject({
     url: Url.optional(),
     events: Events.optional(),
-    enabled: z.boolean().optional().openapi({ description: "false pauses sending (messages of new events are not created); true enables again and clears the failure clock" }),
+    enabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: "false pauses sending (messages of new events are not created); true enables again and clears the failure clock" }),
     description: PlainText(500).nullable().optional(),
     owner_email: OwnerEmail.nullable().optional(),
   })
@@ -44,7 +53,9 @@ export const EndpointSchema = z
   .openapi("WebhookEndpoint");
 
 export const EndpointWithSecret = EndpointSchema.extend({
-  secret: z.string().openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", description: "The signing secret (Standard Webhooks), shown only in this answer" }),
+  secret: z
+    .string()
+    .openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", description: "The signing secret (Standard Webhooks), shown only in this answer" }),
 }).openapi("WebhookEndpointWithSecret");
 
 export const AttemptSchema = z
@@ -62,7 +73,9 @@ export const AttemptSchema = z
 
 export const DeliverySchema = z
   .object({
-    id: z.string().openapi({ example: "whd_01jd3x...", description: "The webhook delivery (one event to one endpoint); POST /v1/webhook-deliveries/{id}/retry takes it" }),
+    id: z
+      .string()
+      .openapi({ example: "whd_01jd3x...", description: "The webhook delivery (one event to one endpoint); POST /v1/webhook-deliveries/{id}/retry takes it" }),
     event_id: z.string().openapi({ description: "The message's webhook-id and payload id" }),
     event_type: z.string(),
     sequence: z.number().int(),
@@ -84,7 +97,9 @@ export const DeliverySchema = z
 export const DeliveryQuery = ListQuery.extend({ status: z.enum(["pending", "sending", "delivered", "failed"]).optional() }).strict();
 
 export const Recover = z
-  .strictObject({ since: z.iso.datetime({ offset: true }).openapi({ maxLength: 40, description: "Resend every failed delivery created at or after this time" }) })
+  .strictObject({
+    since: z.iso.datetime({ offset: true }).openapi({ maxLength: 40, description: "Resend every failed delivery created at or after this time" }),
+  })
   .openapi("RecoverWebhookEndpoint");
 
 export const Recovered = z
@@ -93,7 +108,12 @@ export const Recovered = z
 
 export const LowBalanceAlert = z
   .strictObject({
-    threshold: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64", description: "Minor units of the pool's currency; 0 turns the alert off", example: 50000 }),
+    threshold: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .openapi({ format: "int64", description: "Minor units of the pool's currency; 0 turns the alert off", example: 50000 }),
   })
   .openapi("PoolLowBalanceAlert");
 
