@@ -86,15 +86,10 @@ export const DecisionResultSchema = ApprovalsSchema.extend({
 
 export const ResendBody = z
   .strictObject({
-    approver_sub: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .openapi({
-        description:
-          "Only this approver (an active enrolled approver's `sub`, GET /v1/approvers); default: every approver of the current step who has yet to decide",
-      }),
+    approver_sub: z.string().min(1).max(200).optional().openapi({
+      description:
+        "Only this approver (an active enrolled approver's `sub`, GET /v1/approvers); default: every approver of the current step who has yet to decide",
+    }),
   })
   .openapi("ApprovalResendInput");
 

@@ -17,11 +17,9 @@ export const ApproverSchema = z
       .email()
       .openapi({ description: "The confirmed address approval emails go to (for a first enrolment not yet confirmed: the address awaiting confirmation)" }),
     roles: z.array(Role).openapi({ description: "Approval roles, taken from the person's token when they enrolled" }),
-    status: z
-      .enum(["pending", "active", "suspended"])
-      .openapi({
-        description: "pending: address not confirmed yet; active: gets approval links; suspended: by an admin, gets no links and their links do not work",
-      }),
+    status: z.enum(["pending", "active", "suspended"]).openapi({
+      description: "pending: address not confirmed yet; active: gets approval links; suspended: by an admin, gets no links and their links do not work",
+    }),
     enrolment_id: z
       .string()
       .nullable()

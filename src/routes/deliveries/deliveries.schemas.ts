@@ -64,12 +64,9 @@ export const DeliveryDetailSchema = DeliverySchema.extend({
       resolved_at: Time.nullable(),
     }),
   ),
-  claim_url: z
-    .string()
-    .nullable()
-    .openapi({
-      description: "For the link channel, while delivered: the URL the integrator hands to the recipient. Only operator and integrator roles see it.",
-    }),
+  claim_url: z.string().nullable().openapi({
+    description: "For the link channel, while delivered: the URL the integrator hands to the recipient. Only operator and integrator roles see it.",
+  }),
 }).openapi("DeliveryDetail");
 
 // Filters are never empty: `?recipient_email=` (an unset shell variable) would otherwise list every delivery of the org.

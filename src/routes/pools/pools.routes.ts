@@ -32,18 +32,14 @@ const CreatePool = z.strictObject({ name: PlainText(200), currency: CurrencyCode
 const MoveFunds = z
   .strictObject({
     // Not `Amount`: past 2^53−1 the service answers the specific code amount_too_large, not validation_failed.
-    amount: z
-      .number()
-      .positive()
-      .refine(Number.isInteger, "Expected a whole number of minor units")
-      .openapi({
-        type: "integer",
-        format: "int64",
-        minimum: 1,
-        maximum: Number.MAX_SAFE_INTEGER,
-        description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)",
-        example: 100000,
-      }),
+    amount: z.number().positive().refine(Number.isInteger, "Expected a whole number of minor units").openapi({
+      type: "integer",
+      format: "int64",
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: "Positive integer minor units, at most 2^53−1 (beyond: 400 amount_too_large)",
+      example: 100000,
+    }),
     reference: z.string().max(500).optional().openapi({ description: "Your reference, e.g. an invoice or transfer id" }),
     currency: Currency.optional().openapi({ description: "If given, must equal the pool's currency" }),
   })
