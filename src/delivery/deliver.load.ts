@@ -1,6 +1,6 @@
 /** Reads what a delivery step needs: the batch and product once, the recipients of the claimed deliveries. */
 import type { Env } from "../env";
-import { batchHoldId } from "../pools/op-ids";
+import { batchHoldId, campaignHoldId } from "../pools/op-ids";
 import { getSettings } from "../settings/settings.service";
 import type { RevealedCode } from "./rewards";
 import type { RewardTemplate } from "./templates";
@@ -42,21 +42,19 @@ export interface Claimed extends ClaimedRow {
   fresh?: RevealedCode;
 }
 
-/** The batch must be delivering (a cancelled or finished batch sends nothing more). */
-export async function loadContext(env: Env, org: string, batchId: string): Promise<DeliveryContext | null> {
-  const row = await env.DB.prepare(
-    `SELECT b.id, b.name, b.campaign, b.pool_id, b.product_id, b.currency, p.kind, p.name AS product_name, p.expires_after_days
-     FROM batches b JOIN products p ON p.id = b.product_id WHERE b.id = ? AND b.org = ? AND b.status = 'delivering'`,
-  )
-    .bind(batchId, org)
-    .first<Record<string, string | number | null>>();
-  if (!row) return null;
+type ContextRow = Record<string, string | number | null>;
+
+/** What a batch and a campaign context share: the pool, the product and the org's template. */
+async function contextOf(
+  env: Env,
+  org: string,
+  row: ContextRow,
+  owner: Pick<DeliveryContext, "batchId" | "campaignId" | "holdId" | "campaign">,
+): Promise<DeliveryContext> {
   const settings = await getSettings(env.DB, org);
   return {
     org,
-    batchId,
-    campaignId: null,
-    holdId: batchHoldId(batchId),
+    ...owner,
     batchName: String(row.name),
     poolId: String(row.pool_id),
     productId: String(row.product_id),
@@ -64,9 +62,19 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
     productKind: row.kind as DeliveryContext["productKind"],
     productName: String(row.product_name),
     expiresAfterDays: row.expires_after_days as number | null,
-    campaign: String(row.campaign),
     template: settings.reward_template,
   };
+}
+
+/** The batch must be delivering (a cancelled or finished batch sends nothing more). */
+export async function loadContext(env: Env, org: string, batchId: string): Promise<DeliveryContext | null> {
+  const row = await env.DB.prepare(
+    `SELECT b.id, b.name, b.campaign, b.pool_id, b.product_id, b.currency, p.kind, p.name AS product_name, p.expires_after_days
+     FROM batches b JOIN products p ON p.id = b.product_id WHERE b.id = ? AND b.org = ? AND b.status = 'delivering'`,
+  )
+    .bind(batchId, org)
+    .first<ContextRow>();
+  return row ? contextOf(env, org, row, { batchId, campaignId: null, holdId: batchHoldId(batchId), campaign: String(row.campaign) }) : null;
 }
 
 /** A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed. */
@@ -76,24 +84,8 @@ export async function loadCampaignContext(env: Env, org: string, campaignId: str
      FROM campaigns c JOIN products p ON p.id = c.product_id WHERE c.id = ? AND c.org = ?`,
   )
     .bind(campaignId, org)
-    .first<Record<string, string | number | null>>();
-  if (!row) return null;
-  const settings = await getSettings(env.DB, org);
-  return {
-    org,
-    batchId: null,
-    campaignId,
-    holdId: `hold_${campaignId}`,
-    batchName: String(row.name),
-    poolId: String(row.pool_id),
-    productId: String(row.product_id),
-    currency: String(row.currency),
-    productKind: row.kind as DeliveryContext["productKind"],
-    productName: String(row.product_name),
-    expiresAfterDays: row.expires_after_days as number | null,
-    campaign: String(row.name),
-    template: settings.reward_template,
-  };
+    .first<ContextRow>();
+  return row ? contextOf(env, org, row, { batchId: null, campaignId, holdId: campaignHoldId(campaignId, 0), campaign: String(row.name) }) : null;
 }
 
 export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
