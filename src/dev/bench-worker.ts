@@ -11,6 +11,7 @@ import { counters, instrument, resetCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
+export { StoredValueCard } from "../../durable-objects/stored-value-card";
 
 const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
