@@ -61,12 +61,19 @@ export function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_h
 export async function appendAudit(d1: D1Database, org: string, events: AuditInput[], extra: D1PreparedStatement[] = []): Promise<D1Result[]> {
   if (events.length === 0) return extra.length ? d1.batch(extra) : [];
   for (let attempt = 1; ; attempt++) {
-    const last = await d1
-      .prepare("SELECT seq, hash FROM audit_events WHERE org = ? ORDER BY seq DESC LIMIT 1")
+    // The chain's head, and whether the org has a webhook endpoint at all: without one, no outbox
+    // rows are built (a delivery run audits ~1,000 events at a time). An endpoint enabled between this
+    // read and the batch below receives events of changes committed after it, not of this one.
+    const head = await d1
+      .prepare(
+        `SELECT (SELECT seq FROM audit_events WHERE org = ?1 ORDER BY seq DESC LIMIT 1) AS seq,
+                (SELECT hash FROM audit_events WHERE org = ?1 ORDER BY seq DESC LIMIT 1) AS hash,
+                EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?1 AND enabled = 1) AS hooks`,
+      )
       .bind(org)
-      .first<{ seq: number; hash: string }>();
-    let prevHash = last?.hash ?? GENESIS_HASH;
-    let seq = last?.seq ?? 0;
+      .first<{ seq: number | null; hash: string | null; hooks: number }>();
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    let seq = head?.seq ?? 0;
     const createdAt = new Date().toISOString();
     const rows: AuditRow[] = [];
     for (const e of events) {
@@ -97,7 +104,7 @@ export async function appendAudit(d1: D1Database, org: string, events: AuditInpu
          FROM json_each(?1)`,
       )
       .bind(JSON.stringify(rows));
-    const outbox = outboxStatement(d1, org, outboxRows(events, createdAt));
+    const outbox = head?.hooks ? outboxStatement(d1, org, outboxRows(events, createdAt)) : null;
     try {
       const results = await d1.batch(outbox ? [...extra, insert, outbox] : [...extra, insert]);
       if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(org);
