@@ -47,4 +47,23 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     expect(res.status).toBe(200);
     expect(res.body.delivery.attempts).toHaveLength(2);
   });
+
+  it("finds a campaign's reward cards by the campaign's id and reports their liability under it", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    const id = await activeCampaign(s);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) ids.push((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id);
+    expect(await delivered(ids)).toBe(2);
+
+    const cards = await callJson(`/v1/cards?campaign_id=${id}`, { token: s.tokens.finance });
+    expect(cards.status).toBe(200);
+    expect(cards.body.data.map((c: any) => c.delivery_id).sort()).toEqual([...ids].sort());
+    expect(cards.body.data[0]).toMatchObject({ batch_id: null, campaign_id: id });
+    const elsewhere = await callJson("/v1/cards?campaign_id=cmp_not_this_one", { token: s.tokens.finance });
+    expect(elsewhere.body.data).toEqual([]);
+
+    const liability = await callJson("/v1/reports/liability", { token: s.tokens.finance });
+    expect(liability.status).toBe(200);
+    expect(liability.body.by_campaign).toEqual([expect.objectContaining({ key: id, cards: 2, outstanding: 2000 })]);
+  });
 });

@@ -34,6 +34,7 @@ function summary(row: CardRow) {
     product_id: row.product_id,
     delivery_id: row.delivery_id,
     batch_id: row.batch_id,
+    campaign_id: row.campaign_id,
     pool_id: row.pool_id,
     expires_at: row.expires_at,
     created_at: row.created_at,

@@ -27,11 +27,12 @@ export interface CardRow {
   credited: number;
   masked_code: string | null;
   batch_id: string | null;
+  campaign_id: string | null;
   pool_id: string | null;
 }
 
 const COLUMNS = `c.id, c.org, c.product_id, c.delivery_id, c.currency, c.initial_amount, c.status, c.expires_at, c.created_at, c.available, c.pending,
-  c.redeemed, c.expired, c.reversed, c.credited, d.masked_code, d.batch_id, d.pool_id`;
+  c.redeemed, c.expired, c.reversed, c.credited, d.masked_code, d.batch_id, d.campaign_id, d.pool_id`;
 
 export function cardStub(env: Env, cardId: string) {
   return env.STORED_VALUE_CARD.get(env.STORED_VALUE_CARD.idFromName(cardId));
@@ -133,8 +134,9 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
     where.push(`d.org = ${p(org)}`, "d.card_id IS NOT NULL");
   }
   if (f.batch_id && f.recipient_email) where.push(`d.batch_id = ${p(f.batch_id)}`);
-  // Batches name their campaign; campaign_id filters by it until campaigns are their own resource.
-  if (f.campaign_id) where.push(`d.batch_id IN (SELECT id FROM batches WHERE org = ${p(org)} AND campaign = ${p(f.campaign_id)})`);
+  // A campaign's id (`cmp_…`) picks its rewards; any other value is a batch's campaign label.
+  if (f.campaign_id?.startsWith("cmp_")) where.push(`d.campaign_id = ${p(f.campaign_id)}`);
+  else if (f.campaign_id) where.push(`d.batch_id IN (SELECT id FROM batches WHERE org = ${p(org)} AND campaign = ${p(f.campaign_id)})`);
   // `void` (a card replaced by a reissue, or reversed before the ledger) reads as reversed.
   if (f.status) where.push(f.status === "reversed" ? "c.status IN ('reversed', 'void')" : `c.status = ${p(f.status)}`);
   if (f.expiring_before) where.push(`c.expires_at < ${p(f.expiring_before)}`);

@@ -1,6 +1,6 @@
 /**
  * GET /v1/reports/liability: what stored-value cards still owe, from the cards' D1 mirror, by
- * currency, product, pool, batch and campaign (the batch's), with each card's whole story:
+ * currency, product, pool, batch and campaign (a campaign's id for its rewards, a batch's campaign label otherwise), with each card's whole story:
  * issued + credited = redeemed + pending + available + expired + reversed. Outstanding (the
  * liability) is available + pending. Expired value is breakage: it stays spent from its pool and
  * is never owed again. Ageing splits outstanding value by the card's age. A card replaced by a
@@ -8,7 +8,13 @@
  */
 import { csvCell } from "../batches/recipients.list";
 
-const DIMENSIONS = { currency: "'all'", product: "c.product_id", pool: "d.pool_id", batch: "d.batch_id", campaign: "b.campaign" } as const;
+const DIMENSIONS = {
+  currency: "'all'",
+  product: "c.product_id",
+  pool: "d.pool_id",
+  batch: "d.batch_id",
+  campaign: "COALESCE(d.campaign_id, b.campaign)",
+} as const;
 export const AGEING = [
   { bucket: "0-30d", max: 30 },
   { bucket: "31-90d", max: 90 },

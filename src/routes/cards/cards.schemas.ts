@@ -45,6 +45,7 @@ const CardCommon = {
   product_id: z.string(),
   delivery_id: z.string(),
   batch_id: z.string().nullable(),
+  campaign_id: z.string().nullable().openapi({ description: "The campaign that rewarded this card (null for a batch's card)" }),
   pool_id: z.string().nullable(),
   expires_at: Time.nullable(),
   created_at: Time,
@@ -60,7 +61,7 @@ export const CardSchema = z
 export const CardListQuery = ListQuery.extend({
   status: z.enum(CARD_STATUSES).optional(),
   batch_id: z.string().min(1).max(64).optional(),
-  campaign_id: z.string().min(1).max(200).optional().openapi({ description: "The batches' campaign" }),
+  campaign_id: z.string().min(1).max(200).optional().openapi({ description: "A campaign's id (cmp_…) for its rewards, or a batch's campaign label" }),
   recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored" }),
   expiring_before: TimeQuery.openapi({ description: "Cards whose expiry is before this time (ISO 8601 date or time)", example: "2027-01-01" }),
 }).strict();
