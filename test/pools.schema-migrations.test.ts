@@ -5,7 +5,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { POOL_MIGRATIONS, PoolStore } from "../durable-objects/pool-store";
+import { POOL_MIGRATIONS } from "../durable-objects/pool-migrations";
+import { PoolStore } from "../durable-objects/pool-store";
 import { appliedMigrations, EditedMigrationError, migrate } from "../durable-objects/sql-migrations";
 
 async function freshPool() {
