@@ -12,6 +12,8 @@ import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
 export { StoredValueCard } from "../../durable-objects/stored-value-card";
+/** The pools bench's reference: one bare write per RPC (bound by test/bench/worker.mjs only). */
+export { BenchProbe } from "./bench-probe";
 
 const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
