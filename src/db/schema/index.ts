@@ -14,3 +14,4 @@ export * from "./approvers";
 export * from "./cards";
 export * from "./webhooks";
 export * from "./campaigns";
+export * from "./referrals";
