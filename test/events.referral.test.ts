@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, uniqueOrg } from "./helpers/api";
+import { CLAIM_NUMBER } from "../src/events/referral";
 import { activeCampaign, campaignSetup, postEvent } from "./helpers/campaign-factories";
 
 type Setup = Awaited<ReturnType<typeof campaignSetup>>;
@@ -192,6 +193,29 @@ describe("referral campaigns", () => {
     // A referee without an address skips alone; a new referrer is still evaluated (and waits for approval).
     const third = await postEvent(s.tokens.integrator, referral(person("ee", { email: "nope" }), person("er")));
     expect(sides(third.body.outcomes)).toEqual({ referee: "invalid_contact", referrer: "pending_approval" });
+  });
+});
+
+describe("the referrer's number", () => {
+  it("is claimed reading the same few rows whether the referrer has 3 referrals or 300", async () => {
+    const claim = (key: string, i: number, cap: number | null) =>
+      env.DB.prepare(CLAIM_NUMBER).bind("cmp_rows", key, `e-${key}-${i}`, "2026-12-08T00:00:00Z", cap).run();
+    const reads: Record<number, number> = {};
+    for (const total of [3, 300]) {
+      const key = `email:r${total}@example.com`;
+      const stmts = Array.from({ length: total }, (_, i) => env.DB.prepare(CLAIM_NUMBER).bind("cmp_rows", key, `e-${key}-${i}`, "2026-12-08T00:00:00Z", null));
+      await env.DB.batch(stmts);
+      const r = await claim(key, total, null);
+      expect(r.meta.changes).toBe(1);
+      reads[total] = r.meta.rows_read;
+    }
+    expect(reads[300]).toBe(reads[3]);
+    expect(reads[3]).toBeLessThanOrEqual(3);
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${CLAIM_NUMBER}`).bind("c", "k", "e", "t", 5).all<{ detail: string }>();
+    expect(plan.results.map((p) => p.detail).filter((d) => /^SCAN referral_numbers/.test(d))).toEqual([]);
+    // At the cap nothing is claimed.
+    const capped = await claim("email:r3@example.com", 99, 4);
+    expect(capped.meta.changes).toBe(0);
   });
 });
 

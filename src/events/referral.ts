@@ -70,19 +70,19 @@ async function referrerAmount(d1: D1Database, c: CampaignRow, eventId: string, r
 }
 
 /**
- * One statement takes the next number (MAX over the referrer's primary-key range: one index
- * probe) unless the cap is reached; D1 runs statements one at a time, so concurrent referrals get
- * distinct numbers and never more than `cap`. The event's unique index makes it once per event.
+ * Takes the referrer's next number unless `?5` (the cap) is reached: the last number is the first
+ * entry of the referrer's primary-key range read backwards, so one index probe however many
+ * referrals they made. D1 runs one statement at a time, so concurrent referrals get distinct
+ * numbers and never more than the cap; the event's unique index makes it once per event.
  */
+export const CLAIM_NUMBER = `INSERT OR IGNORE INTO referral_numbers (campaign_id, referrer_key, seq, event_id, created_at)
+  SELECT ?1, ?2, last + 1, ?3, ?4
+  FROM (SELECT COALESCE((SELECT seq FROM referral_numbers WHERE campaign_id = ?1 AND referrer_key = ?2 ORDER BY seq DESC LIMIT 1), 0) AS last)
+  WHERE ?5 IS NULL OR last < ?5`;
+
 async function claimNumber(d1: D1Database, campaignId: string, referrerKey: string, eventId: string, cap: number | null): Promise<number | null> {
   const [, found] = await d1.batch<{ seq: number }>([
-    d1
-      .prepare(
-        `INSERT OR IGNORE INTO referral_numbers (campaign_id, referrer_key, seq, event_id, created_at)
-         SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4 FROM referral_numbers WHERE campaign_id = ?1 AND referrer_key = ?2
-         HAVING ?5 IS NULL OR COALESCE(MAX(seq), 0) < ?5`,
-      )
-      .bind(campaignId, referrerKey, eventId, new Date().toISOString(), cap),
+    d1.prepare(CLAIM_NUMBER).bind(campaignId, referrerKey, eventId, new Date().toISOString(), cap),
     d1.prepare("SELECT seq FROM referral_numbers WHERE campaign_id = ? AND event_id = ?").bind(campaignId, eventId),
   ]);
   return found!.results[0]?.seq ?? null;
