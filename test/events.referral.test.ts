@@ -180,7 +180,7 @@ describe("referral campaigns", () => {
 
   it("puts each side under the campaign's approval threshold and caps", async () => {
     const s = await campaignSetup(uniqueOrg("rf"));
-    await activeCampaign(s, referralCampaign({}, { approval: { at_or_above: 1000 }, limits: { per_customer: { count: 1, period: "lifetime" } } }));
+    const id = await activeCampaign(s, referralCampaign({}, { approval: { at_or_above: 1000 }, limits: { per_customer: { count: 1, period: "lifetime" } } }));
     const referrer = person("er");
     const first = await postEvent(s.tokens.integrator, referral(person("ee"), referrer));
     expect(first.body.outcomes.map((o: any) => [o.side, o.outcome])).toEqual([
@@ -191,8 +191,19 @@ describe("referral campaigns", () => {
     const second = await postEvent(s.tokens.integrator, referral(person("ee"), referrer));
     expect(sides(second.body.outcomes)).toEqual({ referee: "rewarded", referrer: "customer_cap" });
     // A referee without an address skips alone; a new referrer is still evaluated (and waits for approval).
-    const third = await postEvent(s.tokens.integrator, referral(person("ee", { email: "nope" }), person("er")));
+    const thirdReferrer = person("er");
+    const third = await postEvent(s.tokens.integrator, referral(person("ee", { email: "nope" }), thirdReferrer));
     expect(sides(third.body.outcomes)).toEqual({ referee: "invalid_contact", referrer: "pending_approval" });
+    // Approving the day delivers each waiting referrer reward to its referrer.
+    const day = new Date().toISOString().slice(0, 10);
+    const decided = await callJson(`/v1/campaigns/${id}/approvals/${day}`, { token: s.tokens.finance, body: { decision: "approve" } });
+    expect(decided.body).toMatchObject({ decision: "approve", rewards: 2, total: 3000 });
+    const { results } = await env.DB.prepare(
+      "SELECT o.external_id, d.amount FROM deliveries d JOIN campaign_outcomes o ON o.id = d.recipient_id WHERE d.campaign_id = ? AND o.side = 'referrer' ORDER BY o.external_id",
+    )
+      .bind(id)
+      .all();
+    expect(results).toEqual([referrer.external_id, thirdReferrer.external_id].sort().map((external_id) => ({ external_id, amount: 1500 })));
   });
 });
 
