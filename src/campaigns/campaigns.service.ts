@@ -14,6 +14,7 @@ import { campaignHolds } from "../pools/campaign-budget";
 import type { CreateCampaign, PatchCampaign } from "../routes/campaigns/campaigns.schemas";
 import { EDITABLE, type CampaignRow, type CampaignStatus } from "./campaign-state";
 import { campaignCounts, spendByDay } from "./campaign-stats";
+import { checkCampaignShape, type ReferralSpec, referralAmounts, referralOf } from "./referral-spec";
 import { checkRule } from "./rules";
 
 export interface RewardSpec {
@@ -58,12 +59,16 @@ function checkWindow(startsAt: string | null | undefined, endsAt: string | null 
   }
 }
 
-/** The reward's product exists, pays in the pool's currency, and every amount is within its range. */
-async function checkReward(d1: D1Database, org: string, reward: RewardSpec, currency: string): Promise<void> {
+/** The reward's product exists, pays in the pool's currency, and every amount (a referral's too) is within its range. */
+async function checkReward(d1: D1Database, org: string, reward: RewardSpec, currency: string, referral: ReferralSpec | null): Promise<void> {
   const product = await requireProduct(d1, org, reward.product_id);
   const bad = (pointer: string, detail: string) => new AppError("validation_failed", detail, { errors: [{ pointer, code: "invalid", detail }] });
   if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
-  const amounts = reward.tiers ? reward.tiers.map((t, i) => [`/reward/tiers/${i}/amount`, t.amount] as const) : [["/reward/amount", reward.amount!] as const];
+  const amounts = referral
+    ? referralAmounts(referral)
+    : reward.tiers
+      ? reward.tiers.map((t, i) => [`/reward/tiers/${i}/amount`, t.amount] as const)
+      : [["/reward/amount", reward.amount!] as const];
   for (const [pointer, amount] of amounts) {
     if (amount < product.minAmount || amount > product.maxAmount)
       throw bad(pointer, `${amount} is outside the product's range ${product.minAmount}–${product.maxAmount}`);
@@ -72,9 +77,10 @@ async function checkReward(d1: D1Database, org: string, reward: RewardSpec, curr
 
 export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign, requestId?: string) {
   checkRules(input.rules, input.reward);
+  checkCampaignShape({ trigger: input.trigger, reward: input.reward, referral: input.referral ?? null });
   checkWindow(input.starts_at, input.ends_at);
   const pool = await requirePool(env.DB, auth.org, input.pool_id);
-  await checkReward(env.DB, auth.org, input.reward, pool.currency);
+  await checkReward(env.DB, auth.org, input.reward, pool.currency, input.referral ?? null);
   const now = new Date().toISOString();
   const row: CampaignRow = {
     id: newId("cmp"),
@@ -148,7 +154,12 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   const startsAt = input.starts_at === undefined ? c.startsAt : input.starts_at && new Date(input.starts_at).toISOString();
   const endsAt = input.ends_at === undefined ? c.endsAt : input.ends_at && new Date(input.ends_at).toISOString();
   checkWindow(startsAt, endsAt);
-  if (input.reward) await checkReward(env.DB, auth.org, input.reward, c.currency);
+  // Trigger, reward and referral are checked together as they will be stored (the referral lives in the reward's JSON).
+  const { referral: storedReferral, ...storedReward } = JSON.parse(c.reward) as RewardSpec & { referral?: ReferralSpec };
+  const reward = input.reward ?? storedReward;
+  const referral = input.referral === undefined ? (storedReferral ?? null) : input.referral;
+  checkCampaignShape({ trigger: input.trigger ?? JSON.parse(c.trigger), reward, referral });
+  if (input.reward || input.referral) await checkReward(env.DB, auth.org, reward, c.currency, referral);
   const set: Partial<CampaignRow> = { updatedAt: new Date().toISOString(), stateVersion: c.stateVersion + 1, startsAt, endsAt };
   if (input.name !== undefined) set.name = input.name;
   if (input.trigger) {
@@ -156,10 +167,10 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
     set.triggerEvent = "event" in input.trigger ? input.trigger.event : null;
   }
   if (input.rules !== undefined) set.rules = input.rules;
-  if (input.reward) {
-    set.reward = JSON.stringify(input.reward);
-    set.productId = input.reward.product_id;
-    set.channel = input.reward.channel;
+  if (input.reward || input.referral !== undefined) {
+    set.reward = JSON.stringify({ ...reward, ...(referral ? { referral } : {}) });
+    set.productId = reward.product_id;
+    set.channel = reward.channel;
   }
   if (input.budget) set.pauseAtPct = input.budget.pause_at_pct;
   if (input.limits !== undefined) set.limits = JSON.stringify(input.limits ?? {});
@@ -213,6 +224,7 @@ export async function campaignView(env: Env, c: CampaignRow) {
     trigger: JSON.parse(c.trigger),
     rules: c.rules,
     reward: { product_id: reward.product_id, channel: reward.channel, ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }) },
+    referral: referralOf(c),
     pool_id: c.poolId,
     currency: c.currency,
     budget: { amount: c.budgetAmount, pause_at_pct: c.pauseAtPct, committed, reserved, remaining: Math.max(0, c.budgetAmount - committed) },

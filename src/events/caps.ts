@@ -37,6 +37,8 @@ export interface OutcomeRow {
   org: string;
   campaignId: string;
   eventId: string;
+  /** A referral campaign's side (src/events/referral.ts); null otherwise. */
+  side?: "referee" | "referrer" | null;
   customerKey: string;
   outcome: "rewarded" | "pending_approval";
   amount: number;
@@ -61,8 +63,8 @@ export function insertWithinCaps(d1: D1Database, r: OutcomeRow, limits: LimitsSp
   return d1
     .prepare(
       `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, amount, delivery_id, committed,
-       name, email, phone, external_id, approval_day, occurred_at, created_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+       name, email, phone, external_id, approval_day, occurred_at, created_at, side)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?24
      WHERE (?16 IS NULL OR (SELECT COUNT(*) FROM campaign_outcomes WHERE campaign_id = ?3 AND customer_key = ?5 AND occurred_at >= ?20 AND occurred_at < ?21 AND ${COUNTED}) < ?16)
        AND (?17 IS NULL OR (SELECT COALESCE(SUM(amount), 0) FROM campaign_outcomes WHERE campaign_id = ?3 AND customer_key = ?5 AND occurred_at >= ?20 AND occurred_at < ?21 AND ${COUNTED}) + ?7 <= ?17)
        AND (?18 IS NULL OR (SELECT COUNT(*) FROM campaign_outcomes WHERE campaign_id = ?3 AND occurred_at >= ?22 AND occurred_at < ?23 AND ${COUNTED}) < ?18)
@@ -92,6 +94,7 @@ export function insertWithinCaps(d1: D1Database, r: OutcomeRow, limits: LimitsSp
       cw.to,
       kw.from,
       kw.to,
+      r.side ?? null,
     );
 }
 

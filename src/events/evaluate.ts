@@ -33,6 +33,17 @@ export interface Shared {
   suppressed: boolean;
 }
 
+/**
+ * One side of a referral campaign (src/events/referral.ts): its own outcome and delivery ids, a
+ * refusal decided before the contact and rule checks (self_referral), and its own amount, asked
+ * for only once the rules passed (the referrer's claims the number its cap and milestone count).
+ */
+export interface Side {
+  name: "referee" | "referrer";
+  refusal?: { reason: SkipReason; detail: string };
+  amount(): Promise<number | { skip: SkipReason; detail: string }>;
+}
+
 interface StoredOutcome {
   id: string;
   outcome: string;
@@ -43,23 +54,24 @@ interface StoredOutcome {
   approval_day: string | null;
 }
 
-/** The ids of what one campaign does with one event: outcome row, delivery, pool item. */
-async function idsFor(org: string, eventId: string, campaignId: string) {
-  const h = (await sha256Hex(`${org}\n${eventId}\n${campaignId}`)).slice(0, 26);
+/** The ids of what one campaign does with one event (one per side of a referral): outcome row, delivery, pool item. */
+async function idsFor(org: string, eventId: string, campaignId: string, side?: Side["name"]) {
+  const h = (await sha256Hex(`${org}\n${eventId}\n${campaignId}${side ? `\n${side}` : ""}`)).slice(0, 26);
   return { outcomeId: `out_${h}`, deliveryId: `dlv_${h}` };
 }
 
-export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
-  const { outcomeId, deliveryId } = await idsFor(ev.org, ev.id, c.id);
+export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared, side?: Side): Promise<OutcomeView> {
+  const { outcomeId, deliveryId } = await idsFor(ev.org, ev.id, c.id, side?.name);
   const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
     .bind(outcomeId)
     .first<StoredOutcome>();
   if (prior) return finish(env, c, ev, prior);
-  const skip = (reason: SkipReason, detail?: string) => recordSkip(env, c, ev, outcomeId, reason, detail);
+  const skip = (reason: SkipReason, detail?: string) => recordSkip(env, c, ev, outcomeId, reason, detail, side?.name);
 
   if (c.status === "draft" || c.status === "ended") return skip("campaign_not_active");
   if (c.status === "paused") return skip("campaign_paused");
   if ((c.startsAt && ev.occurredAt < c.startsAt) || (c.endsAt && ev.occurredAt >= c.endsAt)) return skip("outside_window");
+  if (side?.refusal) return skip(side.refusal.reason, side.refusal.detail);
   const reward = rewardOf(c);
   if (!reachable(ev.customer, reward.channel))
     return skip(
@@ -82,6 +94,11 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
       break;
     }
   }
+  if (side) {
+    const a = await side.amount();
+    if (typeof a !== "number") return skip(a.skip, a.detail);
+    amount = a;
+  }
   if (amount === undefined) return skip("rule_false", "No tier matched");
   const orgCap = shared.perRecipientCaps[c.currency];
   if (orgCap !== undefined && amount > orgCap) return skip("customer_cap", `Above the org's per-recipient cap of ${orgCap} ${c.currency}`);
@@ -93,6 +110,7 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
     org: ev.org,
     campaignId: c.id,
     eventId: ev.id,
+    side: side?.name ?? null,
     customerKey: ev.customer.key,
     outcome: pending ? "pending_approval" : "rewarded",
     amount,
@@ -181,12 +199,32 @@ function deliveryRow(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome)
   });
 }
 
-async function recordSkip(env: Env, c: CampaignRow, ev: EventFacts, id: string, reason: SkipReason, detail?: string): Promise<OutcomeView> {
+async function recordSkip(
+  env: Env,
+  c: CampaignRow,
+  ev: EventFacts,
+  id: string,
+  reason: SkipReason,
+  detail?: string,
+  side?: Side["name"],
+): Promise<OutcomeView> {
   await env.DB.prepare(
-    `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, external_id, occurred_at, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, 'skipped', ?6, ?7, ?8, ?9, ?10)`,
+    `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, external_id, occurred_at, created_at, side)
+     VALUES (?1, ?2, ?3, ?4, ?5, 'skipped', ?6, ?7, ?8, ?9, ?10, ?11)`,
   )
-    .bind(id, ev.org, c.id, ev.id, ev.customer.key, reason, detail ?? null, ev.customer.input.external_id, ev.occurredAt, new Date().toISOString())
+    .bind(
+      id,
+      ev.org,
+      c.id,
+      ev.id,
+      ev.customer.key,
+      reason,
+      detail ?? null,
+      ev.customer.input.external_id,
+      ev.occurredAt,
+      new Date().toISOString(),
+      side ?? null,
+    )
     .run();
   const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
     .bind(id)

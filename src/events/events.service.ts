@@ -13,6 +13,8 @@ import { suppressedKeys } from "../settings/suppressions.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { readCustomer, type CustomerInput } from "./customer";
 import { evaluateCampaign, type EventFacts } from "./evaluate";
+import { referralOf } from "../campaigns/referral-spec";
+import { evaluateReferral } from "./referral";
 import type { OutcomeView } from "./outcomes";
 
 export interface EventInput {
@@ -96,7 +98,12 @@ async function evaluateClaimed(env: Env, org: string, input: EventInput): Promis
     const settings = await getSettings(env.DB, auth.org);
     const suppressed = (await suppressedKeys(env.DB, auth.org, customer.emailKey ? [customer.emailKey] : [], customer.phone ? [customer.phone] : [])).size > 0;
     for (const raw of matching) {
-      outcomes.push(await evaluateCampaign(env, toRow(raw), ev, { perRecipientCaps: settings.per_recipient_caps, suppressed }));
+      const c = toRow(raw);
+      const shared = { perRecipientCaps: settings.per_recipient_caps, suppressed };
+      // A referral campaign answers two outcomes, one per side (src/events/referral.ts).
+      const referral = referralOf(c);
+      if (referral) outcomes.push(...(await evaluateReferral(env, c, ev, shared, referral)));
+      else outcomes.push(await evaluateCampaign(env, c, ev, shared));
     }
   }
   await enqueueDeliveries(env, auth.org, outcomes);
@@ -160,7 +167,7 @@ export async function getEvent(env: Env, org: string, id: string) {
     .first<Record<string, string | null>>();
   if (!row) throw notFound("event", id);
   const { results } = await env.DB.prepare(
-    "SELECT campaign_id, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id",
+    "SELECT campaign_id, side, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id, side",
   )
     .bind(org, id)
     .all<Record<string, string | number | null>>();
@@ -174,6 +181,7 @@ export async function getEvent(env: Env, org: string, id: string) {
     evaluated_at: row.completed_at ?? null,
     outcomes: results.map((r) => ({
       campaign_id: String(r.campaign_id),
+      ...(r.side ? { side: r.side as NonNullable<OutcomeView["side"]> } : {}),
       outcome: r.outcome as OutcomeView["outcome"],
       reason: r.reason as string | null,
       amount: r.amount as number | null,

@@ -84,6 +84,8 @@ export const campaignOutcomes = sqliteTable(
     org: text("org").notNull(),
     campaignId: text("campaign_id").notNull(),
     eventId: text("event_id").notNull(),
+    /** A referral campaign's outcomes come in pairs, one per side (src/events/referral.ts); null for any other campaign. */
+    side: text("side", { enum: ["referee", "referrer"] }),
     customerKey: text("customer_key"),
     outcome: text("outcome", { enum: ["rewarded", "pending_approval", "skipped"] }).notNull(),
     reason: text("reason"),
@@ -102,7 +104,8 @@ export const campaignOutcomes = sqliteTable(
     decidedBy: text("decided_by"),
   },
   (t) => [
-    uniqueIndex("campaign_outcomes_event").on(t.org, t.eventId, t.campaignId),
+    // One outcome per event, campaign and side (coalesced: a unique index counts NULLs as distinct).
+    uniqueIndex("campaign_outcomes_event_side").on(t.org, t.eventId, t.campaignId, sql`coalesce(${t.side}, '')`),
     // Caps: one customer's (or the whole campaign's) counted outcomes within a period.
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
     index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),

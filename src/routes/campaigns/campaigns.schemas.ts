@@ -40,19 +40,48 @@ export const Reward = z
     amount: Amount.optional(),
     tiers: z.array(Tier).min(1).max(20).optional().openapi({ description: "First tier whose `when` is true gives its amount; none true → skipped rule_false" }),
   })
-  .refine((r) => (r.amount === undefined) !== (r.tiers === undefined), { message: "amount or tiers, exactly one", path: ["amount"] })
-  .openapi("CampaignReward");
+  // "Exactly one" is checked with the referral block (src/campaigns/referral-spec.ts): a referral campaign's amounts are there.
+  .refine((r) => r.amount === undefined || r.tiers === undefined, { message: "amount or tiers, exactly one", path: ["amount"] })
+  .openapi("CampaignReward", {
+    description:
+      "`amount` or `tiers`, exactly one; a referral campaign pays its `referral` amounts instead (`amount`, if given, is not used; `tiers` are refused)",
+  });
 
 const Budget = z.strictObject({
   amount: Amount,
   pause_at_pct: z.number().int().min(1).max(100).optional().openapi({ description: "Pause when this % of the budget is committed (default 100)" }),
 });
 export const Limits = z.strictObject({ per_customer: Cap.optional(), per_campaign: Cap.optional() });
-const Referral = z.strictObject({
+const Milestone = z.strictObject({
+  every: z.number().int().min(2).max(1000).openapi({ description: "Every n-th referral of a referrer (the 5th, 10th, … for 5)" }),
   referrer_amount: Amount,
-  referee_amount: Amount,
-  per_referrer: z.strictObject({ count: z.number().int().min(1).max(1_000_000) }).optional(),
 });
+const Referral = z
+  .strictObject({
+    referrer_amount: Amount,
+    referee_amount: Amount,
+    per_referrer: z
+      .strictObject({ count: z.number().int().min(1).max(1_000_000) })
+      .optional()
+      .openapi({
+        description:
+          "At most this many referrer rewards per referrer over the campaign's life (further referrals skip `customer_cap`; the referee is still rewarded)",
+      }),
+    milestones: z
+      .array(Milestone)
+      .min(1)
+      .max(10)
+      .optional()
+      .openapi({ description: "Addition: the referrer's n-th referral pays the `referrer_amount` of the milestone with the largest `every` dividing n" }),
+    refuse_same_email_domain: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Addition: also refuse (`self_referral`) when both sides' emails share a domain; default false" }),
+  })
+  .openapi("CampaignReferral", {
+    description:
+      'A referral campaign (trigger `{ event: "referral.converted" }`): the event\'s `customer` (referee) earns `referee_amount`, `properties.referrer` earns `referrer_amount`; self-referral skips both with `self_referral`',
+  });
 const Time = z.iso.datetime({ offset: true }).openapi({ maxLength: 40 });
 
 const fields = {
@@ -67,7 +96,7 @@ const fields = {
   starts_at: Time.optional(),
   ends_at: Time.optional(),
   owner_email: z.email().max(254).optional(),
-  referral: Referral.optional().openapi({ description: "Stored for referral campaigns; paid in a later release" }),
+  referral: Referral.optional(),
 };
 export const CreateCampaign = z.strictObject(fields).openapi("CreateCampaign");
 export type CreateCampaign = z.infer<typeof CreateCampaign>;
@@ -88,6 +117,7 @@ export const PatchCampaign = z
     starts_at: Time.nullable().optional(),
     ends_at: Time.nullable().optional(),
     owner_email: z.email().max(254).nullable().optional(),
+    referral: Referral.nullable().optional(),
   })
   .openapi("PatchCampaign");
 export type PatchCampaign = z.infer<typeof PatchCampaign>;
@@ -108,6 +138,7 @@ export const CampaignSchema = z
       amount: N.optional(),
       tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
     }),
+    referral: Referral.nullable().openapi({ description: "Null unless a referral campaign" }),
     pool_id: z.string(),
     currency: z.string(),
     budget: z
