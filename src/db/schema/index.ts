@@ -15,3 +15,4 @@ export * from "./cards";
 export * from "./webhooks";
 export * from "./campaigns";
 export * from "./customers";
+export * from "./schedules";
