@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
+import { addDays } from "../src/core/time-zones";
 import { runPage } from "../src/schedules/run-step";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { createProduct } from "./helpers/batch-factories";
@@ -32,24 +33,22 @@ describe("date_attribute trigger", () => {
     await putProfile(s.org, { external_id: "O", email: "o@example.com", time_zone: "Pacific/Kiritimati", attributes: { birthday: "1990-03-16" } });
     await putProfile(s.org, { external_id: "N", email: "n@example.com", attributes: { birthday: `${NEXT_YEAR}-03-15` } });
 
-    // X−1 10:30 UTC: X has begun only in Kiritimati (00:30 there); U (UTC) and P wait for theirs.
-    await tickAt(`${NEXT_YEAR}-03-14T10:30:00Z`, id);
-    expect(await outcomesByCustomer(id)).toEqual({ K: ["rewarded"] });
-    const run = (await runsOf(id)).find((r) => r.occurrence === X)!;
-    expect(run).toMatchObject({ status: "done", evaluated: 1, rewarded: 1, waiting: 3 });
-    const waits = await env.DB.prepare("SELECT due_at, external_ids FROM campaign_run_waits WHERE campaign_id = ? ORDER BY due_at").bind(id).all();
-    // N was born on X itself: a dated value's anniversaries start the year after, so N waits only to be passed over.
-    expect(waits.results).toEqual([
-      { due_at: `${X}T00:00:00.000Z`, external_ids: JSON.stringify(["N", "U"]) },
-      { due_at: `${X}T11:00:00.000Z`, external_ids: JSON.stringify(["P"]) },
-    ]);
-
-    // X 00:05 UTC: U's day has begun (N's too, who gets nothing); P's has not.
+    // X 00:05 UTC: X has begun in the org's zone (UTC) and everywhere east of it: U, and K (14:05 in
+    // Kiritimati). In Pago Pago it is still X−1 (13:05): P waits for the instant X begins there.
     await tickAt(`${X}T00:05:00Z`, id);
     expect(await outcomesByCustomer(id)).toEqual({ K: ["rewarded"], U: ["rewarded"] });
-    // X 11:05 UTC: P's day has begun (00:05 in Pago Pago); so has X+1 in Kiritimati, O's birthday.
+    const run = (await runsOf(id)).find((r) => r.occurrence === X)!;
+    // N was born on X itself: a dated value's anniversaries start the year after, so N is passed over.
+    expect(run).toMatchObject({ status: "done", evaluated: 2, rewarded: 2, waiting: 1, missed: 0 });
+    const waits = await env.DB.prepare("SELECT due_at, external_ids FROM campaign_run_waits WHERE campaign_id = ? ORDER BY due_at").bind(id).all();
+    expect(waits.results).toEqual([{ due_at: `${X}T11:00:00.000Z`, external_ids: JSON.stringify(["P"]) }]);
+    // X 11:05 UTC: P's day has begun (00:05 in Pago Pago).
     await tickAt(`${X}T11:05:00Z`, id);
+    expect(await outcomesByCustomer(id)).toEqual({ K: ["rewarded"], P: ["rewarded"], U: ["rewarded"] });
+    // X+1 00:05 UTC: O's birthday (X+1), in Kiritimati since X 10:00 UTC and until X+1 10:00 UTC.
+    await tickAt(`${addDays(X, 1)}T00:05:00Z`, id);
     expect(await outcomesByCustomer(id)).toEqual({ K: ["rewarded"], O: ["rewarded"], P: ["rewarded"], U: ["rewarded"] });
+    expect((await runsOf(id)).find((r) => r.occurrence === X)).toMatchObject({ evaluated: 3, rewarded: 3, waiting: 0 });
 
     const ev = await callJson(`/v1/events/${encodeURIComponent(`date:${id}:birthday:${NEXT_YEAR}:P`)}`, { token: s.tokens.support });
     expect(ev.status).toBe(200);
@@ -105,8 +104,9 @@ describe("date_attribute trigger", () => {
     await tickAt(`${common}-02-28T12:30:00Z`, id);
     expect(await outcomesByCustomer(id)).toEqual({ F: ["rewarded"], G: ["rewarded"] });
     await tickAt(`${leap}-02-28T12:30:00Z`, id);
-    expect(await outcomesByCustomer(id)).toEqual({ F: ["rewarded"], G: ["rewarded", "rewarded"], H: ["rewarded"] });
+    expect(await outcomesByCustomer(id)).toEqual({ F: ["rewarded"], G: ["rewarded", "rewarded"] });
     await tickAt(`${leap}-02-29T12:30:00Z`, id);
+    expect(await outcomesByCustomer(id)).toEqual({ F: ["rewarded", "rewarded"], G: ["rewarded", "rewarded"] });
     const ids = await env.DB.prepare("SELECT event_id FROM campaign_outcomes WHERE campaign_id = ? AND external_id = 'F' ORDER BY event_id").bind(id).all();
     expect(ids.results.map((r) => r.event_id)).toEqual([`date:${id}:birthday:${common}:F`, `date:${id}:birthday:${leap}:F`]);
   });

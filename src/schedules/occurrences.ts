@@ -2,16 +2,20 @@
  * The scheduled trigger kinds (API.md "Campaigns and events"): their validation, and when each
  * occurrence is due. Pure functions of the trigger, the org's time zone and a clock.
  *
- * - `date_attribute`: one occurrence per calendar date D. A customer's D begins between D−1 10:00 UTC
- *   (UTC+14) and D 12:00 UTC (UTC−12), so D's run is due at D−1 10:00 UTC; it rewards those whose
- *   local day has begun and leaves the others waiting for the instant it does (src/schedules/run-step.ts).
+ * - `date_attribute`: one occurrence per calendar date D. A customer's D lasts from between D−1 10:00
+ *   UTC (UTC+14) and D 12:00 UTC (UTC−12) for 24 hours. D's run is due when D begins in the org's
+ *   time zone (at the latest D 09:00 UTC, before UTC+14's D ends): it rewards everyone whose local
+ *   day has begun (the org's zone and every zone east of it) and leaves the customers west of it
+ *   waiting for the instant theirs begins (src/schedules/run-step.ts). Starting at UTC+14 instead
+ *   would reward the east on the stroke of midnight, but then nearly everyone waits, and a waiting
+ *   customer's profile is read twice (4 rows instead of 2: test/bench/README.md "schedules").
  * - `inactivity`: one occurrence per UTC date D, due at D 00:00 UTC, over the customers whose last
  *   event falls in [previous bound, D − days).
  * - `schedule`: the cron expression's occurrences, read in the org's time zone (croner).
  */
 import { Cron } from "croner";
 import { AppError } from "../core/errors";
-import { addDays } from "../core/time-zones";
+import { addDays, startOfLocalDay } from "../core/time-zones";
 
 export type ScheduledTrigger =
   | { kind: "date_attribute"; attribute: string }
@@ -50,8 +54,8 @@ export function parseCron(expr: string, timeZone: string): Cron {
   return cron;
 }
 
-/** When date D's run is due: when the first time zone (UTC+14) enters D. */
-const dateDue = (date: string) => midnight(date) - 14 * HOUR_MS;
+/** When date D's run is due: D's start in the org's zone, but before D ends anywhere (UTC+14, at D 10:00 UTC). */
+const dateDue = (date: string, timeZone: string) => Math.min(startOfLocalDay(timeZone, date), midnight(date) + 9 * HOUR_MS);
 /** The last instant any time zone (UTC−12) is still on D. */
 const dateOver = (date: string) => midnight(date) + 36 * HOUR_MS;
 
@@ -60,7 +64,7 @@ export function firstOccurrence(t: ScheduledTrigger, now: number, timeZone: stri
   if (t.kind === "date_attribute") {
     // The earliest date some time zone is still on.
     const date = utcDate(now - 12 * HOUR_MS);
-    return { key: date, dueAt: dateDue(date) };
+    return { key: date, dueAt: dateDue(date, timeZone) };
   }
   if (t.kind === "inactivity") {
     const date = utcDate(now);
@@ -74,7 +78,7 @@ export function firstOccurrence(t: ScheduledTrigger, now: number, timeZone: stri
 export function nextOccurrence(t: ScheduledTrigger, key: string, timeZone: string): Occurrence | null {
   if (t.kind === "date_attribute") {
     const date = addDays(key, 1);
-    return { key: date, dueAt: dateDue(date) };
+    return { key: date, dueAt: dateDue(date, timeZone) };
   }
   if (t.kind === "inactivity") {
     const date = addDays(key, 1);
