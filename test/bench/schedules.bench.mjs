@@ -2,9 +2,9 @@
 // end on the local Worker: profiles and their month-day rows are bulk-inserted straight into D1
 // (recursive-CTE inserts, birthdays spread over 60 years, time zones from Kiritimati to Pago Pago);
 // then a campaign { kind: "date_attribute", attribute: "birthday" } is created and activated through
-// the API and its schedule is set to start at day D. The bench plays the cron: a tick at D−1 10:00
-// UTC (when UTC+14 enters D) starts D's run, and a tick at each instant some waiting customers' local
-// day begins sends their group; after each tick it waits for the schedules queue to finish. It
+// the API and its schedule is set to start at day D. The bench plays the cron: a tick at D 00:00 UTC
+// (D begins in the org's zone) starts D's run, and a tick at each instant some waiting customers'
+// local day begins (west of UTC) sends their group; after each tick it waits for the schedules queue to finish. It
 // prints the run's paging and the D1 rows read per rewarded customer: by the audience reads (the
 // target: ≤ 3, never the table) and by everything the run's tick and consumer did (evaluations too).
 import { devToken, startWorker } from "./worker.mjs";
@@ -74,8 +74,8 @@ try {
     budget: { amount: 50_000_000 },
   });
   await api(tokens.finance, "POST", `/v1/campaigns/${campaign.id}/activate`);
-  // The campaign starts with day D (D's run is due when UTC+14 enters it).
-  const dueAt = new Date(Date.parse(`${DAY}T00:00:00Z`) - 14 * 3_600_000).toISOString();
+  // The campaign starts with day D, whose run is due when D begins in the org's time zone (UTC).
+  const dueAt = new Date(`${DAY}T00:00:00Z`).toISOString();
   await db.prepare("UPDATE campaign_schedules SET next_occurrence = ?2, next_at = ?3 WHERE campaign_id = ?1").bind(campaign.id, DAY, dueAt).run();
   await fetch(`${worker.url}/dev/bench/metrics?reset`);
 
