@@ -230,3 +230,46 @@ describe("scheduled trigger validation", () => {
     expect(got.body.time_zone).toBe("UTC");
   });
 });
+
+describe("scheduled runs' query plans", () => {
+  it("read customers, their dates, segments and run state through indexes only", async () => {
+    const seen = new Set<string>();
+    const proto = Object.getPrototypeOf(env.DB) as { prepare: (this: D1Database, sql: string) => D1PreparedStatement };
+    const prepare = proto.prepare;
+    proto.prepare = function (sql: string) {
+      seen.add(sql);
+      return prepare.call(this, sql);
+    };
+    try {
+      const s = await campaignSetup(uniqueOrg("plans"));
+      await seedSegment(s.org, "seg_p", { M1: true });
+      await putProfile(
+        s.org,
+        { external_id: "M1", email: "m1@example.com", time_zone: "Pacific/Pago_Pago", attributes: { birthday: "1990-08-08" } },
+        "2020-01-01T00:00:00Z",
+      );
+      const bday = await activeCampaign(s, { trigger: birthday });
+      const idle = await activeCampaign(s, { trigger: { kind: "inactivity", days: 30 } });
+      const sched = await activeCampaign(s, { trigger: { kind: "schedule", cron: "0 6 * * *", segment_id: "seg_p" } });
+      await tickAt(`${NEXT_YEAR}-08-08T06:01:00Z`, bday);
+      await tickAt(`${NEXT_YEAR}-08-08T11:05:00Z`, bday);
+      expect(Object.keys(await outcomesByCustomer(bday))).toEqual(["M1"]);
+      expect(Object.keys(await outcomesByCustomer(idle))).toEqual(["M1"]);
+      expect(Object.keys(await outcomesByCustomer(sched))).toEqual(["M1"]);
+    } finally {
+      proto.prepare = prepare;
+    }
+    const mine = /\b(customer_dates|customers|segment_members|campaign_schedules|campaign_runs|campaign_run_waits)\b/;
+    const scans: string[] = [];
+    for (const sql of seen) {
+      if (!mine.test(sql) || /^\s*(INSERT|DELETE)/i.test(sql) || sql.includes("/* test helper */")) continue;
+      const numbered = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
+      const plain = (sql.replace(/\?\d+/g, "").match(/\?/g) ?? []).length;
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...Array(Math.max(numbered, plain)).fill(null))
+        .all<{ detail: string }>();
+      for (const r of results) if (/^SCAN (customers|customer_dates|segment_members|campaign_\w+|c|d|m|s)\b/.test(r.detail)) scans.push(`${r.detail} ← ${sql}`);
+    }
+    expect(scans).toEqual([]);
+  });
+});

@@ -31,19 +31,20 @@ export async function seedSegment(org: string, id: string, members: Record<strin
   ]);
 }
 
-/** Runs the tick at a simulated time and waits until the queue has finished the runs and waits it started. */
-export async function tickAt(iso: string, campaignId: string, timeoutMs = 25_000) {
+/**
+ * Runs the tick at a simulated time and waits until the queue has finished every run and wait it
+ * started (storage is shared within a test file, so the tick sees every test's campaigns).
+ */
+export async function tickAt(iso: string, _campaignId?: string, timeoutMs = 25_000) {
   const result = await runScheduledTriggers(env, new Date(iso));
   const until = Date.now() + timeoutMs;
   for (;;) {
     const busy = await env.DB.prepare(
-      `SELECT (SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?1 AND status = 'running')
-            + (SELECT COUNT(*) FROM campaign_run_waits WHERE campaign_id = ?1 AND claimed_until IS NOT NULL) AS n`,
-    )
-      .bind(campaignId)
-      .first<{ n: number }>();
+      `SELECT /* test helper */ (SELECT COUNT(*) FROM campaign_runs WHERE status = 'running')
+            + (SELECT COUNT(*) FROM campaign_run_waits WHERE claimed_until IS NOT NULL) AS n`,
+    ).first<{ n: number }>();
     if (busy!.n === 0) return result;
-    if (Date.now() > until) throw new Error(`runs of ${campaignId} still busy after ${timeoutMs} ms`);
+    if (Date.now() > until) throw new Error(`scheduled runs still busy after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
