@@ -45,7 +45,7 @@ function customerOf(p: Profile): EventInput["customer"] {
 }
 
 /** The synthetic event of one customer × occurrence; its id is the dedupe key. */
-export function eventFor(run: Pick<RunRow, "campaign_id" | "occurrence" | "kind" | "params">, p: Profile, dueAt?: number): EventInput | null {
+export function eventFor(run: Pick<RunRow, "campaign_id" | "occurrence" | "kind" | "params" | "as_of">, p: Profile, dueAt?: number): EventInput | null {
   const base = { campaign_id: run.campaign_id, customer: customerOf(p) };
   if (run.kind === "date_attribute") {
     const params = JSON.parse(run.params) as DateParams;
@@ -68,7 +68,8 @@ export function eventFor(run: Pick<RunRow, "campaign_id" | "occurrence" | "kind"
       ...base,
       id: `inactivity:${run.campaign_id}:${p.external_id}:${p.last_seen_at}`,
       type: "inactivity",
-      occurred_at: new Date(Date.parse(p.last_seen_at!) + params.days * 86_400_000).toISOString(),
+      // When the run found them inactive (the tick that started it: fixed per run, so a replay sends the same event).
+      occurred_at: run.as_of,
       properties: { days: params.days, last_seen_at: p.last_seen_at },
     };
   }
