@@ -179,6 +179,27 @@ describe("schedule trigger", () => {
   });
 });
 
+describe("a broken schedule", () => {
+  it("is put off an hour and does not hold up the other campaigns", async () => {
+    const s = await campaignSetup(uniqueOrg("broken"));
+    await seedSegment(s.org, "seg_b", { B1: true });
+    await putProfile(s.org, { external_id: "B1", email: "b1@example.com" });
+    const broken = await activeCampaign(s, { trigger: { kind: "schedule", cron: "0 7 * * *", segment_id: "seg_b" } });
+    const fine = await activeCampaign(s, { trigger: { kind: "schedule", cron: "0 7 * * *", segment_id: "seg_b" } });
+    // A stored trigger that no longer parses (written before a validation existed, say).
+    await env.DB.prepare("UPDATE campaigns SET trigger = ? WHERE id = ?")
+      .bind(JSON.stringify({ kind: "schedule", cron: "0 7 * * * *", segment_id: "seg_b" }), broken)
+      .run();
+    const next = new Cron("0 7 * * *", { timezone: "UTC", mode: "5-part" }).nextRun(new Date())!;
+    const at = new Date(next.getTime() + 60_000);
+    await tickAt(at.toISOString());
+    expect(await outcomesByCustomer(fine)).toEqual({ B1: ["rewarded"] });
+    expect(await outcomesByCustomer(broken)).toEqual({});
+    const row = await env.DB.prepare("SELECT next_at FROM campaign_schedules WHERE campaign_id = ?").bind(broken).first();
+    expect(row).toEqual({ next_at: new Date(at.getTime() + 3_600_000).toISOString() });
+  });
+});
+
 describe("scheduled trigger validation", () => {
   it("refuses a bad cron, an unknown segment, days out of range and a bad attribute name, pointing at the field", async () => {
     const s = await campaignSetup(uniqueOrg("trig"));

@@ -5,6 +5,7 @@
  * queue messages; the pages run on the schedules queue (src/queues/schedules.consumer.ts), one
  * page per invocation, so no invocation does unbounded work.
  */
+import { redactTokens } from "../core/redact";
 import type { Env } from "../env";
 import { sendScheduleMessages, type ScheduleMessage } from "../queues/messages";
 import { getSettings } from "../settings/settings.service";
@@ -41,8 +42,16 @@ async function startDueRuns(env: Env, now: number): Promise<number> {
     const messages: ScheduleMessage[] = [];
     for (const row of results) {
       handled += 1;
-      const msg = await advance(env, row, now);
-      if (msg) messages.push(msg);
+      try {
+        const msg = await advance(env, row, now);
+        if (msg) messages.push(msg);
+      } catch (err) {
+        // One campaign's broken schedule must not hold up the others: it is tried again in an hour.
+        console.error(JSON.stringify({ job: "campaigns.scheduled-triggers", campaign_id: row.campaign_id, error: redactTokens(String(err)) }));
+        await env.DB.prepare("UPDATE campaign_schedules SET next_at = ?3 WHERE campaign_id = ?1 AND next_at = ?2")
+          .bind(row.campaign_id, row.next_at, new Date(now + 3_600_000).toISOString())
+          .run();
+      }
     }
     await sendScheduleMessages(env.SCHEDULE_QUEUE, messages);
     started += messages.length;
