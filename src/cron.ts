@@ -10,6 +10,7 @@ import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { finishAbandonedEvaluations } from "./events/events.service";
 import { scheduleReconciliations } from "./reconciliation/schedule";
+import { runScheduledTriggers } from "./schedules/tick";
 import { redactTokens } from "./core/redact";
 import { emitLowBalances } from "./webhooks/low-balance";
 import { sweepWebhooks } from "./webhooks/sweep";
@@ -29,6 +30,7 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "webhooks.outbox-sweep": sweepWebhooks,
     "webhooks.pool-low-balance": emitLowBalances,
     "events.abandoned-evaluations": finishAbandonedEvaluations,
+    "campaigns.scheduled-triggers": runScheduledTriggers,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { seedSegment } from "./helpers/schedule-factories";
 
 describe("campaign rules are compiled when the campaign is saved", () => {
   it("refuses a rule that does not parse with the field's pointer and the error's position", async () => {
@@ -54,6 +55,7 @@ describe("campaign rules are compiled when the campaign is saved", () => {
 describe("trigger kinds of a later release", () => {
   it("stores date_attribute, inactivity, schedule and segment_entered triggers, which never fire on events", async () => {
     const s = await campaignSetup(uniqueOrg("ct"));
+    await seedSegment(s.org, "seg_1", {}); // a schedule's segment must be the org's
     for (const trigger of [
       { kind: "date_attribute", attribute: "birthday" },
       { kind: "inactivity", days: 30 },

@@ -16,12 +16,16 @@ import { EDITABLE, type CampaignRow, type CampaignStatus } from "./campaign-stat
 import { campaignCounts, spendByDay } from "./campaign-stats";
 import { checkCampaignShape, type ReferralSpec, referralAmounts, referralOf } from "./referral-spec";
 import { checkRule } from "./rules";
+import { parseCron } from "../schedules/occurrences";
+import { scheduleStatement } from "../schedules/schedule-store";
+import { getSettings } from "../settings/settings.service";
 
 export interface RewardSpec {
   product_id: string;
   channel: "email" | "sms" | "link";
   amount?: number;
   tiers?: { when: string; amount: number }[];
+  expires_after_days?: number;
 }
 export interface CapSpec {
   count?: number;
@@ -51,6 +55,23 @@ function checkRules(rules: string | null | undefined, reward: RewardSpec | undef
   if (errors.length) throw new AppError("validation_failed", errors.map((e) => e.detail).join("; "), { errors });
 }
 
+/**
+ * A scheduled trigger's cron parses and fires, and its segment is the org's (400 with a pointer).
+ * Returns the org's time zone, which the schedule's occurrences are computed in.
+ */
+async function checkTrigger(d1: D1Database, org: string, trigger: CreateCampaign["trigger"]): Promise<string> {
+  const zone = (await getSettings(d1, org)).time_zone;
+  if ("kind" in trigger && trigger.kind === "schedule") {
+    parseCron(trigger.cron, zone);
+    const segment = await d1.prepare("SELECT id FROM segments WHERE org = ? AND id = ?").bind(org, trigger.segment_id).first();
+    if (!segment) {
+      const detail = `No segment ${trigger.segment_id} in this org`;
+      throw new AppError("validation_failed", `/trigger/segment_id: ${detail}`, { errors: [{ pointer: "/trigger/segment_id", code: "not_found", detail }] });
+    }
+  }
+  return zone;
+}
+
 function checkWindow(startsAt: string | null | undefined, endsAt: string | null | undefined): void {
   if (startsAt && endsAt && Date.parse(endsAt) <= Date.parse(startsAt)) {
     throw new AppError("validation_failed", "ends_at must be after starts_at", {
@@ -64,6 +85,8 @@ async function checkReward(d1: D1Database, org: string, reward: RewardSpec, curr
   const product = await requireProduct(d1, org, reward.product_id);
   const bad = (pointer: string, detail: string) => new AppError("validation_failed", detail, { errors: [{ pointer, code: "invalid", detail }] });
   if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
+  if (reward.expires_after_days !== undefined && product.kind !== "stored_value")
+    throw bad("/reward/expires_after_days", "Only stored-value cards have an expiry the campaign sets; this product is inventory codes");
   const amounts = referral
     ? referralAmounts(referral)
     : reward.tiers
@@ -81,6 +104,7 @@ export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign
   checkWindow(input.starts_at, input.ends_at);
   const pool = await requirePool(env.DB, auth.org, input.pool_id);
   await checkReward(env.DB, auth.org, input.reward, pool.currency, input.referral ?? null);
+  const zone = await checkTrigger(env.DB, auth.org, input.trigger);
   const now = new Date().toISOString();
   const row: CampaignRow = {
     id: newId("cmp"),
@@ -124,7 +148,7 @@ export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign
         requestId,
       },
     ],
-    [env.DB.prepare(insert.sql).bind(...insert.params)],
+    [env.DB.prepare(insert.sql).bind(...insert.params), scheduleStatement(env.DB, auth.org, row.id, input.trigger, Date.parse(now), zone)],
   );
   return campaignView(env, row);
 }
@@ -160,6 +184,7 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   const referral = input.referral === undefined ? (storedReferral ?? null) : input.referral;
   checkCampaignShape({ trigger: input.trigger ?? JSON.parse(c.trigger), reward, referral });
   if (input.reward || input.referral) await checkReward(env.DB, auth.org, reward, c.currency, referral);
+  const zone = input.trigger ? await checkTrigger(env.DB, auth.org, input.trigger) : null;
   const set: Partial<CampaignRow> = { updatedAt: new Date().toISOString(), stateVersion: c.stateVersion + 1, startsAt, endsAt };
   if (input.name !== undefined) set.name = input.name;
   if (input.trigger) {
@@ -186,7 +211,11 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
       env.DB,
       auth.org,
       [{ actor: auth.sub, action: "campaign.updated", entityType: "campaign", entityId: c.id, after: { fields: Object.keys(input) }, requestId }],
-      [env.DB.prepare(update.sql).bind(...update.params), requireChanged(env.DB)],
+      [
+        env.DB.prepare(update.sql).bind(...update.params),
+        requireChanged(env.DB),
+        ...(input.trigger ? [scheduleStatement(env.DB, auth.org, c.id, input.trigger, Date.now(), zone!)] : []),
+      ],
     );
   } catch (err) {
     if (isGuardFailure(err)) throw new AppError("conflict", `Campaign ${id} changed while this request ran; read it again`);
@@ -223,7 +252,12 @@ export async function campaignView(env: Env, c: CampaignRow) {
     name: c.name,
     trigger: JSON.parse(c.trigger),
     rules: c.rules,
-    reward: { product_id: reward.product_id, channel: reward.channel, ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }) },
+    reward: {
+      product_id: reward.product_id,
+      channel: reward.channel,
+      ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }),
+      ...(reward.expires_after_days ? { expires_after_days: reward.expires_after_days } : {}),
+    },
     referral: referralOf(c),
     pool_id: c.poolId,
     currency: c.currency,

@@ -77,10 +77,14 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
   return row ? contextOf(env, org, row, { batchId, campaignId: null, holdId: batchHoldId(batchId), campaign: String(row.campaign) }) : null;
 }
 
-/** A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed. */
+/**
+ * A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed.
+ * Its cards expire after the campaign's `reward.expires_after_days` when it sets one, else the product's.
+ */
 export async function loadCampaignContext(env: Env, org: string, campaignId: string): Promise<DeliveryContext | null> {
   const row = await env.DB.prepare(
-    `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name, p.expires_after_days
+    `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name,
+            coalesce(c.reward ->> '$.expires_after_days', p.expires_after_days) AS expires_after_days
      FROM campaigns c JOIN products p ON p.id = c.product_id WHERE c.id = ? AND c.org = ?`,
   )
     .bind(campaignId, org)

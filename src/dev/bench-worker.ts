@@ -7,7 +7,9 @@
  */
 import type { Env } from "../env";
 import worker from "../index";
-import { counters, instrument, resetCounters } from "./metrics";
+import { QUEUES } from "../queues/messages";
+import { runScheduledTriggers } from "../schedules/tick";
+import { counters, instrument, resetCounters, scheduleCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
@@ -17,9 +19,11 @@ export { BenchProbe } from "./bench-probe";
 
 const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
+/** POST ?at=<ISO>: runs the scheduled triggers' tick as if the clock said `at` (the schedules bench plays a day hour by hour). */
+const SCHEDULE_TICK_PATH = "/dev/bench/schedules/tick";
 
 function metrics(url: URL): Response {
-  const snapshot = { ...counters };
+  const snapshot = { ...counters, schedules: { ...scheduleCounters } };
   if (url.searchParams.has("reset")) resetCounters();
   return Response.json(snapshot);
 }
@@ -31,10 +35,15 @@ export default {
       if (url.pathname === METRICS_PATH && request.method === "GET") return metrics(url);
     }
     if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === POOL_BENCH_PATH) return poolBench.fetch(request, env, ctx);
+    if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === SCHEDULE_TICK_PATH && request.method === "POST") {
+      const at = new URL(request.url).searchParams.get("at") ?? new Date().toISOString();
+      return runScheduledTriggers(instrument(env, scheduleCounters), new Date(at)).then((r) => Response.json(r));
+    }
     return worker.fetch(request, env, ctx);
   },
   queue(batch, env, ctx) {
-    return worker.queue(batch, instrument(env), ctx);
+    // The schedules queue counts apart, so a run's figures are not mixed with the deliveries it causes.
+    return worker.queue(batch, instrument(env, batch.queue === QUEUES.schedules ? scheduleCounters : counters), ctx);
   },
   scheduled(controller, env, ctx) {
     return worker.scheduled(controller, env, ctx);

@@ -23,6 +23,8 @@ export interface EventInput {
   occurred_at: string;
   customer: CustomerInput;
   properties?: Record<string, unknown>;
+  /** Internal (scheduled triggers, src/schedules/): evaluate this campaign only, whatever the type. Not in the API schema. */
+  campaign_id?: string;
 }
 
 export interface EventAnswer {
@@ -88,11 +90,10 @@ async function evaluateClaimed(env: Env, org: string, input: EventInput): Promis
   const occurredAt = new Date(input.occurred_at).toISOString();
   const customer = readCustomer(input.customer);
   const ev: EventFacts = { org: auth.org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer };
-  const { results: matching } = await env.DB.prepare(
-    `SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`,
-  )
-    .bind(auth.org, input.type)
-    .all<Record<string, unknown>>();
+  const { results: matching } = await (input.campaign_id
+    ? env.DB.prepare("SELECT * FROM campaigns WHERE org = ?1 AND id = ?2").bind(auth.org, input.campaign_id)
+    : env.DB.prepare(`SELECT * FROM campaigns WHERE org = ?1 AND trigger_event = ?2 ORDER BY id LIMIT ${MAX_CAMPAIGNS_PER_EVENT}`).bind(auth.org, input.type)
+  ).all<Record<string, unknown>>();
   const outcomes: OutcomeView[] = [];
   if (matching.length > 0) {
     const settings = await getSettings(env.DB, auth.org);

@@ -16,3 +16,4 @@ export * from "./webhooks";
 export * from "./campaigns";
 export * from "./customers";
 export * from "./referrals";
+export * from "./schedules";

@@ -25,12 +25,34 @@ const SegmentId = z.string().min(1).max(64);
 export const Trigger = z
   .union([
     z.strictObject({ event: EventType }),
-    z.strictObject({ kind: z.literal("date_attribute"), attribute: z.string().min(1).max(64) }),
-    z.strictObject({ kind: z.literal("inactivity"), days: z.number().int().min(1).max(3650) }),
-    z.strictObject({ kind: z.literal("schedule"), cron: z.string().min(9).max(100), segment_id: SegmentId }),
+    z.strictObject({
+      kind: z.literal("date_attribute"),
+      attribute: z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "an attribute name: letters, digits and _ . - (not starting with a digit)")
+        .openapi({ example: "birthday", description: "A customer attribute holding a date (`YYYY-MM-DD…` or `--MM-DD`): fires on its month-day" }),
+    }),
+    z.strictObject({
+      kind: z.literal("inactivity"),
+      days: z.number().int().min(1).max(3650).openapi({ description: "Fires once per inactivity period, when a customer's last event is this many days old" }),
+    }),
+    z.strictObject({
+      kind: z.literal("schedule"),
+      cron: z
+        .string()
+        .min(9)
+        .max(100)
+        .openapi({ example: "0 9 * * 1", description: "5-field cron expression, read in the org's time_zone (`0 9 * * MON#1`: first Monday)" }),
+      segment_id: SegmentId,
+    }),
     z.strictObject({ kind: z.literal("segment_entered"), segment_id: SegmentId }),
   ])
-  .openapi("CampaignTrigger", { description: "`{ event }` fires on POST /v1/events; the other kinds are stored and fire in a later release" });
+  .openapi("CampaignTrigger", {
+    description:
+      "`{ event }` fires on POST /v1/events; `date_attribute`, `inactivity` and `schedule` fire from the five-minute cron tick (src/schedules/), each customer once per occurrence",
+  });
 
 const Tier = z.strictObject({ when: Rule, amount: Amount });
 export const Reward = z
@@ -39,6 +61,9 @@ export const Reward = z
     channel: z.enum(["email", "sms", "link"]),
     amount: Amount.optional(),
     tiers: z.array(Tier).min(1).max(20).optional().openapi({ description: "First tier whose `when` is true gives its amount; none true → skipped rule_false" }),
+    expires_after_days: z.number().int().min(1).max(3650).optional().openapi({
+      description: "Stored-value products only: the cards this campaign issues expire this many days after issue (instead of the product's validity)",
+    }),
   })
   // "Exactly one" is checked with the referral block (src/campaigns/referral-spec.ts): a referral campaign's amounts are there.
   .refine((r) => r.amount === undefined || r.tiers === undefined, { message: "amount or tiers, exactly one", path: ["amount"] })
@@ -137,6 +162,7 @@ export const CampaignSchema = z
       channel: z.enum(["email", "sms", "link"]),
       amount: N.optional(),
       tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
+      expires_after_days: N.optional(),
     }),
     referral: Referral.nullable().openapi({ description: "Null unless a referral campaign" }),
     pool_id: z.string(),
