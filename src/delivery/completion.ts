@@ -14,12 +14,14 @@ export async function completeBatchIfDone(env: Env, org: string, batchId: string
   // batch, so it must not read the batch's finished deliveries.
   const state = await env.DB.prepare(
     `SELECT EXISTS (SELECT 1 FROM delivery_chunks WHERE batch_id = ?1 AND done = 0) AS open_chunks,
-            EXISTS (SELECT 1 FROM deliveries WHERE batch_id = ?1 AND status IN ('queued', 'sending', 'held')) AS pending`,
+            EXISTS (SELECT 1 FROM deliveries WHERE batch_id = ?1 AND status IN ('queued', 'sending', 'held') AND status <> 'delivered') AS pending`,
   )
     .bind(batchId)
     .first<{ open_chunks: number; pending: number }>();
   if (!state || state.open_chunks || state.pending) return false;
-  const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE batch_id = ? AND status = 'failed'").bind(batchId).first<{ n: number }>();
+  const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE batch_id = ? AND status = 'failed' AND status <> 'delivered'")
+    .bind(batchId)
+    .first<{ n: number }>();
   const batch = await findBatch(env.DB, org, batchId);
   if (batch?.status !== "delivering") return false;
   const released = await endBatchHold(env, batch, "system:delivery");

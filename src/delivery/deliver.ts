@@ -5,6 +5,7 @@
  * pays twice, never assigns a code twice and never loses a delivery.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
+import { settlementEvent, type SettledEntry } from "../audit/settlement";
 import type { Env } from "../env";
 import { commitDeliveries, refundDelivery } from "../pools/delivery-value";
 
@@ -14,7 +15,7 @@ import { attachRecipients, loadCampaignContext, loadContext, type Claimed, type 
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
 import { backoffSeconds, LEASE_MS } from "./retry-policy";
-import { recordAttempts, sendRewards } from "./send";
+import { attemptFacts, recordAttempts, sendRewards } from "./send";
 
 /** What to do with each message: ack, or retry after a delay. */
 export type Decision = { ack: true } | { ack: false; delaySeconds: number };
@@ -28,7 +29,12 @@ interface Final {
   masked?: string | null;
   committed?: boolean;
   refund?: boolean;
+  code_id?: string | null;
+  card_id?: string | null;
 }
+
+/** The reward a claimed delivery holds now, recorded with its outcome. */
+const reward = (c: Claimed) => ({ code_id: c.code_id, card_id: c.card_id });
 
 export async function deliver(
   env: Env,
@@ -49,7 +55,7 @@ export async function deliver(
   const finals: Final[] = [];
   const exceptions: ExceptionInput[] = [];
   const hold = (c: Claimed, reason: string, detail: string, refund = false) => {
-    finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "held", reason, refund, committed: !!c.committed });
+    finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "held", reason, refund, committed: !!c.committed, ...reward(c) });
     exceptions.push({ org, kind: "delivery_held", severity: "medium", entityType: "delivery", entityId: c.id, batchId, detail, data: { reason } });
   };
 
@@ -67,10 +73,10 @@ export async function deliver(
   for (const c of committed) {
     const o = outcomes.get(c.id)!;
     const r = o.result;
-    if (r.ok) finals.push({ id: c.id, status: "delivered", reason: null, masked: o.masked, committed: true });
+    if (r.ok) finals.push({ id: c.id, status: "delivered", reason: null, masked: o.masked, committed: true, ...reward(c) });
     else if (r.errorClass === "policy") hold(c, "policy", r.detail, true);
     else if (r.errorClass === "transient") {
-      finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true });
+      finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true, ...reward(c) });
       decisions.set(c.id, { ack: false, delaySeconds: r.retryAfterSeconds ?? backoffSeconds(attempt) });
     } else {
       finals.push({
@@ -82,6 +88,7 @@ export async function deliver(
         masked: o.masked,
         committed: true,
         refund: true,
+        ...reward(c),
       });
       exceptions.push({
         org,
@@ -179,15 +186,23 @@ async function record(
 ) {
   const now = new Date().toISOString();
   const update = settle(env.DB, finals, now);
-  const events: AuditInput[] = finals
-    .filter((f) => f.status !== "queued")
-    .map((f) => ({
-      actor: "system:delivery",
-      action: `delivery.${f.status}`,
-      entityType: "delivery",
-      entityId: f.id,
-      after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) },
-    }));
+  // One audit event for the run: every delivery it settled (a transient failure too: its attempt is
+  // recorded) with a digest of the attempts; subscribers still get one webhook event per outcome.
+  const entries: SettledEntry[] = finals.map((f) => [f.id, f.status, outcomes.get(f.id)?.attemptNo ?? null]);
+  const event = settlementEvent({ batchId, campaignId }, entries, (id) => {
+    const o = outcomes.get(id);
+    return o ? attemptFacts(o) : undefined;
+  });
+  const webhooks = (): AuditInput[] =>
+    finals
+      .filter((f) => f.status !== "queued")
+      .map((f) => ({
+        actor: "system:delivery",
+        action: `delivery.${f.status}`,
+        entityType: "delivery",
+        entityId: f.id,
+        after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) },
+      }));
   // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
   const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
   const freeCodes = failed.length
@@ -201,5 +216,5 @@ async function record(
   const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter(
     (s): s is D1PreparedStatement => s !== null,
   );
-  await appendAudit(env.DB, org, events, extra);
+  await appendAudit(env.DB, org, event ? [event] : [], extra, webhooks);
 }

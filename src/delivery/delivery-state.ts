@@ -102,6 +102,9 @@ export interface Settled {
   reason: string | null;
   masked?: string | null;
   committed?: boolean;
+  /** The reward obtained in this invocation (recorded with the outcome, so the row is written once). */
+  code_id?: string | null;
+  card_id?: string | null;
 }
 
 /** The consumer's outcomes for its claimed (sending) rows, one statement for all of them. */
@@ -112,6 +115,7 @@ export function settle(d1: D1Database, rows: Settled[], at: string): D1PreparedS
     .prepare(
       `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
        masked_code = COALESCE(j.value ->> 'masked', masked_code), committed = COALESCE(j.value ->> 'committed', committed), updated_at = ?2,
+       code_id = COALESCE(j.value ->> 'code_id', code_id), card_id = COALESCE(j.value ->> 'card_id', card_id),
        delivered_at = CASE WHEN j.value ->> 'status' = 'delivered' THEN ?2 ELSE delivered_at END
      FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id' AND deliveries.status = 'sending'`,
     )

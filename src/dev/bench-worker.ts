@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env";
 import worker from "../index";
-import { counters, instrument, resetCounters } from "./metrics";
+import { byStatement, counters, instrument, resetCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
@@ -17,7 +17,7 @@ const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
 
 function metrics(url: URL): Response {
-  const snapshot = { ...counters };
+  const snapshot = { ...counters, by_statement: Object.fromEntries(byStatement) };
   if (url.searchParams.has("reset")) resetCounters();
   return Response.json(snapshot);
 }

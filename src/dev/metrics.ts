@@ -1,41 +1,54 @@
 /**
  * Counters for `npm run bench -- delivery`: D1 queries and rows read and written (from D1 result
- * metadata) and pool DO calls of the queue consumers. Only the benchmarks' entry
+ * metadata), pool DO calls and queue messages sent by the queue consumers. Only the benchmarks' entry
  * (src/dev/bench-worker.ts) uses them, and only when ENVIRONMENT is "bench"; elsewhere `instrument`
  * returns the env untouched. Provider calls are counted by the bench's fake provider
  * (test/bench/fake-resend.mjs).
  */
 import type { Env } from "../env";
 
-export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 };
+export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0 };
+
+/** The same per statement (its SQL's first words), for the breakdown in test/bench/README.md: [queries, rows read, rows written]. */
+export const byStatement = new Map<string, [number, number, number]>();
 
 export function resetCounters(): void {
   for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+  byStatement.clear();
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(r: Meta | undefined) {
+function addMeta(r: Meta | undefined, sql: string | undefined) {
+  const read = r?.meta?.rows_read ?? 0;
+  const written = r?.meta?.rows_written ?? 0;
   counters.d1_queries++;
-  counters.d1_rows_read += r?.meta?.rows_read ?? 0;
-  counters.d1_rows_written += r?.meta?.rows_written ?? 0;
+  counters.d1_rows_read += read;
+  counters.d1_rows_written += written;
+  const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 90);
+  const s = byStatement.get(key) ?? [0, 0, 0];
+  s[0]++;
+  s[1] += read;
+  s[2] += written;
+  byStatement.set(key, s);
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
+const sqlOf = new WeakMap<object, string>();
 
-function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
-          addMeta(r);
+          addMeta(r, sql);
           return r;
         };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
-          addMeta(r);
+          addMeta(r, sql);
           const row = r.results[0] ?? null;
           return column && row ? row[column] : row;
         };
@@ -45,17 +58,18 @@ function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
     },
   });
   real.set(proxy, stmt);
+  sqlOf.set(proxy, sql);
   return proxy;
 }
 
 function wrapD1(db: D1Database): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql));
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
-          rs.forEach(addMeta);
+          for (const [i, r] of rs.entries()) addMeta(r, sqlOf.get(stmts[i]!));
           return rs;
         };
       }
@@ -90,7 +104,28 @@ function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
   });
 }
 
+/** Counts the messages a queue binding sends (each is billed as a write, a read and a delete). */
+function wrapQueue(queue: Queue): Queue {
+  return {
+    send: (body, options) => {
+      counters.queue_messages++;
+      return queue.send(body, options);
+    },
+    sendBatch: (messages, options) => {
+      const list = [...messages];
+      counters.queue_messages += list.length;
+      return queue.sendBatch(list, options);
+    },
+  } as Queue;
+}
+
 export function instrument(env: Env): Env {
   if (env.ENVIRONMENT !== "bench") return env;
-  return { ...env, DB: wrapD1(env.DB), FUNDING_POOL: wrapPools(env.FUNDING_POOL) };
+  return {
+    ...env,
+    DB: wrapD1(env.DB),
+    FUNDING_POOL: wrapPools(env.FUNDING_POOL),
+    DELIVERY_QUEUE: wrapQueue(env.DELIVERY_QUEUE),
+    WEBHOOK_QUEUE: wrapQueue(env.WEBHOOK_QUEUE),
+  };
 }
