@@ -46,7 +46,7 @@ export async function deliver(
   const decisions = new Map<string, Decision>();
   const ctx = source.batchId ? await loadContext(env, org, source.batchId) : await loadCampaignContext(env, org, source.campaignId!);
   const batchId = source.batchId ?? null;
-  const claimed = ctx ? await attachRecipients(env, await claim(env, org, deliveryIds)) : [];
+  const claimed = ctx ? await attachRecipients(env, ctx, await claim(env, org, deliveryIds)) : [];
   const claimedIds = new Set(claimed.map((c) => c.id));
   for (const id of deliveryIds) if (!claimedIds.has(id)) decisions.set(id, await unclaimedDecision(env, id));
   if (!ctx || claimed.length === 0) return decisions;
@@ -120,7 +120,8 @@ async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
   const row = await env.DB.prepare("SELECT status, claimed_until FROM deliveries WHERE id = ?")
     .bind(id)
     .first<{ status: string; claimed_until: string | null }>();
-  if (row?.status === "sending" && row.claimed_until) {
+  // Claimed by a live attempt: `sending`, or `queued` with a lease (delivery-state.ts `claim`).
+  if ((row?.status === "sending" || row?.status === "queued") && row.claimed_until && Date.parse(row.claimed_until) > Date.now()) {
     return { ack: false, delaySeconds: Math.max(1, Math.ceil((Date.parse(row.claimed_until) - Date.now()) / 1000)) };
   }
   return { ack: true };

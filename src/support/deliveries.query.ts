@@ -85,7 +85,10 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
     .select({
       id: deliveries.id,
       batch_id: deliveries.batchId,
-      status: deliveries.status,
+      // A queued row with a live lease is being sent by the consumer (delivery-state.ts `claim`).
+      status: sql<
+        DeliveryListRow["status"]
+      >`CASE WHEN ${deliveries.status} = 'queued' AND ${deliveries.claimedUntil} > strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'sending' ELSE ${deliveries.status} END`,
       status_reason: deliveries.statusReason,
       amount: deliveries.amount,
       currency: deliveries.currency,
