@@ -173,6 +173,9 @@ function toJob(ctx: DeliveryContext, c: Claimed) {
     campaign: ctx.campaign,
     template: ctx.template,
     code: c.fresh,
+    // Attempt rows exist only after a claim (or for rows that support actions created with attempts
+    // carried over): the first claim of a delivery has none to look up.
+    firstAttempt: c.attempts === 1,
   };
 }
 

@@ -96,8 +96,8 @@ export function move(d1: D1Database, m: Move): D1PreparedStatement {
 export function claim(d1: D1Database, org: string, ids: string[], now: Date, leaseUntil: Date): D1PreparedStatement {
   return d1
     .prepare(
-      `UPDATE deliveries SET claimed_until = ?3, attempts = attempts + 1
-     WHERE id IN (SELECT value FROM json_each(?1)) AND +org = ?4
+      `UPDATE deliveries SET claimed_until = ?3, attempts = attempts + 1 FROM json_each(?1) AS j
+     WHERE deliveries.id = j.value AND +deliveries.org = ?4
        AND ((+status = 'queued' AND (claimed_until IS NULL OR claimed_until < ?2)) OR (+status = 'sending' AND claimed_until < ?2))
      RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
     )

@@ -34,6 +34,8 @@ export interface SendJob {
   template?: RewardTemplate | null;
   /** The plain code when the caller has just issued it; otherwise it is read and decrypted here. */
   code?: RevealedCode;
+  /** The caller knows the delivery has no attempt row yet (the consumer's first claim of it): nothing to look up. */
+  firstAttempt?: boolean;
 }
 
 export interface SendOutcome {
@@ -164,14 +166,17 @@ async function writeOutboxLinks(env: Env, links: { to: string; link: string; key
  * returns the attempt per delivery. Only resends and reissues write their pending row here.
  */
 async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string): Promise<Map<string, Attempt>> {
-  const ids = JSON.stringify(jobs.map((j) => j.deliveryId));
-  const { results } = await env.DB.prepare(
-    `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
+  const lookUp = jobs.filter((j) => !j.firstAttempt);
+  const ids = JSON.stringify(lookUp.map((j) => j.deliveryId));
+  const { results } = !lookUp.length
+    ? { results: [] }
+    : await env.DB.prepare(
+        `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
             MAX(CASE WHEN outcome = 'pending' THEN id END) AS pending_id
      FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) GROUP BY delivery_id`,
-  )
-    .bind(ids)
-    .all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
+      )
+        .bind(ids)
+        .all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
   const prior = new Map(results.map((r) => [r.delivery_id, r]));
   const now = new Date().toISOString();
   const attempts = new Map<string, Attempt>();
