@@ -92,11 +92,17 @@ export async function loadCampaignContext(env: Env, org: string, campaignId: str
   return row ? contextOf(env, org, row, { batchId: null, campaignId, holdId: campaignHoldId(campaignId, 0), campaign: String(row.name) }) : null;
 }
 
-export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
+/**
+ * The recipients of claimed deliveries: batch recipients, or for a campaign's rewards their outcome
+ * rows. One table per call (a batch's deliveries never point at campaign outcomes): asking both
+ * cost two rows read per delivery for nothing.
+ */
+export async function attachRecipients(env: Env, ctx: Pick<DeliveryContext, "batchId">, rows: ClaimedRow[]): Promise<Claimed[]> {
   if (rows.length === 0) return [];
   const { results } = await env.DB.prepare(
-    `SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))
-     UNION ALL SELECT id, name, email, phone, external_id, customer_key, NULL FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))`,
+    ctx.batchId
+      ? "SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))"
+      : "SELECT id, name, email, phone, external_id, customer_key AS recipient_key, NULL AS fields FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))",
   )
     .bind(JSON.stringify(rows.map((r) => r.recipient_id)))
     .all<Record<string, string | null>>();

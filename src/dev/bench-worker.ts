@@ -9,7 +9,7 @@ import type { Env } from "../env";
 import worker from "../index";
 import { QUEUES } from "../queues/messages";
 import { runScheduledTriggers } from "../schedules/tick";
-import { counters, instrument, resetCounters, scheduleCounters } from "./metrics";
+import { byStatement, counters, instrument, resetCounters, scheduleCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
@@ -23,7 +23,7 @@ const POOL_BENCH_PATH = "/dev/bench/pools";
 const SCHEDULE_TICK_PATH = "/dev/bench/schedules/tick";
 
 function metrics(url: URL): Response {
-  const snapshot = { ...counters, schedules: { ...scheduleCounters } };
+  const snapshot = { ...counters, schedules: { ...scheduleCounters }, by_statement: Object.fromEntries(byStatement) };
   if (url.searchParams.has("reset")) resetCounters();
   return Response.json(snapshot);
 }

@@ -1,45 +1,58 @@
 /**
  * Counters for `npm run bench -- delivery`: D1 queries and rows read and written (from D1 result
- * metadata) and pool DO calls of the queue consumers. Only the benchmarks' entry
+ * metadata), pool DO calls and queue messages sent by the queue consumers. Only the benchmarks' entry
  * (src/dev/bench-worker.ts) uses them, and only when ENVIRONMENT is "bench"; elsewhere `instrument`
  * returns the env untouched. Provider calls are counted by the bench's fake provider
  * (test/bench/fake-resend.mjs).
  */
 import type { Env } from "../env";
 
-export type Counters = { d1_queries: number; d1_rows_read: number; d1_rows_written: number; do_calls: number };
-const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 });
+export type Counters = { d1_queries: number; d1_rows_read: number; d1_rows_written: number; do_calls: number; queue_messages: number };
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0 });
 export const counters = zero();
 /** What the scheduled triggers' tick and their queue consumer did (`npm run bench -- schedules`), apart from delivery. */
 export const scheduleCounters = zero();
 
+/** The same per statement (its SQL's first words), for the breakdown in test/bench/README.md: [queries, rows read, rows written]. */
+export const byStatement = new Map<string, [number, number, number]>();
+
 export function resetCounters(): void {
   for (const c of [counters, scheduleCounters]) for (const k of Object.keys(c) as (keyof Counters)[]) c[k] = 0;
+  byStatement.clear();
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(into: Counters, r: Meta | undefined) {
+function addMeta(into: Counters, r: Meta | undefined, sql: string | undefined) {
+  const read = r?.meta?.rows_read ?? 0;
+  const written = r?.meta?.rows_written ?? 0;
   into.d1_queries++;
-  into.d1_rows_read += r?.meta?.rows_read ?? 0;
-  into.d1_rows_written += r?.meta?.rows_written ?? 0;
+  into.d1_rows_read += read;
+  into.d1_rows_written += written;
+  const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 90);
+  const s = byStatement.get(key) ?? [0, 0, 0];
+  s[0]++;
+  s[1] += read;
+  s[2] += written;
+  byStatement.set(key, s);
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
+const sqlOf = new WeakMap<object, string>();
 
-function wrapStatement(stmt: D1PreparedStatement, into: Counters): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, sql: string, into: Counters): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), into);
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql, into);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
-          addMeta(into, r);
+          addMeta(into, r, sql);
           return r;
         };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
-          addMeta(into, r);
+          addMeta(into, r, sql);
           const row = r.results[0] ?? null;
           return column && row ? row[column] : row;
         };
@@ -49,17 +62,18 @@ function wrapStatement(stmt: D1PreparedStatement, into: Counters): D1PreparedSta
     },
   });
   real.set(proxy, stmt);
+  sqlOf.set(proxy, sql);
   return proxy;
 }
 
 function wrapD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), into);
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql, into);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
-          for (const r of rs) addMeta(into, r);
+          for (const [i, r] of rs.entries()) addMeta(into, r, sqlOf.get(stmts[i]!));
           return rs;
         };
       }
@@ -94,7 +108,28 @@ function wrapPools(ns: Env["FUNDING_POOL"], into: Counters): Env["FUNDING_POOL"]
   });
 }
 
+/** Counts the messages a queue binding sends (each is billed as a write, a read and a delete). */
+function wrapQueue(queue: Queue, into: Counters): Queue {
+  return {
+    send: (body, options) => {
+      into.queue_messages++;
+      return queue.send(body, options);
+    },
+    sendBatch: (messages, options) => {
+      const list = [...messages];
+      into.queue_messages += list.length;
+      return queue.sendBatch(list, options);
+    },
+  } as Queue;
+}
+
 export function instrument(env: Env, into: Counters = counters): Env {
   if (env.ENVIRONMENT !== "bench") return env;
-  return { ...env, DB: wrapD1(env.DB, into), FUNDING_POOL: wrapPools(env.FUNDING_POOL, into) };
+  return {
+    ...env,
+    DB: wrapD1(env.DB, into),
+    FUNDING_POOL: wrapPools(env.FUNDING_POOL, into),
+    DELIVERY_QUEUE: wrapQueue(env.DELIVERY_QUEUE, into),
+    WEBHOOK_QUEUE: wrapQueue(env.WEBHOOK_QUEUE, into),
+  };
 }

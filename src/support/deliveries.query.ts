@@ -50,6 +50,8 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.campaign_id) out.push(eq(deliveries.campaignId, f.campaign_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
+  // The status indexes hold no delivered rows; SQLite uses them only when the query says so.
+  if (f.status && f.status !== "delivered") out.push(sql`${deliveries.status} <> 'delivered'`);
   if (f.recipient_email) {
     // A '+tag' sent without URL-encoding arrives as a space (form decoding); addresses hold no spaces.
     const email = f.recipient_email.trim().replaceAll(" ", "+");
@@ -83,7 +85,10 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
     .select({
       id: deliveries.id,
       batch_id: deliveries.batchId,
-      status: deliveries.status,
+      // A queued row with a live lease is being sent by the consumer (delivery-state.ts `claim`).
+      status: sql<
+        DeliveryListRow["status"]
+      >`CASE WHEN ${deliveries.status} = 'queued' AND ${deliveries.claimedUntil} > strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'sending' ELSE ${deliveries.status} END`,
       status_reason: deliveries.statusReason,
       amount: deliveries.amount,
       currency: deliveries.currency,
