@@ -68,6 +68,8 @@ export const campaignEvents = sqliteTable(
     primaryKey({ columns: [t.org, t.id] }),
     // The sweep's look-up: evaluations still running, by lease.
     index("campaign_events_evaluating").on(t.claimedUntil).where(sql`status = 'evaluating'`),
+    // Erasure (DELETE /v1/customers/{external_id}) finds a person's events by identity key.
+    index("campaign_events_customer").on(t.org, t.customerKey),
   ],
 );
 
@@ -107,6 +109,8 @@ export const campaignOutcomes = sqliteTable(
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
     index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),
     index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
+    // A customer's rewards (GET /v1/customers/{external_id}) and their erasure.
+    index("campaign_outcomes_external").on(t.org, t.externalId),
   ],
 );
 

@@ -28,9 +28,19 @@ export const Trigger = z
     z.strictObject({ kind: z.literal("date_attribute"), attribute: z.string().min(1).max(64) }),
     z.strictObject({ kind: z.literal("inactivity"), days: z.number().int().min(1).max(3650) }),
     z.strictObject({ kind: z.literal("schedule"), cron: z.string().min(9).max(100), segment_id: SegmentId }),
-    z.strictObject({ kind: z.literal("segment_entered"), segment_id: SegmentId }),
+    z.strictObject({
+      kind: z.literal("segment_entered"),
+      segment_id: SegmentId,
+      include_existing: z.boolean().optional().openapi({
+        description:
+          "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+      }),
+    }),
   ])
-  .openapi("CampaignTrigger", { description: "`{ event }` fires on POST /v1/events; the other kinds are stored and fire in a later release" });
+  .openapi("CampaignTrigger", {
+    description:
+      "`{ event }` fires on POST /v1/events; `segment_entered` fires once per entry of a customer into the org's segment `segment_id` (src/customers/README.md); the scheduled kinds are stored and fire in a later release",
+  });
 
 const Tier = z.strictObject({ when: Rule, amount: Amount });
 export const Reward = z

@@ -1,0 +1,192 @@
+/**
+ * Applying profile changes (PUT, an import chunk, the customers of events) and what follows from
+ * them: each profile is written with its date rows (customer-store.ts) and its segment membership in
+ * one D1 batch. A change that makes a segment's condition true counts an entry; the entries of
+ * segments with an active `segment_entered` campaign are left unfired (`entries > fired`) for
+ * segment-entries.ts to evaluate, the others are marked fired at once (nobody to reward).
+ *
+ * Reads are per chunk, not per profile: the stored rows and the membership rows of every customer of
+ * the chunk come in one query each (`IN (SELECT value FROM json_each(?))`), the org's segments and
+ * their active campaigns in one more.
+ */
+import { readCustomer } from "../events/customer";
+import type { Env } from "../env";
+import { customerView, replaceStatements, touchStatements, type CustomerProfile, type CustomerRow } from "./customer-store";
+import { orgSegments, type CompiledSegment } from "./segments";
+
+export type ProfileChange = { kind: "replace"; profile: CustomerProfile } | { kind: "touch"; profile: CustomerProfile; seenAt: string };
+
+export interface ChangeResult {
+  created: boolean;
+  row: CustomerRow;
+}
+
+export interface Entry {
+  segmentId: string;
+  externalId: string;
+}
+
+interface Member {
+  inside: number;
+  entries: number;
+}
+
+/** Statements per D1 batch; a profile's statements are never split across two. */
+const STATEMENTS_PER_BATCH = 500;
+/** Ids per `json_each` read. */
+const READ_CHUNK = 1000;
+
+const memberKey = (segmentId: string, externalId: string) => `${segmentId}\n${externalId}`;
+
+async function readRows(env: Env, org: string, ids: string[]): Promise<Map<string, CustomerRow>> {
+  const out = new Map<string, CustomerRow>();
+  for (let i = 0; i < ids.length; i += READ_CHUNK) {
+    const { results } = await env.DB.prepare("SELECT * FROM customers WHERE org = ?1 AND external_id IN (SELECT value FROM json_each(?2))")
+      .bind(org, JSON.stringify(ids.slice(i, i + READ_CHUNK)))
+      .all<CustomerRow>();
+    for (const r of results) out.set(r.external_id, r);
+  }
+  return out;
+}
+
+async function readMembers(env: Env, org: string, segments: CompiledSegment[], ids: string[]): Promise<Map<string, Member>> {
+  const out = new Map<string, Member>();
+  if (segments.length === 0) return out;
+  const segmentIds = JSON.stringify(segments.map((s) => s.id));
+  for (let i = 0; i < ids.length; i += READ_CHUNK) {
+    const { results } = await env.DB.prepare(
+      `SELECT segment_id, external_id, inside, entries FROM segment_members
+       WHERE org = ?1 AND segment_id IN (SELECT value FROM json_each(?2)) AND external_id IN (SELECT value FROM json_each(?3))`,
+    )
+      .bind(org, segmentIds, JSON.stringify(ids.slice(i, i + READ_CHUNK)))
+      .all<{ segment_id: string; external_id: string; inside: number; entries: number }>();
+    for (const r of results) out.set(memberKey(r.segment_id, r.external_id), { inside: r.inside, entries: r.entries });
+  }
+  return out;
+}
+
+/** Segments with at least one active `segment_entered` campaign: only their entries are evaluated. */
+export async function segmentsWithActiveCampaigns(env: Env, org: string): Promise<Set<string>> {
+  const { results } = await env.DB.prepare(
+    `SELECT DISTINCT trigger_event FROM campaigns
+     WHERE org = ?1 AND trigger_event >= 'segment_entered/' AND trigger_event < 'segment_entered0' AND status = 'active'`,
+  )
+    .bind(org)
+    .all<{ trigger_event: string }>();
+  return new Set(results.map((r) => r.trigger_event.slice("segment_entered/".length)));
+}
+
+/** The profile a change leaves, computed as the statements of customer-store.ts write it. */
+function nextRow(org: string, change: ProfileChange, prev: CustomerRow | undefined, now: string): CustomerRow {
+  const p = change.profile;
+  const id = readCustomer({ external_id: p.external_id, email: p.email ?? undefined, phone: p.phone ?? undefined, country: p.country ?? undefined });
+  if (change.kind === "replace") {
+    return {
+      org,
+      external_id: p.external_id,
+      identity_key: id.key,
+      email: id.email,
+      phone: id.phone,
+      name: p.name ?? null,
+      country: p.country ?? null,
+      time_zone: p.time_zone ?? null,
+      attributes: JSON.stringify(p.attributes ?? {}),
+      last_seen_at: prev?.last_seen_at ?? null,
+      created_at: prev?.created_at ?? now,
+      updated_at: now,
+    };
+  }
+  const attributes: Record<string, unknown> = prev ? JSON.parse(prev.attributes) : {};
+  for (const [k, v] of Object.entries(p.attributes ?? {})) {
+    if (v === null) delete attributes[k];
+    else attributes[k] = v;
+  }
+  const lastSeen = prev?.last_seen_at && prev.last_seen_at > change.seenAt ? prev.last_seen_at : change.seenAt;
+  return {
+    org,
+    external_id: p.external_id,
+    identity_key: id.email || id.phone || !prev ? id.key : prev.identity_key,
+    email: id.email ?? prev?.email ?? null,
+    phone: id.phone ?? prev?.phone ?? null,
+    name: p.name ?? prev?.name ?? null,
+    country: p.country ?? prev?.country ?? null,
+    time_zone: p.time_zone ?? prev?.time_zone ?? null,
+    attributes: JSON.stringify(attributes),
+    last_seen_at: lastSeen,
+    created_at: prev?.created_at ?? now,
+    updated_at: now,
+  };
+}
+
+function enterStatement(env: Env, org: string, segmentId: string, externalId: string, nothingToFire: boolean, now: string) {
+  // Conditional on `inside = 0`, so two racing changes count one entry.
+  return env.DB.prepare(
+    `INSERT INTO segment_members (org, segment_id, external_id, inside, entries, fired, changed_at) VALUES (?1, ?2, ?3, 1, 1, ?4, ?5)
+     ON CONFLICT (org, segment_id, external_id) DO UPDATE SET inside = 1, entries = segment_members.entries + 1,
+       fired = CASE WHEN ?4 = 1 THEN segment_members.entries + 1 ELSE segment_members.fired END, changed_at = excluded.changed_at
+     WHERE segment_members.inside = 0`,
+  ).bind(org, segmentId, externalId, nothingToFire ? 1 : 0, now);
+}
+
+function leaveStatement(env: Env, org: string, segmentId: string, externalId: string, now: string) {
+  return env.DB.prepare("UPDATE segment_members SET inside = 0, changed_at = ?4 WHERE org = ?1 AND segment_id = ?2 AND external_id = ?3 AND inside = 1").bind(
+    org,
+    segmentId,
+    externalId,
+    now,
+  );
+}
+
+/**
+ * Applies the changes in order (a customer named twice gets both, the second over the first) and
+ * returns each one's resulting profile and the segment entries that wait for evaluation.
+ */
+export async function applyProfileChanges(env: Env, org: string, changes: ProfileChange[]): Promise<{ results: ChangeResult[]; entries: Entry[] }> {
+  if (changes.length === 0) return { results: [], entries: [] };
+  const now = new Date().toISOString();
+  const ids = [...new Set(changes.map((c) => c.profile.external_id))];
+  const [stored, segments, active] = await Promise.all([readRows(env, org, ids), orgSegments(env, org), segmentsWithActiveCampaigns(env, org)]);
+  const members = await readMembers(env, org, segments, ids);
+  const results: ChangeResult[] = [];
+  const entries: Entry[] = [];
+  const groups: D1PreparedStatement[][] = [];
+  const seen = new Set<string>();
+  for (const change of changes) {
+    const ext = change.profile.external_id;
+    const prev = stored.get(ext);
+    const row = nextRow(org, change, prev, now);
+    const prevAttributes = prev ? (JSON.parse(prev.attributes) as Record<string, unknown>) : null;
+    const stmts =
+      change.kind === "replace"
+        ? replaceStatements(env, org, change.profile, prevAttributes, now)
+        : touchStatements(env, org, change.profile, prevAttributes, change.seenAt, now);
+    const view = customerView(row);
+    for (const seg of segments) {
+      const key = memberKey(seg.id, ext);
+      const was = members.get(key);
+      const inside = seg.test(view);
+      if (inside && !was?.inside) {
+        stmts.push(enterStatement(env, org, seg.id, ext, !active.has(seg.id), now));
+        members.set(key, { inside: 1, entries: (was?.entries ?? 0) + 1 });
+        if (active.has(seg.id)) entries.push({ segmentId: seg.id, externalId: ext });
+      } else if (!inside && was?.inside) {
+        stmts.push(leaveStatement(env, org, seg.id, ext, now));
+        members.set(key, { inside: 0, entries: was.entries });
+      }
+    }
+    results.push({ created: !prev && !seen.has(ext), row });
+    seen.add(ext);
+    stored.set(ext, row);
+    groups.push(stmts);
+  }
+  let batch: D1PreparedStatement[] = [];
+  for (const g of groups) {
+    if (batch.length + g.length > STATEMENTS_PER_BATCH && batch.length) {
+      await env.DB.batch(batch);
+      batch = [];
+    }
+    batch.push(...g);
+  }
+  if (batch.length) await env.DB.batch(batch);
+  return { results, entries };
+}
