@@ -136,7 +136,9 @@ describe("POST /v1/customers/import", () => {
     expect(e1.body).toMatchObject({ email: "ann@example.com", country: "US", time_zone: "Europe/Paris", attributes: { birthday: "1990-02-28", tier: "gold" } });
     const e2 = await callJson("/v1/customers/E2", { token: t.support });
     expect(e2.body).toMatchObject({ email: "bob@example.com", phone: "+14155550133", attributes: { tier: "silver" } });
-    const audit = await env.DB.prepare("SELECT entity_id, after FROM audit_events WHERE org = ? AND action = 'customers.imported'").bind(org).first<{ entity_id: string; after: string }>();
+    const audit = await env.DB.prepare("SELECT entity_id, after FROM audit_events WHERE org = ? AND action = 'customers.imported'")
+      .bind(org)
+      .first<{ entity_id: string; after: string }>();
     expect(audit?.entity_id).toBe(res.body.id);
     expect(JSON.parse(audit!.after)).toMatchObject({ rows: 7, created: 1, updated: 1, invalid: 5 });
     expect(audit!.after).not.toContain("example.com");
@@ -146,7 +148,12 @@ describe("POST /v1/customers/import", () => {
     const t = await tokens(uniqueOrg("cus"));
     const json = await callJson("/v1/customers/import", {
       token: t.integrator,
-      body: { customers: [{ external_id: "J1", email: "j1@example.com", attributes: { tier: "gold" } }, { external_id: "J2", phone: "nope" }] },
+      body: {
+        customers: [
+          { external_id: "J1", email: "j1@example.com", attributes: { tier: "gold" } },
+          { external_id: "J2", phone: "nope" },
+        ],
+      },
     });
     expect(json.body).toMatchObject({ format: "json", rows: 2, created: 1, invalid: 1, errors: [{ row: 2, external_id: "J2", reasons: ["phone_invalid"] }] });
     const bad = await callJson("/v1/customers/import", { token: t.integrator, rawBody: "email\na@example.com\n", headers: { "content-type": "text/csv" } });
@@ -184,7 +191,11 @@ describe("events keep profiles current", () => {
     const res = await postEvent(s.tokens.integrator, { ...orderPaid(), customer: { external_id: "EV-2" } });
     expect(res.body.outcomes).toEqual([{ campaign_id: id, outcome: "rewarded", delivery_id: expect.stringMatching(/^dlv_/) }]);
     const detail = await callJson("/v1/customers/EV-2", { token: t.support });
-    expect(detail.body.rewards_received).toMatchObject({ count: 1, totals: [{ currency: "USD", amount: 1000 }], items: [{ source: "campaign", campaign_id: id }] });
+    expect(detail.body.rewards_received).toMatchObject({
+      count: 1,
+      totals: [{ currency: "USD", amount: 1000 }],
+      items: [{ source: "campaign", campaign_id: id }],
+    });
   });
 });
 
@@ -202,7 +213,11 @@ describe("DELETE /v1/customers/{external_id}", () => {
 
     const erased = await callJson("/v1/customers/ER-1", { method: "DELETE", token: t.admin });
     expect(erased.status).toBe(200);
-    expect(erased.body).toMatchObject({ erased: true, pseudonym: expect.stringMatching(/^erased_/), scrubbed: { profile: 1, campaign_outcomes: 1, events: 1 } });
+    expect(erased.body).toMatchObject({
+      erased: true,
+      pseudonym: expect.stringMatching(/^erased_/),
+      scrubbed: { profile: 1, campaign_outcomes: 1, events: 1 },
+    });
     const pseudonym = erased.body.pseudonym;
     expect((await callJson("/v1/customers/ER-1", { token: t.support })).status).toBe(404);
     expect((await callJson("/v1/customers/ER-1", { method: "DELETE", token: t.admin })).status).toBe(404);
@@ -212,7 +227,9 @@ describe("DELETE /v1/customers/{external_id}", () => {
       .bind(cmp)
       .first();
     expect(outcome).toEqual({ name: null, email: null, phone: null, external_id: pseudonym, customer_key: pseudonym, amount: 1000 });
-    const stored = await env.DB.prepare("SELECT payload, customer_key FROM campaign_events WHERE org = ? AND id = ?").bind(s.org, event.id).first<{ payload: string; customer_key: string }>();
+    const stored = await env.DB.prepare("SELECT payload, customer_key FROM campaign_events WHERE org = ? AND id = ?")
+      .bind(s.org, event.id)
+      .first<{ payload: string; customer_key: string }>();
     expect(stored?.customer_key).toBe(pseudonym);
     expect(stored?.payload).not.toContain("erin");
     expect(stored?.payload).not.toContain("Erin");
@@ -223,7 +240,9 @@ describe("DELETE /v1/customers/{external_id}", () => {
     const view = await callJson(`/v1/campaigns/${cmp}`, { token: s.tokens.support });
     expect(view.body.budget).toMatchObject({ committed: 1000 });
     // The audit entry names the pseudonym, never the person.
-    const audit = await env.DB.prepare("SELECT entity_id, after FROM audit_events WHERE org = ? AND action = 'customer.erased'").bind(s.org).first<{ entity_id: string; after: string }>();
+    const audit = await env.DB.prepare("SELECT entity_id, after FROM audit_events WHERE org = ? AND action = 'customer.erased'")
+      .bind(s.org)
+      .first<{ entity_id: string; after: string }>();
     expect(audit?.entity_id).toBe(pseudonym);
     expect(`${audit?.after}`).not.toMatch(/ER-1|erin/i);
     const chain = await callJson("/v1/audit/verify", { token: await token({ org: s.org, roles: ["auditor"] }) });
@@ -239,5 +258,3 @@ describe("campaign triggers name the org's segments", () => {
     expect(res.body.errors).toEqual([expect.objectContaining({ pointer: "/trigger/segment_id", code: "not_found" })]);
   });
 });
-
-

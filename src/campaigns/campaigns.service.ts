@@ -81,9 +81,9 @@ export function triggerEventOf(trigger: CreateCampaign["trigger"]): string | nul
   return null;
 }
 
-/** A trigger naming a segment names one of the org's. */
+/** A `segment_entered` trigger names one of the org's segments. */
 async function checkTrigger(d1: D1Database, org: string, trigger: CreateCampaign["trigger"]): Promise<void> {
-  if (!("segment_id" in trigger)) return;
+  if (!("kind" in trigger) || trigger.kind !== "segment_entered") return;
   const found = await d1.prepare("SELECT 1 FROM segments WHERE id = ?1 AND org = ?2").bind(trigger.segment_id, org).first();
   if (!found) {
     const detail = `No segment with id ${trigger.segment_id}`;

@@ -32,8 +32,7 @@ export const Trigger = z
       kind: z.literal("segment_entered"),
       segment_id: SegmentId,
       include_existing: z.boolean().optional().openapi({
-        description:
-          "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+        description: "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
       }),
     }),
   ])
