@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { approvedBatch } from "./helpers/reconciliation-factories";
 
 async function tokens(org: string) {
   return {
@@ -247,6 +248,28 @@ describe("DELETE /v1/customers/{external_id}", () => {
     expect(`${audit?.after}`).not.toMatch(/ER-1|erin/i);
     const chain = await callJson("/v1/audit/verify", { token: await token({ org: s.org, roles: ["auditor"] }) });
     expect(chain.body).toMatchObject({ valid: true });
+  });
+});
+
+describe("batch payouts to a customer", () => {
+  it("are listed as rewards received, and their recipient row is scrubbed by erasure once the batch is finished", async () => {
+    const org = uniqueOrg("cbt");
+    const t = await tokens(org);
+    const b = await approvedBatch(org, { recipients: 1, amount: 2500 });
+    // recipientsCsv names the recipient `<org>0@example.com`, external id `<org>-0`.
+    await put(t.integrator, "B-1", { email: `${org.toUpperCase()}0@example.com` });
+    const detail = await callJson("/v1/customers/B-1", { token: t.support });
+    expect(detail.body.rewards_received).toMatchObject({
+      count: 1,
+      totals: [{ currency: "USD", amount: 2500 }],
+      items: [{ source: "batch", batch_id: b.batchId, amount: 2500, delivery_status: "delivered" }],
+    });
+    const erased = await callJson("/v1/customers/B-1", { method: "DELETE", token: t.admin });
+    expect(erased.body.scrubbed).toMatchObject({ profile: 1, batch_recipients: 1 });
+    const row = await env.DB.prepare("SELECT name, email, email_key, external_id, amount FROM batch_recipients WHERE batch_id = ?").bind(b.batchId).first();
+    expect(row).toEqual({ name: null, email: null, email_key: null, external_id: erased.body.pseudonym, amount: 2500 });
+    const delivery = await env.DB.prepare("SELECT status, amount FROM deliveries WHERE batch_id = ?").bind(b.batchId).first();
+    expect(delivery).toEqual({ status: "delivered", amount: 2500 });
   });
 });
 

@@ -228,6 +228,14 @@ export async function eraseCustomer(env: Env, auth: Auth, externalId: string, re
       externalId,
     ),
     env.DB.prepare("DELETE FROM customers WHERE org = ?1 AND external_id = ?2").bind(org, externalId),
+    // Paging cursors that stopped at this customer move to the one before (the pages resume where they were).
+    env.DB.prepare(
+      "UPDATE segments SET backfill_after = (SELECT max(external_id) FROM customers WHERE org = ?1 AND external_id < ?2) WHERE org = ?1 AND backfill_after = ?2",
+    ).bind(org, externalId),
+    env.DB.prepare(
+      `UPDATE segment_campaign_runs SET after_id = coalesce((SELECT max(external_id) FROM customers WHERE org = ?1 AND external_id < ?2), '')
+       WHERE after_id = ?2 AND campaign_id IN (SELECT id FROM campaigns WHERE org = ?1 AND trigger_event >= 'segment_entered/' AND trigger_event < 'segment_entered0')`,
+    ).bind(org, externalId),
   ];
   const recipientStmts: D1PreparedStatement[] = [];
   if (row) {
@@ -259,7 +267,7 @@ export async function eraseCustomer(env: Env, auth: Auth, externalId: string, re
       events: changes(0) + changes(1),
       campaign_outcomes: changes(2),
       segment_memberships: changes(3),
-      batch_recipients: recipientStmts.reduce((sum, _st, i) => sum + changes(5 + i), 0),
+      batch_recipients: recipientStmts.reduce((sum, _st, i) => sum + changes(7 + i), 0),
     },
   };
 }

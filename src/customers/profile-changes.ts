@@ -6,8 +6,8 @@
  * segment-entries.ts to evaluate, the others are marked fired at once (nobody to reward).
  *
  * Reads are per chunk, not per profile: the stored rows and the membership rows of every customer of
- * the chunk come in one query each (`IN (SELECT value FROM json_each(?))`), the org's segments and
- * their active campaigns in one more.
+ * the chunk come in one query each (`IN (SELECT value FROM json_each(?))`), the org's segments with
+ * whether each has an active campaign in one more.
  */
 import { readCustomer } from "../events/customer";
 import type { Env } from "../env";
@@ -63,17 +63,6 @@ async function readMembers(env: Env, org: string, segments: CompiledSegment[], i
     for (const r of results) out.set(memberKey(r.segment_id, r.external_id), { inside: r.inside, entries: r.entries });
   }
   return out;
-}
-
-/** Segments with at least one active `segment_entered` campaign: only their entries are evaluated. */
-export async function segmentsWithActiveCampaigns(env: Env, org: string): Promise<Set<string>> {
-  const { results } = await env.DB.prepare(
-    `SELECT DISTINCT trigger_event FROM campaigns
-     WHERE org = ?1 AND trigger_event >= 'segment_entered/' AND trigger_event < 'segment_entered0' AND status = 'active'`,
-  )
-    .bind(org)
-    .all<{ trigger_event: string }>();
-  return new Set(results.map((r) => r.trigger_event.slice("segment_entered/".length)));
 }
 
 /** The profile a change leaves, computed as the statements of customer-store.ts write it. */
@@ -145,7 +134,7 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
   if (changes.length === 0) return { results: [], entries: [] };
   const now = new Date().toISOString();
   const ids = [...new Set(changes.map((c) => c.profile.external_id))];
-  const [stored, segments, active] = await Promise.all([readRows(env, org, ids), orgSegments(env, org), segmentsWithActiveCampaigns(env, org)]);
+  const [stored, segments] = await Promise.all([readRows(env, org, ids), orgSegments(env, org)]);
   const members = await readMembers(env, org, segments, ids);
   const results: ChangeResult[] = [];
   const entries: Entry[] = [];
@@ -166,9 +155,9 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
       const was = members.get(key);
       const inside = seg.test(view);
       if (inside && !was?.inside) {
-        stmts.push(enterStatement(env, org, seg.id, ext, !active.has(seg.id), now));
+        stmts.push(enterStatement(env, org, seg.id, ext, !seg.active, now));
         members.set(key, { inside: 1, entries: (was?.entries ?? 0) + 1 });
-        if (active.has(seg.id)) entries.push({ segmentId: seg.id, externalId: ext });
+        if (seg.active) entries.push({ segmentId: seg.id, externalId: ext });
       } else if (!inside && was?.inside) {
         stmts.push(leaveStatement(env, org, seg.id, ext, now));
         members.set(key, { inside: 0, entries: was.entries });

@@ -163,7 +163,8 @@ async function rewardExistingPage(env: Env, org: string, campaignId: string, seg
     `INSERT INTO segment_campaign_runs (campaign_id, org, after_id, done, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
      ON CONFLICT (campaign_id) DO UPDATE SET after_id = excluded.after_id, done = excluded.done, updated_at = excluded.updated_at`,
   )
-    .bind(campaignId, org, last, finished ? 1 : 0, new Date().toISOString())
+    // Once through, the last id is not kept (it names a customer).
+    .bind(campaignId, org, finished ? "" : last, finished ? 1 : 0, new Date().toISOString())
     .run();
   return { finished, after: last };
 }

@@ -29,6 +29,8 @@ export interface SegmentRow {
 export interface CompiledSegment {
   id: string;
   test: (customer: Record<string, unknown>) => boolean;
+  /** The segment has an active `segment_entered` campaign: its entries are evaluated. */
+  active: boolean;
 }
 
 /** Customers judged per backfill page, and pages per save (the sweep does the rest). */
@@ -103,12 +105,15 @@ export async function requireRoomForSegment(env: Env, org: string): Promise<void
   }
 }
 
-/** The org's segments, compiled: what a profile change is judged against. */
+/** The org's segments, compiled, each with whether an active campaign waits for its entries: one query per profile change. */
 export async function orgSegments(env: Env, org: string): Promise<CompiledSegment[]> {
-  const { results } = await env.DB.prepare(`SELECT id, condition FROM segments WHERE org = ?1 ORDER BY id LIMIT ${MAX_SEGMENTS_PER_ORG}`)
+  const { results } = await env.DB.prepare(
+    `SELECT s.id, s.condition, EXISTS (SELECT 1 FROM campaigns c WHERE c.org = s.org AND c.trigger_event = 'segment_entered/' || s.id AND c.status = 'active') AS active
+     FROM segments s WHERE s.org = ?1 ORDER BY s.id LIMIT ${MAX_SEGMENTS_PER_ORG}`,
+  )
     .bind(org)
-    .all<{ id: string; condition: string }>();
-  return results.map((r) => ({ id: r.id, test: compileCondition(r.condition) }));
+    .all<{ id: string; condition: string; active: number }>();
+  return results.map((r) => ({ id: r.id, test: compileCondition(r.condition), active: r.active === 1 }));
 }
 
 /**
@@ -132,7 +137,8 @@ export async function backfillPage(env: Env, segmentId: string): Promise<boolean
   stmts.push(
     env.DB.prepare("UPDATE segments SET backfill_after = ?2, backfilled = ?3 WHERE id = ?1").bind(
       seg.id,
-      results.at(-1)?.external_id ?? seg.backfill_after,
+      // Once through, the last id is not kept: it names a customer, and erasure should not have to find it.
+      done ? null : (results.at(-1)?.external_id ?? seg.backfill_after),
       done ? 1 : 0,
     ),
   );
