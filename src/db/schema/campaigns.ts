@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * A campaign. `trigger_event` is the event type of an `{ event }` trigger (null for the later trigger
- * kinds, which are stored but do not fire yet). The budget lives in the pool DO as one hold per
+ * A campaign. `trigger_event` is the event type of an `{ event }` trigger, `segment_entered/<segment
+ * id>` for a segment's entries (src/customers/segment-entries.ts), null for the scheduled kinds. The budget lives in the pool DO as one hold per
  * reservation (`hold_<id>`, then `hold_<id>_<n>` per top-up); `hold_count` says how many exist and
  * `budget_released` that `ended` gave the rest back (exactly once: the release op id is fixed).
  */
