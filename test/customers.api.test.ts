@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 import { approvedBatch } from "./helpers/reconciliation-factories";
+import * as schemas from "../src/routes/customers/customers.schemas";
 
 async function tokens(org: string) {
   return {
@@ -98,6 +99,7 @@ describe("GET /v1/customers", () => {
     const first = await callJson("/v1/customers?limit=2", { token: t.operator });
     // Binary order of the ids (what the primary key holds): upper case before lower case.
     expect(first.body.data.map((c: { external_id: string }) => c.external_id)).toEqual(["Zoë 4", "a-1"]);
+    expect(schemas.CustomerSchema.array().safeParse(first.body.data).success).toBe(true);
     const second = await callJson(`/v1/customers?limit=2&cursor=${first.body.next_cursor}`, { token: t.operator });
     expect(second.body.data.map((c: { external_id: string }) => c.external_id)).toEqual(["b-2", "c-3"]);
     expect(second.body.next_cursor).toBeNull();
@@ -125,6 +127,7 @@ describe("POST /v1/customers/import", () => {
     ].join("\n");
     const res = await callJson("/v1/customers/import", { token: t.operator, rawBody: csv, headers: { "content-type": "text/csv" } });
     expect(res.status).toBe(200);
+    expect(schemas.ImportResultSchema.safeParse(res.body).success).toBe(true);
     expect(res.body).toMatchObject({ format: "csv", rows: 7, created: 1, updated: 1, invalid: 5, blank_lines_skipped: 1, errors_truncated: false });
     expect(res.body.errors).toEqual([
       { row: 3, external_id: "E3", reasons: ["email_invalid"] },
@@ -264,7 +267,10 @@ describe("batch payouts to a customer", () => {
       totals: [{ currency: "USD", amount: 2500 }],
       items: [{ source: "batch", batch_id: b.batchId, amount: 2500, delivery_status: "delivered" }],
     });
+    // The answers are what the OpenAPI document says they are.
+    expect(schemas.CustomerDetailSchema.safeParse(detail.body).success).toBe(true);
     const erased = await callJson("/v1/customers/B-1", { method: "DELETE", token: t.admin });
+    expect(schemas.EraseResultSchema.safeParse(erased.body).success).toBe(true);
     expect(erased.body.scrubbed).toMatchObject({ profile: 1, batch_recipients: 1 });
     const row = await env.DB.prepare("SELECT name, email, email_key, external_id, amount FROM batch_recipients WHERE batch_id = ?").bind(b.batchId).first();
     expect(row).toEqual({ name: null, email: null, email_key: null, external_id: erased.body.pseudonym, amount: 2500 });

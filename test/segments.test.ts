@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sweepSegmentEntries } from "../src/customers/segment-entries";
 import { backfillSegments } from "../src/customers/segments";
+import { SegmentSchema } from "../src/routes/customers/customers.schemas";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 
@@ -49,6 +50,7 @@ describe("segments", () => {
     expect((await callJson("/v1/segments", { token: s.tokens.support, body: { name: "G", condition: "true" } })).status).toBe(403);
     const id = await createSegment(s);
     const list = await callJson("/v1/segments", { token: s.tokens.admin });
+    expect(SegmentSchema.array().safeParse(list.body.data).success).toBe(true);
     expect(list.body.data).toEqual([expect.objectContaining({ id, name: "Gold", condition: 'customer.attributes.tier == "gold"', backfilled: true })]);
   });
 

@@ -81,9 +81,22 @@ export async function fireMember(env: Env, org: string, segmentId: string, exter
   return row.m_entries - row.m_fired;
 }
 
-/** The entries a request's changes caused: the first few evaluated now, the rest left to the sweep. */
+/** One member's entries, or a logged failure: the entry stays unfired and the sweep takes it again. */
+async function tryFire(env: Env, org: string, segmentId: string, externalId: string): Promise<number> {
+  try {
+    return await fireMember(env, org, segmentId, externalId);
+  } catch (err) {
+    console.error(JSON.stringify({ job: "segment-entries", org, segment_id: segmentId, error: String(err) }));
+    return 0;
+  }
+}
+
+/**
+ * The entries a request's changes caused: the first few evaluated now, the rest left to the sweep.
+ * A failure here never fails the profile change that caused it (the entry waits for the sweep).
+ */
 export async function fireEntries(env: Env, org: string, entries: Entry[], limit = ENTRIES_PER_REQUEST): Promise<void> {
-  for (const e of entries.slice(0, limit)) await fireMember(env, org, e.segmentId, e.externalId);
+  for (const e of entries.slice(0, limit)) await tryFire(env, org, e.segmentId, e.externalId);
 }
 
 /** Cron: entries still unfired (an import's beyond the first few, or a request that died), oldest first. */
@@ -97,7 +110,7 @@ export async function sweepSegmentEntries(env: Env, now: Date): Promise<number> 
   let fired = 0;
   for (const r of results) {
     if (Date.now() > until) break;
-    fired += await fireMember(env, r.org, r.segment_id, r.external_id);
+    fired += await tryFire(env, r.org, r.segment_id, r.external_id);
   }
   await rewardExistingMembers(env, until);
   return fired;
