@@ -105,15 +105,16 @@ export async function requireRoomForSegment(env: Env, org: string): Promise<void
   }
 }
 
-/** The org's segments, compiled, each with whether an active campaign waits for its entries: one query per profile change. */
-export async function orgSegments(env: Env, org: string): Promise<CompiledSegment[]> {
-  const { results } = await env.DB.prepare(
+/** The org's segments with whether an active campaign waits for their entries (compile the rows with `compileSegments`). */
+export function segmentsStatement(env: Env, org: string): D1PreparedStatement {
+  return env.DB.prepare(
     `SELECT s.id, s.condition, EXISTS (SELECT 1 FROM campaigns c WHERE c.org = s.org AND c.trigger_event = 'segment_entered/' || s.id AND c.status = 'active') AS active
      FROM segments s WHERE s.org = ?1 ORDER BY s.id LIMIT ${MAX_SEGMENTS_PER_ORG}`,
-  )
-    .bind(org)
-    .all<{ id: string; condition: string; active: number }>();
-  return results.map((r) => ({ id: r.id, test: compileCondition(r.condition), active: r.active === 1 }));
+  ).bind(org);
+}
+
+export function compileSegments(rows: { id: string; condition: string; active: number }[]): CompiledSegment[] {
+  return rows.map((r) => ({ id: r.id, test: compileCondition(r.condition), active: r.active === 1 }));
 }
 
 /**
