@@ -4,7 +4,7 @@ import { sweepSegmentEntries } from "../src/customers/segment-entries";
 import { backfillSegments } from "../src/customers/segments";
 import { SegmentSchema } from "../src/routes/customers/customers.schemas";
 import { callJson, token, uniqueOrg } from "./helpers/api";
-import { campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 
 const put = (t: string, id: string, body: unknown) => callJson(`/v1/customers/${encodeURIComponent(id)}`, { method: "PUT", token: t, body });
 
@@ -95,6 +95,21 @@ describe("segments", () => {
     expect(events.results[0]).toMatchObject({ type: `segment_entered/${seg}`, created_by: "system:segments" });
     const record = await callJson(`/v1/events/${encodeURIComponent(events.results[0]!.id)}`, { token: s.tokens.support });
     expect(record.body.outcomes).toEqual([expect.objectContaining({ campaign_id: cmp, outcome: "rewarded", amount: 1000 })]);
+  });
+
+  it("an event whose customer enters a segment is evaluated by its own campaigns and fires the segment's", async () => {
+    const s = await setup();
+    const seg = await createSegment(s);
+    const entered = await segmentCampaign(s, seg);
+    const ordered = await activeCampaign(s);
+    const events = [0, 1].map(() => ({ ...orderPaid(), customer: { external_id: "EV-G", email: "evg@example.com", attributes: { tier: "gold" } } }));
+    const batch = await callJson("/v1/events/batch", { token: s.tokens.integrator, body: { events } });
+    expect(batch.body.data.map((d: { outcomes: { campaign_id: string; outcome: string }[] }) => d.outcomes)).toEqual([
+      [{ campaign_id: ordered, outcome: "rewarded", delivery_id: expect.any(String) }],
+      [{ campaign_id: ordered, outcome: "rewarded", delivery_id: expect.any(String) }],
+    ]);
+    // Two events in one request, one entry: one segment reward.
+    expect(await rewarded(s, entered)).toBe(1);
   });
 
   it("an entry re-evaluated after a lost request rewards nobody twice", async () => {
