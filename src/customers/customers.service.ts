@@ -1,6 +1,6 @@
 /** Customer profiles through the API: upsert (PUT), read with rewards and last_seen, list, erase. */
 import { appendAudit } from "../audit/audit";
-import { emailKey, isValidEmail, toE164 } from "../core/contacts";
+import { emailKey, isValidEmail } from "../core/contacts";
 import { AppError } from "../core/errors";
 import type { Auth, Env } from "../env";
 import { attributesOf, deleteDateStatements, readCustomerRow, type CustomerRow } from "./customer-store";
@@ -22,6 +22,8 @@ export function profileView(r: CustomerRow) {
     time_zone: r.time_zone,
     attributes: JSON.parse(r.attributes) as Record<string, unknown>,
     last_seen_at: r.last_seen_at,
+    /** API.md's name for it ("rewards received, last_seen"); the same value. */
+    last_seen: r.last_seen_at,
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
@@ -40,7 +42,7 @@ export async function putCustomer(env: Env, auth: Auth, externalId: string, body
   }
   const { results, entries } = await applyProfileChanges(env, auth.org, [{ kind: "replace", profile }]);
   await fireEntries(env, auth.org, entries);
-  return { created: results[0]!.created, customer: await customerDetail(env, auth.org, externalId) };
+  return { created: results[0]!.created, customer: await customerDetail(env, auth.org, profile.external_id) };
 }
 
 const REWARDS_SHOWN = 100;
@@ -147,10 +149,9 @@ export interface CustomerListQuery {
   cursor?: string;
   segment_id?: string;
   email?: string;
-  phone?: string;
 }
 
-/** By external id; `segment_id` lists the segment's members inside, `email` / `phone` find by identity. */
+/** By external id; `segment_id` lists the segment's members inside, `email` finds by identity key (case and +tag ignored). */
 export async function listCustomers(env: Env, org: string, q: CustomerListQuery) {
   const after = q.cursor ? fromCursor(q.cursor) : "";
   const n = q.limit + 1;
@@ -164,10 +165,9 @@ export async function listCustomers(env: Env, org: string, q: CustomerListQuery)
         .bind(org, q.segment_id, after, n)
         .all<CustomerRow>()
     ).results;
-  } else if (q.email !== undefined || q.phone !== undefined) {
-    const email = q.email?.trim();
-    const phone = q.phone ? toE164(q.phone.trim()) : null;
-    const key = email ? (isValidEmail(email) ? `email:${emailKey(email)}` : null) : phone ? `phone:${phone}` : null;
+  } else if (q.email !== undefined) {
+    const email = q.email.trim();
+    const key = isValidEmail(email) ? `email:${emailKey(email)}` : null;
     rows = key
       ? (
           await env.DB.prepare("SELECT * FROM customers WHERE org = ?1 AND identity_key = ?2 AND external_id > ?3 ORDER BY external_id LIMIT ?4")

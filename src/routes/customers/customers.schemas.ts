@@ -42,6 +42,7 @@ export const CustomerSchema = z
     time_zone: z.string().nullable(),
     attributes: z.record(z.string(), z.unknown()),
     last_seen_at: z.string().nullable().openapi({ description: "occurred_at of the latest event that named the customer (never moved back by a late event)" }),
+    last_seen: z.string().nullable().openapi({ description: "The same as last_seen_at (API.md's name)" }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -78,7 +79,6 @@ export const CustomerListQuery = ListQuery.extend({
     .max(MAX_EMAIL_LENGTH)
     .optional()
     .openapi({ description: "Customers with this email (compared like batch recipients: case and +tag ignored)" }),
-  phone: z.string().max(40).optional().openapi({ description: "Customers with this phone (E.164)" }),
 });
 
 const ImportRow = z.strictObject({ external_id: z.string().max(1000), ...profileFields });
