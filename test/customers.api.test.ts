@@ -187,6 +187,20 @@ describe("events keep profiles current", () => {
     expect((await callJson("/v1/customers/EV-1", { token: t.support })).body.last_seen_at).toBe("2026-12-06T00:00:00.000Z");
   });
 
+  it("keeps a profile within its attribute limits however many keys events bring", async () => {
+    const s = await campaignSetup(uniqueOrg("cev"));
+    const t = await tokens(s.org);
+    const many = (from: number) => Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${from + i}`, i]));
+    await postEvent(s.tokens.integrator, { ...orderPaid(), customer: { external_id: "EV-3", attributes: { ...many(0), nested: { a: 1 } } } });
+    await postEvent(s.tokens.integrator, { ...orderPaid(), customer: { external_id: "EV-3", attributes: { ...many(60), k0: "updated" } } });
+    const got = await callJson("/v1/customers/EV-3", { token: t.support });
+    // Nested values are not stored; new keys stop at 100; existing keys still update.
+    expect(Object.keys(got.body.attributes)).toHaveLength(100);
+    expect(got.body.attributes).toMatchObject({ k0: "updated", k99: 39 });
+    expect(got.body.attributes).not.toHaveProperty("nested");
+    expect(got.body.attributes).not.toHaveProperty("k100");
+  });
+
   it("lets rules see the stored profile, and rewards the stored email when the event names only the id", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));
     const t = await tokens(s.org);

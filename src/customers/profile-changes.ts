@@ -12,6 +12,7 @@
  */
 import { readCustomer } from "../events/customer";
 import type { Env } from "../env";
+import { MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES } from "./customer-validate";
 import { customerView, replaceStatements, touchStatements, type CustomerProfile, type CustomerRow } from "./customer-store";
 import { compileSegments, segmentsStatement } from "./segments";
 
@@ -113,6 +114,34 @@ function nextRow(org: string, change: ProfileChange, prev: CustomerRow | undefin
   };
 }
 
+/**
+ * An event's attributes as a profile can take them: keys the profile has are updated (or removed by
+ * null); new keys are added while the profile stays within MAX_ATTRIBUTES and MAX_ATTRIBUTES_BYTES.
+ * The event's rules still see all of them (event-profiles.ts).
+ */
+function withinLimits(prev: Record<string, unknown>, incoming: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const merged = { ...prev };
+  let count = Object.keys(prev).length;
+  for (const [k, v] of Object.entries(incoming)) {
+    if (k in prev || v === null) {
+      out[k] = v;
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    } else if (count < MAX_ATTRIBUTES) {
+      out[k] = v;
+      merged[k] = v;
+      count++;
+    }
+  }
+  if (new TextEncoder().encode(JSON.stringify(merged)).byteLength <= MAX_ATTRIBUTES_BYTES) return out;
+  // Too big with the additions: only what replaces or removes existing keys, if that fits.
+  const kept = Object.fromEntries(Object.entries(out).filter(([k]) => k in prev));
+  const shrunk = { ...prev, ...kept };
+  for (const [k, v] of Object.entries(kept)) if (v === null) delete shrunk[k];
+  return new TextEncoder().encode(JSON.stringify(shrunk)).byteLength <= MAX_ATTRIBUTES_BYTES ? kept : {};
+}
+
 function enterStatement(env: Env, org: string, segmentId: string, externalId: string, nothingToFire: boolean, now: string) {
   // Conditional on `inside = 0`, so two racing changes count one entry.
   return env.DB.prepare(
@@ -148,8 +177,9 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
   for (const change of changes) {
     const ext = change.profile.external_id;
     const prev = stored.get(ext);
-    const row = nextRow(org, change, prev, now);
     const prevAttributes = prev ? (JSON.parse(prev.attributes) as Record<string, unknown>) : null;
+    if (change.kind === "touch") change.profile.attributes = withinLimits(prevAttributes ?? {}, change.profile.attributes ?? {});
+    const row = nextRow(org, change, prev, now);
     const stmts =
       change.kind === "replace"
         ? replaceStatements(env, org, change.profile, prevAttributes, now)
