@@ -168,23 +168,35 @@ describe("POST /v1/customers/import", () => {
 });
 
 describe("events keep profiles current", () => {
-  it("creates the profile, merges attributes, and never moves last_seen_at back", async () => {
+  it("creates the profile, merges attributes, and a late event neither moves last_seen_at back nor overwrites newer data", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));
     const t = await tokens(s.org);
     const customer = { external_id: "EV-1", email: "ev1@example.com", country: "US" };
-    const late = "2026-12-05T10:00:00.000Z";
-    const early = "2026-12-01T10:00:00.000Z";
-    await postEvent(s.tokens.integrator, { ...orderPaid({ occurred_at: late }), customer: { ...customer, attributes: { tier: "gold", visits: 2 } } });
-    await postEvent(s.tokens.integrator, { ...orderPaid({ occurred_at: early }), customer: { external_id: "EV-1", attributes: { visits: 3, tier: null } } });
+    const later = "2026-12-05T10:00:00.000Z";
+    const earlier = "2026-12-01T10:00:00.000Z";
+    await postEvent(s.tokens.integrator, { ...orderPaid({ occurred_at: later }), customer: { ...customer, attributes: { tier: "gold", visits: 2 } } });
+    // Arrives after, happened before: it fills gaps (name, first_order) and changes nothing newer.
+    await postEvent(s.tokens.integrator, {
+      ...orderPaid({ occurred_at: earlier }),
+      customer: { external_id: "EV-1", email: "old@example.com", name: "Eve", attributes: { visits: 1, tier: null, first_order: "2026-12-01" } },
+    });
     const got = await callJson("/v1/customers/EV-1", { token: t.support });
-    expect(got.body).toMatchObject({ email: "ev1@example.com", country: "US", last_seen_at: late, attributes: { visits: 3 } });
-    expect(got.body.attributes).not.toHaveProperty("tier");
+    expect(got.body).toMatchObject({
+      email: "ev1@example.com",
+      name: "Eve",
+      country: "US",
+      last_seen_at: later,
+      attributes: { tier: "gold", visits: 2, first_order: "2026-12-01" },
+    });
+    // A newer event (through the batch route) updates, removes (null) and moves last_seen_at on.
     const batch = await callJson("/v1/events/batch", {
       token: s.tokens.integrator,
-      body: { events: [{ ...orderPaid({ occurred_at: "2026-12-06T00:00:00Z" }), customer: { external_id: "EV-1" } }] },
+      body: { events: [{ ...orderPaid({ occurred_at: "2026-12-06T00:00:00Z" }), customer: { external_id: "EV-1", attributes: { visits: 3, tier: null } } }] },
     });
     expect(batch.status).toBe(202);
-    expect((await callJson("/v1/customers/EV-1", { token: t.support })).body.last_seen_at).toBe("2026-12-06T00:00:00.000Z");
+    const now = await callJson("/v1/customers/EV-1", { token: t.support });
+    expect(now.body.last_seen_at).toBe("2026-12-06T00:00:00.000Z");
+    expect(now.body.attributes).toEqual({ visits: 3, first_order: "2026-12-01" });
   });
 
   it("keeps a profile within its attribute limits however many keys events bring", async () => {

@@ -115,6 +115,23 @@ function nextRow(org: string, change: ProfileChange, prev: CustomerRow | undefin
 }
 
 /**
+ * An event older than the profile's last event (it arrived late) fills what the profile lacks and
+ * overwrites nothing: fields the profile has and attributes it has are left out, nulls are ignored.
+ */
+function lateTouch(p: CustomerProfile, prev: CustomerRow, prevAttributes: Record<string, unknown>): CustomerProfile {
+  const gap = <T>(stored: string | null, given: T) => (stored ? undefined : given);
+  return {
+    external_id: p.external_id,
+    email: gap(prev.email, p.email),
+    phone: gap(prev.phone, p.phone),
+    name: gap(prev.name, p.name),
+    country: gap(prev.country, p.country),
+    time_zone: gap(prev.time_zone, p.time_zone),
+    attributes: Object.fromEntries(Object.entries(p.attributes ?? {}).filter(([k, v]) => v !== null && !(k in prevAttributes))),
+  };
+}
+
+/**
  * An event's attributes as a profile can take them: keys the profile has are updated (or removed by
  * null); new keys are added while the profile stays within MAX_ATTRIBUTES and MAX_ATTRIBUTES_BYTES.
  * The event's rules still see all of them (event-profiles.ts).
@@ -178,7 +195,10 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
     const ext = change.profile.external_id;
     const prev = stored.get(ext);
     const prevAttributes = prev ? (JSON.parse(prev.attributes) as Record<string, unknown>) : null;
-    if (change.kind === "touch") change.profile.attributes = withinLimits(prevAttributes ?? {}, change.profile.attributes ?? {});
+    if (change.kind === "touch") {
+      if (prev?.last_seen_at && change.seenAt < prev.last_seen_at) change.profile = lateTouch(change.profile, prev, prevAttributes ?? {});
+      change.profile.attributes = withinLimits(prevAttributes ?? {}, change.profile.attributes ?? {});
+    }
     const row = nextRow(org, change, prev, now);
     const stmts =
       change.kind === "replace"
