@@ -9,6 +9,8 @@ import { expireDueCards } from "./cards/expiry";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { finishAbandonedEvaluations } from "./events/events.service";
+import { sweepSegmentEntries } from "./customers/segment-entries";
+import { backfillSegments } from "./customers/segments";
 import { scheduleReconciliations } from "./reconciliation/schedule";
 import { runScheduledTriggers } from "./schedules/tick";
 import { redactTokens } from "./core/redact";
@@ -31,6 +33,8 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "webhooks.pool-low-balance": emitLowBalances,
     "events.abandoned-evaluations": finishAbandonedEvaluations,
     "campaigns.scheduled-triggers": runScheduledTriggers,
+    "customers.segment-backfill": backfillSegments,
+    "customers.segment-entries": sweepSegmentEntries,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

@@ -65,13 +65,35 @@ export function dateRows(attributes: Record<string, unknown>): { attribute: stri
   return rows;
 }
 
-function dateStatements(env: Env, org: string, externalId: string, attributes: Record<string, unknown>): D1PreparedStatement[] {
-  const del = env.DB.prepare("DELETE FROM customer_dates WHERE org = ?1 AND external_id = ?2 AND attribute = ?3");
+/**
+ * The date rows to delete and insert when a profile's attributes go from `before` to `after` (only
+ * the keys in `after` are looked at; a null value removes the key). Rows are deleted by their whole
+ * primary key (the old value's month-day), so a write never scans an attribute's other customers.
+ */
+function dateStatements(
+  env: Env,
+  org: string,
+  externalId: string,
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown>,
+): D1PreparedStatement[] {
+  const del = env.DB.prepare("DELETE FROM customer_dates WHERE org = ?1 AND attribute = ?2 AND month_day = ?3 AND external_id = ?4");
   const ins = env.DB.prepare("INSERT OR REPLACE INTO customer_dates (org, attribute, month_day, external_id, value) VALUES (?1, ?2, ?3, ?4, ?5)");
   const out: D1PreparedStatement[] = [];
-  for (const attribute of Object.keys(attributes)) out.push(del.bind(org, externalId, attribute));
-  for (const r of dateRows(attributes)) out.push(ins.bind(org, r.attribute, r.monthDay, externalId, r.value));
+  for (const [attribute, value] of Object.entries(after)) {
+    const old = before?.[attribute];
+    if (old === value) continue;
+    const oldDay = monthDayOf(old);
+    const newDay = monthDayOf(value);
+    if (oldDay && oldDay !== newDay) out.push(del.bind(org, attribute, oldDay, externalId));
+    if (newDay) out.push(ins.bind(org, attribute, newDay, externalId, value as string));
+  }
   return out;
+}
+
+/** The statements that delete a profile's date rows (erasure). */
+export function deleteDateStatements(env: Env, org: string, externalId: string, attributes: Record<string, unknown>): D1PreparedStatement[] {
+  return dateStatements(env, org, externalId, attributes, Object.fromEntries(Object.keys(attributes).map((k) => [k, null])));
 }
 
 /**
@@ -104,7 +126,10 @@ export function replaceStatements(env: Env, org: string, p: CustomerProfile, pre
     JSON.stringify(attributes),
     now,
   );
-  return [upsert, ...dateStatements(env, org, p.external_id, { ...Object.fromEntries(Object.keys(previous ?? {}).map((k) => [k, null])), ...attributes })];
+  return [
+    upsert,
+    ...dateStatements(env, org, p.external_id, previous, { ...Object.fromEntries(Object.keys(previous ?? {}).map((k) => [k, null])), ...attributes }),
+  ];
 }
 
 /**
@@ -154,7 +179,7 @@ export function touchStatements(
     now,
   );
   const changedKeys = Object.fromEntries(Object.keys(p.attributes ?? {}).map((k) => [k, merged[k] ?? null]));
-  return [upsert, ...dateStatements(env, org, p.external_id, changedKeys)];
+  return [upsert, ...dateStatements(env, org, p.external_id, stored, changedKeys)];
 }
 
 export async function readCustomerRow(env: Env, org: string, externalId: string): Promise<CustomerRow | null> {
@@ -163,4 +188,21 @@ export async function readCustomerRow(env: Env, org: string, externalId: string)
 
 export function attributesOf(row: CustomerRow | null): Record<string, unknown> | null {
   return row ? (JSON.parse(row.attributes) as Record<string, unknown>) : null;
+}
+
+/**
+ * The customer as segment conditions see it (`customer.<field>` in CEL): missing text is "", so a
+ * condition like `customer.country == "US"` is false rather than an error for a profile without one.
+ */
+export function customerView(row: Pick<CustomerRow, "external_id" | "email" | "phone" | "name" | "country" | "time_zone" | "attributes" | "last_seen_at">) {
+  return {
+    external_id: row.external_id,
+    email: row.email ?? "",
+    phone: row.phone ?? "",
+    name: row.name ?? "",
+    country: row.country ?? "",
+    time_zone: row.time_zone ?? "",
+    attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+    last_seen_at: row.last_seen_at ?? "",
+  };
 }

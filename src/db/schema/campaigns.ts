@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * A campaign. `trigger_event` is the event type of an `{ event }` trigger (null for the later trigger
- * kinds, which are stored but do not fire yet). The budget lives in the pool DO as one hold per
+ * A campaign. `trigger_event` is the event type of an `{ event }` trigger, `segment_entered/<segment
+ * id>` for a segment's entries (src/customers/segment-entries.ts), null for the scheduled kinds. The budget lives in the pool DO as one hold per
  * reservation (`hold_<id>`, then `hold_<id>_<n>` per top-up); `hold_count` says how many exist and
  * `budget_released` that `ended` gave the rest back (exactly once: the release op id is fixed).
  */
@@ -68,6 +68,8 @@ export const campaignEvents = sqliteTable(
     primaryKey({ columns: [t.org, t.id] }),
     // The sweep's look-up: evaluations still running, by lease.
     index("campaign_events_evaluating").on(t.claimedUntil).where(sql`status = 'evaluating'`),
+    // Erasure (DELETE /v1/customers/{external_id}) finds a person's events by identity key.
+    index("campaign_events_customer").on(t.org, t.customerKey),
   ],
 );
 
@@ -110,6 +112,8 @@ export const campaignOutcomes = sqliteTable(
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
     index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),
     index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
+    // A customer's rewards (GET /v1/customers/{external_id}) and their erasure.
+    index("campaign_outcomes_external").on(t.org, t.externalId),
   ],
 );
 

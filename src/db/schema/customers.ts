@@ -5,6 +5,7 @@
  * Segments are named CEL conditions over a customer; `segment_members` records who is inside, so
  * "entered a segment" fires once per entry.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const customers = sqliteTable(
@@ -65,8 +66,15 @@ export const segments = sqliteTable(
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /**
+     * Customers stored before the segment was saved are sorted in by the five-minute sweep, a page at
+     * a time: the last external id done, and whether it is finished. Who is inside then was inside
+     * before any campaign of the segment could exist, so those entries fire nothing.
+     */
+    backfillAfter: text("backfill_after"),
+    backfilled: integer("backfilled").notNull().default(0),
   },
-  (t) => [index("segments_org").on(t.org, t.createdAt)],
+  (t) => [index("segments_org").on(t.org, t.createdAt), index("segments_backfill").on(t.createdAt).where(sql`backfilled = 0`)],
 );
 
 /**
@@ -82,7 +90,25 @@ export const segmentMembers = sqliteTable(
     externalId: text("external_id").notNull(),
     inside: integer("inside").notNull(),
     entries: integer("entries").notNull().default(0),
+    /**
+     * Entries already handed to the segment's `segment_entered` campaigns (or that had none to go to).
+     * `entries > fired` is an entry still to evaluate: the row is its own outbox, so an entry whose
+     * request died is evaluated by the five-minute sweep (src/customers/segment-entries.ts).
+     */
+    fired: integer("fired").notNull().default(0),
     changedAt: text("changed_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.org, t.segmentId, t.externalId] })],
+  (t) => [primaryKey({ columns: [t.org, t.segmentId, t.externalId] }), index("segment_members_unfired").on(t.changedAt).where(sql`entries > fired`)],
 );
+
+/**
+ * The first run of a `segment_entered` campaign with `include_existing`: it pages through the members
+ * inside the segment (by external id) and evaluates each one's current entry; `done` once through.
+ */
+export const segmentCampaignRuns = sqliteTable("segment_campaign_runs", {
+  campaignId: text("campaign_id").primaryKey(),
+  org: text("org").notNull(),
+  afterId: text("after_id").notNull(),
+  done: integer("done").notNull().default(0),
+  updatedAt: text("updated_at").notNull(),
+});

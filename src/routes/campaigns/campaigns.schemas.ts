@@ -47,11 +47,17 @@ export const Trigger = z
         .openapi({ example: "0 9 * * 1", description: "5-field cron expression, read in the org's time_zone (`0 9 * * MON#1`: first Monday)" }),
       segment_id: SegmentId,
     }),
-    z.strictObject({ kind: z.literal("segment_entered"), segment_id: SegmentId }),
+    z.strictObject({
+      kind: z.literal("segment_entered"),
+      segment_id: SegmentId,
+      include_existing: z.boolean().optional().openapi({
+        description: "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+      }),
+    }),
   ])
   .openapi("CampaignTrigger", {
     description:
-      "`{ event }` fires on POST /v1/events; `date_attribute`, `inactivity` and `schedule` fire from the five-minute cron tick (src/schedules/), each customer once per occurrence",
+      "`{ event }` fires on POST /v1/events; `date_attribute`, `inactivity` and `schedule` fire from the five-minute cron tick (src/schedules/), each customer once per occurrence; `segment_entered` fires once per entry of a customer into the org's segment `segment_id` (src/customers/README.md)",
   });
 
 const Tier = z.strictObject({ when: Rule, amount: Amount });
