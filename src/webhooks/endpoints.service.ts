@@ -29,6 +29,7 @@ export interface EndpointRow {
   owner_sub: string;
   owner_email: string | null;
   failing_since: string | null;
+  breaker_until: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -129,7 +130,7 @@ export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: En
   const update = env.DB.prepare(
     `UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, owner_email = ?, updated_at = ?,
        disabled_reason = CASE WHEN ?7 = 1 THEN NULL WHEN enabled = 1 AND ?7 = 0 THEN 'disabled by an admin' ELSE disabled_reason END,
-       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END
+       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END, breaker_until = CASE WHEN ?8 THEN NULL ELSE breaker_until END
      WHERE id = ? AND org = ?`,
   ).bind(
     url,

@@ -20,6 +20,7 @@ interface DeliveryRow {
   status: "pending" | "sending" | "delivered" | "failed";
   attempts: number;
   next_attempt_at: string;
+  lease_until: string | null;
   last_error: string | null;
   created_at: string;
   updated_at: string;
@@ -51,14 +52,16 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
   await getEndpoint(d1, org, endpointId);
   const { results } = await d1
     .prepare(
-      `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.last_error, m.created_at, m.updated_at
+      `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.lease_until, m.last_error, m.created_at, m.updated_at
        FROM webhook_messages m JOIN webhook_events e ON e.seq = m.event_seq
-       WHERE m.endpoint_id = ?1 AND m.org = ?2 AND (?3 = '' OR m.id < ?3) AND (?4 = '' OR m.status = ?4)
+       WHERE m.endpoint_id = ?1 AND m.org = ?2 AND (?3 = '' OR m.id < ?3)
+         AND (?4 = '' OR m.status = (CASE ?4 WHEN 'sending' THEN 'pending' ELSE ?4 END) AND (?4 NOT IN ('pending', 'sending') OR (coalesce(m.lease_until, '') > ?6) = (?4 = 'sending')))
        ORDER BY m.id DESC LIMIT ?5`,
     )
-    .bind(endpointId, org, q.cursor ?? "", q.status ?? "", q.limit + 1)
+    .bind(endpointId, org, q.cursor ?? "", q.status ?? "", q.limit + 1, new Date().toISOString())
     .all<DeliveryRow>();
   const rows = results.slice(0, q.limit);
+  const now = new Date().toISOString();
   const { results: attempts } = await d1
     .prepare("SELECT * FROM webhook_attempts WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY attempted_at")
     .bind(JSON.stringify(rows.map((r) => r.id)))
@@ -74,7 +77,8 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
       event_type: r.type,
       sequence: r.event_seq,
       entity_id: r.entity_id,
-      status: r.status,
+      // A message being sent right now holds a lease (send.ts); its row still says pending.
+      status: r.status === "pending" && r.lease_until && r.lease_until > now ? ("sending" as const) : r.status,
       attempt_count: r.attempts,
       next_attempt_at: r.status === "pending" ? r.next_attempt_at : null,
       last_error: r.last_error,
