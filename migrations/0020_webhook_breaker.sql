@@ -8,6 +8,10 @@ CREATE TABLE `campaign_budget_low_marks` (
 );
 --> statement-breakpoint
 DROP INDEX `webhook_attempts_endpoint`;--> statement-breakpoint
+DROP INDEX `webhook_messages_endpoint`;--> statement-breakpoint
+DROP INDEX `webhook_messages_due`;--> statement-breakpoint
+CREATE INDEX `webhook_messages_endpoint_id` ON `webhook_messages` (`endpoint_id`,`id`);--> statement-breakpoint
+CREATE INDEX `webhook_messages_pending_due` ON `webhook_messages` (`next_attempt_at`) WHERE status = 'pending';--> statement-breakpoint
 ALTER TABLE `webhook_endpoints` ADD `breaker_until` text;--> statement-breakpoint
 -- Hand-written (drizzle-kit does not model triggers): exception.opened is written while the org has
 -- any webhook endpoint, enabled or not, like every other event (a disabled endpoint keeps its events

@@ -2,19 +2,22 @@
  * The benchmarks' Worker entry (test/bench/worker.mjs builds it instead of src/index.ts). It is the
  * deployed Worker plus the bench counters: the queue handler runs on an env whose D1 and pool
  * bindings count their calls (src/dev/metrics.ts), GET /dev/bench/metrics[?reset] reports them, and
- * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts).
+ * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts),
+ * and POST /dev/bench/webhook-events writes webhook events through the outbox (src/dev/webhook-bench.ts).
  * Nothing here is reachable from src/index.ts, so none of it is in the deployed bundle.
  */
 import type { Env } from "../env";
 import worker from "../index";
 import { counters, instrument, resetCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
+import { webhookBench } from "./webhook-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
 export { StoredValueCard } from "../../durable-objects/stored-value-card";
 
 const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
+const WEBHOOK_BENCH_PATH = "/dev/bench/webhook-events";
 
 function metrics(url: URL): Response {
   const snapshot = { ...counters };
@@ -29,6 +32,7 @@ export default {
       if (url.pathname === METRICS_PATH && request.method === "GET") return metrics(url);
     }
     if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === POOL_BENCH_PATH) return poolBench.fetch(request, env, ctx);
+    if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === WEBHOOK_BENCH_PATH) return webhookBench.fetch(request, env, ctx);
     return worker.fetch(request, env, ctx);
   },
   queue(batch, env, ctx) {

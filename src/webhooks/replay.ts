@@ -150,9 +150,10 @@ export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, 
   const at = new Date().toISOString();
   const { results } = await env.DB.prepare(
     `UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = ?1, last_error = NULL, updated_at = ?1
-       WHERE endpoint_id = ?2 AND org = ?3 AND status = 'failed' AND created_at >= ?4 RETURNING id`,
+       WHERE endpoint_id = ?2 AND id >= ?5 AND org = ?3 AND status = 'failed' AND created_at >= ?4 RETURNING id`,
   )
-    .bind(at, endpointId, auth.org, since)
+    // Message ids start with their creation time: the (endpoint, id) index reads from `since` on.
+    .bind(at, endpointId, auth.org, since, newId("whd", Date.parse(since)).slice(0, 14))
     .all<{ id: string }>();
   await sendWebhookMessages(
     env.WEBHOOK_QUEUE,

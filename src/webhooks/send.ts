@@ -18,7 +18,7 @@ import { breakerDelayS, breakerOpen } from "./breaker";
 import { disableEndpoint } from "./disable";
 import { checkResolvedHost } from "./dns-guard";
 import type { EndpointRow } from "./endpoints.service";
-import { type Attempt, type EventRow, post, signers } from "./post";
+import { type Attempt, type EventRow, post, SendTimeout, signers } from "./post";
 import { DISABLE_AFTER_MS, MAX_QUEUE_DELAY_S, nextDelay } from "./retry-schedule";
 import { checkEndpointUrl } from "./url-guard";
 
@@ -160,6 +160,7 @@ interface EndpointRun {
   blockedReason: string | null;
   unavailable: boolean;
   hooks: Awaited<ReturnType<typeof signers>>;
+  timeout: SendTimeout;
   trippedS: number | null;
 }
 
@@ -194,7 +195,7 @@ async function sendEndpoint(run: Run, endpoint: EndpointRow | undefined, chains:
 
 async function prepareEndpoint(run: Run, endpoint: EndpointRow): Promise<EndpointRun> {
   const verdict = checkEndpointUrl(endpoint.url, run.env.ENVIRONMENT);
-  const ep: EndpointRun = { endpoint, url: null, blockedReason: null, unavailable: false, hooks: [], trippedS: null };
+  const ep: EndpointRun = { endpoint, url: null, blockedReason: null, unavailable: false, hooks: [], timeout: new SendTimeout(), trippedS: null };
   if (!verdict.ok) {
     ep.blockedReason = verdict.reason;
     return ep;
@@ -261,7 +262,7 @@ async function attempt(run: Run, ep: EndpointRun, r: Row): Promise<SendOutcome["
   const { opts, now } = run;
   const ev: EventRow = { id: r.event_id, seq: r.event_seq, type: r.type, data: r.data, created_at: r.event_created_at };
   const a: Attempt = ep.url
-    ? await post(ep.url, ep.hooks, ev, now, opts.fetch ?? fetch)
+    ? await post(ep.url, ep.hooks, ev, now, opts.fetch ?? fetch, ep.timeout)
     : { statusCode: null, latencyMs: 0, body: null, error: `url_not_allowed: ${ep.blockedReason}`, retryAfterS: null };
   // A guard that could not run (DNS-over-HTTPS down) is a failure to retry; a refused address is final.
   const blocked = !ep.url && !ep.unavailable;
