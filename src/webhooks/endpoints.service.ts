@@ -6,6 +6,7 @@ import { appendAudit } from "../audit/audit";
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
+import { checkResolvedHost } from "./dns-guard";
 import { checkEndpointUrl } from "./url-guard";
 import { newSecret, sealSecret, SECRET_KEY_VERSION } from "./secrets";
 
@@ -58,12 +59,17 @@ export function view(row: EndpointRow) {
   };
 }
 
-export function guardUrl(env: Env, url: string): string {
+/**
+ * The SSRF guard at registration: the URL's form (url-guard.ts), then, in production, what its host
+ * name resolves to (dns-guard.ts). A look-up that cannot be made lets the URL through: every send
+ * checks again and does not send while it cannot.
+ */
+export async function guardUrl(env: Env, url: string): Promise<string> {
   const verdict = checkEndpointUrl(url, env.ENVIRONMENT);
-  if (!verdict.ok) {
-    throw new AppError("validation_failed", `url: ${verdict.reason}`, { errors: [{ pointer: "/url", code: "url_not_allowed", detail: verdict.reason }] });
-  }
-  return verdict.url.toString();
+  const dns = verdict.ok ? await checkResolvedHost(verdict.url, env.ENVIRONMENT) : null;
+  const reason = !verdict.ok ? verdict.reason : dns && !dns.ok && !dns.unavailable ? dns.reason : null;
+  if (reason) throw new AppError("validation_failed", `url: ${reason}`, { errors: [{ pointer: "/url", code: "url_not_allowed", detail: reason }] });
+  return (verdict as { url: URL }).url.toString();
 }
 
 export async function getEndpoint(d1: D1Database, org: string, id: string): Promise<EndpointRow> {
@@ -73,7 +79,7 @@ export async function getEndpoint(d1: D1Database, org: string, id: string): Prom
 }
 
 export async function createEndpoint(env: Env, auth: Auth, input: EndpointInput, requestId?: string) {
-  const url = guardUrl(env, input.url);
+  const url = await guardUrl(env, input.url);
   const id = newId("whe");
   const secret = newSecret();
   const sealed = await sealSecret(env, auth.org, id, secret);
@@ -121,7 +127,7 @@ export interface EndpointPatch {
 
 export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: EndpointPatch, requestId?: string) {
   const row = await getEndpoint(env.DB, auth.org, id);
-  const url = patch.url === undefined ? row.url : guardUrl(env, patch.url);
+  const url = patch.url === undefined ? row.url : await guardUrl(env, patch.url);
   const events = patch.events === undefined ? row.events : JSON.stringify([...new Set(patch.events)]);
   const enabled = patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0;
   // Enabling again starts afresh: the failure clock and the reason are cleared.

@@ -5,7 +5,7 @@
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
-import { sendWebhookMessages } from "../queues/messages";
+import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { PING } from "./catalogue";
 import { insertMessages } from "./dispatch";
 import { getEndpoint } from "./endpoints.service";
@@ -142,8 +142,14 @@ export async function retryDelivery(env: Env, auth: Auth, id: string, opts: Send
   return deliveryView(env.DB, auth.org, messageId);
 }
 
-/** POST /v1/webhook-endpoints/{id}/recover: every failed delivery since `since` goes back on the schedule from its start. */
-export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, since: string) {
+/**
+ * POST /v1/webhook-endpoints/{id}/recover: every delivery whose status is `failed` (attempts exhausted,
+ * or created or failed while the endpoint was disabled) and that was created since `since` goes back on
+ * the schedule from its start. Delivered and pending ones are left alone.
+ */
+export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, sinceInput: string) {
+  // created_at is stored in UTC (…Z): an offset in `since` is normalised before the text comparison.
+  const since = new Date(sinceInput).toISOString();
   const endpoint = await getEndpoint(env.DB, auth.org, endpointId);
   if (endpoint.enabled !== 1)
     throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
@@ -157,7 +163,11 @@ export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, 
     .all<{ id: string }>();
   await sendWebhookMessages(
     env.WEBHOOK_QUEUE,
-    results.map((r) => ({ type: "webhook_send" as const, org: auth.org, messageId: r.id })),
+    webhookSends(
+      auth.org,
+      results.map((r) => r.id),
+      endpointId,
+    ),
   );
   return { endpoint_id: endpointId, since, recovered: results.length, delivery_ids: results.map((r) => r.id) };
 }
