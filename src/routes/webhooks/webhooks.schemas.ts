@@ -102,12 +102,10 @@ export const DeliveryQuery = ListQuery.extend({ status: z.enum(["pending", "send
 
 export const Recover = z
   .strictObject({
-    since: z.iso
-      .datetime({ offset: true })
-      .openapi({
-        maxLength: 40,
-        description: "Resend every delivery whose status is failed and that was created at or after this time (delivered and pending ones are left alone)",
-      }),
+    since: z.iso.datetime({ offset: true }).openapi({
+      maxLength: 40,
+      description: "Resend every delivery whose status is failed and that was created at or after this time (delivered and pending ones are left alone)",
+    }),
   })
   .openapi("RecoverWebhookEndpoint");
 
