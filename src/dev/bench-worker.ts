@@ -2,7 +2,8 @@
  * The benchmarks' Worker entry (test/bench/worker.mjs builds it instead of src/index.ts). It is the
  * deployed Worker plus the bench counters: the queue handler runs on an env whose D1 and pool
  * bindings count their calls (src/dev/metrics.ts), GET /dev/bench/metrics[?reset] reports them, and
- * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts).
+ * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts),
+ * and POST /dev/bench/webhook-events writes webhook events through the outbox (src/dev/webhook-bench.ts).
  * Nothing here is reachable from src/index.ts, so none of it is in the deployed bundle.
  */
 import type { Env } from "../env";
@@ -11,6 +12,7 @@ import { QUEUES } from "../queues/messages";
 import { runScheduledTriggers } from "../schedules/tick";
 import { byStatement, counters, instrument, resetCounters, scheduleCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
+import { webhookBench } from "./webhook-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
 export { StoredValueCard } from "../../durable-objects/stored-value-card";
@@ -21,6 +23,7 @@ const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
 /** POST ?at=<ISO>: runs the scheduled triggers' tick as if the clock said `at` (the schedules bench plays a day hour by hour). */
 const SCHEDULE_TICK_PATH = "/dev/bench/schedules/tick";
+const WEBHOOK_BENCH_PATH = "/dev/bench/webhook-events";
 
 function metrics(url: URL): Response {
   const snapshot = { ...counters, schedules: { ...scheduleCounters }, by_statement: Object.fromEntries(byStatement) };
@@ -39,6 +42,7 @@ export default {
       const at = new URL(request.url).searchParams.get("at") ?? new Date().toISOString();
       return runScheduledTriggers(instrument(env, scheduleCounters), new Date(at)).then((r) => Response.json(r));
     }
+    if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === WEBHOOK_BENCH_PATH) return webhookBench.fetch(request, env, ctx);
     return worker.fetch(request, env, ctx);
   },
   queue(batch, env, ctx) {

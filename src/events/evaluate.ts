@@ -14,6 +14,7 @@ import { autoPause, pauseThreshold } from "../campaigns/lifecycle";
 import { evaluateRule, type RuleContext } from "../campaigns/rules";
 import { createForCampaignReward } from "../delivery/delivery-state";
 import type { Env } from "../env";
+import { noteBudgetLow } from "../webhooks/budget-low";
 import { campaignHolds, commitCampaignReward } from "../pools/campaign-budget";
 import { customerCapReached, insertWithinCaps, type OutcomeRow } from "./caps";
 import { reachable, type Customer } from "./customer";
@@ -173,6 +174,7 @@ async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome
       stmts,
     );
     const committed = c.holdCount > 1 ? (await campaignHolds(env, campaignRef(c))).reduce((s, h) => s + h.committed, 0) : res.hold.committed;
+    await noteBudgetLow(env, c, committed, o.amount!, c.holdCount <= 1); // campaign.budget_low (src/webhooks/budget-low.ts)
     if (committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
   } else if (o.outcome === "rewarded") {
     await deliveryRow(env, c, ev, o).run();
