@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
 import { expireDueCards } from "../src/cards/expiry";
 import { runCron } from "../src/cron";
 import { callJson, uniqueOrg } from "./helpers/api";
@@ -44,7 +45,10 @@ describe("bonus credits", () => {
     // A refund of value whose bucket has expired since is breakage too.
     const refund = await callJson(`/v1/redemptions/${r.body.id}/refund`, { token: t.finance, body: {} });
     expect(refund.body.card.balance).toMatchObject({ available: 5_000, expired: 2_000, redeemed: 0 });
-    expect(await auditActions(org, cardId)).toEqual(["card.issued", "card.credited", "card.redeemed", "card.expired", "card.refunded"]);
+    // Every transaction is in the card's own trail; the org's chain has what people decided (the credit).
+    expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "credit", "redeem", "expire", "refund"]);
+    expect((await verifyCardTrail(env.DB, org, cardId)).valid).toBe(true);
+    expect(await auditActions(org, cardId)).toEqual(["card.credited"]);
   });
 
   it("refuses credits the card or the pool cannot take", async () => {

@@ -8,34 +8,43 @@
 import type { Env } from "../env";
 
 export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 };
+/** Rows written by statement ("INSERT INTO audit_events", "UPDATE cards", ...): where a figure comes from. */
+export const writesByStatement: Record<string, number> = {};
 
 export function resetCounters(): void {
   for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+  for (const k of Object.keys(writesByStatement)) delete writesByStatement[k];
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(r: Meta | undefined) {
+function addMeta(r: Meta | undefined, sql?: string) {
   counters.d1_queries++;
   counters.d1_rows_read += r?.meta?.rows_read ?? 0;
-  counters.d1_rows_written += r?.meta?.rows_written ?? 0;
+  const written = r?.meta?.rows_written ?? 0;
+  counters.d1_rows_written += written;
+  if (written > 0 && sql) {
+    const key = /^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[`"]?(\w+)/i.exec(sql)?.slice(1, 3).join(" ").replace(/\s+/g, " ") ?? sql.trim().slice(0, 30);
+    writesByStatement[key] = (writesByStatement[key] ?? 0) + written;
+  }
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
+const sqlOf = new WeakMap<object, string>();
 
-function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
-          addMeta(r);
+          addMeta(r, sql);
           return r;
         };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
-          addMeta(r);
+          addMeta(r, sql);
           const row = r.results[0] ?? null;
           return column && row ? row[column] : row;
         };
@@ -45,17 +54,20 @@ function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
     },
   });
   real.set(proxy, stmt);
+  sqlOf.set(proxy, sql);
   return proxy;
 }
 
 function wrapD1(db: D1Database): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql));
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
-          rs.forEach(addMeta);
+          rs.forEach((r, i) => {
+            addMeta(r, sqlOf.get(stmts[i]!));
+          });
           return rs;
         };
       }
