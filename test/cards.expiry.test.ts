@@ -89,6 +89,26 @@ describe("expiry", () => {
     expect((await callJson(`/v1/cards?expiring_before=${inThreeDays}`, { token: t.support })).body.data).toHaveLength(2);
   });
 
+  it("finds cards whose bonus value expires before a time, as long as that value is unspent", async () => {
+    const org = uniqueOrg();
+    const t = await cardTokens(org);
+    const pool = await createPool(org, { fund: 10_000 });
+    const { cardId } = await issueCard(org, 1_000); // the card itself never expires
+    const plain = await issueCard(org, 1_000);
+    const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    expect((await credit(cardId, t.finance, { amount: 300, pool_id: pool.id, expires_at: inTwoDays, reason: "Gone by Friday" })).status).toBe(201);
+    const expiring = async (days: number) =>
+      (
+        await callJson(`/v1/cards?expiring_before=${encodeURIComponent(new Date(Date.now() + days * 86_400_000).toISOString())}`, { token: t.support })
+      ).body.data.map((c: { id: string }) => c.id);
+    expect(await expiring(3)).toEqual([cardId]);
+    expect(await expiring(1)).toEqual([]);
+    // Spent first (it expires first), the bonus leaves nothing to lose.
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 300, currency: "USD", reference: "all-bonus" } });
+    expect(await expiring(3)).toEqual([]);
+    expect(await expiring(3)).not.toContain(plain.cardId);
+  });
+
   it("voids a pending hold at its expiry through the alarm and gives the value back", async () => {
     const org = uniqueOrg();
     const t = await cardTokens(org);
