@@ -58,7 +58,19 @@ function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatem
   return proxy;
 }
 
+/** One counting proxy per binding: a fresh one per request would also defeat createDb's per-binding cache. */
+const wrapped = new WeakMap<D1Database, D1Database>();
+
 function wrapD1(db: D1Database): D1Database {
+  let proxy = wrapped.get(db);
+  if (!proxy) {
+    proxy = countingD1(db);
+    wrapped.set(db, proxy);
+  }
+  return proxy;
+}
+
+function countingD1(db: D1Database): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
