@@ -39,7 +39,7 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
   const considered = `d.org = ?1 AND d.status <> 'reissued' AND ${inWindow("d.created_at")}`;
   const cards = (key: string) =>
     `SELECT ${key} AS grp, d.delivered_at,
-            (SELECT MIN(r.created_at) FROM redemptions r WHERE r.card_id = d.card_id AND r.org = ?1 AND r.captured > 0) AS first_at
+            (SELECT MIN(rd.created_at) FROM redemptions rd WHERE rd.card_id = d.card_id AND rd.org = ?1 AND rd.captured > 0) AS first_at
      FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
      WHERE ${considered} AND d.card_id IS NOT NULL AND d.status IN ('delivered', 'reversed')`;
   const redemptionRate = (key: string) => bind(`SELECT grp, COUNT(*) AS cards, COUNT(first_at) AS redeemed FROM (${cards(key)}) GROUP BY grp ORDER BY grp`);
