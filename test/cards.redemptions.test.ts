@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
@@ -236,6 +237,8 @@ describe("the card's audit trail", () => {
     // The object's own chain ends where D1's does.
     const head = await cardStubOf(cardId).ledgerHead();
     expect(head).toMatchObject({ seq: 5, head_hash: ok.last_hash, chain_ok: true });
+    const listed = (await callJson(`/v1/cards/${cardId}/transactions`, { token: t.auditor })).body.data;
+    expect(listed[0]).toMatchObject({ seq: 5, kind: "freeze", hash: ok.last_hash });
     // Only what people decide reaches the org's chain.
     const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ?").bind(org, cardId).all();
     expect(results).toEqual([{ action: "card.frozen" }]);
@@ -250,6 +253,12 @@ describe("the card's audit trail", () => {
     expect((await verifyCardTrail(env.DB, org, cardId)).valid).toBe(true);
     await sql("DELETE FROM card_audit WHERE card_id = ? AND seq = 2", cardId);
     expect((await verifyCardTrail(env.DB, org, cardId)).first_break).toMatchObject({ seq: 3, reason: "seq_gap" });
+    // The object's history rewritten: its chain no longer recomputes.
+    await runInDurableObject(cardStubOf(cardId), (_obj, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE txns SET reference = 'rewritten' WHERE seq = 2");
+    });
+    expect(await cardStubOf(cardId).ledgerHead()).toMatchObject({ chain_ok: false });
+    expect((await cardStubOf(cardId).checkIntegrity()).problem).toBe("the hash chain breaks at transaction 2");
   });
 });
 

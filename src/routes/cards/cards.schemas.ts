@@ -34,6 +34,9 @@ export const CardTxnSchema = z
     actor: z.string(),
     reference: z.string().nullable(),
     created_at: Time,
+    hash: z.string().nullable().openapi({
+      description: "This transaction's link in the card's hash chain: SHA-256 of the previous link and the transaction (src/cards/README.md, Audit)",
+    }),
   })
   .openapi("CardTransaction");
 
