@@ -16,6 +16,18 @@ export const scheduleCounters = zero();
 /** The same per statement (its SQL's first words), for the breakdown in test/bench/README.md: [queries, rows read, rows written]. */
 export const byStatement = new Map<string, [number, number, number]>();
 
+/** Rows written by table and verb ("INSERT INTO audit_events", "UPDATE cards", …), from `byStatement`: where a figure comes from. */
+export function writesByTable(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [sql, [, , written]] of byStatement) {
+    if (written === 0) continue;
+    const key =
+      /^\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[`"]?(\w+)/i.exec(sql)?.slice(1, 3).join(" ").replace(/\s+/g, " ") ?? sql.slice(0, 30);
+    out[key] = (out[key] ?? 0) + written;
+  }
+  return out;
+}
+
 export function resetCounters(): void {
   for (const c of [counters, scheduleCounters]) for (const k of Object.keys(c) as (keyof Counters)[]) c[k] = 0;
   byStatement.clear();
@@ -66,7 +78,18 @@ function wrapStatement(stmt: D1PreparedStatement, sql: string, into: Counters): 
   return proxy;
 }
 
+/** One counting proxy per binding and counter set: a fresh one per request would also defeat createDb's per-binding cache. */
+const wrapped = new WeakMap<D1Database, Map<Counters, D1Database>>();
+
 function wrapD1(db: D1Database, into: Counters): D1Database {
+  const byCounters = wrapped.get(db) ?? new Map<Counters, D1Database>();
+  wrapped.set(db, byCounters);
+  const proxy = byCounters.get(into) ?? countingD1(db, into);
+  byCounters.set(into, proxy);
+  return proxy;
+}
+
+function countingD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql, into);
