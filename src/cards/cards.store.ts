@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from "../core/pagination";
 import { codeHmac } from "../catalog/code-crypto";
 import type { Env } from "../env";
 import type { CardFailure, CardSeed, CardStatus } from "../../durable-objects/card-types";
+import { cardIdSql } from "../delivery/rewards";
 
 export interface CardRow {
   id: string;
@@ -118,7 +119,7 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
     params.push(v);
     return `?${params.length}`;
   };
-  let from = "deliveries d JOIN cards c ON c.delivery_id = d.id";
+  let from = `deliveries d JOIN cards c ON c.id = ${cardIdSql("d.id")}`;
   if (f.recipient_email) {
     const email = f.recipient_email.trim().replaceAll(" ", "+");
     if (!isValidEmail(email)) {
@@ -126,7 +127,7 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
         errors: [{ parameter: "recipient_email", code: "email_invalid", detail: "Give the whole address, e.g. ann@example.com" }],
       });
     }
-    from = "batch_recipients r JOIN deliveries d ON d.recipient_id = r.id JOIN cards c ON c.delivery_id = d.id";
+    from = `batch_recipients r JOIN deliveries d ON d.recipient_id = r.id JOIN cards c ON c.id = ${cardIdSql("d.id")}`;
     where.push(`r.email_key = ${p(emailKey(email))}`, `+d.org = ${p(org)}`);
   } else if (f.batch_id) {
     where.push(`d.batch_id = ${p(f.batch_id)}`, `+d.org = ${p(org)}`);

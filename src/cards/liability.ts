@@ -7,6 +7,7 @@
  * reissue before its ledger began (`void`, never touched) owes nothing and is left out.
  */
 import { csvCell } from "../batches/recipients.list";
+import { cardIdSql } from "../delivery/rewards";
 
 const DIMENSIONS = {
   currency: "'all'",
@@ -47,7 +48,7 @@ export type LiabilityReport = {
 };
 
 // From the org's deliveries (index deliveries(org, id)) to their cards: cards have no org index of their own.
-const FROM = `FROM deliveries d JOIN cards c ON c.delivery_id = d.id LEFT JOIN batches b ON b.id = d.batch_id
+const FROM = `FROM deliveries d JOIN cards c ON c.id = ${cardIdSql("d.id")} LEFT JOIN batches b ON b.id = d.batch_id
   WHERE d.org = ?1 AND d.card_id IS NOT NULL AND NOT (c.status = 'void' AND c.txn_seq = 0)`;
 
 export async function liabilityReport(d1: D1Database, org: string, now = new Date()): Promise<LiabilityReport> {

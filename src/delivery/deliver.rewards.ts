@@ -1,7 +1,7 @@
 /** Gives every claimed delivery its reward (in memory: `code_id`, `card_id`), or reports it when the inventory has run out. */
 import type { Env } from "../env";
 import type { Claimed, DeliveryContext } from "./deliver.load";
-import { assignCodes, issueCards, type Reward } from "./rewards";
+import { assignCodes, cardIdFor, issueCards, type Reward } from "./rewards";
 
 export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Claimed[], onExhausted: (c: Claimed, detail: string) => void): Promise<Claimed[]> {
   const needs = claimed.filter((c) => !c.code_id && !c.card_id).map((c) => ({ id: c.id, org: ctx.org, amount: c.amount, codeId: null, cardId: null }));
@@ -25,8 +25,8 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
     // A card made by an earlier (crashed) attempt was kept by INSERT OR IGNORE: use the stored one.
     const kept = needs.filter((n) => !got.has(n.id)).map((n) => n.id);
     if (kept.length > 0) {
-      const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE delivery_id IN (SELECT value FROM json_each(?))")
-        .bind(JSON.stringify(kept))
+      const { results } = await env.DB.prepare("SELECT id, delivery_id FROM cards WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(JSON.stringify(kept.map(cardIdFor)))
         .all<{ id: string; delivery_id: string }>();
       for (const r of results) got.set(r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" });
     }

@@ -73,6 +73,11 @@ export async function assignCodes(env: Env, org: string, productId: string, need
 
 /** A delivery's card id is derived from its id, so every attempt at issuing it targets one row. */
 export const cardIdFor = (deliveryId: string) => `card_${deliveryId.slice(4)}`;
+/**
+ * The same in SQL, for joins from a delivery to its card by the card's primary key (cards keep no
+ * index on delivery_id: it cost a row written per issued card). `column` names the delivery id.
+ */
+export const cardIdSql = (column: string) => `('card_' || substr(${column}, 5))`;
 
 /**
  * Issues a card per delivery (card id derived from the delivery id: a retry finds the card it made).

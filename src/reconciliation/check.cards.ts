@@ -12,6 +12,7 @@ import { cardStub } from "../cards/cards.store";
 import type { Env } from "../env";
 import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
+import { cardIdSql } from "../delivery/rewards";
 
 interface Row {
   id: string;
@@ -34,7 +35,7 @@ export async function cardLedgerFindings(db: D1Database, r: Range): Promise<Find
     .prepare(
       `SELECT c.id, d.id AS delivery_id, d.batch_id, d.pool_id, c.currency, c.initial_amount, c.credited, c.available, c.pending, c.redeemed,
             c.expired, c.reversed, c.status
-     FROM deliveries d JOIN cards c ON c.delivery_id = d.id
+     FROM deliveries d JOIN cards c ON c.id = ${cardIdSql("d.id")}
      WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.card_id IS NOT NULL AND NOT (c.status = 'void' AND c.txn_seq = 0) AND (
        c.initial_amount + c.credited <> c.available + c.pending + c.redeemed + c.expired + c.reversed
        OR MIN(c.available, c.pending, c.redeemed, c.expired, c.reversed, c.credited) < 0)`,
@@ -106,7 +107,7 @@ export async function cardMirrorFindings(env: Env, r: Range): Promise<Finding[]>
   const { results } = await env.DB.prepare(
     `SELECT c.id, d.id AS delivery_id, d.batch_id, d.pool_id, c.currency, c.status, c.txn_seq, c.available, c.pending, c.redeemed, c.expired,
             c.reversed, c.credited, a.seq AS audited_seq, a.hash AS audited_hash
-     FROM deliveries d JOIN cards c ON c.delivery_id = d.id
+     FROM deliveries d JOIN cards c ON c.id = ${cardIdSql("d.id")}
        LEFT JOIN card_audit a ON a.card_id = c.id AND a.seq = (SELECT MAX(seq) FROM card_audit WHERE card_id = c.id)
      WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND d.card_id IS NOT NULL AND c.txn_seq > 0`,
   )

@@ -11,6 +11,7 @@ import { duplicatesAcrossBatches, duplicatesInPage } from "./check.duplicates";
 import { cardLedgerFindings, cardMirrorFindings } from "./check.cards";
 import { itemFindings } from "./check.items";
 import { pageSize, type Finding, type StepContext, type StepResult } from "./types";
+import { cardIdSql } from "../delivery/rewards";
 
 export const DELIVERY_PAGE = 10_000;
 /** A delivery queued or sending, unclaimed and untouched this long, is stuck. */
@@ -71,7 +72,7 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
     db
       .prepare(
         `SELECT d.id, d.batch_id, d.pool_id, d.status, d.amount, d.currency, d.card_id, c.id AS card, c.initial_amount, c.currency AS card_currency, c.status AS card_status
-       FROM deliveries d LEFT JOIN cards c ON c.delivery_id = d.id
+       FROM deliveries d LEFT JOIN cards c ON c.id = ${cardIdSql("d.id")}
        WHERE d.org = ?1 AND d.id > ?2 AND d.id <= ?3 AND (
          (d.status = 'delivered' AND d.card_id IS NOT NULL
            AND (c.id IS NULL OR c.id <> d.card_id OR c.initial_amount <> d.amount OR c.currency <> d.currency OR c.status IN ('void', 'reversed')))

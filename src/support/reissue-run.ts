@@ -42,7 +42,7 @@ async function newReward(env: Env, d: DeliveryRecord, facts: SendFacts, id: stri
 async function returnReward(env: Env, id: string): Promise<void> {
   await env.DB.batch([
     env.DB.prepare("UPDATE inventory_codes SET status = 'available', delivery_id = NULL, assigned_at = NULL WHERE delivery_id = ?").bind(id),
-    env.DB.prepare("DELETE FROM cards WHERE delivery_id = ?").bind(id),
+    env.DB.prepare("DELETE FROM cards WHERE id = ?").bind(cardIdFor(id)),
   ]);
 }
 
