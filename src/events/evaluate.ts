@@ -1,21 +1,27 @@
 /**
- * One campaign's decision about one event. In order: the campaign's status and window, the
- * customer's contact and the suppression list, the rules, the amount (fixed or first matching
- * tier), the org's per-recipient cap, then the caps and the budget, which are claimed race-free
- * (a conditional insert in D1, a commit in the pool DO). The outcome row's id is fixed per event and
- * campaign, so a re-run after a crash finds what the first run decided and finishes it.
+ * What campaigns decide about events, for a whole request at once. Per event and campaign, in
+ * order: the campaign's status and window, the customer's contact and the suppression list, the
+ * rules, the amount (fixed or first matching tier) and the org's per-recipient cap are decided here
+ * in memory; the caps, the pause threshold and the budget are then claimed in one call to the pool
+ * Durable Object per campaign (race-free there: src/pools/campaign-budget.ts), and the outcomes,
+ * deliveries and audit events are written in one D1 transaction. A request of 1,000 events costs a
+ * handful of D1 statements and one pool call per triggered campaign, whatever it decides.
+ *
+ * The outcome and delivery ids derive from (org, event id, campaign), and the pool item is the
+ * delivery id, so a re-run after a crash (a taken-over evaluation) finds what the first run wrote or
+ * committed and finishes it, never paying twice.
  */
-import { appendAudit } from "../audit/audit";
+import { appendAudit, type AuditInput } from "../audit/audit";
 import { sha256Hex } from "../core/crypto";
-import { campaignRef, limitsOf, rewardOf } from "../campaigns/campaigns.service";
+import { campaignRef, limitsOf, rewardOf, type CapSpec } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { openApprovalRequest } from "../campaigns/approvals";
 import { autoPause, pauseThreshold } from "../campaigns/lifecycle";
 import { evaluateRule, type RuleContext } from "../campaigns/rules";
-import { createForCampaignReward } from "../delivery/delivery-state";
+import { createForCampaignRewards } from "../delivery/delivery-state";
 import type { Env } from "../env";
-import { campaignHolds, commitCampaignReward } from "../pools/campaign-budget";
-import { customerCapReached, insertWithinCaps, type OutcomeRow } from "./caps";
+import { claimCampaignRewards, committedCampaignItems } from "../pools/campaign-budget";
+import { periodWindow } from "./caps";
 import { reachable, type Customer } from "./customer";
 import type { OutcomeView, SkipReason } from "./outcomes";
 
@@ -33,13 +39,43 @@ export interface Shared {
   suppressed: boolean;
 }
 
+/** One event to evaluate against the campaigns its type triggers. */
+export interface Evaluation {
+  ev: EventFacts;
+  campaigns: CampaignRow[];
+  suppressed: boolean;
+  /** A re-run (taken-over claim, or a caller that may repeat itself): what an earlier run wrote or committed is kept. */
+  rerun: boolean;
+}
+
+export interface Evaluated {
+  /** Per event id, one outcome per campaign, in the campaigns' order. */
+  outcomes: Map<string, OutcomeView[]>;
+  /** Rewarded deliveries to queue, by campaign (re-runs included: a lost message is sent again). */
+  deliveries: Map<string, string[]>;
+}
+
+interface Pair {
+  ev: EventFacts;
+  c: CampaignRow;
+  suppressed: boolean;
+  /** Decided by an earlier run (its outcome row exists): answered as it was. */
+  old?: boolean;
+  approvalDay?: string | null;
+  outcomeId: string;
+  deliveryId: string;
+  view?: OutcomeView;
+  /** Set when the pair reaches the pool: its amount and whether it waits for approval. */
+  claim?: { amount: number; pending: boolean };
+  skip?: { reason: SkipReason; detail?: string };
+}
+
 interface StoredOutcome {
   id: string;
   outcome: string;
   reason: string | null;
   amount: number | null;
   delivery_id: string | null;
-  committed: number;
   approval_day: string | null;
 }
 
@@ -49,14 +85,96 @@ async function idsFor(org: string, eventId: string, campaignId: string) {
   return { outcomeId: `out_${h}`, deliveryId: `dlv_${h}` };
 }
 
-export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
-  const { outcomeId, deliveryId } = await idsFor(ev.org, ev.id, c.id);
-  const prior = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
-    .bind(outcomeId)
-    .first<StoredOutcome>();
-  if (prior) return finish(env, c, ev, prior);
-  const skip = (reason: SkipReason, detail?: string) => recordSkip(env, c, ev, outcomeId, reason, detail);
+/** A rule that reads the customer's history in the campaign needs it read first; most rules do not. */
+const HISTORY = /\b(rewards_received|rewarded_amount)\b/;
+const needsHistory = (c: CampaignRow) => HISTORY.test(`${c.rules ?? ""} ${c.reward}`);
 
+/**
+ * One campaign's decision about one event (a scheduled trigger, a referral). Kept for callers that
+ * evaluate one pair at a time; it is `evaluateEvents` with one event and one campaign, and may be
+ * repeated (an earlier decision is answered again). The caller queues a rewarded delivery.
+ */
+export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
+  const done = await evaluateEvents(env, ev.org, [{ ev, campaigns: [c], suppressed: shared.suppressed, rerun: true }], shared.perRecipientCaps);
+  return done.outcomes.get(ev.id)![0]!;
+}
+
+export async function evaluateEvents(env: Env, org: string, evaluations: Evaluation[], perRecipientCaps: Record<string, number>): Promise<Evaluated> {
+  const pairs: Pair[] = [];
+  for (const e of evaluations) {
+    for (const c of e.campaigns) pairs.push({ ev: e.ev, c, suppressed: e.suppressed, ...(await idsFor(org, e.ev.id, c.id)) });
+  }
+  const deliveries = new Map<string, string[]>();
+  const result = () => {
+    const outcomes = new Map<string, OutcomeView[]>(evaluations.map((e) => [e.ev.id, []]));
+    for (const p of pairs) outcomes.get(p.ev.id)!.push(p.view!);
+    return { outcomes, deliveries };
+  };
+  if (pairs.length === 0) return result();
+
+  // A re-run answers what was written before, and keeps what the pool committed even if it would now decide otherwise.
+  const reruns = new Set(evaluations.filter((e) => e.rerun).map((e) => e.ev.id));
+  const forced = new Map<string, number>();
+  if (reruns.size > 0) {
+    const again = pairs.filter((p) => reruns.has(p.ev.id));
+    const prior = await priorOutcomes(
+      env.DB,
+      again.map((p) => p.outcomeId),
+    );
+    for (const p of again) {
+      const o = prior.get(p.outcomeId);
+      if (!o) continue;
+      p.old = true;
+      p.view = viewOf(p.c.id, o);
+      p.approvalDay = o.approval_day;
+      if (o.outcome === "rewarded") push(deliveries, p.c.id, o.delivery_id!);
+    }
+    const byPool = groupBy(
+      again.filter((p) => !p.view),
+      (p) => p.c.poolId,
+    );
+    for (const [poolId, list] of byPool) {
+      for (const [id, amount] of await committedCampaignItems(
+        env,
+        poolId,
+        list.map((p) => p.deliveryId),
+      ))
+        forced.set(id, amount);
+    }
+  }
+
+  const fresh = pairs.filter((p) => !p.old);
+  const history = await historyOf(
+    env.DB,
+    fresh.filter((p) => needsHistory(p.c)),
+  );
+  for (const p of fresh) {
+    const amount = forced.get(p.deliveryId);
+    if (amount !== undefined) p.claim = { amount, pending: p.c.approvalAtOrAbove !== null && amount >= p.c.approvalAtOrAbove };
+    else Object.assign(p, decide(p, perRecipientCaps, history));
+  }
+
+  await claim(
+    env,
+    fresh.filter((p) => p.claim),
+  );
+  await record(env, org, fresh);
+  for (const p of fresh) {
+    if (p.view!.outcome === "rewarded") push(deliveries, p.c.id, p.deliveryId);
+  }
+  // Opened after the commit, so a decision never closes a request over a reward it could not see.
+  const days = new Map<string, { c: CampaignRow; day: string }>();
+  for (const p of pairs) {
+    if (p.view!.outcome === "pending_approval" && p.approvalDay) days.set(`${p.c.id}\n${p.approvalDay}`, { c: p.c, day: p.approvalDay });
+  }
+  for (const { c, day } of days.values()) await openApprovalRequest(env, c, day);
+  return result();
+}
+
+/** The in-memory part of a decision: everything but caps and budget. Sets `skip`, or `claim` with the amount. */
+function decide(p: Pair, perRecipientCaps: Record<string, number>, history: Map<string, { n: number; total: number }>): Pick<Pair, "skip" | "claim"> {
+  const { c, ev } = p;
+  const skip = (reason: SkipReason, detail?: string) => ({ skip: { reason, detail } });
   if (c.status === "draft" || c.status === "ended") return skip("campaign_not_active");
   if (c.status === "paused") return skip("campaign_paused");
   if ((c.startsAt && ev.occurredAt < c.startsAt) || (c.endsAt && ev.occurredAt >= c.endsAt)) return skip("outside_window");
@@ -66,9 +184,8 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
       "invalid_contact",
       `No valid ${reward.channel === "sms" ? "phone" : reward.channel === "email" ? "email" : "email or phone"} for channel ${reward.channel}`,
     );
-  if (shared.suppressed) return skip("suppressed");
-
-  const ctx = await ruleContext(env, c, ev);
+  if (p.suppressed) return skip("suppressed");
+  const ctx = ruleContext(ev, history.get(`${c.id}\n${ev.customer.key}`));
   if (c.rules) {
     const r = evaluateRule(c.rules, ctx);
     if (!r.ok) return skip("rule_false", `Rule error: ${r.error}`);
@@ -83,127 +200,178 @@ export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts,
     }
   }
   if (amount === undefined) return skip("rule_false", "No tier matched");
-  const orgCap = shared.perRecipientCaps[c.currency];
+  const orgCap = perRecipientCaps[c.currency];
   if (orgCap !== undefined && amount > orgCap) return skip("customer_cap", `Above the org's per-recipient cap of ${orgCap} ${c.currency}`);
-
-  const now = new Date().toISOString();
-  const pending = c.approvalAtOrAbove !== null && amount >= c.approvalAtOrAbove;
-  const row: OutcomeRow = {
-    id: outcomeId,
-    org: ev.org,
-    campaignId: c.id,
-    eventId: ev.id,
-    customerKey: ev.customer.key,
-    outcome: pending ? "pending_approval" : "rewarded",
-    amount,
-    deliveryId,
-    name: ev.customer.input.name ?? null,
-    email: ev.customer.email,
-    phone: ev.customer.phone,
-    externalId: ev.customer.input.external_id,
-    approvalDay: pending ? now.slice(0, 10) : null,
-    occurredAt: ev.occurredAt,
-    createdAt: now,
-  };
-  const limits = limitsOf(c);
-  const inserted = await insertWithinCaps(env.DB, row, limits).run();
-  if (inserted.meta.changes === 0) {
-    const raced = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
-      .bind(outcomeId)
-      .first<StoredOutcome>();
-    if (raced) return finish(env, c, ev, raced);
-    return skip((await customerCapReached(env.DB, row, limits)) ? "customer_cap" : "campaign_cap");
-  }
-  return finish(env, c, ev, {
-    id: outcomeId,
-    outcome: row.outcome,
-    reason: null,
-    amount,
-    delivery_id: deliveryId,
-    committed: 0,
-    approval_day: row.approvalDay,
-  });
+  return { claim: { amount, pending: c.approvalAtOrAbove !== null && amount >= c.approvalAtOrAbove } };
 }
 
-/** Commits a claimed reward from the budget (once: item id = delivery id) and creates its delivery; or turns it into budget_exhausted. */
-async function finish(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome): Promise<OutcomeView> {
-  if (o.outcome === "skipped") return { campaign_id: c.id, outcome: "skipped", reason: o.reason as SkipReason };
-  if (!o.committed) {
-    const res = await commitCampaignReward(env, campaignRef(c), { id: o.delivery_id!, amount: o.amount!, recipientKey: ev.customer.key });
-    if (!res.ok) {
-      await env.DB.prepare("UPDATE campaign_outcomes SET outcome = 'skipped', reason = 'budget_exhausted', detail = ?2 WHERE id = ?1 AND committed = 0")
-        .bind(o.id, `${res.code}: ${res.detail}`)
-        .run();
-      if (res.code === "insufficient_funds") await autoPause(env, c.id, c.org, "budget_exhausted");
-      return { campaign_id: c.id, outcome: "skipped", reason: "budget_exhausted" };
-    }
-    const stmts = [env.DB.prepare("UPDATE campaign_outcomes SET committed = 1 WHERE id = ?").bind(o.id)];
-    if (o.outcome === "rewarded") stmts.push(deliveryRow(env, c, ev, o));
-    // The money moved: audited with the rows that record it. Should this fail, a retry of the event re-runs this step (the commit replays).
-    await appendAudit(
-      env.DB,
-      c.org,
-      [
-        {
-          actor: "system:campaigns",
-          action: o.outcome === "rewarded" ? "campaign.reward_committed" : "campaign.reward_pending_approval",
-          entityType: "campaign",
-          entityId: c.id,
-          after: { event_id: ev.id, outcome_id: o.id, amount: o.amount, ...(o.outcome === "rewarded" ? { delivery_id: o.delivery_id } : {}) },
+/** A cap's window key for the pool's counters, e.g. `day:2026-12-07T00:00:00.000Z`; null when there is no such cap. */
+function capPeriod(cap: CapSpec | undefined, occurredAt: string): string | null {
+  if (!cap || (cap.count === undefined && cap.amount === undefined)) return null;
+  return cap.period === "lifetime" ? "lifetime" : `${cap.period}:${periodWindow(cap.period, occurredAt).from}`;
+}
+
+/** One pool call per campaign (in parallel): caps, threshold and budget for all of its rewards in this request. */
+async function claim(env: Env, pairs: Pair[]): Promise<void> {
+  await Promise.all(
+    [...groupBy(pairs, (p) => p.c.id).values()].map(async (list) => {
+      const c = list[0]!.c;
+      const limits = limitsOf(c);
+      const res = await claimCampaignRewards(env, campaignRef(c), {
+        caps: {
+          perCustomer: limits.per_customer && { count: limits.per_customer.count, amount: limits.per_customer.amount },
+          perCampaign: limits.per_campaign && { count: limits.per_campaign.count, amount: limits.per_campaign.amount },
         },
-      ],
-      stmts,
-    );
-    const committed = c.holdCount > 1 ? (await campaignHolds(env, campaignRef(c))).reduce((s, h) => s + h.committed, 0) : res.hold.committed;
-    if (committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
-  } else if (o.outcome === "rewarded") {
-    await deliveryRow(env, c, ev, o).run();
-  }
-  // Opened after the commit, so a decision never closes a request over a reward it could not see.
-  if (o.outcome === "pending_approval") await openApprovalRequest(env, c, o.approval_day!);
-  if (o.outcome === "pending_approval") return { campaign_id: c.id, outcome: "pending_approval", amount: o.amount! };
-  return { campaign_id: c.id, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
+        stopAt: pauseThreshold(c),
+        items: list.map((p) => ({
+          id: p.deliveryId,
+          amount: p.claim!.amount,
+          customerKey: p.ev.customer.key,
+          customerPeriod: capPeriod(limits.per_customer, p.ev.occurredAt),
+          campaignPeriod: capPeriod(limits.per_campaign, p.ev.occurredAt),
+        })),
+      });
+      let exhausted = false;
+      res.items.forEach((item, i) => {
+        const p = list[i]!;
+        if (item.status !== "rejected") {
+          p.claim!.amount = item.amount;
+          p.view = p.claim!.pending
+            ? { campaign_id: c.id, outcome: "pending_approval", amount: item.amount }
+            : { campaign_id: c.id, outcome: "rewarded", delivery_id: p.deliveryId, amount: item.amount };
+          return;
+        }
+        const reason: SkipReason =
+          item.code === "customer_cap" || item.code === "campaign_cap"
+            ? item.code
+            : item.code === "threshold_reached"
+              ? "campaign_paused"
+              : item.code === "limit_exceeded"
+                ? "customer_cap"
+                : "budget_exhausted";
+        if (item.code === "insufficient_funds") exhausted = true;
+        p.claim = undefined;
+        p.skip = { reason, detail: reason === "customer_cap" || reason === "campaign_cap" ? item.detail : `${item.code}: ${item.detail}` };
+      });
+      if (exhausted) await autoPause(env, c.id, c.org, "budget_exhausted");
+      else if (res.committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
+    }),
+  );
 }
 
-function deliveryRow(env: Env, c: CampaignRow, ev: EventFacts, o: StoredOutcome): D1PreparedStatement {
-  return createForCampaignReward(env.DB, {
-    id: o.delivery_id!,
-    org: c.org,
-    outcomeId: o.id,
-    campaignId: c.id,
-    eventId: ev.id,
-    poolId: c.poolId,
-    productId: c.productId,
-    channel: c.channel,
-    amount: o.amount!,
-    currency: c.currency,
-    at: new Date().toISOString(),
+/** Outcomes, deliveries and one audit event per campaign whose money moved: one D1 transaction. */
+async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
+  if (pairs.length === 0) return;
+  const now = new Date().toISOString();
+  const day = now.slice(0, 10);
+  const rows = pairs.map((p) => {
+    if (p.skip) p.view = { campaign_id: p.c.id, outcome: "skipped", reason: p.skip.reason };
+    if (p.claim?.pending) p.approvalDay = day;
+    const cu = p.ev.customer;
+    const claimed = p.claim !== undefined;
+    return {
+      id: p.outcomeId,
+      campaign_id: p.c.id,
+      event_id: p.ev.id,
+      customer_key: cu.key,
+      outcome: p.view!.outcome,
+      reason: p.skip?.reason ?? null,
+      detail: p.skip?.detail ?? null,
+      amount: claimed ? p.claim!.amount : null,
+      delivery_id: claimed ? p.deliveryId : null,
+      committed: claimed ? 1 : 0,
+      name: claimed ? (cu.input.name ?? null) : null,
+      email: claimed ? cu.email : null,
+      phone: claimed ? cu.phone : null,
+      external_id: cu.input.external_id,
+      approval_day: p.approvalDay ?? null,
+      occurred_at: p.ev.occurredAt,
+    };
   });
+  const rewarded = pairs.filter((p) => p.view!.outcome === "rewarded");
+  const stmts = [
+    env.DB.prepare(
+      `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, amount, delivery_id, committed,
+         name, email, phone, external_id, approval_day, occurred_at, created_at)
+       SELECT value ->> 'id', ?1, value ->> 'campaign_id', value ->> 'event_id', value ->> 'customer_key', value ->> 'outcome', value ->> 'reason',
+         value ->> 'detail', value ->> 'amount', value ->> 'delivery_id', value ->> 'committed', value ->> 'name', value ->> 'email', value ->> 'phone',
+         value ->> 'external_id', value ->> 'approval_day', value ->> 'occurred_at', ?2
+       FROM json_each(?3)`,
+    ).bind(org, now, JSON.stringify(rows)),
+  ];
+  if (rewarded.length > 0) {
+    stmts.push(
+      createForCampaignRewards(
+        env.DB,
+        org,
+        now,
+        rewarded.map((p) => ({
+          id: p.deliveryId,
+          outcomeId: p.outcomeId,
+          campaignId: p.c.id,
+          eventId: p.ev.id,
+          poolId: p.c.poolId,
+          productId: p.c.productId,
+          channel: p.c.channel,
+          amount: p.claim!.amount,
+          currency: p.c.currency,
+        })),
+      ),
+    );
+  }
+  // The money moved: audited with the rows that record it, one event per campaign and request.
+  const audit: AuditInput[] = [
+    ...groupBy(
+      pairs.filter((p) => p.claim),
+      (p) => p.c.id,
+    ).values(),
+  ].map((list) => ({
+    actor: "system:campaigns",
+    action: "campaign.reward_committed",
+    entityType: "campaign",
+    entityId: list[0]!.c.id,
+    after: {
+      rewards: list.length,
+      total: list.reduce((s, p) => s + p.claim!.amount, 0),
+      items: list.map((p) => ({ event_id: p.ev.id, outcome_id: p.outcomeId, amount: p.claim!.amount, outcome: p.view!.outcome, delivery_id: p.deliveryId })),
+    },
+  }));
+  await appendAudit(env.DB, org, audit, stmts);
 }
 
-async function recordSkip(env: Env, c: CampaignRow, ev: EventFacts, id: string, reason: SkipReason, detail?: string): Promise<OutcomeView> {
-  await env.DB.prepare(
-    `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, external_id, occurred_at, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, 'skipped', ?6, ?7, ?8, ?9, ?10)`,
-  )
-    .bind(id, ev.org, c.id, ev.id, ev.customer.key, reason, detail ?? null, ev.customer.input.external_id, ev.occurredAt, new Date().toISOString())
-    .run();
-  const stored = await env.DB.prepare("SELECT id, outcome, reason, amount, delivery_id, committed, approval_day FROM campaign_outcomes WHERE id = ?")
-    .bind(id)
-    .first<StoredOutcome>();
-  return stored && stored.outcome !== "skipped"
-    ? finish(env, c, ev, stored)
-    : { campaign_id: c.id, outcome: "skipped", reason: (stored?.reason ?? reason) as SkipReason };
+async function priorOutcomes(d1: D1Database, ids: string[]): Promise<Map<string, StoredOutcome>> {
+  if (ids.length === 0) return new Map();
+  const { results } = await d1
+    .prepare("SELECT id, outcome, reason, amount, delivery_id, approval_day FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?))")
+    .bind(JSON.stringify(ids))
+    .all<StoredOutcome>();
+  return new Map(results.map((r) => [r.id, r]));
+}
+
+function viewOf(campaignId: string, o: StoredOutcome): OutcomeView {
+  if (o.outcome === "rewarded") return { campaign_id: campaignId, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
+  if (o.outcome === "pending_approval") return { campaign_id: campaignId, outcome: "pending_approval", amount: o.amount! };
+  return { campaign_id: campaignId, outcome: "skipped", reason: o.reason as SkipReason };
+}
+
+/** Rewards each customer received from each campaign (for rules that read them): one query for the request. */
+async function historyOf(d1: D1Database, pairs: Pair[]): Promise<Map<string, { n: number; total: number }>> {
+  if (pairs.length === 0) return new Map();
+  const keys = [...new Set(pairs.map((p) => JSON.stringify([p.c.id, p.ev.customer.key])))].map((k) => JSON.parse(k) as [string, string]);
+  const { results } = await d1
+    .prepare(
+      `SELECT j.value ->> 0 AS campaign_id, j.value ->> 1 AS customer_key, COUNT(o.id) AS n, COALESCE(SUM(o.amount), 0) AS total
+       FROM json_each(?) j JOIN campaign_outcomes o ON o.campaign_id = j.value ->> 0 AND o.customer_key = j.value ->> 1
+         AND o.outcome IN ('rewarded', 'pending_approval')
+       GROUP BY j.key`,
+    )
+    .bind(JSON.stringify(keys))
+    .all<{ campaign_id: string; customer_key: string; n: number; total: number }>();
+  return new Map(results.map((r) => [`${r.campaign_id}\n${r.customer_key}`, { n: r.n, total: r.total }]));
 }
 
 /** What a rule sees: the event, and the customer with their history in this campaign. */
-async function ruleContext(env: Env, c: CampaignRow, ev: EventFacts): Promise<RuleContext> {
-  const h = await env.DB.prepare(
-    `SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM campaign_outcomes
-     WHERE campaign_id = ? AND customer_key = ? AND outcome IN ('rewarded', 'pending_approval')`,
-  )
-    .bind(c.id, ev.customer.key)
-    .first<{ n: number; total: number }>();
+function ruleContext(ev: EventFacts, h: { n: number; total: number } | undefined): RuleContext {
   const cu = ev.customer.input;
   return {
     event: { type: ev.type, occurred_at: ev.occurredAt, properties: ev.properties },
@@ -218,4 +386,16 @@ async function ruleContext(env: Env, c: CampaignRow, ev: EventFacts): Promise<Ru
       rewarded_amount: h?.total ?? 0,
     },
   };
+}
+
+function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const t of list) push(m, key(t), t);
+  return m;
+}
+
+function push<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }

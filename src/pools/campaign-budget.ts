@@ -5,7 +5,7 @@
  * with room; `ended` releases the rest of each hold once (fixed op ids).
  */
 import type { Env } from "../env";
-import type { Hold, PoolFailure } from "../../durable-objects/pool-types";
+import type { CampaignClaimInput, CampaignItemOutcome, Hold, PoolFailure } from "../../durable-objects/pool-types";
 import { campaignHoldId, opIds } from "./op-ids";
 import { poolError, poolStub } from "./pool-client";
 
@@ -71,6 +71,33 @@ export async function commitCampaignReward(env: Env, c: CampaignRef, item: { id:
     return { ok: false, code: outcome.code, detail: outcome.detail };
   }
   return last;
+}
+
+/**
+ * Claims rewards of one campaign in one call to its pool: caps (per customer, per campaign, per
+ * period), the pause threshold and the budget, decided together and atomically in the pool DO, so
+ * concurrent requests never pass a cap or overspend together. Item ids are the delivery ids.
+ */
+export async function claimCampaignRewards(
+  env: Env,
+  c: CampaignRef,
+  args: Omit<CampaignClaimInput, "campaignId" | "holdIds" | "actor">,
+): Promise<{ items: CampaignItemOutcome[]; committed: number }> {
+  const res = await poolStub(env, c.poolId).claimCampaignRewards({
+    ...args,
+    campaignId: c.id,
+    holdIds: holdIds(c.id, Math.max(1, c.holdCount)),
+    actor: "system:campaigns",
+  });
+  if (!res.ok) throw poolError(res);
+  return { items: res.items, committed: res.committed };
+}
+
+/** Which of these reward ids the pool holds as committed (a re-run evaluation keeps them, whatever it would decide now). */
+export async function committedCampaignItems(env: Env, poolId: string, ids: string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const rows = await poolStub(env, poolId).itemStates(ids);
+  return new Map(rows.filter((r) => r.state === "committed").map((r) => [r.item_id, r.amount]));
 }
 
 /** Gives a committed reward that will not be paid (rejected approval) back to its hold, or to available once the hold ended. */
