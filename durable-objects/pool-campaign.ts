@@ -21,6 +21,7 @@ export interface CampaignClaimPlan {
   /** Value moved per hold, with its item ids (one journal entry per hold). */
   moved: Map<string, string[]>;
   counters: { scope: string; period: string; count: number; amount: number }[];
+  /** Committed rewards that added to a counter (the only ones a refund must take off again). */
   counted: Item[];
   holds: Hold[];
 }
@@ -107,7 +108,7 @@ export function planCampaignClaim(store: PoolStore, limits: Limits, a: Args, day
     committed += item.amount;
     if (item.customerPeriod) bump(item.customerKey, item.customerPeriod, item.amount);
     if (item.campaignPeriod) bump(CAMPAIGN_SCOPE, item.campaignPeriod, item.amount);
-    out.counted.push(item);
+    if (item.customerPeriod || item.campaignPeriod) out.counted.push(item);
   }
   out.counters = [...deltas.values()];
   return out;

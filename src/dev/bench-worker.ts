@@ -1,13 +1,14 @@
 /**
  * The benchmarks' Worker entry (test/bench/worker.mjs builds it instead of src/index.ts). It is the
  * deployed Worker plus the bench counters: the queue handler runs on an env whose D1 and pool
- * bindings count their calls (src/dev/metrics.ts), GET /dev/bench/metrics[?reset] reports them, and
+ * bindings count their calls (src/dev/metrics.ts), and so does the event routes' env (counted apart,
+ * under `events`), GET /dev/bench/metrics[?reset] reports them, and
  * POST /dev/bench/pools drives one pool's Durable Object from inside the Worker (src/dev/pool-bench.ts).
  * Nothing here is reachable from src/index.ts, so none of it is in the deployed bundle.
  */
 import type { Env } from "../env";
 import worker from "../index";
-import { counters, instrument, resetCounters } from "./metrics";
+import { counters, eventCounters, instrument, resetCounters } from "./metrics";
 import { poolBench } from "./pool-bench";
 
 export { FundingPool } from "../../durable-objects/funding-pool";
@@ -17,7 +18,7 @@ const METRICS_PATH = "/dev/bench/metrics";
 const POOL_BENCH_PATH = "/dev/bench/pools";
 
 function metrics(url: URL): Response {
-  const snapshot = { ...counters };
+  const snapshot = { ...counters, events: { ...eventCounters } };
   if (url.searchParams.has("reset")) resetCounters();
   return Response.json(snapshot);
 }
@@ -28,7 +29,10 @@ export default {
       const url = new URL(request.url);
       if (url.pathname === METRICS_PATH && request.method === "GET") return metrics(url);
     }
-    if (env.ENVIRONMENT === "bench" && new URL(request.url).pathname === POOL_BENCH_PATH) return poolBench.fetch(request, env, ctx);
+    const path = new URL(request.url).pathname;
+    if (env.ENVIRONMENT === "bench" && path === POOL_BENCH_PATH) return poolBench.fetch(request, env, ctx);
+    // The event routes evaluate inline: their D1 and pool calls are counted apart from the queue consumers'.
+    if (env.ENVIRONMENT === "bench" && path.startsWith("/v1/events")) return worker.fetch(request, instrument(env, eventCounters), ctx);
     return worker.fetch(request, env, ctx);
   },
   queue(batch, env, ctx) {

@@ -7,35 +7,40 @@
  */
 import type { Env } from "../env";
 
-export const counters = { d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 };
+export type Counters = { d1_queries: number; d1_rows_read: number; d1_rows_written: number; do_calls: number };
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 });
+/** The queue consumers' work. */
+export const counters = zero();
+/** The event routes' work (`npm run bench -- events`: POST /v1/events/batch evaluates inline). */
+export const eventCounters = zero();
 
 export function resetCounters(): void {
-  for (const k of Object.keys(counters) as (keyof typeof counters)[]) counters[k] = 0;
+  for (const c of [counters, eventCounters]) for (const k of Object.keys(c) as (keyof Counters)[]) c[k] = 0;
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(r: Meta | undefined) {
-  counters.d1_queries++;
-  counters.d1_rows_read += r?.meta?.rows_read ?? 0;
-  counters.d1_rows_written += r?.meta?.rows_written ?? 0;
+function addMeta(target: Counters, r: Meta | undefined) {
+  target.d1_queries++;
+  target.d1_rows_read += r?.meta?.rows_read ?? 0;
+  target.d1_rows_written += r?.meta?.rows_written ?? 0;
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
 
-function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, into: Counters): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args));
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), into);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
-          addMeta(r);
+          addMeta(into, r);
           return r;
         };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
-          addMeta(r);
+          addMeta(into, r);
           const row = r.results[0] ?? null;
           return column && row ? row[column] : row;
         };
@@ -48,14 +53,14 @@ function wrapStatement(stmt: D1PreparedStatement): D1PreparedStatement {
   return proxy;
 }
 
-function wrapD1(db: D1Database): D1Database {
+function wrapD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql));
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), into);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
-          rs.forEach(addMeta);
+          for (const r of rs) addMeta(into, r);
           return rs;
         };
       }
@@ -65,7 +70,7 @@ function wrapD1(db: D1Database): D1Database {
   });
 }
 
-function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
+function wrapPools(ns: Env["FUNDING_POOL"], into: Counters): Env["FUNDING_POOL"] {
   return new Proxy(ns, {
     get(target, prop) {
       if (prop !== "get") {
@@ -80,7 +85,7 @@ function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
             if (typeof v !== "function") return v;
             // Reflect.apply, not v.apply: on an RPC stub `.apply` would itself be taken for a remote method.
             return (...args: unknown[]) => {
-              counters.do_calls++;
+              into.do_calls++;
               return Reflect.apply(v as (...a: unknown[]) => unknown, s, args);
             };
           },
@@ -90,7 +95,7 @@ function wrapPools(ns: Env["FUNDING_POOL"]): Env["FUNDING_POOL"] {
   });
 }
 
-export function instrument(env: Env): Env {
+export function instrument(env: Env, into: Counters = counters): Env {
   if (env.ENVIRONMENT !== "bench") return env;
-  return { ...env, DB: wrapD1(env.DB), FUNDING_POOL: wrapPools(env.FUNDING_POOL) };
+  return { ...env, DB: wrapD1(env.DB, into), FUNDING_POOL: wrapPools(env.FUNDING_POOL, into) };
 }

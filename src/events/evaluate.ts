@@ -12,7 +12,7 @@
  * committed and finishes it, never paying twice.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
-import { sha256Hex } from "../core/crypto";
+import { sha256HexSync } from "../core/crypto";
 import { campaignRef, limitsOf, rewardOf, type CapSpec } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { openApprovalRequest } from "../campaigns/approvals";
@@ -51,8 +51,18 @@ export interface Evaluation {
 export interface Evaluated {
   /** Per event id, one outcome per campaign, in the campaigns' order. */
   outcomes: Map<string, OutcomeView[]>;
+  /** Per event id, the detail of each skip that has one, by campaign id (stored with the event's answer). */
+  skipDetails: Map<string, Record<string, string>>;
   /** Rewarded deliveries to queue, by campaign (re-runs included: a lost message is sent again). */
   deliveries: Map<string, string[]>;
+  /** What to add to the campaigns' counts (campaign_stats) once these answers are recorded. */
+  stats: StatDelta[];
+}
+
+export interface StatDelta {
+  campaign_id: string;
+  key: string;
+  n: number;
 }
 
 interface Pair {
@@ -80,8 +90,8 @@ interface StoredOutcome {
 }
 
 /** The ids of what one campaign does with one event: outcome row, delivery, pool item. */
-async function idsFor(org: string, eventId: string, campaignId: string) {
-  const h = (await sha256Hex(`${org}\n${eventId}\n${campaignId}`)).slice(0, 26);
+function idsFor(org: string, eventId: string, campaignId: string) {
+  const h = sha256HexSync(`${org}\n${eventId}\n${campaignId}`).slice(0, 26);
   return { outcomeId: `out_${h}`, deliveryId: `dlv_${h}` };
 }
 
@@ -96,19 +106,44 @@ const needsHistory = (c: CampaignRow) => HISTORY.test(`${c.rules ?? ""} ${c.rewa
  */
 export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
   const done = await evaluateEvents(env, ev.org, [{ ev, campaigns: [c], suppressed: shared.suppressed, rerun: true }], shared.perRecipientCaps);
+  if (done.stats.length > 0) await addStats(env.DB, done.stats).run();
   return done.outcomes.get(ev.id)![0]!;
+}
+
+/** Adds to the campaigns' running counts, in one statement. */
+export function addStats(d1: D1Database, deltas: StatDelta[]): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO campaign_stats (campaign_id, key, n) SELECT value ->> 'campaign_id', value ->> 'key', value ->> 'n' FROM json_each(?) WHERE true
+       ON CONFLICT (campaign_id, key) DO UPDATE SET n = n + excluded.n`,
+    )
+    .bind(JSON.stringify(deltas));
 }
 
 export async function evaluateEvents(env: Env, org: string, evaluations: Evaluation[], perRecipientCaps: Record<string, number>): Promise<Evaluated> {
   const pairs: Pair[] = [];
   for (const e of evaluations) {
-    for (const c of e.campaigns) pairs.push({ ev: e.ev, c, suppressed: e.suppressed, ...(await idsFor(org, e.ev.id, c.id)) });
+    for (const c of e.campaigns) pairs.push({ ev: e.ev, c, suppressed: e.suppressed, ...idsFor(org, e.ev.id, c.id) });
   }
   const deliveries = new Map<string, string[]>();
-  const result = () => {
+  const result = (): Evaluated => {
     const outcomes = new Map<string, OutcomeView[]>(evaluations.map((e) => [e.ev.id, []]));
-    for (const p of pairs) outcomes.get(p.ev.id)!.push(p.view!);
-    return { outcomes, deliveries };
+    const skipDetails = new Map<string, Record<string, string>>();
+    const stats = new Map<string, StatDelta>();
+    const count = (campaign_id: string, key: string) => {
+      const k = `${campaign_id}\n${key}`;
+      const d = stats.get(k) ?? { campaign_id, key, n: 0 };
+      d.n += 1;
+      stats.set(k, d);
+    };
+    for (const p of pairs) {
+      outcomes.get(p.ev.id)!.push(p.view!);
+      if (p.old) continue;
+      count(p.c.id, "events");
+      if (p.skip) count(p.c.id, `skipped:${p.skip.reason}`);
+      if (p.skip?.detail) skipDetails.set(p.ev.id, { ...skipDetails.get(p.ev.id), [p.c.id]: p.skip.detail });
+    }
+    return { outcomes, skipDetails, deliveries, stats: [...stats.values()] };
   };
   if (pairs.length === 0) return result();
 
@@ -158,7 +193,12 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
     env,
     fresh.filter((p) => p.claim),
   );
-  await record(env, org, fresh);
+  for (const p of fresh) if (p.skip) p.view = { campaign_id: p.c.id, outcome: "skipped", reason: p.skip.reason };
+  await record(
+    env,
+    org,
+    fresh.filter((p) => p.claim),
+  );
   for (const p of fresh) {
     if (p.view!.outcome === "rewarded") push(deliveries, p.c.id, p.deliveryId);
   }
@@ -259,30 +299,28 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
   );
 }
 
-/** Outcomes, deliveries and one audit event per campaign whose money moved: one D1 transaction. */
+/** The rewards (rewarded or pending), their deliveries and one audit event per campaign: one D1 transaction. */
 async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
   if (pairs.length === 0) return;
   const now = new Date().toISOString();
   const day = now.slice(0, 10);
   const rows = pairs.map((p) => {
-    if (p.skip) p.view = { campaign_id: p.c.id, outcome: "skipped", reason: p.skip.reason };
-    if (p.claim?.pending) p.approvalDay = day;
+    if (p.claim!.pending) p.approvalDay = day;
     const cu = p.ev.customer;
-    const claimed = p.claim !== undefined;
     return {
       id: p.outcomeId,
       campaign_id: p.c.id,
       event_id: p.ev.id,
       customer_key: cu.key,
       outcome: p.view!.outcome,
-      reason: p.skip?.reason ?? null,
-      detail: p.skip?.detail ?? null,
-      amount: claimed ? p.claim!.amount : null,
-      delivery_id: claimed ? p.deliveryId : null,
-      committed: claimed ? 1 : 0,
-      name: claimed ? (cu.input.name ?? null) : null,
-      email: claimed ? cu.email : null,
-      phone: claimed ? cu.phone : null,
+      reason: null,
+      detail: null,
+      amount: p.claim!.amount,
+      delivery_id: p.deliveryId,
+      committed: 1,
+      name: cu.input.name ?? null,
+      email: cu.email,
+      phone: cu.phone,
       external_id: cu.input.external_id,
       approval_day: p.approvalDay ?? null,
       occurred_at: p.ev.occurredAt,
@@ -354,7 +392,11 @@ function viewOf(campaignId: string, o: StoredOutcome): OutcomeView {
   return { campaign_id: campaignId, outcome: "skipped", reason: o.reason as SkipReason };
 }
 
-/** Rewards each customer received from each campaign (for rules that read them): one query for the request. */
+/**
+ * Rewards each customer received from each campaign (for rules that read them): one query for the
+ * request, through (campaign_id, customer_key); the unary `+` keeps the planner off the
+ * (campaign_id, outcome) index, which would walk every reward of the campaign.
+ */
 async function historyOf(d1: D1Database, pairs: Pair[]): Promise<Map<string, { n: number; total: number }>> {
   if (pairs.length === 0) return new Map();
   const keys = [...new Set(pairs.map((p) => JSON.stringify([p.c.id, p.ev.customer.key])))].map((k) => JSON.parse(k) as [string, string]);
@@ -362,7 +404,7 @@ async function historyOf(d1: D1Database, pairs: Pair[]): Promise<Map<string, { n
     .prepare(
       `SELECT j.value ->> 0 AS campaign_id, j.value ->> 1 AS customer_key, COUNT(o.id) AS n, COALESCE(SUM(o.amount), 0) AS total
        FROM json_each(?) j JOIN campaign_outcomes o ON o.campaign_id = j.value ->> 0 AND o.customer_key = j.value ->> 1
-         AND o.outcome IN ('rewarded', 'pending_approval')
+         AND +o.outcome IN ('rewarded', 'pending_approval')
        GROUP BY j.key`,
     )
     .bind(JSON.stringify(keys))

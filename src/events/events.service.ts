@@ -5,14 +5,15 @@
  * evaluation re-runs idempotently (fixed outcome and delivery ids, pool item = delivery id).
  */
 import { AppError, notFound } from "../core/errors";
-import { sha256Hex } from "../core/crypto";
+import { isGuardFailure } from "../core/guard";
+import { sha256HexSync } from "../core/crypto";
 import type { Auth, Env } from "../env";
 import { DELIVERIES_PER_MESSAGE, sendMessages, type QueueMessage } from "../queues/messages";
 import { getSettings } from "../settings/settings.service";
 import { suppressedKeys } from "../settings/suppressions.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { readCustomer, type CustomerInput } from "./customer";
-import { evaluateEvents } from "./evaluate";
+import { addStats, evaluateEvents } from "./evaluate";
 import type { OutcomeView } from "./outcomes";
 
 export interface EventInput {
@@ -59,22 +60,20 @@ export async function ingestEvents(env: Env, auth: Auth, inputs: EventInput[], _
   const unique = [...firsts.values()];
   const campaigns = await triggered(env.DB, org, [...new Set(unique.map((e) => e.type))]);
   const now = new Date();
-  const rows = await Promise.all(
-    unique.map(async (e) => {
-      const payload = JSON.stringify(e);
-      const listened = (campaigns.get(e.type)?.length ?? 0) > 0;
-      return {
-        id: e.id,
-        type: e.type,
-        occurred_at: new Date(e.occurred_at).toISOString(),
-        customer_key: readCustomer(e.customer).key,
-        body_hash: await sha256Hex(payload),
-        payload,
-        // Nothing listens to this type: the event is recorded and answered in the claim itself.
-        response: listened ? null : JSON.stringify({ id: e.id, outcomes: [] }),
-      };
-    }),
-  );
+  const rows = unique.map((e) => {
+    const payload = JSON.stringify(e);
+    const listened = (campaigns.get(e.type)?.length ?? 0) > 0;
+    return {
+      id: e.id,
+      type: e.type,
+      occurred_at: new Date(e.occurred_at).toISOString(),
+      customer_key: readCustomer(e.customer).key,
+      body_hash: sha256HexSync(payload),
+      payload,
+      // Nothing listens to this type: the event is recorded and answered in the claim itself.
+      response: listened ? null : JSON.stringify({ id: e.id, outcomes: [] }),
+    };
+  });
   const { results: claimedRows } = await env.DB.prepare(
     `INSERT OR IGNORE INTO campaign_events (org, id, type, occurred_at, customer_key, status, claimed_until, body_hash, payload, response, created_by, created_at, completed_at)
      SELECT ?1, value ->> 'id', value ->> 'type', value ->> 'occurred_at', value ->> 'customer_key',
@@ -178,7 +177,7 @@ async function evaluateClaimed(env: Env, org: string, inputs: EventInput[], camp
     [...new Set(listening.flatMap((ev) => (ev.customer.emailKey ? [ev.customer.emailKey] : [])))],
     [...new Set(listening.flatMap((ev) => (ev.customer.phone ? [ev.customer.phone] : [])))],
   );
-  const { outcomes, deliveries } = await evaluateEvents(
+  const { outcomes, deliveries, skipDetails, stats } = await evaluateEvents(
     env,
     org,
     evs.map((ev) => ({
@@ -193,14 +192,36 @@ async function evaluateClaimed(env: Env, org: string, inputs: EventInput[], camp
   );
   await enqueueDeliveries(env, org, deliveries);
   const answers: EventAnswer[] = evs.map((ev) => ({ id: ev.id, outcomes: outcomes.get(ev.id)!.map(({ amount: _a, ...o }) => o) }));
-  // The evaluation record is the event row and its outcomes; the audit trail has what moved money
-  // (campaign.reward_committed) and the campaign's own changes, so 1,000 skipped events do not queue on the chain.
-  await env.DB.prepare(
-    `UPDATE campaign_events SET status = 'done', response = j.value ->> 'response', claimed_until = NULL, completed_at = ?2
-     FROM json_each(?3) AS j WHERE campaign_events.org = ?1 AND campaign_events.id = j.value ->> 'id'`,
-  )
-    .bind(org, new Date().toISOString(), JSON.stringify(answers.map((a) => ({ id: a.id, response: JSON.stringify(a) }))))
-    .run();
+  // The evaluation record is the event row (its answer, and the detail of its skips) and its rewards'
+  // outcome rows; the audit trail has what moved money (campaign.reward_committed) and the
+  // campaign's own changes, so 1,000 skipped events do not queue on the chain. An upsert, not
+  // UPDATE … FROM: SQLite would walk the org's events for each one of the request. The rows exist
+  // (this request claimed them), so the insert's placeholder values are never stored.
+  const done = env.DB.prepare(
+    `INSERT INTO campaign_events (org, id, type, occurred_at, status, body_hash, payload, response, skip_details, created_by, created_at, completed_at)
+     SELECT ?1, value ->> 'id', '', '', 'done', '', '', value ->> 'response', value ->> 'skip_details', '', ?2, ?2 FROM json_each(?3) WHERE true
+     ON CONFLICT (org, id) DO UPDATE SET status = 'done', response = excluded.response, skip_details = excluded.skip_details, claimed_until = NULL,
+       completed_at = excluded.completed_at
+     WHERE campaign_events.status = 'evaluating'`,
+  ).bind(
+    org,
+    new Date().toISOString(),
+    JSON.stringify(
+      answers.map((a) => {
+        const details = skipDetails.get(a.id);
+        return { id: a.id, response: JSON.stringify(a), skip_details: details ? JSON.stringify(details) : null };
+      }),
+    ),
+  );
+  // The counts are added with the answers, and only if this request recorded every one of them: a
+  // slow evaluator whose claim was taken over meanwhile must not count its events twice.
+  const everyOne = env.DB.prepare("INSERT INTO write_guards (stale_write) SELECT NULL WHERE changes() <> ?").bind(answers.length);
+  try {
+    await env.DB.batch(stats.length > 0 ? [done, everyOne, addStats(env.DB, stats)] : [done]);
+  } catch (err) {
+    if (!isGuardFailure(err)) throw err;
+    await done.run();
+  }
   return answers;
 }
 
@@ -260,7 +281,7 @@ async function enqueueDeliveries(env: Env, org: string, deliveries: Map<string, 
 
 export async function getEvent(env: Env, org: string, id: string) {
   const row = await env.DB.prepare(
-    "SELECT id, type, occurred_at, status, response, created_by, created_at, completed_at FROM campaign_events WHERE org = ? AND id = ?",
+    "SELECT id, type, occurred_at, status, response, skip_details, created_by, created_at, completed_at FROM campaign_events WHERE org = ? AND id = ?",
   )
     .bind(org, id)
     .first<Record<string, string | null>>();
@@ -270,6 +291,32 @@ export async function getEvent(env: Env, org: string, id: string) {
   )
     .bind(org, id)
     .all<Record<string, string | number | null>>();
+  const outcomes = results.map((r) => ({
+    campaign_id: String(r.campaign_id),
+    outcome: r.outcome as OutcomeView["outcome"],
+    reason: r.reason as string | null,
+    amount: r.amount as number | null,
+    delivery_id: r.outcome === "rewarded" ? (r.delivery_id as string | null) : null,
+    detail: r.detail as string | null,
+    evaluated_at: String(r.created_at),
+  }));
+  // Skips have no outcome row: they are in the recorded answer, with their details beside it.
+  const answered = row.response ? (JSON.parse(row.response) as EventAnswer).outcomes : [];
+  const details = row.skip_details ? (JSON.parse(row.skip_details) as Record<string, string>) : {};
+  const rowed = new Set(outcomes.map((o) => o.campaign_id));
+  for (const o of answered) {
+    if (o.outcome !== "skipped" || rowed.has(o.campaign_id)) continue;
+    outcomes.push({
+      campaign_id: o.campaign_id,
+      outcome: "skipped",
+      reason: o.reason ?? null,
+      amount: null,
+      delivery_id: null,
+      detail: details[o.campaign_id] ?? null,
+      evaluated_at: row.completed_at ?? row.created_at!,
+    });
+  }
+  outcomes.sort((a, b) => (a.campaign_id < b.campaign_id ? -1 : a.campaign_id > b.campaign_id ? 1 : 0));
   return {
     id: row.id!,
     type: row.type!,
@@ -278,15 +325,7 @@ export async function getEvent(env: Env, org: string, id: string) {
     received_by: row.created_by!,
     received_at: row.created_at!,
     evaluated_at: row.completed_at ?? null,
-    outcomes: results.map((r) => ({
-      campaign_id: String(r.campaign_id),
-      outcome: r.outcome as OutcomeView["outcome"],
-      reason: r.reason as string | null,
-      amount: r.amount as number | null,
-      delivery_id: r.outcome === "rewarded" ? (r.delivery_id as string | null) : null,
-      detail: r.detail as string | null,
-      evaluated_at: String(r.created_at),
-    })),
+    outcomes,
   };
 }
 

@@ -1,0 +1,13 @@
+CREATE TABLE `campaign_stats` (
+	`campaign_id` text NOT NULL,
+	`key` text NOT NULL,
+	`n` integer NOT NULL,
+	PRIMARY KEY(`campaign_id`, `key`)
+);
+--> statement-breakpoint
+ALTER TABLE `campaign_events` ADD `skip_details` text;--> statement-breakpoint
+-- Hand-added: counts of campaigns evaluated before this migration, from their outcome rows (one per event then).
+INSERT INTO `campaign_stats` (`campaign_id`, `key`, `n`) SELECT `campaign_id`, 'events', COUNT(*) FROM `campaign_outcomes` GROUP BY `campaign_id`;
+--> statement-breakpoint
+INSERT INTO `campaign_stats` (`campaign_id`, `key`, `n`)
+  SELECT `campaign_id`, 'skipped:' || `reason`, COUNT(*) FROM `campaign_outcomes` WHERE `outcome` = 'skipped' AND `reason` <> 'approval_rejected' GROUP BY `campaign_id`, `reason`;
