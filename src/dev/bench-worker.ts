@@ -19,6 +19,10 @@ const POOL_BENCH_PATH = "/dev/bench/pools";
 
 function metrics(url: URL): Response {
   const snapshot = { ...counters, events: { ...eventCounters } };
+  if (!url.searchParams.has("by_statement")) {
+    delete (snapshot as Partial<typeof snapshot>).by_statement;
+    delete (snapshot.events as Partial<typeof eventCounters>).by_statement;
+  }
   if (url.searchParams.has("reset")) resetCounters();
   return Response.json(snapshot);
 }

@@ -7,40 +7,54 @@
  */
 import type { Env } from "../env";
 
-export type Counters = { d1_queries: number; d1_rows_read: number; d1_rows_written: number; do_calls: number };
-const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0 });
+export type Counters = {
+  d1_queries: number;
+  d1_rows_read: number;
+  d1_rows_written: number;
+  do_calls: number;
+  /** The same, per statement (its first 80 characters): where the rows go. */
+  by_statement: Record<string, { queries: number; rows_read: number; rows_written: number }>;
+};
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, by_statement: {} });
 /** The queue consumers' work. */
 export const counters = zero();
 /** The event routes' work (`npm run bench -- events`: POST /v1/events/batch evaluates inline). */
 export const eventCounters = zero();
 
 export function resetCounters(): void {
-  for (const c of [counters, eventCounters]) for (const k of Object.keys(c) as (keyof Counters)[]) c[k] = 0;
+  for (const c of [counters, eventCounters]) Object.assign(c, zero());
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(target: Counters, r: Meta | undefined) {
+function addMeta(target: Counters, r: Meta | undefined, sql: string | undefined) {
   target.d1_queries++;
   target.d1_rows_read += r?.meta?.rows_read ?? 0;
   target.d1_rows_written += r?.meta?.rows_written ?? 0;
+  const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 80);
+  const s = target.by_statement[key] ?? { queries: 0, rows_read: 0, rows_written: 0 };
+  target.by_statement[key] = s;
+  s.queries++;
+  s.rows_read += r?.meta?.rows_read ?? 0;
+  s.rows_written += r?.meta?.rows_written ?? 0;
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
+const sqlOf = new WeakMap<object, string>();
 
-function wrapStatement(stmt: D1PreparedStatement, into: Counters): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, into: Counters, sql: string): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), into);
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), into, sql);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
-          addMeta(into, r);
+          addMeta(into, r, sql);
           return r;
         };
       if (prop === "first") {
         return async (column?: string) => {
           const r = await target.all<Record<string, unknown>>();
-          addMeta(into, r);
+          addMeta(into, r, sql);
           const row = r.results[0] ?? null;
           return column && row ? row[column] : row;
         };
@@ -50,17 +64,18 @@ function wrapStatement(stmt: D1PreparedStatement, into: Counters): D1PreparedSta
     },
   });
   real.set(proxy, stmt);
+  sqlOf.set(proxy, sql);
   return proxy;
 }
 
 function wrapD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), into);
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), into, sql);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
-          for (const r of rs) addMeta(into, r);
+          for (const [i, r] of rs.entries()) addMeta(into, r, sqlOf.get(stmts[i]!));
           return rs;
         };
       }

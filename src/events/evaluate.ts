@@ -371,7 +371,8 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
     after: {
       rewards: list.length,
       total: list.reduce((s, p) => s + p.claim!.amount, 0),
-      items: list.map((p) => ({ event_id: p.ev.id, outcome_id: p.outcomeId, amount: p.claim!.amount, outcome: p.view!.outcome, delivery_id: p.deliveryId })),
+      // [event id, delivery id (= pool item), amount, outcome]: arrays, so hashing the chain need not sort a thousand objects' keys.
+      items: list.map((p) => [p.ev.id, p.deliveryId, p.claim!.amount, p.view!.outcome]),
     },
   }));
   await appendAudit(env.DB, org, audit, stmts);

@@ -197,7 +197,7 @@ try {
     .all();
   const latencies = results.map((r) => Date.parse(r.delivered_at) - sentAt.get(r.event_id)).sort((a, b) => a - b);
   const rewardedEvents = new Set(results.map((r) => r.event_id)).size;
-  const m = await api("/dev/bench/metrics", { token: tokens.admin });
+  const m = await api("/dev/bench/metrics?by_statement", { token: tokens.admin });
   const ev = m.events;
   const round = (x, d = 3) => Number(x.toFixed(d));
   const figures = {
@@ -244,6 +244,14 @@ try {
     `per reward: ${figures.d1_rows_written_per_reward} D1 rows written in all (event route + delivery), ${figures.d1_rows_written_per_reward_delivery_only} by the delivery consumer; ` +
       `provider calls ${provider.stats.calls} for ${provider.stats.emails} emails; workerd CPU ${figures.workerd_cpu_s_total} s (${figures.workerd_cpu_us_per_event_ingest} µs per event while posting)`,
   );
+  if (process.env.BENCH_BY_STATEMENT) {
+    for (const [who, c] of [["event route", ev], ["queue consumers", m]]) {
+      console.log(`${who}, D1 rows written / read per event by statement:`);
+      for (const [sql, x] of Object.entries(c.by_statement).sort((a, b) => b[1].rows_written - a[1].rows_written).slice(0, 12)) {
+        console.log(`  ${(x.rows_written / N).toFixed(3).padStart(8)} ${(x.rows_read / N).toFixed(3).padStart(8)} ×${String(x.queries).padStart(5)}  ${sql}`);
+      }
+    }
+  }
   console.log(JSON.stringify(figures));
 } finally {
   await worker.dispose();

@@ -107,10 +107,12 @@ export const campaignOutcomes = sqliteTable(
   },
   (t) => [
     uniqueIndex("campaign_outcomes_event").on(t.org, t.eventId, t.campaignId),
-    // A customer's history in the campaign (rules that read customer.rewards_received).
+    // A customer's history in the campaign (rules that read customer.rewards_received); its campaign
+    // prefix also serves the campaign's counts and spend. Caps are counted in the pool DO, so no
+    // (campaign, outcome) index is paid on every reward.
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
-    index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),
-    index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
+    // Rewards waiting for (or decided by) an approval: only those rows have an entry.
+    index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome).where(sql`approval_day IS NOT NULL`),
   ],
 );
 
