@@ -52,10 +52,20 @@ const CAMPAIGNS = [
     name: "Big orders",
     trigger: { event: "order.paid" },
     rules: "event.properties.total >= 15000",
-    reward: { tiers: [{ when: 'customer.attributes.tier == "gold"', amount: 2500 }, { when: "true", amount: 1000 }] },
+    reward: {
+      tiers: [
+        { when: 'customer.attributes.tier == "gold"', amount: 2500 },
+        { when: "true", amount: 1000 },
+      ],
+    },
     limits: { per_customer: { count: 2, period: "day" } },
   },
-  { name: "First order in Canada", trigger: { event: "order.paid" }, rules: 'customer.country == "CA" && event.properties.first == true', reward: { amount: 500 } },
+  {
+    name: "First order in Canada",
+    trigger: { event: "order.paid" },
+    rules: 'customer.country == "CA" && event.properties.first == true',
+    reward: { amount: 500 },
+  },
   { name: "Survey thanks", trigger: { event: "survey.completed" }, rules: "event.properties.score >= 8", reward: { amount: 300 } },
   {
     name: "Detractor recovery",
@@ -72,7 +82,12 @@ const CAMPAIGNS = [
     reward: { amount: 2000 },
     limits: { per_campaign: { amount: 50_000_000, period: "day" } },
   },
-  { name: "Good review", trigger: { event: "review.posted" }, rules: "event.properties.stars >= 5 && size(event.properties.text) > 40", reward: { amount: 200 } },
+  {
+    name: "Good review",
+    trigger: { event: "review.posted" },
+    rules: "event.properties.stars >= 5 && size(event.properties.text) > 40",
+    reward: { amount: 200 },
+  },
   {
     name: "Photo review",
     trigger: { event: "review.posted" },
@@ -214,8 +229,20 @@ try {
     delivered_latency_p50_ms: percentile(latencies, 50),
     delivered_latency_p99_ms: percentile(latencies, 99),
     delivered_latency_max_ms: latencies.at(-1) ?? null,
-    request_p50_ms: round(percentile([...answerMs].sort((a, b) => a - b), 50), 1),
-    request_p99_ms: round(percentile([...answerMs].sort((a, b) => a - b), 99), 1),
+    request_p50_ms: round(
+      percentile(
+        [...answerMs].sort((a, b) => a - b),
+        50,
+      ),
+      1,
+    ),
+    request_p99_ms: round(
+      percentile(
+        [...answerMs].sort((a, b) => a - b),
+        99,
+      ),
+      1,
+    ),
     seconds_to_last_delivery: round(allSeconds, 2),
     d1_rows_written_per_event: round(ev.d1_rows_written / N),
     d1_rows_read_per_event: round(ev.d1_rows_read / N),
@@ -245,9 +272,14 @@ try {
       `provider calls ${provider.stats.calls} for ${provider.stats.emails} emails; workerd CPU ${figures.workerd_cpu_s_total} s (${figures.workerd_cpu_us_per_event_ingest} µs per event while posting)`,
   );
   if (process.env.BENCH_BY_STATEMENT) {
-    for (const [who, c] of [["event route", ev], ["queue consumers", m]]) {
+    for (const [who, c] of [
+      ["event route", ev],
+      ["queue consumers", m],
+    ]) {
       console.log(`${who}, D1 rows written / read per event by statement:`);
-      for (const [sql, x] of Object.entries(c.by_statement).sort((a, b) => b[1].rows_written - a[1].rows_written).slice(0, 12)) {
+      for (const [sql, x] of Object.entries(c.by_statement)
+        .sort((a, b) => b[1].rows_written - a[1].rows_written)
+        .slice(0, 12)) {
         console.log(`  ${(x.rows_written / N).toFixed(3).padStart(8)} ${(x.rows_read / N).toFixed(3).padStart(8)} ×${String(x.queries).padStart(5)}  ${sql}`);
       }
     }
