@@ -38,6 +38,31 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     expect(JSON.stringify(report.body.spend.by_campaign)).toContain(id);
   });
 
+  it("support finds a customer's campaign rewards by email, phone and external id, beside their batch deliveries' search", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    const id = await activeCampaign(s);
+    const withEmail = (await postEvent(s.tokens.integrator, orderPaid({ external_id: "C-email", email: "Ann.Search+shop@example.com" }))).body.outcomes[0]
+      .delivery_id;
+    const phoneOnly = await postEvent(s.tokens.integrator, {
+      ...orderPaid(),
+      customer: { external_id: "C-phone", phone: "+14155550123", country: "US" },
+    });
+    expect(phoneOnly.body.outcomes[0]).toMatchObject({ outcome: "skipped", reason: "invalid_contact" });
+    const sms = await activeCampaign(s, { trigger: { event: "sms.test" }, reward: { product_id: s.productId, channel: "sms", amount: 1000 } });
+    const bySms = (
+      await postEvent(s.tokens.integrator, { ...orderPaid(), type: "sms.test", customer: { external_id: "C-phone", phone: "+14155550123", country: "US" } })
+    ).body.outcomes[0].delivery_id;
+    const find = async (q: string) => (await callJson(`/v1/deliveries?${q}`, { token: s.tokens.support })).body.data.map((d: any) => d.id);
+    expect(await find("recipient_email=ann.search%40example.com")).toEqual([withEmail]);
+    expect(await find("external_id=C-email")).toEqual([withEmail]);
+    expect(await find("recipient_phone=%2B14155550123")).toEqual([bySms]);
+    expect(await find(`recipient_email=ann.search%40example.com&campaign_id=${id}`)).toEqual([withEmail]);
+    expect(await find(`recipient_email=ann.search%40example.com&campaign_id=${sms}`)).toEqual([]);
+    expect(await find("recipient_email=nobody%40example.com")).toEqual([]);
+    const stranger = await token({ org: uniqueOrg(), roles: ["support"] });
+    expect((await callJson("/v1/deliveries?external_id=C-email", { token: stranger })).body.data).toEqual([]);
+  });
+
   it("resends a campaign reward to its customer as a new attempt", async () => {
     const s = await campaignSetup(uniqueOrg("cs"));
     await activeCampaign(s);

@@ -111,6 +111,9 @@ export const campaignOutcomes = sqliteTable(
     // prefix also serves the campaign's counts and spend. Caps are counted in the pool DO, so no
     // (campaign, outcome) index is paid on every reward.
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
+    // Support finds a customer's rewards by email, phone (the identity key) or external id, like a batch recipient's.
+    index("campaign_outcomes_org_customer").on(t.org, t.customerKey),
+    index("campaign_outcomes_org_external").on(t.org, t.externalId),
     // Rewards waiting for (or decided by) an approval: only those rows have an entry.
     index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome).where(sql`approval_day IS NOT NULL`),
   ],
