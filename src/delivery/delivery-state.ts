@@ -173,7 +173,10 @@ export interface ReissueRow {
   old: {
     id: string;
     org: string;
-    batchId: string;
+    /** Null for a campaign reward, whose reissue keeps its campaign and event. */
+    batchId: string | null;
+    campaignId: string | null;
+    eventId: string | null;
     recipientId: string;
     poolId: string;
     productId: string;
@@ -198,8 +201,8 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
   return d1
     .prepare(
       `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
-       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16)`,
+       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at, campaign_id, event_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18)`,
     )
     .bind(
       r.id,
@@ -218,6 +221,8 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
       r.leaseUntil,
       o.id,
       r.at,
+      o.campaignId,
+      o.eventId,
     );
 }
 
