@@ -98,7 +98,7 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     const codes = await createProduct(s.tokens.admin, { kind: "inventory", min_amount: 100, max_amount: 100_000 });
     const id = await activeCampaign(s, { reward: { product_id: codes, channel: "email", amount: 1000 } });
     // No codes yet: both rewards are held and open an exception each.
-    const held = [];
+    const held: string[] = [];
     for (let i = 0; i < 2; i++) held.push((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id as string);
     const exceptions = async () => {
       const until = Date.now() + 20_000;

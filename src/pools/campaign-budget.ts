@@ -1,11 +1,12 @@
 /**
  * Every call a campaign makes to its pool's Durable Object, with the operation ids built here. A
  * campaign's budget is held in the pool as holds: `hold_<campaign id>` reserved on activation, then
- * `hold_<campaign id>_<n>` per top-up (the DO cannot grow a hold). Rewards commit from the first hold
- * with room; `ended` releases the rest of each hold once (fixed op ids).
+ * `hold_<campaign id>_<n>` per top-up (the DO cannot grow a hold). Rewards are claimed from the first
+ * hold with room, with the campaign's caps, in one call per request; `ended` releases the rest of
+ * each hold once (fixed op ids).
  */
 import type { Env } from "../env";
-import type { CampaignClaimInput, CampaignItemOutcome, Hold, PoolFailure } from "../../durable-objects/pool-types";
+import type { CampaignClaimInput, CampaignItemOutcome, Hold } from "../../durable-objects/pool-types";
 import { campaignHoldId, opIds } from "./op-ids";
 import { poolError, poolStub } from "./pool-client";
 
@@ -37,40 +38,6 @@ export async function reserveCampaignHold(env: Env, c: CampaignRef, n: number, a
     if (hold && hold.state === "pending" && hold.amount === amount) return hold;
   }
   throw poolError(res);
-}
-
-export type CommitOutcome = { ok: true; holdId: string; hold: Hold } | { ok: false; code: PoolFailure["code"]; detail: string };
-
-/**
- * Commits one reward (item id = its delivery id) from the campaign's holds, oldest first. The DO
- * decides atomically whether the hold still has room, so concurrent events never overspend the budget.
- */
-export async function commitCampaignReward(env: Env, c: CampaignRef, item: { id: string; amount: number; recipientKey: string }): Promise<CommitOutcome> {
-  const stub = poolStub(env, c.poolId);
-  let last: CommitOutcome = { ok: false, code: "insufficient_funds", detail: "The campaign has no budget hold" };
-  for (const holdId of holdIds(c.id, c.holdCount)) {
-    const res = await stub.commit({ holdId, actor: "system:campaigns", items: [item] });
-    if (!res.ok) {
-      if (res.code === "hold_not_found" || res.code === "hold_not_active") {
-        last = { ok: false, code: res.code, detail: res.detail };
-        continue;
-      }
-      return { ok: false, code: res.code, detail: res.detail };
-    }
-    const outcome = res.items[0]!;
-    if (outcome.status !== "rejected") return { ok: true, holdId, hold: { ...res.hold } };
-    // Committed before under another hold (a retried evaluation): that hold has it; keep looking.
-    if (outcome.code === "operation_id_reused") {
-      last = { ok: false, code: outcome.code, detail: outcome.detail };
-      continue;
-    }
-    if (outcome.code === "insufficient_funds" || outcome.code === "hold_not_active") {
-      last = { ok: false, code: "insufficient_funds", detail: outcome.detail };
-      continue;
-    }
-    return { ok: false, code: outcome.code, detail: outcome.detail };
-  }
-  return last;
 }
 
 /**
