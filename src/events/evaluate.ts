@@ -286,8 +286,8 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
             ? item.code
             : item.code === "threshold_reached"
               ? "campaign_paused"
-              : item.code === "limit_exceeded"
-                ? "customer_cap"
+              : item.code === "limit_exceeded" && item.detail.includes("per-recipient")
+                ? "customer_cap" // the pool's per-recipient daily limit; its pool-wide daily limit is a budget
                 : "budget_exhausted";
         if (item.code === "insufficient_funds") exhausted = true;
         p.claim = undefined;
