@@ -116,7 +116,7 @@ CREATE TABLE `__new_deliveries` (
 	`delivered_at` text
 );
 --> statement-breakpoint
-INSERT INTO `__new_deliveries`("id", "org", "batch_id", "recipient_id", "campaign_id", "event_id", "pool_id", "product_id", "channel", "amount", "currency", "status", "status_reason", "item", "committed", "code_id", "card_id", "masked_code", "attempts", "claimed_until", "reissue_of", "claim_opened_at", "created_at", "updated_at", "delivered_at") SELECT "id", "org", "batch_id", "recipient_id", "campaign_id", "event_id", "pool_id", "product_id", "channel", "amount", "currency", "status", "status_reason", "item", "committed", "code_id", "card_id", "masked_code", "attempts", "claimed_until", "reissue_of", "claim_opened_at", "created_at", "updated_at", "delivered_at" FROM `deliveries`;--> statement-breakpoint
+INSERT INTO `__new_deliveries`("id", "org", "batch_id", "recipient_id", "campaign_id", "event_id", "pool_id", "product_id", "channel", "amount", "currency", "status", "status_reason", "item", "committed", "code_id", "card_id", "masked_code", "attempts", "claimed_until", "reissue_of", "claim_opened_at", "created_at", "updated_at", "delivered_at") SELECT "id", "org", "batch_id", "recipient_id", NULL, NULL, "pool_id", "product_id", "channel", "amount", "currency", "status", "status_reason", "item", "committed", "code_id", "card_id", "masked_code", "attempts", "claimed_until", "reissue_of", "claim_opened_at", "created_at", "updated_at", "delivered_at" FROM `deliveries`;--> statement-breakpoint
 DROP TABLE `deliveries`;--> statement-breakpoint
 ALTER TABLE `__new_deliveries` RENAME TO `deliveries`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint

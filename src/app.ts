@@ -25,6 +25,7 @@ import cards from "./routes/cards/cards.index";
 import liability from "./routes/liability/liability.index";
 import campaigns from "./routes/campaigns/campaigns.index";
 import events from "./routes/events/events.index";
+import customers from "./routes/customers/customers.index";
 import claim from "./routes/claim/claim.index";
 import deliveries from "./routes/deliveries/deliveries.index";
 import exceptions from "./routes/exceptions/exceptions.index";
@@ -42,7 +43,7 @@ import type { AppEnv } from "./env";
 
 /** Request body limits (src/core/limits.ts): 1 MiB for JSON, 32 MiB per CSV chunk on the bulk upload routes. */
 export { DEFAULT_BODY_LIMIT, UPLOAD_BODY_LIMIT };
-const UPLOAD_ROUTES = [/^\/v1\/batches\/[^/]+\/recipients$/, /^\/v1\/products\/[^/]+\/codes$/];
+const UPLOAD_ROUTES = [/^\/v1\/batches\/[^/]+\/recipients$/, /^\/v1\/products\/[^/]+\/codes$/, /^\/v1\/customers\/import$/];
 
 function limitBody(maxSize: number) {
   return bodyLimit({
@@ -102,6 +103,7 @@ const routers = [
   liability,
   campaigns,
   events,
+  customers,
   webhooks,
   dev,
 ];

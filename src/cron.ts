@@ -9,7 +9,10 @@ import { expireDueCards } from "./cards/expiry";
 import { sweepStalledReleases, sweepStuckDeliveries } from "./delivery/sweep";
 import type { Env } from "./env";
 import { finishAbandonedEvaluations } from "./events/events.service";
+import { sweepSegmentEntries } from "./customers/segment-entries";
+import { backfillSegments } from "./customers/segments";
 import { scheduleReconciliations } from "./reconciliation/schedule";
+import { runScheduledTriggers } from "./schedules/tick";
 import { redactTokens } from "./core/redact";
 import { emitLowBalances } from "./webhooks/low-balance";
 import { sweepWebhooks } from "./webhooks/sweep";
@@ -29,6 +32,9 @@ export const CRON_JOBS: Record<string, Record<string, CronJob>> = {
     "webhooks.outbox-sweep": sweepWebhooks,
     "webhooks.pool-low-balance": emitLowBalances,
     "events.abandoned-evaluations": finishAbandonedEvaluations,
+    "campaigns.scheduled-triggers": runScheduledTriggers,
+    "customers.segment-backfill": backfillSegments,
+    "customers.segment-entries": sweepSegmentEntries,
   },
   "0 * * * *": { reconciliation: scheduleReconciliations },
 };

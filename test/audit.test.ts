@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { appendAudit, type AuditInput } from "../src/audit/audit";
 import { verifyAuditChain } from "../src/audit/audit.verify";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
+import { deliveredBatch } from "./helpers/support-factories";
 import { validateOpenApi31 } from "./helpers/openapi-validator";
 
 const auditor = (org: string) => token({ org, sub: "audra", roles: ["auditor"] });
@@ -197,6 +198,33 @@ describe("GET /v1/audit/verify", () => {
     expect((await call("/v1/audit/verify", { token: await token({ org, roles: ["operator"] }) })).status).toBe(403);
     expect((await call("/v1/audit/verify")).status).toBe(401);
   });
+});
+
+describe("a delivery run's settlement event", () => {
+  it("names each delivery it settled, shows in the delivery's history, and breaks verification when a recorded outcome is edited or deleted", async () => {
+    const org = uniqueOrg("settle");
+    const { ids } = await deliveredBatch(org, { recipients: 4 });
+    expect(await verify(org)).toMatchObject({ valid: true, first_break: null });
+
+    const history = await callJson(`/v1/audit?entity_id=${ids[0]}`, { token: await auditor(org) });
+    expect(history.status).toBe(200);
+    const settled = history.body.data.find((e: any) => e.action === "delivery.settled");
+    expect(settled).toMatchObject({ entity_type: "batch", after: { counts: { delivered: 4 }, digest: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(settled.after.deliveries).toContainEqual([ids[0], "delivered", 1]);
+
+    await sql("UPDATE delivery_attempts SET provider_message_id = 'forged' WHERE delivery_id = ?", ids[1]);
+    expect(await verify(org)).toMatchObject({ valid: false, first_break: { seq: settled.seq, reason: "digest_mismatch" } });
+    const original = await env.DB.prepare("SELECT provider_message_id FROM delivery_attempts WHERE delivery_id = ?")
+      .bind(ids[2])
+      .first<{ provider_message_id: string }>();
+    await sql("UPDATE delivery_attempts SET provider_message_id = ? WHERE delivery_id = ?", original!.provider_message_id, ids[1]);
+    // The fake provider's message ids are per delivery; restoring another one's is still a forgery.
+    expect((await verify(org)).first_break?.reason).toBe("digest_mismatch");
+
+    await sql("DELETE FROM delivery_attempts WHERE delivery_id = ?", ids[1]);
+    const broken = await verify(org);
+    expect(broken.first_break).toMatchObject({ reason: "digest_mismatch", detail: expect.stringContaining(ids[1]!) });
+  }, 60_000);
 });
 
 describe("audit in the OpenAPI document", () => {

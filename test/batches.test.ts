@@ -163,16 +163,19 @@ describe("recipient upload and validation", () => {
       { external_id: "F1", name: "Flo", email: "f1@example.com", country: "US", amount: 2500, fields: { note: "hi\u202e there" } },
       { external_id: "F2", name: "Gus", email: "f2@example.com", country: "US", amount: 2500, fields: { note: "a\u2029b" } },
       { external_id: "OK", name: "🎁 Ünïcödé — Zoë", email: "ok@example.com", country: "US", amount: 2500, fields: { note: "ça va 👍" } },
+      // A joiner that the script needs is part of the name (Persian ZWNJ, an emoji ZWJ sequence).
+      { external_id: "OK2", name: "علی\u200cرضا", email: "ok2@example.com", country: "US", amount: 2500, fields: { note: "👩\u200d💻" } },
     ];
     const res = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, body: { recipients } });
     expect(res.status).toBe(200);
-    expect(res.body.upload).toMatchObject({ rows: 9, valid: 1, invalid: 8 });
+    expect(res.body.upload).toMatchObject({ rows: 10, valid: 2, invalid: 8 });
     const rows = await allRecipients(batchId, tokens.operator);
     expect(rows.map((r) => [r.external_id, r.status, r.reasons])).toEqual([
       ...bad.map((_, i) => [`N${i}`, "invalid", ["name_invalid"]]),
       ["F1", "invalid", ["field_invalid"]],
       ["F2", "invalid", ["field_invalid"]],
       ["OK", "valid", []],
+      ["OK2", "valid", []],
     ]);
   });
 

@@ -51,14 +51,15 @@ describe("campaign rules are compiled when the campaign is saved", () => {
   });
 });
 
-describe("trigger kinds of a later release", () => {
-  it("stores date_attribute, inactivity, schedule and segment_entered triggers, which never fire on events", async () => {
+describe("trigger kinds other than events", () => {
+  it("stores date_attribute, inactivity, schedule and segment_entered triggers, which never fire on posted events", async () => {
     const s = await campaignSetup(uniqueOrg("ct"));
+    const segment = await callJson("/v1/segments", { token: s.tokens.operator, body: { name: "Gold", condition: 'customer.attributes.tier == "gold"' } });
     for (const trigger of [
       { kind: "date_attribute", attribute: "birthday" },
       { kind: "inactivity", days: 30 },
-      { kind: "schedule", cron: "0 9 * * 1", segment_id: "seg_1" },
-      { kind: "segment_entered", segment_id: "seg_1" },
+      { kind: "schedule", cron: "0 9 * * 1", segment_id: segment.body.id },
+      { kind: "segment_entered", segment_id: segment.body.id },
     ]) {
       const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger }) });
       expect(res.status).toBe(201);

@@ -39,8 +39,9 @@ async function row(status: DeliveryStatus, extra: { committed?: number; claimedU
 }
 
 async function read(id: string) {
-  return (await env.DB.prepare("SELECT status, committed, claimed_until, attempts, delivered_at FROM deliveries WHERE id = ?").bind(id).first<{
+  return (await env.DB.prepare("SELECT status, committed, claimed_until, attempts, delivered_at, updated_at FROM deliveries WHERE id = ?").bind(id).first<{
     status: DeliveryStatus;
+    updated_at: string;
     committed: number;
     claimed_until: string | null;
     attempts: number;
@@ -81,14 +82,16 @@ describe("delivery lifecycle table", () => {
 });
 
 describe("the consumer's claim and settle", () => {
-  it("claims queued rows and sending rows whose lease ran out, nothing else", async () => {
+  it("claims queued rows and rows whose lease ran out, nothing else, writing only the lease", async () => {
     const now = new Date();
     const past = new Date(now.getTime() - 1000).toISOString();
     const future = new Date(now.getTime() + 60_000).toISOString();
     const ids = {
       queued: await row("queued"),
       lapsed: await row("sending", { claimedUntil: past }),
+      lapsedQueued: await row("queued", { claimedUntil: past }),
       live: await row("sending", { claimedUntil: future }),
+      liveQueued: await row("queued", { claimedUntil: future }),
       delivered: await row("delivered"),
       failed: await row("failed"),
       held: await row("held"),
@@ -97,10 +100,14 @@ describe("the consumer's claim and settle", () => {
     await env.DB.prepare("UPDATE deliveries SET org = ? WHERE id IN (SELECT value FROM json_each(?))")
       .bind(org, JSON.stringify(Object.values(ids)))
       .run();
-    const { results } = await claim(env.DB, org, Object.values(ids), now, new Date(now.getTime() + 60_000)).all<{ id: string }>();
-    expect(results.map((r) => r.id).sort()).toEqual([ids.queued, ids.lapsed].sort());
-    expect(await read(ids.queued)).toMatchObject({ status: "sending", attempts: 1 });
-    for (const id of [ids.live, ids.delivered, ids.failed, ids.held]) expect((await read(id)).attempts).toBe(0);
+    const before = await read(ids.queued);
+    const lease = new Date(now.getTime() + 60_000);
+    const claimed = await claim(env.DB, org, Object.values(ids), now, lease).all<{ id: string }>();
+    expect(claimed.results.map((r) => r.id).sort()).toEqual([ids.queued, ids.lapsed, ids.lapsedQueued].sort());
+    // Status and updated_at are index keys: the claim leaves them, so it writes the row alone.
+    expect(await read(ids.queued)).toMatchObject({ status: "queued", attempts: 1, claimed_until: lease.toISOString(), updated_at: before.updated_at });
+    expect(claimed.meta.rows_written).toBe(3);
+    for (const id of [ids.live, ids.liveQueued, ids.delivered, ids.failed, ids.held]) expect((await read(id)).attempts).toBe(0);
   });
 
   it.each(DELIVERY_STATUSES)("settles a sending row as %s only when the table allows it", async (to) => {
@@ -111,15 +118,18 @@ describe("the consumer's claim and settle", () => {
       return;
     }
     const notSending = await row("queued");
+    const claimedQueued = await row("queued", { claimedUntil: at });
     await settle(
       env.DB,
       [
         { id, status: to, reason: null, committed: true },
         { id: notSending, status: to, reason: null, committed: true },
+        { id: claimedQueued, status: to, reason: null, committed: true },
       ],
       at,
     ).run();
     expect(await read(id)).toMatchObject({ status: to, committed: 1 });
+    expect(await read(claimedQueued)).toMatchObject({ status: to, committed: 1, claimed_until: null });
     expect(await read(notSending)).toMatchObject({ status: "queued", committed: 0 });
   });
 

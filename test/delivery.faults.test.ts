@@ -80,7 +80,9 @@ describe("delivery survives a crash at every step", () => {
       expect(crashed.retryMessages).toHaveLength(n);
 
       // The retry comes after the claim lease would have run out.
-      await env.DB.prepare("UPDATE deliveries SET claimed_until = '2000-01-01T00:00:00.000Z' WHERE batch_id = ? AND status = 'sending'").bind(batchId).run();
+      await env.DB.prepare("UPDATE deliveries SET claimed_until = '2000-01-01T00:00:00.000Z' WHERE batch_id = ? AND claimed_until IS NOT NULL")
+        .bind(batchId)
+        .run();
       const redelivered = await consume(deliver);
       expect(redelivered.explicitAcks).toHaveLength(n);
       // Duplicates after the fact change nothing either.

@@ -20,7 +20,7 @@ describe("delivery end to end on the local queue", () => {
 });
 
 describe("a batch of 1,000", () => {
-  it("delivers every recipient, commits exactly the delivered sum, releases the hold's rest and audits each outcome", async () => {
+  it("delivers every recipient, commits exactly the delivered sum, releases the hold's rest and audits each outcome in its run's settlement event", async () => {
     const org = uniqueOrg("k");
     const { batchId, stub, n, amount } = await releasedBatch(org, { recipients: 1_000, fund: 10_000_000 });
     expect(await waitForBatch(batchId, ["completed", "completed_with_errors"], 60_000)).toBe("completed");
@@ -30,10 +30,16 @@ describe("a batch of 1,000", () => {
     expect((await stub.checkIntegrity()).problems).toEqual([]);
     const hold = await stub.getHold(`hold_${batchId}`);
     expect(hold).toMatchObject({ state: "posted", remaining: 0, committed: n * amount });
-    const audit = await env.DB.prepare("SELECT action, COUNT(*) AS n FROM audit_events WHERE org = ? AND action LIKE 'delivery.%' GROUP BY action")
+    // One settlement event per consumer run, naming each delivery it settled once in all.
+    const audit = await env.DB.prepare("SELECT action, after FROM audit_events WHERE org = ? AND action LIKE 'delivery.%'")
       .bind(org)
-      .all();
-    expect(audit.results).toEqual([{ action: "delivery.delivered", n }]);
+      .all<{ action: string; after: string }>();
+    expect(new Set(audit.results.map((e) => e.action))).toEqual(new Set(["delivery.settled"]));
+    expect(audit.results.length).toBeLessThanOrEqual(n / 10);
+    const settled = audit.results.flatMap((e) => (JSON.parse(e.after) as { deliveries: [string, string, number][] }).deliveries);
+    expect(settled).toHaveLength(n);
+    expect(new Set(settled.map(([id]) => id)).size).toBe(n);
+    expect(settled.every(([, status, attemptNo]) => status === "delivered" && attemptNo === 1)).toBe(true);
     const batchEvents = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq")
       .bind(org, batchId)
       .all<{ action: string }>();

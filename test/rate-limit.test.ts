@@ -86,3 +86,16 @@ describe("rate limits", () => {
     expect(doc.paths["/health"].get.responses["429"]).toBeUndefined();
   });
 });
+
+describe("rate-limit policies", () => {
+  it("describe exactly the [[ratelimits]] bindings of wrangler.toml", async () => {
+    const { default: toml } = await import("../wrangler.toml?raw");
+    const { CALLER_POLICY, CLIENT_POLICY } = await import("../src/middleware/rate-limit");
+    const declared = (name: string) => {
+      const block = new RegExp(`name = "${name}"[^\\[]*?simple = \\{ limit = (\\d+), period = (\\d+) \\}`).exec(toml);
+      return block ? { limit: Number(block[1]), period: Number(block[2]) } : null;
+    };
+    expect(declared("CALLER_RATE_LIMITER")).toEqual({ limit: CALLER_POLICY.limit, period: CALLER_POLICY.period });
+    expect(declared("CLIENT_RATE_LIMITER")).toEqual({ limit: CLIENT_POLICY.limit, period: CLIENT_POLICY.period });
+  });
+});

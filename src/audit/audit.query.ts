@@ -1,5 +1,6 @@
 import { AppError } from "../core/errors";
 import type { AuditRow } from "./audit";
+import { SETTLED_ACTION } from "./settlement";
 
 /** Filters of GET /v1/audit; times are ISO 8601 UTC, `from` inclusive and `to` exclusive. */
 export interface AuditFilters {
@@ -98,6 +99,16 @@ function whereClause(org: string, f: AuditFilters, beforeSeq?: number): { sql: s
   return { sql: conds.join(" AND "), params };
 }
 
+/** The settlement events of the delivery's batch or campaign that name it (one per run; a few per delivery). */
+function settledWhere(org: string, f: AuditFilters, beforeSeq?: number): { sql: string; params: unknown[] } {
+  const rest = whereClause(org, { ...f, entityId: undefined }, beforeSeq);
+  return {
+    sql: `${rest.sql} AND entity_id = (SELECT COALESCE(batch_id, campaign_id) FROM deliveries WHERE id = ? AND org = ?)
+          AND action = '${SETTLED_ACTION}' AND instr(after, ?) > 0`,
+    params: [...rest.params, f.entityId, org, JSON.stringify(f.entityId)],
+  };
+}
+
 /** One page of the org's audit events, newest (highest seq) first. */
 export async function listAudit(d1: D1Database, org: string, filters: AuditFilters, limit: number, cursor?: string): Promise<AuditPage> {
   const beforeSeq = cursor === undefined ? undefined : decodeCursor(cursor);
@@ -105,9 +116,15 @@ export async function listAudit(d1: D1Database, org: string, filters: AuditFilte
   // One entity's history: through (org, entity_id), then sorted — a few rows. Without statistics
   // SQLite would walk the org's whole log newest first (org, seq) to avoid that sort.
   const index = filters.entityId !== undefined ? "INDEXED BY audit_events_entity" : "";
+  // A delivery's outcomes recorded by a delivery run are in the run's settlement event, filed under
+  // its batch or campaign (src/audit/settlement.ts): those that name the delivery belong to its history.
+  const settled = filters.entityId?.startsWith("dlv_") && filters.entityType === undefined ? settledWhere(org, filters, beforeSeq) : null;
+  const sql = settled
+    ? `SELECT * FROM audit_events ${index} WHERE ${where.sql} UNION ALL SELECT * FROM audit_events ${index} WHERE ${settled.sql} ORDER BY seq DESC LIMIT ?`
+    : `SELECT * FROM audit_events ${index} WHERE ${where.sql} ORDER BY seq DESC LIMIT ?`;
   const { results } = await d1
-    .prepare(`SELECT * FROM audit_events ${index} WHERE ${where.sql} ORDER BY seq DESC LIMIT ?`)
-    .bind(...where.params, limit + 1)
+    .prepare(sql)
+    .bind(...where.params, ...(settled?.params ?? []), limit + 1)
     .all<AuditRow>();
   const rows = results.slice(0, limit);
   const last = rows.at(-1);

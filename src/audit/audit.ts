@@ -57,8 +57,17 @@ export function chainHash(prevHash: string, row: Omit<AuditRow, "hash" | "prev_h
  * UNIQUE(org, seq) turns a concurrent writer's race into a retry, so the chain never forks.
  * `extra` statements run in the same D1 transaction as the audit insert (all or nothing), and so
  * does the webhook outbox row of every event that maps to a webhook type (src/webhooks/outbox.ts).
+ * `webhooks` adds events that become outbox rows only, not audit rows: a delivery run audits one
+ * settlement event (src/audit/settlement.ts) but owes subscribers one event per delivery. It is
+ * called only when the org has an endpoint.
  */
-export async function appendAudit(d1: D1Database, org: string, events: AuditInput[], extra: D1PreparedStatement[] = []): Promise<D1Result[]> {
+export async function appendAudit(
+  d1: D1Database,
+  org: string,
+  events: AuditInput[],
+  extra: D1PreparedStatement[] = [],
+  webhooks?: () => AuditInput[],
+): Promise<D1Result[]> {
   if (events.length === 0) return extra.length ? d1.batch(extra) : [];
   for (let attempt = 1; ; attempt++) {
     // The chain's head, and whether the org has a webhook endpoint at all: without one, no outbox
@@ -104,7 +113,7 @@ export async function appendAudit(d1: D1Database, org: string, events: AuditInpu
          FROM json_each(?1)`,
       )
       .bind(JSON.stringify(rows));
-    const outbox = head?.hooks ? outboxStatement(d1, org, outboxRows(events, createdAt)) : null;
+    const outbox = head?.hooks ? outboxStatement(d1, org, outboxRows(webhooks ? [...events, ...webhooks()] : events, createdAt)) : null;
     try {
       const results = await d1.batch(outbox ? [...extra, insert, outbox] : [...extra, insert]);
       if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(org);

@@ -1,4 +1,5 @@
 import { chainHash, GENESIS_HASH, type AuditRow } from "./audit";
+import { SETTLED_ACTION, verifySettlement } from "./settlement";
 
 /** Rows read per query while verifying, so a long chain is never held in memory at once. */
 export const VERIFY_PAGE_SIZE = 1000;
@@ -7,9 +8,11 @@ export const VERIFY_PAGE_SIZE = 1000;
  * Why the chain breaks at an event, checked in this order:
  * - `seq_gap`: the event's seq is not the previous seq + 1 (an event before it was deleted);
  * - `prev_hash_mismatch`: its prev_hash is not the previous event's hash (events reordered or replaced);
- * - `hash_mismatch`: its own hash does not match its content (the row was edited).
+ * - `hash_mismatch`: its own hash does not match its content (the row was edited);
+ * - `digest_mismatch`: a delivery run's settlement event no longer matches the attempt rows it
+ *   settled (a recorded outcome was edited or deleted; src/audit/settlement.ts).
  */
-export type BreakReason = "seq_gap" | "prev_hash_mismatch" | "hash_mismatch";
+export type BreakReason = "seq_gap" | "prev_hash_mismatch" | "hash_mismatch" | "digest_mismatch";
 
 export interface ChainBreak {
   seq: number;
@@ -66,6 +69,10 @@ export async function verifyAuditChain(d1: D1Database, org: string, pageSize = V
       checked += 1;
       const broken = await checkEvent(row, prev);
       if (broken) return result(checked, prev, broken);
+      if (row.action === SETTLED_ACTION) {
+        const detail = await verifySettlement(d1, org, row.after);
+        if (detail) return result(checked, prev, { seq: row.seq, event_id: row.id, reason: "digest_mismatch", detail });
+      }
       prev = { seq: row.seq, hash: row.hash };
     }
     if (rows.length < pageSize) return result(checked, prev, null);

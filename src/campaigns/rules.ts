@@ -13,6 +13,8 @@ export const MAX_RULE_LENGTH = 2000;
 const LIMITS = { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 };
 
 const env = new Environment({ limits: LIMITS }).registerVariable("event", "map").registerVariable("customer", "map");
+/** Segment conditions see the customer only (src/customers/segments.ts). */
+const customerOnly = new Environment({ limits: LIMITS }).registerVariable("customer", "map");
 
 export interface RuleContext {
   event: { type: string; occurred_at: string; properties: Record<string, unknown> };
@@ -20,8 +22,8 @@ export interface RuleContext {
 }
 
 /** A problem with one rule: where it is in the rule (0-based character offsets) and why. */
-export function checkRule(rule: string, pointer: string): FieldError | null {
-  const result = env.check(rule);
+export function checkRule(rule: string, pointer: string, over: "event_and_customer" | "customer" = "event_and_customer"): FieldError | null {
+  const result = (over === "customer" ? customerOnly : env).check(rule);
   if (result.valid) {
     if (result.type === "bool" || result.type === "dyn") return null;
     return { pointer, code: "rule_invalid", detail: `The rule must be a condition (bool), not ${result.type} (at 0-${rule.length})` };
@@ -60,4 +62,19 @@ export function evaluateRule(rule: string, ctx: RuleContext): { ok: true; value:
   } catch (err) {
     return { ok: false, error: String((err as { summary?: string }).summary ?? (err as Error).message).slice(0, 300) };
   }
+}
+
+/**
+ * A segment condition over `customer` alone, parsed once for the many customers an import or a
+ * backfill judges: true or false; a condition that fails at run time (a missing attribute) is false.
+ */
+export function compileCondition(condition: string): (customer: Record<string, unknown>) => boolean {
+  const program = customerOnly.parse(condition) as (ctx: Record<string, unknown>) => unknown;
+  return (customer) => {
+    try {
+      return program({ customer }) === true;
+    } catch {
+      return false;
+    }
+  };
 }

@@ -77,10 +77,14 @@ export async function loadContext(env: Env, org: string, batchId: string): Promi
   return row ? contextOf(env, org, row, { batchId, campaignId: null, holdId: batchHoldId(batchId), campaign: String(row.campaign) }) : null;
 }
 
-/** A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed. */
+/**
+ * A campaign's rewards deliver while it exists in any status: a reward granted before a pause or the end is still owed.
+ * Its cards expire after the campaign's `reward.expires_after_days` when it sets one, else the product's.
+ */
 export async function loadCampaignContext(env: Env, org: string, campaignId: string): Promise<DeliveryContext | null> {
   const row = await env.DB.prepare(
-    `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name, p.expires_after_days
+    `SELECT c.id, c.name, c.pool_id, c.product_id, c.currency, p.kind, p.name AS product_name,
+            coalesce(c.reward ->> '$.expires_after_days', p.expires_after_days) AS expires_after_days
      FROM campaigns c JOIN products p ON p.id = c.product_id WHERE c.id = ? AND c.org = ?`,
   )
     .bind(campaignId, org)
@@ -88,11 +92,17 @@ export async function loadCampaignContext(env: Env, org: string, campaignId: str
   return row ? contextOf(env, org, row, { batchId: null, campaignId, holdId: campaignHoldId(campaignId, 0), campaign: String(row.name) }) : null;
 }
 
-export async function attachRecipients(env: Env, rows: ClaimedRow[]): Promise<Claimed[]> {
+/**
+ * The recipients of claimed deliveries: batch recipients, or for a campaign's rewards their outcome
+ * rows. One table per call (a batch's deliveries never point at campaign outcomes): asking both
+ * cost two rows read per delivery for nothing.
+ */
+export async function attachRecipients(env: Env, ctx: Pick<DeliveryContext, "batchId">, rows: ClaimedRow[]): Promise<Claimed[]> {
   if (rows.length === 0) return [];
   const { results } = await env.DB.prepare(
-    `SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))
-     UNION ALL SELECT id, name, email, phone, external_id, customer_key, NULL FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))`,
+    ctx.batchId
+      ? "SELECT id, name, email, phone, external_id, COALESCE(email_key, phone_key) AS recipient_key, fields FROM batch_recipients WHERE id IN (SELECT value FROM json_each(?1))"
+      : "SELECT id, name, email, phone, external_id, customer_key AS recipient_key, NULL AS fields FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?1))",
   )
     .bind(JSON.stringify(rows.map((r) => r.recipient_id)))
     .all<Record<string, string | null>>();

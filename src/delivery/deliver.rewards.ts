@@ -1,4 +1,4 @@
-/** Gives every claimed delivery its reward, or reports it when the inventory has run out. */
+/** Gives every claimed delivery its reward (in memory: `code_id`, `card_id`), or reports it when the inventory has run out. */
 import type { Env } from "../env";
 import type { Claimed, DeliveryContext } from "./deliver.load";
 import { assignCodes, issueCards, type Reward } from "./rewards";
@@ -31,15 +31,8 @@ export async function obtainRewards(env: Env, ctx: DeliveryContext, claimed: Cla
       for (const r of results) got.set(r.delivery_id, { deliveryId: r.delivery_id, cardId: r.id, masked: "" });
     }
   }
-  const assigned = [...got.values()].map((r) => ({ id: r.deliveryId, code_id: r.codeId ?? null, card_id: r.cardId ?? null }));
-  if (assigned.length > 0) {
-    await env.DB.prepare(
-      `UPDATE deliveries SET code_id = j.value ->> 'code_id', card_id = j.value ->> 'card_id'
-       FROM json_each(?) AS j WHERE deliveries.id = j.value ->> 'id'`,
-    )
-      .bind(JSON.stringify(assigned))
-      .run();
-  }
+  // The delivery row learns its code or card when its outcome is recorded (deliver.ts, one write
+  // per row): until then a redelivery finds the reward above, by delivery id.
   return claimed.filter((c) => {
     if (c.code_id || c.card_id) return true;
     const r = got.get(c.id);

@@ -5,6 +5,7 @@
  * pays twice, never assigns a code twice and never loses a delivery.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
+import { settlementEvent, type SettledEntry } from "../audit/settlement";
 import type { Env } from "../env";
 import { commitDeliveries, refundDelivery } from "../pools/delivery-value";
 
@@ -14,7 +15,7 @@ import { attachRecipients, loadCampaignContext, loadContext, type Claimed, type 
 import { obtainRewards } from "./deliver.rewards";
 import { failpoint } from "./failpoints";
 import { backoffSeconds, LEASE_MS } from "./retry-policy";
-import { recordAttempts, sendRewards } from "./send";
+import { attemptFacts, recordAttempts, sendRewards } from "./send";
 
 /** What to do with each message: ack, or retry after a delay. */
 export type Decision = { ack: true } | { ack: false; delaySeconds: number };
@@ -28,7 +29,12 @@ interface Final {
   masked?: string | null;
   committed?: boolean;
   refund?: boolean;
+  code_id?: string | null;
+  card_id?: string | null;
 }
+
+/** The reward a claimed delivery holds now, recorded with its outcome. */
+const reward = (c: Claimed) => ({ code_id: c.code_id, card_id: c.card_id });
 
 export async function deliver(
   env: Env,
@@ -40,7 +46,7 @@ export async function deliver(
   const decisions = new Map<string, Decision>();
   const ctx = source.batchId ? await loadContext(env, org, source.batchId) : await loadCampaignContext(env, org, source.campaignId!);
   const batchId = source.batchId ?? null;
-  const claimed = ctx ? await attachRecipients(env, await claim(env, org, deliveryIds)) : [];
+  const claimed = ctx ? await attachRecipients(env, ctx, await claim(env, org, deliveryIds)) : [];
   const claimedIds = new Set(claimed.map((c) => c.id));
   for (const id of deliveryIds) if (!claimedIds.has(id)) decisions.set(id, await unclaimedDecision(env, id));
   if (!ctx || claimed.length === 0) return decisions;
@@ -49,7 +55,7 @@ export async function deliver(
   const finals: Final[] = [];
   const exceptions: ExceptionInput[] = [];
   const hold = (c: Claimed, reason: string, detail: string, refund = false) => {
-    finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "held", reason, refund, committed: !!c.committed });
+    finals.push({ id: c.id, item: c.item, attempts: c.attempts, status: "held", reason, refund, committed: !!c.committed, ...reward(c) });
     exceptions.push({ org, kind: "delivery_held", severity: "medium", entityType: "delivery", entityId: c.id, batchId, detail, data: { reason } });
   };
 
@@ -67,10 +73,10 @@ export async function deliver(
   for (const c of committed) {
     const o = outcomes.get(c.id)!;
     const r = o.result;
-    if (r.ok) finals.push({ id: c.id, status: "delivered", reason: null, masked: o.masked, committed: true });
+    if (r.ok) finals.push({ id: c.id, status: "delivered", reason: null, masked: o.masked, committed: true, ...reward(c) });
     else if (r.errorClass === "policy") hold(c, "policy", r.detail, true);
     else if (r.errorClass === "transient") {
-      finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true });
+      finals.push({ id: c.id, status: "queued", reason: `transient: ${r.detail}`, masked: o.masked, committed: true, ...reward(c) });
       decisions.set(c.id, { ack: false, delaySeconds: r.retryAfterSeconds ?? backoffSeconds(attempt) });
     } else {
       finals.push({
@@ -82,6 +88,7 @@ export async function deliver(
         masked: o.masked,
         committed: true,
         refund: true,
+        ...reward(c),
       });
       exceptions.push({
         org,
@@ -113,7 +120,8 @@ async function unclaimedDecision(env: Env, id: string): Promise<Decision> {
   const row = await env.DB.prepare("SELECT status, claimed_until FROM deliveries WHERE id = ?")
     .bind(id)
     .first<{ status: string; claimed_until: string | null }>();
-  if (row?.status === "sending" && row.claimed_until) {
+  // Claimed by a live attempt: `sending`, or `queued` with a lease (delivery-state.ts `claim`).
+  if ((row?.status === "sending" || row?.status === "queued") && row.claimed_until && Date.parse(row.claimed_until) > Date.now()) {
     return { ack: false, delaySeconds: Math.max(1, Math.ceil((Date.parse(row.claimed_until) - Date.now()) / 1000)) };
   }
   return { ack: true };
@@ -165,6 +173,9 @@ function toJob(ctx: DeliveryContext, c: Claimed) {
     campaign: ctx.campaign,
     template: ctx.template,
     code: c.fresh,
+    // Attempt rows exist only after a claim (or for rows that support actions created with attempts
+    // carried over): the first claim of a delivery has none to look up.
+    firstAttempt: c.attempts === 1,
   };
 }
 
@@ -179,15 +190,23 @@ async function record(
 ) {
   const now = new Date().toISOString();
   const update = settle(env.DB, finals, now);
-  const events: AuditInput[] = finals
-    .filter((f) => f.status !== "queued")
-    .map((f) => ({
-      actor: "system:delivery",
-      action: `delivery.${f.status}`,
-      entityType: "delivery",
-      entityId: f.id,
-      after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) },
-    }));
+  // One audit event for the run: every delivery it settled (a transient failure too: its attempt is
+  // recorded) with a digest of the attempts; subscribers still get one webhook event per outcome.
+  const entries: SettledEntry[] = finals.map((f) => [f.id, f.status, outcomes.get(f.id)?.attemptNo ?? null]);
+  const event = settlementEvent({ batchId, campaignId }, entries, (id) => {
+    const o = outcomes.get(id);
+    return o ? attemptFacts(o) : undefined;
+  });
+  const webhooks = (): AuditInput[] =>
+    finals
+      .filter((f) => f.status !== "queued")
+      .map((f) => ({
+        actor: "system:delivery",
+        action: `delivery.${f.status}`,
+        entityType: "delivery",
+        entityId: f.id,
+        after: { status: f.status, reason: f.reason, ...(batchId ? { batch_id: batchId } : { campaign_id: campaignId }) },
+      }));
   // A code whose send failed for good was never seen by anyone: it goes back to the inventory.
   const failed = finals.filter((f) => f.status === "failed").map((f) => f.id);
   const freeCodes = failed.length
@@ -201,5 +220,5 @@ async function record(
   const extra = [update, unlink, freeCodes, recordAttempts(env.DB, outcomes), openExceptions(env.DB, exceptions)].filter(
     (s): s is D1PreparedStatement => s !== null,
   );
-  await appendAudit(env.DB, org, events, extra);
+  await appendAudit(env.DB, org, event ? [event] : [], extra, webhooks);
 }

@@ -82,14 +82,23 @@ export function move(d1: D1Database, m: Move): D1PreparedStatement {
 }
 
 /**
- * The consumer's claim: queued → sending, or a sending row whose lease ran out, with a new lease and
- * one more attempt. `.all()` it: the rows it returns are the ones this invocation now owns.
+ * The consumer's claim of queued rows (or rows whose lease ran out), with a new lease and one more
+ * attempt. `.all()` it: the rows it returns are the ones this invocation now owns.
+ *
+ * A claimed row is `sending` in the lifecycle, but the claim writes only the lease: the row keeps
+ * `status = 'queued'` and its `updated_at`, which are index keys (deliveries_batch_status,
+ * deliveries_org_status), so a claim is one row written instead of three. "Queued with a lease"
+ * (claimed_until set) is how the consumer's sending rows look in D1; lists show them as `sending`
+ * while the lease lasts (src/support/deliveries.query.ts), the completion check counts them as
+ * unfinished, and the stuck sweeps pick them up once the lease has run out. Rows that support
+ * actions set to `sending` (a reissue) keep that status.
  */
 export function claim(d1: D1Database, org: string, ids: string[], now: Date, leaseUntil: Date): D1PreparedStatement {
   return d1
     .prepare(
-      `UPDATE deliveries SET status = 'sending', claimed_until = ?3, attempts = attempts + 1, updated_at = ?2
-     WHERE id IN (SELECT value FROM json_each(?1)) AND +org = ?4 AND (+status = 'queued' OR (+status = 'sending' AND claimed_until < ?2))
+      `UPDATE deliveries SET claimed_until = ?3, attempts = attempts + 1 FROM json_each(?1) AS j
+     WHERE deliveries.id = j.value AND +deliveries.org = ?4
+       AND ((+status = 'queued' AND (claimed_until IS NULL OR claimed_until < ?2)) OR (+status = 'sending' AND claimed_until < ?2))
      RETURNING id, recipient_id, amount, code_id, card_id, committed, item, channel, attempts`,
     )
     .bind(JSON.stringify(ids), now.toISOString(), leaseUntil.toISOString(), org);
@@ -102,9 +111,15 @@ export interface Settled {
   reason: string | null;
   masked?: string | null;
   committed?: boolean;
+  /** The reward obtained in this invocation (recorded with the outcome, so the row is written once). */
+  code_id?: string | null;
+  card_id?: string | null;
 }
 
-/** The consumer's outcomes for its claimed (sending) rows, one statement for all of them. */
+/**
+ * The consumer's outcomes for its claimed (sending) rows, one statement for all of them: a row is
+ * claimed when it is `sending`, or `queued` with a lease (see `claim`).
+ */
 export function settle(d1: D1Database, rows: Settled[], at: string): D1PreparedStatement {
   for (const r of rows) if (!canTransition("sending", r.status)) throw illegal(r.id, "sending", r.status);
   const json = rows.map((r) => ({ ...r, committed: r.committed === undefined ? null : r.committed ? 1 : 0 }));
@@ -112,8 +127,10 @@ export function settle(d1: D1Database, rows: Settled[], at: string): D1PreparedS
     .prepare(
       `UPDATE deliveries SET status = j.value ->> 'status', status_reason = j.value ->> 'reason', claimed_until = NULL,
        masked_code = COALESCE(j.value ->> 'masked', masked_code), committed = COALESCE(j.value ->> 'committed', committed), updated_at = ?2,
+       code_id = COALESCE(j.value ->> 'code_id', code_id), card_id = COALESCE(j.value ->> 'card_id', card_id),
        delivered_at = CASE WHEN j.value ->> 'status' = 'delivered' THEN ?2 ELSE delivered_at END
-     FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id' AND deliveries.status = 'sending'`,
+     FROM json_each(?1) AS j WHERE deliveries.id = j.value ->> 'id'
+       AND (deliveries.status = 'sending' OR (deliveries.status = 'queued' AND deliveries.claimed_until IS NOT NULL))`,
     )
     .bind(JSON.stringify(json), at);
 }

@@ -36,12 +36,16 @@ export async function startRelease(env: Env, msg: ReleaseMessage): Promise<void>
 
 /** Writes the chunk plan and moves the batch releasing → delivering in one transaction. */
 async function planChunks(env: Env, batch: BatchRow): Promise<void> {
+  // Chunks are ranges of CHUNK_ROWS row numbers between the batch's first and last row: two index
+  // reads (MIN and MAX in one SELECT would walk the batch: SQLite optimises a lone MIN or MAX only),
+  // where numbering the valid rows read every recipient (4 rows read per delivery). A chunk may hold
+  // fewer valid rows (invalid and excluded ones have no delivery), or none.
   const insertChunks = env.DB.prepare(
-    `INSERT OR IGNORE INTO delivery_chunks (batch_id, from_row, to_row, org, done)
-     SELECT ?1, MIN(row_no), MAX(row_no), ?3, 0 FROM (
-       SELECT row_no, (ROW_NUMBER() OVER (ORDER BY row_no) - 1) / CAST(?2 AS INTEGER) AS chunk
-       FROM batch_recipients WHERE batch_ref = ${batchRef("?1")} AND status = 'valid')
-     GROUP BY chunk`,
+    `WITH RECURSIVE bounds AS (SELECT (SELECT MIN(row_no) FROM batch_recipients WHERE batch_ref = ${batchRef("?1")}) AS lo,
+                                      (SELECT MAX(row_no) FROM batch_recipients WHERE batch_ref = ${batchRef("?1")}) AS hi),
+       chunk(from_row) AS (SELECT lo FROM bounds WHERE lo IS NOT NULL UNION ALL SELECT from_row + ?2 FROM chunk, bounds WHERE from_row + ?2 <= hi)
+     INSERT OR IGNORE INTO delivery_chunks (batch_id, from_row, to_row, org, done)
+     SELECT ?1, from_row, MIN(from_row + ?2 - 1, (SELECT hi FROM bounds)), ?3, 0 FROM chunk`,
   ).bind(batch.id, CHUNK_ROWS, batch.org);
   try {
     await transitionBatch(env.DB, {
@@ -63,9 +67,10 @@ export async function runChunk(env: Env, msg: ChunkMessage): Promise<void> {
   const now = new Date().toISOString();
   const range = [msg.batchId, msg.fromRow, msg.toRow] as const;
   await createForChunk(env.DB, ...range, now).run();
+  // The chunk's deliveries by their ids, derived from the recipients' ids as createForChunk makes them.
   const { results } = await env.DB.prepare(
-    `SELECT d.id FROM deliveries d JOIN batch_recipients r ON r.id = d.recipient_id
-     WHERE r.batch_ref = ${batchRef("?1")} AND r.row_no BETWEEN ?2 AND ?3 AND d.status = 'queued'`,
+    `SELECT d.id FROM batch_recipients r JOIN deliveries d ON d.id = 'dlv_' || substr(r.id, 5)
+     WHERE r.batch_ref = ${batchRef("?1")} AND r.row_no BETWEEN ?2 AND ?3 AND r.status = 'valid' AND d.status = 'queued'`,
   )
     .bind(...range)
     .all<{ id: string }>();

@@ -1,8 +1,12 @@
 /**
- * Sending rewards on their channel, attempt by attempt. An attempt row is written (pending) before
- * the provider call with an idempotency key of delivery id + attempt number; a redelivery after a
- * crash finds the pending attempt and reuses its key, so the provider sends at most once per key.
+ * Sending rewards on their channel, attempt by attempt, with a provider idempotency key of delivery
+ * id + attempt number. The attempt number is one more than the last recorded attempt: the queue
+ * consumer (kind `send`) writes its attempt row once, with the outcome, so a redelivery after a crash
+ * before that write computes the same number and key, and the provider sends at most once per key.
+ * Resends and reissues (people's actions, outside the queue) write a pending row before the provider
+ * call, which a later send reuses, so an interrupted one still shows in support's history.
  */
+import type { AttemptFacts } from "../audit/settlement";
 import { sendEmailBatch, MAX_BATCH } from "../channels/email";
 import type { SendResult } from "../channels/errors";
 import { writeOutbox } from "../channels/outbox";
@@ -30,18 +34,33 @@ export interface SendJob {
   template?: RewardTemplate | null;
   /** The plain code when the caller has just issued it; otherwise it is read and decrypted here. */
   code?: RevealedCode;
+  /** The caller knows the delivery has no attempt row yet (the consumer's first claim of it): nothing to look up. */
+  firstAttempt?: boolean;
 }
 
 export interface SendOutcome {
-  attemptId: string;
+  attempt: Attempt;
   attemptNo: number;
   result: SendResult;
   masked: string | null;
 }
 
+/** An attempt's row as recordAttempts writes it (outcome aside). */
+interface Attempt {
+  id: string;
+  no: number;
+  key: string;
+  delivery_id: string;
+  org: string;
+  kind: AttemptKind;
+  channel: string;
+  actor: string;
+  created_at: string;
+}
+
 type AttemptKind = "send" | "resend" | "reissue";
 
-/** Sends every job once and returns the outcome per delivery id; attempt rows are left pending for `recordAttempts`. */
+/** Sends every job once and returns the outcome per delivery id; `recordAttempts` writes (or completes) their attempt rows. */
 export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string): Promise<Map<string, SendOutcome>> {
   const out = new Map<string, SendOutcome>();
   if (jobs.length === 0) return out;
@@ -74,7 +93,7 @@ export async function sendRewards(env: Env, jobs: SendJob[], kind: AttemptKind, 
     }),
   );
   const record = (m: (typeof messages)[number], result: SendResult) =>
-    out.set(m.job.deliveryId, { attemptId: m.attempt.id, attemptNo: m.attempt.no, result, masked: m.code?.masked ?? null });
+    out.set(m.job.deliveryId, { attempt: m.attempt, attemptNo: m.attempt.no, result, masked: m.code?.masked ?? null });
 
   const emails = messages.filter((m) => m.job.channel === "email");
   const groups: (typeof emails)[] = [];
@@ -142,30 +161,37 @@ async function writeOutboxLinks(env: Env, links: { to: string; link: string; key
   );
 }
 
-/** Reuses a pending attempt (a crash after it started) or starts the next one; returns id, number and key per delivery. */
-async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string) {
-  const ids = JSON.stringify(jobs.map((j) => j.deliveryId));
-  const { results } = await env.DB.prepare(
-    `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
+/**
+ * Reuses a pending attempt (a resend or reissue interrupted after it started) or starts the next one;
+ * returns the attempt per delivery. Only resends and reissues write their pending row here.
+ */
+async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor: string): Promise<Map<string, Attempt>> {
+  const lookUp = jobs.filter((j) => !j.firstAttempt);
+  const ids = JSON.stringify(lookUp.map((j) => j.deliveryId));
+  const { results } = !lookUp.length
+    ? { results: [] }
+    : await env.DB.prepare(
+        `SELECT delivery_id, MAX(attempt_no) AS last, MAX(CASE WHEN outcome = 'pending' THEN attempt_no END) AS pending_no,
             MAX(CASE WHEN outcome = 'pending' THEN id END) AS pending_id
      FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) GROUP BY delivery_id`,
-  )
-    .bind(ids)
-    .all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
+      )
+        .bind(ids)
+        .all<{ delivery_id: string; last: number; pending_no: number | null; pending_id: string | null }>();
   const prior = new Map(results.map((r) => [r.delivery_id, r]));
   const now = new Date().toISOString();
-  const attempts = new Map<string, { id: string; no: number; key: string }>();
+  const attempts = new Map<string, Attempt>();
   const fresh: Record<string, unknown>[] = [];
   for (const j of jobs) {
     const p = prior.get(j.deliveryId);
+    const base = { delivery_id: j.deliveryId, org: j.org, kind, channel: j.channel, actor, created_at: now };
     if (p?.pending_no && p.pending_id && kind === "send") {
-      attempts.set(j.deliveryId, { id: p.pending_id, no: p.pending_no, key: `${j.deliveryId}:${p.pending_no}` });
+      attempts.set(j.deliveryId, { ...base, id: p.pending_id, no: p.pending_no, key: `${j.deliveryId}:${p.pending_no}` });
       continue;
     }
     const no = (p?.last ?? 0) + 1;
-    const a = { id: newId("att"), no, key: `${j.deliveryId}:${no}` };
+    const a = { ...base, id: newId("att"), no, key: `${j.deliveryId}:${no}` };
     attempts.set(j.deliveryId, a);
-    fresh.push({ id: a.id, delivery_id: j.deliveryId, org: j.org, attempt_no: no, kind, channel: j.channel, idempotency_key: a.key, actor, created_at: now });
+    if (kind !== "send") fresh.push({ ...base, id: a.id, attempt_no: no, idempotency_key: a.key });
   }
   if (fresh.length > 0) {
     await env.DB.prepare(
@@ -179,22 +205,46 @@ async function startAttempts(env: Env, jobs: SendJob[], kind: AttemptKind, actor
   return attempts;
 }
 
-/** The statement that closes attempts with their outcome (run in the same transaction as the delivery updates). */
+/** An attempt's outcome exactly as its row stores it (the settlement digest hashes the same). */
+export function attemptFacts(o: SendOutcome): AttemptFacts {
+  const r = o.result;
+  return {
+    outcome: r.ok ? "sent" : "failed",
+    provider_message_id: r.ok ? r.providerMessageId : null,
+    error_class: r.ok ? null : r.errorClass,
+    error_detail: r.ok ? null : r.detail.slice(0, 1000),
+  };
+}
+
+/**
+ * The statement that writes attempts with their outcome (run in the same transaction as the delivery
+ * updates): a new row for the consumer's sends, the completion of the pending row of a resend or reissue.
+ */
 export function recordAttempts(d1: D1Database, outcomes: Map<string, SendOutcome>): D1PreparedStatement | null {
   if (outcomes.size === 0) return null;
   const now = new Date().toISOString();
   const rows = [...outcomes.values()].map((o) => ({
-    id: o.attemptId,
-    outcome: o.result.ok ? "sent" : "failed",
-    provider_message_id: o.result.ok ? o.result.providerMessageId : null,
-    error_class: o.result.ok ? null : o.result.errorClass,
-    error_detail: o.result.ok ? null : o.result.detail.slice(0, 1000),
+    id: o.attempt.id,
+    delivery_id: o.attempt.delivery_id,
+    org: o.attempt.org,
+    attempt_no: o.attempt.no,
+    kind: o.attempt.kind,
+    channel: o.attempt.channel,
+    idempotency_key: o.attempt.key,
+    actor: o.attempt.actor,
+    created_at: o.attempt.created_at,
+    ...attemptFacts(o),
   }));
   return d1
     .prepare(
-      `UPDATE delivery_attempts SET outcome = j.value ->> 'outcome', provider_message_id = j.value ->> 'provider_message_id',
-         error_class = j.value ->> 'error_class', error_detail = j.value ->> 'error_detail', completed_at = ?2
-       FROM json_each(?1) AS j WHERE delivery_attempts.id = j.value ->> 'id'`,
+      `INSERT INTO delivery_attempts (id, delivery_id, org, attempt_no, kind, channel, idempotency_key, outcome, provider_message_id, error_class,
+         error_detail, actor, created_at, completed_at)
+       SELECT value ->> 'id', value ->> 'delivery_id', value ->> 'org', value ->> 'attempt_no', value ->> 'kind', value ->> 'channel',
+              value ->> 'idempotency_key', value ->> 'outcome', value ->> 'provider_message_id', value ->> 'error_class', value ->> 'error_detail',
+              value ->> 'actor', value ->> 'created_at', ?2
+       FROM json_each(?1) WHERE true
+       ON CONFLICT (delivery_id, attempt_no) DO UPDATE SET outcome = excluded.outcome, provider_message_id = excluded.provider_message_id,
+         error_class = excluded.error_class, error_detail = excluded.error_detail, completed_at = excluded.completed_at`,
     )
     .bind(JSON.stringify(rows), now);
 }

@@ -20,7 +20,7 @@ export async function sweepStuckDeliveries(env: Env, now: Date): Promise<number>
   const cutoff = new Date(now.getTime() - STUCK_AFTER_MS).toISOString();
   const { results } = await env.DB.prepare(
     `SELECT d.id, d.org, d.batch_id FROM batches b
-     JOIN deliveries d ON d.batch_id = b.id AND d.status IN ('queued', 'sending')
+     JOIN deliveries d ON d.batch_id = b.id AND d.status IN ('queued', 'sending') AND d.status <> 'delivered'
      WHERE b.status = 'delivering' AND d.updated_at < ?1 AND (d.claimed_until IS NULL OR d.claimed_until < ?2)
      LIMIT ?3`,
   )

@@ -1,50 +1,59 @@
 /**
- * Counters for `npm run bench -- delivery`: D1 queries and rows read and written (from D1 result
- * metadata) and pool DO calls of the queue consumers. Only the benchmarks' entry
+ * Counters for the benchmarks: D1 queries and rows read and written (from D1 result metadata, in
+ * all and per statement), pool DO calls and queue messages sent, kept apart for the queue consumers,
+ * the scheduled triggers and the event routes (`instrument(env, into)` picks the set). Only the benchmarks' entry
  * (src/dev/bench-worker.ts) uses them, and only when ENVIRONMENT is "bench"; elsewhere `instrument`
  * returns the env untouched. Provider calls are counted by the bench's fake provider
  * (test/bench/fake-resend.mjs).
  */
 import type { Env } from "../env";
 
+/** [queries, rows read, rows written] of one statement (its SQL's first words). */
+export type StatementCounts = [number, number, number];
+
 export type Counters = {
   d1_queries: number;
   d1_rows_read: number;
   d1_rows_written: number;
   do_calls: number;
-  /** The same, per statement (its first 80 characters): where the rows go. */
-  by_statement: Record<string, { queries: number; rows_read: number; rows_written: number }>;
+  queue_messages: number;
+  /** The same per statement, for the breakdowns in test/bench/README.md: where the rows go. */
+  by_statement: Record<string, StatementCounts>;
 };
-const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, by_statement: {} });
-/** The queue consumers' work. */
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0, by_statement: {} });
+/** The queue consumers' work (`npm run bench -- delivery`, and the deliveries of the other benches). */
 export const counters = zero();
+/** What the scheduled triggers' tick and their queue consumer did (`npm run bench -- schedules`), apart from delivery. */
+export const scheduleCounters = zero();
 /** The event routes' work (`npm run bench -- events`: POST /v1/events/batch evaluates inline). */
 export const eventCounters = zero();
 
 export function resetCounters(): void {
-  for (const c of [counters, eventCounters]) Object.assign(c, zero());
+  for (const c of [counters, scheduleCounters, eventCounters]) Object.assign(c, zero());
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
-function addMeta(target: Counters, r: Meta | undefined, sql: string | undefined) {
-  target.d1_queries++;
-  target.d1_rows_read += r?.meta?.rows_read ?? 0;
-  target.d1_rows_written += r?.meta?.rows_written ?? 0;
-  const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 80);
-  const s = target.by_statement[key] ?? { queries: 0, rows_read: 0, rows_written: 0 };
-  target.by_statement[key] = s;
-  s.queries++;
-  s.rows_read += r?.meta?.rows_read ?? 0;
-  s.rows_written += r?.meta?.rows_written ?? 0;
+function addMeta(into: Counters, r: Meta | undefined, sql: string | undefined) {
+  const read = r?.meta?.rows_read ?? 0;
+  const written = r?.meta?.rows_written ?? 0;
+  into.d1_queries++;
+  into.d1_rows_read += read;
+  into.d1_rows_written += written;
+  const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 90);
+  const s = into.by_statement[key] ?? [0, 0, 0];
+  into.by_statement[key] = s;
+  s[0]++;
+  s[1] += read;
+  s[2] += written;
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();
 const sqlOf = new WeakMap<object, string>();
 
-function wrapStatement(stmt: D1PreparedStatement, into: Counters, sql: string): D1PreparedStatement {
+function wrapStatement(stmt: D1PreparedStatement, sql: string, into: Counters): D1PreparedStatement {
   const proxy = new Proxy(stmt, {
     get(target, prop) {
-      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), into, sql);
+      if (prop === "bind") return (...args: unknown[]) => wrapStatement(target.bind(...args), sql, into);
       if (prop === "run" || prop === "all")
         return async () => {
           const r = await target[prop]();
@@ -71,7 +80,7 @@ function wrapStatement(stmt: D1PreparedStatement, into: Counters, sql: string): 
 function wrapD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), into, sql);
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql, into);
       if (prop === "batch") {
         return async (stmts: D1PreparedStatement[]) => {
           const rs = await target.batch(stmts.map((s) => real.get(s) ?? s));
@@ -110,7 +119,28 @@ function wrapPools(ns: Env["FUNDING_POOL"], into: Counters): Env["FUNDING_POOL"]
   });
 }
 
+/** Counts the messages a queue binding sends (each is billed as a write, a read and a delete). */
+function wrapQueue(queue: Queue, into: Counters): Queue {
+  return {
+    send: (body, options) => {
+      into.queue_messages++;
+      return queue.send(body, options);
+    },
+    sendBatch: (messages, options) => {
+      const list = [...messages];
+      into.queue_messages += list.length;
+      return queue.sendBatch(list, options);
+    },
+  } as Queue;
+}
+
 export function instrument(env: Env, into: Counters = counters): Env {
   if (env.ENVIRONMENT !== "bench") return env;
-  return { ...env, DB: wrapD1(env.DB, into), FUNDING_POOL: wrapPools(env.FUNDING_POOL, into) };
+  return {
+    ...env,
+    DB: wrapD1(env.DB, into),
+    FUNDING_POOL: wrapPools(env.FUNDING_POOL, into),
+    DELIVERY_QUEUE: wrapQueue(env.DELIVERY_QUEUE, into),
+    WEBHOOK_QUEUE: wrapQueue(env.WEBHOOK_QUEUE, into),
+  };
 }

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { poolStub } from "../pools/pool-client";
+import type { BenchProbe } from "./bench-probe";
 
 interface BenchRequest {
   seconds: number;
@@ -24,10 +25,27 @@ export const poolBench = new Hono<AppEnv>().post("/dev/bench/pools", async (c) =
   await stub.fund({ opId: "seed", amount: Number.MAX_SAFE_INTEGER - 1, actor: "bench" });
   const expiresAt = Date.now() + 3_600_000;
 
-  // Phase 1: single reserve + commit round trips (2 RPC operations each), `concurrency` callers.
-  let roundTrips = 0;
+  // Phase 0, the reference: bare one-row write RPCs to a Durable Object of their own, same callers.
+  const probeNs = (c.env as unknown as { BENCH_PROBE?: DurableObjectNamespace<BenchProbe> }).BENCH_PROBE;
+  if (!probeNs) throw new AppError("not_found", "BENCH_PROBE is not bound (test/bench/worker.mjs binds it)");
+  const probe = probeNs.get(probeNs.idFromName(poolId));
+  let bareWrites = 0;
   let deadline = Date.now() + seconds * 1000;
   let started = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = 0; Date.now() < deadline; i++) {
+        await probe.write(`w${w}-${i}`, 100);
+        bareWrites++;
+      }
+    }),
+  );
+  const phase0 = (Date.now() - started) / 1000;
+
+  // Phase 1: single reserve + commit round trips (2 RPC operations each), `concurrency` callers.
+  let roundTrips = 0;
+  deadline = Date.now() + seconds * 1000;
+  started = Date.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       for (let i = 0; Date.now() < deadline; i++) {
@@ -64,6 +82,7 @@ export const poolBench = new Hono<AppEnv>().post("/dev/bench/pools", async (c) =
   const integrity = await stub.checkIntegrity();
   return c.json({
     round_trips: roundTrips,
+    bare_write_rpcs_per_s: bareWrites / phase0,
     ops_per_s: (roundTrips * 2) / phase1,
     round_trips_per_s: roundTrips / phase1,
     commit_calls: calls,

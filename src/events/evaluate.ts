@@ -10,6 +10,10 @@
  * The outcome and delivery ids derive from (org, event id, campaign), and the pool item is the
  * delivery id, so a re-run after a crash (a taken-over evaluation) finds what the first run wrote or
  * committed and finishes it, never paying twice.
+ *
+ * A referral campaign (src/events/referral.ts) evaluates each event twice, once per side, each side
+ * with its own customer, ids (the side is part of the hash), outcome and pool item: both go through
+ * the same checks, caps, budget and approval threshold as any reward.
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
 import { sha256HexSync } from "../core/crypto";
@@ -17,13 +21,16 @@ import { campaignRef, limitsOf, rewardOf, type CapSpec } from "../campaigns/camp
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { openApprovalRequest } from "../campaigns/approvals";
 import { autoPause, pauseThreshold } from "../campaigns/lifecycle";
+import { referralOf, type ReferralSpec } from "../campaigns/referral-spec";
 import { evaluateRule, type RuleContext } from "../campaigns/rules";
 import { createForCampaignRewards } from "../delivery/delivery-state";
 import type { Env } from "../env";
 import { claimCampaignRewards, committedCampaignItems } from "../pools/campaign-budget";
+import { suppressedKeys } from "../settings/suppressions.service";
 import { periodWindow } from "./caps";
 import { reachable, type Customer } from "./customer";
 import type { OutcomeView, SkipReason } from "./outcomes";
+import { needsNumber, type Refusal, referralSides, referrerAmounts, type SideName, sideAmount } from "./referral";
 
 export interface EventFacts {
   org: string;
@@ -51,7 +58,7 @@ export interface Evaluation {
 export interface Evaluated {
   /** Per event id, one outcome per campaign, in the campaigns' order. */
   outcomes: Map<string, OutcomeView[]>;
-  /** Per event id, the detail of each skip that has one, by campaign id (stored with the event's answer). */
+  /** Per event id, the detail of each skip that has one, by `detailKey` (stored with the event's answer). */
   skipDetails: Map<string, Record<string, string>>;
   /** Rewarded deliveries to queue, by campaign (re-runs included: a lost message is sent again). */
   deliveries: Map<string, string[]>;
@@ -66,9 +73,14 @@ export interface StatDelta {
 }
 
 interface Pair {
+  /** The event, its `customer` the side's for a referral's referrer. */
   ev: EventFacts;
   c: CampaignRow;
   suppressed: boolean;
+  /** A referral campaign's side, its spec and a refusal (self_referral) decided before the other checks. */
+  side?: SideName;
+  referral?: ReferralSpec;
+  refusal?: Refusal;
   /** Decided by an earlier run (its outcome row exists): answered as it was. */
   old?: boolean;
   approvalDay?: string | null;
@@ -87,22 +99,27 @@ interface StoredOutcome {
   amount: number | null;
   delivery_id: string | null;
   approval_day: string | null;
+  side: SideName | null;
 }
 
-/** The ids of what one campaign does with one event: outcome row, delivery, pool item. */
-function idsFor(org: string, eventId: string, campaignId: string) {
-  const h = sha256HexSync(`${org}\n${eventId}\n${campaignId}`).slice(0, 26);
+/** The ids of what one campaign does with one event (one per side of a referral): outcome row, delivery, pool item. */
+function idsFor(org: string, eventId: string, campaignId: string, side?: SideName) {
+  const h = sha256HexSync(`${org}\n${eventId}\n${campaignId}${side ? `\n${side}` : ""}`).slice(0, 26);
   return { outcomeId: `out_${h}`, deliveryId: `dlv_${h}` };
 }
+
+/** Where a skip's detail is kept in the event's skip_details: the campaign id, with the side for a referral's. */
+export const detailKey = (campaignId: string, side?: SideName | null): string => (side ? `${campaignId}/${side}` : campaignId);
 
 /** A rule that reads the customer's history in the campaign needs it read first; most rules do not. */
 const HISTORY = /\b(rewards_received|rewarded_amount)\b/;
 const needsHistory = (c: CampaignRow) => HISTORY.test(`${c.rules ?? ""} ${c.reward}`);
 
 /**
- * One campaign's decision about one event (a scheduled trigger, a referral). Kept for callers that
- * evaluate one pair at a time; it is `evaluateEvents` with one event and one campaign, and may be
- * repeated (an earlier decision is answered again). The caller queues a rewarded delivery.
+ * One campaign's decision about one event (a segment's `include_existing` run). Kept for callers
+ * that evaluate one pair at a time; it is `evaluateEvents` with one event and one campaign, and may
+ * be repeated (an earlier decision is answered again). The caller queues a rewarded delivery. A
+ * referral campaign answers its referee's side here (its event answers both).
  */
 export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
   const done = await evaluateEvents(env, ev.org, [{ ev, campaigns: [c], suppressed: shared.suppressed, rerun: true }], shared.perRecipientCaps);
@@ -121,10 +138,7 @@ export function addStats(d1: D1Database, deltas: StatDelta[]): D1PreparedStateme
 }
 
 export async function evaluateEvents(env: Env, org: string, evaluations: Evaluation[], perRecipientCaps: Record<string, number>): Promise<Evaluated> {
-  const pairs: Pair[] = [];
-  for (const e of evaluations) {
-    for (const c of e.campaigns) pairs.push({ ev: e.ev, c, suppressed: e.suppressed, ...idsFor(org, e.ev.id, c.id) });
-  }
+  const pairs = await pairsOf(env.DB, org, evaluations);
   const deliveries = new Map<string, string[]>();
   const result = (): Evaluated => {
     const outcomes = new Map<string, OutcomeView[]>(evaluations.map((e) => [e.ev.id, []]));
@@ -141,7 +155,7 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
       if (p.old) continue;
       count(p.c.id, "events");
       if (p.skip) count(p.c.id, `skipped:${p.skip.reason}`);
-      if (p.skip?.detail) skipDetails.set(p.ev.id, { ...skipDetails.get(p.ev.id), [p.c.id]: p.skip.detail });
+      if (p.skip?.detail) skipDetails.set(p.ev.id, { ...skipDetails.get(p.ev.id), [detailKey(p.c.id, p.side)]: p.skip.detail });
     }
     return { outcomes, skipDetails, deliveries, stats: [...stats.values()] };
   };
@@ -183,17 +197,32 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
     env.DB,
     fresh.filter((p) => needsHistory(p.c)),
   );
+  const numbered: Pair[] = [];
   for (const p of fresh) {
     const amount = forced.get(p.deliveryId);
     if (amount !== undefined) p.claim = { amount, pending: p.c.approvalAtOrAbove !== null && amount >= p.c.approvalAtOrAbove };
-    else Object.assign(p, decide(p, perRecipientCaps, history));
+    else {
+      const d = decide(p, history);
+      if ("skip" in d) p.skip = d.skip;
+      else if (d.amount === "referral_number") numbered.push(p);
+      else Object.assign(p, priced(p, d.amount, perRecipientCaps));
+    }
   }
+  // Referrers whose amount depends on their referral's number (a cap, milestones): numbered in one D1 batch.
+  const amounts = await referrerAmounts(
+    env.DB,
+    numbered.map((p) => ({ campaignId: p.c.id, referrerKey: p.ev.customer.key, eventId: p.ev.id, spec: p.referral! })),
+  );
+  numbered.forEach((p, i) => {
+    const a = amounts[i]!;
+    Object.assign(p, typeof a === "number" ? priced(p, a, perRecipientCaps) : { skip: { reason: a.skip, detail: a.detail } });
+  });
 
   await claim(
     env,
     fresh.filter((p) => p.claim),
   );
-  for (const p of fresh) if (p.skip) p.view = { campaign_id: p.c.id, outcome: "skipped", reason: p.skip.reason };
+  for (const p of fresh) if (p.skip) p.view = { campaign_id: p.c.id, ...sideOf(p), outcome: "skipped", reason: p.skip.reason };
   await record(
     env,
     org,
@@ -211,13 +240,63 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
   return result();
 }
 
-/** The in-memory part of a decision: everything but caps and budget. Sets `skip`, or `claim` with the amount. */
-function decide(p: Pair, perRecipientCaps: Record<string, number>, history: Map<string, { n: number; total: number }>): Pick<Pair, "skip" | "claim"> {
+/** The events' pairs with the campaigns they trigger; a referral campaign's two sides, the referee's first. */
+async function pairsOf(d1: D1Database, org: string, evaluations: Evaluation[]): Promise<Pair[]> {
+  const pairs: Pair[] = [];
+  for (const e of evaluations) {
+    for (const c of e.campaigns) {
+      const referral = referralOf(c);
+      if (!referral) {
+        pairs.push({ ev: e.ev, c, suppressed: e.suppressed, ...idsFor(org, e.ev.id, c.id) });
+        continue;
+      }
+      for (const side of referralSides(e.ev.customer, e.ev.properties, referral)) {
+        pairs.push({
+          ev: side.name === "referee" ? e.ev : { ...e.ev, customer: side.customer },
+          c,
+          suppressed: e.suppressed,
+          side: side.name,
+          referral,
+          refusal: side.refusal,
+          ...idsFor(org, e.ev.id, c.id, side.name),
+        });
+      }
+    }
+  }
+  // The referrers' own suppression, for the request in one query (the caller checked the events' customers).
+  const referrers = pairs.filter((p) => p.side === "referrer" && !p.refusal).map((p) => p.ev.customer);
+  if (referrers.length > 0) {
+    const suppressed = await suppressedKeys(
+      d1,
+      org,
+      [...new Set(referrers.flatMap((cu) => (cu.emailKey ? [cu.emailKey] : [])))],
+      [...new Set(referrers.flatMap((cu) => (cu.phone ? [cu.phone] : [])))],
+    );
+    for (const p of pairs) {
+      if (p.side !== "referrer" || p.refusal) continue;
+      const cu = p.ev.customer;
+      p.suppressed = (cu.emailKey !== null && suppressed.has(`email:${cu.emailKey}`)) || (cu.phone !== null && suppressed.has(`phone:${cu.phone}`));
+    }
+  }
+  return pairs;
+}
+
+const sideOf = (p: Pair): Pick<OutcomeView, "side"> => (p.side ? { side: p.side } : {});
+
+/**
+ * The in-memory part of a decision: everything but the referrer's number, the org's cap, caps and
+ * budget. A skip, or the amount (`referral_number`: the referrer's depends on their referral's number).
+ */
+function decide(
+  p: Pair,
+  history: Map<string, { n: number; total: number }>,
+): { skip: { reason: SkipReason; detail?: string } } | { amount: number | "referral_number" } {
   const { c, ev } = p;
   const skip = (reason: SkipReason, detail?: string) => ({ skip: { reason, detail } });
   if (c.status === "draft" || c.status === "ended") return skip("campaign_not_active");
   if (c.status === "paused") return skip("campaign_paused");
   if ((c.startsAt && ev.occurredAt < c.startsAt) || (c.endsAt && ev.occurredAt >= c.endsAt)) return skip("outside_window");
+  if (p.refusal) return skip(p.refusal.reason, p.refusal.detail);
   const reward = rewardOf(c);
   if (!reachable(ev.customer, reward.channel))
     return skip(
@@ -231,6 +310,10 @@ function decide(p: Pair, perRecipientCaps: Record<string, number>, history: Map<
     if (!r.ok) return skip("rule_false", `Rule error: ${r.error}`);
     if (!r.value) return skip("rule_false");
   }
+  if (p.referral && p.side) {
+    if (p.side === "referrer" && needsNumber(p.referral)) return { amount: "referral_number" };
+    return { amount: sideAmount(p.referral, p.side) };
+  }
   let amount = reward.amount;
   for (const tier of reward.tiers ?? []) {
     const r = evaluateRule(tier.when, ctx);
@@ -240,8 +323,15 @@ function decide(p: Pair, perRecipientCaps: Record<string, number>, history: Map<
     }
   }
   if (amount === undefined) return skip("rule_false", "No tier matched");
+  return { amount };
+}
+
+/** The org's per-recipient cap on a decided amount, and whether it waits for approval. */
+function priced(p: Pair, amount: number, perRecipientCaps: Record<string, number>): Pick<Pair, "skip" | "claim"> {
+  const { c } = p;
   const orgCap = perRecipientCaps[c.currency];
-  if (orgCap !== undefined && amount > orgCap) return skip("customer_cap", `Above the org's per-recipient cap of ${orgCap} ${c.currency}`);
+  if (orgCap !== undefined && amount > orgCap)
+    return { skip: { reason: "customer_cap", detail: `Above the org's per-recipient cap of ${orgCap} ${c.currency}` } };
   return { claim: { amount, pending: c.approvalAtOrAbove !== null && amount >= c.approvalAtOrAbove } };
 }
 
@@ -277,8 +367,8 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
         if (item.status !== "rejected") {
           p.claim!.amount = item.amount;
           p.view = p.claim!.pending
-            ? { campaign_id: c.id, outcome: "pending_approval", amount: item.amount }
-            : { campaign_id: c.id, outcome: "rewarded", delivery_id: p.deliveryId, amount: item.amount };
+            ? { campaign_id: c.id, ...sideOf(p), outcome: "pending_approval", amount: item.amount }
+            : { campaign_id: c.id, ...sideOf(p), outcome: "rewarded", delivery_id: p.deliveryId, amount: item.amount };
           return;
         }
         const reason: SkipReason =
@@ -311,6 +401,7 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
       id: p.outcomeId,
       campaign_id: p.c.id,
       event_id: p.ev.id,
+      side: p.side ?? null,
       customer_key: cu.key,
       outcome: p.view!.outcome,
       reason: null,
@@ -330,10 +421,10 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
   const stmts = [
     env.DB.prepare(
       `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, amount, delivery_id, committed,
-         name, email, phone, external_id, approval_day, occurred_at, created_at)
+         name, email, phone, external_id, approval_day, occurred_at, created_at, side)
        SELECT value ->> 'id', ?1, value ->> 'campaign_id', value ->> 'event_id', value ->> 'customer_key', value ->> 'outcome', value ->> 'reason',
          value ->> 'detail', value ->> 'amount', value ->> 'delivery_id', value ->> 'committed', value ->> 'name', value ->> 'email', value ->> 'phone',
-         value ->> 'external_id', value ->> 'approval_day', value ->> 'occurred_at', ?2
+         value ->> 'external_id', value ->> 'approval_day', value ->> 'occurred_at', ?2, value ->> 'side'
        FROM json_each(?3)`,
     ).bind(org, now, JSON.stringify(rows)),
   ];
@@ -381,16 +472,17 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
 async function priorOutcomes(d1: D1Database, ids: string[]): Promise<Map<string, StoredOutcome>> {
   if (ids.length === 0) return new Map();
   const { results } = await d1
-    .prepare("SELECT id, outcome, reason, amount, delivery_id, approval_day FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?))")
+    .prepare("SELECT id, outcome, reason, amount, delivery_id, approval_day, side FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?))")
     .bind(JSON.stringify(ids))
     .all<StoredOutcome>();
   return new Map(results.map((r) => [r.id, r]));
 }
 
 function viewOf(campaignId: string, o: StoredOutcome): OutcomeView {
-  if (o.outcome === "rewarded") return { campaign_id: campaignId, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
-  if (o.outcome === "pending_approval") return { campaign_id: campaignId, outcome: "pending_approval", amount: o.amount! };
-  return { campaign_id: campaignId, outcome: "skipped", reason: o.reason as SkipReason };
+  const side = o.side ? { side: o.side } : {};
+  if (o.outcome === "rewarded") return { campaign_id: campaignId, ...side, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
+  if (o.outcome === "pending_approval") return { campaign_id: campaignId, ...side, outcome: "pending_approval", amount: o.amount! };
+  return { campaign_id: campaignId, ...side, outcome: "skipped", reason: o.reason as SkipReason };
 }
 
 /**

@@ -13,7 +13,7 @@ import { getSettings } from "../settings/settings.service";
 import { suppressedKeys } from "../settings/suppressions.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { readCustomer, type CustomerInput } from "./customer";
-import { addStats, evaluateEvents } from "./evaluate";
+import { addStats, detailKey, evaluateEvents } from "./evaluate";
 import type { OutcomeView } from "./outcomes";
 
 export interface EventInput {
@@ -22,6 +22,8 @@ export interface EventInput {
   occurred_at: string;
   customer: CustomerInput;
   properties?: Record<string, unknown>;
+  /** Internal (scheduled triggers, src/schedules/): evaluate this campaign only, whatever the type. Not in the API schema. */
+  campaign_id?: string;
 }
 
 export interface EventAnswer {
@@ -58,11 +60,11 @@ export async function ingestEvents(env: Env, auth: Auth, inputs: EventInput[], _
   const firsts = new Map<string, EventInput>();
   for (const input of inputs) if (!firsts.has(input.id)) firsts.set(input.id, input);
   const unique = [...firsts.values()];
-  const campaigns = await triggered(env.DB, org, [...new Set(unique.map((e) => e.type))]);
+  const campaigns = await triggered(env.DB, org, unique);
   const now = new Date();
   const rows = unique.map((e) => {
     const payload = JSON.stringify(e);
-    const listened = (campaigns.get(e.type)?.length ?? 0) > 0;
+    const listened = (campaigns.get(listenKey(e))?.length ?? 0) > 0;
     return {
       id: e.id,
       type: e.type,
@@ -137,30 +139,48 @@ export async function finishAbandonedEvaluations(env: Env, now: Date): Promise<n
       ),
     );
     const inputs = list.filter((r) => taken.has(r.id)).map((r) => JSON.parse(r.payload) as EventInput);
-    const campaigns = await triggered(env.DB, org, [...new Set(inputs.map((e) => e.type))]);
+    const campaigns = await triggered(env.DB, org, inputs);
     done += (await evaluateClaimed(env, org, inputs, campaigns, taken)).length;
   }
   return done;
 }
 
-/** The campaigns each of these event types triggers (whatever their status: a paused one answers campaign_paused). */
-async function triggered(d1: D1Database, org: string, types: string[]): Promise<Map<string, CampaignRow[]>> {
-  const { results } = await d1
-    .prepare(`SELECT * FROM campaigns WHERE org = ?1 AND trigger_event IN (SELECT value FROM json_each(?2)) ORDER BY id`)
-    .bind(org, JSON.stringify(types))
-    .all<Record<string, unknown>>();
-  const byType = new Map<string, CampaignRow[]>();
-  for (const r of results.map(toRow)) {
-    const list = byType.get(r.triggerEvent!) ?? [];
-    if (list.length < MAX_CAMPAIGNS_PER_EVENT) list.push(r);
-    byType.set(r.triggerEvent!, list);
+/** Which campaigns evaluate an event: its type's, or the one a scheduled trigger's synthetic event names (`campaign_id`). */
+const listenKey = (e: EventInput): string => (e.campaign_id ? `campaign:${e.campaign_id}` : e.type);
+
+/**
+ * The campaigns each of these events triggers, by `listenKey` (whatever their status: a paused one
+ * answers campaign_paused): one query for the types, one more only when scheduled triggers name campaigns.
+ */
+async function triggered(d1: D1Database, org: string, events: EventInput[]): Promise<Map<string, CampaignRow[]>> {
+  const types = [...new Set(events.filter((e) => !e.campaign_id).map((e) => e.type))];
+  const ids = [...new Set(events.flatMap((e) => (e.campaign_id ? [e.campaign_id] : [])))];
+  const byKey = new Map<string, CampaignRow[]>();
+  if (types.length > 0) {
+    const { results } = await d1
+      .prepare(`SELECT * FROM campaigns WHERE org = ?1 AND trigger_event IN (SELECT value FROM json_each(?2)) ORDER BY id`)
+      .bind(org, JSON.stringify(types))
+      .all<Record<string, unknown>>();
+    for (const r of results.map(toRow)) {
+      const list = byKey.get(r.triggerEvent!) ?? [];
+      if (list.length < MAX_CAMPAIGNS_PER_EVENT) list.push(r);
+      byKey.set(r.triggerEvent!, list);
+    }
   }
-  return byType;
+  if (ids.length > 0) {
+    const { results } = await d1
+      .prepare("SELECT * FROM campaigns WHERE org = ?1 AND id IN (SELECT value FROM json_each(?2))")
+      .bind(org, JSON.stringify(ids))
+      .all<Record<string, unknown>>();
+    for (const r of results.map(toRow)) byKey.set(`campaign:${r.id}`, [r]);
+  }
+  return byKey;
 }
 
 /** Runs the evaluations this request holds the claims of, queues the rewards and records the answers. */
 async function evaluateClaimed(env: Env, org: string, inputs: EventInput[], campaigns: Map<string, CampaignRow[]>, rerun: Set<string>): Promise<EventAnswer[]> {
   if (inputs.length === 0) return [];
+  const keys = new Map(inputs.map((input) => [input.id, listenKey(input)]));
   const evs = inputs.map((input) => ({
     org,
     id: input.id,
@@ -170,7 +190,8 @@ async function evaluateClaimed(env: Env, org: string, inputs: EventInput[], camp
     customer: readCustomer(input.customer),
   }));
   const settings = await getSettings(env.DB, org);
-  const listening = evs.filter((ev) => (campaigns.get(ev.type)?.length ?? 0) > 0);
+  const campaignsOf = (ev: { id: string }) => campaigns.get(keys.get(ev.id)!) ?? [];
+  const listening = evs.filter((ev) => campaignsOf(ev).length > 0);
   const suppressed = await suppressedKeys(
     env.DB,
     org,
@@ -182,7 +203,7 @@ async function evaluateClaimed(env: Env, org: string, inputs: EventInput[], camp
     org,
     evs.map((ev) => ({
       ev,
-      campaigns: campaigns.get(ev.type) ?? [],
+      campaigns: campaignsOf(ev),
       suppressed:
         (ev.customer.emailKey !== null && suppressed.has(`email:${ev.customer.emailKey}`)) ||
         (ev.customer.phone !== null && suppressed.has(`phone:${ev.customer.phone}`)),
@@ -287,12 +308,13 @@ export async function getEvent(env: Env, org: string, id: string) {
     .first<Record<string, string | null>>();
   if (!row) throw notFound("event", id);
   const { results } = await env.DB.prepare(
-    "SELECT campaign_id, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id",
+    "SELECT campaign_id, side, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id, side",
   )
     .bind(org, id)
     .all<Record<string, string | number | null>>();
   const outcomes = results.map((r) => ({
     campaign_id: String(r.campaign_id),
+    ...(r.side ? { side: r.side as NonNullable<OutcomeView["side"]> } : {}),
     outcome: r.outcome as OutcomeView["outcome"],
     reason: r.reason as string | null,
     amount: r.amount as number | null,
@@ -303,20 +325,24 @@ export async function getEvent(env: Env, org: string, id: string) {
   // Skips have no outcome row: they are in the recorded answer, with their details beside it.
   const answered = row.response ? (JSON.parse(row.response) as EventAnswer).outcomes : [];
   const details = row.skip_details ? (JSON.parse(row.skip_details) as Record<string, string>) : {};
-  const rowed = new Set(outcomes.map((o) => o.campaign_id));
+  const rowed = new Set(outcomes.map((o) => detailKey(o.campaign_id, o.side)));
   for (const o of answered) {
-    if (o.outcome !== "skipped" || rowed.has(o.campaign_id)) continue;
+    const key = detailKey(o.campaign_id, o.side);
+    if (o.outcome !== "skipped" || rowed.has(key)) continue;
     outcomes.push({
       campaign_id: o.campaign_id,
+      ...(o.side ? { side: o.side } : {}),
       outcome: "skipped",
       reason: o.reason ?? null,
       amount: null,
       delivery_id: null,
-      detail: details[o.campaign_id] ?? null,
+      detail: details[key] ?? null,
       evaluated_at: row.completed_at ?? row.created_at!,
     });
   }
-  outcomes.sort((a, b) => (a.campaign_id < b.campaign_id ? -1 : a.campaign_id > b.campaign_id ? 1 : 0));
+  // By campaign, a referral's referee before its referrer (as answered).
+  const order = (o: { campaign_id: string; side?: string }) => `${o.campaign_id}\n${o.side ?? ""}`;
+  outcomes.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return {
     id: row.id!,
     type: row.type!,

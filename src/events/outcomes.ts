@@ -20,4 +20,6 @@ export interface OutcomeView {
   reason?: SkipReason;
   delivery_id?: string;
   amount?: number;
+  /** Referral campaigns only: which side this outcome rewards (two outcomes per event). */
+  side?: "referee" | "referrer";
 }

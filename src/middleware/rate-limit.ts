@@ -22,7 +22,7 @@ export interface RateLimitPolicy {
   period: 10 | 60;
 }
 
-// Kept in step with the [[ratelimits]] of wrangler.toml: the binding counts, these describe it.
+// The [[ratelimits]] of wrangler.toml count, these describe them; test/rate-limit.test.ts holds the two equal.
 export const CALLER_POLICY: RateLimitPolicy = { name: "caller", limit: 6000, period: 60 };
 export const CLIENT_POLICY: RateLimitPolicy = { name: "client", limit: 100, period: 60 };
 

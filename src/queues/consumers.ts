@@ -4,6 +4,7 @@ import { consumeDeadLetters } from "./dead-letter.consumer";
 import { consumeDeliveries } from "./deliveries.consumer";
 import { QUEUES } from "./messages";
 import { consumeReconciliations } from "./reconciliations.consumer";
+import { consumeSchedules } from "./schedules.consumer";
 import { consumeWebhooks } from "./webhooks.consumer";
 
 export type Consumer = (batch: MessageBatch<unknown>, env: Env) => Promise<void>;
@@ -13,4 +14,5 @@ export const CONSUMERS: Readonly<Record<string, Consumer>> = {
   [QUEUES.deliveriesDeadLetter]: consumeDeadLetters,
   [QUEUES.reconciliations]: consumeReconciliations,
   [QUEUES.webhooks]: consumeWebhooks,
+  [QUEUES.schedules]: consumeSchedules,
 };

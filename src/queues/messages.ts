@@ -10,6 +10,7 @@ export const QUEUES = {
   deliveriesDeadLetter: "rewardrail-deliveries-dlq",
   reconciliations: "rewardrail-reconciliations",
   webhooks: "rewardrail-webhooks",
+  schedules: "rewardrail-schedules",
 } as const;
 
 export const ReleaseMessage = z.strictObject({ type: z.literal("release"), org: z.string(), batchId: z.string() });
@@ -79,5 +80,27 @@ export type WebhookQueueMessage = z.infer<typeof WebhookQueueMessage>;
 export async function sendWebhookMessages(queue: Queue, bodies: WebhookQueueMessage[], delaySeconds = 0): Promise<void> {
   for (let i = 0; i < bodies.length; i += 100) {
     await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const, ...(delaySeconds > 0 ? { delaySeconds } : {}) })));
+  }
+}
+
+/**
+ * The schedules queue (src/queues/schedules.consumer.ts): `schedule_page` applies the next page of a
+ * scheduled trigger's run; `schedule_wait` evaluates a date run's customers whose local day has begun.
+ */
+export const SchedulePageMessage = z.strictObject({ type: z.literal("schedule_page"), org: z.string(), campaignId: z.string(), occurrence: z.string() });
+export const ScheduleWaitMessage = z.strictObject({
+  type: z.literal("schedule_wait"),
+  org: z.string(),
+  campaignId: z.string(),
+  occurrence: z.string(),
+  dueAt: z.string(),
+  seq: z.number().int(),
+});
+export const ScheduleMessage = z.discriminatedUnion("type", [SchedulePageMessage, ScheduleWaitMessage]);
+export type ScheduleMessage = z.infer<typeof ScheduleMessage>;
+
+export async function sendScheduleMessages(queue: Queue, bodies: ScheduleMessage[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 100) {
+    await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
   }
 }

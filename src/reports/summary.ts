@@ -39,7 +39,7 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     spend(SPEND_KEYS.pool),
     spend(periodKey("d.delivered_at", q.period)),
     bind(`SELECT d.currency, SUM(d.amount) AS amount, COUNT(*) AS deliveries FROM deliveries d
-          WHERE d.org = ?1 AND d.status = 'reversed' AND ${inWindow("d.updated_at")} GROUP BY 1 ORDER BY 1`),
+          WHERE d.org = ?1 AND d.status = 'reversed' AND d.status <> 'delivered' AND ${inWindow("d.updated_at")} GROUP BY 1 ORDER BY 1`),
     bind(`SELECT channel, COUNT(*) AS deliveries, SUM(status IN ('delivered', 'reversed')) AS reached, SUM(status = 'failed') AS failed,
             SUM(status IN ('queued', 'sending', 'held')) AS pending FROM deliveries d WHERE ${considered} GROUP BY channel ORDER BY channel`),
     bind(

@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { isCountry, isCurrency } from "../core/iso-codes";
+import { isTimeZone } from "../core/time-zones";
 import { ROLES } from "../env";
 
 export const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64" });
@@ -77,6 +78,11 @@ const SettingsFields = z.strictObject({
   release_defaults: z
     .strictObject({ auto_release: z.boolean().default(true).openapi({ description: "Release on final approval (or at release_at)" }) })
     .default({ auto_release: true }),
+  time_zone: z.string().max(64).refine(isTimeZone, "an IANA time zone such as Europe/Paris").default("UTC").openapi({
+    example: "Europe/Paris",
+    description:
+      "The org's time zone (IANA): date triggers fire on a customer's local date in their own `time_zone`, else in this one; schedule triggers' cron expressions read in it",
+  }),
   reward_template: RewardTemplate.nullable().default(null).openapi({
     description:
       "The org's reward email/SMS template (null: the built-in one). Placeholders: {{name}} {{amount}} {{product}} {{code}} {{expiry}} {{claim_url}} {{campaign}} {{fields.NAME}} (CSV template columns). Values are HTML-escaped in html and kept on one line in subject and sms.",
@@ -118,6 +124,7 @@ export const SettingsSchema = z
     expected_count_tolerance_pct: z.number(),
     approval_policy: ApprovalPolicySchema,
     release_defaults: z.object({ auto_release: z.boolean() }),
+    time_zone: z.string(),
     reward_template: RewardTemplate.nullable(),
     version: z.number().int().openapi({ description: "0 until the first PUT" }),
     updated_by: z.string().nullable(),

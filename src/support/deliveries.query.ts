@@ -81,6 +81,8 @@ function conditions(org: string, f: DeliveryFilter, before: string | undefined, 
   if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
   if (f.campaign_id) out.push(eq(deliveries.campaignId, f.campaign_id));
   if (f.status) out.push(eq(deliveries.status, f.status));
+  // The status indexes hold no delivered rows; SQLite uses them only when the query says so.
+  if (f.status && f.status !== "delivered") out.push(sql`${deliveries.status} <> 'delivered'`);
   const keys = recipientKeys(f);
   if (side === "batch") {
     if (keys.email) out.push(eq(batchRecipients.emailKey, keys.email));
@@ -121,7 +123,10 @@ async function rowsOf(
     .select({
       id: deliveries.id,
       batch_id: deliveries.batchId,
-      status: deliveries.status,
+      // A queued row with a live lease is being sent by the consumer (delivery-state.ts `claim`).
+      status: sql<
+        DeliveryListRow["status"]
+      >`CASE WHEN ${deliveries.status} = 'queued' AND ${deliveries.claimedUntil} > strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 'sending' ELSE ${deliveries.status} END`,
       status_reason: deliveries.statusReason,
       amount: deliveries.amount,
       currency: deliveries.currency,

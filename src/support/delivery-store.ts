@@ -74,7 +74,8 @@ export async function sendFacts(d1: D1Database, d: DeliveryRecord): Promise<Send
   const row = await d1
     .prepare(
       d.batchId === null
-        ? `SELECT r.name, r.email, r.phone, r.external_id, r.customer_key AS email_key, NULL AS phone_key, p.name AS product_name, p.kind, p.expires_after_days,
+        ? `SELECT r.name, r.email, r.phone, r.external_id, r.customer_key AS email_key, NULL AS phone_key, p.name AS product_name, p.kind,
+                  coalesce(c.reward ->> '$.expires_after_days', p.expires_after_days) AS expires_after_days,
                   c.name AS batch_name, c.status AS batch_status
            FROM campaign_outcomes r JOIN campaigns c ON c.id = r.campaign_id JOIN products p ON p.id = ?3 WHERE r.id = ?1 AND ?2 IS NULL`
         : `SELECT r.name, r.email, r.phone, r.external_id, r.email_key, r.phone_key, p.name AS product_name, p.kind, p.expires_after_days,

@@ -212,7 +212,7 @@ try {
     .all();
   const latencies = results.map((r) => Date.parse(r.delivered_at) - sentAt.get(r.event_id)).sort((a, b) => a - b);
   const rewardedEvents = new Set(results.map((r) => r.event_id)).size;
-  const m = await api("/dev/bench/metrics?by_statement", { token: tokens.admin });
+  const m = await api("/dev/bench/metrics", { token: tokens.admin });
   const ev = m.events;
   const round = (x, d = 3) => Number(x.toFixed(d));
   const figures = {
@@ -277,10 +277,11 @@ try {
       ["queue consumers", m],
     ]) {
       console.log(`${who}, D1 rows written / read per event by statement:`);
-      for (const [sql, x] of Object.entries(c.by_statement)
-        .sort((a, b) => b[1].rows_written - a[1].rows_written)
+      // by_statement: [queries, rows read, rows written] per statement (src/dev/metrics.ts).
+      for (const [sql, [queries, read, written]] of Object.entries(c.by_statement)
+        .sort((a, b) => b[1][2] - a[1][2])
         .slice(0, 12)) {
-        console.log(`  ${(x.rows_written / N).toFixed(3).padStart(8)} ${(x.rows_read / N).toFixed(3).padStart(8)} ×${String(x.queries).padStart(5)}  ${sql}`);
+        console.log(`  ${(written / N).toFixed(3).padStart(8)} ${(read / N).toFixed(3).padStart(8)} ×${String(queries).padStart(5)}  ${sql}`);
       }
     }
   }

@@ -85,6 +85,8 @@ export async function startWorker({ direct = true, vars = {}, logLevel = LogLeve
         rootPath: bundleDir,
         scriptPath: path.join(bundleDir, `${path.basename(BENCH_ENTRY, ".ts")}.js`),
         modules: true,
+        // The pools bench's reference Durable Object (src/dev/bench-probe.ts): bench-only, so not in wrangler.toml.
+        durableObjects: { ...workerOptions.durableObjects, BENCH_PROBE: { className: "BenchProbe", useSQLite: true } },
         // wrangler.toml [vars] only (not .dev.vars), plus this run's secrets.
         bindings: {
           ...config.vars,

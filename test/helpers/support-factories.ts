@@ -1,4 +1,6 @@
 import { env } from "cloudflare:workers";
+import { listAudit } from "../../src/audit/audit.query";
+import { SETTLED_ACTION, type SettledEntry } from "../../src/audit/settlement";
 import { revealCodes } from "../../src/delivery/rewards";
 import { callJson, token } from "./api";
 import { releasedBatch, waitForBatch, type ReleasedBatchOptions } from "./delivery-factories";
@@ -46,11 +48,17 @@ export async function poolBalance(poolId: string) {
   return b.balance;
 }
 
+/**
+ * An entity's audit history, oldest first, as GET /v1/audit?entity_id= reads it. A delivery run's
+ * settlement event (which names many deliveries) reads as `delivery.<status>` of this delivery.
+ */
 export async function auditActions(org: string, entityId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ? ORDER BY seq")
-    .bind(org, entityId)
-    .all<{ action: string }>();
-  return results.map((r) => r.action);
+  const { data } = await listAudit(env.DB, org, { entityId }, 500);
+  return data.reverse().map((e) => {
+    if (e.action !== SETTLED_ACTION) return e.action;
+    const entry = (e.after as { deliveries: SettledEntry[] }).deliveries.find(([id]) => id === entityId);
+    return `delivery.${entry?.[1]}`;
+  });
 }
 
 export const getDelivery = (id: string, tok: string) => callJson(`/v1/deliveries/${id}`, { token: tok });

@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * A campaign. `trigger_event` is the event type of an `{ event }` trigger (null for the later trigger
- * kinds, which are stored but do not fire yet). The budget lives in the pool DO as one hold per
+ * A campaign. `trigger_event` is the event type of an `{ event }` trigger, `segment_entered/<segment
+ * id>` for a segment's entries (src/customers/segment-entries.ts), null for the scheduled kinds. The budget lives in the pool DO as one hold per
  * reservation (`hold_<id>`, then `hold_<id>_<n>` per top-up); `hold_count` says how many exist and
  * `budget_released` that `ended` gave the rest back (exactly once: the release op id is fixed).
  */
@@ -70,6 +70,8 @@ export const campaignEvents = sqliteTable(
     primaryKey({ columns: [t.org, t.id] }),
     // The sweep's look-up: evaluations still running, by lease.
     index("campaign_events_evaluating").on(t.claimedUntil).where(sql`status = 'evaluating'`),
+    // Erasure (DELETE /v1/customers/{external_id}) finds a person's events by identity key.
+    index("campaign_events_customer").on(t.org, t.customerKey),
   ],
 );
 
@@ -88,6 +90,8 @@ export const campaignOutcomes = sqliteTable(
     org: text("org").notNull(),
     campaignId: text("campaign_id").notNull(),
     eventId: text("event_id").notNull(),
+    /** A referral campaign's outcomes come in pairs, one per side (src/events/referral.ts); null for any other campaign. */
+    side: text("side", { enum: ["referee", "referrer"] }),
     customerKey: text("customer_key"),
     outcome: text("outcome", { enum: ["rewarded", "pending_approval", "skipped"] }).notNull(),
     reason: text("reason"),
@@ -106,14 +110,16 @@ export const campaignOutcomes = sqliteTable(
     decidedBy: text("decided_by"),
   },
   (t) => [
-    uniqueIndex("campaign_outcomes_event").on(t.org, t.eventId, t.campaignId),
+    // One outcome per event, campaign and side (coalesced: a unique index counts NULLs as distinct).
+    uniqueIndex("campaign_outcomes_event_side").on(t.org, t.eventId, t.campaignId, sql`coalesce(${t.side}, '')`),
     // A customer's history in the campaign (rules that read customer.rewards_received); its campaign
     // prefix also serves the campaign's counts and spend. Caps are counted in the pool DO, so no
     // (campaign, outcome) index is paid on every reward.
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
     // Support finds a customer's rewards by email, phone (the identity key) or external id, like a batch recipient's.
     index("campaign_outcomes_org_customer").on(t.org, t.customerKey),
-    index("campaign_outcomes_org_external").on(t.org, t.externalId),
+    // By external id: support's search, a customer's rewards (GET /v1/customers/{external_id}) and their erasure.
+    index("campaign_outcomes_external").on(t.org, t.externalId),
     // Rewards waiting for (or decided by) an approval: only those rows have an entry.
     index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome).where(sql`approval_day IS NOT NULL`),
   ],

@@ -40,11 +40,15 @@ export const deliveries = sqliteTable(
     deliveredAt: text("delivered_at"),
   },
   (t) => [
-    // A batch's deliveries newest first, all of them or of one status (support listing, CSV export).
-    index("deliveries_batch_status").on(t.batchId, t.status, t.id),
+    // A batch's deliveries in id order (support listing, CSV export), and its rows of a status
+    // other than delivered: in flight, held, failed (the completion check, the sweep, support).
+    // The status indexes leave delivered rows out (migration 0024): a delivery's last move to
+    // delivered then writes its row alone, not an index entry per status index. Their queries
+    // say `status <> 'delivered'` in so many words, which is how SQLite knows it may use them.
+    index("deliveries_batch_status").on(t.batchId, t.status, t.id).where(sql`status <> 'delivered'`),
     index("deliveries_batch_id").on(t.batchId, t.id),
     index("deliveries_campaign_id").on(t.campaignId, t.id).where(sql`campaign_id IS NOT NULL`),
-    index("deliveries_org_status").on(t.org, t.status, t.updatedAt),
+    index("deliveries_org_status").on(t.org, t.status, t.updatedAt).where(sql`status <> 'delivered'`),
     index("deliveries_recipient").on(t.recipientId),
     // Reconciliation pages through an org's deliveries in id order.
     index("deliveries_org_id").on(t.org, t.id),
@@ -53,11 +57,18 @@ export const deliveries = sqliteTable(
   ],
 );
 
-/** Every attempt to send a delivery: first send, retries, resends, reissues. */
+/**
+ * Every attempt to send a delivery: first send, retries, resends, reissues. Keyed by (delivery,
+ * attempt number) in a WITHOUT ROWID table (migration 0024, hand-edited: drizzle-kit cannot say
+ * WITHOUT ROWID), so an attempt is one row written and no index entry. The consumer writes its
+ * attempts once, with their outcome; resends and reissues write a pending row before the provider
+ * call and complete it after (the same upsert).
+ */
 export const deliveryAttempts = sqliteTable(
   "delivery_attempts",
   {
-    id: text("id").primaryKey(),
+    /** An opaque id of the attempt (not a key: lookups go by delivery and attempt number). */
+    id: text("id").notNull(),
     deliveryId: text("delivery_id").notNull(),
     org: text("org").notNull(),
     attemptNo: integer("attempt_no").notNull(),
@@ -72,7 +83,7 @@ export const deliveryAttempts = sqliteTable(
     createdAt: text("created_at").notNull(),
     completedAt: text("completed_at"),
   },
-  (t) => [uniqueIndex("delivery_attempts_no").on(t.deliveryId, t.attemptNo)],
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attemptNo] })],
 );
 
 /** Fan-out work of a release: ranges of recipient rows; a batch completes only when every chunk is done. */

@@ -14,3 +14,6 @@ export * from "./approvers";
 export * from "./cards";
 export * from "./webhooks";
 export * from "./campaigns";
+export * from "./customers";
+export * from "./referrals";
+export * from "./schedules";

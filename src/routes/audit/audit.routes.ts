@@ -45,9 +45,9 @@ export const ChainBreakSchema = z
   .object({
     seq: z.number().int().openapi({ description: "seq of the first event that does not continue the chain" }),
     event_id: z.string(),
-    reason: z.enum(["seq_gap", "prev_hash_mismatch", "hash_mismatch"]).openapi({
+    reason: z.enum(["seq_gap", "prev_hash_mismatch", "hash_mismatch", "digest_mismatch"]).openapi({
       description:
-        "seq_gap: seq is not previous + 1 (an earlier event was deleted); prev_hash_mismatch: prev_hash is not the previous event's hash (events reordered or replaced); hash_mismatch: the event's content was changed",
+        "seq_gap: seq is not previous + 1 (an earlier event was deleted); prev_hash_mismatch: prev_hash is not the previous event's hash (events reordered or replaced); hash_mismatch: the event's content was changed; digest_mismatch: a delivery run's delivery.settled event no longer matches the delivery attempts it recorded (an outcome was edited or deleted)",
     }),
     detail: z.string(),
   })

@@ -25,12 +25,40 @@ const SegmentId = z.string().min(1).max(64);
 export const Trigger = z
   .union([
     z.strictObject({ event: EventType }),
-    z.strictObject({ kind: z.literal("date_attribute"), attribute: z.string().min(1).max(64) }),
-    z.strictObject({ kind: z.literal("inactivity"), days: z.number().int().min(1).max(3650) }),
-    z.strictObject({ kind: z.literal("schedule"), cron: z.string().min(9).max(100), segment_id: SegmentId }),
-    z.strictObject({ kind: z.literal("segment_entered"), segment_id: SegmentId }),
+    z.strictObject({
+      kind: z.literal("date_attribute"),
+      attribute: z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "an attribute name: letters, digits and _ . - (not starting with a digit)")
+        .openapi({ example: "birthday", description: "A customer attribute holding a date (`YYYY-MM-DD…` or `--MM-DD`): fires on its month-day" }),
+    }),
+    z.strictObject({
+      kind: z.literal("inactivity"),
+      days: z.number().int().min(1).max(3650).openapi({ description: "Fires once per inactivity period, when a customer's last event is this many days old" }),
+    }),
+    z.strictObject({
+      kind: z.literal("schedule"),
+      cron: z
+        .string()
+        .min(9)
+        .max(100)
+        .openapi({ example: "0 9 * * 1", description: "5-field cron expression, read in the org's time_zone (`0 9 * * MON#1`: first Monday)" }),
+      segment_id: SegmentId,
+    }),
+    z.strictObject({
+      kind: z.literal("segment_entered"),
+      segment_id: SegmentId,
+      include_existing: z.boolean().optional().openapi({
+        description: "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+      }),
+    }),
   ])
-  .openapi("CampaignTrigger", { description: "`{ event }` fires on POST /v1/events; the other kinds are stored and fire in a later release" });
+  .openapi("CampaignTrigger", {
+    description:
+      "`{ event }` fires on POST /v1/events; `date_attribute`, `inactivity` and `schedule` fire from the five-minute cron tick (src/schedules/), each customer once per occurrence; `segment_entered` fires once per entry of a customer into the org's segment `segment_id` (src/customers/README.md)",
+  });
 
 const Tier = z.strictObject({ when: Rule, amount: Amount });
 export const Reward = z
@@ -39,20 +67,52 @@ export const Reward = z
     channel: z.enum(["email", "sms", "link"]),
     amount: Amount.optional(),
     tiers: z.array(Tier).min(1).max(20).optional().openapi({ description: "First tier whose `when` is true gives its amount; none true → skipped rule_false" }),
+    expires_after_days: z.number().int().min(1).max(3650).optional().openapi({
+      description: "Stored-value products only: the cards this campaign issues expire this many days after issue (instead of the product's validity)",
+    }),
   })
-  .refine((r) => (r.amount === undefined) !== (r.tiers === undefined), { message: "amount or tiers, exactly one", path: ["amount"] })
-  .openapi("CampaignReward");
+  // "Exactly one" is checked with the referral block (src/campaigns/referral-spec.ts): a referral campaign's amounts are there.
+  .refine((r) => r.amount === undefined || r.tiers === undefined, { message: "amount or tiers, exactly one", path: ["amount"] })
+  .openapi("CampaignReward", {
+    description:
+      "`amount` or `tiers`, exactly one; a referral campaign pays its `referral` amounts instead (`amount`, if given, is not used; `tiers` are refused)",
+  });
 
 const Budget = z.strictObject({
   amount: Amount,
   pause_at_pct: z.number().int().min(1).max(100).optional().openapi({ description: "Pause when this % of the budget is committed (default 100)" }),
 });
 export const Limits = z.strictObject({ per_customer: Cap.optional(), per_campaign: Cap.optional() });
-const Referral = z.strictObject({
+const Milestone = z.strictObject({
+  every: z.number().int().min(2).max(1000).openapi({ description: "Every n-th referral of a referrer (the 5th, 10th, … for 5)" }),
   referrer_amount: Amount,
-  referee_amount: Amount,
-  per_referrer: z.strictObject({ count: z.number().int().min(1).max(1_000_000) }).optional(),
 });
+const Referral = z
+  .strictObject({
+    referrer_amount: Amount,
+    referee_amount: Amount,
+    per_referrer: z
+      .strictObject({ count: z.number().int().min(1).max(1_000_000) })
+      .optional()
+      .openapi({
+        description:
+          "At most this many referrer rewards per referrer over the campaign's life (further referrals skip `customer_cap`; the referee is still rewarded)",
+      }),
+    milestones: z
+      .array(Milestone)
+      .min(1)
+      .max(10)
+      .optional()
+      .openapi({ description: "Addition: the referrer's n-th referral pays the `referrer_amount` of the milestone with the largest `every` dividing n" }),
+    refuse_same_email_domain: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Addition: also refuse (`self_referral`) when both sides' emails share a domain; default false" }),
+  })
+  .openapi("CampaignReferral", {
+    description:
+      'A referral campaign (trigger `{ event: "referral.converted" }`): the event\'s `customer` (referee) earns `referee_amount`, `properties.referrer` earns `referrer_amount`; self-referral skips both with `self_referral`',
+  });
 const Time = z.iso.datetime({ offset: true }).openapi({ maxLength: 40 });
 
 const fields = {
@@ -67,7 +127,7 @@ const fields = {
   starts_at: Time.optional(),
   ends_at: Time.optional(),
   owner_email: z.email().max(254).optional(),
-  referral: Referral.optional().openapi({ description: "Stored for referral campaigns; paid in a later release" }),
+  referral: Referral.optional(),
 };
 export const CreateCampaign = z.strictObject(fields).openapi("CreateCampaign");
 export type CreateCampaign = z.infer<typeof CreateCampaign>;
@@ -88,6 +148,7 @@ export const PatchCampaign = z
     starts_at: Time.nullable().optional(),
     ends_at: Time.nullable().optional(),
     owner_email: z.email().max(254).nullable().optional(),
+    referral: Referral.nullable().optional(),
   })
   .openapi("PatchCampaign");
 export type PatchCampaign = z.infer<typeof PatchCampaign>;
@@ -107,7 +168,9 @@ export const CampaignSchema = z
       channel: z.enum(["email", "sms", "link"]),
       amount: N.optional(),
       tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
+      expires_after_days: N.optional(),
     }),
+    referral: Referral.nullable().openapi({ description: "Null unless a referral campaign" }),
     pool_id: z.string(),
     currency: z.string(),
     budget: z

@@ -23,6 +23,9 @@ export const EventCustomer = z.strictObject({
   }),
 });
 
+/** API.md: a referral.converted event names its referrer in `properties.referrer`, shaped like `customer`. */
+const REFERRAL_EVENT = "referral.converted";
+
 export const EventInput = z
   .strictObject({
     id: z
@@ -39,14 +42,28 @@ export const EventInput = z
       .openapi({ example: "order.paid" }),
     occurred_at: z.iso.datetime({ offset: true }).openapi({ maxLength: 40 }),
     customer: EventCustomer,
-    properties: Json.optional().openapi({ description: "What happened (order total, items...): `event.properties` in rules; at most 100 keys" }),
+    properties: Json.optional().openapi({
+      description:
+        "What happened (order total, items...): `event.properties` in rules; at most 100 keys. A `referral.converted` event needs `referrer` here, shaped like `customer` (the referee)",
+    }),
+  })
+  .superRefine((e, ctx) => {
+    if (e.type !== REFERRAL_EVENT) return;
+    const r = EventCustomer.safeParse(e.properties?.referrer);
+    for (const issue of r.error?.issues ?? []) {
+      ctx.addIssue({ code: "custom", message: issue.message, path: ["properties", "referrer", ...issue.path] });
+    }
   })
   .openapi("Event");
 
 export const EventBatch = z.strictObject({ events: z.array(EventInput).min(1).max(MAX_EVENTS_PER_BATCH) }).openapi("EventBatch");
 
+const Side = z
+  .enum(["referee", "referrer"])
+  .openapi({ description: "Referral campaigns only: the side this outcome is for; such a campaign answers one outcome per side" });
 const Outcome = z.object({
   campaign_id: z.string(),
+  side: Side.optional(),
   outcome: z.enum(["rewarded", "pending_approval", "skipped"]),
   reason: z.enum(SKIP_REASONS).optional(),
   delivery_id: z.string().optional(),
@@ -68,6 +85,7 @@ export const EventRecord = z
     outcomes: z.array(
       z.object({
         campaign_id: z.string(),
+        side: Side.optional(),
         outcome: z.enum(["rewarded", "pending_approval", "skipped"]),
         reason: z.string().nullable(),
         amount: z.number().int().nullable(),
