@@ -41,11 +41,6 @@ export interface EventFacts {
   customer: Customer;
 }
 
-export interface Shared {
-  perRecipientCaps: Record<string, number>;
-  suppressed: boolean;
-}
-
 /** One event to evaluate against the campaigns its type triggers. */
 export interface Evaluation {
   ev: EventFacts;
@@ -114,18 +109,6 @@ export const detailKey = (campaignId: string, side?: SideName | null): string =>
 /** A rule that reads the customer's history in the campaign needs it read first; most rules do not. */
 const HISTORY = /\b(rewards_received|rewarded_amount)\b/;
 const needsHistory = (c: CampaignRow) => HISTORY.test(`${c.rules ?? ""} ${c.reward}`);
-
-/**
- * One campaign's decision about one event (a segment's `include_existing` run). Kept for callers
- * that evaluate one pair at a time; it is `evaluateEvents` with one event and one campaign, and may
- * be repeated (an earlier decision is answered again). The caller queues a rewarded delivery. A
- * referral campaign answers its referee's side here (its event answers both).
- */
-export async function evaluateCampaign(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared): Promise<OutcomeView> {
-  const done = await evaluateEvents(env, ev.org, [{ ev, campaigns: [c], suppressed: shared.suppressed, rerun: true }], shared.perRecipientCaps);
-  if (done.stats.length > 0) await addStats(env.DB, done.stats).run();
-  return done.outcomes.get(ev.id)![0]!;
-}
 
 /** Adds to the campaigns' running counts, in one statement. */
 export function addStats(d1: D1Database, deltas: StatDelta[]): D1PreparedStatement {
