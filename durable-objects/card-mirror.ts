@@ -1,4 +1,5 @@
 import { appendAudit, type AuditInput } from "../src/audit/audit";
+import { kickDispatch, outboxRows, outboxStatement } from "../src/webhooks/outbox";
 import type { CardStore } from "./card-store";
 import type { CardState, CardTxn, Redemption } from "./card-types";
 
@@ -61,46 +62,66 @@ function redemptionRow(org: string, cardId: string, currency: string, r: Redempt
 }
 
 /**
- * Copies what D1 lacks: the card row's status and balance, the redemptions changed since the
- * watermark, and one audit event per transaction, in one D1 transaction. The writes are
- * conditional on sequence numbers, so a repeated or overlapping drain writes nothing twice and
- * never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
+ * Transactions that people decide (finance credits and reverses, support freezes) also go to the
+ * org's audit chain (`audit_events`), where an auditor reads the org's decisions. Checkout and expiry,
+ * the volume, are in the card's own chain only (`card_audit`, one row per flush): 4 D1 rows a
+ * transaction in the org chain would be most of what a redemption costs.
+ */
+const ORG_CHAIN_KINDS: ReadonlySet<CardTxn["kind"]> = new Set(["credit", "freeze", "unfreeze", "reverse"]);
+
+/** How far D1's audit trail of the card goes (0 when it has none). */
+export async function auditedSeq(db: D1Database, cardId: string): Promise<number> {
+  const row = await db.prepare("SELECT MAX(seq) AS seq FROM card_audit WHERE card_id = ?").bind(cardId).first<{ seq: number | null }>();
+  return row?.seq ?? 0;
+}
+
+/** The earliest expiry of a bonus bucket that still holds value (GET /v1/cards?expiring_before=). */
+function bonusExpiry(state: CardState): string | null {
+  const times = state.buckets.filter((k) => k.kind === "bonus" && k.state === "active" && k.expires_at !== null && k.remaining + k.pending > 0);
+  return times.length ? iso(Math.min(...times.map((k) => k.expires_at!))) : null;
+}
+
+/**
+ * The card row's statements. Status and credits are set by statements of their own, only when they
+ * differ: a column in an UPDATE's SET list rewrites the partial indexes that name it (`cards_due`,
+ * `cards_credited`), so the balance update, which names none, writes the row alone.
+ */
+function cardRowStatements(db: D1Database, cardId: string, seq: number, state: CardState): D1PreparedStatement[] {
+  const b = state.balance;
+  const baseReversed = state.buckets.find((k) => k.kind === "base")?.reversed ?? 0;
+  const credits = creditsByPool(state);
+  return [
+    db.prepare("UPDATE cards SET status = ?2 WHERE id = ?1 AND txn_seq < ?3 AND status <> ?2").bind(cardId, state.status, seq),
+    ...(credits === null ? [] : [db.prepare("UPDATE cards SET credits = ?2 WHERE id = ?1 AND txn_seq < ?3 AND credits IS NOT ?2").bind(cardId, credits, seq)]),
+    db
+      .prepare(
+        `UPDATE cards SET available = ?2, balance = ?2, pending = ?3, redeemed = ?4, expired = ?5, reversed = ?6, base_reversed = ?7, credited = ?8,
+           bonus_expires_at = ?9, txn_seq = ?10, updated_at = ?11 WHERE id = ?1 AND txn_seq < ?10`,
+      )
+      .bind(cardId, b.available, b.pending, b.redeemed, b.expired, b.reversed, baseReversed, b.credited, bonusExpiry(state), seq, new Date().toISOString()),
+  ];
+}
+
+/**
+ * Copies what D1 lacks, one page of transactions at a time, in one D1 transaction each: the card
+ * row's status and balance, the redemptions changed, the page's audit trail row (`card_audit`, with
+ * the transactions and their hash-chain links), the webhook outbox rows of the events that have a
+ * webhook type, and the org audit events of the transactions people decide (ORG_CHAIN_KINDS). The
+ * writes are conditional on sequence numbers, so a repeated or overlapping drain writes nothing twice
+ * and never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
  */
 export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState): Promise<number> {
   let written = 0;
   for (;;) {
     const meta = store.meta();
     if (!meta || meta.seq <= meta.mirrored_seq) return written;
+    store.head(meta); // a card whose transactions predate the chain gets their hashes first
     const txns = store.txnsAfter(meta.mirrored_seq, PAGE);
+    const first = txns[0]!.seq;
     const last = txns.at(-1)!.seq;
     const changed = store.redemptionsChangedAfter(meta.mirrored_seq).filter((r) => r.seq <= last);
     // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
-    const state = stateNow();
-    const b = state.balance;
-    const baseReversed = state.buckets.find((k) => k.kind === "base")?.reversed ?? 0;
-    const statements = [
-      db
-        .prepare(
-          `UPDATE cards SET status = ?, available = ?, balance = ?, pending = ?, redeemed = ?, expired = ?, reversed = ?, base_reversed = ?, credited = ?, credits = ?,
-           txn_seq = ?, updated_at = ? WHERE id = ? AND txn_seq < ?`,
-        )
-        .bind(
-          state.status,
-          b.available,
-          b.available,
-          b.pending,
-          b.redeemed,
-          b.expired,
-          b.reversed,
-          baseReversed,
-          b.credited,
-          creditsByPool(state),
-          meta.seq,
-          new Date().toISOString(),
-          meta.card_id,
-          meta.seq,
-        ),
-    ];
+    const statements = cardRowStatements(db, meta.card_id, meta.seq, stateNow());
     if (changed.length > 0) {
       statements.push(
         db
@@ -116,12 +137,21 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
           .bind(JSON.stringify(changed.map((r) => redemptionRow(meta.org, meta.card_id, meta.currency, r)))),
       );
     }
-    await appendAudit(
-      db,
-      meta.org,
-      txns.map((t) => txnAudit(meta.card_id, t)),
-      statements,
+    const createdAt = new Date().toISOString();
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (card_id, seq) DO NOTHING`,
+        )
+        .bind(meta.card_id, last, meta.org, first, JSON.stringify(txns), store.hashAt(first - 1), txns.at(-1)!.hash, createdAt),
     );
+    const events = txns.map((t) => txnAudit(meta.card_id, t));
+    const outbox = outboxStatement(db, meta.org, outboxRows(events, createdAt));
+    if (outbox) statements.push(outbox);
+    const decided = events.filter((_, i) => ORG_CHAIN_KINDS.has(txns[i]!.kind));
+    const results = await appendAudit(db, meta.org, decided, statements);
+    if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(meta.org);
     store.markMirrored(last);
     written += txns.length;
   }

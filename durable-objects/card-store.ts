@@ -2,9 +2,11 @@
  * The card DO's own SQLite tables and the statements on them. Synchronous: callers run it inside
  * `transactionSync`, so a balance is read, checked and written with no await in between.
  */
+import { CARD_GENESIS, txnHash } from "./card-chain";
 import type { Bucket, CardBalance, CardTxn, Part, Redemption } from "./card-types";
+import { migrate, type SqlMigration } from "./sql-migrations";
 
-export const SCHEMA = `
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS card (
   id INTEGER PRIMARY KEY CHECK (id = 1), card_id TEXT NOT NULL, org TEXT NOT NULL, currency TEXT NOT NULL,
   expires_at INTEGER, frozen INTEGER NOT NULL, reversed INTEGER NOT NULL, created_at INTEGER NOT NULL,
@@ -25,6 +27,17 @@ CREATE TABLE IF NOT EXISTS txns (
 CREATE TABLE IF NOT EXISTS ops (op_id TEXT PRIMARY KEY, args TEXT NOT NULL, result TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
+/**
+ * The card's tables, one append-only migration per change (sql-migrations.ts refuses an edited past
+ * one). Version 1 is the schema cards had before they were versioned (CREATE IF NOT EXISTS, so it
+ * adopts them as they are); version 2 chains the transactions (card-chain.ts): a card that had
+ * transactions before it gets their hashes on its next append (`CardStore.head`).
+ */
+export const CARD_MIGRATIONS: readonly SqlMigration[] = [
+  { version: 1, name: "card, buckets, redemptions, transactions, operations", sql: SCHEMA },
+  { version: 2, name: "hash chain of the transactions", sql: "ALTER TABLE txns ADD COLUMN hash TEXT; ALTER TABLE card ADD COLUMN head_hash TEXT;" },
+];
+
 export interface CardMeta {
   card_id: string;
   org: string;
@@ -35,6 +48,7 @@ export interface CardMeta {
   created_at: number;
   seq: number;
   mirrored_seq: number;
+  head_hash: string | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -60,15 +74,27 @@ function toRedemption(r: Row): Redemption {
 }
 
 export class CardStore {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+  private readonly sql: SqlStorage;
+  /**
+   * How far D1 has the card, as this instance knows it. Persisted lazily (`persistMirrored`, inside the
+   * next operation's transaction) instead of in a storage write of its own after every flush; an
+   * instance that starts again asks D1 (`card_audit`) before its first flush, and every mirror write is
+   * idempotent, so a stale persisted watermark never writes anything twice.
+   */
+  private mirrored = 0;
+
+  constructor(storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    migrate(storage, CARD_MIGRATIONS);
   }
 
   meta(): CardMeta | null {
-    return (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
+    const m = (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
+    if (m && m.mirrored_seq < this.mirrored) m.mirrored_seq = this.mirrored;
+    return m;
   }
 
-  insertMeta(m: Omit<CardMeta, "seq" | "mirrored_seq">): void {
+  insertMeta(m: Omit<CardMeta, "seq" | "mirrored_seq" | "head_hash">): void {
     this.sql.exec(
       "INSERT INTO card (id, card_id, org, currency, expires_at, frozen, reversed, created_at, seq, mirrored_seq) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
       m.card_id,
@@ -141,26 +167,61 @@ export class CardStore {
     return this.sql.exec<Row>("SELECT * FROM redemptions WHERE seq > ? ORDER BY seq", seq).toArray().map(toRedemption);
   }
 
-  /** Appends a transaction; returns its sequence number (also the card's new `seq`). */
-  appendTxn(t: Omit<CardTxn, "seq">): number {
-    const row = this.sql
-      .exec<{ seq: number }>(
-        `INSERT INTO txns (op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        t.op_id,
-        t.kind,
-        t.amount,
-        t.redemption_id,
-        t.bucket_id,
-        JSON.stringify(t.before),
-        JSON.stringify(t.after),
-        t.actor,
-        t.reference,
-        t.created_at,
-      )
-      .one();
-    this.sql.exec("UPDATE card SET seq = ? WHERE id = 1", row.seq);
-    return row.seq;
+  /**
+   * Appends a transaction, chained to the one before (card-chain.ts); returns its sequence number
+   * (also the card's new `seq`).
+   */
+  appendTxn(t: Omit<CardTxn, "seq" | "hash">): number {
+    const meta = this.meta()!;
+    const seq = meta.seq + 1;
+    const hash = txnHash(this.head(meta), meta.card_id, meta.org, { ...t, seq });
+    this.sql.exec(
+      `INSERT INTO txns (seq, op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq,
+      t.op_id,
+      t.kind,
+      t.amount,
+      t.redemption_id,
+      t.bucket_id,
+      JSON.stringify(t.before),
+      JSON.stringify(t.after),
+      t.actor,
+      t.reference,
+      t.created_at,
+      hash,
+    );
+    this.sql.exec("UPDATE card SET seq = ?, head_hash = ? WHERE id = 1", seq, hash);
+    return seq;
+  }
+
+  /** The hash of transaction `seq` (the genesis hash for 0). */
+  hashAt(seq: number): string {
+    if (seq === 0) return CARD_GENESIS;
+    return this.sql.exec<{ hash: string }>("SELECT hash FROM txns WHERE seq = ?", seq).one().hash;
+  }
+
+  /** The chain's head; a card whose transactions predate the chain gets their hashes now, once. */
+  head(meta: CardMeta): string {
+    if (meta.head_hash !== null || meta.seq === 0) return meta.head_hash ?? CARD_GENESIS;
+    let prev = CARD_GENESIS;
+    for (const t of this.sql.exec<Row>("SELECT * FROM txns ORDER BY seq").toArray().map(toTxn)) {
+      prev = txnHash(prev, meta.card_id, meta.org, t);
+      this.sql.exec("UPDATE txns SET hash = ? WHERE seq = ?", prev, t.seq);
+    }
+    return prev;
+  }
+
+  /** Recomputes the chain from the genesis hash: the first transaction whose stored hash differs, if any. */
+  brokenChainAt(): number | null {
+    const meta = this.meta();
+    if (!meta || meta.head_hash === null) return null;
+    let prev = CARD_GENESIS;
+    for (const t of this.sql.exec<Row>("SELECT * FROM txns ORDER BY seq").toArray().map(toTxn)) {
+      prev = txnHash(prev, meta.card_id, meta.org, t);
+      if (prev !== t.hash) return t.seq;
+    }
+    return prev === meta.head_hash ? null : meta.seq;
   }
 
   txns(limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): CardTxn[] {
@@ -171,8 +232,14 @@ export class CardStore {
     return this.sql.exec<Row>("SELECT * FROM txns WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit).toArray().map(toTxn);
   }
 
+  /** D1 has the card up to `seq` (kept in memory; `persistMirrored` writes it with the next operation). */
   markMirrored(seq: number): void {
-    this.sql.exec("UPDATE card SET mirrored_seq = MAX(mirrored_seq, ?) WHERE id = 1", seq);
+    this.mirrored = Math.max(this.mirrored, seq);
+  }
+
+  /** Called inside a transaction: stores the watermark if it moved since it was last stored. */
+  persistMirrored(): void {
+    if (this.mirrored > 0) this.sql.exec("UPDATE card SET mirrored_seq = ? WHERE id = 1 AND mirrored_seq < ?", this.mirrored, this.mirrored);
   }
 
   findOp(opId: string): { args: string; result: string } | undefined {

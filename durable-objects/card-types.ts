@@ -131,6 +131,8 @@ export interface CardTxn {
   actor: string;
   reference: string | null;
   created_at: number;
+  /** This transaction's link in the card's hash chain (card-chain.ts). */
+  hash: string;
 }
 
 export interface BucketView {

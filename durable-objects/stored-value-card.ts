@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Env } from "../src/env";
 import { capture, redeem, refund, voidHold } from "./card-checkout";
 import { CardLedger } from "./card-ledger";
-import { mirrorCard } from "./card-mirror";
+import { auditedSeq, mirrorCard } from "./card-mirror";
 import { CardStore } from "./card-store";
 import {
   CaptureArgs,
@@ -62,10 +62,11 @@ export class StoredValueCard extends DurableObject<Env> {
   private readonly store: CardStore;
   private flushing: Promise<void> = Promise.resolve();
   private alarmAt: number | null = null;
+  private askedD1 = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new CardStore(ctx.storage.sql);
+    this.store = new CardStore(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -118,11 +119,23 @@ export class StoredValueCard extends DurableObject<Env> {
     return this.store.redemption(id);
   }
 
-  /** Cross-checks the ledger (tests, reconciliation). */
+  /** Cross-checks the ledger: buckets and holds, and the hash chain recomputed from the start (tests). */
   checkIntegrity(): { ok: boolean; problem: string | null } {
     if (!this.store.meta()) return { ok: true, problem: null };
-    const problem = new CardLedger(this.store, Date.now()).problem();
+    const broken = this.store.brokenChainAt();
+    const problem = new CardLedger(this.store, Date.now()).problem() ?? (broken === null ? null : `the hash chain breaks at transaction ${broken}`);
     return { ok: problem === null, problem };
+  }
+
+  /**
+   * What reconciliation compares with the D1 mirror: the state and chain head at the latest
+   * transaction, and whether the chain recomputes. Null for a card nobody has touched yet.
+   */
+  ledgerHead(): { seq: number; head_hash: string | null; balance: CardState["balance"]; status: CardState["status"]; chain_ok: boolean } | null {
+    const meta = this.store.meta();
+    if (!meta) return null;
+    const state = new CardLedger(this.store, Date.now()).state();
+    return { seq: meta.seq, head_hash: meta.head_hash, balance: state.balance, status: state.status, chain_ok: this.store.brokenChainAt() === null };
   }
 
   /** Writes what the D1 mirror lacks now (the operations do it too). */
@@ -144,6 +157,7 @@ export class StoredValueCard extends DurableObject<Env> {
     const args = parsed.data as { opId: string };
     const key = JSON.stringify({ op, ...args });
     const result = this.ctx.storage.transactionSync((): CardResult => {
+      this.store.persistMirrored();
       const ledger = this.open(parsedSeed.data, now);
       const prior = this.store.findOp(args.opId);
       if (prior) {
@@ -164,6 +178,7 @@ export class StoredValueCard extends DurableObject<Env> {
   /** Due expiries at `now`, saved; the card's state. */
   async settle(seed: CardSeed, now: number): Promise<CardState> {
     const state = this.ctx.storage.transactionSync(() => {
+      this.store.persistMirrored();
       const ledger = this.open(CardSeed.parse(seed), now);
       ledger.save();
       return ledger.state();
@@ -177,6 +192,7 @@ export class StoredValueCard extends DurableObject<Env> {
     const meta = this.store.meta();
     if (!meta) return;
     this.ctx.storage.transactionSync(() => {
+      this.store.persistMirrored();
       const ledger = new CardLedger(this.store, Date.now());
       ledger.expireDue();
       ledger.save();
@@ -214,13 +230,20 @@ export class StoredValueCard extends DurableObject<Env> {
     await (wanted === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(wanted));
   }
 
-  /** One drain at a time: two overlapping drains would write the same audit events twice. */
+  /**
+   * One drain at a time. The first drain of this instance asks D1 how far its audit trail goes (the
+   * watermark stored here may lag: it is persisted lazily), so nothing is sent twice.
+   */
   private flush(): Promise<void> {
     const run = this.flushing
       .catch(() => undefined)
       .then(async () => {
         const meta = this.store.meta();
         if (!meta || meta.seq <= meta.mirrored_seq) return;
+        if (!this.askedD1) {
+          this.store.markMirrored(await auditedSeq(this.env.DB, meta.card_id));
+          this.askedD1 = true;
+        }
         await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
       });
     this.flushing = run;

@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
 import { expireDueCards } from "../src/cards/expiry";
 import { runCron } from "../src/cron";
 import { callJson, uniqueOrg } from "./helpers/api";
@@ -44,7 +45,10 @@ describe("bonus credits", () => {
     // A refund of value whose bucket has expired since is breakage too.
     const refund = await callJson(`/v1/redemptions/${r.body.id}/refund`, { token: t.finance, body: {} });
     expect(refund.body.card.balance).toMatchObject({ available: 5_000, expired: 2_000, redeemed: 0 });
-    expect(await auditActions(org, cardId)).toEqual(["card.issued", "card.credited", "card.redeemed", "card.expired", "card.refunded"]);
+    // Every transaction is in the card's own trail; the org's chain has what people decided (the credit).
+    expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "credit", "redeem", "expire", "refund"]);
+    expect((await verifyCardTrail(env.DB, org, cardId)).valid).toBe(true);
+    expect(await auditActions(org, cardId)).toEqual(["card.credited"]);
   });
 
   it("refuses credits the card or the pool cannot take", async () => {
@@ -83,6 +87,26 @@ describe("expiry", () => {
     expect((await callJson(`/v1/cards?expiring_before=${soon}`, { token: t.support })).body.data.map((c: { id: string }) => c.id)).toEqual([cardId]);
     const inThreeDays = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
     expect((await callJson(`/v1/cards?expiring_before=${inThreeDays}`, { token: t.support })).body.data).toHaveLength(2);
+  });
+
+  it("finds cards whose bonus value expires before a time, as long as that value is unspent", async () => {
+    const org = uniqueOrg();
+    const t = await cardTokens(org);
+    const pool = await createPool(org, { fund: 10_000 });
+    const { cardId } = await issueCard(org, 1_000); // the card itself never expires
+    const plain = await issueCard(org, 1_000);
+    const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    expect((await credit(cardId, t.finance, { amount: 300, pool_id: pool.id, expires_at: inTwoDays, reason: "Gone by Friday" })).status).toBe(201);
+    const expiring = async (days: number) =>
+      (
+        await callJson(`/v1/cards?expiring_before=${encodeURIComponent(new Date(Date.now() + days * 86_400_000).toISOString())}`, { token: t.support })
+      ).body.data.map((c: { id: string }) => c.id);
+    expect(await expiring(3)).toEqual([cardId]);
+    expect(await expiring(1)).toEqual([]);
+    // Spent first (it expires first), the bonus leaves nothing to lose.
+    await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: cardId, amount: 300, currency: "USD", reference: "all-bonus" } });
+    expect(await expiring(3)).toEqual([]);
+    expect(await expiring(3)).not.toContain(plain.cardId);
   });
 
   it("voids a pending hold at its expiry through the alarm and gives the value back", async () => {

@@ -1,5 +1,7 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
 import { callJson, uniqueOrg } from "./helpers/api";
 import { cardStubOf, cardTokens, issueCard, sleep } from "./helpers/card-factories";
 
@@ -207,7 +209,11 @@ describe("codes stay secret", () => {
       (await callJson(`/v1/redemptions?card_id=${cardId}`, { token: t.auditor })).body,
       (await callJson(`/v1/audit?entity_id=${cardId}`, { token: await (await import("./helpers/api")).token({ org, roles: ["auditor"] }) })).body,
     ];
-    const { results: audit } = await env.DB.prepare("SELECT before, after FROM audit_events WHERE org = ?").bind(org).all();
+    const { results: audit } = await env.DB.prepare(
+      "SELECT before, after FROM audit_events WHERE org = ?1 UNION ALL SELECT NULL, txns FROM card_audit WHERE org = ?1",
+    )
+      .bind(org)
+      .all();
     const bare = code.replaceAll("-", "");
     for (const text of [...bodies.map((b) => JSON.stringify(b)), JSON.stringify(audit)]) {
       expect(text).not.toContain(code);
@@ -215,6 +221,44 @@ describe("codes stay secret", () => {
     }
     expect(JSON.stringify(bodies[1])).toContain(cardId);
     expect(audit.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the card's audit trail", () => {
+  it("chains every transaction in D1, one row per flush, and finds an edited, a replaced or a missing row", async () => {
+    const org = uniqueOrg();
+    const t = await cardTokens(org);
+    const { cardId } = await issueCard(org, 2_000);
+    for (const ref of ["t-1", "t-2", "t-3"]) await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: ref });
+    await callJson(`/v1/cards/${cardId}/freeze`, { token: t.support, body: { reason: "lost" } });
+    expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "redeem", "redeem", "redeem", "freeze"]);
+    const ok = await verifyCardTrail(env.DB, org, cardId);
+    expect(ok).toMatchObject({ valid: true, txns_checked: 5, last_seq: 5, first_break: null });
+    // The object's own chain ends where D1's does.
+    const head = await cardStubOf(cardId).ledgerHead();
+    expect(head).toMatchObject({ seq: 5, head_hash: ok.last_hash, chain_ok: true });
+    const listed = (await callJson(`/v1/cards/${cardId}/transactions`, { token: t.auditor })).body.data;
+    expect(listed[0]).toMatchObject({ seq: 5, kind: "freeze", hash: ok.last_hash });
+    // Only what people decide reaches the org's chain.
+    const { results } = await env.DB.prepare("SELECT action FROM audit_events WHERE org = ? AND entity_id = ?").bind(org, cardId).all();
+    expect(results).toEqual([{ action: "card.frozen" }]);
+
+    const sql = (q: string, ...args: unknown[]) =>
+      env.DB.prepare(q)
+        .bind(...args)
+        .run();
+    await sql(`UPDATE card_audit SET txns = replace(txns, '"amount":100', '"amount":10') WHERE card_id = ? AND seq = 3`, cardId);
+    expect((await verifyCardTrail(env.DB, org, cardId)).first_break).toMatchObject({ seq: 3, reason: "hash_mismatch" });
+    await sql(`UPDATE card_audit SET txns = replace(txns, '"amount":10', '"amount":100') WHERE card_id = ? AND seq = 3`, cardId);
+    expect((await verifyCardTrail(env.DB, org, cardId)).valid).toBe(true);
+    await sql("DELETE FROM card_audit WHERE card_id = ? AND seq = 2", cardId);
+    expect((await verifyCardTrail(env.DB, org, cardId)).first_break).toMatchObject({ seq: 3, reason: "seq_gap" });
+    // The object's history rewritten: its chain no longer recomputes.
+    await runInDurableObject(cardStubOf(cardId), (_obj, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE txns SET reference = 'rewritten' WHERE seq = 2");
+    });
+    expect(await cardStubOf(cardId).ledgerHead()).toMatchObject({ chain_ok: false });
+    expect((await cardStubOf(cardId).checkIntegrity()).problem).toBe("the hash chain breaks at transaction 2");
   });
 });
 

@@ -67,6 +67,37 @@ describe("reversing a card", () => {
     expect(findings[0]).toMatchObject({ kind: "ledger_drift", entity_type: "card", entity_id: cardId, expected: 2_500, actual: 2_600 });
   });
 
+  it("compares every card that has a ledger with it and with its D1 trail, and what the pool commits for cards with what they received", async () => {
+    const org = uniqueOrg("cardledger");
+    const { ids, poolId } = await deliveredCards(org, 3);
+    const t = await cardTokens(org);
+    const [a, b, c] = await Promise.all(ids.map(cardOf));
+    for (const id of [a, b, c]) {
+      const r = await callJson("/v1/redemptions", { token: t.integrator, body: { card_id: id, amount: 400, currency: "USD", reference: "o-1" } });
+      expect(r.status).toBe(201);
+    }
+    await callJson(`/v1/cards/${c}/credit`, { token: t.finance, body: { amount: 300, pool_id: poolId, reason: "Goodwill" } });
+    expect(await findingsOf(org, (await reconcile(org)).id)).toEqual([]);
+
+    // a: the mirror edited so that it still adds up (only the ledger can tell); b: a flush's trail row deleted;
+    // c: the card's credits no longer what its pool committed for it.
+    await sql("UPDATE cards SET available = available + 400, redeemed = redeemed - 400 WHERE id = ?", a);
+    await sql("DELETE FROM card_audit WHERE card_id = ? AND seq = (SELECT MAX(seq) FROM card_audit WHERE card_id = ?)", b, b);
+    await sql(`UPDATE cards SET credits = json_replace(credits, '$[0].committed', 200) WHERE id = ?`, c);
+    const run = await reconcile(org);
+    const found = await findingsOf(org, run.id);
+    const byEntity = new Map(found.map((f) => [f.entity_id, f]));
+    expect(byEntity.get(a)).toMatchObject({ kind: "ledger_drift", entity_type: "card", expected: 2_100, actual: 2_500, data: { check: "card_vs_ledger" } });
+    expect(byEntity.get(a).detail).toContain("redeemed is 0 in D1, 400 in the ledger");
+    expect(byEntity.get(b)).toMatchObject({ kind: "ledger_drift", data: { check: "card_vs_ledger", trail_seq: null, mirror_seq: 2 } });
+    expect(byEntity.get(b).detail).toContain("its D1 audit trail ends at transaction 0, the card row says 2");
+    expect(byEntity.get(poolId)).toMatchObject({ kind: "ledger_drift", entity_type: "pool", data: { balance: { bucket: "committed_by_deliveries" } } });
+    expect(byEntity.get(poolId).detail).toContain("its deliveries");
+    // Each finding is an exception to resolve, as for every other check.
+    const exceptions = (await callJson("/v1/exceptions?status=open&limit=100", { token: t.finance })).body.data as { entity_id: string }[];
+    expect(exceptions.map((e) => e.entity_id)).toEqual(expect.arrayContaining([a, b, poolId]));
+  });
+
   it("shows the live balance and what expires when on the claim page", async () => {
     const org = uniqueOrg("cardclaim");
     const { ids, tokens } = await deliveredCards(org, 1);

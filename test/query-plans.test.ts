@@ -104,6 +104,7 @@ describe("a batch's whole life, as the API and the queues run it", () => {
         `/v1/cards?batch_id=${cards.batchId}`,
         "/v1/cards?recipient_email=a@example.com",
         "/v1/cards?campaign_id=holiday",
+        "/v1/cards?expiring_before=2030-01-01",
         `/v1/cards/${card}`,
         `/v1/cards/${card}/transactions`,
         `/v1/redemptions?card_id=${card}`,

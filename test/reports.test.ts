@@ -202,6 +202,42 @@ describe("GET /v1/reports/summary", () => {
     expect((await callJson("/v1/reports/summary?from=2026-02-01&to=2026-01-01", { token: await token({ org: o.org, roles: ["auditor"] }) })).status).toBe(400);
   });
 
+  it("reports how often and how soon cards are redeemed, by campaign and by channel", async () => {
+    const shop = await token({ org: o.org, sub: "shop", roles: ["integrator"] });
+    const cards = await all(
+      `SELECT d.card_id, d.delivered_at, d.channel, b.campaign FROM deliveries d JOIN batches b ON b.id = d.batch_id
+       WHERE d.org = ? AND d.card_id IS NOT NULL AND d.status IN ('delivered', 'reversed') ORDER BY d.id`,
+      o.org,
+    );
+    const spring = cards.filter((c) => c.campaign === "spring");
+    const autumn = cards.filter((c) => c.campaign === "autumn" && c.delivered_at);
+    expect(spring).toHaveLength(2);
+    // One spring card redeemed twice (the first counts), one autumn card only held and voided (not a redemption).
+    const redeem = (card: string, reference: string, capture = true) =>
+      callJson("/v1/redemptions", { token: shop, body: { card_id: card, amount: 100, currency: "USD", reference, capture } });
+    expect((await redeem(spring[0].card_id, "r-1")).status).toBe(201);
+    expect((await redeem(spring[0].card_id, "r-2")).status).toBe(201);
+    const hold = await redeem(autumn[0].card_id, "h-1", false);
+    expect((await callJson(`/v1/redemptions/${hold.body.id}/void`, { method: "POST", token: shop })).status).toBe(200);
+
+    const [first] = await all("SELECT MIN(created_at) AS at FROM redemptions WHERE card_id = ? AND captured > 0", spring[0].card_id);
+    const waited = Date.parse(first.at) - Date.parse(spring[0].delivered_at);
+    const r = await report();
+    const campaign = (k: string) => r.redemptions.by_campaign.find((x: any) => x.campaign === k);
+    expect(campaign("spring")).toEqual({
+      campaign: "spring",
+      cards: 2,
+      redeemed_cards: 1,
+      redemption_rate: 0.5,
+      time_to_first_redemption_ms: { samples: 1, p50: waited, p95: waited },
+    });
+    expect(campaign("autumn")).toMatchObject({ cards: 3, redeemed_cards: 0, redemption_rate: 0, time_to_first_redemption_ms: { samples: 0, p50: null } });
+    expect(r.redemptions.by_channel.find((x: any) => x.channel === "link")).toMatchObject({ cards: 2, redeemed_cards: 1, redemption_rate: 0.5 });
+    expect(r.redemptions.by_channel.find((x: any) => x.channel === "email")).toMatchObject({ cards: 3, redeemed_cards: 0 });
+    const csv = await (await call("/v1/reports/summary", { token: await token({ org: o.org, roles: ["finance"] }), headers: { accept: "text/csv" } })).text();
+    expect(csv).toContain("redemptions,campaign,spring,,redemption_rate,0.5");
+  });
+
   it("exports CSV with one figure per line, and is open to finance, operators and auditors only", async () => {
     const res = await call("/v1/reports/summary", { token: await token({ org: o.org, roles: ["operator"] }), headers: { accept: "text/csv" } });
     expect(res.status).toBe(200);

@@ -34,6 +34,7 @@ describe("delivery retry policy", () => {
     expect(Object.fromEntries(queueTables("producers").map((p) => [p.binding, p.queue]))).toEqual({
       DELIVERY_QUEUE: QUEUES.deliveries,
       RECONCILE_QUEUE: QUEUES.reconciliations,
+      SCHEDULE_QUEUE: QUEUES.schedules,
       WEBHOOK_QUEUE: QUEUES.webhooks,
     });
   });

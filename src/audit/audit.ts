@@ -70,14 +70,14 @@ export async function appendAudit(
 ): Promise<D1Result[]> {
   if (events.length === 0) return extra.length ? d1.batch(extra) : [];
   for (let attempt = 1; ; attempt++) {
-    // The chain's head, and whether the org has a webhook endpoint at all: without one, no outbox
+    // The chain's head, and whether the org has a webhook endpoint (enabled or not): without one, no outbox
     // rows are built (a delivery run audits ~1,000 events at a time). An endpoint enabled between this
     // read and the batch below receives events of changes committed after it, not of this one.
     const head = await d1
       .prepare(
         `SELECT (SELECT seq FROM audit_events WHERE org = ?1 ORDER BY seq DESC LIMIT 1) AS seq,
                 (SELECT hash FROM audit_events WHERE org = ?1 ORDER BY seq DESC LIMIT 1) AS hash,
-                EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?1 AND enabled = 1) AS hooks`,
+                EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?1) AS hooks`,
       )
       .bind(org)
       .first<{ seq: number | null; hash: string | null; hooks: number }>();

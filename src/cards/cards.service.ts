@@ -53,6 +53,7 @@ export function txnView(t: CardTxn) {
     actor: t.actor,
     reference: t.reference,
     created_at: iso(t.created_at)!,
+    hash: t.hash ?? null,
   };
 }
 

@@ -139,7 +139,12 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
   else if (f.campaign_id) where.push(`d.batch_id IN (SELECT id FROM batches WHERE org = ${p(org)} AND campaign = ${p(f.campaign_id)})`);
   // `void` (a card replaced by a reissue, or reversed before the ledger) reads as reversed.
   if (f.status) where.push(f.status === "reversed" ? "c.status IN ('reversed', 'void')" : `c.status = ${p(f.status)}`);
-  if (f.expiring_before) where.push(`c.expires_at < ${p(f.expiring_before)}`);
+  // The card's own expiry, or a bonus bucket's that still holds value (available or on hold): the
+  // loss-aversion credit "gone by midnight" is what support and the CRM look for.
+  if (f.expiring_before) {
+    const at = p(f.expiring_before);
+    where.push(`(c.expires_at < ${at} OR c.bonus_expires_at < ${at})`);
+  }
   if (before) where.push(`d.id < ${p(deliveryIdOf(before))}`);
   const { results } = await env.DB.prepare(`SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY d.id DESC LIMIT ${p(limit + 1)}`)
     .bind(...params)

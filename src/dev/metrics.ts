@@ -28,6 +28,18 @@ export const scheduleCounters = zero();
 /** The event routes' work (`npm run bench -- events`: POST /v1/events/batch evaluates inline). */
 export const eventCounters = zero();
 
+/** Rows written by table and verb ("INSERT INTO audit_events", "UPDATE cards", …), from a set's `by_statement`: where a figure comes from. */
+export function writesByTable(c: Counters): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [sql, [, , written]] of Object.entries(c.by_statement)) {
+    if (written === 0) continue;
+    const key =
+      /^\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[`"]?(\w+)/i.exec(sql)?.slice(1, 3).join(" ").replace(/\s+/g, " ") ?? sql.slice(0, 30);
+    out[key] = (out[key] ?? 0) + written;
+  }
+  return out;
+}
+
 export function resetCounters(): void {
   for (const c of [counters, scheduleCounters, eventCounters]) Object.assign(c, zero());
 }
@@ -77,7 +89,18 @@ function wrapStatement(stmt: D1PreparedStatement, sql: string, into: Counters): 
   return proxy;
 }
 
+/** One counting proxy per binding and counter set: a fresh one per request would also defeat createDb's per-binding cache. */
+const wrapped = new WeakMap<D1Database, Map<Counters, D1Database>>();
+
 function wrapD1(db: D1Database, into: Counters): D1Database {
+  const byCounters = wrapped.get(db) ?? new Map<Counters, D1Database>();
+  wrapped.set(db, byCounters);
+  const proxy = byCounters.get(into) ?? countingD1(db, into);
+  byCounters.set(into, proxy);
+  return proxy;
+}
+
+function countingD1(db: D1Database, into: Counters): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql, into);

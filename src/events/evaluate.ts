@@ -27,6 +27,7 @@ import { createForCampaignRewards } from "../delivery/delivery-state";
 import type { Env } from "../env";
 import { claimCampaignRewards, committedCampaignItems } from "../pools/campaign-budget";
 import { suppressedKeys } from "../settings/suppressions.service";
+import { noteBudgetLow } from "../webhooks/budget-low";
 import { periodWindow } from "./caps";
 import { reachable, type Customer } from "./customer";
 import type { OutcomeView, SkipReason } from "./outcomes";
@@ -345,8 +346,10 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
         })),
       });
       let exhausted = false;
+      let fresh = 0;
       res.items.forEach((item, i) => {
         const p = list[i]!;
+        if (item.status === "committed") fresh += item.amount;
         if (item.status !== "rejected") {
           p.claim!.amount = item.amount;
           p.view = p.claim!.pending
@@ -366,6 +369,9 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
         p.claim = undefined;
         p.skip = { reason, detail: reason === "customer_cap" || reason === "campaign_cap" ? item.detail : `${item.code}: ${item.detail}` };
       });
+      // campaign.budget_low (src/webhooks/budget-low.ts) when this call's commits crossed the mark:
+      // `res.committed` is the campaign's total over its holds, exact (the pool DO answers in order).
+      if (fresh > 0) await noteBudgetLow(env, c, res.committed, fresh);
       if (exhausted) await autoPause(env, c.id, c.org, "budget_exhausted");
       else if (res.committed >= pauseThreshold(c)) await autoPause(env, c.id, c.org, "budget_threshold");
     }),

@@ -72,9 +72,33 @@ export async function sendMessages(queue: Queue, bodies: (QueueMessage | Reconci
  * events out into one message row per endpoint; `webhook_send` sends one of those rows (by id).
  */
 export const WebhookDispatchMessage = z.strictObject({ type: z.literal("webhook_dispatch"), org: z.string() });
-export const WebhookSendMessage = z.strictObject({ type: z.literal("webhook_send"), org: z.string(), messageId: z.string() });
+/**
+ * Messages to send: one (`messageId`: a retry, a successor, a sweep) or up to 100 of one endpoint
+ * (`messageIds` with `endpointId`: the fan-out), so the consumer reads and records them in a few
+ * statements, and can put off a whole group when its endpoint's breaker is open without reading them.
+ */
+export const WEBHOOK_IDS_PER_MESSAGE = 100;
+export const WebhookSendMessage = z
+  .strictObject({
+    type: z.literal("webhook_send"),
+    org: z.string(),
+    endpointId: z.string().optional(),
+    messageId: z.string().optional(),
+    messageIds: z.array(z.string()).min(1).max(WEBHOOK_IDS_PER_MESSAGE).optional(),
+  })
+  .refine((m) => (m.messageId === undefined) !== (m.messageIds === undefined), "messageId or messageIds, not both");
 export const WebhookQueueMessage = z.discriminatedUnion("type", [WebhookDispatchMessage, WebhookSendMessage]);
 export type WebhookQueueMessage = z.infer<typeof WebhookQueueMessage>;
+
+/** Queue bodies that send `ids` (one per message when alone, else groups of 100), optionally naming their one endpoint. */
+export function webhookSends(org: string, ids: string[], endpointId?: string): WebhookQueueMessage[] {
+  if (ids.length === 1) return [{ type: "webhook_send", org, messageId: ids[0]!, ...(endpointId ? { endpointId } : {}) }];
+  const out: WebhookQueueMessage[] = [];
+  for (let i = 0; i < ids.length; i += WEBHOOK_IDS_PER_MESSAGE) {
+    out.push({ type: "webhook_send", org, messageIds: ids.slice(i, i + WEBHOOK_IDS_PER_MESSAGE), ...(endpointId ? { endpointId } : {}) });
+  }
+  return out;
+}
 
 /** Sends webhook queue messages, 100 per sendBatch; `delaySeconds` applies to all of them (Queues allow at most 12 h). */
 export async function sendWebhookMessages(queue: Queue, bodies: WebhookQueueMessage[], delaySeconds = 0): Promise<void> {

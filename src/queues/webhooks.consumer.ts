@@ -1,41 +1,70 @@
 /**
  * The webhooks queue's consumer: `webhook_dispatch` fans an org's outbox events out (once per org
- * per invocation), `webhook_send` sends one message. Sends run in parallel, each acked on its own;
- * the retry schedule is kept on the message row and re-queued with delaySeconds (src/webhooks/send.ts),
- * so `msg.retry` only covers an invocation that threw.
+ * per invocation); `webhook_send` messages are gathered per org and sent as one run
+ * (src/webhooks/send.ts: a few statements for the whole run, sends in parallel per endpoint). A group
+ * naming an endpoint whose breaker is open is put off as it is, without reading its messages. The
+ * retry schedule lives on the message rows and is queued again with delaySeconds by the run, so
+ * `msg.retry` only covers a run that threw.
  */
 import { redactTokens } from "../core/redact";
 import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
+import { breakerOpen } from "../webhooks/breaker";
 import { dispatchOrg } from "../webhooks/dispatch";
 import { MAX_QUEUE_DELAY_S } from "../webhooks/retry-schedule";
-import { sendMessage } from "../webhooks/send";
-import { WebhookQueueMessage } from "./messages";
+import { readEndpoints, sendMessages } from "../webhooks/send";
+import { sendWebhookMessages, type WebhookQueueMessage, WebhookQueueMessage as Schema } from "./messages";
+
+type Send = Extract<WebhookQueueMessage, { type: "webhook_send" }>;
 
 export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const dispatched = new Map<string, Promise<unknown>>();
-  await Promise.all(
-    batch.messages.map(async (msg) => {
-      const parsed = WebhookQueueMessage.safeParse(msg.body);
-      if (!parsed.success) {
-        console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: "unreadable message, dropped" }));
-        return msg.ack();
-      }
-      const body = parsed.data;
-      try {
-        if (body.type === "webhook_dispatch") {
-          if (!dispatched.has(body.org)) dispatched.set(body.org, dispatchOrg(env, body.org));
-          await dispatched.get(body.org);
-          return msg.ack();
-        }
-        const outcome = await sendMessage(env, body.org, body.messageId);
-        // Queues cap delaySeconds at 12 h: a later attempt comes back early and waits again.
-        if (outcome.kind === "skipped" && outcome.reason === "not_due") msg.retry({ delaySeconds: Math.min(outcome.delayS ?? 1, MAX_QUEUE_DELAY_S) });
-        else msg.ack();
-      } catch (err) {
-        console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, attempts: msg.attempts, body, error: redactTokens(String(err)) }));
-        msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
-      }
-    }),
-  );
+  const dispatches = new Map<string, Message<unknown>[]>();
+  const sends: { msg: Message<unknown>; body: Send }[] = [];
+  for (const msg of batch.messages) {
+    const parsed = Schema.safeParse(msg.body);
+    if (!parsed.success) {
+      console.error(JSON.stringify({ queue: batch.queue, message_id: msg.id, error: "unreadable message, dropped" }));
+      msg.ack();
+    } else if (parsed.data.type === "webhook_dispatch") {
+      dispatches.set(parsed.data.org, [...(dispatches.get(parsed.data.org) ?? []), msg]);
+    } else sends.push({ msg, body: parsed.data });
+  }
+  const now = new Date();
+  const named = await readEndpoints(env.DB, [...new Set(sends.flatMap((s) => (s.body.endpointId ? [s.body.endpointId] : [])))]);
+  const byOrg = new Map<string, { msg: Message<unknown>; body: Send }[]>();
+  const putOff: Promise<unknown>[] = [];
+  for (const s of sends) {
+    const ep = s.body.endpointId ? named.get(s.body.endpointId) : undefined;
+    if (ep && breakerOpen(ep, now)) {
+      const delaySeconds = Math.min(MAX_QUEUE_DELAY_S, Math.ceil((Date.parse(ep.breaker_until!) - now.getTime()) / 1000));
+      putOff.push(settle([s.msg], () => sendWebhookMessages(env.WEBHOOK_QUEUE, [s.body], delaySeconds), batch.queue));
+    } else byOrg.set(s.body.org, [...(byOrg.get(s.body.org) ?? []), s]);
+  }
+  await Promise.all([
+    ...putOff,
+    ...[...dispatches].map(([org, msgs]) => settle(msgs, () => dispatchOrg(env, org), batch.queue)),
+    ...[...byOrg].map(([org, list]) =>
+      settle(
+        list.map((s) => s.msg),
+        () =>
+          sendMessages(
+            env,
+            org,
+            list.flatMap((s) => s.body.messageIds ?? [s.body.messageId!]),
+          ),
+        batch.queue,
+      ),
+    ),
+  ]);
+}
+
+/** Acks `msgs` when `work` succeeds; retries them with backoff when it throws. */
+async function settle(msgs: Message<unknown>[], work: () => Promise<unknown>, queue: string): Promise<void> {
+  try {
+    await work();
+    for (const m of msgs) m.ack();
+  } catch (err) {
+    console.error(JSON.stringify({ queue, message_ids: msgs.map((m) => m.id), error: redactTokens(String(err)) }));
+    for (const m of msgs) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+  }
 }

@@ -8,7 +8,7 @@
  */
 import { getSettings } from "../settings/settings.service";
 import { duplicatesAcrossBatches, duplicatesInPage } from "./check.duplicates";
-import { cardLedgerFindings } from "./check.cards";
+import { cardLedgerFindings, cardMirrorFindings } from "./check.cards";
 import { itemFindings } from "./check.items";
 import { pageSize, type Finding, type StepContext, type StepResult } from "./types";
 
@@ -85,6 +85,7 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
     ...(await itemFindings(ctx.env, range)),
     ...cardFindings(cards!.results as unknown as CardRow[]),
     ...(await cardLedgerFindings(db, range)),
+    ...(await cardMirrorFindings(ctx.env, range)),
     ...(await duplicatesInPage(db, range)),
     ...(windowDays > 0 ? await duplicatesAcrossBatches(db, range, windowDays) : []),
   ];

@@ -64,5 +64,19 @@ export function summaryCsv(r: SummaryReport): string {
     ["approvals", "waiting", "all", null, "batches", r.approvals.waiting.batches],
     ["approvals", "waiting", "all", null, "oldest_submitted_at", r.approvals.waiting.oldest_submitted_at],
   );
+  for (const [dimension, rows] of [
+    ["campaign", r.redemptions.by_campaign.map(({ campaign, ...x }) => ({ key: campaign, ...x }))],
+    ["channel", r.redemptions.by_channel.map(({ channel, ...x }) => ({ key: channel, ...x }))],
+  ] as const) {
+    for (const x of rows) {
+      lines.push(
+        ["redemptions", dimension, x.key, null, "cards", x.cards],
+        ["redemptions", dimension, x.key, null, "redeemed_cards", x.redeemed_cards],
+        ["redemptions", dimension, x.key, null, "redemption_rate", x.redemption_rate],
+        ["redemptions", dimension, x.key, null, "time_to_first_redemption_ms_p50", x.time_to_first_redemption_ms.p50],
+        ["redemptions", dimension, x.key, null, "time_to_first_redemption_ms_p95", x.time_to_first_redemption_ms.p95],
+      );
+    }
+  }
   return `${[SUMMARY_CSV_HEADER, ...lines.map((l) => l.map(csvCell).join(","))].join("\r\n")}\r\n`;
 }

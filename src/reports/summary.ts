@@ -14,6 +14,11 @@
  * - approvals: time from a step's start (submission, or the previous step's last approval) to each
  *   decision, by step and role, for flows submitted in the window; submitted → approved per batch
  *   from the batch transitions; batches waiting for approval now.
+ * - redemptions: stored-value cards issued by deliveries created in the window (delivered or reversed
+ *   now), by campaign and by channel; a card counts as redeemed once any redemption of it captured
+ *   value (a hold that was voided or expired does not count); time to first redemption = the first
+ *   such redemption's created_at − the delivery's delivered_at (redemptions mirror, index
+ *   redemptions_card).
  */
 import { inWindow, ms, percentiles, periodKey, type Period, type Window } from "./sql";
 
@@ -32,6 +37,16 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     bind(`SELECT ${key} AS key, d.currency, SUM(d.amount) AS amount, COUNT(*) AS deliveries FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
           WHERE d.org = ?1 AND d.status = 'delivered' AND ${inWindow("d.delivered_at")} GROUP BY 1, 2 ORDER BY 1, 2`);
   const considered = `d.org = ?1 AND d.status <> 'reissued' AND ${inWindow("d.created_at")}`;
+  const cards = (key: string) =>
+    `SELECT ${key} AS grp, d.delivered_at,
+            (SELECT MIN(rd.created_at) FROM redemptions rd WHERE rd.card_id = d.card_id AND rd.org = ?1 AND rd.captured > 0) AS first_at
+     FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
+     WHERE ${considered} AND d.card_id IS NOT NULL AND d.status IN ('delivered', 'reversed')`;
+  const redemptionRate = (key: string) => bind(`SELECT grp, COUNT(*) AS cards, COUNT(first_at) AS redeemed FROM (${cards(key)}) GROUP BY grp ORDER BY grp`);
+  const firstRedemption = (key: string) =>
+    bind(
+      percentiles(`SELECT grp, ${ms("first_at")} - ${ms("delivered_at")} AS v FROM (${cards(key)}) WHERE first_at IS NOT NULL AND delivered_at IS NOT NULL`),
+    );
   const results = await d1.batch<Row>([
     spend("'total'"),
     spend(SPEND_KEYS.campaign),
@@ -66,10 +81,31 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     ),
     now(`SELECT f.current_step AS step, COUNT(*) AS batches, MIN(COALESCE(f.submitted_at, b.updated_at)) AS oldest
          FROM batches b LEFT JOIN approval_flows f ON f.batch_id = b.id WHERE b.org = ?1 AND b.status = 'submitted' GROUP BY 1 ORDER BY 1`),
+    redemptionRate(SPEND_KEYS.campaign),
+    firstRedemption(SPEND_KEYS.campaign),
+    redemptionRate("d.channel"),
+    firstRedemption("d.channel"),
   ]);
-  const [total, byCampaign, byCostCenter, byPool, byPeriod, reversed, channels, deliverTimes, excRate, opened, open, steps, submitted, waiting] = results.map(
-    (r) => r.results,
-  );
+  const [
+    total,
+    byCampaign,
+    byCostCenter,
+    byPool,
+    byPeriod,
+    reversed,
+    channels,
+    deliverTimes,
+    excRate,
+    opened,
+    open,
+    steps,
+    submitted,
+    waiting,
+    rateByCampaign,
+    firstByCampaign,
+    rateByChannel,
+    firstByChannel,
+  ] = results.map((r) => r.results);
   return {
     window: { from: q.from ?? null, to: q.to ?? null, period: q.period },
     spend: {
@@ -83,7 +119,27 @@ export async function summaryReport(d1: D1Database, org: string, q: SummaryQuery
     delivery: { by_channel: channelStats(channels!, deliverTimes!) },
     exceptions: exceptionStats(excRate![0] ?? {}, opened!, open!),
     approvals: approvalStats(steps!, submitted![0] ?? null, waiting!),
+    redemptions: {
+      by_campaign: redemptionStats(rateByCampaign!, firstByCampaign!).map(({ key, ...r }) => ({ campaign: key, ...r })),
+      by_channel: redemptionStats(rateByChannel!, firstByChannel!).map(({ key, ...r }) => ({ channel: key, ...r })),
+    },
   };
+}
+
+function redemptionStats(rates: Row[], firsts: Row[]) {
+  const byKey = new Map(firsts.map((f) => [f.grp, f]));
+  return rates.map((r) => {
+    const cards = Number(r.cards),
+      redeemed = Number(r.redeemed);
+    const first = byKey.get(r.grp);
+    return {
+      key: (r.grp as string | null) ?? null,
+      cards,
+      redeemed_cards: redeemed,
+      redemption_rate: cards > 0 ? redeemed / cards : null,
+      time_to_first_redemption_ms: { samples: Number(first?.n ?? 0), ...pct(first) },
+    };
+  });
 }
 
 const pct = (r: Row | undefined) => ({ p50: (r?.p50 as number | null) ?? null, p95: (r?.p95 as number | null) ?? null });

@@ -90,6 +90,9 @@ const SAFE_KEYS = [
   "currency",
   "available",
   "threshold",
+  "committed",
+  "budget",
+  "remaining",
   "masked_code",
 ] as const;
 

@@ -6,6 +6,7 @@ import { appendAudit } from "../audit/audit";
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
+import { checkResolvedHost } from "./dns-guard";
 import { checkEndpointUrl } from "./url-guard";
 import { newSecret, sealSecret, SECRET_KEY_VERSION } from "./secrets";
 
@@ -29,6 +30,7 @@ export interface EndpointRow {
   owner_sub: string;
   owner_email: string | null;
   failing_since: string | null;
+  breaker_until: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -57,12 +59,17 @@ export function view(row: EndpointRow) {
   };
 }
 
-export function guardUrl(env: Env, url: string): string {
+/**
+ * The SSRF guard at registration: the URL's form (url-guard.ts), then, in production, what its host
+ * name resolves to (dns-guard.ts). A look-up that cannot be made lets the URL through: every send
+ * checks again and does not send while it cannot.
+ */
+export async function guardUrl(env: Env, url: string): Promise<string> {
   const verdict = checkEndpointUrl(url, env.ENVIRONMENT);
-  if (!verdict.ok) {
-    throw new AppError("validation_failed", `url: ${verdict.reason}`, { errors: [{ pointer: "/url", code: "url_not_allowed", detail: verdict.reason }] });
-  }
-  return verdict.url.toString();
+  const dns = verdict.ok ? await checkResolvedHost(verdict.url, env.ENVIRONMENT) : null;
+  const reason = !verdict.ok ? verdict.reason : dns && !dns.ok && !dns.unavailable ? dns.reason : null;
+  if (reason) throw new AppError("validation_failed", `url: ${reason}`, { errors: [{ pointer: "/url", code: "url_not_allowed", detail: reason }] });
+  return (verdict as { url: URL }).url.toString();
 }
 
 export async function getEndpoint(d1: D1Database, org: string, id: string): Promise<EndpointRow> {
@@ -72,7 +79,7 @@ export async function getEndpoint(d1: D1Database, org: string, id: string): Prom
 }
 
 export async function createEndpoint(env: Env, auth: Auth, input: EndpointInput, requestId?: string) {
-  const url = guardUrl(env, input.url);
+  const url = await guardUrl(env, input.url);
   const id = newId("whe");
   const secret = newSecret();
   const sealed = await sealSecret(env, auth.org, id, secret);
@@ -120,7 +127,7 @@ export interface EndpointPatch {
 
 export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: EndpointPatch, requestId?: string) {
   const row = await getEndpoint(env.DB, auth.org, id);
-  const url = patch.url === undefined ? row.url : guardUrl(env, patch.url);
+  const url = patch.url === undefined ? row.url : await guardUrl(env, patch.url);
   const events = patch.events === undefined ? row.events : JSON.stringify([...new Set(patch.events)]);
   const enabled = patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0;
   // Enabling again starts afresh: the failure clock and the reason are cleared.
@@ -129,7 +136,7 @@ export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: En
   const update = env.DB.prepare(
     `UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, owner_email = ?, updated_at = ?,
        disabled_reason = CASE WHEN ?7 = 1 THEN NULL WHEN enabled = 1 AND ?7 = 0 THEN 'disabled by an admin' ELSE disabled_reason END,
-       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END
+       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END, breaker_until = CASE WHEN ?8 THEN NULL ELSE breaker_until END
      WHERE id = ? AND org = ?`,
   ).bind(
     url,

@@ -1,7 +1,8 @@
 /**
  * The transactional outbox. appendAudit (src/audit/audit.ts) adds `outboxStatement` to the D1 batch
  * of every audited state change, so an event row exists exactly when its change committed. The
- * insert is gated on the org having an enabled endpoint: an org without webhooks writes no row.
+ * insert is gated on the org having an endpoint (enabled or not: a disabled one keeps its events for
+ * `recover`): an org without webhooks writes no row.
  * After the commit, `kickDispatch` asks the webhooks queue to fan the new rows out; if that send is
  * lost, the cron sweep (src/webhooks/sweep.ts) finds the rows still undispatched.
  */
@@ -46,7 +47,7 @@ export function outboxStatement(d1: D1Database, org: string, rows: OutboxRow[]):
       `INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at)
        SELECT value ->> 'id', ?2, value ->> 'type', value ->> 'entity_type', value ->> 'entity_id', value ->> 'data', value ->> 'created_at'
        FROM json_each(?1)
-       WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2 AND enabled = 1)`,
+       WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2)`,
     )
     .bind(JSON.stringify(rows), org);
 }

@@ -5,7 +5,7 @@
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
-import { sendWebhookMessages } from "../queues/messages";
+import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { PING } from "./catalogue";
 import { insertMessages } from "./dispatch";
 import { getEndpoint } from "./endpoints.service";
@@ -20,6 +20,7 @@ interface DeliveryRow {
   status: "pending" | "sending" | "delivered" | "failed";
   attempts: number;
   next_attempt_at: string;
+  lease_until: string | null;
   last_error: string | null;
   created_at: string;
   updated_at: string;
@@ -51,14 +52,16 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
   await getEndpoint(d1, org, endpointId);
   const { results } = await d1
     .prepare(
-      `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.last_error, m.created_at, m.updated_at
+      `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.lease_until, m.last_error, m.created_at, m.updated_at
        FROM webhook_messages m JOIN webhook_events e ON e.seq = m.event_seq
-       WHERE m.endpoint_id = ?1 AND m.org = ?2 AND (?3 = '' OR m.id < ?3) AND (?4 = '' OR m.status = ?4)
+       WHERE m.endpoint_id = ?1 AND m.org = ?2 AND (?3 = '' OR m.id < ?3)
+         AND (?4 = '' OR m.status = (CASE ?4 WHEN 'sending' THEN 'pending' ELSE ?4 END) AND (?4 NOT IN ('pending', 'sending') OR (coalesce(m.lease_until, '') > ?6) = (?4 = 'sending')))
        ORDER BY m.id DESC LIMIT ?5`,
     )
-    .bind(endpointId, org, q.cursor ?? "", q.status ?? "", q.limit + 1)
+    .bind(endpointId, org, q.cursor ?? "", q.status ?? "", q.limit + 1, new Date().toISOString())
     .all<DeliveryRow>();
   const rows = results.slice(0, q.limit);
+  const now = new Date().toISOString();
   const { results: attempts } = await d1
     .prepare("SELECT * FROM webhook_attempts WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY attempted_at")
     .bind(JSON.stringify(rows.map((r) => r.id)))
@@ -74,7 +77,8 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
       event_type: r.type,
       sequence: r.event_seq,
       entity_id: r.entity_id,
-      status: r.status,
+      // A message being sent right now holds a lease (send.ts); its row still says pending.
+      status: r.status === "pending" && r.lease_until && r.lease_until > now ? ("sending" as const) : r.status,
       attempt_count: r.attempts,
       next_attempt_at: r.status === "pending" ? r.next_attempt_at : null,
       last_error: r.last_error,
@@ -138,21 +142,32 @@ export async function retryDelivery(env: Env, auth: Auth, id: string, opts: Send
   return deliveryView(env.DB, auth.org, messageId);
 }
 
-/** POST /v1/webhook-endpoints/{id}/recover: every failed delivery since `since` goes back on the schedule from its start. */
-export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, since: string) {
+/**
+ * POST /v1/webhook-endpoints/{id}/recover: every delivery whose status is `failed` (attempts exhausted,
+ * or created or failed while the endpoint was disabled) and that was created since `since` goes back on
+ * the schedule from its start. Delivered and pending ones are left alone.
+ */
+export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, sinceInput: string) {
+  // created_at is stored in UTC (…Z): an offset in `since` is normalised before the text comparison.
+  const since = new Date(sinceInput).toISOString();
   const endpoint = await getEndpoint(env.DB, auth.org, endpointId);
   if (endpoint.enabled !== 1)
     throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
   const at = new Date().toISOString();
   const { results } = await env.DB.prepare(
     `UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = ?1, last_error = NULL, updated_at = ?1
-       WHERE endpoint_id = ?2 AND org = ?3 AND status = 'failed' AND created_at >= ?4 RETURNING id`,
+       WHERE endpoint_id = ?2 AND id >= ?5 AND org = ?3 AND status = 'failed' AND created_at >= ?4 RETURNING id`,
   )
-    .bind(at, endpointId, auth.org, since)
+    // Message ids start with their creation time: the (endpoint, id) index reads from `since` on.
+    .bind(at, endpointId, auth.org, since, newId("whd", Date.parse(since)).slice(0, 14))
     .all<{ id: string }>();
   await sendWebhookMessages(
     env.WEBHOOK_QUEUE,
-    results.map((r) => ({ type: "webhook_send" as const, org: auth.org, messageId: r.id })),
+    webhookSends(
+      auth.org,
+      results.map((r) => r.id),
+      endpointId,
+    ),
   );
   return { endpoint_id: endpointId, since, recovered: results.length, delivery_ids: results.map((r) => r.id) };
 }

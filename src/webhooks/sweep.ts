@@ -1,7 +1,8 @@
 /**
  * The cron sweep (every 5 minutes): outbox events a crash left undispatched after their commit, and
- * messages whose queue message was lost (due for 10 minutes, or leased and abandoned), go back on
+ * messages whose queue message was lost (due for 10 minutes, leased and abandoned or not), go back on
  * the webhooks queue. Only the head of each endpoint + entity line is re-queued; the rest follow it.
+ * Messages of an endpoint whose breaker is open are left alone: the run that put them off queued them.
  */
 import type { Env } from "../env";
 import { sendWebhookMessages } from "../queues/messages";
@@ -16,13 +17,12 @@ export async function sweepWebhooks(env: Env, now: Date): Promise<{ orgs: number
     .all<{ org: string }>();
   const lostBefore = new Date(now.getTime() - LOST_MS).toISOString();
   const { results: lost } = await env.DB.prepare(
-    // Two index range reads (status, next_attempt_at / lease) rather than an OR that would read the table whole.
-    `WITH due AS (
-         SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'pending' AND next_attempt_at < ?1
-         UNION ALL
-         SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'sending' AND lease_until < ?2)
+    // One range of the partial index of pending messages. A message being sent is pending with a lease
+    // (send.ts): if its sender died, it is found here once due for 10 minutes; if not, its claim refuses it.
+    `WITH due AS (SELECT id, org, endpoint_id, entity_id, event_seq FROM webhook_messages WHERE status = 'pending' AND next_attempt_at < ?1)
        SELECT m.id, m.org FROM due m
-       WHERE NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.endpoint_id = m.endpoint_id AND p.entity_id = m.entity_id
+       WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = m.endpoint_id AND e.breaker_until > ?2)
+         AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.endpoint_id = m.endpoint_id AND p.entity_id = m.entity_id
                          AND p.event_seq < m.event_seq AND p.status IN ('pending', 'sending'))
        LIMIT ?3`,
   )

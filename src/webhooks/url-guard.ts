@@ -3,22 +3,24 @@
  * credentials, and no host that names a private, loopback, link-local, shared, multicast or metadata
  * address. The WHATWG URL parser has already turned numeric tricks into dotted quads (`0x7f.1`,
  * `2130706433` → 127.0.0.1) and IPv6 into its canonical form (`[::ffff:127.0.0.1]` → `[::ffff:7f00:1]`),
- * so the checks below read the canonical host. Names are not resolved here (Workers have no DNS API;
- * Cloudflare's fetch does not reach private networks); redirects are never followed (send.ts).
- * In development and test, http://localhost and http://127.0.0.1 are allowed for a local receiver.
+ * so the checks below read the canonical host. A name is resolved by `checkResolvedHost` (Workers have
+ * no DNS API, so over DNS-over-HTTPS) in production only; redirects are never followed (post.ts).
+ * In development, test and bench, http://localhost and http://127.0.0.1 are allowed for a local receiver.
  */
 
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; reason: string };
 
 const BLOCKED_NAMES = new Set(["localhost", "metadata.google.internal", "metadata", "instance-data", "metadata.azure.com"]);
 const LOCAL_DEV_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** Where a local receiver is allowed, and where names are not resolved (the bench's receiver is on 127.0.0.1). */
+export const LOCAL_ENVIRONMENTS = new Set(["development", "test", "bench"]);
 
-function ipv4(host: string): number[] | null {
+export function ipv4(host: string): number[] | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   return m ? m.slice(1).map(Number) : null;
 }
 
-function privateV4([a, b]: number[]): boolean {
+export function privateV4([a, b]: number[]): boolean {
   return (
     a === 0 ||
     a === 10 ||
@@ -33,7 +35,7 @@ function privateV4([a, b]: number[]): boolean {
 }
 
 /** Expands a canonical IPv6 literal (no brackets) into 8 groups. */
-function ipv6Groups(host: string): number[] | null {
+export function ipv6Groups(host: string): number[] | null {
   if (!host.includes(":")) return null;
   const [head, tail] = host.split("::") as [string, string | undefined];
   const parse = (s: string | undefined) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
@@ -43,12 +45,14 @@ function ipv6Groups(host: string): number[] | null {
   return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
 }
 
-function privateV6(g: number[]): boolean {
+export function privateV6(g: number[]): boolean {
   const allZeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
   if (allZeroUpTo(7) && (g[7] === 0 || g[7] === 1)) return true; // :: and ::1
   if (allZeroUpTo(5) && g[5] === 0xffff) return privateV4([g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255]); // IPv4-mapped
   if (allZeroUpTo(6)) return true; // IPv4-compatible (deprecated)
   if (g[0] === 0x64 && g[1] === 0xff9b) return privateV4([g[6]! >> 8, g[6]! & 255]); // NAT64
+  if (g[0] === 0x2002) return privateV4([g[1]! >> 8, g[1]! & 255]); // 6to4 carries an IPv4 address
+  if (g[0] === 0x2001 && g[1] === 0) return true; // Teredo: the IPv4 address inside is obfuscated
   const first = g[0]!;
   return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00 || (first === 0x2001 && g[1] === 0xdb8);
 }
@@ -61,7 +65,7 @@ export function checkEndpointUrl(raw: string, environment: string): UrlVerdict {
     return { ok: false, reason: "not a valid absolute URL" };
   }
   const host = url.hostname.toLowerCase().replace(/\.$/, "");
-  const local = environment === "development" || environment === "test";
+  const local = LOCAL_ENVIRONMENTS.has(environment);
   if (local && url.protocol === "http:" && LOCAL_DEV_HOSTS.has(host)) return { ok: true, url };
   if (url.protocol !== "https:") return { ok: false, reason: "only https URLs are allowed" };
   if (url.username || url.password) return { ok: false, reason: "credentials in the URL are not allowed" };

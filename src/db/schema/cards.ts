@@ -27,3 +27,27 @@ export const redemptions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.org, t.id] }), index("redemptions_card").on(t.cardId, t.reference)],
 );
+
+/**
+ * A stored-value card's audit trail in D1: one row per mirror flush of its Durable Object, holding
+ * the flush's transactions (balance before and after, actor, reference, time) with their links in the
+ * card's hash chain (durable-objects/card-chain.ts): `prev_hash` is the link before `first_seq`, `hash`
+ * the link of `seq`. WITHOUT ROWID (edited into the migration), keyed by card and sequence, so a
+ * flush costs one row and no index; a repeated flush inserts nothing. Per card rather than in the
+ * org's `audit_events` chain: a card's transactions are already serialised by its object, and the
+ * org chain's single head would serialise every checkout of the org (and cost 4 rows a transaction).
+ */
+export const cardAudit = sqliteTable(
+  "card_audit",
+  {
+    cardId: text("card_id").notNull(),
+    seq: integer("seq").notNull(),
+    org: text("org").notNull(),
+    firstSeq: integer("first_seq").notNull(),
+    txns: text("txns").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.cardId, t.seq] })],
+);

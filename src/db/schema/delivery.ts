@@ -140,6 +140,8 @@ export const cards = sqliteTable(
     credited: integer("credited").notNull().default(0),
     // Bonus credits by pool, JSON [{ pool_id, committed }]: what each pool still commits for this card (reconciliation).
     credits: text("credits"),
+    // The earliest expiry of a bonus bucket that still holds value (available or pending): GET /v1/cards?expiring_before= finds it.
+    bonusExpiresAt: text("bonus_expires_at"),
     txnSeq: integer("txn_seq").notNull().default(0),
     updatedAt: text("updated_at"),
   },

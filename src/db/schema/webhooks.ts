@@ -2,7 +2,8 @@
  * Webhooks (API.md "Webhooks"): endpoints, the transactional outbox of events, one message per
  * event and endpoint, and every delivery attempt. Secrets are stored encrypted (AES-GCM).
  */
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const webhookEndpoints = sqliteTable(
   "webhook_endpoints",
@@ -27,6 +28,11 @@ export const webhookEndpoints = sqliteTable(
     ownerEmail: text("owner_email"),
     /** First failed attempt since the last success; five days of failures disable the endpoint. */
     failingSince: text("failing_since"),
+    /**
+     * Circuit breaker: after a failed attempt, the endpoint's other messages wait (no attempt made)
+     * until this time, when one probe goes first (src/webhooks/send.ts). Null when the last attempt succeeded.
+     */
+    breakerUntil: text("breaker_until"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
@@ -79,8 +85,11 @@ export const webhookMessages = sqliteTable(
   (t) => [
     uniqueIndex("webhook_messages_event_endpoint").on(t.eventId, t.endpointId),
     index("webhook_messages_order").on(t.endpointId, t.entityId, t.eventSeq),
-    index("webhook_messages_endpoint").on(t.endpointId, t.status, t.createdAt),
-    index("webhook_messages_due").on(t.status, t.nextAttemptAt),
+    // Neither index below holds a column that a send changes once the message ends, except the
+    // partial one, which a delivered message simply leaves: ending a message rewrites 2 rows, not 5.
+    // Ids start with their creation time, so (endpoint, id) serves the newest-first list and `recover { since }`.
+    index("webhook_messages_endpoint_id").on(t.endpointId, t.id),
+    index("webhook_messages_pending_due").on(t.nextAttemptAt).where(sql`status = 'pending'`),
   ],
 );
 
@@ -100,7 +109,8 @@ export const webhookAttempts = sqliteTable(
     outcome: text("outcome", { enum: ["delivered", "retry", "failed"] }).notNull(),
     manual: integer("manual").notNull().default(0),
   },
-  (t) => [index("webhook_attempts_message").on(t.messageId, t.attemptedAt), index("webhook_attempts_endpoint").on(t.endpointId, t.attemptedAt)],
+  // Read by message only (the deliveries list): one index, so an attempt writes two rows, not three.
+  (t) => [index("webhook_attempts_message").on(t.messageId, t.attemptedAt)],
 );
 
 /**
@@ -118,4 +128,21 @@ export const poolLowBalanceAlerts = sqliteTable(
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [index("pool_low_balance_alerts_org").on(t.org)],
+);
+
+/**
+ * campaign.budget_low: one row per campaign and budget amount whose low-budget mark was crossed
+ * (src/webhooks/budget-low.ts). The key makes the event once per crossing: a top-up changes the
+ * budget amount and so arms it again.
+ */
+export const campaignBudgetLowMarks = sqliteTable(
+  "campaign_budget_low_marks",
+  {
+    campaignId: text("campaign_id").notNull(),
+    budgetAmount: integer("budget_amount").notNull(),
+    org: text("org").notNull(),
+    committed: integer("committed").notNull(),
+    emittedAt: text("emitted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.budgetAmount] })],
 );

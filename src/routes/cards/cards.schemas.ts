@@ -34,6 +34,9 @@ export const CardTxnSchema = z
     actor: z.string(),
     reference: z.string().nullable(),
     created_at: Time,
+    hash: z.string().nullable().openapi({
+      description: "This transaction's link in the card's hash chain: SHA-256 of the previous link and the transaction (src/cards/README.md, Audit)",
+    }),
   })
   .openapi("CardTransaction");
 
@@ -63,7 +66,10 @@ export const CardListQuery = ListQuery.extend({
   batch_id: z.string().min(1).max(64).optional(),
   campaign_id: z.string().min(1).max(200).optional().openapi({ description: "A campaign's id (cmp_…) for its rewards, or a batch's campaign label" }),
   recipient_email: z.string().min(1).max(254).optional().openapi({ description: "Matched case-insensitively, +tags ignored" }),
-  expiring_before: TimeQuery.openapi({ description: "Cards whose expiry is before this time (ISO 8601 date or time)", example: "2027-01-01" }),
+  expiring_before: TimeQuery.openapi({
+    description: "Cards whose own expiry is before this time, or that hold bonus value (available or on hold) expiring before it (ISO 8601 date or time)",
+    example: "2027-01-01",
+  }),
 }).strict();
 
 export const CodeBody = z

@@ -13,6 +13,14 @@ export const SummaryQuery = z
 
 const Percentiles = z.object({ p50: z.number().int().nullable(), p95: z.number().int().nullable() });
 const Spend = z.object({ key: z.string(), currency: z.string(), amount: z.number().int(), deliveries: z.number().int() });
+const Redemptions = z.object({
+  cards: z.number().int().openapi({ description: "Stored-value cards of deliveries created in the window (delivered or reversed now)" }),
+  redeemed_cards: z.number().int().openapi({ description: "Of those, cards with at least one redemption that captured value" }),
+  redemption_rate: z.number().nullable().openapi({ description: "redeemed_cards / cards" }),
+  time_to_first_redemption_ms: Percentiles.extend({ samples: z.number().int() }).openapi({
+    description: "First capturing redemption's created_at − the delivery's delivered_at, nearest-rank percentiles",
+  }),
+});
 
 export const SummarySchema = z
   .object({
@@ -58,6 +66,12 @@ export const SummarySchema = z
         by_step: z.array(z.object({ step: z.number().int().nullable(), batches: z.number().int() })),
       }),
     }),
+    redemptions: z
+      .object({
+        by_campaign: z.array(Redemptions.extend({ campaign: z.string().nullable().openapi({ description: "A batch's campaign, or a campaign's id" }) })),
+        by_channel: z.array(Redemptions.extend({ channel: z.string().nullable() })),
+      })
+      .openapi({ description: "How often and how soon stored-value cards are redeemed" }),
   })
   .openapi("SummaryReport");
 
@@ -65,7 +79,7 @@ export const summary = createRoute({
   method: "get",
   path: "/v1/reports/summary",
   tags: ["Reports"],
-  summary: "Spend, delivery success, exceptions and approval latency; Accept: text/csv for one figure per line",
+  summary: "Spend, delivery success, exceptions, approval latency and card redemption; Accept: text/csv for one figure per line",
   description: "CSV columns: section, dimension, key, currency, metric, value. Cells that a spreadsheet would run as formulas are prefixed with an apostrophe.",
   ...protect(["finance", "operator", "auditor"]),
   request: { query: SummaryQuery },

@@ -34,7 +34,18 @@ const cardData = z
   })
   .openapi("WebhookCardData");
 const campaignData = z
-  .object({ ...base("campaign"), status: z.string().optional(), reason: z.string().optional(), amount: z.number().int().optional() })
+  .object({
+    ...base("campaign"),
+    status: z.string().optional(),
+    reason: z.string().optional(),
+    amount: z.number().int().optional(),
+    campaign_id: Id.optional(),
+    committed: z.number().int().optional().openapi({ description: "campaign.budget_low: value committed from the budget so far (minor units)" }),
+    threshold: z.number().int().optional().openapi({ description: "campaign.budget_low: the low-budget mark it crossed (80 % of the pause threshold)" }),
+    budget: z.number().int().optional(),
+    remaining: z.number().int().optional(),
+    currency: z.string().optional(),
+  })
   .openapi("WebhookCampaignData");
 const exceptionData = z
   .object({
@@ -76,7 +87,8 @@ const DESCRIPTIONS: Partial<Record<EventType | typeof PING, string>> = {
   "delivery.failed": "A delivery failed for good (data error, retries exhausted, or cancelled through its exception)",
   "card.redeemed": "Emitted by stored-value cards (src/cards/) when they audit `card.redeemed`",
   "card.expired": "Emitted by stored-value cards when they audit `card.expired`",
-  "campaign.budget_low": "Emitted by campaigns when they audit `campaign.budget_low`",
+  "campaign.budget_low":
+    "A campaign's committed value crossed its low-budget mark (80 % of its pause threshold, budget × pause_at_pct); once per crossing, again after a top-up",
   "exception.opened": "An exception opened (a repeat of an open one only bumps its count and emits nothing)",
   "pool.low_balance": "A pool's available balance fell below its webhook threshold; at most once per 24 h per pool",
   ping: "Sent by POST /v1/webhook-endpoints/{id}/test only",
@@ -104,7 +116,7 @@ export function registerEventCatalogue(app: Pick<OpenAPIHono<AppEnv>, "openAPIRe
       summary: DESCRIPTIONS[type as EventType] ?? `The ${type.replace(".", " ").replace("_", " ")} event`,
       description:
         `Event schema version ${EVENT_VERSION}. Sent as Standard Webhooks: headers webhook-id, webhook-timestamp, webhook-signature (v1,<base64>; two during a secret rotation). ` +
-        "Answer 2xx within 15 s; anything else (redirects included) is retried on the schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), honouring Retry-After; 410 disables the endpoint.",
+        "Answer 2xx within 15 s; anything else (any other 4xx, 5xx, a redirect, which is not followed, or a timeout) is retried on the schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), later when Retry-After asks (up to a day); 410 disables the endpoint.",
       request: { body: { content: { "application/json": { schema: envelope(type) } } } },
       responses: { 200: { description: "Received (any 2xx)" } },
     });

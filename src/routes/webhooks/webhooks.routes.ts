@@ -94,6 +94,9 @@ export const retryWebhookDelivery = createRoute({
   path: "/v1/webhook-deliveries/{id}/retry",
   tags,
   summary: "Send one delivery again now (a delivery id, or one of its attempt ids)",
+  description:
+    "One attempt now, whatever the delivery's status (a delivered one is sent again), its schedule, its entity's order or the endpoint's breaker. " +
+    "A failed attempt of a pending delivery leaves its schedule as it was.",
   ...protect(["admin"]),
   request: { params: IdParam("whd"), headers: IdempotencyHeader },
   responses: { 200: json(s.DeliverySchema, "The delivery with the new attempt"), ...problems(400, 404, 409, 422) },
@@ -104,7 +107,10 @@ export const recoverWebhookEndpoint = createRoute({
   path: `${base}/{id}/recover`,
   tags,
   summary: "Resend every failed delivery since a time",
-  description: "Each failed delivery created at or after `since` goes back on the retry schedule from its first attempt.",
+  description:
+    "Only deliveries whose status is `failed` (their ten attempts exhausted, or created while the endpoint was disabled, or failed when it was disabled) " +
+    "and that were created at or after `since` go back on the retry schedule from its first attempt. Delivered ones are not sent again " +
+    "(resend one with POST /v1/webhook-deliveries/{id}/retry); pending ones are already on their schedule. The endpoint must be enabled (409 otherwise).",
   ...protect(["admin"]),
   request: { params, headers: IdempotencyHeader, body: jsonBody(s.Recover) },
   responses: { 202: json(s.Recovered, "What was queued again"), ...problems(400, 404, 409, 422) },

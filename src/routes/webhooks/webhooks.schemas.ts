@@ -29,7 +29,11 @@ export const UpdateEndpoint = z
     enabled: z
       .boolean()
       .optional()
-      .openapi({ description: "false pauses sending (messages of new events are not created); true enables again and clears the failure clock" }),
+      .openapi({
+        description:
+          "false stops sending: events that happen meanwhile are kept as failed deliveries with no attempt; true enables again and clears the failure clock, " +
+          "then POST …/recover { since } resends what was missed",
+      }),
     description: PlainText(500).nullable().optional(),
     owner_email: OwnerEmail.nullable().optional(),
   })
@@ -98,7 +102,10 @@ export const DeliveryQuery = ListQuery.extend({ status: z.enum(["pending", "send
 
 export const Recover = z
   .strictObject({
-    since: z.iso.datetime({ offset: true }).openapi({ maxLength: 40, description: "Resend every failed delivery created at or after this time" }),
+    since: z.iso.datetime({ offset: true }).openapi({
+      maxLength: 40,
+      description: "Resend every delivery whose status is failed and that was created at or after this time (delivered and pending ones are left alone)",
+    }),
   })
   .openapi("RecoverWebhookEndpoint");
 

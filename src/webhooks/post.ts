@@ -1,0 +1,119 @@
+/**
+ * One HTTP attempt of one message: the Standard Webhooks body and headers (signed with the
+ * `standardwebhooks` library, by both secrets during a rotation), a 15 s timeout, no redirects
+ * followed, and what came back (status, latency, the first 1 KB, Retry-After).
+ */
+import { Webhook } from "standardwebhooks";
+import type { Env } from "../env";
+import type { EndpointRow } from "./endpoints.service";
+import { parseRetryAfter, SEND_TIMEOUT_MS } from "./retry-schedule";
+import { openSecret } from "./secrets";
+
+export const RESPONSE_KEEP_BYTES = 1024;
+
+export interface EventRow {
+  id: string;
+  seq: number;
+  type: string;
+  data: string;
+  created_at: string;
+}
+
+export interface Attempt {
+  statusCode: number | null;
+  latencyMs: number;
+  body: string | null;
+  error: string | null;
+  retryAfterS: number | null;
+}
+
+/** The body, built around the stored `data` JSON rather than parsing and re-serialising it (one per send). */
+export function payloadOf(ev: EventRow): string {
+  return `{"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"created_at":${JSON.stringify(ev.created_at)},"sequence":${ev.seq},"data":${ev.data}}`;
+}
+
+/**
+ * The 15 s timeout as an AbortSignal shared by the sends that start within the same second (a timer
+ * per send costs more than the send's own JavaScript): each send gets between 14 and 15 s.
+ */
+export class SendTimeout {
+  #signal: AbortSignal | null = null;
+  #at = 0;
+  get signal(): AbortSignal {
+    const now = Date.now();
+    if (!this.#signal || now - this.#at >= 1000) {
+      this.#signal = AbortSignal.timeout(SEND_TIMEOUT_MS);
+      this.#at = now;
+    }
+    return this.#signal;
+  }
+}
+
+/** The signers of an endpoint at `at`: its secret, and the previous one while the rotation overlap lasts. */
+export async function signers(env: Env, endpoint: EndpointRow, at: Date): Promise<Webhook[]> {
+  const secrets = [await openSecret(env, endpoint.org, endpoint.id, { ciphertext: endpoint.secret_ciphertext, iv: endpoint.secret_iv })];
+  if (endpoint.previous_ciphertext && endpoint.previous_iv && endpoint.previous_expires_at && endpoint.previous_expires_at > at.toISOString()) {
+    secrets.push(await openSecret(env, endpoint.org, endpoint.id, { ciphertext: endpoint.previous_ciphertext, iv: endpoint.previous_iv }));
+  }
+  return secrets.map((s) => new Webhook(s));
+}
+
+/** webhook-signature: one `v1,<base64>` per live secret, space-separated (Standard Webhooks). */
+export const sign = (hooks: Webhook[], msgId: string, at: Date, body: string) => hooks.map((h) => h.sign(msgId, at, body)).join(" ");
+
+async function firstBytes(res: Response): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < RESPONSE_KEEP_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => {});
+  const all = new Uint8Array(size);
+  let o = 0;
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.byteLength;
+  }
+  return new TextDecoder().decode(all.subarray(0, RESPONSE_KEEP_BYTES));
+}
+
+/** POSTs one event to `url` (already checked by the SSRF guard). Never throws. */
+export async function post(url: string, hooks: Webhook[], ev: EventRow, now: Date, f: typeof fetch, timeout: SendTimeout): Promise<Attempt> {
+  const body = payloadOf(ev);
+  const started = Date.now();
+  try {
+    const res = await f(url, {
+      method: "POST",
+      redirect: "manual",
+      signal: timeout.signal,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "Rewardrail-Webhooks/1",
+        "webhook-id": ev.id,
+        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+        "webhook-signature": sign(hooks, ev.id, now, body),
+      },
+      body,
+    });
+    const text = await firstBytes(res).catch(() => "");
+    const latencyMs = Date.now() - started;
+    const redirect = res.status >= 300 && res.status < 400;
+    const error = res.status >= 200 && res.status < 300 ? null : redirect ? `redirect ${res.status} not followed` : `HTTP ${res.status}`;
+    return { statusCode: res.status, latencyMs, body: text, error, retryAfterS: parseRetryAfter(res.headers.get("retry-after"), now) };
+  } catch (err) {
+    const e = err as Error;
+    const timeout = e?.name === "TimeoutError" || e?.name === "AbortError";
+    return {
+      statusCode: null,
+      latencyMs: Date.now() - started,
+      body: null,
+      error: timeout ? `timed out after ${SEND_TIMEOUT_MS} ms` : `network error: ${String(e?.message ?? e).slice(0, 200)}`,
+      retryAfterS: null,
+    };
+  }
+}
