@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import type { Env } from "../src/env";
+import { planCampaignClaim } from "./pool-campaign";
 import { newCommitPlan, planItem } from "./pool-commit";
 import { Buckets, ZERO, type JournalContext } from "./pool-buckets";
 import { mirrorJournal } from "./pool-mirror";
@@ -17,6 +18,7 @@ import {
 } from "./pool-reads";
 import { PoolStore, type PoolMeta } from "./pool-store";
 import {
+  CampaignClaimArgs,
   CommitArgs,
   FundArgs,
   InitArgs,
@@ -26,6 +28,8 @@ import {
   ReverseArgs,
   fail,
   type Balance,
+  type CampaignClaimInput,
+  type CampaignItemOutcome,
   type CommitInput,
   type FundInput,
   type Hold,
@@ -173,6 +177,44 @@ export class FundingPool extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * Claims many rewards of one campaign at once (src/pools/campaign-budget.ts): per reward, its caps
+   * and then the first of the campaign's holds with room (see pool-campaign.ts). One journal entry
+   * per hold used. Answers each reward's outcome and the value the holds have committed in total.
+   */
+  async claimCampaignRewards(input: CampaignClaimInput): Promise<PoolResult<{ items: CampaignItemOutcome[]; committed: number }>> {
+    const parsed = CampaignClaimArgs.safeParse(input);
+    if (!parsed.success) return fail("invalid_argument", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    if (!this.meta) return fail("not_initialized", "The pool has not been initialised");
+    const a = parsed.data;
+    const result = this.transact(() => {
+      const day = utcDay();
+      const plan = planCampaignClaim(this.store, this.meta!.limits, a, day);
+      const amountOf = new Map(a.items.map((i) => [i.id, i.amount]));
+      let total = 0;
+      for (const hold of plan.holds) {
+        const ids = plan.moved.get(hold.hold_id);
+        if (!ids) continue;
+        this.store.insertItems(plan.added.get(hold.hold_id) ?? [], hold.hold_id, day);
+        this.store.saveHold(hold);
+        const amount = ids.reduce((s, id) => s + amountOf.get(id)!, 0);
+        total += amount;
+        this.buckets.move(
+          "commit",
+          amount,
+          { reserved: -amount, committed: amount },
+          { opId: `commit:${hold.hold_id}:${ids[0]}`, actor: a.actor, holdId: hold.hold_id, itemId: ids.length === 1 ? ids[0] : undefined, items: ids },
+        );
+      }
+      if (total > 0 && this.meta!.limits.daily_commit_limit !== undefined) this.store.addDailyCommitted(day, total);
+      this.store.addCampaignCounters(a.campaignId, plan.counters);
+      this.store.insertCampaignItems(a.campaignId, plan.counted);
+      return this.ok({ items: plan.outcomes, committed: plan.holds.reduce((s, h) => s + h.committed, 0) });
+    });
+    if (result.ok && result.items.some((i) => i.status === "committed")) await this.scheduleAlarm(Date.now() + MIRROR_DELAY_MS);
+    return result;
+  }
+
   release(input: ReleaseInput): Promise<PoolResult<{ hold: Hold; released: number }>> {
     return this.op("release", ReleaseArgs, input, (a) => {
       const hold = this.store.getHold(a.holdId);
@@ -238,6 +280,7 @@ export class FundingPool extends DurableObject<Env> {
       if (!item) return fail("item_not_found", `No committed item ${a.itemId}`);
       if (item.state !== "committed") return fail("item_not_committed", `Item ${a.itemId} is ${item.state}`);
       this.store.setItemState(a.itemId, "refunded");
+      this.store.uncountCampaignItem(a.itemId, item.amount);
       const hold = this.store.getHold(item.hold_id);
       const ctx = { ...a, holdId: item.hold_id, itemId: a.itemId };
       if (hold?.state === "pending") {
@@ -250,6 +293,11 @@ export class FundingPool extends DurableObject<Env> {
       this.buckets.move("refund", item.amount, { committed: -item.amount, available: item.amount, released: item.amount }, ctx);
       return this.ok({ amount: item.amount, to: "available" as const });
     });
+  }
+
+  /** Read-only: these items as the pool has them (missing ones left out). A re-run campaign evaluation finishes what they committed. */
+  itemStates(ids: string[]): { item_id: string; hold_id: string; amount: number; state: string }[] {
+    return [...this.store.getItems(ids).values()].map((i) => ({ item_id: i.item_id, hold_id: i.hold_id, amount: i.amount, state: i.state }));
   }
 
   /** Cross-checks the buckets against holds and items (used by tests and reconciliation). */

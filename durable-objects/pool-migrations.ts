@@ -35,6 +35,19 @@ INSERT OR IGNORE INTO mirror (id, seq) VALUES (1, 0);`,
   },
   { version: 2, name: "a commit entry lists its item ids", sql: "ALTER TABLE journal ADD COLUMN items TEXT;" },
   { version: 3, name: "holds remember when a submit last used them (orphan-hold sweep)", sql: "ALTER TABLE holds ADD COLUMN touched_at INTEGER;" },
+  {
+    version: 4,
+    name: "campaign cap counters and the counters each campaign reward took",
+    sql: `
+-- One row per campaign, scope (a customer key, or '*' for the whole campaign) and period window:
+-- caps read one row each, however many rewards the campaign has paid.
+CREATE TABLE IF NOT EXISTS campaign_counters (
+  campaign_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, count INTEGER NOT NULL, amount INTEGER NOT NULL,
+  PRIMARY KEY (campaign_id, scope, period)) WITHOUT ROWID;
+-- Which counters a committed campaign reward added to, so a refund (rejected approval) takes it back off them.
+CREATE TABLE IF NOT EXISTS campaign_items (
+  item_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, customer_key TEXT, customer_period TEXT, campaign_period TEXT) WITHOUT ROWID;`,
+  },
 ];
 
 /**

@@ -279,6 +279,64 @@ export class PoolStore {
     this.sql.exec("UPDATE mirror SET seq = MAX(seq, ?)", uptoSeq);
   }
 
+  /** A campaign's cap counters for these (scope, period) pairs, keyed `scope\nperiod`: one query for a whole claim. */
+  campaignCounters(campaignId: string, keys: { scope: string; period: string }[]): Map<string, { count: number; amount: number }> {
+    if (keys.length === 0) return new Map();
+    const rows = this.sql
+      .exec<{ scope: string; period: string; count: number; amount: number }>(
+        `SELECT c.scope, c.period, c.count, c.amount FROM json_each(?) j
+         JOIN campaign_counters c ON c.campaign_id = ? AND c.scope = j.value ->> 'scope' AND c.period = j.value ->> 'period'`,
+        JSON.stringify(keys),
+        campaignId,
+      )
+      .toArray();
+    return new Map(rows.map((r) => [`${r.scope}\n${r.period}`, { count: Number(r.count), amount: Number(r.amount) }]));
+  }
+
+  /** Adds to (or starts) counters, in one statement. */
+  addCampaignCounters(campaignId: string, deltas: { scope: string; period: string; count: number; amount: number }[]): void {
+    if (deltas.length === 0) return;
+    this.sql.exec(
+      `INSERT INTO campaign_counters (campaign_id, scope, period, count, amount)
+       SELECT ?, value ->> 'scope', value ->> 'period', value ->> 'count', value ->> 'amount' FROM json_each(?) WHERE true
+       ON CONFLICT (campaign_id, scope, period) DO UPDATE SET count = count + excluded.count, amount = amount + excluded.amount`,
+      campaignId,
+      JSON.stringify(deltas),
+    );
+  }
+
+  /** Remembers which counters each committed campaign reward added to (replaced on a re-commit). */
+  insertCampaignItems(campaignId: string, items: { id: string; customerKey: string; customerPeriod: string | null; campaignPeriod: string | null }[]): void {
+    if (items.length === 0) return;
+    this.sql.exec(
+      `INSERT OR REPLACE INTO campaign_items (item_id, campaign_id, customer_key, customer_period, campaign_period)
+       SELECT value ->> 'id', ?, value ->> 'customerKey', value ->> 'customerPeriod', value ->> 'campaignPeriod' FROM json_each(?)`,
+      campaignId,
+      JSON.stringify(items),
+    );
+  }
+
+  /** A refunded campaign reward stops counting towards its caps (once: its row goes with it). */
+  uncountCampaignItem(itemId: string, amount: number): void {
+    const row = this.sql
+      .exec<{ campaign_id: string; customer_key: string | null; customer_period: string | null; campaign_period: string | null }>(
+        "DELETE FROM campaign_items WHERE item_id = ? RETURNING campaign_id, customer_key, customer_period, campaign_period",
+        itemId,
+      )
+      .toArray()[0];
+    if (!row) return;
+    const dec = (scope: string, period: string) =>
+      this.sql.exec(
+        "UPDATE campaign_counters SET count = count - 1, amount = amount - ? WHERE campaign_id = ? AND scope = ? AND period = ?",
+        amount,
+        row.campaign_id,
+        scope,
+        period,
+      );
+    if (row.customer_period && row.customer_key !== null) dec(row.customer_key, row.customer_period);
+    if (row.campaign_period) dec("*", row.campaign_period);
+  }
+
   /** Sum of pending holds' remainders: must equal the reserved bucket. */
   pendingHoldTotal(): number {
     return Number(this.sql.exec("SELECT COALESCE(SUM(remaining), 0) AS s FROM holds WHERE state = 'pending'").toArray()[0]?.s ?? 0);

@@ -41,6 +41,30 @@ export const ReserveArgs = z.strictObject({
 });
 export const CommitItem = z.strictObject({ id: z.string().min(1).max(200), amount: Amount, recipientKey: z.string().max(500).default("") });
 export const CommitArgs = z.strictObject({ holdId: z.string().min(1), items: z.array(CommitItem).min(1).max(1000), actor: Actor });
+/** A campaign cap: at most `count` rewards and/or `amount` in total per period window. */
+const CapLimit = z.strictObject({ count: z.number().int().positive().optional(), amount: Amount.optional() });
+/**
+ * One campaign reward to claim: the customer it counts for and the period windows it falls in (the
+ * caller turns the event's occurred_at into window keys, e.g. "day:2026-12-07"); a null window means
+ * that cap does not exist.
+ */
+export const CampaignClaimItem = z.strictObject({
+  id: z.string().min(1).max(200),
+  amount: Amount,
+  customerKey: z.string().max(500),
+  customerPeriod: z.string().max(100).nullable(),
+  campaignPeriod: z.string().max(100).nullable(),
+});
+export const CampaignClaimArgs = z.strictObject({
+  campaignId: z.string().min(1).max(200),
+  /** The campaign's holds, oldest first: each reward commits from the first with room. */
+  holdIds: z.array(z.string().min(1).max(200)).min(1).max(100),
+  actor: Actor,
+  caps: z.strictObject({ perCustomer: CapLimit.optional(), perCampaign: CapLimit.optional() }),
+  /** Once the holds have committed this much (the campaign's pause threshold), later rewards are refused with `threshold_reached`. */
+  stopAt: z.number().int().nonnegative().optional(),
+  items: z.array(CampaignClaimItem).min(1).max(1000),
+});
 export const ReleaseArgs = z.strictObject({
   opId: OpId,
   holdId: z.string().min(1),
@@ -68,6 +92,7 @@ export type ReleaseInput = z.input<typeof ReleaseArgs>;
 export type ReverseInput = z.input<typeof ReverseArgs>;
 export type RefundInput = z.input<typeof RefundArgs>;
 export type InitInput = z.input<typeof InitArgs>;
+export type CampaignClaimInput = z.input<typeof CampaignClaimArgs>;
 
 /**
  * A pool's balance, defined once: the DO's type, the API's schema (src/routes/pools) and the D1
@@ -115,6 +140,11 @@ export interface PoolFailure {
 export type PoolResult<T extends object = object> = ({ ok: true; balance: Balance; currency: string } & T) | PoolFailure;
 
 export type ItemOutcome = { id: string; status: "committed" | "already_committed" } | { id: string; status: "rejected"; code: PoolErrorCode; detail: string };
+
+/** What a campaign claim decided about one reward; `holdId` says which hold carries a committed one. */
+export type CampaignItemOutcome =
+  | { id: string; status: "committed" | "already_committed"; holdId: string; amount: number }
+  | { id: string; status: "rejected"; code: "customer_cap" | "campaign_cap" | "threshold_reached" | PoolErrorCode; detail: string };
 
 export function fail(code: PoolErrorCode, detail: string): PoolFailure {
   return { ok: false, code, detail };

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
+import { createProduct } from "./helpers/batch-factories";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 
 async function delivered(ids: string[], timeoutMs = 20_000) {
@@ -38,6 +39,31 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     expect(JSON.stringify(report.body.spend.by_campaign)).toContain(id);
   });
 
+  it("support finds a customer's campaign rewards by email, phone and external id, beside their batch deliveries' search", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    const id = await activeCampaign(s);
+    const withEmail = (await postEvent(s.tokens.integrator, orderPaid({ external_id: "C-email", email: "Ann.Search+shop@example.com" }))).body.outcomes[0]
+      .delivery_id;
+    const phoneOnly = await postEvent(s.tokens.integrator, {
+      ...orderPaid(),
+      customer: { external_id: "C-phone", phone: "+14155550123", country: "US" },
+    });
+    expect(phoneOnly.body.outcomes[0]).toMatchObject({ outcome: "skipped", reason: "invalid_contact" });
+    const sms = await activeCampaign(s, { trigger: { event: "sms.test" }, reward: { product_id: s.productId, channel: "sms", amount: 1000 } });
+    const bySms = (
+      await postEvent(s.tokens.integrator, { ...orderPaid(), type: "sms.test", customer: { external_id: "C-phone", phone: "+14155550123", country: "US" } })
+    ).body.outcomes[0].delivery_id;
+    const find = async (q: string) => (await callJson(`/v1/deliveries?${q}`, { token: s.tokens.support })).body.data.map((d: any) => d.id);
+    expect(await find("recipient_email=ann.search%40example.com")).toEqual([withEmail]);
+    expect(await find("external_id=C-email")).toEqual([withEmail]);
+    expect(await find("recipient_phone=%2B14155550123")).toEqual([bySms]);
+    expect(await find(`recipient_email=ann.search%40example.com&campaign_id=${id}`)).toEqual([withEmail]);
+    expect(await find(`recipient_email=ann.search%40example.com&campaign_id=${sms}`)).toEqual([]);
+    expect(await find("recipient_email=nobody%40example.com")).toEqual([]);
+    const stranger = await token({ org: uniqueOrg(), roles: ["support"] });
+    expect((await callJson("/v1/deliveries?external_id=C-email", { token: stranger })).body.data).toEqual([]);
+  });
+
   it("resends a campaign reward to its customer as a new attempt", async () => {
     const s = await campaignSetup(uniqueOrg("cs"));
     await activeCampaign(s);
@@ -65,5 +91,51 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     const liability = await callJson("/v1/reports/liability", { token: s.tokens.finance });
     expect(liability.status).toBe(200);
     expect(liability.body.by_campaign).toEqual([expect.objectContaining({ key: id, cards: 2, outstanding: 2000 })]);
+  });
+
+  it("support retries, cancels and reissues campaign rewards like batch deliveries", async () => {
+    const s = await campaignSetup(uniqueOrg("cs"));
+    const codes = await createProduct(s.tokens.admin, { kind: "inventory", min_amount: 100, max_amount: 100_000 });
+    const id = await activeCampaign(s, { reward: { product_id: codes, channel: "email", amount: 1000 } });
+    // No codes yet: both rewards are held and open an exception each.
+    const held: string[] = [];
+    for (let i = 0; i < 2; i++) held.push((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id as string);
+    const exceptions = async () => {
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const list = await callJson("/v1/exceptions?status=open", { token: s.tokens.operator });
+        const mine = list.body.data.filter((e: any) => held.includes(e.entity_id));
+        if (mine.length === 2 || Date.now() > until) return mine as { id: string; entity_id: string }[];
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const open = await exceptions();
+    expect(open).toHaveLength(2);
+    const up = await callJson(`/v1/products/${codes}/codes`, {
+      token: s.tokens.admin,
+      body: {
+        codes: [
+          { code: "CODE-AAAA-0001", amount: 1000 },
+          { code: "CODE-AAAA-0002", amount: 1000 },
+        ],
+      },
+    });
+    expect(up.status).toBe(201);
+    const operator = await token({ org: s.org, sub: "opal", roles: ["operator", "finance"] });
+    const retried = open.find((e) => e.entity_id === held[0])!;
+    const retry = await callJson(`/v1/exceptions/${retried.id}/resolve`, { method: "POST", token: operator, body: { action: "retry", note: "codes arrived" } });
+    expect(retry.status).toBe(200);
+    expect(await delivered([held[0]!])).toBe(1);
+    const cancelled = open.find((e) => e.entity_id === held[1])!;
+    const cancel = await callJson(`/v1/exceptions/${cancelled.id}/resolve`, { method: "POST", token: operator, body: { action: "cancel", note: "not owed" } });
+    expect(cancel.status).toBe(200);
+    const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
+    expect(view.body.budget.committed).toBe(1000);
+    expect((await s.stub.checkIntegrity()).problems).toEqual([]);
+    // A reissue of the delivered reward: a new delivery of the same campaign and event.
+    const reissue = await callJson(`/v1/deliveries/${held[0]}/reissue`, { method: "POST", token: operator, body: { reason: "lost the code" } });
+    expect(reissue.status).toBe(201);
+    const row = await env.DB.prepare("SELECT id, campaign_id, event_id, batch_id FROM deliveries WHERE reissue_of = ?").bind(held[0]).first();
+    expect(row).toMatchObject({ campaign_id: id, batch_id: null, event_id: expect.any(String) });
   });
 });

@@ -178,6 +178,42 @@ describe("referral campaigns", () => {
     expect(rec.body.outcomes.find((o: any) => o.side === "referrer").amount).toBe(3000);
   }, 60_000);
 
+  it("in one batch request: both sides of each referral, the referrer's cap and milestones numbered in the request's order", async () => {
+    const s = await campaignSetup(uniqueOrg("rf"));
+    const id = await activeCampaign(s, referralCampaign({ per_referrer: { count: 3 }, milestones: [{ every: 2, referrer_amount: 3000 }] }));
+    const referrer = person("er");
+    const events = Array.from({ length: 5 }, () => referral(person("ee"), referrer));
+    // A self-referral in the same request skips both of its sides without taking a number.
+    const self = person("self");
+    events.splice(1, 0, referral(self, { ...self, email: `other-${self.email}` }));
+    const res = await callJson("/v1/events/batch", { token: s.tokens.integrator, body: { events } });
+    expect(res.status).toBe(202);
+    expect(res.body.data.map((a: any) => sides(a.outcomes))).toEqual([
+      { referee: "rewarded", referrer: "rewarded" },
+      { referee: "self_referral", referrer: "self_referral" },
+      { referee: "rewarded", referrer: "rewarded" },
+      { referee: "rewarded", referrer: "rewarded" },
+      { referee: "rewarded", referrer: "customer_cap" },
+      { referee: "rewarded", referrer: "customer_cap" },
+    ]);
+    const paid = await env.DB.prepare(
+      "SELECT o.event_id, o.side, d.amount FROM campaign_outcomes o JOIN deliveries d ON d.id = o.delivery_id WHERE o.campaign_id = ? AND o.side = 'referrer'",
+    )
+      .bind(id)
+      .all<{ event_id: string; side: string; amount: number }>();
+    const byEvent = new Map(paid.results.map((r) => [r.event_id, r.amount]));
+    expect([events[0], events[2], events[3]].map((e) => byEvent.get(e!.id))).toEqual([1500, 3000, 1500]);
+    expect(await committed(s)).toBe(5 * 500 + 1500 + 3000 + 1500);
+    // The capped side's detail is kept under its side; the skips are counted per side.
+    const rec = await callJson(`/v1/events/${events[5]!.id}`, { token: s.tokens.support });
+    expect(rec.body.outcomes).toMatchObject([
+      { campaign_id: id, side: "referee", outcome: "rewarded", amount: 500 },
+      { campaign_id: id, side: "referrer", outcome: "skipped", reason: "customer_cap", detail: expect.stringContaining("per_referrer") },
+    ]);
+    const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
+    expect(view.body.counts).toMatchObject({ events: 12, rewarded: 8, skipped: { self_referral: 2, customer_cap: 2 } });
+  });
+
   it("puts each side under the campaign's approval threshold and caps", async () => {
     const s = await campaignSetup(uniqueOrg("rf"));
     const id = await activeCampaign(s, referralCampaign({}, { approval: { at_or_above: 1000 }, limits: { per_customer: { count: 1, period: "lifetime" } } }));

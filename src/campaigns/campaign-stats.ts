@@ -4,20 +4,35 @@ import { SKIP_REASONS, type SkipReason } from "../events/outcomes";
 /** Skips that came after the rules matched: the event was eligible but a cap or the budget stopped it. */
 const MATCHED_SKIPS: readonly SkipReason[] = ["customer_cap", "campaign_cap", "budget_exhausted"];
 
+/**
+ * Events and skips come from the running counts (campaign_stats, added to once per request); the
+ * rewards from their outcome rows (an approval decision moves them between pending, rewarded and rejected).
+ */
 export async function campaignCounts(d1: D1Database, campaignId: string) {
-  const { results } = await d1
-    .prepare("SELECT outcome, reason, COUNT(*) AS n FROM campaign_outcomes WHERE campaign_id = ? GROUP BY outcome, reason")
-    .bind(campaignId)
-    .all<{ outcome: string; reason: string | null; n: number }>();
+  const [stats, rewards] = await d1.batch<{ k: string; n: number }>([
+    d1.prepare("SELECT key AS k, n FROM campaign_stats WHERE campaign_id = ?").bind(campaignId),
+    d1
+      .prepare(
+        `SELECT CASE WHEN outcome = 'skipped' THEN 'skipped:' || reason ELSE outcome END AS k, COUNT(*) AS n FROM campaign_outcomes
+         WHERE campaign_id = ? AND (outcome <> 'skipped' OR reason = 'approval_rejected') GROUP BY k`,
+      )
+      .bind(campaignId),
+  ]);
   const skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
   const counts = { events: 0, matched: 0, rewarded: 0, pending_approval: 0, rejected: 0, skipped };
-  for (const r of results) {
-    counts.events += r.n;
-    if (r.outcome === "rewarded") counts.rewarded += r.n;
-    else if (r.outcome === "pending_approval") counts.pending_approval += r.n;
-    else if (r.reason === "approval_rejected") counts.rejected += r.n;
-    else if (r.reason && r.reason in skipped) skipped[r.reason as SkipReason] += r.n;
-    if (r.outcome !== "skipped" || r.reason === "approval_rejected" || MATCHED_SKIPS.includes(r.reason as SkipReason)) counts.matched += r.n;
+  for (const r of stats!.results) {
+    if (r.k === "events") counts.events = r.n;
+    const reason = r.k.slice("skipped:".length) as SkipReason;
+    if (r.k.startsWith("skipped:") && reason in skipped) {
+      skipped[reason] += r.n;
+      if (MATCHED_SKIPS.includes(reason)) counts.matched += r.n;
+    }
+  }
+  for (const r of rewards!.results) {
+    if (r.k === "rewarded") counts.rewarded = r.n;
+    else if (r.k === "pending_approval") counts.pending_approval = r.n;
+    else if (r.k === "skipped:approval_rejected") counts.rejected = r.n;
+    counts.matched += r.n;
   }
   return counts;
 }

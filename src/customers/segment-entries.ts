@@ -22,10 +22,10 @@
 import { sha256Hex } from "../core/crypto";
 import type { Env } from "../env";
 import { ingestEvent, type EventInput } from "../events/events.service";
-import { evaluateCampaign } from "../events/evaluate";
+import { addStats, evaluateEvents } from "../events/evaluate";
 import { readCustomer } from "../events/customer";
 import { requireCampaign } from "../campaigns/campaigns.service";
-import { sendMessages } from "../queues/messages";
+import { DELIVERIES_PER_MESSAGE, sendMessages } from "../queues/messages";
 import { getSettings } from "../settings/settings.service";
 import { suppressedKeys } from "../settings/suppressions.service";
 import type { CustomerRow } from "./customer-store";
@@ -149,26 +149,41 @@ async function rewardExistingPage(env: Env, org: string, campaignId: string, seg
     .all<CustomerRow & { m_entries: number; m_changed_at: string }>();
   const campaign = await requireCampaign(env.DB, org, campaignId);
   const settings = await getSettings(env.DB, org);
-  const deliveries: string[] = [];
-  for (const m of results) {
-    const input = await entryEvent(org, segmentId, m, m.m_entries, m.m_changed_at);
-    const customer = readCustomer(input.customer);
-    const suppressed = (await suppressedKeys(env.DB, org, customer.emailKey ? [customer.emailKey] : [], customer.phone ? [customer.phone] : [])).size > 0;
-    // The campaign takes them in now: windows and caps count this reward at its own time, not the old entry's.
-    const occurredAt = new Date().toISOString();
-    const outcome = await evaluateCampaign(
-      env,
-      campaign,
-      { org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer },
-      { perRecipientCaps: settings.per_recipient_caps, suppressed },
-    );
-    if (outcome.outcome === "rewarded" && outcome.delivery_id) deliveries.push(outcome.delivery_id);
-  }
+  const inputs = await Promise.all(results.map((m) => entryEvent(org, segmentId, m, m.m_entries, m.m_changed_at)));
+  const customers = inputs.map((input) => readCustomer(input.customer));
+  const suppressed = await suppressedKeys(
+    env.DB,
+    org,
+    customers.flatMap((c) => (c.emailKey ? [c.emailKey] : [])),
+    customers.flatMap((c) => (c.phone ? [c.phone] : [])),
+  );
+  // The campaign takes them in now: windows and caps count this reward at its own time, not the old entry's.
+  const occurredAt = new Date().toISOString();
+  // The page is one evaluation of the event pipeline (one pool call); a re-run answers what an earlier one decided.
+  const done = await evaluateEvents(
+    env,
+    org,
+    inputs.map((input, i) => {
+      const customer = customers[i]!;
+      return {
+        ev: { org, id: input.id, type: input.type, occurredAt, properties: input.properties ?? {}, customer },
+        campaigns: [campaign],
+        suppressed:
+          (customer.emailKey !== null && suppressed.has(`email:${customer.emailKey}`)) ||
+          (customer.phone !== null && suppressed.has(`phone:${customer.phone}`)),
+        rerun: true,
+      };
+    }),
+    settings.per_recipient_caps,
+  );
+  if (done.stats.length > 0) await addStats(env.DB, done.stats).run();
+  const deliveries = done.deliveries.get(campaignId) ?? [];
   if (deliveries.length) {
-    await sendMessages(
-      env.DELIVERY_QUEUE,
-      deliveries.map((id) => ({ type: "deliver" as const, org, campaignId, deliveryIds: [id] })),
-    );
+    const messages = [];
+    for (let i = 0; i < deliveries.length; i += DELIVERIES_PER_MESSAGE) {
+      messages.push({ type: "deliver" as const, org, campaignId, deliveryIds: deliveries.slice(i, i + DELIVERIES_PER_MESSAGE) });
+    }
+    await sendMessages(env.DELIVERY_QUEUE, messages);
   }
   const finished = results.length < EXISTING_PAGE;
   const last = results.at(-1)?.external_id ?? after;

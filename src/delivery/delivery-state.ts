@@ -190,7 +190,10 @@ export interface ReissueRow {
   old: {
     id: string;
     org: string;
-    batchId: string;
+    /** Null for a campaign reward, whose reissue keeps its campaign and event. */
+    batchId: string | null;
+    campaignId: string | null;
+    eventId: string | null;
     recipientId: string;
     poolId: string;
     productId: string;
@@ -215,8 +218,8 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
   return d1
     .prepare(
       `INSERT INTO deliveries (id, org, batch_id, recipient_id, pool_id, product_id, channel, amount, currency, status, status_reason, item, committed,
-       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16)`,
+       code_id, card_id, attempts, claimed_until, reissue_of, created_at, updated_at, campaign_id, event_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'sending', NULL, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18)`,
     )
     .bind(
       r.id,
@@ -235,12 +238,13 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
       r.leaseUntil,
       o.id,
       r.at,
+      o.campaignId,
+      o.eventId,
     );
 }
 
 export interface CampaignRewardRow {
   id: string;
-  org: string;
   outcomeId: string;
   campaignId: string;
   eventId: string;
@@ -249,20 +253,22 @@ export interface CampaignRewardRow {
   channel: "email" | "sms" | "link";
   amount: number;
   currency: string;
-  at: string;
 }
 
 /**
- * The delivery of a campaign's reward, created `queued` and already committed: its value left the
- * campaign's hold when the event was evaluated (item = delivery id). Once: a re-run evaluation adds nothing.
+ * The deliveries of campaign rewards, created `queued` and already committed: their value left the
+ * campaign's hold when the events were evaluated (item = delivery id). One statement for a whole
+ * request's rewards; once: a re-run evaluation adds nothing.
  */
-export function createForCampaignReward(d1: D1Database, r: CampaignRewardRow): D1PreparedStatement {
+export function createForCampaignRewards(d1: D1Database, org: string, at: string, rows: CampaignRewardRow[]): D1PreparedStatement {
   return d1
     .prepare(
       `INSERT OR IGNORE INTO deliveries (id, org, batch_id, recipient_id, campaign_id, event_id, pool_id, product_id, channel, amount, currency, status, item, committed, created_at, updated_at)
-     VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?1, 1, ?11, ?11)`,
+     SELECT value ->> 'id', ?1, NULL, value ->> 'outcomeId', value ->> 'campaignId', value ->> 'eventId', value ->> 'poolId', value ->> 'productId',
+       value ->> 'channel', value ->> 'amount', value ->> 'currency', 'queued', value ->> 'id', 1, ?2, ?2
+     FROM json_each(?3)`,
     )
-    .bind(r.id, r.org, r.outcomeId, r.campaignId, r.eventId, r.poolId, r.productId, r.channel, r.amount, r.currency, r.at);
+    .bind(org, at, JSON.stringify(rows));
 }
 
 /** The deliveries of a campaign's approved rewards of one day (committed at evaluation), created `queued`, once. */

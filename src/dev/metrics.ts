@@ -1,25 +1,37 @@
 /**
- * Counters for `npm run bench -- delivery`: D1 queries and rows read and written (from D1 result
- * metadata), pool DO calls and queue messages sent by the queue consumers. Only the benchmarks' entry
+ * Counters for the benchmarks: D1 queries and rows read and written (from D1 result metadata, in
+ * all and per statement), pool DO calls and queue messages sent, kept apart for the queue consumers,
+ * the scheduled triggers and the event routes (`instrument(env, into)` picks the set). Only the benchmarks' entry
  * (src/dev/bench-worker.ts) uses them, and only when ENVIRONMENT is "bench"; elsewhere `instrument`
  * returns the env untouched. Provider calls are counted by the bench's fake provider
  * (test/bench/fake-resend.mjs).
  */
 import type { Env } from "../env";
 
-export type Counters = { d1_queries: number; d1_rows_read: number; d1_rows_written: number; do_calls: number; queue_messages: number };
-const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0 });
+/** [queries, rows read, rows written] of one statement (its SQL's first words). */
+export type StatementCounts = [number, number, number];
+
+export type Counters = {
+  d1_queries: number;
+  d1_rows_read: number;
+  d1_rows_written: number;
+  do_calls: number;
+  queue_messages: number;
+  /** The same per statement, for the breakdowns in test/bench/README.md: where the rows go. */
+  by_statement: Record<string, StatementCounts>;
+};
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0, by_statement: {} });
+/** The queue consumers' work (`npm run bench -- delivery`, and the deliveries of the other benches). */
 export const counters = zero();
 /** What the scheduled triggers' tick and their queue consumer did (`npm run bench -- schedules`), apart from delivery. */
 export const scheduleCounters = zero();
+/** The event routes' work (`npm run bench -- events`: POST /v1/events/batch evaluates inline). */
+export const eventCounters = zero();
 
-/** The same per statement (its SQL's first words), for the breakdown in test/bench/README.md: [queries, rows read, rows written]. */
-export const byStatement = new Map<string, [number, number, number]>();
-
-/** Rows written by table and verb ("INSERT INTO audit_events", "UPDATE cards", …), from `byStatement`: where a figure comes from. */
-export function writesByTable(): Record<string, number> {
+/** Rows written by table and verb ("INSERT INTO audit_events", "UPDATE cards", …), from a set's `by_statement`: where a figure comes from. */
+export function writesByTable(c: Counters): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [sql, [, , written]] of byStatement) {
+  for (const [sql, [, , written]] of Object.entries(c.by_statement)) {
     if (written === 0) continue;
     const key =
       /^\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[`"]?(\w+)/i.exec(sql)?.slice(1, 3).join(" ").replace(/\s+/g, " ") ?? sql.slice(0, 30);
@@ -29,8 +41,7 @@ export function writesByTable(): Record<string, number> {
 }
 
 export function resetCounters(): void {
-  for (const c of [counters, scheduleCounters]) for (const k of Object.keys(c) as (keyof Counters)[]) c[k] = 0;
-  byStatement.clear();
+  for (const c of [counters, scheduleCounters, eventCounters]) Object.assign(c, zero());
 }
 
 type Meta = { meta?: { rows_read?: number; rows_written?: number } };
@@ -41,11 +52,11 @@ function addMeta(into: Counters, r: Meta | undefined, sql: string | undefined) {
   into.d1_rows_read += read;
   into.d1_rows_written += written;
   const key = (sql ?? "?").replace(/\s+/g, " ").trim().slice(0, 90);
-  const s = byStatement.get(key) ?? [0, 0, 0];
+  const s = into.by_statement[key] ?? [0, 0, 0];
+  into.by_statement[key] = s;
   s[0]++;
   s[1] += read;
   s[2] += written;
-  byStatement.set(key, s);
 }
 
 const real = new WeakMap<object, D1PreparedStatement>();

@@ -1,38 +1,41 @@
 /**
  * Referral campaigns: one `referral.converted` event rewards two people. Its `customer` is the
- * referee, `properties.referrer` the referrer (the same shape). Each side is evaluated by
- * evaluateCampaign as a customer of its own, with its own outcome, delivery and pool item ids
- * (derived from the event, the campaign and the side), so the campaign's budget, caps, approval
+ * referee, `properties.referrer` the referrer (the same shape). The request's evaluation
+ * (src/events/evaluate.ts `evaluateEvents`) takes each side as a customer of its own, with its own
+ * outcome, delivery and pool item ids (derived from the event, the campaign and the side), so the
+ * campaign's budget, caps (claimed in the pool DO with the request's other rewards), approval
  * threshold and the event id's dedupe hold for each side, and a replay pays neither twice.
- * A self-referral refuses both sides. The referrer's referrals are numbered in the claim itself
- * (referral_numbers): the number decides the per-referrer cap and the milestone tier.
+ * A self-referral refuses both sides. The referrer's referrals are numbered in D1 (referral_numbers),
+ * for the whole request in one batch: the number decides the per-referrer cap and the milestone tier.
  */
 import { type ReferralSpec, referrerAmountFor } from "../campaigns/referral-spec";
-import type { CampaignRow } from "../campaigns/campaign-state";
-import type { Env } from "../env";
 import { EventCustomer } from "../routes/events/events.schemas";
-import { suppressedKeys } from "../settings/suppressions.service";
 import { type Customer, readCustomer } from "./customer";
-import { type EventFacts, evaluateCampaign, type Shared, type Side } from "./evaluate";
-import type { OutcomeView, SkipReason } from "./outcomes";
+import type { SkipReason } from "./outcomes";
 
-type Refusal = { reason: SkipReason; detail: string };
+export type SideName = "referee" | "referrer";
+export type Refusal = { reason: SkipReason; detail: string };
 
-/** Both sides' outcomes, the referee's first: two per event for one campaign, each with its `side`. */
-export async function evaluateReferral(env: Env, c: CampaignRow, ev: EventFacts, shared: Shared, spec: ReferralSpec): Promise<OutcomeView[]> {
-  const parsed = EventCustomer.safeParse(ev.properties.referrer);
+/** One side of a referral: who it rewards, and a refusal decided before the contact and rule checks. */
+export interface ReferralSide {
+  name: SideName;
+  customer: Customer;
+  refusal?: Refusal;
+}
+
+/**
+ * Both sides of a referral event, the referee's first. Without a referrer shaped like a customer
+ * (the route refuses that; a stored payload could still lack it) both sides skip invalid_contact.
+ */
+export function referralSides(referee: Customer, properties: Record<string, unknown>, spec: ReferralSpec): [ReferralSide, ReferralSide] {
+  const parsed = EventCustomer.safeParse(properties.referrer);
   const referrer = parsed.success ? readCustomer(parsed.data) : null;
   const refusal: Refusal | undefined = referrer
-    ? selfReferral(ev.customer, referrer, spec)
+    ? selfReferral(referee, referrer, spec)
     : { reason: "invalid_contact", detail: "properties.referrer is missing or not a customer ({ external_id, email?, phone?, ... })" };
-
-  const referee = await evaluateCampaign(env, c, ev, shared, { name: "referee", refusal, amount: async () => spec.referee_amount });
-  const referrerSide: Side = { name: "referrer", refusal, amount: () => referrerAmount(env.DB, c, ev.id, referrer!.key, spec) };
-  const referrerShared = referrer && !refusal ? { ...shared, suppressed: await isSuppressed(env.DB, ev.org, referrer) } : shared;
-  const forReferrer = await evaluateCampaign(env, c, { ...ev, customer: referrer ?? ev.customer }, referrerShared, referrerSide);
   return [
-    { ...referee, side: "referee" },
-    { ...forReferrer, side: "referrer" },
+    { name: "referee", customer: referee, refusal },
+    { name: "referrer", customer: referrer ?? referee, refusal },
   ];
 }
 
@@ -51,22 +54,43 @@ export function selfReferral(referee: Customer, referrer: Customer, spec: Referr
   return undefined;
 }
 
-async function isSuppressed(d1: D1Database, org: string, c: Customer): Promise<boolean> {
-  return (await suppressedKeys(d1, org, c.emailKey ? [c.emailKey] : [], c.phone ? [c.phone] : [])).size > 0;
+/** Whether the referrer's amount needs their referral's number (a per-referrer cap or milestones). */
+export const needsNumber = (spec: ReferralSpec): boolean => spec.per_referrer !== undefined || (spec.milestones?.length ?? 0) > 0;
+
+/** A side's amount once its rules passed; the referrer's with a cap or milestones comes from `referrerAmounts`. */
+export const sideAmount = (spec: ReferralSpec, side: SideName): number => (side === "referee" ? spec.referee_amount : spec.referrer_amount);
+
+export interface NumberClaim {
+  campaignId: string;
+  referrerKey: string;
+  eventId: string;
+  spec: ReferralSpec;
 }
 
 /**
- * The referrer's amount for this referral. Without a cap or milestones it is `referrer_amount`;
- * with them, the referral first takes the referrer's next number (or finds the one it took in an
- * earlier run of this event): past `per_referrer.count` it skips customer_cap, and a milestone's
- * multiple pays the milestone's amount.
+ * The referrers' amounts for these referrals (one D1 batch for the request). Each referral first
+ * takes its referrer's next number (or finds the one it took in an earlier run of its event): past
+ * `per_referrer.count` it skips customer_cap, and a milestone's multiple pays the milestone's amount.
  */
-async function referrerAmount(d1: D1Database, c: CampaignRow, eventId: string, referrerKey: string, spec: ReferralSpec) {
-  if (!spec.per_referrer && !spec.milestones?.length) return spec.referrer_amount;
-  const cap = spec.per_referrer?.count ?? null;
-  const n = await claimNumber(d1, c.id, referrerKey, eventId, cap);
-  if (n === null) return { skip: "customer_cap" as const, detail: `The referrer has had their ${cap} referral rewards (referral.per_referrer.count)` };
-  return referrerAmountFor(spec, n);
+export async function referrerAmounts(d1: D1Database, claims: NumberClaim[]): Promise<(number | { skip: "customer_cap"; detail: string })[]> {
+  if (claims.length === 0) return [];
+  const at = new Date().toISOString();
+  const results = await d1.batch<{ seq: number }>(
+    claims.flatMap((c) => [
+      d1.prepare(CLAIM_NUMBER).bind(c.campaignId, c.referrerKey, c.eventId, at, c.spec.per_referrer?.count ?? null),
+      d1.prepare("SELECT seq FROM referral_numbers WHERE campaign_id = ? AND event_id = ?").bind(c.campaignId, c.eventId),
+    ]),
+  );
+  return claims.map((c, i) => {
+    const n = results[2 * i + 1]!.results[0]?.seq;
+    if (n === undefined) {
+      return {
+        skip: "customer_cap" as const,
+        detail: `The referrer has had their ${c.spec.per_referrer?.count} referral rewards (referral.per_referrer.count)`,
+      };
+    }
+    return referrerAmountFor(c.spec, n);
+  });
 }
 
 /**
@@ -79,11 +103,3 @@ export const CLAIM_NUMBER = `INSERT OR IGNORE INTO referral_numbers (campaign_id
   SELECT ?1, ?2, last + 1, ?3, ?4
   FROM (SELECT COALESCE((SELECT seq FROM referral_numbers WHERE campaign_id = ?1 AND referrer_key = ?2 ORDER BY seq DESC LIMIT 1), 0) AS last)
   WHERE ?5 IS NULL OR last < ?5`;
-
-async function claimNumber(d1: D1Database, campaignId: string, referrerKey: string, eventId: string, cap: number | null): Promise<number | null> {
-  const [, found] = await d1.batch<{ seq: number }>([
-    d1.prepare(CLAIM_NUMBER).bind(campaignId, referrerKey, eventId, new Date().toISOString(), cap),
-    d1.prepare("SELECT seq FROM referral_numbers WHERE campaign_id = ? AND event_id = ?").bind(campaignId, eventId),
-  ]);
-  return found!.results[0]?.seq ?? null;
-}

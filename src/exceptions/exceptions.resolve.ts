@@ -15,7 +15,6 @@
  *   For an unreleased hold (`expired_hold_unreleased`) cancel releases the hold's rest to the pool
  *   (src/reconciliation/hold-exceptions.ts).
  */
-import { batchOf } from "../campaigns/batch-only";
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
@@ -100,7 +99,9 @@ async function batchStatus(d1: D1Database, batchId: string): Promise<string | nu
 
 async function retryDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string) {
   const d = await leaseDelivery(env.DB, auth.org, exc.entityId, ["failed", "held"], "a retry");
-  const status = await batchStatus(env.DB, batchOf(d));
+  // A campaign reward has no batch to queue it with: it is sent now, its value committed again if it was given back.
+  if (d.batchId === null) return redeliverNow(env, auth, exc, d, note, requestId);
+  const status = await batchStatus(env.DB, d.batchId);
   if (status !== "delivering") {
     if (status && ENDED.includes(status)) return redeliverNow(env, auth, exc, d, note, requestId);
     await releaseLease(env.DB, d.id).run();
@@ -130,7 +131,7 @@ async function retryDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: s
     await releaseLease(env.DB, d.id).run();
     throw err;
   }
-  await sendMessages(env.DELIVERY_QUEUE, [{ type: "deliver", org: d.org, batchId: batchOf(d), deliveryId: d.id }]);
+  await sendMessages(env.DELIVERY_QUEUE, [{ type: "deliver", org: d.org, batchId: d.batchId, deliveryId: d.id }]);
 }
 
 async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: string | null, requestId?: string) {
@@ -169,7 +170,7 @@ async function cancelDelivery(env: Env, auth: Auth, exc: ExceptionRecord, note: 
     await releaseLease(env.DB, d.id).run();
     throw err;
   }
-  await completeBatchIfDone(env, d.org, batchOf(d));
+  if (d.batchId) await completeBatchIfDone(env, d.org, d.batchId);
 }
 
 /** A reward nobody has seen goes back: the code to the inventory, a card is voided. */

@@ -1,11 +1,12 @@
 /**
  * Every call a campaign makes to its pool's Durable Object, with the operation ids built here. A
  * campaign's budget is held in the pool as holds: `hold_<campaign id>` reserved on activation, then
- * `hold_<campaign id>_<n>` per top-up (the DO cannot grow a hold). Rewards commit from the first hold
- * with room; `ended` releases the rest of each hold once (fixed op ids).
+ * `hold_<campaign id>_<n>` per top-up (the DO cannot grow a hold). Rewards are claimed from the first
+ * hold with room, with the campaign's caps, in one call per request; `ended` releases the rest of
+ * each hold once (fixed op ids).
  */
 import type { Env } from "../env";
-import type { Hold, PoolFailure } from "../../durable-objects/pool-types";
+import type { CampaignClaimInput, CampaignItemOutcome, Hold } from "../../durable-objects/pool-types";
 import { campaignHoldId, opIds } from "./op-ids";
 import { poolError, poolStub } from "./pool-client";
 
@@ -39,38 +40,31 @@ export async function reserveCampaignHold(env: Env, c: CampaignRef, n: number, a
   throw poolError(res);
 }
 
-export type CommitOutcome = { ok: true; holdId: string; hold: Hold } | { ok: false; code: PoolFailure["code"]; detail: string };
-
 /**
- * Commits one reward (item id = its delivery id) from the campaign's holds, oldest first. The DO
- * decides atomically whether the hold still has room, so concurrent events never overspend the budget.
+ * Claims rewards of one campaign in one call to its pool: caps (per customer, per campaign, per
+ * period), the pause threshold and the budget, decided together and atomically in the pool DO, so
+ * concurrent requests never pass a cap or overspend together. Item ids are the delivery ids.
  */
-export async function commitCampaignReward(env: Env, c: CampaignRef, item: { id: string; amount: number; recipientKey: string }): Promise<CommitOutcome> {
-  const stub = poolStub(env, c.poolId);
-  let last: CommitOutcome = { ok: false, code: "insufficient_funds", detail: "The campaign has no budget hold" };
-  for (const holdId of holdIds(c.id, c.holdCount)) {
-    const res = await stub.commit({ holdId, actor: "system:campaigns", items: [item] });
-    if (!res.ok) {
-      if (res.code === "hold_not_found" || res.code === "hold_not_active") {
-        last = { ok: false, code: res.code, detail: res.detail };
-        continue;
-      }
-      return { ok: false, code: res.code, detail: res.detail };
-    }
-    const outcome = res.items[0]!;
-    if (outcome.status !== "rejected") return { ok: true, holdId, hold: { ...res.hold } };
-    // Committed before under another hold (a retried evaluation): that hold has it; keep looking.
-    if (outcome.code === "operation_id_reused") {
-      last = { ok: false, code: outcome.code, detail: outcome.detail };
-      continue;
-    }
-    if (outcome.code === "insufficient_funds" || outcome.code === "hold_not_active") {
-      last = { ok: false, code: "insufficient_funds", detail: outcome.detail };
-      continue;
-    }
-    return { ok: false, code: outcome.code, detail: outcome.detail };
-  }
-  return last;
+export async function claimCampaignRewards(
+  env: Env,
+  c: CampaignRef,
+  args: Omit<CampaignClaimInput, "campaignId" | "holdIds" | "actor">,
+): Promise<{ items: CampaignItemOutcome[]; committed: number }> {
+  const res = await poolStub(env, c.poolId).claimCampaignRewards({
+    ...args,
+    campaignId: c.id,
+    holdIds: holdIds(c.id, Math.max(1, c.holdCount)),
+    actor: "system:campaigns",
+  });
+  if (!res.ok) throw poolError(res);
+  return { items: res.items, committed: res.committed };
+}
+
+/** Which of these reward ids the pool holds as committed (a re-run evaluation keeps them, whatever it would decide now). */
+export async function committedCampaignItems(env: Env, poolId: string, ids: string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const rows = await poolStub(env, poolId).itemStates(ids);
+  return new Map(rows.filter((r) => r.state === "committed").map((r) => [r.item_id, r.amount]));
 }
 
 /** Gives a committed reward that will not be paid (rejected approval) back to its hold, or to available once the hold ended. */

@@ -5,9 +5,10 @@
  * occurrence, so the event dedupe makes any re-run of a page (a retried message, a second tick)
  * reward nobody twice, and `GET /v1/events/{id}` shows each evaluation.
  */
+import { AppError } from "../core/errors";
 import { localDate, startOfLocalDay } from "../core/time-zones";
 import type { Auth, Env } from "../env";
-import { ingestEvent, type EventInput } from "../events/events.service";
+import { type EventInput, ingestEvents } from "../events/events.service";
 import { getSettings } from "../settings/settings.service";
 import {
   type DateParams,
@@ -23,8 +24,6 @@ import {
 import { commitPage, finishWait, readRun, type RunCounts, type RunRow, stopRun, type WaitRow, zeroCounts } from "./schedule-store";
 
 export const SCHEDULER: Auth = { org: "", sub: "system:schedules", roles: [] };
-/** Evaluations in flight at once within a page (each is a handful of D1 queries and one pool DO call). */
-const CONCURRENCY = 5;
 
 export type StepResult = "more" | "done" | "stale";
 
@@ -83,18 +82,21 @@ export function eventFor(run: Pick<RunRow, "campaign_id" | "occurrence" | "kind"
   };
 }
 
-/** Evaluates events a few at a time and counts their outcomes. */
+/**
+ * Evaluates a page's events as one request of the event pipeline (`ingestEvents`: one claim, one
+ * pool call for the campaign, one transaction) and counts their outcomes. An event another
+ * evaluation still holds fails the step, so the message is retried and the page replays.
+ */
 async function evaluateAll(env: Env, org: string, events: EventInput[], counts: RunCounts): Promise<void> {
-  const auth = { ...SCHEDULER, org };
-  for (let i = 0; i < events.length; i += CONCURRENCY) {
-    const answers = await Promise.all(events.slice(i, i + CONCURRENCY).map((e) => ingestEvent(env, auth, e)));
-    for (const a of answers) {
-      counts.evaluated += 1;
-      const o = a.outcomes[0]?.outcome;
-      if (o === "rewarded") counts.rewarded += 1;
-      else if (o === "pending_approval") counts.pending += 1;
-      else counts.skipped += 1;
-    }
+  if (events.length === 0) return;
+  const { data } = await ingestEvents(env, { ...SCHEDULER, org }, events);
+  for (const a of data) {
+    if ("error" in a) throw new AppError("conflict", a.error.detail, { retry_after_seconds: 1 });
+    counts.evaluated += 1;
+    const o = a.outcomes[0]?.outcome;
+    if (o === "rewarded") counts.rewarded += 1;
+    else if (o === "pending_approval") counts.pending += 1;
+    else counts.skipped += 1;
   }
 }
 

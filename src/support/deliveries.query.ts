@@ -43,15 +43,9 @@ function startFrom(f: DeliveryFilter): "recipient" | "batch" | "status" | "org" 
   return "org";
 }
 
-function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
-  const start = startFrom(f);
-  const out: SQL[] = [start === "recipient" || start === "batch" ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
-  if (f.id) out.push(eq(deliveries.id, f.id));
-  if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
-  if (f.campaign_id) out.push(eq(deliveries.campaignId, f.campaign_id));
-  if (f.status) out.push(eq(deliveries.status, f.status));
-  // The status indexes hold no delivered rows; SQLite uses them only when the query says so.
-  if (f.status && f.status !== "delivered") out.push(sql`${deliveries.status} <> 'delivered'`);
+/** The recipient keys a filter names, normalised like validation stores them (400 when malformed). */
+function recipientKeys(f: DeliveryFilter): { email?: string; phone?: string; externalId?: string } {
+  const keys: { email?: string; phone?: string; externalId?: string } = {};
   if (f.recipient_email) {
     // A '+tag' sent without URL-encoding arrives as a space (form decoding); addresses hold no spaces.
     const email = f.recipient_email.trim().replaceAll(" ", "+");
@@ -60,7 +54,7 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
         errors: [{ parameter: "recipient_email", code: "email_invalid", detail: "Give the whole address, e.g. ann@example.com" }],
       });
     }
-    out.push(eq(batchRecipients.emailKey, emailKey(email)));
+    keys.email = emailKey(email);
   }
   if (f.recipient_phone) {
     const phone = toE164(f.recipient_phone.trim());
@@ -69,18 +63,62 @@ function conditions(org: string, f: DeliveryFilter, before?: string): SQL[] {
         errors: [{ parameter: "recipient_phone", code: "phone_invalid", detail: "Give the number in E.164, e.g. +14155550123" }],
       });
     }
-    out.push(eq(batchRecipients.phoneKey, phone));
+    keys.phone = phone;
   }
-  if (f.external_id) {
-    out.push(eq(batchRecipients.externalId, f.external_id));
-    out.push(sql`${batchRecipients.batchRef} IN (SELECT ref FROM batches WHERE org = ${org})`);
+  if (f.external_id) keys.externalId = f.external_id;
+  return keys;
+}
+
+/**
+ * The search's conditions. A recipient search runs twice, once through batch recipients and once
+ * through campaign rewards' customers (`side`); every other search reaches both kinds of
+ * delivery through `deliveries` itself.
+ */
+function conditions(org: string, f: DeliveryFilter, before: string | undefined, side: "batch" | "campaign"): SQL[] {
+  const start = startFrom(f);
+  const out: SQL[] = [start === "recipient" || start === "batch" ? sql`+${deliveries.org} = ${org}` : eq(deliveries.org, org)];
+  if (f.id) out.push(eq(deliveries.id, f.id));
+  if (f.batch_id) out.push(eq(deliveries.batchId, f.batch_id));
+  if (f.campaign_id) out.push(eq(deliveries.campaignId, f.campaign_id));
+  if (f.status) out.push(eq(deliveries.status, f.status));
+  // The status indexes hold no delivered rows; SQLite uses them only when the query says so.
+  if (f.status && f.status !== "delivered") out.push(sql`${deliveries.status} <> 'delivered'`);
+  const keys = recipientKeys(f);
+  if (side === "batch") {
+    if (keys.email) out.push(eq(batchRecipients.emailKey, keys.email));
+    if (keys.phone) out.push(eq(batchRecipients.phoneKey, keys.phone));
+    if (keys.externalId) {
+      out.push(eq(batchRecipients.externalId, keys.externalId));
+      out.push(sql`${batchRecipients.batchRef} IN (SELECT ref FROM batches WHERE org = ${org})`);
+    }
+  } else if (byRecipient(f)) {
+    // A customer is found by the identity caps count by (email, else phone, else external id) and by external id.
+    out.push(eq(campaignOutcomes.org, org));
+    if (keys.email) out.push(eq(campaignOutcomes.customerKey, `email:${keys.email}`));
+    if (keys.phone) out.push(eq(campaignOutcomes.customerKey, `phone:${keys.phone}`));
+    if (keys.externalId) out.push(eq(campaignOutcomes.externalId, keys.externalId));
   }
   if (before) out.push(lt(deliveries.id, before));
   return out;
 }
 
-/** Up to `limit` deliveries matching `f`, newest first, after the cursor key `before`. */
+/** Up to `limit` deliveries matching `f`, newest first, after the cursor key `before`: batch deliveries and campaign rewards alike. */
 export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilter, limit: number, before?: string): Promise<DeliveryListRow[]> {
+  if (!byRecipient(f)) return rowsOf(d1, org, f, limit, before, "batch");
+  const sides: ("batch" | "campaign")[] = f.batch_id ? ["batch"] : f.campaign_id ? ["campaign"] : ["batch", "campaign"];
+  const found = (await Promise.all(sides.map((side) => rowsOf(d1, org, f, limit, before, side)))).flat();
+  return found.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).slice(0, limit);
+}
+
+async function rowsOf(
+  d1: D1Database,
+  org: string,
+  f: DeliveryFilter,
+  limit: number,
+  before: string | undefined,
+  side: "batch" | "campaign",
+): Promise<DeliveryListRow[]> {
+  const recipientSearch = byRecipient(f);
   return createDb(d1)
     .select({
       id: deliveries.id,
@@ -111,12 +149,11 @@ export async function deliveryRows(d1: D1Database, org: string, f: DeliveryFilte
     })
     .from(deliveries)
     [
-      // A recipient search starts from batch_recipients (an inner join the planner may lead with); campaign
-      // rewards are found by ?campaign_id= and by id.
-      byRecipient(f) ? "innerJoin" : "leftJoin"
+      // A recipient search starts from its recipients (an inner join the planner may lead with).
+      recipientSearch && side === "batch" ? "innerJoin" : "leftJoin"
     ](batchRecipients, eq(batchRecipients.id, deliveries.recipientId))
-    .leftJoin(campaignOutcomes, eq(campaignOutcomes.id, deliveries.recipientId))
-    .where(and(...conditions(org, f, before)))
+    [recipientSearch && side === "campaign" ? "innerJoin" : "leftJoin"](campaignOutcomes, eq(campaignOutcomes.id, deliveries.recipientId))
+    .where(and(...conditions(org, f, before, side)))
     .orderBy(desc(startFrom(f) === "status" ? sql`+${deliveries.id}` : deliveries.id))
     .limit(limit);
 }

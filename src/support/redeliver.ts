@@ -1,12 +1,11 @@
 /**
- * Retrying a failed or held delivery after its batch has ended. The batch hold is closed then (its
+ * Retrying a failed or held delivery after its batch has ended, or a campaign reward's. The batch hold is closed then (its
  * rest went back to the pool), so the value is committed again through a retry hold of its own —
  * reserved from available, the item committed, the hold closed — and the reward is sent at once.
  * Pool operation ids derive from the exception id: a retry of this resolution after a crash replays
  * the same reservation and commit instead of paying twice. If the send fails, the value is refunded
  * and a new exception opens.
  */
-import { batchOf } from "../campaigns/batch-only";
 import { AppError } from "../core/errors";
 import { valueCommitted, valueReturned } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
@@ -86,7 +85,8 @@ export async function redeliverNow(env: Env, auth: Auth, exc: ExceptionRecord, d
       {
         kind: "send",
         actor: auth.sub,
-        batchId: batchOf(d),
+        batchId: d.batchId,
+        campaignId: d.campaignId,
         requestId,
         committedOnFailure: 1,
         extra: [...resolveStatements(env.DB, exc, "retry", note, auth.sub, at), setReward],

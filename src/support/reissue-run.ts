@@ -4,7 +4,6 @@
  * new reward and the same pool item — the value was committed once and stays committed, so the
  * pool DO is not called at all — and the new reward is sent (attempt kind `reissue`).
  */
-import { batchOf } from "../campaigns/batch-only";
 import type { AuditInput } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { isGuardFailure, requireChanged } from "../core/guard";
@@ -51,9 +50,7 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   const id = newId("dlv");
   let reward: { codeId: string | null; cardId: string | null } | null = null;
   let facts: SendFacts;
-  let batchId: string;
   try {
-    batchId = batchOf(old);
     facts = await sendFacts(env.DB, old);
     reward = await newReward(env, old, facts, id);
     await replace(env, auth, old, id, reward, ctx);
@@ -69,7 +66,8 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
     {
       kind: "reissue",
       actor: auth.sub,
-      batchId,
+      batchId: old.batchId,
+      campaignId: old.campaignId,
       requestId: ctx.requestId,
       committedOnFailure: 1,
     },
@@ -82,7 +80,7 @@ async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, re
   const now = new Date();
   const at = now.toISOString();
   const d1 = env.DB;
-  const insert = createReissue(d1, { id, old: { ...old, batchId: batchOf(old) }, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
+  const insert = createReissue(d1, { id, old, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
   const stmts = [retire(d1, old.id, id, at), requireChanged(d1), insert, ...voidReward(d1, old, at)];
   if (ctx.approval) {
     stmts.push(

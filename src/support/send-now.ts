@@ -12,7 +12,9 @@ import type { Env } from "../env";
 export interface SendNowOptions {
   kind: "send" | "reissue";
   actor: string;
-  batchId: string;
+  /** The delivery's batch, or null for a campaign reward (then `campaignId`). */
+  batchId: string | null;
+  campaignId?: string | null;
   requestId?: string;
   /** committed flag to store when the send fails (1 when the value stays committed for a later retry). */
   committedOnFailure: 0 | 1;
@@ -20,6 +22,8 @@ export interface SendNowOptions {
   extra?: D1PreparedStatement[];
   events?: AuditInput[];
 }
+
+const owner = (o: SendNowOptions) => (o.batchId !== null ? { batch_id: o.batchId } : { campaign_id: o.campaignId ?? null });
 
 export async function sendNow(env: Env, job: SendJob, opts: SendNowOptions): Promise<SendOutcome> {
   const outcomes = await sendRewards(env, [job], opts.kind, opts.actor);
@@ -50,8 +54,8 @@ export async function sendNow(env: Env, job: SendJob, opts: SendNowOptions): Pro
     entityId: job.deliveryId,
     requestId: opts.requestId,
     after: r.ok
-      ? { status: "delivered", attempt_no: o.attemptNo, kind: opts.kind, batch_id: opts.batchId }
-      : { status: "failed", attempt_no: o.attemptNo, kind: opts.kind, reason: `${r.errorClass}: ${r.detail}`, batch_id: opts.batchId },
+      ? { status: "delivered", attempt_no: o.attemptNo, kind: opts.kind, ...owner(opts) }
+      : { status: "failed", attempt_no: o.attemptNo, kind: opts.kind, reason: `${r.errorClass}: ${r.detail}`, ...owner(opts) },
   };
   const stmts = [...(opts.extra ?? []), update, recordAttempts(env.DB, outcomes), exception].filter((s): s is D1PreparedStatement => s !== null);
   await appendAudit(env.DB, job.org, [...(opts.events ?? []), outcomeEvent], stmts);

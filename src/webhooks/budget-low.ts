@@ -2,8 +2,8 @@
  * campaign.budget_low: a warning before a campaign pauses itself. The low-budget mark is 80 % of the
  * campaign's pause threshold (budget × pause_at_pct / 100): a campaign with a 10,000 budget pausing
  * at 100 % warns when 8,000 is committed, leaving a fifth of the way to top it up. It is emitted by
- * the reward whose commit crosses the mark (called from src/events/evaluate.ts right after the commit,
- * before the pause check), through appendAudit and so the outbox, once per crossing: a row keyed by
+ * the evaluation whose commits cross the mark (called from src/events/evaluate.ts right after a
+ * request's pool claim for the campaign, with what that claim committed, before the pause check), through appendAudit and so the outbox, once per crossing: a row keyed by
  * campaign and budget amount is inserted in the same batch, guarded, so concurrent rewards emit it
  * once, and a top-up (a new budget amount) arms it again.
  */

@@ -60,6 +60,8 @@ export const campaignEvents = sqliteTable(
     /** The event as received, so an evaluation whose request died can be finished by the sweep. */
     payload: text("payload").notNull(),
     response: text("response"),
+    /** Why each skipping campaign skipped, beyond its reason (JSON { campaign_id: detail }): skips have no outcome row. */
+    skipDetails: text("skip_details"),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     completedAt: text("completed_at"),
@@ -74,10 +76,12 @@ export const campaignEvents = sqliteTable(
 );
 
 /**
- * What one campaign decided about one event. Its id is derived from (org, event, campaign), so a
- * re-run of a crashed evaluation finds it; the delivery's id and pool item come from it too. A
- * rewarded or pending row counts towards caps from the moment it is inserted (the cap check and the
- * insert are one statement). The contact columns feed the delivery, like a batch recipient's.
+ * A campaign's reward of one event (rewarded or pending approval; a rejected approval turns it into
+ * skipped / approval_rejected). Its id is derived from (org, event, campaign), so a re-run of a
+ * crashed evaluation finds it; the delivery's id and pool item come from it too. Skips have no row:
+ * they are in the event's answer (campaign_events.response, skip_details) and counted in
+ * campaign_stats. Caps are counted in the pool DO. The contact columns feed the delivery, like a
+ * batch recipient's.
  */
 export const campaignOutcomes = sqliteTable(
   "campaign_outcomes",
@@ -108,12 +112,16 @@ export const campaignOutcomes = sqliteTable(
   (t) => [
     // One outcome per event, campaign and side (coalesced: a unique index counts NULLs as distinct).
     uniqueIndex("campaign_outcomes_event_side").on(t.org, t.eventId, t.campaignId, sql`coalesce(${t.side}, '')`),
-    // Caps: one customer's (or the whole campaign's) counted outcomes within a period.
+    // A customer's history in the campaign (rules that read customer.rewards_received); its campaign
+    // prefix also serves the campaign's counts and spend. Caps are counted in the pool DO, so no
+    // (campaign, outcome) index is paid on every reward.
     index("campaign_outcomes_customer").on(t.campaignId, t.customerKey, t.occurredAt),
-    index("campaign_outcomes_campaign").on(t.campaignId, t.outcome, t.occurredAt),
-    index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome),
-    // A customer's rewards (GET /v1/customers/{external_id}) and their erasure.
+    // Support finds a customer's rewards by email, phone (the identity key) or external id, like a batch recipient's.
+    index("campaign_outcomes_org_customer").on(t.org, t.customerKey),
+    // By external id: support's search, a customer's rewards (GET /v1/customers/{external_id}) and their erasure.
     index("campaign_outcomes_external").on(t.org, t.externalId),
+    // Rewards waiting for (or decided by) an approval: only those rows have an entry.
+    index("campaign_outcomes_pending").on(t.campaignId, t.approvalDay, t.outcome).where(sql`approval_day IS NOT NULL`),
   ],
 );
 
@@ -136,4 +144,18 @@ export const campaignApprovals = sqliteTable(
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.day] })],
+);
+
+/**
+ * Running counts of a campaign's evaluations: `events` and `skipped:<reason>`, added to once per
+ * request with the events' answers, so a campaign's counts never walk its events.
+ */
+export const campaignStats = sqliteTable(
+  "campaign_stats",
+  {
+    campaignId: text("campaign_id").notNull(),
+    key: text("key").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.key] })],
 );
