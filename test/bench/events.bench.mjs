@@ -10,7 +10,7 @@
 // apart from the queue consumers'.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
-import { cpuSeconds, devToken, startWorker, workerdPids } from "./worker.mjs";
+import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens } from "./worker.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
@@ -20,23 +20,9 @@ const CUSTOMERS = Math.max(100, Math.round(N / 5));
 
 const provider = await startFakeResend();
 const worker = await startWorker({ vars: { RESEND_API_KEY: "re_bench", RESEND_BASE_URL: provider.url } });
-const tokens = {
-  admin: await devToken({ org: "bench", sub: "bench-admin", roles: ["admin"] }),
-  finance: await devToken({ org: "bench", sub: "bench-fin", roles: ["finance"] }),
-  operator: await devToken({ org: "bench", sub: "bench-op", roles: ["operator"] }),
-  integrator: await devToken({ org: "bench", sub: "bench-shop", roles: ["integrator"] }),
-};
+const tokens = await benchTokens();
 
-async function api(path, { token, body, method } = {}) {
-  const res = await fetch(`${worker.url}${path}`, {
-    method: method ?? (body ? "POST" : "GET"),
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method ?? (body ? "POST" : "GET")} ${path} → ${res.status} ${text.slice(0, 500)}`);
-  return text ? JSON.parse(text) : null;
-}
+const api = apiClient(worker);
 
 /** A deterministic pseudo-random sequence, so every run posts the same events. */
 let seed = 42;

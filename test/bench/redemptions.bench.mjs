@@ -11,7 +11,7 @@
 // cards' Durable Objects), with the rows written by statement.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
-import { cpuSeconds, devToken, startWorker, workerdPids } from "./worker.mjs";
+import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens } from "./worker.mjs";
 
 const CARDS = Number(process.env.BENCH_CARDS ?? 10_000);
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 8);
@@ -21,24 +21,9 @@ const CHUNK = 25_000;
 
 const provider = await startFakeResend();
 const worker = await startWorker({ vars: { RESEND_API_KEY: "re_bench", RESEND_BASE_URL: provider.url } });
-const tokens = {
-  admin: await devToken({ org: "bench", sub: "bench-admin", roles: ["admin"] }),
-  finance: await devToken({ org: "bench", sub: "bench-fin", roles: ["finance"] }),
-  owner: await devToken({ org: "bench", sub: "bench-owner", roles: ["owner"] }),
-  operator: await devToken({ org: "bench", sub: "bench-op", roles: ["operator"] }),
-  integrator: await devToken({ org: "bench", sub: "bench-shop", roles: ["integrator"] }),
-};
+const tokens = await benchTokens();
 
-async function api(path, { token, body, raw, method, contentType } = {}) {
-  const res = await fetch(`${worker.url}${path}`, {
-    method: method ?? (body || raw ? "POST" : "GET"),
-    headers: { authorization: `Bearer ${token}`, "content-type": contentType ?? "application/json" },
-    body: raw ?? (body ? JSON.stringify(body) : undefined),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method ?? (body || raw ? "POST" : "GET")} ${path} → ${res.status} ${text.slice(0, 500)}`);
-  return text ? JSON.parse(text) : null;
-}
+const api = apiClient(worker);
 
 /** Issues CARDS stored-value cards through one approved batch; returns their ids. */
 async function issueCards() {

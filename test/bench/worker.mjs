@@ -46,6 +46,32 @@ export function devToken({ org = "bench", sub = "bench-user", roles = ["admin"],
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
+/** Tokens of one org for the roles the benchmarks act as (subjects `bench-<role>`). */
+export async function benchTokens(org = "bench") {
+  const roles = ["admin", "finance", "owner", "operator", "integrator"];
+  const tokens = await Promise.all(roles.map((role) => devToken({ org, sub: `bench-${role}`, roles: [role] })));
+  return Object.fromEntries(roles.map((role, i) => [role, tokens[i]]));
+}
+
+/**
+ * A JSON client of the started Worker: `api(path, { token, body, raw, method, contentType })` POSTs
+ * when a body (JSON) or raw text is given, else GETs; it throws on any answer but 2xx and returns the
+ * parsed JSON (null when empty).
+ */
+export function apiClient(worker) {
+  return async function api(path, { token, body, raw, method, contentType } = {}) {
+    const verb = method ?? (body || raw ? "POST" : "GET");
+    const res = await fetch(`${worker.url}${path}`, {
+      method: verb,
+      headers: { authorization: `Bearer ${token}`, "content-type": contentType ?? "application/json" },
+      body: raw ?? (body ? JSON.stringify(body) : undefined),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${verb} ${path} → ${res.status} ${text.slice(0, 500)}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
 /**
  * Builds and starts the Worker. `direct: true` (default) returns the URL of a socket straight to the
  * Worker; `false` goes through Miniflare's entry worker like `mf.dispatchFetch` does (about half the
