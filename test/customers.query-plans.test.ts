@@ -7,21 +7,7 @@ import { sweepSegmentEntries } from "../src/customers/segment-entries";
 import { backfillSegments } from "../src/customers/segments";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
-
-async function scansOf(sql: string, tables: Set<string>): Promise<string[]> {
-  const numbered = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
-  const plain = (sql.replace(/\?\d+/g, "").match(/\?/g) ?? []).length;
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-    .bind(...Array(Math.max(numbered, plain)).fill(null))
-    .all<{ detail: string }>();
-  const aliases = new Set<string>();
-  for (const m of sql.matchAll(/\b(?:FROM|JOIN|UPDATE|INTO)\s+["`]?(\w+)["`]?(?:\s+(?:AS\s+)?["`]?(\w+)["`]?)?/gi)) {
-    if (!tables.has(m[1]!)) continue;
-    aliases.add(m[1]!);
-    if (m[2] && !/^(WHERE|ON|SET|JOIN|LEFT|INNER|CROSS|GROUP|ORDER|LIMIT|INDEXED|USING|VALUES|SELECT|AND)$/i.test(m[2])) aliases.add(m[2]);
-  }
-  return results.map((r) => r.detail).filter((line) => aliases.has(/^SCAN (\w+)/.exec(line)?.[1] ?? ""));
-}
+import { recordPrepared, tableNames, tableScans } from "./helpers/query-plans";
 
 /**
  * Statements that may scan: the cron's look-up of every org's active include_existing campaigns (a
@@ -32,13 +18,7 @@ const ALLOWED = [/FROM campaigns c LEFT JOIN segment_campaign_runs/, /FROM segme
 
 describe("customers and segments, as the API, events and the sweeps run them", () => {
   it("read no table whole", async () => {
-    const seen = new Set<string>();
-    const proto = Object.getPrototypeOf(env.DB) as { prepare: (this: D1Database, sql: string) => D1PreparedStatement };
-    const prepare = proto.prepare;
-    proto.prepare = function (sql: string) {
-      seen.add(sql);
-      return prepare.call(this, sql);
-    };
+    const { seen, stop } = recordPrepared();
     try {
       const s = await campaignSetup(uniqueOrg("cqp"));
       const crm = await token({ org: s.org, sub: "crm", roles: ["integrator"] });
@@ -67,14 +47,13 @@ describe("customers and segments, as the API, events and the sweeps run them", (
       await backfillSegments(env);
       expect((await callJson("/v1/customers/P1", { method: "DELETE", token: admin })).status).toBe(200);
     } finally {
-      proto.prepare = prepare;
+      stop();
     }
-    const { results } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>();
-    const tables = new Set(results.map((r) => r.name));
+    const tables = await tableNames();
     const scans: string[] = [];
     for (const sql of seen) {
       if (!/^\s*(SELECT|WITH|UPDATE|DELETE|INSERT)/i.test(sql) || ALLOWED.some((a) => a.test(sql))) continue;
-      for (const line of await scansOf(sql, tables)) scans.push(`${line}: ${sql.replace(/\s+/g, " ").slice(0, 160)}`);
+      for (const line of await tableScans(sql, tables)) scans.push(`${line}: ${sql.replace(/\s+/g, " ").slice(0, 160)}`);
     }
     expect(seen.size).toBeGreaterThan(40);
     expect(scans).toEqual([]);

@@ -13,6 +13,7 @@ import { encodeCursor } from "../src/core/pagination";
 import { expireDueCards } from "../src/cards/expiry";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { approvedBatch, financeToken } from "./helpers/reconciliation-factories";
+import { plan, recordPrepared, tableNames, tableScans } from "./helpers/query-plans";
 
 /** A D1 that records the SQL it prepares. */
 function recording() {
@@ -27,41 +28,10 @@ function recording() {
   return { d1, seen };
 }
 
-/** EXPLAIN QUERY PLAN of `sql`, its parameters (numbered or not) bound to null. */
-async function plan(sql: string): Promise<string[]> {
-  const numbered = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
-  const plain = (sql.replace(/\?\d+/g, "").match(/\?/g) ?? []).length;
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-    .bind(...Array(Math.max(numbered, plain)).fill(null))
-    .all<{ detail: string }>();
-  return results.map((r) => r.detail);
-}
-
-/** The tables a statement scans whole: SCAN lines whose name is a table or a table's alias (not a CTE, json_each or subquery). */
-async function tableScans(sql: string, tables: Set<string>): Promise<string[]> {
-  const aliases = new Map<string, string>();
-  // Names may be quoted (drizzle writes "deliveries"); SQLite's plan names them bare.
-  for (const m of sql.matchAll(/\b(?:FROM|JOIN|UPDATE|INTO)\s+["`]?(\w+)["`]?(?:\s+(?:AS\s+)?["`]?(\w+)["`]?)?/gi)) {
-    if (!tables.has(m[1]!)) continue;
-    aliases.set(m[1]!, m[1]!);
-    if (m[2] && !/^(WHERE|ON|SET|JOIN|LEFT|INNER|CROSS|GROUP|ORDER|LIMIT|INDEXED|USING|VALUES|SELECT|AND)$/i.test(m[2])) aliases.set(m[2], m[1]!);
-  }
-  return (await plan(sql)).filter((line) => {
-    const m = /^SCAN (\w+)/.exec(line);
-    return m !== null && aliases.has(m[1]!);
-  });
-}
-
 describe("a batch's whole life, as the API and the queues run it", () => {
   it("reads no table whole: every statement finds its rows through an index", async () => {
     // The Worker runs in this isolate, so recording D1's prepare here sees every statement it makes.
-    const seen = new Set<string>();
-    const proto = Object.getPrototypeOf(env.DB) as { prepare: (this: D1Database, sql: string) => D1PreparedStatement };
-    const prepare = proto.prepare;
-    proto.prepare = function (sql: string) {
-      seen.add(sql);
-      return prepare.call(this, sql);
-    };
+    const { seen, stop } = recordPrepared();
     try {
       const org = uniqueOrg();
       // Inventory codes (uploaded, assigned, sent) and stored-value cards, by email, link and SMS.
@@ -116,10 +86,9 @@ describe("a batch's whole life, as the API and the queues run it", () => {
       await expireDueCards(env, new Date());
       expect((await callJson("/v1/reconciliations", { method: "POST", token: readers[1] })).status).toBe(201);
     } finally {
-      proto.prepare = prepare;
+      stop();
     }
-    const { results } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>();
-    const tables = new Set(results.map((r) => r.name));
+    const tables = await tableNames();
     const scans: string[] = [];
     for (const sql of seen) {
       if (!/^\s*(SELECT|WITH|UPDATE|DELETE|INSERT)/i.test(sql)) continue;

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { addDays } from "../src/core/time-zones";
 import { runPage } from "../src/schedules/run-step";
 import { callJson, uniqueOrg } from "./helpers/api";
+import { plan, recordPrepared } from "./helpers/query-plans";
 import { createProduct } from "./helpers/batch-factories";
 import { activeCampaign, campaignSetup } from "./helpers/campaign-factories";
 import { outcomesByCustomer, putProfile, runsOf, seedSegment, tickAt, yearFrom } from "./helpers/schedule-factories";
@@ -254,13 +255,7 @@ describe("scheduled trigger validation", () => {
 
 describe("scheduled runs' query plans", () => {
   it("read customers, their dates, segments and run state through indexes only", async () => {
-    const seen = new Set<string>();
-    const proto = Object.getPrototypeOf(env.DB) as { prepare: (this: D1Database, sql: string) => D1PreparedStatement };
-    const prepare = proto.prepare;
-    proto.prepare = function (sql: string) {
-      seen.add(sql);
-      return prepare.call(this, sql);
-    };
+    const { seen, stop } = recordPrepared();
     try {
       const s = await campaignSetup(uniqueOrg("plans"));
       await seedSegment(s.org, "seg_p", { M1: true });
@@ -278,18 +273,14 @@ describe("scheduled runs' query plans", () => {
       expect(Object.keys(await outcomesByCustomer(idle))).toEqual(["M1"]);
       expect(Object.keys(await outcomesByCustomer(sched))).toEqual(["M1"]);
     } finally {
-      proto.prepare = prepare;
+      stop();
     }
     const mine = /\b(customer_dates|customers|segment_members|campaign_schedules|campaign_runs|campaign_run_waits)\b/;
     const scans: string[] = [];
     for (const sql of seen) {
       if (!mine.test(sql) || /^\s*(INSERT|DELETE)/i.test(sql) || sql.includes("/* test helper */")) continue;
-      const numbered = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
-      const plain = (sql.replace(/\?\d+/g, "").match(/\?/g) ?? []).length;
-      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-        .bind(...Array(Math.max(numbered, plain)).fill(null))
-        .all<{ detail: string }>();
-      for (const r of results) if (/^SCAN (customers|customer_dates|segment_members|campaign_\w+|c|d|m|s)\b/.test(r.detail)) scans.push(`${r.detail} ← ${sql}`);
+      for (const line of await plan(sql))
+        if (/^SCAN (customers|customer_dates|segment_members|campaign_\w+|c|d|m|s)\b/.test(line)) scans.push(`${line} ← ${sql}`);
     }
     expect(scans).toEqual([]);
   });
