@@ -183,3 +183,18 @@ describe("segments", () => {
     expect(await rewarded(s, cmp)).toBe(1);
   });
 });
+
+describe("the segment list", () => {
+  it("pages like every list: limit, next_cursor, and 400 for a bad limit or cursor", async () => {
+    const s = await campaignSetup(uniqueOrg("segp"));
+    for (const name of ["A", "B", "C"]) {
+      expect((await callJson("/v1/segments", { token: s.tokens.operator, body: { name, condition: "true" } })).status).toBe(201);
+    }
+    const first = await callJson("/v1/segments?limit=2", { token: s.tokens.operator });
+    expect(first.body.data.map((x: { name: string }) => x.name)).toEqual(["C", "B"]);
+    const rest = await callJson(`/v1/segments?limit=2&cursor=${first.body.next_cursor}`, { token: s.tokens.operator });
+    expect(rest.body).toMatchObject({ data: [{ name: "A" }], next_cursor: null });
+    expect((await callJson("/v1/segments?limit=600", { token: s.tokens.operator })).status).toBe(400);
+    expect((await callJson("/v1/segments?cursor=bogus", { token: s.tokens.operator })).status).toBe(400);
+  });
+});

@@ -11,6 +11,7 @@ import { AppError } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
 import { customerView, type CustomerRow } from "./customer-store";
+import { decodeCursor, encodeCursor } from "../core/pagination";
 
 export { MAX_RULE_LENGTH };
 
@@ -91,11 +92,14 @@ export async function getSegment(env: Env, org: string, id: string) {
 /** An org has few segments (each is judged on every profile change): listed whole, newest first. */
 export const MAX_SEGMENTS_PER_ORG = 100;
 
-export async function listSegments(env: Env, org: string) {
-  const { results } = await env.DB.prepare(`SELECT * FROM segments WHERE org = ?1 ORDER BY created_at DESC LIMIT ${MAX_SEGMENTS_PER_ORG}`)
-    .bind(org)
+/** One page of the org's segments, newest first (ids are time-ordered; an org has at most MAX_SEGMENTS_PER_ORG). */
+export async function listSegments(env: Env, org: string, limit: number, cursor?: string) {
+  const before = cursor ? decodeCursor(cursor, "seg") : null;
+  const { results } = await env.DB.prepare("SELECT * FROM segments WHERE org = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3")
+    .bind(org, before, limit + 1)
     .all<SegmentRow>();
-  return { data: results.map((r) => segmentView(r)), next_cursor: null };
+  const rows = results.slice(0, limit);
+  return { data: rows.map((r) => segmentView(r)), next_cursor: results.length > limit ? encodeCursor("seg", rows.at(-1)!.id) : null };
 }
 
 export async function requireRoomForSegment(env: Env, org: string): Promise<void> {

@@ -38,7 +38,10 @@ const createSegment: AppRouteHandler<typeof routes.createSegment> = async (c) =>
   return c.json(segment, 201, { location: `/v1/segments/${segment.id}` });
 };
 
-const listSegments: AppRouteHandler<typeof routes.listSegments> = async (c) => c.json(await segments.listSegments(c.env, c.var.auth.org), 200);
+const listSegments: AppRouteHandler<typeof routes.listSegments> = async (c) => {
+  const q = c.req.valid("query");
+  return c.json(await segments.listSegments(c.env, c.var.auth.org, q.limit, q.cursor), 200);
+};
 
 const getSegment: AppRouteHandler<typeof routes.getSegment> = async (c) =>
   c.json(await segments.getSegment(c.env, c.var.auth.org, c.req.valid("param").id), 200);

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { IdParam, IdempotencyHeader, csvBody, json, jsonBody, page, problems } from "../../core/openapi";
+import { IdParam, IdempotencyHeader, ListQuery, csvBody, json, jsonBody, page, problems } from "../../core/openapi";
 import { protect } from "../../middleware/auth";
 import * as s from "./customers.schemas";
 
@@ -104,7 +104,8 @@ export const listSegments = createRoute({
   tags: segmentTags,
   summary: "The org's segments, newest first",
   ...protect(["admin", "operator"]),
-  responses: { 200: json(page(s.SegmentSchema), "Segments"), ...problems(401, 403) },
+  request: { query: ListQuery },
+  responses: { 200: json(page(s.SegmentSchema), "Segments"), ...problems(400, 401, 403) },
 });
 
 export const getSegment = createRoute({
