@@ -8,7 +8,7 @@
 // prints D1 rows read and written per delivery for each statement.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
-import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens } from "./worker.mjs";
+import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens, submittedCardBatch } from "./worker.mjs";
 
 const N = Number(process.env.BENCH_RECIPIENTS ?? 100_000);
 
@@ -31,32 +31,7 @@ const tokens = await benchTokens();
 const api = apiClient(worker);
 
 try {
-  const pool = await api("/v1/pools", { token: tokens.finance, body: { name: "bench", currency: "USD" } });
-  await api(`/v1/pools/${pool.id}/fund`, { token: tokens.finance, body: { amount: N * AMOUNT * 2 } });
-  const product = await api("/v1/products", {
-    token: tokens.admin,
-    body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"] },
-  });
-  const batch = await api("/v1/batches", {
-    token: tokens.operator,
-    body: {
-      name: "bench",
-      campaign: "bench",
-      business_owner: "Bench",
-      cost_center: "CC-1",
-      expected_delivery_date: "2026-12-31",
-      expected_count: N,
-      pool_id: pool.id,
-      product_id: product.id,
-      channel: "email",
-    },
-  });
-  for (let start = 0; start < N; start += CHUNK) {
-    const lines = ["external_id,name,email,country,amount,currency"];
-    for (let i = start; i < Math.min(N, start + CHUNK); i++) lines.push(`e${i},Person ${i},person${i}@example.com,US,${AMOUNT},USD`);
-    await api(`/v1/batches/${batch.id}/recipients`, { token: tokens.operator, raw: lines.join("\n"), contentType: "text/csv" });
-  }
-  await api(`/v1/batches/${batch.id}/submit`, { token: tokens.operator, body: {} });
+  const batch = await submittedCardBatch(api, tokens, { n: N, amount: AMOUNT, chunk: CHUNK });
   await api("/dev/bench/metrics?reset", { token: tokens.admin });
   const approvals = await api(`/v1/batches/${batch.id}/approvals`, { token: tokens.admin });
   const pids = workerdPids();

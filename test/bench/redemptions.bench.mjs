@@ -11,7 +11,7 @@
 // cards' Durable Objects), with the rows written by statement.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
-import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens } from "./worker.mjs";
+import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens, submittedCardBatch } from "./worker.mjs";
 
 const CARDS = Number(process.env.BENCH_CARDS ?? 10_000);
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 8);
@@ -27,32 +27,7 @@ const api = apiClient(worker);
 
 /** Issues CARDS stored-value cards through one approved batch; returns their ids. */
 async function issueCards() {
-  const pool = await api("/v1/pools", { token: tokens.finance, body: { name: "bench", currency: "USD" } });
-  await api(`/v1/pools/${pool.id}/fund`, { token: tokens.finance, body: { amount: CARDS * AMOUNT * 2 } });
-  const product = await api("/v1/products", {
-    token: tokens.admin,
-    body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"], expires_after_days: 365 },
-  });
-  const batch = await api("/v1/batches", {
-    token: tokens.operator,
-    body: {
-      name: "bench",
-      campaign: "bench",
-      business_owner: "Bench",
-      cost_center: "CC-1",
-      expected_delivery_date: "2026-12-31",
-      expected_count: CARDS,
-      pool_id: pool.id,
-      product_id: product.id,
-      channel: "email",
-    },
-  });
-  for (let start = 0; start < CARDS; start += CHUNK) {
-    const lines = ["external_id,name,email,country,amount,currency"];
-    for (let i = start; i < Math.min(CARDS, start + CHUNK); i++) lines.push(`e${i},Person ${i},person${i}@example.com,US,${AMOUNT},USD`);
-    await api(`/v1/batches/${batch.id}/recipients`, { token: tokens.operator, raw: lines.join("\n"), contentType: "text/csv" });
-  }
-  await api(`/v1/batches/${batch.id}/submit`, { token: tokens.operator, body: {} });
+  const batch = await submittedCardBatch(api, tokens, { n: CARDS, amount: AMOUNT, chunk: CHUNK, product: { expires_after_days: 365 } });
   const approvals = await api(`/v1/batches/${batch.id}/approvals`, { token: tokens.admin });
   for (const step of approvals.steps ?? [{ role: "finance" }]) {
     await api(`/v1/batches/${batch.id}/approvals`, {

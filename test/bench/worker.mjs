@@ -73,6 +73,40 @@ export function apiClient(worker) {
 }
 
 /**
+ * A submitted batch of `n` stored-value cards by email (`amount` each) in a freshly funded pool: the
+ * setup the delivery and redemptions benches share. `product` adds fields to the product. Returns the batch.
+ */
+export async function submittedCardBatch(api, tokens, { n, amount, chunk = 25_000, product = {} }) {
+  const pool = await api("/v1/pools", { token: tokens.finance, body: { name: "bench", currency: "USD" } });
+  await api(`/v1/pools/${pool.id}/fund`, { token: tokens.finance, body: { amount: n * amount * 2 } });
+  const { id: productId } = await api("/v1/products", {
+    token: tokens.admin,
+    body: { name: "Bench card", kind: "stored_value", currency: "USD", min_amount: 100, max_amount: 100_000, countries: ["US"], ...product },
+  });
+  const batch = await api("/v1/batches", {
+    token: tokens.operator,
+    body: {
+      name: "bench",
+      campaign: "bench",
+      business_owner: "Bench",
+      cost_center: "CC-1",
+      expected_delivery_date: "2026-12-31",
+      expected_count: n,
+      pool_id: pool.id,
+      product_id: productId,
+      channel: "email",
+    },
+  });
+  for (let start = 0; start < n; start += chunk) {
+    const lines = ["external_id,name,email,country,amount,currency"];
+    for (let i = start; i < Math.min(n, start + chunk); i++) lines.push(`e${i},Person ${i},person${i}@example.com,US,${amount},USD`);
+    await api(`/v1/batches/${batch.id}/recipients`, { token: tokens.operator, raw: lines.join("\n"), contentType: "text/csv" });
+  }
+  await api(`/v1/batches/${batch.id}/submit`, { token: tokens.operator, body: {} });
+  return batch;
+}
+
+/**
  * Builds and starts the Worker. `direct: true` (default) returns the URL of a socket straight to the
  * Worker; `false` goes through Miniflare's entry worker like `mf.dispatchFetch` does (about half the
  * throughput, but it adds the placeholder `request.cf` and Miniflare's error pages).
