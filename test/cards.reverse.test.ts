@@ -56,6 +56,52 @@ describe("reversing a card", () => {
     expect(await findingsOf(org, run.id)).toEqual([]);
   });
 
+  it("reissues only a card's unspent base value: a spent card is never paid twice, and a fully spent one is refused", async () => {
+    const org = uniqueOrg("cardreiss");
+    const { ids, tokens, poolId } = await deliveredCards(org, 2);
+    const t = await cardTokens(org);
+    const cardId = await cardOf(ids[0]!);
+    const redeem = (card: string, amount: number, reference: string) =>
+      callJson("/v1/redemptions", { token: t.integrator, body: { card_id: card, amount, currency: "USD", reference } });
+    expect((await redeem(cardId, 1_000, "o-1")).status).toBe(201);
+    expect((await callJson(`/v1/cards/${cardId}/credit`, { token: t.finance, body: { amount: 500, pool_id: poolId, reason: "Sorry" } })).status).toBe(201);
+    const before = (await poolBalance(poolId)) as { available: number; committed: number };
+
+    const res = await callJson(`/v1/deliveries/${ids[0]}/reissue`, { method: "POST", token: tokens.operator, body: { reason: "card stolen" } });
+    expect(res.status).toBe(201);
+    expect(res.body.delivery).toMatchObject({ status: "delivered", reissue_of: ids[0], amount: { amount: 1_500, currency: "USD" } });
+    const fresh = await cardOf(res.body.delivery.id);
+    expect((await callJson(`/v1/cards/${fresh}`, { token: t.support })).body).toMatchObject({ status: "active", balance: { available: 1_500 } });
+    expect((await callJson(`/v1/cards/${cardId}`, { token: t.support })).body).toMatchObject({
+      status: "reversed",
+      balance: { available: 0, redeemed: 1_000, reversed: 2_000 },
+    });
+    // The bonus went back to its pool; the base stays committed (1,000 spent on the old card, 1,500 on the new).
+    const after = (await poolBalance(poolId)) as { available: number; committed: number };
+    expect(after.available - before.available).toBe(500);
+    expect(before.committed - after.committed).toBe(500);
+    expect((await redeem(fresh, 1_501, "o-2")).body).toMatchObject({ code: "insufficient_balance", available: 1_500 });
+    expect((await redeem(cardId, 1, "o-3")).body.code).toBe("card_reversed");
+
+    // A card spent to the last cent has nothing to reissue: refused, nothing changes.
+    const other = await cardOf(ids[1]!);
+    expect((await redeem(other, 2_500, "o-4")).status).toBe(201);
+    const refused = await callJson(`/v1/deliveries/${ids[1]}/reissue`, { method: "POST", token: tokens.operator, body: { reason: "lost" } });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: "nothing_to_reissue", card_id: other });
+    expect((await callJson(`/v1/deliveries/${ids[1]}`, { token: tokens.support })).body).toMatchObject({ status: "delivered", reissues: [] });
+    expect(await poolBalance(poolId)).toEqual(after);
+
+    // The new card, partly spent, reversed: only its unspent rest goes back to the pool.
+    expect((await redeem(fresh, 300, "o-5")).status).toBe(201);
+    const reversed = await callJson(`/v1/deliveries/${res.body.delivery.id}/reverse`, { method: "POST", token: tokens.finance, body: { reason: "fraud" } });
+    expect(reversed.body.reversal).toEqual({ amount: 1_200, currency: "USD", card_id: fresh });
+    expect(((await poolBalance(poolId)) as { available: number }).available - after.available).toBe(1_200);
+
+    const run = await reconcile(org);
+    expect(await findingsOf(org, run.id)).toEqual([]);
+  });
+
   it("reports a card whose balance does not add up", async () => {
     const org = uniqueOrg("carddrift");
     const { ids } = await deliveredCards(org, 1);

@@ -155,7 +155,7 @@ describe("reissue", () => {
     expect((await reissue(id, tokens.operator)).body.approval.id).toBe(requested.body.approval.id);
     const selfConfirm = await reissue(id, await token({ org, sub: "otto", roles: ["operator", "finance"] }));
     expect(selfConfirm.status).toBe(403);
-    expect(selfConfirm.body.detail).toMatch(/four-eyes/);
+    expect(selfConfirm.body).toMatchObject({ code: "self_approval_forbidden", detail: expect.stringMatching(/four-eyes/) });
     const before = await poolBalance(poolId);
     const confirmed = await reissue(id, tokens.finance);
     expect(confirmed.status).toBe(201);

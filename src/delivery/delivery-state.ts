@@ -187,6 +187,8 @@ export function createForChunk(d1: D1Database, batchId: string, fromRow: number,
 
 export interface ReissueRow {
   id: string;
+  /** The new reward's value: the old one's, or a card's unspent base value. */
+  amount: number;
   old: {
     id: string;
     org: string;
@@ -229,7 +231,7 @@ export function createReissue(d1: D1Database, r: ReissueRow): D1PreparedStatemen
       o.poolId,
       o.productId,
       o.channel,
-      o.amount,
+      r.amount,
       o.currency,
       o.item,
       r.reward.codeId,

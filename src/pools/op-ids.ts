@@ -61,6 +61,8 @@ export const opIds = {
   refundForException: (item: string, cause: "retry" | "cancel", exceptionId: string) => `refund:${item}:${cause}:${exceptionId}`,
   /** Once per delivery: a retried reversal replays the first. */
   reverseDelivery: (deliveryId: string) => `reverse:${deliveryId}`,
+  /** Once per delivery: the card of a reissued delivery ends in its Durable Object (a retried reissue replays it). */
+  reissueCard: (deliveryId: string) => `reissue:${deliveryId}`,
   /** Once per delivery and bonus bucket of its card. */
   reverseCardBonus: (deliveryId: string, bucketId: string) => `reverse:${deliveryId}:${bucketId}`,
 

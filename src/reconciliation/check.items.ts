@@ -12,11 +12,19 @@ import type { Range } from "./check.deliveries";
 import type { Finding } from "./types";
 
 /**
- * What the pool should still commit for a delivery: its amount while committed; for a reversed card,
- * what the reversal left (the redeemed or expired part: a card gives back only its unspent rest).
+ * The value the delivery's pool item was committed for. A card's reissue carries only the old
+ * card's unspent base value, the rest stays spent on the old card, so along a chain of reissues
+ * the amounts telescope back to the first delivery's (whose id is the item's).
  */
-const EXPECTED = `CASE WHEN committed = 1 AND status <> 'reversed' THEN amount
-  WHEN status = 'reversed' AND card_id IS NOT NULL THEN COALESCE((SELECT amount - c.base_reversed FROM cards c WHERE c.id = deliveries.card_id AND c.txn_seq > 0), 0)
+const ITEM_VALUE = `CASE WHEN reissue_of IS NOT NULL AND card_id IS NOT NULL
+  THEN COALESCE((SELECT o.amount FROM deliveries o WHERE o.id = deliveries.item), amount) ELSE amount END`;
+
+/**
+ * What the pool should still commit for a delivery: its item's value while committed; for a reversed
+ * card, what the reversal left (the redeemed or expired part: a card gives back only its unspent rest).
+ */
+const EXPECTED = `CASE WHEN committed = 1 AND status <> 'reversed' THEN ${ITEM_VALUE}
+  WHEN status = 'reversed' AND card_id IS NOT NULL THEN COALESCE((SELECT ${ITEM_VALUE} - c.base_reversed FROM cards c WHERE c.id = deliveries.card_id AND c.txn_seq > 0), 0)
   ELSE 0 END`;
 
 interface Settled {

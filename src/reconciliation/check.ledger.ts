@@ -159,7 +159,8 @@ async function startPool(ctx: StepContext, row: PoolRow): Promise<PoolCursor> {
 /**
  * The DO's committed bucket against what the pool's deliveries say is committed, when none is
  * mid-flight. Stored-value cards add what their ledgers say the pool still commits: the kept
- * (redeemed or expired) part of a reversed card, and bonus credits (`cards.credits`).
+ * (redeemed or expired) part of a reversed card or of one replaced by a reissue (whose new card
+ * holds the rest), and bonus credits (`cards.credits`).
  */
 async function compareDeliveries(ctx: StepContext, poolId: string, poolCommitted: number, acc: Acc): Promise<void> {
   // Per pool item (a reissue's replacement row carries its original's item; the original is left out).
@@ -167,7 +168,7 @@ async function compareDeliveries(ctx: StepContext, poolId: string, poolCommitted
     `SELECT (SELECT COALESCE(SUM(amount), 0) FROM (
                SELECT MAX(amount) AS amount FROM deliveries WHERE org = ?1 AND pool_id = ?2 AND committed = 1 AND status NOT IN ('reversed', 'reissued') GROUP BY item))
           + (SELECT COALESCE(SUM(d.amount - c.base_reversed), 0) FROM deliveries d JOIN cards c ON c.id = d.card_id
-               WHERE d.org = ?1 AND d.pool_id = ?2 AND d.status = 'reversed' AND d.status <> 'delivered' AND c.txn_seq > 0)
+               WHERE d.org = ?1 AND d.pool_id = ?2 AND d.status IN ('reversed', 'reissued') AND d.status <> 'delivered' AND c.txn_seq > 0)
           + (SELECT COALESCE(SUM(j.value ->> 'committed'), 0) FROM cards c, json_each(c.credits) j
                WHERE c.org = ?1 AND c.credits IS NOT NULL AND j.value ->> 'pool_id' = ?2) AS committed,
             (SELECT COUNT(*) FROM deliveries WHERE org = ?1 AND pool_id = ?2 AND status IN ('queued', 'sending') AND status <> 'delivered') AS in_flight`,

@@ -1,8 +1,15 @@
 /**
- * Carrying out a reissue: the old reward is voided (an inventory code stays assigned to the old
- * delivery, marked void; a card becomes void), a new delivery row points at the old one with a
- * new reward and the same pool item — the value was committed once and stays committed, so the
- * pool DO is not called at all — and the new reward is sent (attempt kind `reissue`).
+ * Carrying out a reissue: the old reward is voided, a new delivery row points at the old one with a
+ * new reward and the same pool item, and the new reward is sent (attempt kind `reissue`).
+ *
+ * - An inventory code stays assigned to the old delivery, marked void; the new code has the same
+ *   value. The value was committed once and stays committed: the pool DO is not called.
+ * - A stored-value card first ends in its Durable Object (pending holds voided, every unspent bucket
+ *   reversed, operation id `reissue:<delivery id>`), and the new card holds only the old card's
+ *   unspent base value: what was redeemed (or expired) stays spent, so a reissue never pays a
+ *   card's value twice. The delivery's pool item stays committed whole (redeemed part on the old
+ *   card, the rest on the new one); an unspent bonus credit goes back to its own pool, as in a
+ *   reversal. A card with no unspent base value left is refused (409 `nothing_to_reissue`).
  */
 import type { AuditInput } from "../audit/audit";
 import { AppError } from "../core/errors";
@@ -11,6 +18,9 @@ import { newId } from "../core/ids";
 import { appendAudit } from "../audit/audit";
 import { createReissue, retire } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
+import { findCard } from "../cards/cards.store";
+import { opIds } from "../pools/op-ids";
+import { endCard } from "./card-reversal";
 import type { Auth, Env } from "../env";
 import { leaseDelivery, releaseLease, sendFacts, voidReward, type DeliveryRecord, type SendFacts } from "./delivery-store";
 import { sendNow } from "./send-now";
@@ -25,8 +35,8 @@ export interface ReissueContext {
 }
 
 /** A new reward for the new delivery, or 409 when the inventory has none of this amount left. */
-async function newReward(env: Env, d: DeliveryRecord, facts: SendFacts, id: string): Promise<{ codeId: string | null; cardId: string | null }> {
-  const need = { id, org: d.org, amount: d.amount, codeId: null, cardId: null };
+async function newReward(env: Env, d: DeliveryRecord, facts: SendFacts, id: string, amount: number): Promise<{ codeId: string | null; cardId: string | null }> {
+  const need = { id, org: d.org, amount, codeId: null, cardId: null };
   if (facts.productKind === "inventory") {
     const got = await assignCodes(env, d.org, d.productId, [need]);
     const codeId = got.get(id)?.codeId;
@@ -50,10 +60,12 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   const id = newId("dlv");
   let reward: { codeId: string | null; cardId: string | null } | null = null;
   let facts: SendFacts;
+  let amount: number;
   try {
     facts = await sendFacts(env.DB, old);
-    reward = await newReward(env, old, facts, id);
-    await replace(env, auth, old, id, reward, ctx);
+    amount = old.cardId ? await cardRemainder(env, old) : old.amount;
+    reward = await newReward(env, old, facts, id, amount);
+    await replace(env, auth, old, id, amount, reward, ctx);
   } catch (err) {
     await releaseLease(env.DB, deliveryId).run();
     if (reward) await returnReward(env, id);
@@ -62,7 +74,7 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   }
   await sendNow(
     env,
-    { ...facts.job, deliveryId: id, codeId: reward.codeId, cardId: reward.cardId },
+    { ...facts.job, deliveryId: id, amount, codeId: reward.codeId, cardId: reward.cardId },
     {
       kind: "reissue",
       actor: auth.sub,
@@ -75,12 +87,41 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   return id;
 }
 
+/**
+ * Ends the old card and says what the new one carries: its unspent base value. The card's D1 mirror
+ * answers a card with nothing left before anything changes; a card spent meanwhile (the object
+ * says so) is refused too, already ended — its value stays committed as spent.
+ */
+async function cardRemainder(env: Env, old: DeliveryRecord): Promise<number> {
+  const refuse = () =>
+    new AppError("nothing_to_reissue", `Card ${old.cardId} has no unspent value left to reissue: it was redeemed or has expired`, {
+      card_id: old.cardId,
+    });
+  const row = await findCard(env, old.org, old.cardId!);
+  if (row && row.status !== "void" && row.available + row.pending === 0) throw refuse();
+  const end = await endCard(env, old.org, old.id, old.cardId!, {
+    opId: opIds.reissueCard(old.id),
+    actor: "system:reissue",
+    reference: `reissue of delivery ${old.id}`,
+  });
+  if (end.base === 0) throw refuse();
+  return end.base;
+}
+
 /** One transaction: the new row (leased until its send is recorded), the old one reissued and its reward void. */
-async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, reward: { codeId: string | null; cardId: string | null }, ctx: ReissueContext) {
+async function replace(
+  env: Env,
+  auth: Auth,
+  old: DeliveryRecord,
+  id: string,
+  amount: number,
+  reward: { codeId: string | null; cardId: string | null },
+  ctx: ReissueContext,
+) {
   const now = new Date();
   const at = now.toISOString();
   const d1 = env.DB;
-  const insert = createReissue(d1, { id, old, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
+  const insert = createReissue(d1, { id, old, amount, reward, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString(), at });
   const stmts = [retire(d1, old.id, id, at), requireChanged(d1), insert, ...voidReward(d1, old, at)];
   if (ctx.approval) {
     stmts.push(
@@ -110,7 +151,7 @@ async function replace(env: Env, auth: Auth, old: DeliveryRecord, id: string, re
       entityType: "delivery",
       entityId: id,
       requestId: ctx.requestId,
-      after: { status: "sending", reissue_of: old.id, batch_id: old.batchId, amount: old.amount, currency: old.currency, item: old.item, ...approvedBy },
+      after: { status: "sending", reissue_of: old.id, batch_id: old.batchId, amount, currency: old.currency, item: old.item, ...approvedBy },
     },
   ];
   if (ctx.approval) {

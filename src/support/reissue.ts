@@ -94,7 +94,7 @@ export async function reissueDelivery(env: Env, auth: Auth, id: string, reason: 
   const pending = await pendingApproval(env.DB, auth.org, id);
   if (pending && auth.roles.includes("finance") && pending.requested_by !== auth.sub) return done(pending);
   if (pending && pending.requested_by === auth.sub && auth.roles.includes("finance")) {
-    throw new AppError("forbidden", "The requester of a reissue cannot confirm it; a different user with the finance role must (four-eyes)");
+    throw new AppError("self_approval_forbidden", "The requester of a reissue cannot confirm it; a different user with the finance role must (four-eyes)");
   }
   if (!isOperator) {
     throw new AppError(

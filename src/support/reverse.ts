@@ -11,12 +11,12 @@
 import { appendAudit } from "../audit/audit";
 import { AppError } from "../core/errors";
 import { reverse } from "../delivery/delivery-state";
-import { cardError, cardStub, findCard, seedOf } from "../cards/cards.store";
-import { reverseCardBonus, reverseDeliveryValue } from "../pools/delivery-value";
+import { reverseDeliveryValue } from "../pools/delivery-value";
 import { itemStillCommitted } from "../pools/ledger-reads";
-import { creditItemId, opIds } from "../pools/op-ids";
+import { opIds } from "../pools/op-ids";
 import { poolError } from "../pools/pool-client";
 import type { Auth, Env } from "../env";
+import { endCard } from "./card-reversal";
 import { deliveryDetail } from "./delivery-detail";
 import { leaseDelivery, releaseLease, voidReward } from "./delivery-store";
 import { resolvedEvent, resolveStatements } from "../exceptions/exception-writes";
@@ -26,7 +26,9 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
   const d = await leaseDelivery(env.DB, auth.org, id, ["delivered"], "a reversal");
   let card: { reversed: number; base: number } | null = null;
   try {
-    card = d.cardId ? await reverseCard(env, auth, id, d.cardId) : null;
+    card = d.cardId
+      ? await endCard(env, auth.org, id, d.cardId, { opId: opIds.reverseDelivery(id), actor: auth.sub, reference: `reversal of delivery ${id}` })
+      : null;
     const res =
       card?.base === 0
         ? { ok: true as const, balance: null }
@@ -83,27 +85,4 @@ export async function reverseDelivery(env: Env, auth: Auth, id: string, reason: 
   }
   const detail = await deliveryDetail(env, auth, id);
   return { ...detail, reversal: { amount: card ? card.reversed : d.amount, currency: d.currency, card_id: d.cardId ?? null } };
-}
-
-/** Reverses the card's unspent value in its DO, and each bonus credit's part in that credit's pool. */
-async function reverseCard(env: Env, auth: Auth, deliveryId: string, cardId: string): Promise<{ reversed: number; base: number }> {
-  const row = await findCard(env, auth.org, cardId);
-  if (!row) return { reversed: 0, base: 0 };
-  const r = await cardStub(env, cardId).reverse(seedOf(row), {
-    opId: opIds.reverseDelivery(deliveryId),
-    actor: auth.sub,
-    reference: `reversal of delivery ${deliveryId}`,
-  });
-  if (!r.ok) throw cardError(r);
-  for (const p of r.parts.filter((x) => x.kind === "bonus" && x.pool_id)) {
-    await reverseCardBonus(env, p.pool_id!, {
-      deliveryId,
-      bucketId: p.bucket_id,
-      item: creditItemId(p.bucket_id.slice("bonus:".length)),
-      amount: p.amount,
-      actor: auth.sub,
-      reference: `reversal of delivery ${deliveryId}: bonus on card ${cardId}`,
-    });
-  }
-  return { reversed: r.reversed, base: r.parts.find((x) => x.kind === "base")?.amount ?? 0 };
 }
