@@ -101,6 +101,22 @@ describe("webhook endpoints", () => {
     expect(JSON.stringify(list.body)).not.toContain("whsec_");
   });
 
+  it("pages endpoints and their deliveries with cursors it gave out, and refuses made-up ones", async () => {
+    const org = uniqueOrg("whpage");
+    const a = await createEndpoint(org);
+    const b = await createEndpoint(org);
+    const auditor = await token({ org, roles: ["auditor"] });
+    const first = await callJson("/v1/webhook-endpoints?limit=1", { token: auditor });
+    expect(first.body.data.map((e: any) => e.id)).toEqual([[a.id, b.id].sort()[0]]);
+    const second = await callJson(`/v1/webhook-endpoints?limit=1&cursor=${first.body.next_cursor}`, { token: auditor });
+    expect(second.body).toMatchObject({ data: [{ id: [a.id, b.id].sort()[1] }], next_cursor: null });
+    for (const path of ["/v1/webhook-endpoints?cursor=zzzz", `/v1/webhook-endpoints/${a.id}/deliveries?cursor=zzzz`, `/v1/webhook-endpoints?cursor=${a.id}`]) {
+      const res = await callJson(path, { token: auditor });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([expect.objectContaining({ parameter: "cursor" })]);
+    }
+  });
+
   it("lets only admins change endpoints and hides other orgs' ones", async () => {
     const org = uniqueOrg("wh");
     const created = await createEndpoint(org);
@@ -138,6 +154,7 @@ describe("webhook endpoints", () => {
     "https://[::ffff:127.0.0.1]/x",
     "https://[::ffff:a9fe:a9fe]/x",
     "https://[fe80::1]/x",
+    "https://[fec0::1]/x",
     "https://[fd00::1]/x",
     "https://[::]/x",
     "https://0.0.0.0/x",

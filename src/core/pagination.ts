@@ -6,7 +6,25 @@ import { AppError } from "./errors";
  * mistyped, made up or taken from another list gets 400 instead of quietly ending or restarting a
  * client's page loop. The kind of an id list is its ids' prefix.
  */
-export type CursorKind = "pool" | "prd" | "sup" | "bat" | "dlv" | "exc" | "rec" | "fnd" | "row" | "ledger" | "sub" | "card" | "rdm" | "ctx" | "cmp" | "seg";
+export type CursorKind =
+  | "pool"
+  | "prd"
+  | "sup"
+  | "bat"
+  | "dlv"
+  | "exc"
+  | "rec"
+  | "fnd"
+  | "row"
+  | "ledger"
+  | "sub"
+  | "card"
+  | "rdm"
+  | "ctx"
+  | "cmp"
+  | "seg"
+  | "whe"
+  | "whd";
 
 const SEQ_KINDS: ReadonlySet<CursorKind> = new Set(["row", "ledger", "ctx"]);
 /** Lists keyed by a token `sub` (approvers): any text a token may carry. */

@@ -5,6 +5,7 @@
 import { appendAudit } from "../audit/audit";
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
+import { decodeCursor, encodeCursor } from "../core/pagination";
 import type { Auth, Env } from "../env";
 import { checkResolvedHost } from "./dns-guard";
 import { checkEndpointUrl } from "./url-guard";
@@ -110,11 +111,11 @@ export async function createEndpoint(env: Env, auth: Auth, input: EndpointInput,
 export async function listEndpoints(d1: D1Database, org: string, limit: number, cursor?: string) {
   const { results } = await d1
     .prepare("SELECT * FROM webhook_endpoints WHERE org = ? AND id > ? ORDER BY id LIMIT ?")
-    .bind(org, cursor ?? "", limit + 1)
+    .bind(org, cursor ? decodeCursor(cursor, "whe") : "", limit + 1)
     .all<EndpointRow>();
   const more = results.length > limit;
   const rows = results.slice(0, limit);
-  return { data: rows.map(view), next_cursor: more ? rows.at(-1)!.id : null };
+  return { data: rows.map(view), next_cursor: more ? encodeCursor("whe", rows.at(-1)!.id) : null };
 }
 
 export interface EndpointPatch {

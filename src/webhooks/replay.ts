@@ -4,6 +4,7 @@
  */
 import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
+import { decodeCursor, encodeCursor } from "../core/pagination";
 import type { Auth, Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { PING } from "./catalogue";
@@ -48,8 +49,10 @@ const attemptView = (a: AttemptRow) => ({
   manual: a.manual === 1,
 });
 
-export async function listDeliveries(d1: D1Database, org: string, endpointId: string, q: { limit: number; cursor?: string; status?: string }) {
+/** A page newest first; `cursor` is one this list gave out, `before` an id bound used internally. */
+export async function listDeliveries(d1: D1Database, org: string, endpointId: string, q: { limit: number; cursor?: string; before?: string; status?: string }) {
   await getEndpoint(d1, org, endpointId);
+  const before = q.before ?? (q.cursor ? decodeCursor(q.cursor, "whd") : "");
   const { results } = await d1
     .prepare(
       `SELECT m.id, m.event_id, e.type, m.event_seq, m.entity_id, m.status, m.attempts, m.next_attempt_at, m.lease_until, m.last_error, m.created_at, m.updated_at
@@ -58,7 +61,7 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
          AND (?4 = '' OR m.status = (CASE ?4 WHEN 'sending' THEN 'pending' ELSE ?4 END) AND (?4 NOT IN ('pending', 'sending') OR (coalesce(m.lease_until, '') > ?6) = (?4 = 'sending')))
        ORDER BY m.id DESC LIMIT ?5`,
     )
-    .bind(endpointId, org, q.cursor ?? "", q.status ?? "", q.limit + 1, new Date().toISOString())
+    .bind(endpointId, org, before, q.status ?? "", q.limit + 1, new Date().toISOString())
     .all<DeliveryRow>();
   const rows = results.slice(0, q.limit);
   const now = new Date().toISOString();
@@ -92,16 +95,16 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
       attempts: list,
     };
   });
-  return { data, next_cursor: results.length > q.limit ? rows.at(-1)!.id : null };
+  return { data, next_cursor: results.length > q.limit ? encodeCursor("whd", rows.at(-1)!.id) : null };
 }
 
 async function deliveryView(d1: D1Database, org: string, messageId: string) {
   const m = await loadMessage(d1, messageId, org);
   if (!m) throw notFound("webhook delivery", messageId);
-  const page = await listDeliveries(d1, org, m.endpoint_id, { limit: 1, cursor: incrementId(m.id) });
+  const page = await listDeliveries(d1, org, m.endpoint_id, { limit: 1, before: incrementId(m.id) });
   return page.data[0]!;
 }
-/** A cursor just above `id`, so that a DESC page starts at it. */
+/** A bound just above `id`, so that a DESC page starts at it. */
 const incrementId = (id: string) => `${id}~`;
 
 /** POST /v1/webhook-endpoints/{id}/test: a `ping` event for this endpoint alone, sent now. */

@@ -54,7 +54,14 @@ export function privateV6(g: number[]): boolean {
   if (g[0] === 0x2002) return privateV4([g[1]! >> 8, g[1]! & 255]); // 6to4 carries an IPv4 address
   if (g[0] === 0x2001 && g[1] === 0) return true; // Teredo: the IPv4 address inside is obfuscated
   const first = g[0]!;
-  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00 || (first === 0x2001 && g[1] === 0xdb8);
+  // unique local fc00::/7, link-local fe80::/10, site-local fec0::/10 (deprecated), multicast, documentation
+  return (
+    (first & 0xfe00) === 0xfc00 ||
+    (first & 0xffc0) === 0xfe80 ||
+    (first & 0xffc0) === 0xfec0 ||
+    (first & 0xff00) === 0xff00 ||
+    (first === 0x2001 && g[1] === 0xdb8)
+  );
 }
 
 export function checkEndpointUrl(raw: string, environment: string): UrlVerdict {

@@ -45,7 +45,8 @@ export const listExceptions = createRoute({
   path: "/v1/exceptions",
   tags,
   summary: "The exception queue: failed, dead-lettered, held, suspicious; newest first",
-  ...protect(["operator", "finance", "support"]),
+  description: "Readable by auditors too (API.md: the auditor reads everything).",
+  ...protect(["operator", "finance", "support", "auditor"]),
   request: { query: ExceptionQuery },
   responses: { 200: json(page(ExceptionSchema), "Exceptions"), ...problems(400, 401, 403) },
 });
