@@ -74,6 +74,28 @@ describe("trigger kinds other than events", () => {
   });
 });
 
+describe("a bad trigger", () => {
+  it("answers 400 with a pointer to the offending field of the shape it is closest to", async () => {
+    const s = await campaignSetup(uniqueOrg("ct"));
+    const refused = async (trigger: unknown) => {
+      const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger }) });
+      expect(res.status, JSON.stringify(trigger)).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+      return res.body.errors.map((e: { pointer: string; detail: string }) => [e.pointer, e.detail]);
+    };
+    const [[pointer, detail]] = await refused({ kind: "moon_phase" });
+    expect(pointer).toBe("/trigger/kind");
+    expect(detail).toContain('"inactivity"');
+    expect(await refused({ event: "" })).toEqual([["/trigger/event", "an event type cannot be empty"]]);
+    expect((await refused({ kind: "inactivity" })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused({ kind: "inactivity", days: 0 })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused({ kind: "date_attribute", attribute: "9lives" })).map((e: string[]) => e[0])).toEqual(["/trigger/attribute"]);
+    expect((await refused({ kind: "schedule", segment_id: "seg_x" })).map((e: string[]) => e[0])).toEqual(["/trigger/cron"]);
+    expect((await refused({ event: "order.paid", days: 3 })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused("order.paid")).map((e: string[]) => e[0])).toEqual(["/trigger"]);
+  });
+});
+
 describe("campaign lifecycle", () => {
   it("activation reserves the budget; 409 insufficient_funds when the pool cannot cover it", async () => {
     const s = await campaignSetup(uniqueOrg("cl"), 50_000);

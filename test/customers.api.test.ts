@@ -199,6 +199,38 @@ describe("events keep profiles current", () => {
     expect(now.body.attributes).toEqual({ visits: 3, first_order: "2026-12-01" });
   });
 
+  it("a late event does not overwrite a name a newer event set (o-2 today, then o-1 of the day before)", async () => {
+    const s = await campaignSetup(uniqueOrg("cev"));
+    const t = await tokens(s.org);
+    const today = new Date();
+    const at = (daysBack: number) => new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - daysBack, 1)).toISOString();
+    const customer = { external_id: "EV-4", email: "ev4@example.com" };
+    expect((await postEvent(s.tokens.integrator, { ...orderPaid({ id: "o-2", occurred_at: at(0) }), customer: { ...customer, name: "New" } })).status).toBe(
+      202,
+    );
+    expect((await postEvent(s.tokens.integrator, { ...orderPaid({ id: "o-1", occurred_at: at(1) }), customer: { ...customer, name: "Old" } })).status).toBe(
+      202,
+    );
+    const got = await callJson("/v1/customers/EV-4", { token: t.support });
+    expect(got.body).toMatchObject({ name: "New", last_seen_at: at(0) });
+    const listed = await callJson("/v1/customers", { token: t.support });
+    expect(listed.body.data.find((c: { external_id: string }) => c.external_id === "EV-4")).toMatchObject({ name: "New" });
+    // The same two events in one batch, and a late event whose offset puts it the day before.
+    const other = { external_id: "EV-5", email: "ev5@example.com" };
+    const batch = await callJson("/v1/events/batch", {
+      token: s.tokens.integrator,
+      body: {
+        events: [
+          { ...orderPaid({ id: "b-2", occurred_at: at(0) }), customer: { ...other, name: "New" } },
+          { ...orderPaid({ id: "b-1", occurred_at: at(1).replace("Z", "+00:00") }), customer: { ...other, name: "Old", country: "FR" } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(202);
+    const got5 = await callJson("/v1/customers/EV-5", { token: t.support });
+    expect(got5.body).toMatchObject({ name: "New", country: "FR", last_seen_at: at(0) });
+  });
+
   it("keeps a profile within its attribute limits however many keys events bring", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));
     const t = await tokens(s.org);
