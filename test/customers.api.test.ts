@@ -109,6 +109,34 @@ describe("GET /v1/customers", () => {
   });
 });
 
+describe("GET /v1/customers: rewards received", () => {
+  it("gives each list item the count and totals of its rewards, campaign and batch, as the single GET does", async () => {
+    const org = uniqueOrg("cls");
+    await approvedBatch(org, { recipients: 1, amount: 2500 });
+    const s = await campaignSetup(org);
+    const t = await tokens(org);
+    await activeCampaign(s);
+    // The batch's recipient is `<org>0@example.com`; L-2 is that person, and also rewarded by the campaign.
+    const l2 = { external_id: "L-2", email: `${org.toUpperCase()}0@example.com` };
+    for (const customer of [{ external_id: "L-1", email: "l1@example.com" }, { external_id: "L-1", email: "l1@example.com" }, l2]) {
+      expect((await postEvent(s.tokens.integrator, orderPaid({ customer }))).body.outcomes[0].outcome).toBe("rewarded");
+    }
+    await put(t.integrator, "L-3", { email: "l3@example.com" });
+    const list = await callJson("/v1/customers", { token: t.support });
+    expect(list.status).toBe(200);
+    expect(schemas.CustomerListItemSchema.array().safeParse(list.body.data).success).toBe(true);
+    const byId = Object.fromEntries(list.body.data.map((c: { external_id: string; rewards_received: unknown }) => [c.external_id, c.rewards_received]));
+    expect(byId).toEqual({
+      "L-1": { count: 2, totals: [{ currency: "USD", amount: 2000 }] },
+      "L-2": { count: 2, totals: [{ currency: "USD", amount: 3500 }] },
+      "L-3": { count: 0, totals: [] },
+    });
+    const detail = await callJson("/v1/customers/L-2", { token: t.support });
+    expect({ count: detail.body.rewards_received.count, totals: detail.body.rewards_received.totals }).toEqual(byId["L-2"]);
+    expect(detail.body.rewards_received.items).toHaveLength(2);
+  });
+});
+
 describe("POST /v1/customers/import", () => {
   it("imports CSV rows, reports each refused row with its reasons, and audits counts only", async () => {
     const org = uniqueOrg("cus");

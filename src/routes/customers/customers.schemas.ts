@@ -49,11 +49,21 @@ export const CustomerSchema = z
   .openapi("Customer");
 
 const N = z.number().int().min(0);
+const rewardsSummary = {
+  count: N.openapi({
+    description: "Every reward: campaign rewards (rewarded or pending approval) by external id, batch payouts to the profile's email or phone",
+  }),
+  totals: z.array(z.object({ currency: z.string(), amount: N })).openapi({ description: "Their amounts by currency" }),
+};
+/** A list item: the profile and a summary of the rewards received (the items are on GET /v1/customers/{external_id}). */
+export const CustomerListItemSchema = CustomerSchema.extend({
+  rewards_received: z.object(rewardsSummary),
+}).openapi("CustomerListItem");
+
 export const CustomerDetailSchema = CustomerSchema.extend({
   segments: z.array(z.object({ segment_id: z.string(), entries: N, entered_at: z.string() })).openapi({ description: "Segments the customer is inside" }),
   rewards_received: z.object({
-    count: N,
-    totals: z.array(z.object({ currency: z.string(), amount: N })),
+    ...rewardsSummary,
     items: z.array(
       z.object({
         source: z.enum(["campaign", "batch"]),
