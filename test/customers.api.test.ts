@@ -91,6 +91,42 @@ describe("PUT /v1/customers/{external_id}", () => {
   });
 });
 
+describe("date attributes", () => {
+  it("must be calendar dates: 400 at /attributes/<name> for PUT, a date_invalid row in an import, 400 for an event", async () => {
+    const s = await campaignSetup(uniqueOrg("cda"));
+    const t = await tokens(s.org);
+    const refused = async (attributes: Record<string, unknown>) => {
+      const res = await put(t.integrator, "D-1", { attributes });
+      expect(res.status, JSON.stringify(attributes)).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+      return res.body.errors.map((e: { pointer: string; code: string }) => [e.pointer, e.code]);
+    };
+    expect(await refused({ birthday: "1990-13-45" })).toEqual([["/attributes/birthday", "date_invalid"]]);
+    expect(await refused({ birthday: "1991-02-29" })).toEqual([["/attributes/birthday", "date_invalid"]]);
+    expect(await refused({ signup_date: "2026-1-2" })).toEqual([["/attributes/signup_date", "date_invalid"]]);
+    expect(await refused({ anniversary: "July 14" })).toEqual([["/attributes/anniversary", "date_invalid"]]);
+    expect(await refused({ first_order: "2026-04-31" })).toEqual([["/attributes/first_order", "date_invalid"]]);
+    // A leap day of a leap year, a birthday without its year, a date-time, and text that is not date-shaped.
+    const ok = await put(t.integrator, "D-1", {
+      attributes: { birthday: "1992-02-29", anniversary: "--02-29", signup_date: "2026-01-02T10:00:00Z", tier: "gold" },
+    });
+    expect(ok.status).toBe(201);
+    const rows = await env.DB.prepare("SELECT attribute, month_day FROM customer_dates WHERE org = ? ORDER BY attribute").bind(s.org).all();
+    expect(rows.results).toEqual([
+      { attribute: "anniversary", month_day: "02-29" },
+      { attribute: "birthday", month_day: "02-29" },
+      { attribute: "signup_date", month_day: "01-02" },
+    ]);
+    const csv = "external_id,birthday\nD-2,1990-13-45\nD-3,1990-12-24\n";
+    const imported = await callJson("/v1/customers/import", { token: t.operator, rawBody: csv, headers: { "content-type": "text/csv" } });
+    expect(imported.body).toMatchObject({ created: 1, invalid: 1, errors: [{ row: 1, external_id: "D-2", reasons: ["date_invalid"] }] });
+    const event = await postEvent(s.tokens.integrator, { ...orderPaid(), customer: { external_id: "D-4", attributes: { birthday: "1990-13-45" } } });
+    expect(event.status).toBe(400);
+    expect(event.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(["/customer/attributes/birthday"]);
+    expect((await callJson("/v1/customers/D-4", { token: t.support })).status).toBe(404);
+  });
+});
+
 describe("GET /v1/customers", () => {
   it("pages by external id and finds by email like batch validation compares them", async () => {
     const org = uniqueOrg("cus");

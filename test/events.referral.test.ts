@@ -346,7 +346,10 @@ describe("referral validation", () => {
       token: s.tokens.integrator,
       body: { events: [base, { ...base, id: "b2", properties: { referrer: 7 } }] },
     });
-    expect(batch.status).toBe(400);
-    expect(batch.body.errors[0].pointer).toBe("/events/1/properties/referrer");
+    // In a batch, the bad event answers its error in place; the good one is evaluated.
+    expect(batch.status).toBe(202);
+    expect(batch.body.data[0]).toMatchObject({ id: base.id, outcomes: expect.any(Array) });
+    expect(batch.body.data[1]).toMatchObject({ id: "b2", error: { code: "validation_failed" } });
+    expect(batch.body.data[1].error.errors[0].pointer).toBe("/events/1/properties/referrer");
   });
 });
