@@ -34,6 +34,11 @@ describe("campaign rules are compiled when the campaign is saved", () => {
     expect(unknown.body.errors[0].detail).toContain("Unknown variable");
     const notBool = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "1 + 2" }) });
     expect(notBool.status).toBe(400);
+    const text = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "customer.name" }) });
+    expect(text.status).toBe(400);
+    expect(text.body.errors[0]).toMatchObject({ pointer: "/rules", code: "rule_invalid" });
+    const misspelt = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "customer.rewards_recieved < 1" }) });
+    expect(misspelt.status).toBe(400);
   });
 
   it("creates a draft with a valid rule and refuses unknown fields", async () => {
