@@ -231,6 +231,54 @@ describe("POST /v1/customers/import", () => {
   });
 });
 
+describe("POST /v1/customers/import: repeated ids and empty files", () => {
+  it("applies the first valid row of an external id and refuses later ones as duplicate_in_file (CSV and JSON)", async () => {
+    const t = await tokens(uniqueOrg("cid"));
+    const csv = [
+      "external_id,email,tier",
+      "R1,bad-email,gold",
+      "R1,first@example.com,gold",
+      "R2,r2@example.com,silver",
+      "R1,second@example.com,bronze",
+      "",
+    ].join("\n");
+    const res = await callJson("/v1/customers/import", { token: t.operator, rawBody: csv, headers: { "content-type": "text/csv" } });
+    expect(res.status).toBe(200);
+    expect(schemas.ImportResultSchema.safeParse(res.body).success).toBe(true);
+    expect(res.body).toMatchObject({ rows: 4, created: 2, updated: 0, invalid: 1, excluded: 1 });
+    expect(res.body.errors).toEqual([
+      { row: 1, external_id: "R1", reasons: ["email_invalid"] },
+      { row: 4, external_id: "R1", reasons: ["duplicate_in_file"] },
+    ]);
+    const r1 = await callJson("/v1/customers/R1", { token: t.support });
+    expect(r1.body).toMatchObject({ email: "first@example.com", attributes: { tier: "gold" } });
+    const json = await callJson("/v1/customers/import", {
+      token: t.integrator,
+      body: {
+        customers: [
+          { external_id: "J1", name: "One" },
+          { external_id: "J1", name: "Two" },
+        ],
+      },
+    });
+    expect(json.body).toMatchObject({ created: 1, excluded: 1, errors: [{ row: 2, external_id: "J1", reasons: ["duplicate_in_file"] }] });
+    expect((await callJson("/v1/customers/J1", { token: t.support })).body.name).toBe("One");
+  });
+
+  it("says an empty CSV file is empty (invalid_csv), as a recipient upload does, not that the Content-Type is missing", async () => {
+    const t = await tokens(uniqueOrg("cid"));
+    for (const rawBody of ["", "\n\n"]) {
+      const res = await callJson("/v1/customers/import", { method: "POST", token: t.operator, rawBody, headers: { "content-type": "text/csv" } });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: "invalid_csv", detail: expect.stringContaining("empty") });
+    }
+    // No body and no Content-Type still names the header.
+    const none = await callJson("/v1/customers/import", { method: "POST", token: t.operator });
+    expect(none.status).toBe(400);
+    expect(none.body.errors[0]).toMatchObject({ header: "Content-Type" });
+  });
+});
+
 describe("events keep profiles current", () => {
   it("creates the profile, merges attributes, and a late event neither moves last_seen_at back nor overwrites newer data", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));

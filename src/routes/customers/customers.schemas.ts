@@ -3,8 +3,8 @@ import { z } from "@hono/zod-openapi";
 import { MAX_EMAIL_LENGTH } from "../../core/contacts";
 import { ListQuery, PlainText } from "../../core/openapi";
 import { MAX_RULE_LENGTH } from "../../campaigns/rules";
-import { CUSTOMER_REASONS, MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, MAX_EXTERNAL_ID } from "../../customers/customer-validate";
-import { MAX_JSON_CUSTOMERS } from "../../customers/customers.import";
+import { MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, MAX_EXTERNAL_ID } from "../../customers/customer-validate";
+import { IMPORT_REASONS, MAX_JSON_CUSTOMERS } from "../../customers/customers.import";
 
 export const ExternalIdParam = z.object({
   external_id: z
@@ -102,10 +102,13 @@ export const ImportResultSchema = z
     created: N,
     updated: N,
     invalid: N,
+    excluded: N.openapi({
+      description: "Rows refused as `duplicate_in_file`: an earlier valid row of this import had the same external_id (that one was applied)",
+    }),
     blank_lines_skipped: N,
     segment_entries: N.openapi({ description: "Segment entries the import caused (evaluated now or by the five-minute sweep)" }),
     errors: z
-      .array(z.object({ row: N, external_id: z.string().nullable(), reasons: z.array(z.enum(CUSTOMER_REASONS)) }))
+      .array(z.object({ row: N, external_id: z.string().nullable(), reasons: z.array(z.enum(IMPORT_REASONS)) }))
       .openapi({ description: "Each refused row (1-based, header excluded) and why; at most 1,000 listed" }),
     errors_truncated: z.boolean(),
   })
