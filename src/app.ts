@@ -68,11 +68,13 @@ const isUpload = (path: string, contentType: string | undefined) => isCsv(conten
 /**
  * A POST with `Content-Type: application/json` and no body at all (what many HTTP clients send for
  * "no body") is read as having no body, not as malformed JSON: routes whose body is optional
- * (cancel, reverse, resend, ...) then run, and required ones name their missing fields.
+ * (cancel, reverse, resend, ...) then run, and required ones name their missing fields. An empty
+ * `text/csv` body keeps its type: it is an empty file, and the upload says so (`invalid_csv`).
  */
 const emptyBodyIsNoBody = createMiddleware<AppEnv>(async (c, next) => {
   const req = c.req.raw;
-  if (req.headers.has("content-type") && (req.body === null || req.headers.get("content-length") === "0")) {
+  const type = req.headers.get("content-type");
+  if (type !== null && !isCsv(type) && (req.body === null || req.headers.get("content-length") === "0")) {
     const headers = new Headers(req.headers);
     headers.delete("content-type");
     headers.delete("content-length");

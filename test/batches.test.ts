@@ -198,6 +198,15 @@ describe("recipient upload and validation", () => {
     const empty = await callJson(`/v1/batches/${batchId}/recipients`, { token: tokens.operator, body: {} });
     expect(empty.status).toBe(400);
     expect(empty.body.errors[0]).toMatchObject({ pointer: "/recipients" });
+    // An empty CSV file is a file: it is empty, not a missing Content-Type.
+    const emptyCsv = await callJson(`/v1/batches/${batchId}/recipients`, {
+      token: tokens.operator,
+      method: "POST",
+      rawBody: "",
+      headers: { "content-type": "text/csv" },
+    });
+    expect(emptyCsv.status).toBe(400);
+    expect(emptyCsv.body).toMatchObject({ code: "invalid_csv", detail: expect.stringContaining("empty") });
   });
 
   it("costs one row for a quoted cell with a stray or missing closing quote: the rows after it are read as sent", async () => {

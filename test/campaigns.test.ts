@@ -34,6 +34,11 @@ describe("campaign rules are compiled when the campaign is saved", () => {
     expect(unknown.body.errors[0].detail).toContain("Unknown variable");
     const notBool = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "1 + 2" }) });
     expect(notBool.status).toBe(400);
+    const text = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "customer.name" }) });
+    expect(text.status).toBe(400);
+    expect(text.body.errors[0]).toMatchObject({ pointer: "/rules", code: "rule_invalid" });
+    const misspelt = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ rules: "customer.rewards_recieved < 1" }) });
+    expect(misspelt.status).toBe(400);
   });
 
   it("creates a draft with a valid rule and refuses unknown fields", async () => {
@@ -71,6 +76,28 @@ describe("trigger kinds other than events", () => {
     const next = await callJson(`/v1/campaigns?limit=2&cursor=${listed.body.next_cursor}`, { token: s.tokens.support });
     expect(next.body.data).toHaveLength(2);
     expect((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes).toEqual([]);
+  });
+});
+
+describe("a bad trigger", () => {
+  it("answers 400 with a pointer to the offending field of the shape it is closest to", async () => {
+    const s = await campaignSetup(uniqueOrg("ct"));
+    const refused = async (trigger: unknown) => {
+      const res = await callJson("/v1/campaigns", { token: s.tokens.operator, body: s.body({ trigger }) });
+      expect(res.status, JSON.stringify(trigger)).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+      return res.body.errors.map((e: { pointer: string; detail: string }) => [e.pointer, e.detail]);
+    };
+    const [[pointer, detail]] = await refused({ kind: "moon_phase" });
+    expect(pointer).toBe("/trigger/kind");
+    expect(detail).toContain('"inactivity"');
+    expect(await refused({ event: "" })).toEqual([["/trigger/event", "an event type cannot be empty"]]);
+    expect((await refused({ kind: "inactivity" })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused({ kind: "inactivity", days: 0 })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused({ kind: "date_attribute", attribute: "9lives" })).map((e: string[]) => e[0])).toEqual(["/trigger/attribute"]);
+    expect((await refused({ kind: "schedule", segment_id: "seg_x" })).map((e: string[]) => e[0])).toEqual(["/trigger/cron"]);
+    expect((await refused({ event: "order.paid", days: 3 })).map((e: string[]) => e[0])).toEqual(["/trigger/days"]);
+    expect((await refused("order.paid")).map((e: string[]) => e[0])).toEqual(["/trigger"]);
   });
 });
 

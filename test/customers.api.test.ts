@@ -91,6 +91,42 @@ describe("PUT /v1/customers/{external_id}", () => {
   });
 });
 
+describe("date attributes", () => {
+  it("must be calendar dates: 400 at /attributes/<name> for PUT, a date_invalid row in an import, 400 for an event", async () => {
+    const s = await campaignSetup(uniqueOrg("cda"));
+    const t = await tokens(s.org);
+    const refused = async (attributes: Record<string, unknown>) => {
+      const res = await put(t.integrator, "D-1", { attributes });
+      expect(res.status, JSON.stringify(attributes)).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+      return res.body.errors.map((e: { pointer: string; code: string }) => [e.pointer, e.code]);
+    };
+    expect(await refused({ birthday: "1990-13-45" })).toEqual([["/attributes/birthday", "date_invalid"]]);
+    expect(await refused({ birthday: "1991-02-29" })).toEqual([["/attributes/birthday", "date_invalid"]]);
+    expect(await refused({ signup_date: "2026-1-2" })).toEqual([["/attributes/signup_date", "date_invalid"]]);
+    expect(await refused({ anniversary: "July 14" })).toEqual([["/attributes/anniversary", "date_invalid"]]);
+    expect(await refused({ first_order: "2026-04-31" })).toEqual([["/attributes/first_order", "date_invalid"]]);
+    // A leap day of a leap year, a birthday without its year, a date-time, and text that is not date-shaped.
+    const ok = await put(t.integrator, "D-1", {
+      attributes: { birthday: "1992-02-29", anniversary: "--02-29", signup_date: "2026-01-02T10:00:00Z", tier: "gold" },
+    });
+    expect(ok.status).toBe(201);
+    const rows = await env.DB.prepare("SELECT attribute, month_day FROM customer_dates WHERE org = ? ORDER BY attribute").bind(s.org).all();
+    expect(rows.results).toEqual([
+      { attribute: "anniversary", month_day: "02-29" },
+      { attribute: "birthday", month_day: "02-29" },
+      { attribute: "signup_date", month_day: "01-02" },
+    ]);
+    const csv = "external_id,birthday\nD-2,1990-13-45\nD-3,1990-12-24\n";
+    const imported = await callJson("/v1/customers/import", { token: t.operator, rawBody: csv, headers: { "content-type": "text/csv" } });
+    expect(imported.body).toMatchObject({ created: 1, invalid: 1, errors: [{ row: 1, external_id: "D-2", reasons: ["date_invalid"] }] });
+    const event = await postEvent(s.tokens.integrator, { ...orderPaid(), customer: { external_id: "D-4", attributes: { birthday: "1990-13-45" } } });
+    expect(event.status).toBe(400);
+    expect(event.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(["/customer/attributes/birthday"]);
+    expect((await callJson("/v1/customers/D-4", { token: t.support })).status).toBe(404);
+  });
+});
+
 describe("GET /v1/customers", () => {
   it("pages by external id and finds by email like batch validation compares them", async () => {
     const org = uniqueOrg("cus");
@@ -106,6 +142,34 @@ describe("GET /v1/customers", () => {
     const found = await callJson(`/v1/customers?email=${encodeURIComponent("B2+promo@EXAMPLE.com")}`, { token: t.support });
     expect(found.body.data.map((c: { external_id: string }) => c.external_id)).toEqual(["b-2"]);
     expect((await callJson("/v1/customers?cursor=bogus", { token: t.support })).status).toBe(400);
+  });
+});
+
+describe("GET /v1/customers: rewards received", () => {
+  it("gives each list item the count and totals of its rewards, campaign and batch, as the single GET does", async () => {
+    const org = uniqueOrg("cls");
+    await approvedBatch(org, { recipients: 1, amount: 2500 });
+    const s = await campaignSetup(org);
+    const t = await tokens(org);
+    await activeCampaign(s);
+    // The batch's recipient is `<org>0@example.com`; L-2 is that person, and also rewarded by the campaign.
+    const l2 = { external_id: "L-2", email: `${org.toUpperCase()}0@example.com` };
+    for (const customer of [{ external_id: "L-1", email: "l1@example.com" }, { external_id: "L-1", email: "l1@example.com" }, l2]) {
+      expect((await postEvent(s.tokens.integrator, orderPaid({ customer }))).body.outcomes[0].outcome).toBe("rewarded");
+    }
+    await put(t.integrator, "L-3", { email: "l3@example.com" });
+    const list = await callJson("/v1/customers", { token: t.support });
+    expect(list.status).toBe(200);
+    expect(schemas.CustomerListItemSchema.array().safeParse(list.body.data).success).toBe(true);
+    const byId = Object.fromEntries(list.body.data.map((c: { external_id: string; rewards_received: unknown }) => [c.external_id, c.rewards_received]));
+    expect(byId).toEqual({
+      "L-1": { count: 2, totals: [{ currency: "USD", amount: 2000 }] },
+      "L-2": { count: 2, totals: [{ currency: "USD", amount: 3500 }] },
+      "L-3": { count: 0, totals: [] },
+    });
+    const detail = await callJson("/v1/customers/L-2", { token: t.support });
+    expect({ count: detail.body.rewards_received.count, totals: detail.body.rewards_received.totals }).toEqual(byId["L-2"]);
+    expect(detail.body.rewards_received.items).toHaveLength(2);
   });
 });
 
@@ -167,6 +231,54 @@ describe("POST /v1/customers/import", () => {
   });
 });
 
+describe("POST /v1/customers/import: repeated ids and empty files", () => {
+  it("applies the first valid row of an external id and refuses later ones as duplicate_in_file (CSV and JSON)", async () => {
+    const t = await tokens(uniqueOrg("cid"));
+    const csv = [
+      "external_id,email,tier",
+      "R1,bad-email,gold",
+      "R1,first@example.com,gold",
+      "R2,r2@example.com,silver",
+      "R1,second@example.com,bronze",
+      "",
+    ].join("\n");
+    const res = await callJson("/v1/customers/import", { token: t.operator, rawBody: csv, headers: { "content-type": "text/csv" } });
+    expect(res.status).toBe(200);
+    expect(schemas.ImportResultSchema.safeParse(res.body).success).toBe(true);
+    expect(res.body).toMatchObject({ rows: 4, created: 2, updated: 0, invalid: 1, excluded: 1 });
+    expect(res.body.errors).toEqual([
+      { row: 1, external_id: "R1", reasons: ["email_invalid"] },
+      { row: 4, external_id: "R1", reasons: ["duplicate_in_file"] },
+    ]);
+    const r1 = await callJson("/v1/customers/R1", { token: t.support });
+    expect(r1.body).toMatchObject({ email: "first@example.com", attributes: { tier: "gold" } });
+    const json = await callJson("/v1/customers/import", {
+      token: t.integrator,
+      body: {
+        customers: [
+          { external_id: "J1", name: "One" },
+          { external_id: "J1", name: "Two" },
+        ],
+      },
+    });
+    expect(json.body).toMatchObject({ created: 1, excluded: 1, errors: [{ row: 2, external_id: "J1", reasons: ["duplicate_in_file"] }] });
+    expect((await callJson("/v1/customers/J1", { token: t.support })).body.name).toBe("One");
+  });
+
+  it("says an empty CSV file is empty (invalid_csv), as a recipient upload does, not that the Content-Type is missing", async () => {
+    const t = await tokens(uniqueOrg("cid"));
+    for (const rawBody of ["", "\n\n"]) {
+      const res = await callJson("/v1/customers/import", { method: "POST", token: t.operator, rawBody, headers: { "content-type": "text/csv" } });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: "invalid_csv", detail: expect.stringContaining("empty") });
+    }
+    // No body and no Content-Type still names the header.
+    const none = await callJson("/v1/customers/import", { method: "POST", token: t.operator });
+    expect(none.status).toBe(400);
+    expect(none.body.errors[0]).toMatchObject({ header: "Content-Type" });
+  });
+});
+
 describe("events keep profiles current", () => {
   it("creates the profile, merges attributes, and a late event neither moves last_seen_at back nor overwrites newer data", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));
@@ -197,6 +309,38 @@ describe("events keep profiles current", () => {
     const now = await callJson("/v1/customers/EV-1", { token: t.support });
     expect(now.body.last_seen_at).toBe("2026-12-06T00:00:00.000Z");
     expect(now.body.attributes).toEqual({ visits: 3, first_order: "2026-12-01" });
+  });
+
+  it("a late event does not overwrite a name a newer event set (o-2 today, then o-1 of the day before)", async () => {
+    const s = await campaignSetup(uniqueOrg("cev"));
+    const t = await tokens(s.org);
+    const today = new Date();
+    const at = (daysBack: number) => new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - daysBack, 1)).toISOString();
+    const customer = { external_id: "EV-4", email: "ev4@example.com" };
+    expect((await postEvent(s.tokens.integrator, { ...orderPaid({ id: "o-2", occurred_at: at(0) }), customer: { ...customer, name: "New" } })).status).toBe(
+      202,
+    );
+    expect((await postEvent(s.tokens.integrator, { ...orderPaid({ id: "o-1", occurred_at: at(1) }), customer: { ...customer, name: "Old" } })).status).toBe(
+      202,
+    );
+    const got = await callJson("/v1/customers/EV-4", { token: t.support });
+    expect(got.body).toMatchObject({ name: "New", last_seen_at: at(0) });
+    const listed = await callJson("/v1/customers", { token: t.support });
+    expect(listed.body.data.find((c: { external_id: string }) => c.external_id === "EV-4")).toMatchObject({ name: "New" });
+    // The same two events in one batch, and a late event whose offset puts it the day before.
+    const other = { external_id: "EV-5", email: "ev5@example.com" };
+    const batch = await callJson("/v1/events/batch", {
+      token: s.tokens.integrator,
+      body: {
+        events: [
+          { ...orderPaid({ id: "b-2", occurred_at: at(0) }), customer: { ...other, name: "New" } },
+          { ...orderPaid({ id: "b-1", occurred_at: at(1).replace("Z", "+00:00") }), customer: { ...other, name: "Old", country: "FR" } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(202);
+    const got5 = await callJson("/v1/customers/EV-5", { token: t.support });
+    expect(got5.body).toMatchObject({ name: "New", country: "FR", last_seen_at: at(0) });
   });
 
   it("keeps a profile within its attribute limits however many keys events bring", async () => {

@@ -6,6 +6,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { validateOpenApi31 } from "./helpers/openapi-validator";
+import { EventBatchAnswer } from "../src/routes/events/events.schemas";
 
 const postBatch = (integrator: string, events: unknown[]) => callJson("/v1/events/batch", { token: integrator, body: { events } });
 const reasons = (answer: any) => answer.outcomes.map((o: any) => o.reason ?? o.outcome);
@@ -97,5 +99,68 @@ describe("a batch of events", () => {
     expect(reasons((await postEvent(s.tokens.integrator, orderPaid(ann))).body)).toEqual(["pending_approval"]);
     expect(((await s.stub.getBalance()) as any).balance.committed).toBe(1000);
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
+  });
+});
+
+describe("a batch with invalid events", () => {
+  it("answers each invalid event with its errors in place and evaluates the valid ones", async () => {
+    const s = await campaignSetup(uniqueOrg("ebv"));
+    const id = await activeCampaign(s);
+    const [a, b, c] = [orderPaid(), orderPaid(), orderPaid()];
+    const { id: _dropped, ...noId } = orderPaid();
+    const events = [
+      a,
+      noId,
+      { ...b, occurred_at: "yesterday" },
+      c,
+      { ...orderPaid(), customer: { email: "x@example.com" } },
+      { ...orderPaid({ id: "bd-1" }), customer: { external_id: "BD", attributes: { birthday: "1990-13-45" } } },
+      "not an event",
+    ];
+    const res = await postBatch(s.tokens.integrator, events);
+    expect(res.status).toBe(202);
+    expect(EventBatchAnswer.safeParse(res.body).success).toBe(true);
+    const data = res.body.data;
+    expect(data).toHaveLength(7);
+    expect([data[0], data[3]].map((d: any) => [d.id, d.outcomes[0].campaign_id, d.outcomes[0].outcome])).toEqual([
+      [a.id, id, "rewarded"],
+      [c.id, id, "rewarded"],
+    ]);
+    const problems = (d: any) => d.error.errors.map((e: any) => e.pointer);
+    expect(data[1]).not.toHaveProperty("id");
+    expect(data[1].error.code).toBe("validation_failed");
+    expect(problems(data[1])).toEqual(["/events/1/id"]);
+    expect(data[2]).toMatchObject({ id: b.id, error: { code: "validation_failed" } });
+    expect(problems(data[2])).toEqual(["/events/2/occurred_at"]);
+    expect(problems(data[4])).toEqual(["/events/4/customer/external_id"]);
+    expect(data[5]).toMatchObject({ id: "bd-1" });
+    expect(problems(data[5])).toEqual(["/events/5/customer/attributes/birthday"]);
+    expect(problems(data[6])).toEqual(["/events/6"]);
+    // Nothing of the invalid events was recorded: sending the corrected event is a first evaluation.
+    const fixed = await postEvent(s.tokens.integrator, b);
+    expect(fixed.body.outcomes[0].outcome).toBe("rewarded");
+    expect((await callJson(`/v1/events/bd-1`, { token: s.tokens.support })).status).toBe(404);
+    const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
+    expect(view.body.counts).toMatchObject({ events: 3, rewarded: 3 });
+  });
+
+  it("still refuses a body that is not { events: [...] } of 1 to 1,000 events as a whole, and documents the answer", async () => {
+    const s = await campaignSetup(uniqueOrg("ebv"));
+    for (const body of [
+      {},
+      { events: [] },
+      { events: "x" },
+      { events: [orderPaid()], extra: 1 },
+      { events: Array.from({ length: 1001 }, () => orderPaid()) },
+    ]) {
+      const res = await callJson("/v1/events/batch", { token: s.tokens.integrator, body });
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe("validation_failed");
+    }
+    const doc = (await callJson("/openapi.json")).body;
+    expect(validateOpenApi31(doc).valid).toBe(true);
+    const op = doc.paths["/v1/events/batch"].post;
+    expect(JSON.stringify(op.requestBody)).toContain("#/components/schemas/Event");
+    expect(doc.components.schemas.EventBatchError.properties.error.properties).toHaveProperty("errors");
   });
 });

@@ -82,7 +82,7 @@ describe("referral campaigns", () => {
     const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
     expect(view.body).toMatchObject({
       referral: { referee_amount: 500, referrer_amount: 1500 },
-      counts: { rewarded: 2 },
+      counts: { events: 1, matched: 2, rewarded: 2 },
       budget: { committed: 2000 },
     });
   });
@@ -106,13 +106,14 @@ describe("referral campaigns", () => {
       referee: "rewarded",
       referrer: "rewarded",
     });
-    const strict = await activeCampaign(s, referralCampaign({ refuse_same_email_domain: true }, { trigger: { event: "referral.strict" } }));
-    const strictEvent = { ...referral(person("c", { email: `c-${n}@Corp.example` }), person("d", { email: `d-${n}@corp.example` })), type: "referral.strict" };
-    const res = await postEvent(s.tokens.integrator, strictEvent);
+    const st = await campaignSetup(uniqueOrg("rf"));
+    const strict = await activeCampaign(st, referralCampaign({ refuse_same_email_domain: true }));
+    const strictEvent = referral(person("c", { email: `c-${n}@Corp.example` }), person("d", { email: `d-${n}@corp.example` }));
+    const res = await postEvent(st.tokens.integrator, strictEvent);
     expect(sides(res.body.outcomes)).toEqual({ referee: "self_referral", referrer: "self_referral" });
-    const rec = await callJson(`/v1/events/${strictEvent.id}`, { token: s.tokens.support });
+    const rec = await callJson(`/v1/events/${strictEvent.id}`, { token: st.tokens.support });
     expect(rec.body.outcomes[0]).toMatchObject({ campaign_id: strict, side: "referee", detail: expect.stringContaining("corp.example") });
-    const view = await callJson(`/v1/campaigns/${strict}`, { token: s.tokens.support });
+    const view = await callJson(`/v1/campaigns/${strict}`, { token: st.tokens.support });
     expect(view.body.counts.skipped.self_referral).toBe(2);
   });
 
@@ -211,7 +212,8 @@ describe("referral campaigns", () => {
       { campaign_id: id, side: "referrer", outcome: "skipped", reason: "customer_cap", detail: expect.stringContaining("per_referrer") },
     ]);
     const view = await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support });
-    expect(view.body.counts).toMatchObject({ events: 12, rewarded: 8, skipped: { self_referral: 2, customer_cap: 2 } });
+    // Six events, each counted once; outcomes (rewarded, skipped) per side.
+    expect(view.body.counts).toMatchObject({ events: 6, matched: 10, rewarded: 8, skipped: { self_referral: 2, customer_cap: 2 } });
   });
 
   it("puts each side under the campaign's approval threshold and caps", async () => {
@@ -298,6 +300,8 @@ describe("referral validation", () => {
     // A referral.converted campaign needs the block; the block needs an event trigger and no tiers.
     expect(await pointers({ trigger })).toEqual(["/referral"]);
     expect(await pointers({ trigger: { kind: "inactivity", days: 30 }, referral: { referee_amount: 500, referrer_amount: 500 } })).toEqual(["/trigger"]);
+    // On another event type there is no referrer to pay: the block is refused (create and PATCH).
+    expect(await pointers({ trigger: { event: "order.paid" }, referral: { referee_amount: 500, referrer_amount: 500 } })).toEqual(["/referral"]);
     const tiers = { product_id: s.productId, channel: "email", tiers: [{ when: "true", amount: 500 }] };
     expect(await pointers({ trigger, reward: tiers, referral: { referee_amount: 500, referrer_amount: 500 } })).toEqual(["/reward/tiers"]);
     // A valid one, with no reward amount (the block has them); PATCH edits the block and keeps it when the reward changes.
@@ -313,6 +317,9 @@ describe("referral validation", () => {
       body: { reward: { product_id: s.productId, channel: "link" } },
     });
     expect(patched.body.referral).toEqual({ referee_amount: 500, referrer_amount: 500, milestones: [{ every: 5, referrer_amount: 900 }] });
+    const retrigger = await callJson(`/v1/campaigns/${ok.body.id}`, { method: "PATCH", token: s.tokens.operator, body: { trigger: { event: "order.paid" } } });
+    expect(retrigger.status).toBe(400);
+    expect(retrigger.body.errors.map((e: any) => e.pointer)).toEqual(["/referral"]);
     const badPatch = await callJson(`/v1/campaigns/${ok.body.id}`, {
       method: "PATCH",
       token: s.tokens.operator,
@@ -339,7 +346,10 @@ describe("referral validation", () => {
       token: s.tokens.integrator,
       body: { events: [base, { ...base, id: "b2", properties: { referrer: 7 } }] },
     });
-    expect(batch.status).toBe(400);
-    expect(batch.body.errors[0].pointer).toBe("/events/1/properties/referrer");
+    // In a batch, the bad event answers its error in place; the good one is evaluated.
+    expect(batch.status).toBe(202);
+    expect(batch.body.data[0]).toMatchObject({ id: base.id, outcomes: expect.any(Array) });
+    expect(batch.body.data[1]).toMatchObject({ id: "b2", error: { code: "validation_failed" } });
+    expect(batch.body.data[1].error.errors[0].pointer).toBe("/events/1/properties/referrer");
   });
 });

@@ -47,11 +47,22 @@ describe("segments", () => {
     expect(eventful.body.errors[0]).toMatchObject({ pointer: "/condition", position: 0 });
     const notBool = await callJson("/v1/segments", { token: s.tokens.operator, body: { name: "N", condition: '"gold" + "en"' } });
     expect(notBool.status).toBe(400);
+    // A profile field is typed: text is not a condition, and a misspelt field is not a field.
+    for (const condition of ["customer.name", "customer.last_seen_at", 'customer.nmae == "Ann"']) {
+      const res = await callJson("/v1/segments", { token: s.tokens.operator, body: { name: "T", condition } });
+      expect(res.status, condition).toBe(400);
+      expect(res.body.errors[0]).toMatchObject({ pointer: "/condition", code: "rule_invalid" });
+    }
+    for (const condition of ['customer.name == "Ann" || customer.time_zone != ""', "customer.attributes.vip"]) {
+      const res = await callJson("/v1/segments", { token: s.tokens.operator, body: { name: "T", condition } });
+      expect(res.status, condition).toBe(201);
+    }
     expect((await callJson("/v1/segments", { token: s.tokens.support, body: { name: "G", condition: "true" } })).status).toBe(403);
     const id = await createSegment(s);
     const list = await callJson("/v1/segments", { token: s.tokens.admin });
     expect(SegmentSchema.array().safeParse(list.body.data).success).toBe(true);
-    expect(list.body.data).toEqual([expect.objectContaining({ id, name: "Gold", condition: 'customer.attributes.tier == "gold"', backfilled: true })]);
+    expect(list.body.data).toContainEqual(expect.objectContaining({ id, name: "Gold", condition: 'customer.attributes.tier == "gold"', backfilled: true }));
+    expect(list.body.data).toHaveLength(3);
   });
 
   it("sorts in the customers stored before the segment, and lists its members", async () => {

@@ -96,7 +96,7 @@ export async function* csvRecipients(body: ReadableStream<Uint8Array> | null, ma
     for (let i = start; i < batch.rows.length; i++) rows.push(toRecipient(header!, batch.rows[i]!, batch.malformed.has(i)));
     yield { rows, blankLines: batch.blankLines };
   }
-  if (!header) throw new AppError("invalid_csv", "The CSV is empty; send a header line and one recipient per line");
+  if (!header) throw new AppError("invalid_csv", "The CSV file is empty; send a header line and one recipient per line");
 }
 
 export async function* jsonRecipients(recipients: RawRecipient[]): AsyncGenerator<RawBatch> {

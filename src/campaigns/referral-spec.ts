@@ -45,7 +45,10 @@ export function checkCampaignShape(s: Shape): void {
     if (eventType === REFERRAL_EVENT) bad("/referral", `A campaign triggered by ${REFERRAL_EVENT} needs referral: { referrer_amount, referee_amount }`);
     if ((s.reward.amount === undefined) === (s.reward.tiers === undefined)) bad("/reward/amount", "amount or tiers, exactly one");
   } else {
-    if (eventType === null) bad("/trigger", 'A referral campaign is triggered by an event: { event: "referral.converted" }');
+    if (eventType === null) bad("/trigger", `A referral campaign is triggered by an event: { event: "${REFERRAL_EVENT}" }`);
+    // Any other event has no referrer to pay: the block would reward a second side that does not exist.
+    else if (eventType !== REFERRAL_EVENT)
+      bad("/referral", `referral belongs to a campaign triggered by { event: "${REFERRAL_EVENT}" }; this one is triggered by ${eventType}`);
     if (s.reward.tiers !== undefined)
       bad("/reward/tiers", "A referral campaign pays referral.referee_amount and referral.referrer_amount (and milestones), not tiers");
     const seen = new Set<number>();

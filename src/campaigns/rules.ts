@@ -16,6 +16,22 @@ const env = new Environment({ limits: LIMITS }).registerVariable("event", "map")
 /** Segment conditions see the customer only (src/customers/segments.ts). */
 const customerOnly = new Environment({ limits: LIMITS }).registerVariable("customer", "map");
 
+/**
+ * What `customer` holds, for checking a rule when it is saved (evaluation keeps the plain maps): with
+ * the fields typed, `customer.name` is a string and not a condition, and `customer.nmae` is an
+ * unknown field; `attributes` stays a map of anything.
+ */
+const PROFILE_FIELDS = { external_id: "string", email: "string", phone: "string", name: "string", country: "string", attributes: "map" } as const;
+const checkers = {
+  event_and_customer: new Environment({ limits: LIMITS })
+    .registerType("Customer", { fields: { ...PROFILE_FIELDS, rewards_received: "int", rewarded_amount: "int" } })
+    .registerVariable("event", "map")
+    .registerVariable("customer", "Customer"),
+  customer: new Environment({ limits: LIMITS })
+    .registerType("Customer", { fields: { ...PROFILE_FIELDS, time_zone: "string", last_seen_at: "string" } })
+    .registerVariable("customer", "Customer"),
+};
+
 export interface RuleContext {
   event: { type: string; occurred_at: string; properties: Record<string, unknown> };
   customer: Record<string, unknown>;
@@ -23,7 +39,7 @@ export interface RuleContext {
 
 /** A problem with one rule: where it is in the rule (0-based character offsets) and why. */
 export function checkRule(rule: string, pointer: string, over: "event_and_customer" | "customer" = "event_and_customer"): FieldError | null {
-  const result = (over === "customer" ? customerOnly : env).check(rule);
+  const result = checkers[over].check(rule);
   if (result.valid) {
     if (result.type === "bool" || result.type === "dyn") return null;
     return { pointer, code: "rule_invalid", detail: `The rule must be a condition (bool), not ${result.type} (at 0-${rule.length})` };

@@ -21,7 +21,7 @@ export async function* csvCodes(body: ReadableStream<Uint8Array> | null, maxByte
     const { code, amount } = columns;
     yield rows.map((r) => ({ code: r[code], amount: r[amount], at: `/rows/${++dataRow}` }));
   }
-  if (!columns) throw new AppError("invalid_csv", "The CSV is empty; send a header line code,amount and one code per line");
+  if (!columns) throw new AppError("invalid_csv", "The CSV file is empty; send a header line code,amount and one code per line");
 }
 
 export async function* jsonCodes(codes: { code: string; amount: number }[]): AsyncGenerator<RawCode[]> {

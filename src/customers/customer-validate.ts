@@ -7,7 +7,7 @@
 import { isValidEmail, toE164 } from "../core/contacts";
 import { isCountry } from "../core/iso-codes";
 import { hasUnsafeText } from "../core/text";
-import type { CustomerProfile } from "./customer-store";
+import { type CustomerProfile, monthDayOf } from "./customer-store";
 
 export const CUSTOMER_REASONS = [
   "malformed_row",
@@ -19,6 +19,7 @@ export const CUSTOMER_REASONS = [
   "country_invalid",
   "time_zone_invalid",
   "attribute_invalid",
+  "date_invalid",
   "attributes_too_large",
 ] as const;
 export type CustomerReason = (typeof CUSTOMER_REASONS)[number];
@@ -73,6 +74,23 @@ function checkValue(v: unknown): string | null {
   return "a text, number, boolean or a list of them (attributes are flat)";
 }
 
+/** Text shaped like a date (`YYYY-MM-DD…`, `--MM-DD`): the date triggers index it, so it must be a real calendar date. */
+const DATE_SHAPED = /^(?:\d{4}|-)-\d{1,2}-\d{1,2}(?:$|T)/;
+/** Attributes that are dates by name: their value must be a date the date triggers can read. */
+const DATE_NAME = /^(?:birthday|anniversary|.*_date)$/;
+
+/**
+ * Why a date attribute's value is not a date, or null. A value shaped like a date must be a real
+ * calendar date (`1990-13-45` and `1991-02-29` are not; `--02-29`, a birthday without its year, is),
+ * and a date-time must parse; `birthday`, `anniversary` and any `*_date` must hold such a date.
+ */
+export function dateProblem(name: string, value: unknown): string | null {
+  const shaped = typeof value === "string" && DATE_SHAPED.test(value);
+  if (!shaped && !DATE_NAME.test(name)) return null;
+  const ok = typeof value === "string" && monthDayOf(value) !== null && (!value.includes("T") || !Number.isNaN(Date.parse(value)));
+  return ok ? null : `${name} must be a calendar date: YYYY-MM-DD (optionally with a time) or --MM-DD without the year`;
+}
+
 /** Whether one attribute may be stored on a profile (an event's attributes that may not still reach its rules). */
 export function isStorableAttribute(name: string, value: unknown): boolean {
   return ATTRIBUTE_NAME.test(name) && (value === null || checkValue(value) === null);
@@ -99,7 +117,9 @@ function checkAttributes(raw: unknown, problems: ProfileProblem[]): Record<strin
     }
     if (v === null) continue;
     const bad = checkValue(v);
+    const badDate = bad ? null : dateProblem(k, v);
     if (bad) problems.push({ reason: "attribute_invalid", pointer, detail: `${k} must be ${bad}` });
+    else if (badDate) problems.push({ reason: "date_invalid", pointer, detail: badDate });
     else out[k] = v;
   }
   if (new TextEncoder().encode(JSON.stringify(out)).byteLength > MAX_ATTRIBUTES_BYTES) {

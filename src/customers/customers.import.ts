@@ -13,9 +13,14 @@ import { readCsv } from "../core/csv-stream";
 import { AppError } from "../core/errors";
 import { newId } from "../core/ids";
 import type { Auth, Env } from "../env";
-import { ATTRIBUTE_NAME, MAX_ATTRIBUTES, checkProfile, type CustomerReason, type ProfileInput } from "./customer-validate";
+import { sha256HexSync } from "../core/crypto";
+import { ATTRIBUTE_NAME, CUSTOMER_REASONS, MAX_ATTRIBUTES, checkProfile, type CustomerReason, type ProfileInput } from "./customer-validate";
 import { applyProfileChanges, type Entry, type ProfileChange } from "./profile-changes";
 import { ENTRIES_PER_REQUEST, fireEntries } from "./segment-entries";
+
+/** A refused row's reasons: a profile's problems, or `duplicate_in_file` (its id came earlier in the import). */
+export const IMPORT_REASONS = [...CUSTOMER_REASONS, "duplicate_in_file"] as const;
+export type ImportReason = (typeof IMPORT_REASONS)[number];
 
 export interface RawChunk {
   rows: (ProfileInput & { malformed?: boolean })[];
@@ -89,7 +94,7 @@ export async function* csvCustomers(body: ReadableStream<Uint8Array> | null, max
     for (let i = start; i < batch.rows.length; i++) rows.push(toRow(header!, batch.rows[i]!, batch.malformed.has(i)));
     yield { rows, blankLines: batch.blankLines };
   }
-  if (!header) throw new AppError("invalid_csv", "The CSV is empty; send a header line and one customer per line");
+  if (!header) throw new AppError("invalid_csv", "The CSV file is empty; send a header line and one customer per line");
 }
 
 export async function* jsonCustomers(customers: ProfileInput[]): AsyncGenerator<RawChunk> {
@@ -101,14 +106,33 @@ export interface ImportTally {
   created: number;
   updated: number;
   invalid: number;
+  /** Rows whose external id an earlier valid row of the same import already had (`duplicate_in_file`). */
+  excluded: number;
   blank_lines_skipped: number;
   segment_entries: number;
 }
 
+/**
+ * The external ids of an import's applied rows, to tell a later row of the same id apart (like a
+ * batch's `duplicate_in_batch`). A long id is kept as a 96-bit hash, so ~300,000 rows stay small.
+ */
+class SeenIds {
+  private readonly ids = new Set<string>();
+  private key = (id: string) => (id.length <= 32 ? id : `#${sha256HexSync(id).slice(0, 24)}`);
+  /** True when the id was seen before; records it otherwise. */
+  repeat(id: string): boolean {
+    const k = this.key(id);
+    if (this.ids.has(k)) return true;
+    this.ids.add(k);
+    return false;
+  }
+}
+
 export async function importCustomers(env: Env, auth: Auth, format: "csv" | "json", source: AsyncIterable<RawChunk>, requestId?: string) {
-  const tally: ImportTally = { rows: 0, created: 0, updated: 0, invalid: 0, blank_lines_skipped: 0, segment_entries: 0 };
-  const errors: { row: number; external_id: string | null; reasons: CustomerReason[] }[] = [];
+  const tally: ImportTally = { rows: 0, created: 0, updated: 0, invalid: 0, excluded: 0, blank_lines_skipped: 0, segment_entries: 0 };
+  const errors: { row: number; external_id: string | null; reasons: ImportReason[] }[] = [];
   const entries: Entry[] = [];
+  const seen = new SeenIds();
   for await (const chunk of source) {
     tally.blank_lines_skipped += chunk.blankLines;
     const changes: ProfileChange[] = [];
@@ -119,6 +143,12 @@ export async function importCustomers(env: Env, auth: Auth, format: "csv" | "jso
       if (reasons.length) {
         tally.invalid++;
         if (errors.length < MAX_LISTED_ERRORS) errors.push({ row: tally.rows, external_id: profile.external_id || null, reasons });
+        continue;
+      }
+      // The first valid row of an id is applied; a later one would silently replace it, so it is refused.
+      if (seen.repeat(profile.external_id)) {
+        tally.excluded++;
+        if (errors.length < MAX_LISTED_ERRORS) errors.push({ row: tally.rows, external_id: profile.external_id, reasons: ["duplicate_in_file"] });
         continue;
       }
       changes.push({ kind: "replace", profile });
@@ -135,5 +165,5 @@ export async function importCustomers(env: Env, auth: Auth, format: "csv" | "jso
   ]);
   // The first entries are evaluated now; the rest by the five-minute sweep (segment-entries.ts).
   await fireEntries(env, auth.org, entries);
-  return { id, format, ...tally, errors, errors_truncated: tally.invalid > errors.length };
+  return { id, format, ...tally, errors, errors_truncated: tally.invalid + tally.excluded > errors.length };
 }

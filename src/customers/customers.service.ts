@@ -47,6 +47,50 @@ export async function putCustomer(env: Env, auth: Auth, externalId: string, body
 
 const REWARDS_SHOWN = 100;
 
+export interface RewardsSummary {
+  count: number;
+  totals: { currency: string; amount: number }[];
+}
+
+/**
+ * Every reward of each customer, counted and summed by currency: campaign rewards (rewarded or
+ * pending approval) by external id, batch payouts by the profile's email or phone (a payout found
+ * by both counted once). One statement for a whole page of customers, whatever its size.
+ */
+export async function rewardsSummaries(env: Env, org: string, rows: CustomerRow[]): Promise<Map<string, RewardsSummary>> {
+  const out = new Map<string, RewardsSummary>(rows.map((r) => [r.external_id, { count: 0, totals: [] }]));
+  if (rows.length === 0) return out;
+  const keys = rows.map((r) => [r.external_id, r.email ? emailKey(r.email) : null, r.phone]);
+  const { results } = await env.DB.prepare(
+    `WITH page AS (SELECT value ->> 0 AS ext, value ->> 1 AS ek, value ->> 2 AS pk FROM json_each(?2)),
+     paid AS (
+       SELECT page.ext, d.id, d.amount, d.currency FROM page JOIN batch_recipients r ON r.email_key = page.ek AND r.org = ?1 AND r.status = 'valid'
+         JOIN deliveries d ON d.recipient_id = r.id AND d.reissue_of IS NULL
+       UNION
+       SELECT page.ext, d.id, d.amount, d.currency FROM page JOIN batch_recipients r ON r.phone_key = page.pk AND r.org = ?1 AND r.status = 'valid'
+         JOIN deliveries d ON d.recipient_id = r.id AND d.reissue_of IS NULL
+     )
+     SELECT ext, currency, COUNT(*) AS n, SUM(amount) AS amount FROM paid GROUP BY ext, currency
+     UNION ALL
+     SELECT o.external_id AS ext, c.currency, COUNT(*) AS n, SUM(o.amount) AS amount
+       FROM campaign_outcomes o JOIN campaigns c ON c.id = o.campaign_id
+       WHERE o.org = ?1 AND o.external_id IN (SELECT ext FROM page) AND o.outcome IN ('rewarded', 'pending_approval')
+       GROUP BY o.external_id, c.currency`,
+  )
+    .bind(org, JSON.stringify(keys))
+    .all<{ ext: string; currency: string; n: number; amount: number }>();
+  for (const r of results) {
+    const sum = out.get(r.ext);
+    if (!sum) continue;
+    sum.count += r.n;
+    const total = sum.totals.find((t) => t.currency === r.currency);
+    if (total) total.amount += r.amount;
+    else sum.totals.push({ currency: r.currency, amount: r.amount });
+  }
+  for (const sum of out.values()) sum.totals.sort((a, b) => (a.currency < b.currency ? -1 : 1));
+  return out;
+}
+
 /** Rewards a customer received: campaign rewards by external id, batch payouts by email or phone. */
 async function rewardsOf(env: Env, org: string, row: CustomerRow) {
   const { results: campaign } = await env.DB.prepare(
@@ -98,13 +142,9 @@ async function rewardsOf(env: Env, org: string, row: CustomerRow) {
       at: b.created_at as string,
     })),
   ].sort((a, b) => (a.at < b.at ? 1 : -1));
-  const totals = new Map<string, number>();
-  for (const i of items) totals.set(i.currency, (totals.get(i.currency) ?? 0) + i.amount);
-  return {
-    count: items.length,
-    totals: [...totals].map(([currency, amount]) => ({ currency, amount })),
-    items: items.slice(0, REWARDS_SHOWN),
-  };
+  // Count and totals over every reward (the list's summary), the items the newest REWARDS_SHOWN.
+  const summary = (await rewardsSummaries(env, org, [row])).get(row.external_id)!;
+  return { ...summary, items: items.slice(0, REWARDS_SHOWN) };
 }
 
 export async function customerDetail(env: Env, org: string, externalId: string) {
@@ -181,7 +221,11 @@ export async function listCustomers(env: Env, org: string, q: CustomerListQuery)
     ).results;
   }
   const page = rows.slice(0, q.limit);
-  return { data: page.map(profileView), next_cursor: rows.length > q.limit ? toCursor(page.at(-1)!.external_id) : null };
+  const rewards = await rewardsSummaries(env, org, page);
+  return {
+    data: page.map((r) => ({ ...profileView(r), rewards_received: rewards.get(r.external_id)! })),
+    next_cursor: rows.length > q.limit ? toCursor(page.at(-1)!.external_id) : null,
+  };
 }
 
 /** Batch statuses after which a recipient row is history, not work in progress. */

@@ -137,7 +137,8 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
     for (const p of pairs) {
       outcomes.get(p.ev.id)!.push(p.view!);
       if (p.old) continue;
-      count(p.c.id, "events");
+      // An event counts once per campaign: a referral's referrer side is the same event (its outcomes and skips count per side).
+      if (p.side !== "referrer") count(p.c.id, "events");
       if (p.skip) count(p.c.id, `skipped:${p.skip.reason}`);
       if (p.skip?.detail) skipDetails.set(p.ev.id, { ...skipDetails.get(p.ev.id), [detailKey(p.c.id, p.side)]: p.skip.detail });
     }

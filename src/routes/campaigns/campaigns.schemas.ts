@@ -14,46 +14,56 @@ const Rule = z
   .openapi({ description: "A CEL condition over `event` and `customer`", example: "event.properties.total >= 5000" });
 const EventType = z
   .string()
-  .min(1)
+  .min(1, "an event type cannot be empty")
   .max(100)
-  .regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and . _ : -")
+  .regex(/^[A-Za-z0-9_.:-]*$/, "letters, digits and . _ : -") // empty: min(1) says so
   .openapi({ example: "order.paid" });
 const Period = z.enum(["day", "week", "month", "lifetime"]);
 const Cap = z.strictObject({ count: z.number().int().min(1).max(1_000_000_000).optional(), amount: Amount.optional(), period: Period });
 const SegmentId = z.string().min(1).max(64);
 
+// `{ event }`, or one of the kinds told apart by `kind`: a bad trigger's error points at the field of
+// the shape it is closest to (`/trigger/kind`, `/trigger/days`, `/trigger/event`: src/core/router.ts).
 export const Trigger = z
   .union([
     z.strictObject({ event: EventType }),
-    z.strictObject({
-      kind: z.literal("date_attribute"),
-      attribute: z
-        .string()
-        .min(1)
-        .max(64)
-        .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "an attribute name: letters, digits and _ . - (not starting with a digit)")
-        .openapi({ example: "birthday", description: "A customer attribute holding a date (`YYYY-MM-DD…` or `--MM-DD`): fires on its month-day" }),
-    }),
-    z.strictObject({
-      kind: z.literal("inactivity"),
-      days: z.number().int().min(1).max(3650).openapi({ description: "Fires once per inactivity period, when a customer's last event is this many days old" }),
-    }),
-    z.strictObject({
-      kind: z.literal("schedule"),
-      cron: z
-        .string()
-        .min(9)
-        .max(100)
-        .openapi({ example: "0 9 * * 1", description: "5-field cron expression, read in the org's time_zone (`0 9 * * MON#1`: first Monday)" }),
-      segment_id: SegmentId,
-    }),
-    z.strictObject({
-      kind: z.literal("segment_entered"),
-      segment_id: SegmentId,
-      include_existing: z.boolean().optional().openapi({
-        description: "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+    z.discriminatedUnion("kind", [
+      z.strictObject({
+        kind: z.literal("date_attribute"),
+        attribute: z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "an attribute name: letters, digits and _ . - (not starting with a digit)")
+          .openapi({ example: "birthday", description: "A customer attribute holding a date (`YYYY-MM-DD…` or `--MM-DD`): fires on its month-day" }),
       }),
-    }),
+      z.strictObject({
+        kind: z.literal("inactivity"),
+        days: z
+          .number()
+          .int()
+          .min(1)
+          .max(3650)
+          .openapi({ description: "Fires once per inactivity period, when a customer's last event is this many days old" }),
+      }),
+      z.strictObject({
+        kind: z.literal("schedule"),
+        cron: z
+          .string()
+          .min(9)
+          .max(100)
+          .openapi({ example: "0 9 * * 1", description: "5-field cron expression, read in the org's time_zone (`0 9 * * MON#1`: first Monday)" }),
+        segment_id: SegmentId,
+      }),
+      z.strictObject({
+        kind: z.literal("segment_entered"),
+        segment_id: SegmentId,
+        include_existing: z.boolean().optional().openapi({
+          description:
+            "Also reward the customers already inside the segment when the campaign is activated (default false: only entries after activation count)",
+        }),
+      }),
+    ]),
   ])
   .openapi("CampaignTrigger", {
     description:
@@ -193,7 +203,7 @@ export const CampaignSchema = z
       })
       .openapi({
         description:
-          "events: evaluated by this campaign; matched: passed status, window, contact and rules (rewarded, pending, rejected, or stopped by a cap or the budget)",
+          "events: events evaluated by this campaign (a referral event counts once); the other counts are outcomes — one per event, or one per side (referee, referrer) for a referral campaign. matched: passed status, window, contact and rules (rewarded, pending, rejected, or stopped by a cap or the budget)",
       }),
     spend_by_day: z.array(z.object({ day: z.string(), amount: N, rewards: N })),
     created_by: z.string(),

@@ -31,7 +31,7 @@ export const listCustomers = createRoute({
   summary: "List customer profiles by external id",
   ...protect(["operator", "support", "auditor"]),
   request: { query: s.CustomerListQuery },
-  responses: { 200: json(page(s.CustomerSchema), "Customers"), ...problems(400, 401, 403) },
+  responses: { 200: json(page(s.CustomerListItemSchema), "Customers, each with a summary of the rewards received"), ...problems(400, 401, 403) },
 });
 
 export const getCustomer = createRoute({

@@ -3,8 +3,8 @@ import { z } from "@hono/zod-openapi";
 import { MAX_EMAIL_LENGTH } from "../../core/contacts";
 import { ListQuery, PlainText } from "../../core/openapi";
 import { MAX_RULE_LENGTH } from "../../campaigns/rules";
-import { CUSTOMER_REASONS, MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, MAX_EXTERNAL_ID } from "../../customers/customer-validate";
-import { MAX_JSON_CUSTOMERS } from "../../customers/customers.import";
+import { MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, MAX_EXTERNAL_ID } from "../../customers/customer-validate";
+import { IMPORT_REASONS, MAX_JSON_CUSTOMERS } from "../../customers/customers.import";
 
 export const ExternalIdParam = z.object({
   external_id: z
@@ -49,11 +49,21 @@ export const CustomerSchema = z
   .openapi("Customer");
 
 const N = z.number().int().min(0);
+const rewardsSummary = {
+  count: N.openapi({
+    description: "Every reward: campaign rewards (rewarded or pending approval) by external id, batch payouts to the profile's email or phone",
+  }),
+  totals: z.array(z.object({ currency: z.string(), amount: N })).openapi({ description: "Their amounts by currency" }),
+};
+/** A list item: the profile and a summary of the rewards received (the items are on GET /v1/customers/{external_id}). */
+export const CustomerListItemSchema = CustomerSchema.extend({
+  rewards_received: z.object(rewardsSummary),
+}).openapi("CustomerListItem");
+
 export const CustomerDetailSchema = CustomerSchema.extend({
   segments: z.array(z.object({ segment_id: z.string(), entries: N, entered_at: z.string() })).openapi({ description: "Segments the customer is inside" }),
   rewards_received: z.object({
-    count: N,
-    totals: z.array(z.object({ currency: z.string(), amount: N })),
+    ...rewardsSummary,
     items: z.array(
       z.object({
         source: z.enum(["campaign", "batch"]),
@@ -92,10 +102,13 @@ export const ImportResultSchema = z
     created: N,
     updated: N,
     invalid: N,
+    excluded: N.openapi({
+      description: "Rows refused as `duplicate_in_file`: an earlier valid row of this import had the same external_id (that one was applied)",
+    }),
     blank_lines_skipped: N,
     segment_entries: N.openapi({ description: "Segment entries the import caused (evaluated now or by the five-minute sweep)" }),
     errors: z
-      .array(z.object({ row: N, external_id: z.string().nullable(), reasons: z.array(z.enum(CUSTOMER_REASONS)) }))
+      .array(z.object({ row: N, external_id: z.string().nullable(), reasons: z.array(z.enum(IMPORT_REASONS)) }))
       .openapi({ description: "Each refused row (1-based, header excluded) and why; at most 1,000 listed" }),
     errors_truncated: z.boolean(),
   })

@@ -1,6 +1,7 @@
 import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
-import { receiveEvent, receiveEvents } from "../../customers/event-profiles";
+import { receiveEvent } from "../../customers/event-profiles";
+import { receiveEventBatch } from "../../events/event-batch";
 import * as events from "../../events/events.service";
 import * as routeDefs from "./events.routes";
 
@@ -10,7 +11,7 @@ const postEvent: AppRouteHandler<typeof routes.postEvent> = async (c) =>
   c.json(await receiveEvent(c.env, c.var.auth, c.req.valid("json"), c.var.requestId), 202);
 
 const postEventBatch: AppRouteHandler<typeof routes.postEventBatch> = async (c) =>
-  c.json(await receiveEvents(c.env, c.var.auth, c.req.valid("json").events, c.var.requestId), 202);
+  c.json(await receiveEventBatch(c.env, c.var.auth, c.req.valid("json").events, c.var.requestId), 202);
 
 const getEvent: AppRouteHandler<typeof routes.getEvent> = async (c) => c.json(await events.getEvent(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 

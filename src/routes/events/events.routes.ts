@@ -23,6 +23,10 @@ export const postEventBatch = createRoute({
   path: "/v1/events/batch",
   tags,
   summary: "Report up to 1,000 events; per-event answers in order",
+  description:
+    "202 with one answer per event, in order: its outcomes as for POST /v1/events, or `{ id?, error }` in its place — `validation_failed` with `errors[]` " +
+    "pointing into the body (`/events/3/occurred_at`) for an event that is not valid (it is not recorded; the others are evaluated), `conflict` for a copy " +
+    "still being evaluated elsewhere after 20 s. A body that is not `{ events: [...] }` of 1 to 1,000 events is refused whole (400).",
   ...protect(["integrator"]),
   request: { headers: IdempotencyHeader, body: jsonBody(s.EventBatch) },
   responses: { 202: json(s.EventBatchAnswer, "One answer per event, in order"), ...problems(400, 401, 403, 422) },

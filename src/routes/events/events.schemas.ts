@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_EMAIL_LENGTH } from "../../core/contacts";
 import { PlainText } from "../../core/openapi";
+import { dateProblem } from "../../customers/customer-validate";
 import { SKIP_REASONS } from "../../events/outcomes";
 
 export const MAX_EVENTS_PER_BATCH = 1000;
@@ -18,9 +19,18 @@ export const EventCustomer = z.strictObject({
     .transform((c) => c.toUpperCase())
     .openapi({ maxLength: 2, example: "US" })
     .optional(),
-  attributes: Json.optional().openapi({
-    description: "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys",
-  }),
+  attributes: Json.optional()
+    .superRefine((attributes, ctx) => {
+      // A date the profile would index must be a real one, as PUT and the import require (src/customers/customer-validate.ts).
+      for (const [name, value] of Object.entries(attributes ?? {})) {
+        const problem = value === null ? null : dateProblem(name, value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name], params: { reason: "date_invalid" } });
+      }
+    })
+    .openapi({
+      description:
+        "Free-form customer attributes (tier, signup_date, ...): `customer.attributes` in rules; at most 100 keys. A value shaped like a date, and `birthday`, `anniversary` or any `*_date`, must be a calendar date (`YYYY-MM-DD`, optionally with a time, or `--MM-DD`)",
+    }),
 });
 
 /** API.md: a referral.converted event names its referrer in `properties.referrer`, shaped like `customer`. */
@@ -56,7 +66,19 @@ export const EventInput = z
   })
   .openapi("Event");
 
-export const EventBatch = z.strictObject({ events: z.array(EventInput).min(1).max(MAX_EVENTS_PER_BATCH) }).openapi("EventBatch");
+/**
+ * Each event is checked on its own (src/events/event-batch.ts), so one bad event answers an error in
+ * its place instead of refusing the batch: the items are validated there, documented here as `Event`.
+ */
+export const EventBatch = z
+  .strictObject({
+    events: z
+      .array(z.unknown().openapi({ allOf: [{ $ref: "#/components/schemas/Event" }] }))
+      .min(1)
+      .max(MAX_EVENTS_PER_BATCH)
+      .openapi({ description: "1 to 1,000 events; an invalid one answers a `validation_failed` error in its place, the others are evaluated" }),
+  })
+  .openapi("EventBatch");
 
 const Side = z
   .enum(["referee", "referrer"])
@@ -69,8 +91,23 @@ const Outcome = z.object({
   delivery_id: z.string().optional(),
 });
 export const EventAnswer = z.object({ id: z.string(), outcomes: z.array(Outcome) }).openapi("EventOutcomes");
+const EventError = z
+  .object({
+    id: z.string().optional().openapi({ description: "The event's id, when it had a usable one" }),
+    error: z.object({
+      code: z
+        .string()
+        .openapi({ description: "`validation_failed` (this event is not valid), or `conflict` (a copy is still being evaluated elsewhere after 20 s)" }),
+      detail: z.string(),
+      errors: z
+        .array(z.object({ pointer: z.string().optional(), code: z.string(), detail: z.string() }))
+        .optional()
+        .openapi({ description: "validation_failed: each problem, its pointer into the request body (`/events/3/occurred_at`)" }),
+    }),
+  })
+  .openapi("EventBatchError");
 export const EventBatchAnswer = z
-  .object({ data: z.array(z.union([EventAnswer, z.object({ id: z.string(), error: z.object({ code: z.string(), detail: z.string() }) })])) })
+  .object({ data: z.array(z.union([EventAnswer, EventError])).openapi({ description: "One answer per event, in the request's order" }) })
   .openapi("EventBatchOutcomes");
 
 export const EventRecord = z
