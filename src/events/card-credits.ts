@@ -30,6 +30,7 @@ import { refundCampaignReward } from "../pools/campaign-budget";
 import { creditItemId, opIds } from "../pools/op-ids";
 import { getSettings } from "../settings/settings.service";
 import type { Customer } from "./customer";
+import type { OutcomeView, SkipReason } from "./outcomes";
 
 const HOUR_MS = 3_600_000;
 /** Card objects credited at once. */
@@ -284,4 +285,64 @@ export async function notifyCredits(env: Env, notices: CreditNotice[]): Promise<
     const s = await sendSms(env, { org: n.org, to: n.to, text: noticeText(n), idempotencyKey: `card-credit:${n.creditId}` });
     if (!s.ok) console.error(JSON.stringify({ notice: "card_credit", credit_id: n.creditId, error: s.detail }));
   }
+}
+
+/** What `creditCards` needs of an evaluation's pair (src/events/evaluate.ts), and updates when a card refuses. */
+export interface CreditPair {
+  c: CampaignRow;
+  ev: { id: string; customer: Customer };
+  outcomeId: string;
+  claim?: { amount: number; pending: boolean };
+  credit?: FoundCredit;
+  skip?: { reason: SkipReason; detail?: string };
+  view?: OutcomeView;
+}
+
+/**
+ * Applies the card_credit rewards whose outcome rows are written (a re-run's too: idempotent by the
+ * credit id). A card that refuses has its value given back (card-credits.ts) and its outcome turns
+ * into skipped `no_card`; the others' customers are told.
+ */
+export async function creditCards(env: Env, org: string, pairs: CreditPair[]): Promise<void> {
+  if (pairs.length === 0) return;
+  const planned: PlannedCredit[] = pairs.map((p) => ({ c: p.c, eventId: p.ev.id, outcomeId: p.outcomeId, amount: p.claim!.amount, ...p.credit! }));
+  const refused = await applyCredits(env, org, planned);
+  if (refused.size > 0) {
+    await env.DB.prepare(
+      `UPDATE campaign_outcomes SET outcome = 'skipped', reason = 'no_card', detail = (SELECT j.value ->> 1 FROM json_each(?1) j WHERE j.value ->> 0 = campaign_outcomes.id)
+       WHERE id IN (SELECT value ->> 0 FROM json_each(?1)) AND outcome = 'rewarded'`,
+    )
+      .bind(JSON.stringify([...refused]))
+      .run();
+  }
+  // A re-run read its credits back from their rows, without the customer's zone: the notice says it.
+  if (pairs.some((p) => p.credit!.zone === "")) {
+    const zoneOf = await zonesOf(
+      env.DB,
+      org,
+      pairs.map((p) => p.ev.customer.input.external_id),
+    );
+    for (const p of pairs) if (p.credit!.zone === "") p.credit!.zone = zoneOf(p.ev.customer.input.external_id);
+  }
+  const told: CreditPair[] = [];
+  for (const p of pairs) {
+    const detail = refused.get(p.outcomeId);
+    if (detail === undefined) {
+      told.push(p);
+      continue;
+    }
+    p.claim = undefined;
+    p.skip = { reason: "no_card", detail };
+    p.view = { campaign_id: p.c.id, outcome: "skipped", reason: "no_card" };
+  }
+  await notifyCredits(
+    env,
+    told.flatMap((p) => {
+      const channel = rewardOf(p.c).channel;
+      const to = channel === "sms" ? p.ev.customer.phone : p.ev.customer.email;
+      if (!to || channel === "link") return [];
+      const { creditId, expiresAt, zone } = p.credit!;
+      return [{ org, channel, to, creditId, campaignName: p.c.name, amount: p.claim!.amount, currency: p.c.currency, expiresAt, zone }];
+    }),
+  );
 }
