@@ -10,6 +10,7 @@ import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/c
 import { createPool } from "./helpers/factories";
 import { plan, recordPrepared, tableNames, tableScans } from "./helpers/query-plans";
 import { findingsOf, reconcile } from "./helpers/reconciliation-factories";
+import { creditExpiry, localSeconds } from "../src/events/card-credits";
 import { poolBalance } from "./helpers/support-factories";
 
 type Setup = Awaited<ReturnType<typeof campaignSetup>>;
@@ -72,6 +73,31 @@ async function setup(name: string, creditExtra: Record<string, unknown> = {}, ca
   return { s, issuer, creditor };
 }
 
+describe("a card credit's expiry", () => {
+  const iso = (t: number) => new Date(t).toISOString();
+  it("ends the event's local day in the customer's zone, across daylight-saving changes and the date line", () => {
+    // 2026-11-01 is the day New York leaves daylight saving (25 hours long): its end is 05:00Z on the 2nd.
+    expect(iso(creditExpiry({ at_local_time: "24:00" }, "2026-11-01T12:00:00Z", "America/New_York"))).toBe("2026-11-02T05:00:00.000Z");
+    expect(iso(creditExpiry({ at_local_time: "23:59:59" }, "2026-11-01T12:00:00Z", "America/New_York"))).toBe("2026-11-02T04:59:59.000Z");
+    // 2026-03-08 is 23 hours long there; 01:30 local on the 8th is still the 8th.
+    expect(iso(creditExpiry({ at_local_time: "24:00" }, "2026-03-08T06:30:00Z", "America/New_York"))).toBe("2026-03-09T04:00:00.000Z");
+    // Kiritimati (UTC+14) is already on the next day: 2026-12-07T12:00Z is 02:00 on the 8th there.
+    expect(iso(creditExpiry({ at_local_time: "24:00" }, "2026-12-07T12:00:00Z", "Pacific/Kiritimati"))).toBe("2026-12-08T10:00:00.000Z");
+    // A time already past on the event's local day is the next day's.
+    expect(iso(creditExpiry({ at_local_time: "09:00" }, "2026-12-07T10:00:00Z", "UTC"))).toBe("2026-12-08T09:00:00.000Z");
+    expect(iso(creditExpiry({ at_local_time: "09:00" }, "2026-12-07T08:00:00Z", "UTC"))).toBe("2026-12-07T09:00:00.000Z");
+    // A time a daylight-saving gap skips (02:30 on 2026-03-08 in New York) lands just after the gap.
+    expect(iso(creditExpiry({ at_local_time: "02:30" }, "2026-03-08T06:00:00Z", "America/New_York"))).toBe("2026-03-08T07:00:00.000Z");
+    expect(iso(creditExpiry({ after_hours: 48 }, "2026-12-07T10:00:00Z", "UTC"))).toBe("2026-12-09T10:00:00.000Z");
+    expect(iso(creditExpiry({ at: "2026-12-31T23:00:00+01:00" }, "2026-12-07T10:00:00Z", "UTC"))).toBe("2026-12-31T22:00:00.000Z");
+  });
+
+  it("reads HH:MM and HH:MM:SS up to 24:00", () => {
+    expect([localSeconds("00:00"), localSeconds("23:59:59"), localSeconds("24:00"), localSeconds("24:00:00")]).toEqual([0, 86_399, 86_400, 86_400]);
+    expect([localSeconds("24:01"), localSeconds("12:60"), localSeconds("9:00"), localSeconds("12:00:60")]).toEqual([null, null, null, null]);
+  });
+});
+
 describe("card_credit campaign rewards", () => {
   it("credits the customer's card with a bonus that expires at their midnight, traceable from the event, once", async () => {
     const { s, issuer, creditor } = await setup("cc");
@@ -129,7 +155,9 @@ describe("card_credit campaign rewards", () => {
     // The same event again: the same answer, nothing more credited or committed.
     const again = await postEvent(s.tokens.integrator, event);
     expect(again.body).toEqual(res.body);
-    // A re-run of an evaluation that died after the pool and the card moved but before its row was written.
+    // A re-run of a taken-over evaluation whose outcome row is missing while the pool and the card both
+    // hold the credit (stronger than a real crash, where the row is written before the card is credited):
+    // it finds the item committed, credits the same card under the same operation id, and pays nothing again.
     await env.DB.prepare(
       "UPDATE campaign_events SET status = 'evaluating', claimed_until = '2020-01-01T00:00:00.000Z', response = NULL WHERE org = ? AND id = ?",
     )
