@@ -152,6 +152,16 @@ describe("card_credit campaign rewards", () => {
     expect(mail.results[0]!.text).toContain(`valid until midnight at the end of ${localDay} (America/New_York)`);
     expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE campaign_id = ?").bind(creditor).first<{ n: number }>())!.n).toBe(0);
 
+    // The customer's profile lists the credit among their rewards.
+    const profile = (await callJson("/v1/customers/C-17", { token: s.tokens.support })).body;
+    expect(profile.rewards_received.items.find((i: { campaign_id: string }) => i.campaign_id === creditor)).toMatchObject({
+      outcome: "rewarded",
+      amount: 1_000,
+      delivery_id: null,
+      card_id: cardId,
+      credit_id: creditId,
+    });
+
     // The same event again: the same answer, nothing more credited or committed.
     const again = await postEvent(s.tokens.integrator, event);
     expect(again.body).toEqual(res.body);
