@@ -215,6 +215,29 @@ describe("card_credit campaign rewards", () => {
     expect(campaign.counts).toMatchObject({ rewarded: 1, skipped: { no_card: 1, customer_cap: 1, budget_exhausted: 1 } });
   });
 
+  it("issues a new card instead when the campaign says fallback: issue_card, and credits it next time", async () => {
+    const s = await campaignSetup(uniqueOrg("ccfall"));
+    const creditor = await activeCampaign(s, {
+      name: "Bonus or card",
+      ...credit({ product_id: s.productId, fallback: "issue_card" }),
+      budget: { amount: 10_000 },
+    });
+    const a = { external_id: "F-1", email: "f1@example.com" };
+    const first = await postEvent(s.tokens.integrator, orderPaid(a));
+    expect(first.body.outcomes).toEqual([{ campaign_id: creditor, outcome: "rewarded", delivery_id: expect.stringMatching(/^dlv_/) }]);
+    expect(await delivered([first.body.outcomes[0].delivery_id])).toBe(1);
+    const cardId = (await env.DB.prepare("SELECT card_id FROM deliveries WHERE id = ?").bind(first.body.outcomes[0].delivery_id).first<{ card_id: string }>())!
+      .card_id;
+    expect((await callJson(`/v1/cards/${cardId}`, { token: s.tokens.support })).body.balance).toMatchObject({ issued: 1_000, credited: 0 });
+    const second = await postEvent(s.tokens.integrator, orderPaid(a));
+    expect(second.body.outcomes[0]).toMatchObject({ outcome: "rewarded", card_id: cardId });
+    expect((await callJson(`/v1/cards/${cardId}`, { token: s.tokens.support })).body.balance).toMatchObject({ issued: 1_000, credited: 1_000 });
+    const campaign = (await callJson(`/v1/campaigns/${creditor}`, { token: s.tokens.operator })).body;
+    expect(campaign.budget).toMatchObject({ committed: 2_000 });
+    expect(campaign.reward).toMatchObject({ kind: "card_credit", product_id: s.productId, fallback: "issue_card" });
+    expect(await findingsOf(s.org, (await reconcile(s.org)).id)).toEqual([]);
+  });
+
   it("gives the value back when the card refuses the credit after the pool committed it", async () => {
     const { s, issuer, creditor } = await setup("ccrefuse");
     const a = { external_id: "R-1", email: "r1@example.com" };
@@ -341,6 +364,15 @@ describe("card_credit campaign rewards", () => {
     expect(pointers(r)).toEqual(["/reward/expires"]);
     r = await create({ channel: "email", amount: 1_000 });
     expect(pointers(r)).toEqual(["/reward/product_id"]);
+    r = await create({ ...base, expires: { after_hours: 24 }, fallback: "issue_card" });
+    expect(pointers(r)).toEqual(["/reward/product_id"]);
+    r = await create({ product_id: s.productId, channel: "email", amount: 1_000, fallback: "issue_card" });
+    expect(pointers(r)).toEqual(["/reward/fallback"]);
+    // A card it may issue is bound by the product's range (100–100,000 here); a plain credit is not.
+    r = await create({ ...base, amount: 200_000, product_id: s.productId, expires: { after_hours: 24 }, fallback: "issue_card" });
+    expect(pointers(r)).toEqual(["/reward/amount"]);
+    r = await create({ ...base, amount: 200_000, product_id: s.productId, expires: { after_hours: 24 } });
+    expect(r.status).toBe(201);
     r = await create({ ...base, expires: { at_local_time: "23:59:59" } });
     expect(r.status).toBe(201);
     expect(r.body.reward).toEqual({ kind: "card_credit", product_id: null, channel: "email", amount: 1_000, expires: { at_local_time: "23:59:59" } });

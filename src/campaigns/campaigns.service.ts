@@ -33,6 +33,8 @@ export interface RewardSpec {
   tiers?: { when: string; amount: number }[];
   expires_after_days?: number;
   expires?: CreditExpiry;
+  /** `card_credit` only: a customer without a card gets a new card of `product_id` instead of skipping `no_card`. */
+  fallback?: "issue_card";
 }
 export interface CapSpec {
   count?: number;
@@ -101,10 +103,12 @@ function checkCreditShape(reward: RewardSpec, referral: ReferralSpec | null, app
     if (reward.expires !== undefined)
       bad("/reward/expires", 'Only a card_credit reward expires this way; cards use expires_after_days (or kind: "card_credit")');
     if (!reward.product_id) bad("/reward/product_id", "A card reward names its product");
+    if (reward.fallback !== undefined) bad("/reward/fallback", "Only a card_credit reward falls back to issuing a card");
   } else {
     if (reward.expires === undefined) bad("/reward/expires", "A card_credit reward says when the bonus expires: { at_local_time } | { after_hours } | { at }");
     else if ("at" in reward.expires && Date.parse(reward.expires.at) <= Date.now()) bad("/reward/expires/at", "The expiry is already past");
     if (reward.channel === "link") bad("/reward/channel", "A card_credit reward tells the customer by email or sms");
+    if (reward.fallback && !reward.product_id) bad("/reward/product_id", "fallback: issue_card needs the product of the card to issue");
     if (reward.expires_after_days !== undefined) bad("/reward/expires_after_days", "A card_credit reward issues no card; its bonus expires per reward.expires");
     if (referral) bad("/referral", "A referral campaign issues cards; card_credit is not supported there");
     if (approvalAtOrAbove !== null) bad("/approval", "Approval thresholds are not supported for card_credit rewards");
@@ -115,7 +119,7 @@ function checkCreditShape(reward: RewardSpec, referral: ReferralSpec | null, app
 /** The reward's product exists, pays in the pool's currency, and every amount (a referral's too) is within its range. */
 async function checkReward(d1: D1Database, org: string, reward: RewardSpec, currency: string, referral: ReferralSpec | null): Promise<void> {
   const bad = (pointer: string, detail: string) => new AppError("validation_failed", detail, { errors: [{ pointer, code: "invalid", detail }] });
-  if (isCardCredit(reward)) {
+  if (isCardCredit(reward) && !reward.fallback) {
     // A credit is bonus value on a card already issued: the product's issuing range does not apply.
     if (!reward.product_id) return;
     const product = await requireProduct(d1, org, reward.product_id);
@@ -123,7 +127,10 @@ async function checkReward(d1: D1Database, org: string, reward: RewardSpec, curr
     if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
     return;
   }
+  // A card reward, or a credit that may issue a card instead (fallback): the product's range applies.
   const product = await requireProduct(d1, org, reward.product_id!);
+  if (isCardCredit(reward) && product.kind !== "stored_value")
+    throw bad("/reward/product_id", "Only stored-value cards take credits; this product is inventory codes");
   if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
   if (reward.expires_after_days !== undefined && product.kind !== "stored_value")
     throw bad("/reward/expires_after_days", "Only stored-value cards have an expiry the campaign sets; this product is inventory codes");
@@ -313,6 +320,7 @@ export async function campaignView(env: Env, c: CampaignRow) {
       ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }),
       ...(reward.expires_after_days ? { expires_after_days: reward.expires_after_days } : {}),
       ...(reward.expires ? { expires: reward.expires } : {}),
+      ...(reward.fallback ? { fallback: reward.fallback } : {}),
     },
     referral: referralOf(c),
     pool_id: c.poolId,

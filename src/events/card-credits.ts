@@ -134,7 +134,8 @@ export interface FoundCredit {
 
 /**
  * For each card_credit reward about to be claimed: the customer's card and the credit's expiry, or
- * the skip (`no_card`; `outside_window` when the expiry is already past). One statement for the
+ * the skip (`no_card`; `outside_window` when the expiry is already past), or with `fallback:
+ * "issue_card"` and no card, `issueCard` (a card reward instead). One statement for the
  * cards, one each for the zones and the org's settings. A reward a crashed run already committed
  * (`committed`) that now has no card gets its value back to the campaign's hold.
  */
@@ -143,7 +144,7 @@ export async function findCards<P extends { ev: { id: string; occurredAt: string
   org: string,
   pairs: P[],
   committed: (p: P) => boolean,
-): Promise<[P, FoundCredit | { skip: { reason: "no_card" | "outside_window"; detail: string } }][]> {
+): Promise<[P, FoundCredit | { issueCard: true } | { skip: { reason: "no_card" | "outside_window"; detail: string } }][]> {
   if (pairs.length === 0) return [];
   const now = Date.now();
   const [cards, zoneOf] = await Promise.all([
@@ -160,7 +161,7 @@ export async function findCards<P extends { ev: { id: string; occurredAt: string
     ),
   ]);
   return Promise.all(
-    pairs.map(async (p, i): Promise<[P, FoundCredit | { skip: { reason: "no_card" | "outside_window"; detail: string } }]> => {
+    pairs.map(async (p, i): Promise<[P, FoundCredit | { issueCard: true } | { skip: { reason: "no_card" | "outside_window"; detail: string } }]> => {
       const reward = rewardOf(p.c);
       const zone = zoneOf(p.ev.customer.input.external_id);
       const card = pickCard(cards[i]!, p.c.currency, reward.product_id);
@@ -176,6 +177,8 @@ export async function findCards<P extends { ev: { id: string; occurredAt: string
           : null;
       if (!skip) return [p, { cardId: card!.id, creditId, expiresAt, zone }];
       if (committed(p)) await refundCampaignReward(env, campaignRef(p.c), creditPoolItem(creditId), `campaign:${p.c.id}`);
+      // No card, and the campaign says so: a new card instead, claimed and delivered as a card reward.
+      if (skip.reason === "no_card" && reward.fallback === "issue_card") return [p, { issueCard: true }];
       return [p, { skip }];
     }),
   );

@@ -93,6 +93,8 @@ interface Pair {
   claim?: { amount: number; pending: boolean };
   /** A card_credit reward's card, credit and expiry (found before the pool call, or read back from its outcome row). */
   credit?: { cardId: string; creditId: string; expiresAt: number; zone: string };
+  /** A card_credit reward that found no card and issues one instead (`fallback: "issue_card"`): a card reward from here on. */
+  issueCard?: boolean;
   skip?: { reason: SkipReason; detail?: string };
 }
 
@@ -116,8 +118,10 @@ function idsFor(org: string, eventId: string, campaignId: string, side?: SideNam
 }
 
 /** The pool item a reward is committed under: its delivery, or a card_credit's credit (the item a card's reversal gives a bonus back to). */
-const itemOf = (p: Pick<Pair, "c" | "outcomeId" | "deliveryId">): string =>
-  isCardCredit(rewardOf(p.c)) ? creditPoolItem(creditIdFor(p.outcomeId)) : p.deliveryId;
+const itemOf = (p: Pick<Pair, "c" | "outcomeId" | "deliveryId" | "issueCard">): string =>
+  isCardCredit(rewardOf(p.c)) && !p.issueCard ? creditPoolItem(creditIdFor(p.outcomeId)) : p.deliveryId;
+/** The items a re-run looks for: a credit that may have fallen back to a card was committed under one of two. */
+const itemsOf = (p: Pair): string[] => (rewardOf(p.c).fallback === "issue_card" ? [itemOf(p), p.deliveryId] : [itemOf(p)]);
 
 /** Where a skip's detail is kept in the event's skip_details: the campaign id, with the side for a referral's. */
 export const detailKey = (campaignId: string, side?: SideName | null): string => (side ? `${campaignId}/${side}` : campaignId);
@@ -185,7 +189,7 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
       (p) => p.c.poolId,
     );
     for (const [poolId, list] of byPool) {
-      for (const [id, amount] of await committedCampaignItems(env, poolId, list.map(itemOf))) forced.set(id, amount);
+      for (const [id, amount] of await committedCampaignItems(env, poolId, list.flatMap(itemsOf))) forced.set(id, amount);
     }
   }
 
@@ -196,6 +200,8 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
   );
   const numbered: Pair[] = [];
   for (const p of fresh) {
+    // A credit committed as a fallback card (under its delivery's id) stays one.
+    if (!forced.has(itemOf(p)) && forced.has(p.deliveryId) && isCardCredit(rewardOf(p.c))) p.issueCard = true;
     const amount = forced.get(itemOf(p));
     if (amount !== undefined) p.claim = { amount, pending: p.c.approvalAtOrAbove !== null && amount >= p.c.approvalAtOrAbove };
     else {
@@ -219,13 +225,14 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
   for (const [p, found] of await findCards(
     env,
     org,
-    fresh.filter((p) => p.claim && isCardCredit(rewardOf(p.c))),
+    fresh.filter((p) => p.claim && isCardCredit(rewardOf(p.c)) && !p.issueCard),
     (p) => forced.has(itemOf(p)),
   )) {
     if ("skip" in found) {
       p.claim = undefined;
       p.skip = found.skip;
-    } else p.credit = found;
+    } else if ("issueCard" in found) p.issueCard = true;
+    else p.credit = found;
   }
   await claim(
     env,

@@ -98,6 +98,10 @@ export const Reward = z
       description: "Stored-value products only: the cards this campaign issues expire this many days after issue (instead of the product's validity)",
     }),
     expires: CreditExpiry.optional().openapi({ description: "`card_credit` only, and required there: when the bonus expires" }),
+    fallback: z.enum(["issue_card"]).optional().openapi({
+      description:
+        "`card_credit` only: a customer without a card gets a new card of `product_id` (required then) for the amount, delivered like a card reward, instead of skipping `no_card`",
+    }),
   })
   // "Exactly one" is checked with the referral block (src/campaigns/referral-spec.ts): a referral campaign's amounts are there.
   .refine((r) => r.amount === undefined || r.tiers === undefined, { message: "amount or tiers, exactly one", path: ["amount"] })
@@ -199,6 +203,7 @@ export const CampaignSchema = z
       tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
       expires_after_days: N.optional(),
       expires: CreditExpiry.optional(),
+      fallback: z.enum(["issue_card"]).optional(),
     }),
     referral: Referral.nullable().openapi({ description: "Null unless a referral campaign" }),
     pool_id: z.string(),
