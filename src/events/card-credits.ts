@@ -13,10 +13,12 @@
  *    expiry: it is the intent a re-run finishes.
  * 3. `applyCredits` adds the bonus bucket in the card's Durable Object (operation id from the credit
  *    id, so a re-run credits once; actor `campaign:<id>`, reference the event id). A card that refuses
- *    (frozen, reversed or expired meanwhile) gets the pool item refunded to the campaign's hold and
- *    the outcome becomes skipped `no_card`.
+ *    (reversed or expired since the search) gets the pool item refunded to the campaign's hold and
+ *    the outcome becomes skipped `no_card`. (The search leaves frozen cards out; the object itself
+ *    takes credits on a frozen card, as POST /v1/cards/{id}/credit does.)
  * 4. `notifyCredits` tells the customer on the campaign's channel (idempotency key from the credit id).
  *
+ * With `fallback: "issue_card"`, a customer without a card gets a card reward instead (src/events/evaluate.ts).
  * Expired bonus value is breakage, as for any credit: it stays committed in the pool.
  */
 import type { CampaignRow } from "../campaigns/campaign-state";
