@@ -150,7 +150,7 @@ export class CardLedger {
     const cardEnd = this.meta.expires_at;
     const expiresAt = a.expiresAt === null ? cardEnd : cardEnd === null ? a.expiresAt : Math.min(a.expiresAt, cardEnd);
     const id = `bonus:${a.creditId}`;
-    this.record("credit", a.amount, { ...a, bucketId: id, reference: a.reason }, () => {
+    this.record("credit", a.amount, { ...a, bucketId: id, reference: a.reference ?? a.reason }, () => {
       this.buckets.push(newBucket(id, this.buckets.length, "bonus", a.amount, expiresAt, a.poolId, a.reason, this.now));
     });
     return { ok: true, bucket_id: id };

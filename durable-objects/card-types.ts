@@ -42,6 +42,8 @@ export const CreditArgs = z.strictObject({
   poolId: z.string().min(1).max(100),
   expiresAt: Time.nullable(),
   reason: z.string().max(500),
+  /** The transaction's reference when it is not the reason (a campaign's credit names its event). */
+  reference: z.string().min(1).max(200).optional(),
   actor: Actor,
 });
 export const FlagArgs = z.strictObject({ opId: OpId, actor: Actor, reason: z.string().max(500).optional() });

@@ -1,8 +1,8 @@
 /** A campaign's counts and spend, read from its outcomes (one row per event it evaluated). */
 import { SKIP_REASONS, type SkipReason } from "../events/outcomes";
 
-/** Skips that came after the rules matched: the event was eligible but a cap or the budget stopped it. */
-const MATCHED_SKIPS: readonly SkipReason[] = ["customer_cap", "campaign_cap", "budget_exhausted"];
+/** Skips that came after the rules matched: the event was eligible but a cap, the budget or a missing card (card_credit) stopped it. */
+const MATCHED_SKIPS: readonly SkipReason[] = ["customer_cap", "campaign_cap", "budget_exhausted", "no_card"];
 
 /**
  * Events and skips come from the running counts (campaign_stats, added to once per request); the

@@ -20,12 +20,21 @@ import { parseCron } from "../schedules/occurrences";
 import { scheduleStatement } from "../schedules/schedule-store";
 import { getSettings } from "../settings/settings.service";
 
+/** When a `card_credit` reward's bonus expires (src/events/card-credits.ts `creditExpiry`). */
+export type CreditExpiry = { at_local_time: string } | { after_hours: number } | { at: string };
+
 export interface RewardSpec {
-  product_id: string;
+  /** `card` (default): a reward of the product, delivered; `card_credit`: a bonus onto the customer's existing card. */
+  kind?: "card" | "card_credit";
+  /** Always set for `card`; for `card_credit`, restricts the cards credited to this product. */
+  product_id?: string;
   channel: "email" | "sms" | "link";
   amount?: number;
   tiers?: { when: string; amount: number }[];
   expires_after_days?: number;
+  expires?: CreditExpiry;
+  /** `card_credit` only: a customer without a card gets a new card of `product_id` instead of skipping `no_card`. */
+  fallback?: "issue_card";
 }
 export interface CapSpec {
   count?: number;
@@ -38,6 +47,7 @@ export interface LimitsSpec {
 }
 
 export const rewardOf = (c: CampaignRow) => JSON.parse(c.reward) as RewardSpec;
+export const isCardCredit = (r: Pick<RewardSpec, "kind">) => r.kind === "card_credit";
 export const limitsOf = (c: CampaignRow) => JSON.parse(c.limits) as LimitsSpec;
 export const campaignRef = (c: CampaignRow) => ({ id: c.id, poolId: c.poolId, holdCount: c.holdCount, endsAt: c.endsAt });
 
@@ -81,10 +91,46 @@ function checkWindow(startsAt: string | null | undefined, endsAt: string | null 
   }
 }
 
+/**
+ * A `card_credit` reward: `expires` (required, and only there), a channel that can carry the notice
+ * (email or sms), no cards' `expires_after_days`, and neither a referral block nor an approval
+ * threshold (a pending credit has no card to wait on yet: not supported). 400 with the pointer.
+ */
+function checkCreditShape(reward: RewardSpec, referral: ReferralSpec | null, approvalAtOrAbove: number | null): void {
+  const errors: FieldError[] = [];
+  const bad = (pointer: string, detail: string) => errors.push({ pointer, code: "invalid", detail });
+  if (!isCardCredit(reward)) {
+    if (reward.expires !== undefined)
+      bad("/reward/expires", 'Only a card_credit reward expires this way; cards use expires_after_days (or kind: "card_credit")');
+    if (!reward.product_id) bad("/reward/product_id", "A card reward names its product");
+    if (reward.fallback !== undefined) bad("/reward/fallback", "Only a card_credit reward falls back to issuing a card");
+  } else {
+    if (reward.expires === undefined) bad("/reward/expires", "A card_credit reward says when the bonus expires: { at_local_time } | { after_hours } | { at }");
+    else if ("at" in reward.expires && Date.parse(reward.expires.at) <= Date.now()) bad("/reward/expires/at", "The expiry is already past");
+    if (reward.channel === "link") bad("/reward/channel", "A card_credit reward tells the customer by email or sms");
+    if (reward.fallback && !reward.product_id) bad("/reward/product_id", "fallback: issue_card needs the product of the card to issue");
+    if (reward.expires_after_days !== undefined) bad("/reward/expires_after_days", "A card_credit reward issues no card; its bonus expires per reward.expires");
+    if (referral) bad("/referral", "A referral campaign issues cards; card_credit is not supported there");
+    if (approvalAtOrAbove !== null) bad("/approval", "Approval thresholds are not supported for card_credit rewards");
+  }
+  if (errors.length) throw new AppError("validation_failed", errors.map((e) => `${e.pointer}: ${e.detail}`).join("; "), { errors });
+}
+
 /** The reward's product exists, pays in the pool's currency, and every amount (a referral's too) is within its range. */
 async function checkReward(d1: D1Database, org: string, reward: RewardSpec, currency: string, referral: ReferralSpec | null): Promise<void> {
-  const product = await requireProduct(d1, org, reward.product_id);
   const bad = (pointer: string, detail: string) => new AppError("validation_failed", detail, { errors: [{ pointer, code: "invalid", detail }] });
+  if (isCardCredit(reward) && !reward.fallback) {
+    // A credit is bonus value on a card already issued: the product's issuing range does not apply.
+    if (!reward.product_id) return;
+    const product = await requireProduct(d1, org, reward.product_id);
+    if (product.kind !== "stored_value") throw bad("/reward/product_id", "Only stored-value cards take credits; this product is inventory codes");
+    if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
+    return;
+  }
+  // A card reward, or a credit that may issue a card instead (fallback): the product's range applies.
+  const product = await requireProduct(d1, org, reward.product_id!);
+  if (isCardCredit(reward) && product.kind !== "stored_value")
+    throw bad("/reward/product_id", "Only stored-value cards take credits; this product is inventory codes");
   if (product.currency !== currency) throw bad("/reward/product_id", `The product pays in ${product.currency}; the pool is ${currency}`);
   if (reward.expires_after_days !== undefined && product.kind !== "stored_value")
     throw bad("/reward/expires_after_days", "Only stored-value cards have an expiry the campaign sets; this product is inventory codes");
@@ -114,6 +160,7 @@ export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign
   checkRules(input.rules, input.reward);
   checkCampaignShape({ trigger: input.trigger, reward: input.reward, referral: input.referral ?? null });
   checkWindow(input.starts_at, input.ends_at);
+  checkCreditShape(input.reward, input.referral ?? null, input.approval?.at_or_above ?? null);
   const pool = await requirePool(env.DB, auth.org, input.pool_id);
   await checkReward(env.DB, auth.org, input.reward, pool.currency, input.referral ?? null);
   const zone = await checkTrigger(env.DB, auth.org, input.trigger);
@@ -127,7 +174,8 @@ export async function createCampaign(env: Env, auth: Auth, input: CreateCampaign
     triggerEvent: triggerEventOf(input.trigger),
     rules: input.rules ?? null,
     reward: JSON.stringify({ ...input.reward, ...(input.referral ? { referral: input.referral } : {}) }),
-    productId: input.reward.product_id,
+    // A card_credit reward without a product credits any of the customer's cards in the currency: no product.
+    productId: input.reward.product_id ?? "",
     channel: input.reward.channel,
     poolId: pool.id,
     currency: pool.currency,
@@ -195,6 +243,7 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   const reward = input.reward ?? storedReward;
   const referral = input.referral === undefined ? (storedReferral ?? null) : input.referral;
   checkCampaignShape({ trigger: input.trigger ?? JSON.parse(c.trigger), reward, referral });
+  checkCreditShape(reward, referral, input.approval === undefined ? c.approvalAtOrAbove : (input.approval?.at_or_above ?? null));
   if (input.reward || input.referral) await checkReward(env.DB, auth.org, reward, c.currency, referral);
   const zone = input.trigger ? await checkTrigger(env.DB, auth.org, input.trigger) : null;
   const set: Partial<CampaignRow> = { updatedAt: new Date().toISOString(), stateVersion: c.stateVersion + 1, startsAt, endsAt };
@@ -206,7 +255,7 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   if (input.rules !== undefined) set.rules = input.rules;
   if (input.reward || input.referral !== undefined) {
     set.reward = JSON.stringify({ ...reward, ...(referral ? { referral } : {}) });
-    set.productId = reward.product_id;
+    set.productId = reward.product_id ?? "";
     set.channel = reward.channel;
   }
   if (input.budget) set.pauseAtPct = input.budget.pause_at_pct;
@@ -265,10 +314,13 @@ export async function campaignView(env: Env, c: CampaignRow) {
     trigger: JSON.parse(c.trigger),
     rules: c.rules,
     reward: {
-      product_id: reward.product_id,
+      kind: reward.kind ?? "card",
+      product_id: reward.product_id ?? null,
       channel: reward.channel,
       ...(reward.tiers ? { tiers: reward.tiers } : { amount: reward.amount }),
       ...(reward.expires_after_days ? { expires_after_days: reward.expires_after_days } : {}),
+      ...(reward.expires ? { expires: reward.expires } : {}),
+      ...(reward.fallback ? { fallback: reward.fallback } : {}),
     },
     referral: referralOf(c),
     pool_id: c.poolId,

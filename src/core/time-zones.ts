@@ -66,3 +66,18 @@ export function startOfLocalDay(timeZone: string, date: string): number {
   for (let i = 0; i < 16 && localDate(timeZone, t - STEP_MS) >= date; i++) t -= STEP_MS;
   return t;
 }
+
+/**
+ * The instant at which the clock in `timeZone` reads `seconds` past the start of `date` (e.g.
+ * 23:59:59). A time a daylight-saving gap skips lands just after the gap; one an overlap repeats is
+ * taken at its first occurrence.
+ */
+export function atLocalTime(timeZone: string, date: string, seconds: number): number {
+  const wanted = Date.parse(`${date}T00:00:00Z`) + seconds * 1000;
+  let t = wanted - (wallClock(timeZone, wanted) - wanted);
+  t = wanted - (wallClock(timeZone, t) - t);
+  // Earlier offsets first: of two instants showing the wanted time (an overlap), the first.
+  for (let i = 0; i < 8 && wallClock(timeZone, t - 3_600_000) === wanted; i++) t -= 3_600_000;
+  for (let i = 0; i < 16 && wallClock(timeZone, t) < wanted; i++) t += STEP_MS;
+  return t;
+}

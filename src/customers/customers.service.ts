@@ -94,7 +94,7 @@ export async function rewardsSummaries(env: Env, org: string, rows: CustomerRow[
 /** Rewards a customer received: campaign rewards by external id, batch payouts by email or phone. */
 async function rewardsOf(env: Env, org: string, row: CustomerRow) {
   const { results: campaign } = await env.DB.prepare(
-    `SELECT o.campaign_id, o.event_id, o.outcome, o.amount, c.currency, o.delivery_id, d.status AS delivery_status, o.occurred_at
+    `SELECT o.campaign_id, o.event_id, o.outcome, o.amount, c.currency, o.delivery_id, d.status AS delivery_status, o.card_id, o.credit_id, o.occurred_at
      FROM campaign_outcomes o JOIN campaigns c ON c.id = o.campaign_id LEFT JOIN deliveries d ON d.id = o.delivery_id
      WHERE o.org = ?1 AND o.external_id = ?2 AND o.outcome IN ('rewarded', 'pending_approval')
      ORDER BY o.occurred_at DESC LIMIT ${REWARDS_SHOWN}`,
@@ -127,6 +127,8 @@ async function rewardsOf(env: Env, org: string, row: CustomerRow) {
       currency: o.currency as string,
       delivery_id: o.outcome === "rewarded" ? (o.delivery_id as string) : null,
       delivery_status: (o.delivery_status as string | null) ?? null,
+      card_id: (o.card_id as string | null) ?? null,
+      credit_id: (o.credit_id as string | null) ?? null,
       at: o.occurred_at as string,
     })),
     ...batch.map((b) => ({
@@ -139,6 +141,8 @@ async function rewardsOf(env: Env, org: string, row: CustomerRow) {
       currency: b.currency as string,
       delivery_id: b.delivery_id as string,
       delivery_status: b.delivery_status as string,
+      card_id: null,
+      credit_id: null,
       at: b.created_at as string,
     })),
   ].sort((a, b) => (a.at < b.at ? 1 : -1));

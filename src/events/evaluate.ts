@@ -14,10 +14,15 @@
  * A referral campaign (src/events/referral.ts) evaluates each event twice, once per side, each side
  * with its own customer, ids (the side is part of the hash), outcome and pool item: both go through
  * the same checks, caps, budget and approval threshold as any reward.
+ *
+ * A `card_credit` campaign (src/events/card-credits.ts) credits the customer's existing card instead
+ * of issuing one: its card and expiry are found before the pool call (no card: skip `no_card`), its
+ * pool item is the credit's, its outcome row names card and credit, and the credit is applied to the
+ * card's Durable Object after that row is written (a re-run applies it again, idempotently).
  */
 import { appendAudit, type AuditInput } from "../audit/audit";
 import { sha256HexSync } from "../core/crypto";
-import { campaignRef, limitsOf, rewardOf, type CapSpec } from "../campaigns/campaigns.service";
+import { campaignRef, isCardCredit, limitsOf, rewardOf, type CapSpec } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { openApprovalRequest } from "../campaigns/approvals";
 import { autoPause, pauseThreshold } from "../campaigns/lifecycle";
@@ -30,6 +35,7 @@ import { suppressedKeys } from "../settings/suppressions.service";
 import { noteBudgetLow } from "../webhooks/budget-low";
 import { periodWindow } from "./caps";
 import { reachable, type Customer } from "./customer";
+import { creditCards, creditIdFor, creditPoolItem, findCards } from "./card-credits";
 import type { OutcomeView, SkipReason } from "./outcomes";
 import { needsNumber, type Refusal, referralSides, referrerAmounts, type SideName, sideAmount } from "./referral";
 
@@ -85,6 +91,10 @@ interface Pair {
   view?: OutcomeView;
   /** Set when the pair reaches the pool: its amount and whether it waits for approval. */
   claim?: { amount: number; pending: boolean };
+  /** A card_credit reward's card, credit and expiry (found before the pool call, or read back from its outcome row). */
+  credit?: { cardId: string; creditId: string; expiresAt: number; zone: string };
+  /** A card_credit reward that found no card and issues one instead (`fallback: "issue_card"`): a card reward from here on. */
+  issueCard?: boolean;
   skip?: { reason: SkipReason; detail?: string };
 }
 
@@ -96,6 +106,9 @@ interface StoredOutcome {
   delivery_id: string | null;
   approval_day: string | null;
   side: SideName | null;
+  card_id: string | null;
+  credit_id: string | null;
+  credit_expires_at: string | null;
 }
 
 /** The ids of what one campaign does with one event (one per side of a referral): outcome row, delivery, pool item. */
@@ -103,6 +116,12 @@ function idsFor(org: string, eventId: string, campaignId: string, side?: SideNam
   const h = sha256HexSync(`${org}\n${eventId}\n${campaignId}${side ? `\n${side}` : ""}`).slice(0, 26);
   return { outcomeId: `out_${h}`, deliveryId: `dlv_${h}` };
 }
+
+/** The pool item a reward is committed under: its delivery, or a card_credit's credit (the item a card's reversal gives a bonus back to). */
+const itemOf = (p: Pick<Pair, "c" | "outcomeId" | "deliveryId" | "issueCard">): string =>
+  isCardCredit(rewardOf(p.c)) && !p.issueCard ? creditPoolItem(creditIdFor(p.outcomeId)) : p.deliveryId;
+/** The items a re-run looks for: a credit that may have fallen back to a card was committed under one of two. */
+const itemsOf = (p: Pair): string[] => (rewardOf(p.c).fallback === "issue_card" ? [itemOf(p), p.deliveryId] : [itemOf(p)]);
 
 /** Where a skip's detail is kept in the event's skip_details: the campaign id, with the side for a referral's. */
 export const detailKey = (campaignId: string, side?: SideName | null): string => (side ? `${campaignId}/${side}` : campaignId);
@@ -161,19 +180,17 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
       p.old = true;
       p.view = viewOf(p.c.id, o);
       p.approvalDay = o.approval_day;
-      if (o.outcome === "rewarded") push(deliveries, p.c.id, o.delivery_id!);
+      if (o.outcome === "rewarded" && o.credit_id) {
+        p.claim = { amount: o.amount!, pending: false };
+        p.credit = { cardId: o.card_id!, creditId: o.credit_id, expiresAt: Date.parse(o.credit_expires_at!), zone: "" };
+      } else if (o.outcome === "rewarded") push(deliveries, p.c.id, o.delivery_id!);
     }
     const byPool = groupBy(
       again.filter((p) => !p.view),
       (p) => p.c.poolId,
     );
     for (const [poolId, list] of byPool) {
-      for (const [id, amount] of await committedCampaignItems(
-        env,
-        poolId,
-        list.map((p) => p.deliveryId),
-      ))
-        forced.set(id, amount);
+      for (const [id, amount] of await committedCampaignItems(env, poolId, list.flatMap(itemsOf))) forced.set(id, amount);
     }
   }
 
@@ -184,7 +201,9 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
   );
   const numbered: Pair[] = [];
   for (const p of fresh) {
-    const amount = forced.get(p.deliveryId);
+    // A credit committed as a fallback card (under its delivery's id) stays one.
+    if (!forced.has(itemOf(p)) && forced.has(p.deliveryId) && isCardCredit(rewardOf(p.c))) p.issueCard = true;
+    const amount = forced.get(itemOf(p));
     if (amount !== undefined) p.claim = { amount, pending: p.c.approvalAtOrAbove !== null && amount >= p.c.approvalAtOrAbove };
     else {
       const d = decide(p, history);
@@ -203,6 +222,19 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
     Object.assign(p, typeof a === "number" ? priced(p, a, perRecipientCaps) : { skip: { reason: a.skip, detail: a.detail } });
   });
 
+  // A card_credit reward needs the customer's card (none: no_card, nothing claimed) and its expiry.
+  for (const [p, found] of await findCards(
+    env,
+    org,
+    fresh.filter((p) => p.claim && isCardCredit(rewardOf(p.c)) && !p.issueCard),
+    (p) => forced.has(itemOf(p)),
+  )) {
+    if ("skip" in found) {
+      p.claim = undefined;
+      p.skip = found.skip;
+    } else if ("issueCard" in found) p.issueCard = true;
+    else p.credit = found;
+  }
   await claim(
     env,
     fresh.filter((p) => p.claim),
@@ -214,8 +246,13 @@ export async function evaluateEvents(env: Env, org: string, evaluations: Evaluat
     fresh.filter((p) => p.claim),
   );
   for (const p of fresh) {
-    if (p.view!.outcome === "rewarded") push(deliveries, p.c.id, p.deliveryId);
+    if (p.view!.outcome === "rewarded" && !p.credit) push(deliveries, p.c.id, p.deliveryId);
   }
+  await creditCards(
+    env,
+    org,
+    pairs.filter((p) => p.credit && p.view!.outcome === "rewarded"),
+  );
   // Opened after the commit, so a decision never closes a request over a reward it could not see.
   const days = new Map<string, { c: CampaignRow; day: string }>();
   for (const p of pairs) {
@@ -339,7 +376,7 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
         },
         stopAt: pauseThreshold(c),
         items: list.map((p) => ({
-          id: p.deliveryId,
+          id: itemOf(p),
           amount: p.claim!.amount,
           customerKey: p.ev.customer.key,
           customerPeriod: capPeriod(limits.per_customer, p.ev.occurredAt),
@@ -355,7 +392,9 @@ async function claim(env: Env, pairs: Pair[]): Promise<void> {
           p.claim!.amount = item.amount;
           p.view = p.claim!.pending
             ? { campaign_id: c.id, ...sideOf(p), outcome: "pending_approval", amount: item.amount }
-            : { campaign_id: c.id, ...sideOf(p), outcome: "rewarded", delivery_id: p.deliveryId, amount: item.amount };
+            : p.credit
+              ? { campaign_id: c.id, outcome: "rewarded", card_id: p.credit.cardId, credit_id: p.credit.creditId, amount: item.amount }
+              : { campaign_id: c.id, ...sideOf(p), outcome: "rewarded", delivery_id: p.deliveryId, amount: item.amount };
           return;
         }
         const reason: SkipReason =
@@ -397,7 +436,7 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
       reason: null,
       detail: null,
       amount: p.claim!.amount,
-      delivery_id: p.deliveryId,
+      delivery_id: p.credit ? null : p.deliveryId,
       committed: 1,
       name: cu.input.name ?? null,
       email: cu.email,
@@ -405,16 +444,20 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
       external_id: cu.input.external_id,
       approval_day: p.approvalDay ?? null,
       occurred_at: p.ev.occurredAt,
+      card_id: p.credit?.cardId ?? null,
+      credit_id: p.credit?.creditId ?? null,
+      credit_expires_at: p.credit ? new Date(p.credit.expiresAt).toISOString() : null,
     };
   });
-  const rewarded = pairs.filter((p) => p.view!.outcome === "rewarded");
+  const rewarded = pairs.filter((p) => p.view!.outcome === "rewarded" && !p.credit);
   const stmts = [
     env.DB.prepare(
       `INSERT OR IGNORE INTO campaign_outcomes (id, org, campaign_id, event_id, customer_key, outcome, reason, detail, amount, delivery_id, committed,
-         name, email, phone, external_id, approval_day, occurred_at, created_at, side)
+         name, email, phone, external_id, approval_day, occurred_at, created_at, side, card_id, credit_id, credit_expires_at)
        SELECT value ->> 'id', ?1, value ->> 'campaign_id', value ->> 'event_id', value ->> 'customer_key', value ->> 'outcome', value ->> 'reason',
          value ->> 'detail', value ->> 'amount', value ->> 'delivery_id', value ->> 'committed', value ->> 'name', value ->> 'email', value ->> 'phone',
-         value ->> 'external_id', value ->> 'approval_day', value ->> 'occurred_at', ?2, value ->> 'side'
+         value ->> 'external_id', value ->> 'approval_day', value ->> 'occurred_at', ?2, value ->> 'side', value ->> 'card_id', value ->> 'credit_id',
+         value ->> 'credit_expires_at'
        FROM json_each(?3)`,
     ).bind(org, now, JSON.stringify(rows)),
   ];
@@ -452,8 +495,8 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
     after: {
       rewards: list.length,
       total: list.reduce((s, p) => s + p.claim!.amount, 0),
-      // [event id, delivery id (= pool item), amount, outcome]: arrays, so hashing the chain need not sort a thousand objects' keys.
-      items: list.map((p) => [p.ev.id, p.deliveryId, p.claim!.amount, p.view!.outcome]),
+      // [event id, pool item (a delivery id, or a card_credit's `credit:<credit id>`), amount, outcome]: arrays, so hashing the chain need not sort a thousand objects' keys.
+      items: list.map((p) => [p.ev.id, itemOf(p), p.claim!.amount, p.view!.outcome]),
     },
   }));
   await appendAudit(env.DB, org, audit, stmts);
@@ -462,7 +505,9 @@ async function record(env: Env, org: string, pairs: Pair[]): Promise<void> {
 async function priorOutcomes(d1: D1Database, ids: string[]): Promise<Map<string, StoredOutcome>> {
   if (ids.length === 0) return new Map();
   const { results } = await d1
-    .prepare("SELECT id, outcome, reason, amount, delivery_id, approval_day, side FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?))")
+    .prepare(
+      "SELECT id, outcome, reason, amount, delivery_id, approval_day, side, card_id, credit_id, credit_expires_at FROM campaign_outcomes WHERE id IN (SELECT value FROM json_each(?))",
+    )
     .bind(JSON.stringify(ids))
     .all<StoredOutcome>();
   return new Map(results.map((r) => [r.id, r]));
@@ -470,6 +515,8 @@ async function priorOutcomes(d1: D1Database, ids: string[]): Promise<Map<string,
 
 function viewOf(campaignId: string, o: StoredOutcome): OutcomeView {
   const side = o.side ? { side: o.side } : {};
+  if (o.outcome === "rewarded" && o.credit_id)
+    return { campaign_id: campaignId, outcome: "rewarded", card_id: o.card_id!, credit_id: o.credit_id, amount: o.amount! };
   if (o.outcome === "rewarded") return { campaign_id: campaignId, ...side, outcome: "rewarded", delivery_id: o.delivery_id!, amount: o.amount! };
   if (o.outcome === "pending_approval") return { campaign_id: campaignId, ...side, outcome: "pending_approval", amount: o.amount! };
   return { campaign_id: campaignId, ...side, outcome: "skipped", reason: o.reason as SkipReason };

@@ -308,7 +308,8 @@ export async function getEvent(env: Env, org: string, id: string) {
     .first<Record<string, string | null>>();
   if (!row) throw notFound("event", id);
   const { results } = await env.DB.prepare(
-    "SELECT campaign_id, side, outcome, reason, amount, delivery_id, detail, created_at FROM campaign_outcomes WHERE org = ? AND event_id = ? ORDER BY campaign_id, side",
+    `SELECT campaign_id, side, outcome, reason, amount, delivery_id, card_id, credit_id, credit_expires_at, detail, created_at FROM campaign_outcomes
+     WHERE org = ? AND event_id = ? ORDER BY campaign_id, side`,
   )
     .bind(org, id)
     .all<Record<string, string | number | null>>();
@@ -319,6 +320,10 @@ export async function getEvent(env: Env, org: string, id: string) {
     reason: r.reason as string | null,
     amount: r.amount as number | null,
     delivery_id: r.outcome === "rewarded" ? (r.delivery_id as string | null) : null,
+    // A card_credit reward (src/events/card-credits.ts): the card, the credit and when its bonus expires.
+    card_id: r.card_id as string | null,
+    credit_id: r.credit_id as string | null,
+    credit_expires_at: r.credit_expires_at as string | null,
     detail: r.detail as string | null,
     evaluated_at: String(r.created_at),
   }));
@@ -336,6 +341,9 @@ export async function getEvent(env: Env, org: string, id: string) {
       reason: o.reason ?? null,
       amount: null,
       delivery_id: null,
+      card_id: null,
+      credit_id: null,
+      credit_expires_at: null,
       detail: details[key] ?? null,
       evaluated_at: row.completed_at ?? row.created_at!,
     });

@@ -10,6 +10,8 @@ export const SKIP_REASONS = [
   "suppressed",
   "invalid_contact",
   "self_referral",
+  // Addition: a card_credit reward found no active card of the customer in the campaign's currency (src/events/card-credits.ts).
+  "no_card",
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 export type Outcome = "rewarded" | "pending_approval" | "skipped";
@@ -19,6 +21,9 @@ export interface OutcomeView {
   outcome: Outcome;
   reason?: SkipReason;
   delivery_id?: string;
+  /** A `card_credit` reward: the customer's card credited and the credit (its bonus bucket `bonus:<credit id>`). */
+  card_id?: string;
+  credit_id?: string;
   amount?: number;
   /** Referral campaigns only: which side this outcome rewards (two outcomes per event). */
   side?: "referee" | "referrer";

@@ -108,6 +108,10 @@ export const campaignOutcomes = sqliteTable(
     createdAt: text("created_at").notNull(),
     decidedAt: text("decided_at"),
     decidedBy: text("decided_by"),
+    /** A `card_credit` reward (src/events/card-credits.ts): the customer's card it credits, the credit (its bonus bucket and pool item), its expiry. */
+    cardId: text("card_id"),
+    creditId: text("credit_id"),
+    creditExpiresAt: text("credit_expires_at"),
   },
   (t) => [
     // One outcome per event, campaign and side (coalesced: a unique index counts NULLs as distinct).

@@ -71,14 +71,46 @@ export const Trigger = z
   });
 
 const Tier = z.strictObject({ when: Rule, amount: Amount });
+/** When a `card_credit` reward's bonus expires (see src/events/card-credits.ts `creditExpiry`). */
+export const CreditExpiry = z
+  .union([
+    z.strictObject({
+      at_local_time: z
+        .string()
+        .max(8)
+        .regex(/^(([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?|24:00(:00)?)$/, "HH:MM or HH:MM:SS, 00:00–24:00")
+        .openapi({
+          example: "24:00",
+          description:
+            "The first time at or after the event's occurred_at when the clock in the customer's time_zone (else the org's) reads this: `24:00` or `23:59:59` is the end of the event's local day (\"by midnight\")",
+        }),
+    }),
+    z.strictObject({ after_hours: z.number().int().min(1).max(8760).openapi({ description: "Hours after the event's occurred_at" }) }),
+    z.strictObject({ at: z.iso.datetime({ offset: true }).openapi({ maxLength: 40, description: "A fixed instant (in the future when saved)" }) }),
+  ])
+  .openapi("CampaignCreditExpiry");
 export const Reward = z
   .strictObject({
-    product_id: z.string().min(1).max(64),
-    channel: z.enum(["email", "sms", "link"]),
+    kind: z.enum(["card", "card_credit"]).optional().openapi({
+      description:
+        "Addition. `card` (default): a reward of the product, delivered. `card_credit`: a bonus credit onto the customer's existing stored-value card in the campaign's currency, expiring per `expires` (src/campaigns/README.md)",
+    }),
+    product_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: "Required for `card`; for `card_credit`, optional: only cards of this stored-value product are credited" }),
+    channel: z.enum(["email", "sms", "link"]).openapi({ description: "For `card_credit`, where the customer is told of the credit: `email` or `sms`" }),
     amount: Amount.optional(),
     tiers: z.array(Tier).min(1).max(20).optional().openapi({ description: "First tier whose `when` is true gives its amount; none true → skipped rule_false" }),
     expires_after_days: z.number().int().min(1).max(3650).optional().openapi({
       description: "Stored-value products only: the cards this campaign issues expire this many days after issue (instead of the product's validity)",
+    }),
+    expires: CreditExpiry.optional().openapi({ description: "`card_credit` only, and required there: when the bonus expires" }),
+    fallback: z.enum(["issue_card"]).optional().openapi({
+      description:
+        "`card_credit` only: a customer without a card gets a new card of `product_id` (required then) for the amount, delivered like a card reward, instead of skipping `no_card`",
     }),
   })
   // "Exactly one" is checked with the referral block (src/campaigns/referral-spec.ts): a referral campaign's amounts are there.
@@ -174,11 +206,14 @@ export const CampaignSchema = z
     trigger: Trigger,
     rules: z.string().nullable(),
     reward: z.object({
-      product_id: z.string(),
+      kind: z.enum(["card", "card_credit"]),
+      product_id: z.string().nullable(),
       channel: z.enum(["email", "sms", "link"]),
       amount: N.optional(),
       tiers: z.array(z.object({ when: z.string(), amount: N })).optional(),
       expires_after_days: N.optional(),
+      expires: CreditExpiry.optional(),
+      fallback: z.enum(["issue_card"]).optional(),
     }),
     referral: Referral.nullable().openapi({ description: "Null unless a referral campaign" }),
     pool_id: z.string(),

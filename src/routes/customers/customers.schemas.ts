@@ -75,6 +75,8 @@ export const CustomerDetailSchema = CustomerSchema.extend({
         currency: z.string(),
         delivery_id: z.string().nullable(),
         delivery_status: z.string().nullable(),
+        card_id: z.string().nullable().openapi({ description: "A card_credit reward's card (the customer's card it credited); null otherwise" }),
+        credit_id: z.string().nullable().openapi({ description: "A card_credit reward's credit; null otherwise" }),
         at: z.string(),
       }),
     ),

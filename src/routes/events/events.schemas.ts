@@ -89,6 +89,8 @@ const Outcome = z.object({
   outcome: z.enum(["rewarded", "pending_approval", "skipped"]),
   reason: z.enum(SKIP_REASONS).optional(),
   delivery_id: z.string().optional(),
+  card_id: z.string().optional().openapi({ description: "Addition: a card_credit reward's card (the customer's existing card it credited)" }),
+  credit_id: z.string().optional().openapi({ description: "Addition: a card_credit reward's credit (the card's bonus bucket `bonus:<credit_id>`)" }),
 });
 export const EventAnswer = z.object({ id: z.string(), outcomes: z.array(Outcome) }).openapi("EventOutcomes");
 const EventError = z
@@ -127,6 +129,12 @@ export const EventRecord = z
         reason: z.string().nullable(),
         amount: z.number().int().nullable(),
         delivery_id: z.string().nullable(),
+        card_id: z.string().nullable().openapi({ description: "Addition: a card_credit reward's card" }),
+        credit_id: z.string().nullable().openapi({ description: "Addition: a card_credit reward's credit (bonus bucket `bonus:<credit_id>`)" }),
+        credit_expires_at: z
+          .string()
+          .nullable()
+          .openapi({ description: "Addition: when a card_credit reward's bonus expires (capped at the card's own expiry)" }),
         detail: z.string().nullable(),
         evaluated_at: z.string(),
       }),
