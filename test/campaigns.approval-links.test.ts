@@ -147,6 +147,24 @@ describe("campaign approval links", () => {
     expect((await s.stub.checkIntegrity()).problems).toEqual([]);
   }, 60_000);
 
+  it("turns four concurrent POSTs of one link into exactly one decision (quorum 2: nothing delivered yet)", async () => {
+    const s = await approvalCampaign([{ role: "finance", quorum: 2 }]);
+    await pendingEvent(s.tokens.integrator);
+    const fran = (await paths(s.emails.fran))[0]!;
+    const fp = fingerprintOf((await page(fran)).html);
+    const results = await Promise.all(Array.from({ length: 4 }, () => decide(fran, "approve", fp)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+    expect(results.find((r) => r.status === 200)!.html).toContain("1 of 2 approvals");
+    const view = await callJson(`/v1/campaigns/${s.id}/approvals`, { token: s.tokens.support });
+    expect(view.body.data[0]).toMatchObject({ status: "open", round: 1 });
+    expect(view.body.data[0].decisions).toHaveLength(1);
+    expect(await deliveriesOf(s.id)).toEqual([]);
+    // The second finance approver completes the quorum by API.
+    const second = await callJson(`/v1/campaigns/${s.id}/approvals/${s.day}`, { token: s.tokens.fay, body: { decision: "approve" } });
+    expect(second.body).toMatchObject({ outcome: "approved", rewards: 1, total: 5000 });
+    expect((await waitDelivered(s.id, 1)).map((d) => d.status)).toEqual(["delivered"]);
+  }, 60_000);
+
   it("rejects through the link: the value goes back to the campaign's hold", async () => {
     const s = await approvalCampaign();
     const e1 = await pendingEvent(s.tokens.integrator);

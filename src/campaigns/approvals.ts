@@ -360,21 +360,19 @@ export async function decideCampaignDay(env: Env, input: DayDecisionInput, origi
     }
   }
   const { campaign: c, row, progress: p, outcome } = x;
-  try {
-    if (outcome === "approved") {
-      const messages: QueueMessage[] = decided.map((d) => ({ type: "deliver", org: c.org, campaignId: c.id, deliveryIds: [d.delivery_id] }));
-      await sendMessages(env.DELIVERY_QUEUE, messages);
-    } else if (outcome === "rejected") {
-      await returnRejected(env, c, row.day, input.decider.sub);
-    } else if (outcome === "step_completed") {
+  if (outcome === "approved") {
+    const messages: QueueMessage[] = decided.map((d) => ({ type: "deliver", org: c.org, campaignId: c.id, deliveryIds: [d.delivery_id] }));
+    await sendMessages(env.DELIVERY_QUEUE, messages);
+  } else if (outcome === "rejected") {
+    await returnRejected(env, c, row.day, input.decider.sub);
+  } else if (outcome === "step_completed") {
+    try {
       const now = await findDay(env.DB, c.id, row.day);
       if (now?.status === "open") await ensureStepLinks(env, c, now, origin, input.requestId);
+    } catch (err) {
+      // The approval stands; the next step can decide by API, and the day's next reward sends the links.
+      console.error(JSON.stringify({ request_id: input.requestId, campaign_id: c.id, day: row.day, follow_up: outcome, error: redactTokens(String(err)) }));
     }
-  } catch (err) {
-    // The decision stands. Queued deliveries are picked up by the delivery sweep; an interrupted rejection
-    // is finished by rejecting the day again through the API.
-    console.error(JSON.stringify({ request_id: input.requestId, campaign_id: c.id, day: row.day, follow_up: outcome, error: redactTokens(String(err)) }));
-    if (outcome === "approved" || outcome === "rejected") throw err;
   }
   const step = { number: p.current.index + 1, of: p.steps.length, role: p.current.role, quorum: p.current.quorum };
   return {
