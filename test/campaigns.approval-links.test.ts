@@ -197,7 +197,7 @@ describe("campaign approval links", () => {
     expect(await deliveriesOf(s.id)).toEqual([]);
   });
 
-  it("stops a suspended approver's link (page and POST), and an expired link answers 410", async () => {
+  it("stops a suspended approver's link (page and POST); an expired link answers 410 and can be renewed by email", async () => {
     const s = await approvalCampaign();
     await pendingEvent(s.tokens.integrator);
     const fran = (await paths(s.emails.fran))[0]!;
@@ -217,7 +217,23 @@ describe("campaign approval links", () => {
     expect(expired.status).toBe(410);
     expect(expired.html).toContain("expired");
     expect(await deliveriesOf(s.id)).toEqual([]);
-  });
+
+    // The expired page offers a new link by email (never on the page); the old one then says a newer one was sent.
+    expect((await page(fay)).html).toContain("Email me a new link");
+    const renewed = await call(`${fay}/renew`, { method: "POST", rawBody: "", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const renewedHtml = await renewed.text();
+    expect(renewed.status, renewedHtml).toBe(200);
+    expect(renewedHtml).toContain("A new link is on its way");
+    expect(renewedHtml).not.toContain("/approve/");
+    const fayLinks = await paths(s.emails.fay);
+    expect(fayLinks).toHaveLength(2);
+    const old = await page(fay);
+    expect(old.status).toBe(409);
+    expect(old.html).toContain("A new link was emailed to you");
+    const approved = await decide(fayLinks[0]!, "approve");
+    expect(approved.status, approved.html).toBe(200);
+    expect((await waitDelivered(s.id, 1)).map((d) => d.status)).toEqual(["delivered"]);
+  }, 60_000);
 
   it("follows the policy's steps: the owner step from its min_total needs a second person before anything is delivered", async () => {
     const s = await approvalCampaign([

@@ -89,6 +89,11 @@ export function supersedeCampaignLinks(
     .bind(campaignId, day, opts.approverSub ?? null, opts.beforeRound ?? null);
 }
 
+/** Replaces one link (a renewal): only a pending link is superseded, once. */
+export function supersedeCampaignLink(d1: D1Database, id: string): D1PreparedStatement[] {
+  return [d1.prepare("UPDATE campaign_approval_links SET status = 'superseded' WHERE id = ?1 AND status = 'pending'").bind(id), requireChanged(d1)];
+}
+
 export function markCampaignLinkOpened(d1: D1Database, id: string, now: string): D1PreparedStatement[] {
   return [d1.prepare("UPDATE campaign_approval_links SET opened_at = ?2 WHERE id = ?1 AND opened_at IS NULL").bind(id, now), requireChanged(d1)];
 }
@@ -104,6 +109,10 @@ export interface DayLinkIssue {
   /** Statements that must hold for the links to be stored (the day still open in this round). */
   guards: D1PreparedStatement[];
   requestId?: string;
+  /** Who asks (default: the approvals system) and the audit action (default `campaign.approval_requested`). */
+  actor?: string;
+  action?: "campaign.approval_requested" | "campaign.approval_link_renewed";
+  replaces?: string;
 }
 
 /**
@@ -163,8 +172,10 @@ export async function issueCampaignDayLinks(x: DayLinkIssue): Promise<CampaignLi
     [
       {
         ...base,
-        action: "campaign.approval_requested",
+        actor: x.actor ?? APPROVALS_ACTOR,
+        action: x.action ?? "campaign.approval_requested",
         after: {
+          ...(x.replaces ? { replaces: x.replaces } : {}),
           day: s.day,
           round: x.round,
           step: step.policyIndex,

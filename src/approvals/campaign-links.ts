@@ -7,7 +7,7 @@
 import { appendAudit } from "../audit/audit";
 import { assertLinkApprover } from "../approvers/eligibility";
 import { dayContent, daySteps, findDay, progress, roundDecisions } from "../campaigns/approval-state";
-import { daySummary, decideCampaignDay, type DayOutcome } from "../campaigns/approvals";
+import { daySummary, decideCampaignDay, renewDayLink, type DayOutcome } from "../campaigns/approvals";
 import { findCampaign } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { sha256Hex } from "../core/crypto";
@@ -17,6 +17,7 @@ import { formatMoneyCode } from "../core/money";
 import type { Env } from "../env";
 import { findCampaignLink, listCampaignLinks, markCampaignLinkOpened, type CampaignLinkRow } from "./campaign-link-store";
 import { assertCampaignLinkUsable } from "./link-state";
+import { maskEmail, type RenewResult } from "./resend";
 import { CAMPAIGN_PAGE_REWARDS, type CampaignDaySummary } from "./summary";
 import type { CampaignDayClaims } from "./tokens";
 
@@ -139,5 +140,17 @@ export async function decideCampaignDayByLink(
     steps: r.step.of,
     quorum: r.step.quorum,
     approvals: r.approvals,
+  };
+}
+
+/** POST /approve/{token}/renew for a campaign day's expired link: a new link by email to the approver's enrolled address. */
+export async function renewCampaignDayByLink(env: Env, token: string, claims: CampaignDayClaims, origin: string, requestId?: string): Promise<RenewResult> {
+  const { link, campaign } = await loadCampaignLink(env, token, claims);
+  const renewed = await renewDayLink(env, campaign, link, origin, requestId);
+  return {
+    sentTo: maskEmail(renewed.approverEmail),
+    expiresAt: renewed.expiresAt,
+    emailed: renewed.emailStatus === "sent",
+    batchName: `${campaign.name} (${link.day})`,
   };
 }

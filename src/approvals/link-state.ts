@@ -99,9 +99,8 @@ export function assertCampaignLinkUsable(link: CampaignLinkRow, day: DayState, o
     throw new AppError("approval_link_superseded", `This link is no longer needed. ${reason}`);
   }
   if (!opts.ignoreExpiry && link.expiresAt <= new Date().toISOString()) {
-    throw new AppError(
-      "approval_link_expired",
-      `This approval link expired on ${utcMinute(link.expiresAt)}. Ask for the rewards to be approved through the API or wait for the next day's email.`,
-    );
+    throw new AppError("approval_link_expired", `This approval link expired on ${utcMinute(link.expiresAt)}. You can have a new one emailed to you.`, {
+      renewable: true,
+    });
   }
 }

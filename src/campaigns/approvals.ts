@@ -20,6 +20,7 @@ import {
   findCampaignLink,
   issueCampaignDayLinks,
   listCampaignLinks,
+  supersedeCampaignLink,
   supersedeCampaignLinks,
   useCampaignLink,
   type CampaignLinkRow,
@@ -113,11 +114,7 @@ async function ensureStepLinks(env: Env, c: CampaignRow, row: DayRow, origin: st
   const p = progress(steps, decisions, content.fingerprint);
   const asked = new Set(links.filter((l) => l.status === "pending" && l.step === p.current.policyIndex).map((l) => l.approverSub));
   if (asked.size > 0) return;
-  const shapers = await campaignShapers(env.DB, c);
-  const decided = new Set(decisions.map((d) => d.approverSub));
-  const approvers = (await enrolledFor(env.DB, c.org, p.current.role))
-    .filter((a) => !shapers.has(a.sub) && !decided.has(a.sub))
-    .map((a) => ({ sub: a.sub, email: a.email, enrolmentId: a.enrolmentId }));
+  const approvers = await stepApprovers(env.DB, c, p.current.role, decisions);
   if (approvers.length === 0) return;
   try {
     await issueCampaignDayLinks({
@@ -134,6 +131,63 @@ async function ensureStepLinks(env: Env, c: CampaignRow, row: DayRow, origin: st
   } catch (err) {
     // The day was decided or moved to a new round meanwhile, or a concurrent request issued the same links.
     if (!isGuardFailure(err) && !String((err as Error)?.message).includes("UNIQUE constraint failed: campaign_approval_links")) throw err;
+  }
+}
+
+/** Active approvers enrolled with `role` who may decide on the day now: never one who shaped the campaign or decided in the round. */
+async function stepApprovers(d1: D1Database, c: CampaignRow, role: string, decisions: DayDecisionRow[]) {
+  const shapers = await campaignShapers(d1, c);
+  const decided = new Set(decisions.map((d) => d.approverSub));
+  return (await enrolledFor(d1, c.org, role))
+    .filter((a) => !shapers.has(a.sub) && !decided.has(a.sub))
+    .map((a) => ({ sub: a.sub, email: a.email, enrolmentId: a.enrolmentId }));
+}
+
+/**
+ * An expired link's approver asks for a new one (POST /approve/{token}/renew): everything but the
+ * expiry must hold, and the approver must still be one of the step's; the new link goes to their
+ * enrolled address (never to the page) and replaces the old one in the same transaction.
+ */
+export async function renewDayLink(env: Env, c: CampaignRow, link: CampaignLinkRow, origin: string, requestId?: string): Promise<CampaignLinkRow> {
+  const row = await findDay(env.DB, c.id, link.day);
+  if (!row) throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  const content = await dayContent(env.DB, c.id, row.day, CAMPAIGN_PAGE_REWARDS);
+  const [steps, decisions, links] = await Promise.all([
+    daySteps(env.DB, row, content.total),
+    roundDecisions(env.DB, row),
+    listCampaignLinks(env.DB, c.id, row.day, row.round),
+  ]);
+  const p = progress(steps, decisions, content.fingerprint);
+  const own = link.round === row.round ? (decisions.find((d) => d.approverSub === link.approverSub) ?? null) : null;
+  const newer = links.filter((l) => l.approverSub === link.approverSub && l.createdAt > link.createdAt).at(-1);
+  assertCampaignLinkUsable(
+    link,
+    { status: row.status, round: row.round, currentStep: p.current.policyIndex, own, newerLinkAt: newer?.createdAt ?? null },
+    { ignoreExpiry: true },
+  );
+  if (link.expiresAt > new Date().toISOString()) throw new AppError("approval_link_active", "This link still works: open it again to decide.");
+  const me = (await stepApprovers(env.DB, c, p.current.role, decisions)).find((a) => a.sub === link.approverSub);
+  if (!me) throw new AppError("not_an_approver", `You are no longer a ${p.current.role} approver of these rewards, so no new link was sent.`);
+  try {
+    const [renewed] = await issueCampaignDayLinks({
+      env,
+      org: c.org,
+      summary: await daySummary(env.DB, c, content, p, row.day),
+      round: row.round,
+      step: p.current,
+      approvers: [me],
+      origin,
+      guards: [...supersedeCampaignLink(env.DB, link.id), ...requireDayOpen(env.DB, row)],
+      requestId,
+      actor: me.sub,
+      action: "campaign.approval_link_renewed",
+      replaces: link.id,
+    });
+    return renewed!;
+  } catch (err) {
+    if (isGuardFailure(err))
+      throw new AppError("approval_link_superseded", "This link has just been replaced by a new one: look for the newest approval email.");
+    throw err;
   }
 }
 

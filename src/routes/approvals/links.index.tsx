@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { publicOrigin } from "../../approvals/config";
-import { decideCampaignDayByLink, openCampaignDayLink } from "../../approvals/campaign-links";
+import { decideCampaignDayByLink, openCampaignDayLink, renewCampaignDayByLink } from "../../approvals/campaign-links";
 import { decideByLink, openLink } from "../../approvals/links";
 import { verifyAnyApprovalToken } from "../../approvals/tokens";
 import { renewByLink } from "../../approvals/resend";
@@ -73,7 +73,13 @@ router.post(
 );
 
 router.post("/approve/:token/renew", async (c) => {
-  const result = await renewByLink(c.env, c.req.param("token"), publicOrigin(c.env, c.req.url), c.var.requestId);
+  const token = c.req.param("token");
+  const origin = publicOrigin(c.env, c.req.url);
+  const subject = await verifyAnyApprovalToken(c.env, token, { allowExpired: true });
+  const result =
+    subject.kind === "campaign_day"
+      ? await renewCampaignDayByLink(c.env, token, subject.claims, origin, c.var.requestId)
+      : await renewByLink(c.env, token, origin, c.var.requestId);
   return page(c, result.emailed ? 200 : 502, <RenewedPage result={result} />);
 });
 

@@ -61,7 +61,7 @@ export const renewLink = createRoute({
   tags,
   summary: "Email the approver a new link in place of this expired one",
   description:
-    "Batch links only (a campaign day's expired link answers 404 here). For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still active and enrolled with the step's role). " +
+    "Both subjects (a batch, a campaign's day). For an expired link that would otherwise still work (pending, its step current, the batch unchanged, the approver still active and enrolled with the step's role). " +
     "The new link goes to the approver's confirmed enrolled email, never to the page; the old link is superseded. One renewal per link.",
   request: { params: TokenParam },
   responses: {
