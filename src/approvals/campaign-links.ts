@@ -6,8 +6,7 @@
  */
 import { appendAudit } from "../audit/audit";
 import { assertLinkApprover } from "../approvers/eligibility";
-import { dayContent, daySteps, findDay, progress, roundDecisions } from "../campaigns/approval-state";
-import { daySummary, decideCampaignDay, renewDayLink, type DayOutcome } from "../campaigns/approvals";
+import { assertDayLinkUsable, daySummary, decideCampaignDay, readDay, renewDayLink, type DayOutcome } from "../campaigns/approvals";
 import { findCampaign } from "../campaigns/campaigns.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
 import { sha256Hex } from "../core/crypto";
@@ -15,8 +14,7 @@ import { AppError } from "../core/errors";
 import { isGuardFailure } from "../core/guard";
 import { formatMoneyCode } from "../core/money";
 import type { Env } from "../env";
-import { findCampaignLink, listCampaignLinks, markCampaignLinkOpened, type CampaignLinkRow } from "./campaign-link-store";
-import { assertCampaignLinkUsable } from "./link-state";
+import { findCampaignLink, markCampaignLinkOpened, type CampaignLinkRow } from "./campaign-link-store";
 import { maskEmail, type RenewResult } from "./resend";
 import { CAMPAIGN_PAGE_REWARDS, type CampaignDaySummary } from "./summary";
 import type { CampaignDayClaims } from "./tokens";
@@ -56,18 +54,9 @@ export async function openCampaignDayLink(
   opts: { record: boolean; userAgent?: string },
 ): Promise<CampaignLinkPage> {
   const { link, campaign } = await loadCampaignLink(env, token, claims);
-  const row = await findDay(env.DB, campaign.id, link.day);
-  if (!row) throw invalid();
-  const content = await dayContent(env.DB, campaign.id, row.day, CAMPAIGN_PAGE_REWARDS);
-  const [steps, decisions, links] = await Promise.all([
-    daySteps(env.DB, row, content.total),
-    roundDecisions(env.DB, row),
-    listCampaignLinks(env.DB, campaign.id, row.day, row.round),
-  ]);
-  const p = progress(steps, decisions, content.fingerprint);
-  const own = link.round === row.round ? (decisions.find((d) => d.approverSub === link.approverSub) ?? null) : null;
-  const newer = links.filter((l) => l.approverSub === link.approverSub && l.createdAt > link.createdAt).at(-1);
-  assertCampaignLinkUsable(link, { status: row.status, round: row.round, currentStep: p.current.policyIndex, own, newerLinkAt: newer?.createdAt ?? null });
+  const day = await readDay(env.DB, campaign, link.day, CAMPAIGN_PAGE_REWARDS);
+  if (!day) throw invalid();
+  await assertDayLinkUsable(env.DB, link, day);
   await assertLinkApprover(env.DB, campaign.org, link.approverSub, link.role, link.enrolmentId);
   if (opts.record && !link.openedAt) {
     const event = {
@@ -89,7 +78,7 @@ export async function openCampaignDayLink(
       if (!isGuardFailure(err)) throw err; // opened concurrently: recorded once already
     }
   }
-  return { summary: await daySummary(env.DB, campaign, content, p, row.day), approver: link.approverSub, expiresAt: link.expiresAt };
+  return { summary: await daySummary(env.DB, campaign, day.content, day.progress, day.row.day), approver: link.approverSub, expiresAt: link.expiresAt };
 }
 
 export interface CampaignLinkResult {

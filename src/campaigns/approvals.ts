@@ -104,14 +104,10 @@ export async function openApprovalRequest(env: Env, c: CampaignRow, day: string,
  * round. Links of earlier rounds are superseded in the same transaction.
  */
 async function ensureStepLinks(env: Env, c: CampaignRow, row: DayRow, origin: string, requestId?: string): Promise<void> {
-  const content = await dayContent(env.DB, c.id, row.day, CAMPAIGN_PAGE_REWARDS);
-  if (content.count === 0) return;
-  const [steps, decisions, links] = await Promise.all([
-    daySteps(env.DB, row, content.total),
-    roundDecisions(env.DB, row),
-    listCampaignLinks(env.DB, c.id, row.day, row.round),
-  ]);
-  const p = progress(steps, decisions, content.fingerprint);
+  const day = await readDay(env.DB, c, row, CAMPAIGN_PAGE_REWARDS);
+  if (!day || day.content.count === 0) return;
+  const { content, decisions, progress: p } = day;
+  const links = await listCampaignLinks(env.DB, c.id, row.day, row.round);
   const asked = new Set(links.filter((l) => l.status === "pending" && l.step === p.current.policyIndex).map((l) => l.approverSub));
   if (asked.size > 0) return;
   const approvers = await stepApprovers(env.DB, c, p.current.role, decisions);
@@ -143,28 +139,49 @@ async function stepApprovers(d1: D1Database, c: CampaignRow, role: string, decis
     .map((a) => ({ sub: a.sub, email: a.email, enrolmentId: a.enrolmentId }));
 }
 
+/** A day's request as a decision or a link page needs it: the request, its pending rewards (the first `limit` listed), the round's decisions and progress. */
+export interface DayNow {
+  row: DayRow;
+  content: DayContent;
+  decisions: DayDecisionRow[];
+  progress: Progress;
+}
+
+export async function readDay(d1: D1Database, c: CampaignRow, day: string | DayRow, limit: number): Promise<DayNow | null> {
+  const row = typeof day === "string" ? await findDay(d1, c.id, day) : day;
+  if (!row) return null;
+  const content = await dayContent(d1, c.id, row.day, limit);
+  const [steps, decisions] = await Promise.all([daySteps(d1, row, content.total), roundDecisions(d1, row)]);
+  return { row, content, decisions, progress: progress(steps, decisions, content.fingerprint) };
+}
+
+/** Throws why this link of the day cannot decide now (src/approvals/link-state.ts says it in words); returns when it can. */
+export async function assertDayLinkUsable(d1: D1Database, link: CampaignLinkRow, day: DayNow, opts: { ignoreExpiry?: boolean } = {}): Promise<void> {
+  const { row } = day;
+  const sameRound = link.round === row.round;
+  const own = sameRound ? (day.decisions.find((d) => d.approverSub === link.approverSub) ?? null) : null;
+  const newer = sameRound
+    ? (await listCampaignLinks(d1, link.campaignId, row.day, row.round))
+        .filter((l) => l.approverSub === link.approverSub && l.createdAt > link.createdAt)
+        .at(-1)
+    : undefined;
+  assertCampaignLinkUsable(
+    link,
+    { status: row.status, round: row.round, currentStep: day.progress.current.policyIndex, own, newerLinkAt: newer?.createdAt ?? null },
+    opts,
+  );
+}
+
 /**
  * An expired link's approver asks for a new one (POST /approve/{token}/renew): everything but the
  * expiry must hold, and the approver must still be one of the step's; the new link goes to their
  * enrolled address (never to the page) and replaces the old one in the same transaction.
  */
 export async function renewDayLink(env: Env, c: CampaignRow, link: CampaignLinkRow, origin: string, requestId?: string): Promise<CampaignLinkRow> {
-  const row = await findDay(env.DB, c.id, link.day);
-  if (!row) throw new AppError("approval_link_invalid", "This is not a valid approval link");
-  const content = await dayContent(env.DB, c.id, row.day, CAMPAIGN_PAGE_REWARDS);
-  const [steps, decisions, links] = await Promise.all([
-    daySteps(env.DB, row, content.total),
-    roundDecisions(env.DB, row),
-    listCampaignLinks(env.DB, c.id, row.day, row.round),
-  ]);
-  const p = progress(steps, decisions, content.fingerprint);
-  const own = link.round === row.round ? (decisions.find((d) => d.approverSub === link.approverSub) ?? null) : null;
-  const newer = links.filter((l) => l.approverSub === link.approverSub && l.createdAt > link.createdAt).at(-1);
-  assertCampaignLinkUsable(
-    link,
-    { status: row.status, round: row.round, currentStep: p.current.policyIndex, own, newerLinkAt: newer?.createdAt ?? null },
-    { ignoreExpiry: true },
-  );
+  const day = await readDay(env.DB, c, link.day, CAMPAIGN_PAGE_REWARDS);
+  if (!day) throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  await assertDayLinkUsable(env.DB, link, day, { ignoreExpiry: true });
+  const { row, content, decisions, progress: p } = day;
   if (link.expiresAt > new Date().toISOString()) throw new AppError("approval_link_active", "This link still works: open it again to decide.");
   const me = (await stepApprovers(env.DB, c, p.current.role, decisions)).find((a) => a.sub === link.approverSub);
   if (!me) throw new AppError("not_an_approver", `You are no longer a ${p.current.role} approver of these rewards, so no new link was sent.`);
@@ -281,24 +298,16 @@ const MAX_ATTEMPTS = 4;
 async function plan(env: Env, input: DayDecisionInput): Promise<DayPlan> {
   const d1 = env.DB;
   const c = await requireCampaign(d1, input.org, input.campaignId);
-  const row = await findDay(d1, c.id, input.day);
-  if (!row) throw notFound("approval request", `${c.id}/${input.day}`);
+  const day = await readDay(d1, c, input.day, 0);
+  if (!day) throw notFound("approval request", `${c.id}/${input.day}`);
+  const { row, content, decisions, progress: p } = day;
   const { sub, roles } = input.decider;
   const link = input.link ? await findCampaignLink(d1, input.org, input.link.id) : null;
   if (input.link && (!link || link.campaignId !== c.id || link.day !== row.day || link.approverSub !== sub)) {
     throw new AppError("approval_link_invalid", "This is not a valid approval link");
   }
-  const content = await dayContent(d1, c.id, row.day, 0);
-  const [steps, decisions] = await Promise.all([daySteps(d1, row, content.total), roundDecisions(d1, row)]);
-  const p = progress(steps, decisions, content.fingerprint);
+  if (link) await assertDayLinkUsable(d1, link, day);
   const own = decisions.find((d) => d.approverSub === sub) ?? null;
-  if (link) {
-    const newer =
-      link.round === row.round
-        ? (await listCampaignLinks(d1, c.id, row.day, row.round)).filter((l) => l.approverSub === sub && l.createdAt > link.createdAt).at(-1)
-        : undefined;
-    assertCampaignLinkUsable(link, { status: row.status, round: row.round, currentStep: p.current.policyIndex, own, newerLinkAt: newer?.createdAt ?? null });
-  }
   if ((await campaignShapers(d1, c)).has(sub)) {
     throw new AppError("self_approval_forbidden", "You created or edited this campaign, so someone else must decide on its rewards (four-eyes).");
   }
