@@ -42,5 +42,6 @@ CREATE TABLE `campaign_approval_links` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `campaign_approval_links_pending` ON `campaign_approval_links` (`campaign_id`,`day`,`round`,`step`,`approver_sub`) WHERE status = 'pending';--> statement-breakpoint
 CREATE UNIQUE INDEX `campaign_approval_links_token` ON `campaign_approval_links` (`token_hash`);--> statement-breakpoint
+CREATE INDEX `campaign_approval_links_day` ON `campaign_approval_links` (`campaign_id`,`day`,`round`);--> statement-breakpoint
 ALTER TABLE `campaign_approvals` ADD `round` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
 ALTER TABLE `campaign_approvals` ADD `policy` text;

@@ -9,6 +9,7 @@ import { signApprovalToken } from "../src/approvals/tokens";
 import { call, callJson, token, uniqueOrg } from "./helpers/api";
 import { linksTo, page } from "./helpers/approval-factories";
 import { enrolAndConfirm } from "./helpers/approver-factories";
+import { recordPrepared, tableNames, tableScans } from "./helpers/query-plans";
 import { campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 
 type Step = { role: string; quorum?: number; min_total?: number };
@@ -285,5 +286,38 @@ describe("campaign approval links", () => {
       ["fay", "finance", "api"],
       ["olga", "owner", "link"],
     ]);
+  }, 60_000);
+
+  it("reads no table whole: the day's opening, page, decisions by link and API, rounds and renewal go through indexes", async () => {
+    const { seen, stop } = recordPrepared();
+    let s: Awaited<ReturnType<typeof approvalCampaign>>;
+    try {
+      s = await approvalCampaign([
+        { role: "finance", quorum: 1 },
+        { role: "owner", quorum: 1, min_total: 5000 },
+      ]);
+      await pendingEvent(s.tokens.integrator);
+      const fran = (await paths(s.emails.fran))[0]!;
+      expect((await decide(fran, "approve")).status).toBe(200);
+      await pendingEvent(s.tokens.integrator); // a new round
+      const fay = (await paths(s.emails.fay))[0]!;
+      await env.DB.prepare("UPDATE campaign_approval_links SET expires_at = '2020-01-01T00:00:00.000Z' WHERE approver_sub = 'fay' AND campaign_id = ?")
+        .bind(s.id)
+        .run();
+      expect((await call(`${fay}/renew`, { method: "POST", rawBody: "", headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(200);
+      expect((await callJson(`/v1/campaigns/${s.id}/approvals/${s.day}`, { token: s.tokens.fay, body: { decision: "approve" } })).status).toBe(200);
+      expect((await decide((await paths(s.emails.olga))[0]!, "reject")).status).toBe(200);
+      expect((await callJson(`/v1/campaigns/${s.id}/approvals`, { token: s.tokens.support })).status).toBe(200);
+    } finally {
+      stop();
+    }
+    const tables = await tableNames();
+    const scans: string[] = [];
+    for (const sql of seen) {
+      if (!/campaign_approval|campaign_outcomes/.test(sql) || !/^\s*(SELECT|WITH|UPDATE|DELETE|INSERT)/i.test(sql)) continue;
+      for (const line of await tableScans(sql, tables)) scans.push(`${line}: ${sql.replace(/\s+/g, " ").slice(0, 200)}`);
+    }
+    expect([...seen].filter((q) => q.includes("campaign_approval_links")).length).toBeGreaterThan(5);
+    expect(scans).toEqual([]);
   }, 60_000);
 });

@@ -214,6 +214,8 @@ export const campaignApprovalLinks = sqliteTable(
     // One live link per approver, round and step: two reward requests at once send one.
     uniqueIndex("campaign_approval_links_pending").on(t.campaignId, t.day, t.round, t.step, t.approverSub).where(sql`status = 'pending'`),
     uniqueIndex("campaign_approval_links_token").on(t.tokenHash),
+    // A day's links by round (the page, issuing, renewal): the pending index above is partial.
+    index("campaign_approval_links_day").on(t.campaignId, t.day, t.round),
   ],
 );
 
