@@ -65,7 +65,7 @@ describe("campaign rewards at or above the approval threshold", () => {
 
     const approved = await callJson(`/v1/campaigns/${id}/approvals/${day}`, { token: s.tokens.finance, body: { decision: "approve", comment: "ok" } });
     expect(approved.status).toBe(200);
-    expect(approved.body).toEqual({ day, decision: "approve", rewards: 2, total: 10_000 });
+    expect(approved.body).toMatchObject({ day, decision: "approve", outcome: "approved", rewards: 2, total: 10_000 });
     for (const p of pendingIds.results) expect(await waitFor(p.delivery_id, "delivered")).toBe("delivered");
     const again = await callJson(`/v1/campaigns/${id}/approvals/${day}`, { token: s.tokens.finance, body: { decision: "approve" } });
     expect(again.status).toBe(409);

@@ -1,6 +1,9 @@
 /** Approval request and rejection notice emails (HTML through hono/jsx, plus plain text). */
-import type { FC } from "hono/jsx";
-import { summaryFacts, type BatchSummary } from "./summary";
+import type { Child, FC } from "hono/jsx";
+import { campaignDayFacts, summaryFacts, type BatchSummary, type CampaignDaySummary } from "./summary";
+
+/** How many of a day's pending rewards the email lists (the page lists up to CAMPAIGN_PAGE_REWARDS). */
+const EMAIL_REWARDS = 20;
 
 export interface ApprovalEmail {
   subject: string;
@@ -22,24 +25,22 @@ function summaryRows(s: BatchSummary): [string, string | number][] {
   return [...summaryFacts(s), ["Your step", `${s.step.number} of ${s.step.of}: ${s.step.role} approval (${s.step.quorum} needed)`]];
 }
 
-const RequestBody: FC<{ s: BatchSummary; link: string; expires: string }> = ({ s, link, expires }) => (
+/** The request email's frame, shared by both subjects (a batch, a campaign's day): facts, what is particular to the subject, the link. */
+const RequestBody: FC<{ title: string; rows: [string, string | number][]; link: string; expires: string; children?: Child }> = ({
+  title,
+  rows,
+  link,
+  expires,
+  children,
+}) => (
   <div style="font-family:-apple-system,Segoe UI,Roboto,Arial,sans-serif;font-size:15px;color:#111;max-width:560px">
-    <h2 style="font-size:20px">Approval needed: {s.name}</h2>
+    <h2 style="font-size:20px">{title}</h2>
     <table style="border-collapse:collapse">
-      {summaryRows(s).map(([l, v]) => (
+      {rows.map(([l, v]) => (
         <Row label={l} value={v} />
       ))}
     </table>
-    <p>
-      <strong>Anomalies:</strong> {s.anomalies.length === 0 ? "none detected" : ""}
-    </p>
-    {s.anomalies.length > 0 && (
-      <ul>
-        {s.anomalies.map((a) => (
-          <li>{a.detail}</li>
-        ))}
-      </ul>
-    )}
+    {children}
     <p>
       <a href={link} style="display:inline-block;background:#1a56db;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none">
         Review and decide
@@ -51,18 +52,70 @@ const RequestBody: FC<{ s: BatchSummary; link: string; expires: string }> = ({ s
   </div>
 );
 
+const expiryText = (expiresAt: string) => `${expiresAt.slice(0, 16).replace("T", " ")} UTC`;
+
 export async function approvalRequestEmail(s: BatchSummary, link: string, expiresAt: string): Promise<ApprovalEmail> {
-  const expires = `${expiresAt.slice(0, 16).replace("T", " ")} UTC`;
+  const expires = expiryText(expiresAt);
   const anomalies = s.anomalies.length ? s.anomalies.map((a) => `  - ${a.detail}`).join("\n") : "  none detected";
+  const title = `Approval needed: ${s.name}`;
   return {
     subject: `Approval needed: ${s.name} (${s.total}, ${s.recipients} recipients)`,
-    html: await (<RequestBody s={s} link={link} expires={expires} />).toString(),
+    html: await (
+      <RequestBody title={title} rows={summaryRows(s)} link={link} expires={expires}>
+        <p>
+          <strong>Anomalies:</strong> {s.anomalies.length === 0 ? "none detected" : ""}
+        </p>
+        {s.anomalies.length > 0 && (
+          <ul>
+            {s.anomalies.map((a) => (
+              <li>{a.detail}</li>
+            ))}
+          </ul>
+        )}
+      </RequestBody>
+    ).toString(),
     text: [
-      `Approval needed: ${s.name}`,
+      title,
       "",
       ...summaryRows(s).map(([l, v]) => `${l}: ${v}`),
       "Anomalies:",
       anomalies,
+      "",
+      `Review and decide: ${link}`,
+      `The link works once and expires ${expires}. Opening it changes nothing.`,
+    ].join("\n"),
+  };
+}
+
+/** The request email of a campaign's day: the campaign's facts and the first pending rewards (the page lists more). */
+export async function campaignDayRequestEmail(s: CampaignDaySummary, link: string, expiresAt: string): Promise<ApprovalEmail> {
+  const expires = expiryText(expiresAt);
+  const title = `Rewards to approve: ${s.name} (${s.day})`;
+  const shown = s.rewards.slice(0, EMAIL_REWARDS);
+  const more = s.count - shown.length;
+  const line = (r: CampaignDaySummary["rewards"][number]) => `${r.eventId}${r.side ? ` (${r.side})` : ""} · ${r.customer} · ${r.amount}`;
+  return {
+    subject: `${title}: ${s.count} ${s.count === 1 ? "reward" : "rewards"}, ${s.total}`,
+    html: await (
+      <RequestBody title={title} rows={campaignDayFacts(s)} link={link} expires={expires}>
+        <p>
+          <strong>Pending rewards</strong>
+        </p>
+        <ul>
+          {shown.map((r) => (
+            <li>{line(r)}</li>
+          ))}
+          {more > 0 && <li>and {more} more</li>}
+        </ul>
+      </RequestBody>
+    ).toString(),
+    text: [
+      title,
+      "",
+      ...campaignDayFacts(s).map(([l, v]) => `${l}: ${v}`),
+      "Pending rewards:",
+      ...shown.map((r) => `  - ${line(r)}`),
+      ...(more > 0 ? [`  and ${more} more`] : []),
       "",
       `Review and decide: ${link}`,
       `The link works once and expires ${expires}. Opening it changes nothing.`,

@@ -73,3 +73,36 @@ export function summaryFacts(s: BatchSummary): [string, string | number][] {
     ["Created by", s.creator],
   ];
 }
+
+/** What approvers see about a campaign's day (its email and its link page). */
+export interface CampaignDaySummary {
+  campaignId: string;
+  name: string;
+  day: string;
+  owner: string;
+  currency: string;
+  count: number;
+  total: string;
+  creator: string;
+  /** The day's content when the summary was made: the page posts it back, and a decision refuses a list that changed since. */
+  fingerprint: string;
+  /** The first pending rewards, oldest first (`count` says how many there are). */
+  rewards: { eventId: string; side: string | null; customer: string; amount: string }[];
+  step: { number: number; of: number; role: string; quorum: number; approvals: number };
+}
+
+/** How many pending rewards the page lists; "and N more" says the rest. */
+export const CAMPAIGN_PAGE_REWARDS = 100;
+
+export function campaignDayFacts(s: CampaignDaySummary): [string, string | number][] {
+  return [
+    ["Campaign", `${s.name} (${s.campaignId})`],
+    ["Day (UTC)", s.day],
+    ["Owner", s.owner],
+    ["Currency", s.currency],
+    ["Pending rewards", s.count],
+    ["Total", s.total],
+    ["Created by", s.creator],
+    ["Your step", `${s.step.number} of ${s.step.of}: ${s.step.role} approval (${s.step.approvals} of ${s.step.quorum} so far)`],
+  ];
+}

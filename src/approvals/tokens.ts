@@ -25,6 +25,25 @@ export interface ApprovalClaims {
   exp: number;
 }
 
+/**
+ * The second subject of approval links: one campaign's rewards pending approval on one UTC day
+ * (src/campaigns/approvals.ts). Bound to the campaign, the day, the request's round, the step (its
+ * index in the round's policy snapshot) and the day's content fingerprint when the link was sent.
+ */
+export interface CampaignDayClaims {
+  sub: string;
+  org: string;
+  cmp: string;
+  day: string;
+  rnd: number;
+  stp: number;
+  fp: string;
+  jti: string;
+  exp: number;
+}
+
+export type AnyApprovalClaims = { kind: "batch"; claims: ApprovalClaims } | { kind: "campaign_day"; claims: CampaignDayClaims };
+
 const keys = new Map<string, Promise<Uint8Array>>();
 
 /**
@@ -46,7 +65,7 @@ export function signingKey(env: Env): Promise<Uint8Array> {
   return key;
 }
 
-export async function signApprovalToken(env: Env, claims: Omit<ApprovalClaims, "exp">, expiresAt: number): Promise<string> {
+export async function signApprovalToken(env: Env, claims: Omit<ApprovalClaims, "exp"> | Omit<CampaignDayClaims, "exp">, expiresAt: number): Promise<string> {
   const { sub, jti, ...rest } = claims;
   return new SignJWT(rest)
     .setProtectedHeader({ alg: "HS256", typ: APPROVAL_TOKEN_TYPE })
@@ -78,6 +97,13 @@ async function verifyAt(env: Env, token: string, currentDate?: Date): Promise<JW
  * more than "expired" — that the batch was approved meanwhile, or offer a new link by email.
  */
 export async function verifyApprovalToken(env: Env, token: string, opts: { allowExpired?: boolean } = {}): Promise<ApprovalClaims> {
+  const verified = await verifyAnyApprovalToken(env, token, opts);
+  if (verified.kind !== "batch") throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  return verified.claims;
+}
+
+/** Verifies a link token of either subject (a batch, or a campaign's day); the same rules as `verifyApprovalToken`. */
+export async function verifyAnyApprovalToken(env: Env, token: string, opts: { allowExpired?: boolean } = {}): Promise<AnyApprovalClaims> {
   let payload: JWTPayload;
   try {
     try {
@@ -93,9 +119,16 @@ export async function verifyApprovalToken(env: Env, token: string, opts: { allow
     if (err instanceof joseErrors.JWTExpired) throw new AppError("approval_link_expired", "This approval link has expired; ask for a new one");
     throw new AppError("approval_link_invalid", "This is not a valid approval link");
   }
-  const p = payload as JWTPayload & Partial<ApprovalClaims>;
-  if (typeof p.org !== "string" || typeof p.bat !== "string" || typeof p.bh !== "string" || !Number.isInteger(p.stp)) {
-    throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  const p = payload as JWTPayload & Partial<ApprovalClaims> & Partial<CampaignDayClaims>;
+  if (typeof p.org !== "string" || !Number.isInteger(p.stp)) throw new AppError("approval_link_invalid", "This is not a valid approval link");
+  if (typeof p.bat === "string" && typeof p.bh === "string" && p.cmp === undefined) {
+    return { kind: "batch", claims: { sub: p.sub!, org: p.org, bat: p.bat, stp: p.stp!, bh: p.bh, jti: p.jti!, exp: p.exp! } };
   }
-  return { sub: p.sub!, org: p.org, bat: p.bat, stp: p.stp!, bh: p.bh, jti: p.jti!, exp: p.exp! };
+  if (typeof p.cmp === "string" && typeof p.day === "string" && typeof p.fp === "string" && Number.isInteger(p.rnd) && p.bat === undefined) {
+    return {
+      kind: "campaign_day",
+      claims: { sub: p.sub!, org: p.org, cmp: p.cmp, day: p.day, rnd: p.rnd!, stp: p.stp!, fp: p.fp, jti: p.jti!, exp: p.exp! },
+    };
+  }
+  throw new AppError("approval_link_invalid", "This is not a valid approval link");
 }

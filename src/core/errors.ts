@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   redemption_not_captured: { status: 409, title: "The redemption is not captured" },
   already_decided: { status: 409, title: "This approver has already decided on the batch" },
   batch_changed: { status: 409, title: "The batch changed after approval was requested" },
+  rewards_changed: { status: 409, title: "The campaign day's pending rewards changed since they were shown" },
   approval_link_used: { status: 409, title: "The approval link has already been used" },
   approval_link_superseded: { status: 409, title: "The approval link is no longer needed" },
   approval_link_active: { status: 409, title: "The approval link still works" },

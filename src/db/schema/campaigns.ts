@@ -131,8 +131,11 @@ export const campaignOutcomes = sqliteTable(
 
 /**
  * Rewards at or above a campaign's approval threshold wait, gathered into one request per campaign
- * per UTC day; a decision covers every reward of the day pending at that moment, and a reward that
- * arrives later the same day opens the request again.
+ * per UTC day; the final decision covers every reward of the day pending at that moment, and a
+ * reward that arrives later the same day opens the request again. `round` counts the request's
+ * openings: approvals, decisions and links belong to one round, and a new round starts when the
+ * request reopens or when a reward arrives after someone approved (they approved a shorter list).
+ * `policy` is the org's approval policy snapshot of the round (src/campaigns/approval-state.ts).
  */
 export const campaignApprovals = sqliteTable(
   "campaign_approvals",
@@ -144,10 +147,80 @@ export const campaignApprovals = sqliteTable(
     decidedBy: text("decided_by"),
     decidedAt: text("decided_at"),
     comment: text("comment"),
+    round: integer("round").notNull().default(1),
+    policy: text("policy"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.day] })],
+);
+
+/**
+ * Decisions on a campaign day's round, by API or link. `step` is the step's index in the round's
+ * policy snapshot. UNIQUE(campaign, day, round, approver): a person decides once per round.
+ */
+export const campaignApprovalDecisions = sqliteTable(
+  "campaign_approval_decisions",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    campaignId: text("campaign_id").notNull(),
+    day: text("day").notNull(),
+    round: integer("round").notNull(),
+    step: integer("step").notNull(),
+    role: text("role").notNull(),
+    approverSub: text("approver_sub").notNull(),
+    decision: text("decision", { enum: ["approve", "reject"] }).notNull(),
+    comment: text("comment"),
+    via: text("via", { enum: ["link", "api"] }).notNull(),
+    linkId: text("link_id"),
+    /** The day's pending rewards the decider saw: `count:total:latest created_at`. */
+    fingerprint: text("fingerprint").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("campaign_approval_decisions_approver").on(t.campaignId, t.day, t.round, t.approverSub),
+    index("campaign_approval_decisions_step").on(t.campaignId, t.day, t.round, t.step),
+  ],
+);
+
+/**
+ * One emailed approval link for a campaign day (the second subject of src/approvals/ links): the
+ * approver, round and step it asks for. Only the SHA-256 of the signed token is stored; `status`
+ * moves pending → used or pending → superseded, never back.
+ */
+export const campaignApprovalLinks = sqliteTable(
+  "campaign_approval_links",
+  {
+    id: text("id").primaryKey(),
+    org: text("org").notNull(),
+    campaignId: text("campaign_id").notNull(),
+    day: text("day").notNull(),
+    round: integer("round").notNull(),
+    step: integer("step").notNull(),
+    role: text("role").notNull(),
+    approverSub: text("approver_sub").notNull(),
+    approverEmail: text("approver_email").notNull(),
+    enrolmentId: text("enrolment_id"),
+    tokenHash: text("token_hash").notNull(),
+    /** The day's pending rewards when the link was sent (`count:total:latest created_at`); the page shows the list as it is when opened. */
+    fingerprint: text("fingerprint").notNull(),
+    status: text("status", { enum: ["pending", "used", "superseded"] }).notNull(),
+    expiresAt: text("expires_at").notNull(),
+    emailStatus: text("email_status", { enum: ["sending", "sent", "failed"] }).notNull(),
+    emailMessageId: text("email_message_id"),
+    emailError: text("email_error"),
+    openedAt: text("opened_at"),
+    usedAt: text("used_at"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    // One live link per approver, round and step: two reward requests at once send one.
+    uniqueIndex("campaign_approval_links_pending").on(t.campaignId, t.day, t.round, t.step, t.approverSub).where(sql`status = 'pending'`),
+    uniqueIndex("campaign_approval_links_token").on(t.tokenHash),
+    // A day's links by round (the page, issuing, renewal): the pending index above is partial.
+    index("campaign_approval_links_day").on(t.campaignId, t.day, t.round),
+  ],
 );
 
 /**

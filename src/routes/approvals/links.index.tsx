@@ -1,19 +1,21 @@
 /**
- * The approval-link pages. HTML in, HTML out: errors render as pages, not problem+json, and every
+ * The approval-link pages of both subjects (a batch; a campaign's rewards of one UTC day). HTML in, HTML out: errors render as pages, not problem+json, and every
  * response carries no-referrer, no-store and a CSP that forbids scripts and framing.
  */
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { publicOrigin } from "../../approvals/config";
+import { decideCampaignDayByLink, openCampaignDayLink, renewCampaignDayByLink } from "../../approvals/campaign-links";
 import { decideByLink, openLink } from "../../approvals/links";
+import { verifyAnyApprovalToken } from "../../approvals/tokens";
 import { renewByLink } from "../../approvals/resend";
 import { AppError } from "../../core/errors";
 import { redactTokens } from "../../core/redact";
 import { named } from "../../core/openapi";
 import { createRouter } from "../../core/router";
 import type { AppEnv } from "../../env";
-import { ApprovalPage, ErrorPage, RenewedPage, ResultPage } from "./pages";
+import { ApprovalPage, CampaignDayPage, campaignResultText, ErrorPage, RenewedPage, ResultPage, resultText } from "./pages";
 import * as routeDefs from "./links.routes";
 
 const routes = named(routeDefs);
@@ -39,8 +41,11 @@ router.openAPIRegistry.registerPath(routes.decideLink);
 router.openAPIRegistry.registerPath(routes.renewLink);
 
 router.get("/approve/:token", async (c) => {
-  const model = await openLink(c.env, c.req.param("token"), { record: c.req.method === "GET", userAgent: c.req.header("user-agent") });
-  return page(c, 200, <ApprovalPage page={model} />);
+  const token = c.req.param("token");
+  const opts = { record: c.req.method === "GET", userAgent: c.req.header("user-agent") };
+  const subject = await verifyAnyApprovalToken(c.env, token, { allowExpired: true });
+  if (subject.kind === "campaign_day") return page(c, 200, <CampaignDayPage page={await openCampaignDayLink(c.env, token, subject.claims, opts)} />);
+  return page(c, 200, <ApprovalPage page={await openLink(c.env, token, opts)} />);
 });
 
 router.post(
@@ -54,14 +59,27 @@ router.post(
   async (c) => {
     const form = routes.DecisionForm.safeParse(await c.req.parseBody());
     if (!form.success) throw new AppError("validation_failed", "Choose Approve or Reject on the approval page.");
-    const { decision, comment } = form.data;
-    const result = await decideByLink(c.env, c.req.param("token"), { decision, comment: comment || null }, publicOrigin(c.env, c.req.url), c.var.requestId);
-    return page(c, 200, <ResultPage result={result} />);
+    const { decision, comment, fingerprint } = form.data;
+    const token = c.req.param("token");
+    const origin = publicOrigin(c.env, c.req.url);
+    const subject = await verifyAnyApprovalToken(c.env, token, { allowExpired: true });
+    if (subject.kind === "campaign_day") {
+      const result = await decideCampaignDayByLink(c.env, token, subject.claims, { decision, comment: comment || null, fingerprint }, origin, c.var.requestId);
+      return page(c, 200, <ResultPage {...campaignResultText(result)} />);
+    }
+    const result = await decideByLink(c.env, token, { decision, comment: comment || null }, origin, c.var.requestId);
+    return page(c, 200, <ResultPage {...resultText(result)} />);
   },
 );
 
 router.post("/approve/:token/renew", async (c) => {
-  const result = await renewByLink(c.env, c.req.param("token"), publicOrigin(c.env, c.req.url), c.var.requestId);
+  const token = c.req.param("token");
+  const origin = publicOrigin(c.env, c.req.url);
+  const subject = await verifyAnyApprovalToken(c.env, token, { allowExpired: true });
+  const result =
+    subject.kind === "campaign_day"
+      ? await renewCampaignDayByLink(c.env, token, subject.claims, origin, c.var.requestId)
+      : await renewByLink(c.env, token, origin, c.var.requestId);
   return page(c, result.emailed ? 200 : 502, <RenewedPage result={result} />);
 });
 

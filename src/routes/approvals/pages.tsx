@@ -1,9 +1,10 @@
 /** The approval link pages (hono/jsx): readable on a phone, no scripts, one form. */
 import type { Child, FC } from "hono/jsx";
+import type { CampaignLinkPage, CampaignLinkResult } from "../../approvals/campaign-links";
 import type { LinkPage, LinkResult } from "../../approvals/links";
 import type { RenewResult } from "../../approvals/resend";
 import { utcMinute } from "../../approvals/link-state";
-import { summaryFacts } from "../../approvals/summary";
+import { campaignDayFacts, summaryFacts } from "../../approvals/summary";
 import type { ErrorCode } from "../../core/errors";
 
 const CSS = `
@@ -64,26 +65,91 @@ export const ApprovalPage: FC<{ page: LinkPage }> = ({ page }) => {
           </ul>
         )}
       </div>
-      <form method="post" class="card">
-        <label for="comment">Comment (optional)</label>
-        <textarea id="comment" name="comment" rows={3} maxlength={2000} />
-        <div class="actions">
-          <button type="submit" name="decision" value="approve" class="approve">
-            Approve
-          </button>
-          <button type="submit" name="decision" value="reject" class="reject">
-            Reject
-          </button>
-        </div>
-      </form>
-      <p class="muted">
-        This link is for {page.approver}. It works once and expires {utcMinute(page.expiresAt)}.
-      </p>
+      <DecisionCard approver={page.approver} expiresAt={page.expiresAt} />
     </Layout>
   );
 };
 
-function resultText(r: LinkResult): { title: string; text: string } {
+/** The Approve / Reject form of both subjects' pages; `fingerprint` posts back what the page showed (a campaign day's list). */
+const DecisionCard: FC<{ approver: string; expiresAt: string; fingerprint?: string }> = ({ approver, expiresAt, fingerprint }) => (
+  <>
+    <form method="post" class="card">
+      {fingerprint !== undefined && <input type="hidden" name="fingerprint" value={fingerprint} />}
+      <label for="comment">Comment (optional)</label>
+      <textarea id="comment" name="comment" rows={3} maxlength={2000} />
+      <div class="actions">
+        <button type="submit" name="decision" value="approve" class="approve">
+          Approve
+        </button>
+        <button type="submit" name="decision" value="reject" class="reject">
+          Reject
+        </button>
+      </div>
+    </form>
+    <p class="muted">
+      This link is for {approver}. It works once and expires {utcMinute(expiresAt)}.
+    </p>
+  </>
+);
+
+/** A campaign's day: the campaign, the day's count and total, and the pending rewards (the first CAMPAIGN_PAGE_REWARDS, then "and N more"). */
+export const CampaignDayPage: FC<{ page: CampaignLinkPage }> = ({ page }) => {
+  const s = page.summary;
+  const more = s.count - s.rewards.length;
+  return (
+    <Layout title={`Approve rewards of ${s.name}?`}>
+      <h1>Approve these rewards?</h1>
+      <p class="muted" id="step">
+        Step {s.step.number} of {s.step.of}: {s.step.role} approval, {s.step.quorum} {s.step.quorum === 1 ? "approval" : "approvals"} needed ({s.step.approvals}{" "}
+        so far)
+      </p>
+      <div class="card">
+        <dl id="summary">{campaignDayFacts(s).map(([k, v]) => [<dt>{k}</dt>, <dd>{v}</dd>])}</dl>
+      </div>
+      <div class="card" id="rewards">
+        <strong>Pending rewards</strong>
+        <ul>
+          {s.rewards.map((r) => (
+            <li>
+              {r.eventId}
+              {r.side ? ` (${r.side})` : ""} · {r.customer} · <strong>{r.amount}</strong>
+            </li>
+          ))}
+          {more > 0 && <li class="muted">and {more} more</li>}
+        </ul>
+        <p class="muted">Your decision covers every reward listed here. If more arrive before you decide, the page asks you to look again.</p>
+      </div>
+      <DecisionCard approver={page.approver} expiresAt={page.expiresAt} fingerprint={s.fingerprint} />
+    </Layout>
+  );
+};
+
+export function campaignResultText(r: CampaignLinkResult): { title: string; text: string } {
+  switch (r.outcome) {
+    case "rejected":
+      return {
+        title: "Rewards rejected",
+        text: `You rejected ${r.rewards} rewards of "${r.campaignName}" (${r.day}, ${r.total}). Their value went back to the campaign's budget.`,
+      };
+    case "approved":
+      return {
+        title: "Rewards approved",
+        text: `Your approval completed the last step (${r.step} of ${r.steps}). ${r.rewards} rewards of "${r.campaignName}" (${r.day}, ${r.total}) are on their way.`,
+      };
+    case "step_completed":
+      return {
+        title: "Approved",
+        text: `Your approval completed step ${r.step} of ${r.steps} for "${r.campaignName}" (${r.day}). The next approvers have been asked.`,
+      };
+    default:
+      return {
+        title: "Approval recorded",
+        text: `Step ${r.step} for "${r.campaignName}" (${r.day}) has ${r.approvals} of ${r.quorum} approvals; it completes when the others approve.`,
+      };
+  }
+}
+
+export function resultText(r: LinkResult): { title: string; text: string } {
   switch (r.outcome) {
     case "rejected":
       return { title: "Batch rejected", text: `You rejected "${r.batchName}". Its reserved funds are released and its creator is told.` };
@@ -99,8 +165,7 @@ function resultText(r: LinkResult): { title: string; text: string } {
   }
 }
 
-export const ResultPage: FC<{ result: LinkResult }> = ({ result }) => {
-  const { title, text } = resultText(result);
+export const ResultPage: FC<{ title: string; text: string }> = ({ title, text }) => {
   return (
     <Layout title={title}>
       <h1 id="outcome">{title}</h1>
@@ -119,6 +184,7 @@ const ERROR_TITLES: Partial<Record<ErrorCode, string>> = {
   approval_link_superseded: "This link is no longer needed",
   approval_link_active: "This link still works",
   batch_changed: "The batch has changed",
+  rewards_changed: "The rewards have changed",
   self_approval_forbidden: "You cannot decide on your own batch",
   not_an_approver: "You are not an approver for this step",
   already_decided: "You have already decided",

@@ -1,3 +1,4 @@
+import { publicOrigin } from "../../approvals/config";
 import { named } from "../../core/openapi";
 import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import * as campaigns from "../../campaigns/campaigns.service";
@@ -45,7 +46,7 @@ const listCampaignApprovals: AppRouteHandler<typeof routes.listCampaignApprovals
 const decideCampaignApproval: AppRouteHandler<typeof routes.decideCampaignApproval> = async (c) => {
   const { id, day } = c.req.valid("param");
   const { decision, comment } = c.req.valid("json");
-  return c.json(await approvals.decideApproval(c.env, c.var.auth, id, day, decision, comment ?? null, c.var.requestId), 200);
+  return c.json(await approvals.decideApproval(c.env, c.var.auth, id, day, decision, comment ?? null, publicOrigin(c.env, c.req.url), c.var.requestId), 200);
 };
 
 export default createRouter()

@@ -102,6 +102,8 @@ export const listCampaignApprovals = createRoute({
   path: "/v1/campaigns/{id}/approvals",
   tags,
   summary: "Approval requests: one per campaign per UTC day, every pending reward listed",
+  description:
+    "Each request shows its `round` (a request reopened by a later reward, or whose list grew after someone approved, starts a new round) and the current round's `decisions` by step.",
   ...protect("any"),
   request: { params: CampaignId },
   responses: { 200: json(s.ApprovalRequests, "The last 60 days with requests, newest first"), ...problems(401, 403, 404) },
@@ -111,11 +113,15 @@ export const decideCampaignApproval = createRoute({
   method: "post",
   path: "/v1/campaigns/{id}/approvals/{day}",
   tags,
-  summary: "Approve or reject a day's pending rewards",
+  summary: "Approve or reject a day's pending rewards (one step's decision)",
   description:
-    "Finance decides for every reward of the day pending at this moment: approve creates their deliveries (queued at once), reject gives their value back to the campaign's budget. " +
-    "Whoever created or edited the campaign is refused (403 `self_approval_forbidden`, four-eyes); a decided day answers 409 `already_decided` until a new pending reward reopens it.",
-  ...protect(["finance"]),
+    "The same decision as the day's emailed approval link (`/approve/{token}`). The day's steps are the org's `approval_policy` steps (snapshot when the day's request opened or started its round) " +
+    "that apply to the total of the day's pending rewards, as a batch's valid total selects them: each step needs `quorum` distinct approvers holding its role, " +
+    "a token without the current step's role answers 403 `forbidden`, and each person decides once per round (409 `already_decided`). " +
+    "The last step's last approval approves every reward of the day pending at that moment (their deliveries are created and queued at once); " +
+    "any rejection rejects them (their value goes back to the campaign's budget). `outcome` says which: `recorded`, `step_completed` (the next step's approvers are emailed), `approved`, `rejected`. " +
+    "Whoever created or edited the campaign is refused (403 `self_approval_forbidden`, four-eyes) and is never emailed a link; a decided day answers 409 `already_decided` until a new pending reward reopens it.",
+  ...protect(["finance", "owner", "operator"]),
   request: { params: s.ApprovalDay, headers: IdempotencyHeader, body: jsonBody(s.ApprovalDecision) },
   responses: { 200: json(s.ApprovalResult, "What was decided"), ...problems(400, 401, 403, 404, 409, 422) },
 });

@@ -270,8 +270,29 @@ export const ApprovalRequests = z
         currency: z.string(),
         pending: z.array(z.object({ event_id: z.string(), amount: N, external_id: z.string().nullable(), created_at: z.string() })),
         decided: z.array(z.object({ event_id: z.string(), amount: N, outcome: z.enum(["approved", "rejected"]) })),
+        round: N.openapi({ description: "The request's round: approvals count within one round" }),
+        decisions: z.array(
+          z.object({
+            step: N.openapi({ description: "The step's index in the org's approval policy" }),
+            role: z.string(),
+            approver_sub: z.string(),
+            decision: z.enum(["approve", "reject"]),
+            comment: z.string().nullable(),
+            via: z.enum(["link", "api"]),
+            decided_at: z.string(),
+          }),
+        ),
       }),
     ),
   })
   .openapi("CampaignApprovalRequests");
-export const ApprovalResult = z.object({ day: z.string(), decision: z.enum(["approve", "reject"]), rewards: N, total: N }).openapi("CampaignApprovalResult");
+export const ApprovalResult = z
+  .object({
+    day: z.string(),
+    decision: z.enum(["approve", "reject"]),
+    outcome: z.enum(["recorded", "step_completed", "approved", "rejected"]),
+    rewards: N.openapi({ description: "Rewards approved or rejected by this decision (0 while steps remain)" }),
+    total: N,
+    step: z.object({ number: N, of: N, role: z.string(), quorum: N }).openapi({ description: "The step this decision was recorded for" }),
+  })
+  .openapi("CampaignApprovalResult");
