@@ -36,12 +36,13 @@ export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): P
   const now = new Date();
   const named = await readEndpoints(env.DB, [...new Set(sends.flatMap((s) => (s.body.endpointId ? [s.body.endpointId] : [])))]);
   const byOrg = new Map<string, { msg: Message<unknown>; body: Send }[]>();
-  const putOff: Promise<unknown>[] = [];
+  // Put off unread, one sendBatch per delay: groups of endpoints whose breaker is open, and in the fast lane those of slow endpoints.
+  const putOff = new Map<number, { msg: Message<unknown>; body: Send }[]>();
   for (const s of sends) {
     const ep = s.body.endpointId ? named.get(s.body.endpointId) : undefined;
     if (ep && ep.enabled === 1 && (breakerOpen(ep, now) || (lane === "fast" && endpointLane(ep, now) === "slow"))) {
       const delaySeconds = breakerOpen(ep, now) ? Math.min(MAX_QUEUE_DELAY_S, Math.ceil((Date.parse(ep.breaker_until!) - now.getTime()) / 1000)) : 0;
-      putOff.push(settle([s.msg], () => sendWebhookMessages(laneQueue(env, "slow"), [s.body], delaySeconds), batch.queue));
+      putOff.set(delaySeconds, [...(putOff.get(delaySeconds) ?? []), s]);
     } else {
       const list = byOrg.get(s.body.org);
       if (list) list.push(s);
@@ -49,7 +50,18 @@ export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): P
     }
   }
   await Promise.all([
-    ...putOff,
+    ...[...putOff].map(([delaySeconds, list]) =>
+      settle(
+        list.map((s) => s.msg),
+        () =>
+          sendWebhookMessages(
+            laneQueue(env, "slow"),
+            list.map((s) => s.body),
+            delaySeconds,
+          ),
+        batch.queue,
+      ),
+    ),
     ...[...dispatches].map(([org, msgs]) => settle(msgs, () => dispatchOrg(env, org), batch.queue)),
     ...[...byOrg].map(([org, list]) =>
       settle(

@@ -4,7 +4,6 @@
  * the schedule, chains put off by a breaker or handed to the slow lane, and the successor of every
  * message that ended, each on the lane its endpoint belongs in (src/webhooks/lanes.ts).
  */
-import type { Webhook } from "standardwebhooks";
 import type { Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { attemptId } from "./attempt-ids";
@@ -58,7 +57,8 @@ export interface EndpointRun {
   url: string | null;
   blockedReason: string | null;
   unavailable: boolean;
-  hooks: Webhook[];
+  /** The endpoint's signing keys (src/webhooks/post.ts `signers`). */
+  keys: CryptoKey[];
   timeout: SendTimeout;
   trippedS: number | null;
   /** A send got no answer within the fast lane's wait: the rest go to the slow lane. */
@@ -113,7 +113,7 @@ export function recordAttempt(run: Run, ep: EndpointRun, r: Row, a: Attempt, blo
   const attempts = keepSchedule ? r.attempts : r.attempts + 1;
   const delayS = ok || gone || blocked || opts.manual || moved ? null : nextDelay(attempts, a.retryAfterS);
   const kind = ok ? "delivered" : delayS === null && !keepSchedule ? "failed" : "retry";
-  const next = moved ? run.at : keepSchedule ? r.next_attempt_at : new Date(now.getTime() + (delayS ?? 0) * 1000).toISOString();
+  const next = keepSchedule && !moved ? r.next_attempt_at : delayS ? new Date(now.getTime() + delayS * 1000).toISOString() : run.at;
   run.attempts.push({
     id: attemptId(r.id, now),
     message_id: r.id,

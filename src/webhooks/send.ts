@@ -166,7 +166,7 @@ async function sendEndpoint(
 async function prepareEndpoint(run: Run, endpoint: EndpointRow): Promise<EndpointRun> {
   const verdict = checkEndpointUrl(endpoint.url, run.env.ENVIRONMENT);
   const timeout = new SendTimeout(laneTimeoutMs(run.opts.lane ?? "slow", run.opts.manual));
-  const ep: EndpointRun = { endpoint, url: null, blockedReason: null, unavailable: false, hooks: [], timeout, trippedS: null, moved: false };
+  const ep: EndpointRun = { endpoint, url: null, blockedReason: null, unavailable: false, keys: [], timeout, trippedS: null, moved: false };
   if (!verdict.ok) {
     ep.blockedReason = verdict.reason;
     return ep;
@@ -178,7 +178,7 @@ async function prepareEndpoint(run: Run, endpoint: EndpointRow): Promise<Endpoin
     return ep;
   }
   ep.url = verdict.url.toString();
-  ep.hooks = await signers(run.env, endpoint, run.now);
+  ep.keys = await signers(run.env, endpoint, run.now);
   return ep;
 }
 
@@ -236,7 +236,7 @@ function deferChain(run: Run, chain: Row[], from: number, delayS: number, endpoi
 async function attempt(run: Run, ep: EndpointRun, r: Row): Promise<SendOutcome["kind"]> {
   const ev: EventRow = { id: r.event_id, seq: r.event_seq, type: r.type, data: r.data, created_at: r.event_created_at };
   const a: Attempt = ep.url
-    ? await post(ep.url, ep.hooks, ev, run.now, run.opts.fetch ?? fetch, ep.timeout)
+    ? await post(ep.url, ep.keys, ev, run.now, run.opts.fetch ?? fetch, ep.timeout)
     : { statusCode: null, latencyMs: 0, body: null, error: `url_not_allowed: ${ep.blockedReason}`, retryAfterS: null };
   // A guard that could not run (DNS-over-HTTPS down) is a failure to retry; a refused address is final.
   return recordAttempt(run, ep, r, a, !ep.url && !ep.unavailable);
