@@ -36,6 +36,7 @@ describe("delivery retry policy", () => {
       RECONCILE_QUEUE: QUEUES.reconciliations,
       SCHEDULE_QUEUE: QUEUES.schedules,
       WEBHOOK_QUEUE: QUEUES.webhooks,
+      WEBHOOK_SLOW_QUEUE: QUEUES.webhooksSlow,
     });
   });
 

@@ -1,4 +1,5 @@
-// The delivery tables and cards are WITHOUT ROWID (migrations 0024, 0025 and 0029, hand-edited: drizzle-kit cannot
+// The delivery tables, cards and the webhook messages and attempts are WITHOUT ROWID (migrations 0024, 0025, 0029 and
+// webhook_slow_lane, hand-edited: drizzle-kit cannot
 // say so). A rowid table with a text key is two B-trees: every delivery and attempt would write, and
 // every look-up read, one row more (test/bench/README.md, delivery). A drizzle migration that rebuilds
 // one of them writes a plain CREATE TABLE and would undo that silently; this test says so instead.
@@ -6,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 describe("the delivery tables", () => {
-  it.each(["deliveries", "delivery_attempts", "cards"])("%s is WITHOUT ROWID", async (table) => {
+  it.each(["deliveries", "delivery_attempts", "cards", "webhook_messages", "webhook_attempts"])("%s is WITHOUT ROWID", async (table) => {
     const row = await env.DB.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").bind(table).first<{ sql: string }>();
     expect(row?.sql).toMatch(/\)\s*WITHOUT ROWID\s*$/i);
   });

@@ -22,14 +22,20 @@ import { interceptOutbound } from "./helpers/msw";
 
 const server = interceptOutbound();
 
+/** Both webhook lanes' queues, recording what is sent (`lanes` says which lane each went to). */
 function recordingQueue() {
   const sent: { body: any; delaySeconds?: number }[] = [];
-  const queue = {
-    async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) {
-      for (const m of msgs) sent.push(m as any);
-    },
-  } as unknown as Queue;
-  return { sent, env: { ...env, WEBHOOK_QUEUE: queue } as Env };
+  const lanes: ("fast" | "slow")[] = [];
+  const lane = (name: "fast" | "slow") =>
+    ({
+      async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) {
+        for (const m of msgs) {
+          sent.push(m as any);
+          lanes.push(name);
+        }
+      },
+    }) as unknown as Queue;
+  return { sent, lanes, env: { ...env, WEBHOOK_QUEUE: lane("fast"), WEBHOOK_SLOW_QUEUE: lane("slow") } as Env };
 }
 
 /** A fake receiver for direct sends: answers from `answer(request)` (default 200), recording every request. */

@@ -18,14 +18,20 @@ import { interceptOutbound } from "./helpers/msw";
 
 const server = interceptOutbound();
 
+/** Both webhook lanes' queues, recording what is sent (`lanes` says which lane each went to). */
 function recordingQueue() {
   const sent: { body: any; delaySeconds?: number }[] = [];
-  const queue = {
-    async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) {
-      for (const m of msgs) sent.push(m as any);
-    },
-  } as unknown as Queue;
-  return { sent, env: { ...env, WEBHOOK_QUEUE: queue } as Env };
+  const lanes: ("fast" | "slow")[] = [];
+  const lane = (name: "fast" | "slow") =>
+    ({
+      async sendBatch(msgs: { body: unknown; delaySeconds?: number }[]) {
+        for (const m of msgs) {
+          sent.push(m as any);
+          lanes.push(name);
+        }
+      },
+    }) as unknown as Queue;
+  return { sent, lanes, env: { ...env, WEBHOOK_QUEUE: lane("fast"), WEBHOOK_SLOW_QUEUE: lane("slow") } as Env };
 }
 
 /** A receiver at `url` answering each call with the next status of `statuses` (then 200), recording what it got. */
@@ -198,6 +204,8 @@ describe("signed sends", () => {
     const wh = new Webhook(created.secret);
     expect(wh.verify(body, headers)).toMatchObject({ type: "ping", data: { id: created.id } });
     expect(headers["webhook-id"]).toBe(JSON.parse(body).id);
+    // Signed with WebCrypto from the key the library read: byte for byte what the library's own sign gives.
+    expect(headers["webhook-signature"]).toBe(wh.sign(headers["webhook-id"]!, new Date(Number(headers["webhook-timestamp"]) * 1000), body));
     expect(() => wh.verify(body.replace("ping", "pong"), headers)).toThrow();
     const old = { ...headers, "webhook-timestamp": String(Math.floor(Date.now() / 1000) - 3600) };
     expect(() => wh.verify(body, old)).toThrow();

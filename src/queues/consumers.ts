@@ -14,5 +14,6 @@ export const CONSUMERS: Readonly<Record<string, Consumer>> = {
   [QUEUES.deliveriesDeadLetter]: consumeDeadLetters,
   [QUEUES.reconciliations]: consumeReconciliations,
   [QUEUES.webhooks]: consumeWebhooks,
+  [QUEUES.webhooksSlow]: consumeWebhooks,
   [QUEUES.schedules]: consumeSchedules,
 };

@@ -10,6 +10,7 @@ export const QUEUES = {
   deliveriesDeadLetter: "rewardrail-deliveries-dlq",
   reconciliations: "rewardrail-reconciliations",
   webhooks: "rewardrail-webhooks",
+  webhooksSlow: "rewardrail-webhooks-slow",
   schedules: "rewardrail-schedules",
 } as const;
 

@@ -12,6 +12,8 @@ import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { subscribes } from "./catalogue";
+import type { EndpointRow } from "./endpoints.service";
+import { endpointLane, laneQueue } from "./lanes";
 
 const PAGE = 500;
 
@@ -42,9 +44,11 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
       .bind(org, PAGE)
       .all<PendingEvent>();
     if (events.length === 0) return total;
-    const { results: endpoints } = await env.DB.prepare("SELECT id, events, enabled, disabled_reason FROM webhook_endpoints WHERE org = ?")
+    const { results: endpoints } = await env.DB.prepare(
+      "SELECT id, events, enabled, disabled_reason, failing_since, breaker_until, slow_lane_until FROM webhook_endpoints WHERE org = ?",
+    )
       .bind(org)
-      .all<{ id: string; events: string; enabled: number; disabled_reason: string | null }>();
+      .all<Pick<EndpointRow, "id" | "events" | "enabled" | "disabled_reason" | "failing_since" | "breaker_until" | "slow_lane_until">>();
     const subs = endpoints.map((e) => ({ ...e, events: JSON.parse(e.events) as string[] }));
     const at = new Date().toISOString();
     const byEndpoint = new Map<string, string[]>();
@@ -54,7 +58,8 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
         if (!subscribes(s.events, ev.type)) continue;
         const m: NewMessage = { id: newId("whd"), endpoint_id: s.id, event_id: ev.id, event_seq: ev.seq, entity_id: ev.entity_id };
         if (s.enabled !== 1) Object.assign(m, { status: "failed", last_error: `endpoint disabled${s.disabled_reason ? `: ${s.disabled_reason}` : ""}` });
-        else byEndpoint.set(s.id, [...(byEndpoint.get(s.id) ?? []), m.id]);
+        else if (byEndpoint.has(s.id)) byEndpoint.get(s.id)!.push(m.id);
+        else byEndpoint.set(s.id, [m.id]);
         messages.push(m);
       }
     }
@@ -65,10 +70,16 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
         JSON.stringify(events.map((e) => e.seq)),
       ),
     ]);
-    await sendWebhookMessages(
-      env.WEBHOOK_QUEUE,
-      [...byEndpoint].flatMap(([endpointId, ids]) => webhookSends(org, ids, endpointId)),
-    );
+    // Each endpoint's groups go to its lane: a failing or slow endpoint's straight to the slow queue.
+    const now = new Date();
+    for (const lane of ["fast", "slow"] as const) {
+      const groups = [...byEndpoint].filter(([endpointId]) => endpointLane(subs.find((e) => e.id === endpointId)!, now) === lane);
+      if (groups.length > 0)
+        await sendWebhookMessages(
+          laneQueue(env, lane),
+          groups.flatMap(([endpointId, ids]) => webhookSends(org, ids, endpointId)),
+        );
+    }
     total += messages.length;
     if (events.length < PAGE) return total;
   }

@@ -32,6 +32,7 @@ export interface EndpointRow {
   owner_email: string | null;
   failing_since: string | null;
   breaker_until: string | null;
+  slow_lane_until: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -131,13 +132,14 @@ export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: En
   const url = patch.url === undefined ? row.url : await guardUrl(env, patch.url);
   const events = patch.events === undefined ? row.events : JSON.stringify([...new Set(patch.events)]);
   const enabled = patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0;
-  // Enabling again starts afresh: the failure clock and the reason are cleared.
+  // Enabling again starts afresh: the failure clock, the slow lane and the reason are cleared.
   const reEnabled = enabled === 1 && row.enabled === 0;
   const at = new Date().toISOString();
   const update = env.DB.prepare(
     `UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, owner_email = ?, updated_at = ?,
        disabled_reason = CASE WHEN ?7 = 1 THEN NULL WHEN enabled = 1 AND ?7 = 0 THEN 'disabled by an admin' ELSE disabled_reason END,
-       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END, breaker_until = CASE WHEN ?8 THEN NULL ELSE breaker_until END
+       failing_since = CASE WHEN ?8 THEN NULL ELSE failing_since END, breaker_until = CASE WHEN ?8 THEN NULL ELSE breaker_until END,
+       slow_lane_until = CASE WHEN ?8 THEN NULL ELSE slow_lane_until END
      WHERE id = ? AND org = ?`,
   ).bind(
     url,

@@ -7,6 +7,7 @@ import { newId } from "../core/ids";
 import { decodeCursor, encodeCursor } from "../core/pagination";
 import type { Auth, Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
+import { messageOfAttempt } from "./attempt-ids";
 import { PING } from "./catalogue";
 import { insertMessages } from "./dispatch";
 import { getEndpoint } from "./endpoints.service";
@@ -66,7 +67,8 @@ export async function listDeliveries(d1: D1Database, org: string, endpointId: st
   const rows = results.slice(0, q.limit);
   const now = new Date().toISOString();
   const { results: attempts } = await d1
-    .prepare("SELECT * FROM webhook_attempts WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY attempted_at")
+    // Keyed by (message_id, id), and an attempt id starts with its time: the key's order is each message's attempts in time order.
+    .prepare("SELECT * FROM webhook_attempts WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY message_id, id")
     .bind(JSON.stringify(rows.map((r) => r.id)))
     .all<AttemptRow>();
   const byMessage = new Map<string, AttemptRow[]>();
@@ -131,7 +133,10 @@ export async function sendPing(env: Env, auth: Auth, endpointId: string, opts: S
 export async function retryDelivery(env: Env, auth: Auth, id: string, opts: SendOptions = {}) {
   let messageId = id;
   if (id.startsWith("wha_")) {
-    const a = await env.DB.prepare("SELECT message_id FROM webhook_attempts WHERE id = ? AND org = ?").bind(id, auth.org).first<{ message_id: string }>();
+    // An attempt id names its message (attempt-ids.ts): the look-up is by the table's whole key.
+    const a = await env.DB.prepare("SELECT message_id FROM webhook_attempts WHERE message_id = ? AND id = ? AND org = ?")
+      .bind(messageOfAttempt(id), id, auth.org)
+      .first<{ message_id: string }>();
     if (!a) throw notFound("webhook delivery", id);
     messageId = a.message_id;
   }

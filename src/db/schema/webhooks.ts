@@ -33,6 +33,12 @@ export const webhookEndpoints = sqliteTable(
      * until this time, when one probe goes first (src/webhooks/send.ts). Null when the last attempt succeeded.
      */
     breakerUntil: text("breaker_until"),
+    /**
+     * The slow lane: until this time the endpoint's messages are sent from the webhooks slow queue, because a
+     * send in the fast lane got no answer within 2 s (src/webhooks/lanes.ts). A failing endpoint (failing_since
+     * set) is sent from the slow lane too, whatever this says.
+     */
+    slowLaneUntil: text("slow_lane_until"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
@@ -64,7 +70,11 @@ export const webhookEvents = sqliteTable(
   (t) => [index("webhook_events_undispatched").on(t.dispatchedAt, t.org, t.seq)],
 );
 
-/** One event for one endpoint (a "webhook delivery"): its status and retry schedule. */
+/**
+ * One event for one endpoint (a "webhook delivery"): its status and retry schedule. WITHOUT ROWID
+ * (hand-edited into its migration: drizzle cannot say it), so the text key is the table itself and a
+ * new message writes its row and its four index entries, not a rowid row plus a key index too.
+ */
 export const webhookMessages = sqliteTable(
   "webhook_messages",
   {
@@ -93,11 +103,17 @@ export const webhookMessages = sqliteTable(
   ],
 );
 
-/** Every attempt to send a message: time, status code, latency, the first 1 KB of the answer, error. */
+/**
+ * Every attempt to send a message: time, status code, latency, the first 1 KB of the answer, error.
+ * Keyed by (message, attempt id) in a WITHOUT ROWID table (hand-edited into its migration), so an
+ * attempt is one row written and no index entry: the deliveries list reads a message's attempts by
+ * the key's prefix, and an attempt id names its message (src/webhooks/attempt-ids.ts), so a retry by
+ * attempt id finds it by the whole key.
+ */
 export const webhookAttempts = sqliteTable(
   "webhook_attempts",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     org: text("org").notNull(),
     messageId: text("message_id").notNull(),
     endpointId: text("endpoint_id").notNull(),
@@ -109,8 +125,7 @@ export const webhookAttempts = sqliteTable(
     outcome: text("outcome", { enum: ["delivered", "retry", "failed"] }).notNull(),
     manual: integer("manual").notNull().default(0),
   },
-  // Read by message only (the deliveries list): one index, so an attempt writes two rows, not three.
-  (t) => [index("webhook_attempts_message").on(t.messageId, t.attemptedAt)],
+  (t) => [primaryKey({ columns: [t.messageId, t.id] })],
 );
 
 /**
