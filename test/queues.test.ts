@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import type { Env } from "../src/env";
+import { turns } from "../src/delivery/deliver";
 import { DELIVERIES_PER_RUN, runsOf as deliverRuns } from "../src/queues/deliveries.consumer";
 import { CAMPAIGN_DELIVERIES_PER_MESSAGE, QueueMessage, QUEUES, type ReconcileMessage } from "../src/queues/messages";
 import { scheduleReconciliations } from "../src/reconciliation/schedule";
@@ -89,5 +90,21 @@ describe("a campaign's deliver messages", () => {
     expect(runs.map((r) => r.length)).toEqual([10, 4]);
     for (const r of runs) expect(r.flatMap((m) => (m.body as { deliveryIds: string[] }).deliveryIds).length).toBeLessThanOrEqual(DELIVERIES_PER_RUN);
     expect(runs.flat()).toEqual(msgs);
+  });
+
+  it("record their runs one at a time, in call order, a failed one not stopping the next", async () => {
+    const inTurn = turns();
+    const log: string[] = [];
+    const step = (name: string, ms: number, fail = false) =>
+      inTurn(async () => {
+        log.push(`${name} start`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`${name} end`);
+        if (fail) throw new Error(name);
+        return name;
+      });
+    const results = await Promise.allSettled([step("a", 20, true), step("b", 1), step("c", 5)]);
+    expect(log).toEqual(["a start", "a end", "b start", "b end", "c start", "c end"]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
   });
 });

@@ -5,7 +5,7 @@
  * call per 100 emails).
  */
 import { completeBatchIfDone } from "../delivery/completion";
-import { deliver } from "../delivery/deliver";
+import { deliver, type InTurn, turns } from "../delivery/deliver";
 import { runChunk, startRelease } from "../delivery/fan-out";
 import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
@@ -37,7 +37,8 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env):
       msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
     }
   }
-  await Promise.all([...deliverGroups.values()].flatMap((msgs) => runsOf(msgs).map((run) => deliverGroup(env, batch.queue, run))));
+  const inTurn = turns();
+  await Promise.all([...deliverGroups.values()].flatMap((msgs) => runsOf(msgs).map((run) => deliverGroup(env, batch.queue, run, inTurn))));
 }
 
 /**
@@ -82,12 +83,12 @@ async function forwardReconcile(env: Env, queue: string, msg: Message<unknown>):
   return true;
 }
 
-async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): Promise<void> {
+async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[], inTurn: InTurn): Promise<void> {
   const first = msgs[0]!.body as DeliverMessage;
   const attempt = Math.max(...msgs.map((m) => m.attempts));
   try {
     const ids = [...new Set(msgs.flatMap((m) => idsOf(m.body as DeliverMessage)))];
-    const decisions = await deliver(env, first.org, { batchId: first.batchId, campaignId: first.campaignId }, ids, attempt);
+    const decisions = await deliver(env, first.org, { batchId: first.batchId, campaignId: first.campaignId }, ids, attempt, inTurn);
     if (first.batchId) await completeBatchIfDone(env, first.org, first.batchId);
     for (const msg of msgs) {
       // A message is acked once all its deliveries are settled; otherwise it comes back after the longest delay asked for.
