@@ -343,6 +343,28 @@ describe("events keep profiles current", () => {
     expect(got5.body).toMatchObject({ name: "New", country: "FR", last_seen_at: at(0) });
   });
 
+  it("in one request, an event older than the profile's last one only fills what the profile lacks", async () => {
+    const s = await campaignSetup(uniqueOrg("cev"));
+    const t = await tokens(s.org);
+    const batch = await callJson("/v1/events/batch", {
+      token: s.tokens.integrator,
+      body: {
+        events: [
+          { ...orderPaid({ occurred_at: "2026-12-05T00:00:00Z" }), customer: { external_id: "EV-4", name: "New Name", attributes: { tier: "gold" } } },
+          {
+            ...orderPaid({ occurred_at: "2026-12-01T00:00:00Z" }),
+            customer: { external_id: "EV-4", name: "Old Name", country: "CA", attributes: { tier: "silver", visits: 1 } },
+          },
+          { ...orderPaid({ occurred_at: "2026-12-02T00:00:00Z" }), customer: { external_id: "EV-5", name: "Only" } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(202);
+    const got = await callJson("/v1/customers/EV-4", { token: t.support });
+    expect(got.body).toMatchObject({ name: "New Name", country: "CA", last_seen_at: "2026-12-05T00:00:00.000Z", attributes: { tier: "gold", visits: 1 } });
+    expect((await callJson("/v1/customers/EV-5", { token: t.support })).body).toMatchObject({ name: "Only", last_seen_at: "2026-12-02T00:00:00.000Z" });
+  });
+
   it("keeps a profile within its attribute limits however many keys events bring", async () => {
     const s = await campaignSetup(uniqueOrg("cev"));
     const t = await tokens(s.org);

@@ -3,7 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import type { Env } from "../src/env";
-import { QUEUES, type ReconcileMessage } from "../src/queues/messages";
+import { turns } from "../src/delivery/deliver";
+import { DELIVERIES_PER_RUN, runsOf as deliverRuns } from "../src/queues/deliveries.consumer";
+import { CAMPAIGN_DELIVERIES_PER_MESSAGE, QueueMessage, QUEUES, type ReconcileMessage } from "../src/queues/messages";
 import { scheduleReconciliations } from "../src/reconciliation/schedule";
 import { uniqueOrg } from "./helpers/api";
 import { createPool } from "./helpers/factories";
@@ -68,5 +70,41 @@ describe("queues", () => {
       expect(result.explicitAcks).toHaveLength(1);
       expect(result.retryMessages).toEqual([]);
     }
+  });
+});
+
+describe("a campaign's deliver messages", () => {
+  const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `dlv_${from + i}`);
+  const message = (deliveryIds: string[]) => ({ body: { type: "deliver", org: "o", campaignId: "cmp_1", deliveryIds } }) as unknown as Message<unknown>;
+
+  it("carry up to CAMPAIGN_DELIVERIES_PER_MESSAGE ids, and no more", () => {
+    expect(QueueMessage.safeParse({ type: "deliver", org: "o", campaignId: "c", deliveryIds: ids(0, CAMPAIGN_DELIVERIES_PER_MESSAGE) }).success).toBe(true);
+    expect(QueueMessage.safeParse({ type: "deliver", org: "o", campaignId: "c", deliveryIds: ids(0, CAMPAIGN_DELIVERIES_PER_MESSAGE + 1) }).success).toBe(
+      false,
+    );
+  });
+
+  it("are run at most DELIVERIES_PER_RUN at once, split at message boundaries, none left out", () => {
+    const msgs = [...Array.from({ length: 12 }, (_, i) => message(ids(i * 100, 100))), message(ids(5000, 40)), message(ids(6000, 1))];
+    const runs = deliverRuns(msgs);
+    expect(runs.map((r) => r.length)).toEqual([10, 4]);
+    for (const r of runs) expect(r.flatMap((m) => (m.body as { deliveryIds: string[] }).deliveryIds).length).toBeLessThanOrEqual(DELIVERIES_PER_RUN);
+    expect(runs.flat()).toEqual(msgs);
+  });
+
+  it("record their runs one at a time, in call order, a failed one not stopping the next", async () => {
+    const inTurn = turns();
+    const log: string[] = [];
+    const step = (name: string, ms: number, fail = false) =>
+      inTurn(async () => {
+        log.push(`${name} start`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`${name} end`);
+        if (fail) throw new Error(name);
+        return name;
+      });
+    const results = await Promise.allSettled([step("a", 20, true), step("b", 1), step("c", 5)]);
+    expect(log).toEqual(["a start", "a end", "b start", "b end", "c start", "c end"]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
   });
 });

@@ -132,19 +132,25 @@ export function replaceStatements(env: Env, org: string, p: CustomerProfile, pre
   ];
 }
 
+/** One profile's touch, as `touchStatement` writes it (the fields of `CustomerProfile` and what the touch derives). */
+export interface Touch {
+  external_id: string;
+  identity_key: string;
+  email: string | null;
+  phone: string | null;
+  name: string | null;
+  country: string | null;
+  time_zone: string | null;
+  /** The attributes after the merge (the caller read the stored ones). */
+  attributes: string;
+  seen_at: string;
+}
+
 /**
- * The statements that an event's `customer` applies: given fields update, attributes merge (a key
- * set to null is removed), `last_seen_at` only moves forward. `merged` is the attributes after the
- * merge (the caller read the stored ones), so the date index follows them.
+ * An event's `customer` as a touch: given fields update, attributes merge (a key set to null is
+ * removed) over `stored`, the attributes the caller read. Also the date rows that follow the merge.
  */
-export function touchStatements(
-  env: Env,
-  org: string,
-  p: CustomerProfile,
-  stored: Record<string, unknown> | null,
-  seenAt: string,
-  now: string,
-): D1PreparedStatement[] {
+export function touchOf(env: Env, org: string, p: CustomerProfile, stored: Record<string, unknown> | null, seenAt: string) {
   const merged: Record<string, unknown> = { ...(stored ?? {}) };
   for (const [k, v] of Object.entries(p.attributes ?? {})) {
     if (v === null) delete merged[k];
@@ -156,30 +162,68 @@ export function touchStatements(
     phone: p.phone ?? undefined,
     country: p.country ?? undefined,
   });
-  const upsert = env.DB.prepare(
-    `INSERT INTO customers (org, external_id, identity_key, email, phone, name, country, time_zone, attributes, last_seen_at, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-     ON CONFLICT (org, external_id) DO UPDATE SET
-       email = coalesce(excluded.email, customers.email), phone = coalesce(excluded.phone, customers.phone),
-       name = coalesce(excluded.name, customers.name), country = coalesce(excluded.country, customers.country),
-       time_zone = coalesce(excluded.time_zone, customers.time_zone), attributes = excluded.attributes,
-       identity_key = CASE WHEN excluded.email IS NOT NULL OR excluded.phone IS NOT NULL THEN excluded.identity_key ELSE customers.identity_key END,
-       last_seen_at = max(coalesce(customers.last_seen_at, ''), excluded.last_seen_at), updated_at = excluded.updated_at`,
-  ).bind(
-    org,
-    p.external_id,
-    identity.key,
-    identity.email,
-    identity.phone,
-    p.name ?? null,
-    p.country ?? null,
-    p.time_zone ?? null,
-    JSON.stringify(merged),
-    seenAt,
-    now,
-  );
+  const touch: Touch = {
+    external_id: p.external_id,
+    identity_key: identity.key,
+    email: identity.email,
+    phone: identity.phone,
+    name: p.name ?? null,
+    country: p.country ?? null,
+    time_zone: p.time_zone ?? null,
+    attributes: JSON.stringify(merged),
+    seen_at: seenAt,
+  };
   const changedKeys = Object.fromEntries(Object.keys(p.attributes ?? {}).map((k) => [k, merged[k] ?? null]));
-  return [upsert, ...dateStatements(env, org, p.external_id, stored, changedKeys)];
+  return { touch, dates: dateStatements(env, org, p.external_id, stored, changedKeys) };
+}
+
+/** Whether the touch's event is older than the profile's last one (it arrived late): SQL over the upsert's row and `excluded`. */
+const LATE = "excluded.last_seen_at < customers.last_seen_at";
+/** A field of a touch: set when given; from a late event, only where the profile has none. */
+const field = (f: string) => `${f} = CASE WHEN ${LATE} THEN coalesce(customers.${f}, excluded.${f}) ELSE coalesce(excluded.${f}, customers.${f}) END`;
+
+/**
+ * Touches of many profiles in one statement (`INSERT … SELECT FROM json_each … ON CONFLICT DO
+ * UPDATE`), applied in order: a profile touched twice gets both, the second over the first.
+ * `last_seen_at` only moves forward. A touch whose event is older than the profile's `last_seen_at`
+ * as it stands when the row is written only fills gaps: fields the profile lacks, attribute keys it
+ * does not have (the caller filters late touches it can see in what it read, `lateTouch` in
+ * profile-changes.ts; this catches one that became late since, under a concurrent newer event).
+ * The identity key follows the contact a late touch fills in only where the profile had no email
+ * (an email it fills, or a phone where it had neither): the key is the email's when there is one.
+ */
+export function touchStatement(env: Env, org: string, touches: Touch[], now: string): D1PreparedStatement {
+  return env.DB.prepare(
+    `INSERT INTO customers (org, external_id, identity_key, email, phone, name, country, time_zone, attributes, last_seen_at, created_at, updated_at)
+     SELECT ?1, value ->> 'external_id', value ->> 'identity_key', value ->> 'email', value ->> 'phone', value ->> 'name', value ->> 'country',
+       value ->> 'time_zone', value ->> 'attributes', value ->> 'seen_at', ?2, ?2
+     FROM json_each(?3) WHERE true
+     ON CONFLICT (org, external_id) DO UPDATE SET
+       ${field("email")}, ${field("phone")}, ${field("name")}, ${field("country")}, ${field("time_zone")},
+       attributes = CASE WHEN ${LATE} THEN json_patch(excluded.attributes, customers.attributes) ELSE excluded.attributes END,
+       identity_key = CASE
+         WHEN ${LATE} THEN CASE WHEN customers.email IS NULL AND (excluded.email IS NOT NULL OR (customers.phone IS NULL AND excluded.phone IS NOT NULL))
+           THEN excluded.identity_key ELSE customers.identity_key END
+         WHEN excluded.email IS NOT NULL OR excluded.phone IS NOT NULL THEN excluded.identity_key ELSE customers.identity_key END,
+       last_seen_at = max(coalesce(customers.last_seen_at, ''), excluded.last_seen_at), updated_at = excluded.updated_at`,
+  ).bind(org, now, JSON.stringify(touches));
+}
+
+/**
+ * The statements that an event's `customer` applies to one profile (`touchOf`, `touchStatement`):
+ * given fields update, attributes merge, `last_seen_at` only moves forward, and the date index
+ * follows the merged attributes. Many profiles: `touchOf` each and one `touchStatement`.
+ */
+export function touchStatements(
+  env: Env,
+  org: string,
+  p: CustomerProfile,
+  stored: Record<string, unknown> | null,
+  seenAt: string,
+  now: string,
+): D1PreparedStatement[] {
+  const { touch, dates } = touchOf(env, org, p, stored, seenAt);
+  return [touchStatement(env, org, [touch], now), ...dates];
 }
 
 export async function readCustomerRow(env: Env, org: string, externalId: string): Promise<CustomerRow | null> {

@@ -1,8 +1,8 @@
 /**
  * Events keep profiles current. Before the events of a request are evaluated, their customers are
- * applied to the stored profiles as touches (customer-store.ts `touchStatements`: given fields
- * update, attributes merge, `last_seen_at` only moves forward, so an event that arrives late never
- * moves it back), in one pass for the whole request. Each event is then evaluated with its customer
+ * applied to the stored profiles as touches (customer-store.ts `touchStatement`: given fields
+ * update, attributes merge, `last_seen_at` only moves forward, and an event that arrives late never
+ * moves it back and only fills gaps), in one pass and one upsert statement for the whole request. Each event is then evaluated with its customer
  * as the profile now stands: a rule sees `customer.attributes` from the CRM merged with the event's
  * own, and a reward can reach the stored email when the event names only the external id.
  * Segment entries the touches cause are evaluated after the events (segment-entries.ts).

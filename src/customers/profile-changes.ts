@@ -8,12 +8,14 @@
  * Reads are per chunk, not per profile: the stored rows and the membership rows of every customer of
  * the chunk (`IN (SELECT value FROM json_each(?))`) and the org's segments with whether each has an
  * active campaign come in one D1 batch: a request's profile changes cost one round trip to read
- * and one per 2,500 statements to write.
+ * and one per 2,500 statements to write. Touches (events) are one set-based upsert for the whole
+ * request (customer-store.ts `touchStatement`), so 1,000 events write their profiles in one
+ * statement plus one per date row or segment membership that changes.
  */
 import { readCustomer } from "../events/customer";
 import type { Env } from "../env";
 import { MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES } from "./customer-validate";
-import { customerView, replaceStatements, touchStatements, type CustomerProfile, type CustomerRow } from "./customer-store";
+import { customerView, replaceStatements, touchOf, touchStatement, type CustomerProfile, type CustomerRow, type Touch } from "./customer-store";
 import { compileSegments, segmentsStatement } from "./segments";
 
 export type ProfileChange = { kind: "replace"; profile: CustomerProfile } | { kind: "touch"; profile: CustomerProfile; seenAt: string };
@@ -189,7 +191,8 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
   const { stored, members, segments } = await readState(env, org, ids);
   const results: ChangeResult[] = [];
   const entries: Entry[] = [];
-  const groups: D1PreparedStatement[][] = [];
+  // Per change, its statements, and for a touch its row of the one set-based upsert (`touchStatement`).
+  const groups: { touch?: Touch; stmts: D1PreparedStatement[] }[] = [];
   const seen = new Set<string>();
   for (const change of changes) {
     const ext = change.profile.external_id;
@@ -200,37 +203,66 @@ export async function applyProfileChanges(env: Env, org: string, changes: Profil
       change.profile.attributes = withinLimits(prevAttributes ?? {}, change.profile.attributes ?? {});
     }
     const row = nextRow(org, change, prev, now);
-    const stmts =
-      change.kind === "replace"
-        ? replaceStatements(env, org, change.profile, prevAttributes, now)
-        : touchStatements(env, org, change.profile, prevAttributes, change.seenAt, now);
+    let group: { touch?: Touch; stmts: D1PreparedStatement[] };
+    if (change.kind === "replace") group = { stmts: replaceStatements(env, org, change.profile, prevAttributes, now) };
+    else {
+      const { touch, dates } = touchOf(env, org, change.profile, prevAttributes, change.seenAt);
+      group = { touch, stmts: dates };
+    }
     const view = customerView(row);
     for (const seg of segments) {
       const key = memberKey(seg.id, ext);
       const was = members.get(key);
       const inside = seg.test(view);
       if (inside && !was?.inside) {
-        stmts.push(enterStatement(env, org, seg.id, ext, !seg.active, now));
+        group.stmts.push(enterStatement(env, org, seg.id, ext, !seg.active, now));
         members.set(key, { inside: 1, entries: (was?.entries ?? 0) + 1 });
         if (seg.active) entries.push({ segmentId: seg.id, externalId: ext });
       } else if (!inside && was?.inside) {
-        stmts.push(leaveStatement(env, org, seg.id, ext, now));
+        group.stmts.push(leaveStatement(env, org, seg.id, ext, now));
         members.set(key, { inside: 0, entries: was.entries });
       }
     }
     results.push({ created: !prev && !seen.has(ext), row });
     seen.add(ext);
     stored.set(ext, row);
-    groups.push(stmts);
+    groups.push(group);
   }
-  let batch: D1PreparedStatement[] = [];
-  for (const g of groups) {
-    if (batch.length + g.length > STATEMENTS_PER_BATCH && batch.length) {
-      await env.DB.batch(batch);
-      batch = [];
-    }
-    batch.push(...g);
-  }
-  if (batch.length) await env.DB.batch(batch);
+  await writeGroups(env, org, groups, now);
   return { results, entries };
+}
+
+/** Bytes of touch rows per `touchStatement` (D1 takes a bound text of up to 2 MB). */
+const TOUCH_BYTES = 1_000_000;
+
+/**
+ * Writes the changes' statements in D1 batches of ≤ STATEMENTS_PER_BATCH, a change's never split
+ * across two. Consecutive touches share one `touchStatement`, placed at the first of them: each
+ * touch's own statements (date rows, memberships) do not read the profile row, and a replace
+ * between two touches closes the statement, so every profile's writes keep their order.
+ */
+async function writeGroups(env: Env, org: string, groups: { touch?: Touch; stmts: D1PreparedStatement[] }[], now: string): Promise<void> {
+  let batch: (D1PreparedStatement | Touch[])[] = [];
+  let touches: Touch[] | null = null;
+  let touchBytes = 0;
+  const flush = async () => {
+    if (batch.length) await env.DB.batch(batch.map((s) => (Array.isArray(s) ? touchStatement(env, org, s, now) : s)));
+    batch = [];
+    touches = null;
+  };
+  for (const g of groups) {
+    if (batch.length + g.stmts.length + (g.touch ? 1 : 0) > STATEMENTS_PER_BATCH && batch.length) await flush();
+    if (g.touch) {
+      const bytes = JSON.stringify(g.touch).length;
+      if (!touches || touchBytes + bytes > TOUCH_BYTES) {
+        touches = [];
+        touchBytes = 0;
+        batch.push(touches);
+      }
+      touches.push(g.touch);
+      touchBytes += bytes;
+    } else touches = null;
+    batch.push(...g.stmts);
+  }
+  await flush();
 }

@@ -33,6 +33,24 @@ interface Final {
   card_id?: string | null;
 }
 
+/** Runs what it is given one call at a time, in call order (a failure does not stop the next). */
+export type InTurn = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * A turn for the record steps of one consumer invocation's groups: each appends to the org's audit
+ * chain, and run side by side they race for its next `seq`, the loser redoing its whole D1 batch
+ * (the outcome, attempt and audit writes of a few hundred deliveries). One at a time, none is lost.
+ * Per invocation, so nothing is shared across requests.
+ */
+export function turns(): InTurn {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
 /** The reward a claimed delivery holds now, recorded with its outcome. */
 const reward = (c: Claimed) => ({ code_id: c.code_id, card_id: c.card_id });
 
@@ -42,6 +60,7 @@ export async function deliver(
   source: { batchId?: string; campaignId?: string },
   deliveryIds: string[],
   attempt: number,
+  inTurn: InTurn = (fn) => fn(),
 ): Promise<Map<string, Decision>> {
   const decisions = new Map<string, Decision>();
   const ctx = source.batchId ? await loadContext(env, org, source.batchId) : await loadCampaignContext(env, org, source.campaignId!);
@@ -103,7 +122,7 @@ export async function deliver(
     }
   }
   await refundFailed(env, ctx, finals);
-  await record(env, org, batchId, ctx.campaignId, finals, outcomes, exceptions);
+  await inTurn(() => record(env, org, batchId, ctx.campaignId, finals, outcomes, exceptions));
   failpoint(env, "before_ack");
   for (const c of claimed) if (!decisions.has(c.id)) decisions.set(c.id, { ack: true });
   return decisions;

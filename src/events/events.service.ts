@@ -8,7 +8,7 @@ import { AppError, notFound } from "../core/errors";
 import { isGuardFailure } from "../core/guard";
 import { sha256HexSync } from "../core/crypto";
 import type { Auth, Env } from "../env";
-import { DELIVERIES_PER_MESSAGE, sendMessages, type QueueMessage } from "../queues/messages";
+import { CAMPAIGN_DELIVERIES_PER_MESSAGE, sendMessages, type QueueMessage } from "../queues/messages";
 import { getSettings } from "../settings/settings.service";
 import { suppressedKeys } from "../settings/suppressions.service";
 import type { CampaignRow } from "../campaigns/campaign-state";
@@ -289,12 +289,12 @@ async function awaitAnswers(env: Env, org: string, ids: string[]): Promise<Map<s
   return answers;
 }
 
-/** Deliver messages per campaign (ids only, DELIVERIES_PER_MESSAGE each), like a batch's fan-out. */
+/** Deliver messages per campaign (ids only, up to CAMPAIGN_DELIVERIES_PER_MESSAGE each), like a batch's fan-out. */
 async function enqueueDeliveries(env: Env, org: string, deliveries: Map<string, string[]>): Promise<void> {
   const messages: QueueMessage[] = [];
   for (const [campaignId, ids] of deliveries) {
-    for (let i = 0; i < ids.length; i += DELIVERIES_PER_MESSAGE) {
-      messages.push({ type: "deliver", org, campaignId, deliveryIds: ids.slice(i, i + DELIVERIES_PER_MESSAGE) });
+    for (let i = 0; i < ids.length; i += CAMPAIGN_DELIVERIES_PER_MESSAGE) {
+      messages.push({ type: "deliver", org, campaignId, deliveryIds: ids.slice(i, i + CAMPAIGN_DELIVERIES_PER_MESSAGE) });
     }
   }
   if (messages.length) await sendMessages(env.DELIVERY_QUEUE, messages);

@@ -1,10 +1,11 @@
 /**
  * The deliveries queue's consumer: release, chunk and deliver messages (ids only). Each message is
- * acked or retried on its own, never in a blanket catch; deliver messages of one batch are handled
- * together (one claim, one pool commit, one provider call per 100 emails).
+ * acked or retried on its own, never in a blanket catch; deliver messages of one batch or campaign
+ * are handled together, up to DELIVERIES_PER_RUN at once (one claim, one pool commit, one provider
+ * call per 100 emails).
  */
 import { completeBatchIfDone } from "../delivery/completion";
-import { deliver } from "../delivery/deliver";
+import { deliver, type InTurn, turns } from "../delivery/deliver";
 import { runChunk, startRelease } from "../delivery/fan-out";
 import { backoffSeconds } from "../delivery/retry-policy";
 import type { Env } from "../env";
@@ -36,7 +37,33 @@ export async function consumeDeliveries(batch: MessageBatch<unknown>, env: Env):
       msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
     }
   }
-  await Promise.all([...deliverGroups.values()].map((msgs) => deliverGroup(env, batch.queue, msgs)));
+  const inTurn = turns();
+  await Promise.all([...deliverGroups.values()].flatMap((msgs) => runsOf(msgs).map((run) => deliverGroup(env, batch.queue, run, inTurn))));
+}
+
+/**
+ * Deliveries one `deliver` call takes at most: a campaign's messages carry up to 100 ids, so a
+ * group of 100 of them is split, at message boundaries, into runs of this many (what a batch's
+ * 100 messages of 10 hold; one settlement audit event names a run's deliveries).
+ */
+export const DELIVERIES_PER_RUN = 1000;
+
+export function runsOf(msgs: Message<unknown>[]): Message<unknown>[][] {
+  const runs: Message<unknown>[][] = [];
+  let run: Message<unknown>[] = [];
+  let n = 0;
+  for (const msg of msgs) {
+    const k = idsOf(msg.body as DeliverMessage).length;
+    if (run.length > 0 && n + k > DELIVERIES_PER_RUN) {
+      runs.push(run);
+      run = [];
+      n = 0;
+    }
+    run.push(msg);
+    n += k;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 /**
@@ -56,12 +83,12 @@ async function forwardReconcile(env: Env, queue: string, msg: Message<unknown>):
   return true;
 }
 
-async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[]): Promise<void> {
+async function deliverGroup(env: Env, queue: string, msgs: Message<unknown>[], inTurn: InTurn): Promise<void> {
   const first = msgs[0]!.body as DeliverMessage;
   const attempt = Math.max(...msgs.map((m) => m.attempts));
   try {
     const ids = [...new Set(msgs.flatMap((m) => idsOf(m.body as DeliverMessage)))];
-    const decisions = await deliver(env, first.org, { batchId: first.batchId, campaignId: first.campaignId }, ids, attempt);
+    const decisions = await deliver(env, first.org, { batchId: first.batchId, campaignId: first.campaignId }, ids, attempt, inTurn);
     if (first.batchId) await completeBatchIfDone(env, first.org, first.batchId);
     for (const msg of msgs) {
       // A message is acked once all its deliveries are settled; otherwise it comes back after the longest delay asked for.

@@ -24,10 +24,17 @@ export const ChunkMessage = z.strictObject({
   toRow: z.number().int(),
 });
 export const DELIVERIES_PER_MESSAGE = 10;
+/**
+ * A campaign's rewards of one events request go out in messages of up to this many ids: a request
+ * of 1,000 events rewards ~40 per campaign, one message each, so a consumer invocation's messages
+ * carry several requests' rewards and its groups (one per campaign) are hundreds, not ~10 per message.
+ */
+export const CAMPAIGN_DELIVERIES_PER_MESSAGE = 100;
 
 /**
  * Deliveries of one batch: the fan-out packs DELIVERIES_PER_MESSAGE ids per message, so one consumer
- * invocation (100 messages) carries up to 1,000 deliveries; retries and sweeps may send one id.
+ * invocation (100 messages) carries up to 1,000 deliveries; a campaign's, CAMPAIGN_DELIVERIES_PER_MESSAGE
+ * (the consumer runs at most DELIVERIES_PER_RUN of one group at once); retries and sweeps may send one id.
  */
 export const DeliverMessage = z
   .strictObject({
@@ -37,7 +44,7 @@ export const DeliverMessage = z
     batchId: z.string().optional(),
     campaignId: z.string().optional(),
     deliveryId: z.string().optional(),
-    deliveryIds: z.array(z.string()).min(1).max(DELIVERIES_PER_MESSAGE).optional(),
+    deliveryIds: z.array(z.string()).min(1).max(CAMPAIGN_DELIVERIES_PER_MESSAGE).optional(),
   })
   .refine((m) => (m.deliveryId === undefined) !== (m.deliveryIds === undefined), "deliveryId or deliveryIds, not both")
   .refine((m) => (m.batchId === undefined) !== (m.campaignId === undefined), "batchId or campaignId, not both");
