@@ -11,14 +11,14 @@ import { appendAudit } from "../src/audit/audit";
 import { AppError } from "../src/core/errors";
 import type { Env } from "../src/env";
 import { consumeWebhooks } from "../src/queues/webhooks.consumer";
-import { dispatchOrg, insertMessages } from "../src/webhooks/dispatch";
+import { dispatchOrg } from "../src/webhooks/dispatch";
 import { checkResolvedHost } from "../src/webhooks/dns-guard";
 import { guardUrl } from "../src/webhooks/endpoints.service";
-import { outboxRows, outboxStatement } from "../src/webhooks/outbox";
 import { sendMessage, sendMessages } from "../src/webhooks/send";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { interceptOutbound } from "./helpers/msw";
+import { dueMessage } from "./helpers/webhook-factories";
 
 const server = interceptOutbound();
 
@@ -62,21 +62,6 @@ async function createEndpoint(org: string, body: Record<string, unknown> = {}) {
   return res.body as { id: string; secret: string; url: string };
 }
 
-/** An event of `entityId` and its message to `endpointId`, written directly (due since 2000). */
-async function message(org: string, endpointId: string, entityId: string, action = "batch.approved") {
-  const rows = outboxRows([{ actor: "t", action, entityType: "batch", entityId, after: { status: action.split(".")[1] } }], new Date().toISOString());
-  await outboxStatement(env.DB, org, rows)!.run();
-  const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE id = ?").bind(rows[0]!.id).first<{ seq: number; id: string }>();
-  const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
-  await insertMessages(
-    env.DB,
-    org,
-    [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }],
-    "2000-01-01T00:00:00.000Z",
-  ).run();
-  return id;
-}
-
 const row = (id: string) =>
   env.DB.prepare("SELECT status, attempts, next_attempt_at, lease_until, last_error FROM webhook_messages WHERE id = ?")
     .bind(id)
@@ -95,10 +80,10 @@ describe("a run of many messages", () => {
   it("sends one entity's messages in sequence order, others alongside, and records each once", async () => {
     const org = uniqueOrg("run");
     const ep = await createEndpoint(org);
-    const a1 = await message(org, ep.id, "bat_a", "batch.submitted");
-    const a2 = await message(org, ep.id, "bat_a", "batch.approved");
-    const a3 = await message(org, ep.id, "bat_a", "batch.released");
-    const b1 = await message(org, ep.id, "bat_b", "batch.submitted");
+    const a1 = await dueMessage(org, ep.id, "bat_a", "batch.submitted");
+    const a2 = await dueMessage(org, ep.id, "bat_a", "batch.approved");
+    const a3 = await dueMessage(org, ep.id, "bat_a", "batch.released");
+    const b1 = await dueMessage(org, ep.id, "bat_b", "batch.submitted");
     const { env: e } = recordingQueue();
     const { f, bodies } = fakeFetch();
     const out = await sendMessages(e, org, [a3, b1, a1, a2], { fetch: f });
@@ -120,8 +105,8 @@ describe("a run of many messages", () => {
   it("stops an entity's chain at a retry: the later messages wait and are queued when it ends", async () => {
     const org = uniqueOrg("chain");
     const ep = await createEndpoint(org);
-    const first = await message(org, ep.id, "bat_c", "batch.submitted");
-    const second = await message(org, ep.id, "bat_c", "batch.approved");
+    const first = await dueMessage(org, ep.id, "bat_c", "batch.submitted");
+    const second = await dueMessage(org, ep.id, "bat_c", "batch.approved");
     const { env: e, sent } = recordingQueue();
     const now = new Date("2031-05-01T00:00:00Z");
     const out = await sendMessages(e, org, [first, second], { now, fetch: fakeFetch(() => ({ status: 500 })).f });
@@ -141,13 +126,13 @@ describe("the endpoint breaker", () => {
     const live = await createEndpoint(org);
     const { env: e, sent } = recordingQueue();
     const now = new Date("2031-06-01T00:00:00Z");
-    const m1 = await message(org, dead.id, "bat_1");
+    const m1 = await dueMessage(org, dead.id, "bat_1");
     expect((await sendMessage(e, org, m1, { now, fetch: fakeFetch(() => ({ status: 503 })).f })).kind).toBe("retry");
     expect(await endpointRow(dead.id)).toMatchObject({ failing_since: now.toISOString(), breaker_until: "2031-06-01T00:00:05.000Z" });
 
-    const m2 = await message(org, dead.id, "bat_2");
-    const m3 = await message(org, dead.id, "bat_3");
-    const other = await message(org, live.id, "bat_2");
+    const m2 = await dueMessage(org, dead.id, "bat_2");
+    const m3 = await dueMessage(org, dead.id, "bat_3");
+    const other = await dueMessage(org, live.id, "bat_2");
     sent.length = 0;
     const calls = fakeFetch();
     const out = await sendMessages(e, org, [m2, m3, other], { now: new Date(now.getTime() + 1000), fetch: calls.f });
@@ -205,7 +190,7 @@ describe("which answers are retried", () => {
   ])("retries a %i on the schedule and keeps the endpoint enabled", async (status, error) => {
     const org = uniqueOrg("class");
     const ep = await createEndpoint(org);
-    const id = await message(org, ep.id, "bat_x");
+    const id = await dueMessage(org, ep.id, "bat_x");
     const { env: e } = recordingQueue();
     const headers: Record<string, string> = status >= 300 && status < 400 ? { location: "https://elsewhere.example.com/" } : {};
     const { f, bodies } = fakeFetch(() => ({ status, headers }));
@@ -218,7 +203,7 @@ describe("which answers are retried", () => {
   it("fails for good on 410 without a retry", async () => {
     const org = uniqueOrg("class");
     const ep = await createEndpoint(org);
-    const id = await message(org, ep.id, "bat_x");
+    const id = await dueMessage(org, ep.id, "bat_x");
     const { env: e, sent } = recordingQueue();
     const out = await sendMessage(e, org, id, { fetch: fakeFetch(() => ({ status: 410 })).f });
     expect(out.kind).toBe("failed");
@@ -231,7 +216,7 @@ describe("which answers are retried", () => {
     const ep = await createEndpoint(org);
     const now = new Date("2031-08-01T00:00:00Z");
     const { env: e, sent } = recordingQueue();
-    const dated = await message(org, ep.id, "bat_1");
+    const dated = await dueMessage(org, ep.id, "bat_1");
     const inTenMinutes = new Date(now.getTime() + 600_000).toUTCString();
     const out = await sendMessage(e, org, dated, { now, fetch: fakeFetch(() => ({ status: 503, headers: { "retry-after": inTenMinutes } })).f });
     expect(out).toMatchObject({ kind: "retry", delayS: 600 });
@@ -239,12 +224,12 @@ describe("which answers are retried", () => {
     expect(sent.find((m) => m.body.messageId === dated)?.delaySeconds).toBe(600);
     expect((await endpointRow(ep.id))!.breaker_until).toBe("2031-08-01T00:10:00.000Z");
 
-    const long = await message(org, ep.id, "bat_2");
+    const long = await dueMessage(org, ep.id, "bat_2");
     const t2 = new Date(now.getTime() + 601_000);
     const capped = await sendMessage(e, org, long, { now: t2, fetch: fakeFetch(() => ({ status: 429, headers: { "retry-after": String(3 * 86400) } })).f });
     expect(capped).toMatchObject({ kind: "retry", delayS: 86400 });
 
-    const short = await message(org, ep.id, "bat_3");
+    const short = await dueMessage(org, ep.id, "bat_3");
     const t3 = new Date(t2.getTime() + 86_401_000);
     await sendMessage(e, org, short, { now: t3, fetch: fakeFetch(() => ({ status: 503 })).f });
     const t4 = new Date(t3.getTime() + 301_000);
@@ -282,7 +267,7 @@ describe("an endpoint that is disabled", () => {
   it("fails a queued delivery whose endpoint was disabled before it was sent, without an attempt", async () => {
     const org = uniqueOrg("disabled");
     const ep = await createEndpoint(org);
-    const id = await message(org, ep.id, "bat_q");
+    const id = await dueMessage(org, ep.id, "bat_q");
     await callJson(`/v1/webhook-endpoints/${ep.id}`, { method: "PATCH", token: await admin(org), body: { enabled: false } });
     const { env: e } = recordingQueue();
     const { f, bodies } = fakeFetch();
@@ -298,10 +283,10 @@ describe("recover", () => {
     const org = uniqueOrg("recover");
     const ep = await createEndpoint(org);
     const { env: e } = recordingQueue();
-    const delivered = await message(org, ep.id, "bat_d");
+    const delivered = await dueMessage(org, ep.id, "bat_d");
     await sendMessage(e, org, delivered, { fetch: fakeFetch().f });
-    const failed = await message(org, ep.id, "bat_f");
-    const pending = await message(org, ep.id, "bat_p");
+    const failed = await dueMessage(org, ep.id, "bat_f");
+    const pending = await dueMessage(org, ep.id, "bat_p");
     await env.DB.prepare("UPDATE webhook_messages SET status = 'failed', attempts = 10, created_at = ? WHERE id = ?")
       .bind(new Date().toISOString(), failed)
       .run();
@@ -437,7 +422,7 @@ describe("the SSRF guard", () => {
     const { env: e } = recordingQueue();
     const penv = { ...e, ENVIRONMENT: "production" } as Env;
     resolver({ [host]: { A: ["127.0.0.1"] } });
-    const blocked = await message(org, ep.id, "bat_r1");
+    const blocked = await dueMessage(org, ep.id, "bat_r1");
     const { f, bodies } = fakeFetch();
     const out = await sendMessage(penv, org, blocked, { fetch: f });
     expect(out).toMatchObject({ kind: "failed", error: expect.stringMatching(/^url_not_allowed: .*127\.0\.0\.1/) });
@@ -445,7 +430,7 @@ describe("the SSRF guard", () => {
     server.resetHandlers();
     resolver({ [host]: "down" });
     await env.DB.prepare("UPDATE webhook_endpoints SET failing_since = NULL, breaker_until = NULL WHERE id = ?").bind(ep.id).run();
-    const later = await message(org, ep.id, "bat_r2");
+    const later = await dueMessage(org, ep.id, "bat_r2");
     expect(await sendMessage(penv, org, later, { fetch: f })).toMatchObject({ kind: "retry", error: expect.stringMatching(/could not resolve/) });
     expect(bodies).toEqual([]);
   });

@@ -10,12 +10,11 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import { QUEUES } from "../src/queues/messages";
 import { consumeWebhooks } from "../src/queues/webhooks.consumer";
-import { insertMessages } from "../src/webhooks/dispatch";
 import { FAST_LANE_WAIT_MS } from "../src/webhooks/lanes";
-import { outboxRows, outboxStatement } from "../src/webhooks/outbox";
 import { sendMessages } from "../src/webhooks/send";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { interceptOutbound } from "./helpers/msw";
+import { dueMessage } from "./helpers/webhook-factories";
 
 const server = interceptOutbound();
 
@@ -58,21 +57,6 @@ async function createEndpoint(org: string) {
   return res.body as { id: string; url: string };
 }
 
-/** An event of `entityId` and its message to `endpointId`, written directly (due since 2000). */
-async function message(org: string, endpointId: string, entityId: string, action: string) {
-  const rows = outboxRows([{ actor: "t", action, entityType: "batch", entityId, after: { status: action.split(".")[1] } }], new Date().toISOString());
-  await outboxStatement(env.DB, org, rows)!.run();
-  const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE id = ?").bind(rows[0]!.id).first<{ seq: number; id: string }>();
-  const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
-  await insertMessages(
-    env.DB,
-    org,
-    [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }],
-    "2000-01-01T00:00:00.000Z",
-  ).run();
-  return id;
-}
-
 const endpointRow = (id: string) =>
   env.DB.prepare("SELECT failing_since, breaker_until, slow_lane_until FROM webhook_endpoints WHERE id = ?")
     .bind(id)
@@ -95,11 +79,11 @@ describe("the slow lane", () => {
     const org = uniqueOrg("lanes");
     const ep = await createEndpoint(org);
     const healthy = await createEndpoint(org);
-    const a1 = await message(org, ep.id, "bat_a", "batch.submitted");
-    const a2 = await message(org, ep.id, "bat_a", "batch.approved");
-    const a3 = await message(org, ep.id, "bat_a", "batch.released");
-    const b1 = await message(org, ep.id, "bat_b", "batch.submitted");
-    const h1 = await message(org, healthy.id, "bat_a", "batch.submitted");
+    const a1 = await dueMessage(org, ep.id, "bat_a", "batch.submitted");
+    const a2 = await dueMessage(org, ep.id, "bat_a", "batch.approved");
+    const a3 = await dueMessage(org, ep.id, "bat_a", "batch.released");
+    const b1 = await dueMessage(org, ep.id, "bat_b", "batch.submitted");
+    const h1 = await dueMessage(org, healthy.id, "bat_a", "batch.submitted");
     let down = true;
     let requests = 0;
     const got: { entity: string; type: string; sequence: number }[] = [];
@@ -167,9 +151,9 @@ describe("the slow lane", () => {
   it("abandons a send unanswered after the fast lane's wait, records it without spending an attempt, and hands the endpoint to the slow lane", async () => {
     const org = uniqueOrg("hang");
     const ep = await createEndpoint(org);
-    const m1 = await message(org, ep.id, "bat_h", "batch.submitted");
-    const m2 = await message(org, ep.id, "bat_h", "batch.approved");
-    const other = await message(org, ep.id, "bat_i", "batch.submitted");
+    const m1 = await dueMessage(org, ep.id, "bat_h", "batch.submitted");
+    const m2 = await dueMessage(org, ep.id, "bat_h", "batch.approved");
+    const other = await dueMessage(org, ep.id, "bat_i", "batch.submitted");
     const { env: e, sent } = lanes();
     // A receiver that never answers: only the sender's timeout ends the request.
     const hang = ((_: RequestInfo | URL, init?: RequestInit) =>

@@ -8,13 +8,14 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { appendAudit } from "../src/audit/audit";
 import type { Env } from "../src/env";
-import { dispatchOrg, insertMessages } from "../src/webhooks/dispatch";
+import { dispatchOrg } from "../src/webhooks/dispatch";
 import { outboxRows, outboxStatement } from "../src/webhooks/outbox";
 import { DELAYS_S } from "../src/webhooks/retry-schedule";
 import { sendMessage } from "../src/webhooks/send";
 import { sweepWebhooks } from "../src/webhooks/sweep";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { interceptOutbound } from "./helpers/msw";
+import { dueMessage } from "./helpers/webhook-factories";
 
 const server = interceptOutbound();
 
@@ -69,21 +70,6 @@ async function createEndpoint(org: string, body: Record<string, unknown> = {}) {
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; secret: string; url: string };
-}
-
-/** An event and its message to one endpoint, written directly (no queue), for sends driven by the test. */
-async function message(org: string, endpointId: string, entityId = `bat_${crypto.randomUUID().slice(0, 8)}`, type = "batch.approved") {
-  const rows = outboxRows([{ actor: "t", action: type, entityType: "batch", entityId, after: { status: "approved" } }], new Date().toISOString());
-  await outboxStatement(env.DB, org, rows)!.run();
-  const ev = await env.DB.prepare("SELECT seq, id FROM webhook_events WHERE org = ? ORDER BY seq DESC LIMIT 1").bind(org).first<{ seq: number; id: string }>();
-  const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
-  await insertMessages(
-    env.DB,
-    org,
-    [{ id, endpoint_id: endpointId, event_id: ev!.id, event_seq: ev!.seq, entity_id: entityId }],
-    "2000-01-01T00:00:00.000Z",
-  ).run();
-  return id;
 }
 
 const messageRow = (id: string) =>
@@ -225,7 +211,7 @@ describe("signed sends", () => {
     expect(() => new Webhook(rotated.body.secret).verify(body, headers)).not.toThrow();
     // After the overlap only the new secret signs.
     const { env: e } = recordingQueue();
-    const id = await message(org, created.id);
+    const id = await dueMessage(org, created.id);
     const { f, calls } = fakeFetch([]);
     await sendMessage(e, org, id, { now: new Date(Date.now() + 25 * 3600_000), fetch: f });
     const later = Object.fromEntries(calls[0]!.headers);
@@ -236,7 +222,7 @@ describe("signed sends", () => {
     const org = uniqueOrg("retry");
     const created = await createEndpoint(org);
     const { env: e, sent } = recordingQueue();
-    const id = await message(org, created.id);
+    const id = await dueMessage(org, created.id);
     const { f } = fakeFetch([500, 429, 503, 302]);
     let now = new Date("2031-01-01T00:00:00Z");
     const delays: number[] = [];
@@ -260,7 +246,7 @@ describe("signed sends", () => {
     const org = uniqueOrg("retry");
     const created = await createEndpoint(org);
     const { env: e } = recordingQueue();
-    const id = await message(org, created.id);
+    const id = await dueMessage(org, created.id);
     const first = await sendMessage(e, org, id, { now: new Date("2031-01-01T00:00:00Z"), fetch: fakeFetch([429], { "retry-after": "120" }).f });
     expect(first).toMatchObject({ kind: "retry", delayS: 120 });
     let now = new Date("2031-01-01T00:05:00Z");
@@ -277,7 +263,7 @@ describe("signed sends", () => {
     const org = uniqueOrg("gone");
     const created = await createEndpoint(org);
     const { env: e } = recordingQueue();
-    const id = await message(org, created.id);
+    const id = await dueMessage(org, created.id);
     server.use(http.post("https://api.resend.com/emails/batch", () => HttpResponse.json({ data: [{ id: "em_1" }] })));
     server.use(http.post("https://api.resend.com/emails", () => HttpResponse.json({ id: "em_1" })));
     const out = await sendMessage({ ...e, RESEND_API_KEY: "re_test" }, org, id, { fetch: fakeFetch([410]).f });
@@ -291,8 +277,8 @@ describe("signed sends", () => {
     const created = await createEndpoint(org, { owner_email: undefined });
     const { env: e } = recordingQueue();
     const start = new Date("2031-02-01T00:00:00Z");
-    await sendMessage(e, org, await message(org, created.id), { now: start, fetch: fakeFetch([500]).f });
-    await sendMessage(e, org, await message(org, created.id), { now: new Date(start.getTime() + 5 * 86400_000 + 1000), fetch: fakeFetch([500]).f });
+    await sendMessage(e, org, await dueMessage(org, created.id), { now: start, fetch: fakeFetch([500]).f });
+    await sendMessage(e, org, await dueMessage(org, created.id), { now: new Date(start.getTime() + 5 * 86400_000 + 1000), fetch: fakeFetch([500]).f });
     const ep = await callJson(`/v1/webhook-endpoints/${created.id}`, { token: await admin(org) });
     expect(ep.body).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/5 days/) });
   });
@@ -304,10 +290,10 @@ describe("ordering", () => {
     const a = await createEndpoint(org);
     const b = await createEndpoint(org, { url: `https://other.example.com/${org}` });
     const { env: e, sent } = recordingQueue();
-    const first = await message(org, a.id, "bat_x", "batch.approved");
-    const second = await message(org, a.id, "bat_x", "batch.released");
-    const otherEntity = await message(org, a.id, "bat_y");
-    const otherEndpoint = await message(org, b.id, "bat_x");
+    const first = await dueMessage(org, a.id, "bat_x", "batch.approved");
+    const second = await dueMessage(org, a.id, "bat_x", "batch.released");
+    const otherEntity = await dueMessage(org, a.id, "bat_y");
+    const otherEndpoint = await dueMessage(org, b.id, "bat_x");
     const now = new Date("2031-03-01T00:00:00Z");
     // Sent concurrently, as parallel consumer invocations would.
     const [o1, o2, o3, o4] = await Promise.all([
@@ -454,8 +440,8 @@ describe("replay", () => {
     const org = uniqueOrg("replay");
     const ep = await createEndpoint(org);
     const { env: e } = recordingQueue();
-    const m1 = await message(org, ep.id);
-    const m2 = await message(org, ep.id);
+    const m1 = await dueMessage(org, ep.id);
+    const m2 = await dueMessage(org, ep.id);
     await sendMessage(e, org, m1, { fetch: fakeFetch([410]).f });
     await env.DB.prepare("UPDATE webhook_messages SET status = 'failed' WHERE id = ?").bind(m2).run();
     const t = await admin(org);
@@ -516,8 +502,8 @@ describe("the sweep", () => {
   it("re-queues a delivery whose queue message was lost, but not one waiting behind an earlier one", async () => {
     const org = uniqueOrg("lost");
     const ep = await createEndpoint(org);
-    const first = await message(org, ep.id, "bat_lost");
-    const second = await message(org, ep.id, "bat_lost");
+    const first = await dueMessage(org, ep.id, "bat_lost");
+    const second = await dueMessage(org, ep.id, "bat_lost");
     const { env: e, sent } = recordingQueue();
     await sweepWebhooks(e, new Date());
     const ids = sent.map((m) => m.body.messageId);
