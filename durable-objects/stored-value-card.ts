@@ -155,7 +155,9 @@ export class StoredValueCard extends DurableObject<Env> {
       return fail("invalid_argument", issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     }
     const args = parsed.data as { opId: string };
-    const key = JSON.stringify({ op, ...args });
+    // A reversal is one per operation id whoever asks and why (support's reverse and reissue of a
+    // delivery share it): a second caller replays the first one's result instead of being refused.
+    const key = JSON.stringify(op === "reverse" ? { op, opId: args.opId } : { op, ...args });
     const result = this.ctx.storage.transactionSync((): CardResult => {
       this.store.persistMirrored();
       const ledger = this.open(parsedSeed.data, now);

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { createProduct } from "./helpers/batch-factories";
 import { activeCampaign, campaignSetup, orderPaid, postEvent } from "./helpers/campaign-factories";
+import { findingsOf, reconcile } from "./helpers/reconciliation-factories";
+import { poolBalance } from "./helpers/support-factories";
 
 async function delivered(ids: string[], timeoutMs = 20_000) {
   const until = Date.now() + timeoutMs;
@@ -91,6 +93,38 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     const liability = await callJson("/v1/reports/liability", { token: s.tokens.finance });
     expect(liability.status).toBe(200);
     expect(liability.body.by_campaign).toEqual([expect.objectContaining({ key: id, cards: 2, outstanding: 2000 })]);
+  });
+
+  it("a held campaign reward keeps its value through failed retries and is never paid again outside the budget", async () => {
+    const s = await campaignSetup(uniqueOrg("csheld"));
+    const codes = await createProduct(s.tokens.admin, { kind: "inventory", min_amount: 100, max_amount: 100_000 });
+    const id = await activeCampaign(s, { reward: { product_id: codes, channel: "email", amount: 1000 }, budget: { amount: 1000 } });
+    const held = (await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id as string;
+    const operator = await token({ org: s.org, sub: "opal", roles: ["operator", "finance"] });
+    const until = Date.now() + 20_000;
+    let exc: { id: string } | undefined;
+    while (!exc && Date.now() < until) {
+      exc = (await callJson("/v1/exceptions?status=open", { token: operator })).body.data.find((e: any) => e.entity_id === held);
+      if (!exc) await new Promise((r) => setTimeout(r, 100));
+    }
+    const pool = () => poolBalance(s.poolId);
+    const before = await pool();
+    // Still no code: each retry is refused and the reward keeps its committed value (budget not freed).
+    for (let i = 0; i < 2; i++) {
+      const r = await callJson(`/v1/exceptions/${exc!.id}/resolve`, { method: "POST", token: operator, body: { action: "retry" } });
+      expect(r.body.code).toBe("inventory_exhausted");
+    }
+    expect(await pool()).toEqual(before);
+    expect((await callJson(`/v1/campaigns/${id}`, { token: s.tokens.support })).body.budget).toMatchObject({ committed: 1000, remaining: 0 });
+    expect((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].outcome).toBe("skipped"); // the budget is spent
+    await callJson(`/v1/products/${codes}/codes`, { token: s.tokens.admin, body: { codes: [{ code: "CODE-HELD-0001", amount: 1000 }] } });
+    const ok = await callJson(`/v1/exceptions/${exc!.id}/resolve`, { method: "POST", token: operator, body: { action: "retry" } });
+    expect(ok.status).toBe(200);
+    expect(await delivered([held])).toBe(1);
+    expect(await pool()).toEqual(before);
+    expect((await s.stub.checkIntegrity()).problems).toEqual([]);
+    const run = await reconcile(s.org);
+    expect(await findingsOf(s.org, run.id)).toEqual([]);
   });
 
   it("support retries, cancels and reissues campaign rewards like batch deliveries", async () => {

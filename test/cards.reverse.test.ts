@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callJson, uniqueOrg } from "./helpers/api";
-import { cardTokens, issueCard } from "./helpers/card-factories";
+import { seedOf } from "../src/cards/cards.store";
+import { cardStubOf, cardTokens, issueCard } from "./helpers/card-factories";
 import { approvedBatch, findingsOf, reconcile, sql } from "./helpers/reconciliation-factories";
 import { poolBalance, supportTokens } from "./helpers/support-factories";
 
@@ -97,6 +98,47 @@ describe("reversing a card", () => {
     const reversed = await callJson(`/v1/deliveries/${res.body.delivery.id}/reverse`, { method: "POST", token: tokens.finance, body: { reason: "fraud" } });
     expect(reversed.body.reversal).toEqual({ amount: 1_200, currency: "USD", card_id: fresh });
     expect(((await poolBalance(poolId)) as { available: number }).available - after.available).toBe(1_200);
+
+    const run = await reconcile(org);
+    expect(await findingsOf(org, run.id)).toEqual([]);
+  });
+
+  it("refuses a reissue whose card has only bonus left without touching it, and finishes a reissue or reverse whose card already ended", async () => {
+    const org = uniqueOrg("cardreiss2");
+    const { ids, tokens, poolId } = await deliveredCards(org, 3);
+    const t = await cardTokens(org);
+    const redeem = (card: string, amount: number, reference: string) =>
+      callJson("/v1/redemptions", { token: t.integrator, body: { card_id: card, amount, currency: "USD", reference } });
+    // Base spent, a bonus left: nothing to reissue, and the card keeps its bonus.
+    const spent = await cardOf(ids[0]!);
+    expect((await callJson(`/v1/cards/${spent}/credit`, { token: t.finance, body: { amount: 700, pool_id: poolId, reason: "Sorry" } })).status).toBe(201);
+    expect((await redeem(spent, 2_500, "o-1")).status).toBe(201);
+    const before = await poolBalance(poolId);
+    const refused = await callJson(`/v1/deliveries/${ids[0]}/reissue`, { method: "POST", token: tokens.operator, body: { reason: "lost" } });
+    expect(refused.body.code).toBe("nothing_to_reissue");
+    expect((await callJson(`/v1/cards/${spent}`, { token: t.support })).body).toMatchObject({ status: "active", balance: { available: 700 } });
+    expect(await poolBalance(poolId)).toEqual(before);
+
+    // A reissue that ended the card but failed before its D1 write (simulated: the card's end alone, under the delivery's operation id).
+    const end = async (deliveryId: string) => {
+      const cardId = await cardOf(deliveryId);
+      const row = await env.DB.prepare("SELECT * FROM cards WHERE id = ?").bind(cardId).first<any>();
+      const r = await cardStubOf(cardId).reverse(seedOf(row), { opId: `reverse:${deliveryId}`, actor: "otto", reference: `reissue of delivery ${deliveryId}` });
+      expect(r.ok).toBe(true);
+      return cardId;
+    };
+    await redeem(await cardOf(ids[1]!), 400, "o-2");
+    await end(ids[1]!);
+    const again = await callJson(`/v1/deliveries/${ids[1]}/reissue`, { method: "POST", token: tokens.operator, body: { reason: "lost" } });
+    expect(again.status).toBe(201);
+    expect(again.body.delivery.amount).toEqual({ amount: 2_100, currency: "USD" });
+    // ... or undone into the pool by a reverse, which finds the same unspent value.
+    await redeem(await cardOf(ids[2]!), 500, "o-3");
+    await end(ids[2]!);
+    const mid = await poolBalance(poolId);
+    const reversed = await callJson(`/v1/deliveries/${ids[2]}/reverse`, { method: "POST", token: tokens.finance, body: { reason: "fraud" } });
+    expect(reversed.body.reversal.amount).toBe(2_000);
+    expect((await poolBalance(poolId)).available! - mid.available!).toBe(2_000);
 
     const run = await reconcile(org);
     expect(await findingsOf(org, run.id)).toEqual([]);

@@ -59,10 +59,8 @@ export const opIds = {
   refundDeadLettered: (deliveryId: string, attempts: number) => `refund:${deliveryId}:dlq${attempts}`,
   /** Once per exception resolution that gives the value back (retry of a reward that must be re-issued, or cancel). */
   refundForException: (item: string, cause: "retry" | "cancel", exceptionId: string) => `refund:${item}:${cause}:${exceptionId}`,
-  /** Once per delivery: a retried reversal replays the first. */
+  /** Once per delivery: a retried reversal replays the first (also the end of its card by a reverse or a reissue). */
   reverseDelivery: (deliveryId: string) => `reverse:${deliveryId}`,
-  /** Once per delivery: the card of a reissued delivery ends in its Durable Object (a retried reissue replays it). */
-  reissueCard: (deliveryId: string) => `reissue:${deliveryId}`,
   /** Once per delivery and bonus bucket of its card. */
   reverseCardBonus: (deliveryId: string, bucketId: string) => `reverse:${deliveryId}:${bucketId}`,
 

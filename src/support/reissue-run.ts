@@ -18,7 +18,7 @@ import { newId } from "../core/ids";
 import { appendAudit } from "../audit/audit";
 import { createReissue, retire } from "../delivery/delivery-state";
 import { assignCodes, cardIdFor, issueCards } from "../delivery/rewards";
-import { findCard } from "../cards/cards.store";
+import { cardStub, findCard, seedOf } from "../cards/cards.store";
 import { opIds } from "../pools/op-ids";
 import { endCard } from "./card-reversal";
 import type { Auth, Env } from "../env";
@@ -63,7 +63,7 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
   let amount: number;
   try {
     facts = await sendFacts(env.DB, old);
-    amount = old.cardId ? await cardRemainder(env, old) : old.amount;
+    amount = old.cardId ? await cardRemainder(env, auth, old) : old.amount;
     reward = await newReward(env, old, facts, id, amount);
     await replace(env, auth, old, id, amount, reward, ctx);
   } catch (err) {
@@ -88,20 +88,26 @@ export async function runReissue(env: Env, auth: Auth, deliveryId: string, ctx: 
 }
 
 /**
- * Ends the old card and says what the new one carries: its unspent base value. The card's D1 mirror
- * answers a card with nothing left before anything changes; a card spent meanwhile (the object
- * says so) is refused too, already ended — its value stays committed as spent.
+ * Ends the old card and says what the new one carries: its unspent base value. A card whose base
+ * value is spent is refused before anything changes (its bonus stays on it). The card's end has the
+ * delivery's reversal operation id (`reverse:<delivery id>`, one per delivery whoever asks), so a
+ * reissue whose D1 write failed after the card ended is finished by the next reissue, or undone into
+ * the pool by a reverse: both replay the same end and find the same unspent base value.
  */
-async function cardRemainder(env: Env, old: DeliveryRecord): Promise<number> {
+async function cardRemainder(env: Env, auth: Auth, old: DeliveryRecord): Promise<number> {
   const refuse = () =>
     new AppError("nothing_to_reissue", `Card ${old.cardId} has no unspent value left to reissue: it was redeemed or has expired`, {
       card_id: old.cardId,
     });
   const row = await findCard(env, old.org, old.cardId!);
-  if (row && row.status !== "void" && row.available + row.pending === 0) throw refuse();
+  if (row && row.status !== "void") {
+    const state = await cardStub(env, old.cardId!).expire(seedOf(row));
+    const base = state.buckets.find((b) => b.kind === "base");
+    if (state.status !== "reversed" && (base?.remaining ?? 0) + (base?.pending ?? 0) === 0) throw refuse();
+  }
   const end = await endCard(env, old.org, old.id, old.cardId!, {
-    opId: opIds.reissueCard(old.id),
-    actor: "system:reissue",
+    opId: opIds.reverseDelivery(old.id),
+    actor: auth.sub,
     reference: `reissue of delivery ${old.id}`,
   });
   if (end.base === 0) throw refuse();
