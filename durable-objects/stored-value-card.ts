@@ -156,7 +156,7 @@ export class StoredValueCard extends DurableObject<Env> {
     }
     const args = parsed.data as { opId: string };
     const key = JSON.stringify({ op, ...args });
-    const result = this.ctx.storage.transactionSync((): CardResult => {
+    const result = this.store.transaction((): CardResult => {
       this.store.persistMirrored();
       const ledger = this.open(parsedSeed.data, now);
       const prior = this.store.findOp(args.opId);
@@ -177,7 +177,7 @@ export class StoredValueCard extends DurableObject<Env> {
 
   /** Due expiries at `now`, saved; the card's state. */
   async settle(seed: CardSeed, now: number): Promise<CardState> {
-    const state = this.ctx.storage.transactionSync(() => {
+    const state = this.store.transaction(() => {
       this.store.persistMirrored();
       const ledger = this.open(CardSeed.parse(seed), now);
       ledger.save();
@@ -191,7 +191,7 @@ export class StoredValueCard extends DurableObject<Env> {
     this.alarmAt = null;
     const meta = this.store.meta();
     if (!meta) return;
-    this.ctx.storage.transactionSync(() => {
+    this.store.transaction(() => {
       this.store.persistMirrored();
       const ledger = new CardLedger(this.store, Date.now());
       ledger.expireDue();
