@@ -109,16 +109,30 @@ function cardRowStatements(db: D1Database, cardId: string, seq: number, state: C
  * webhook type, and the org audit events of the transactions people decide (ORG_CHAIN_KINDS). The
  * writes are conditional on sequence numbers, so a repeated or overlapping drain writes nothing twice
  * and never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
+ *
+ * `known`: whether the store's watermark is D1's (false for an object that has just started: the
+ * stored watermark may lag the last flush, which it did not wait to store). Then the page is sent
+ * anyway, and its trail row and outbox rows go in only if D1's trail has nothing from the page's
+ * first transaction on; if it had (the trail row wrote nothing), D1 is asked how far its trail goes
+ * and the drain goes on from there. A page with transactions for the org chain asks first (that
+ * chain has no such guard). So a started object's first flush costs no extra D1 query unless it lags.
+ * Returns whether the watermark is now D1's.
  */
-export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState): Promise<number> {
-  let written = 0;
+export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState, known: boolean): Promise<boolean> {
   for (;;) {
     const meta = store.meta();
-    if (!meta || meta.seq <= meta.mirrored_seq) return written;
+    if (!meta || meta.seq <= meta.mirrored_seq) return known;
     store.head(meta); // a card whose transactions predate the chain gets their hashes first
     const txns = store.txnsAfter(meta.mirrored_seq, PAGE);
     const first = txns[0]!.seq;
     const last = txns.at(-1)!.seq;
+    const events = txns.map((t) => txnAudit(meta.card_id, t));
+    const decided = events.filter((_, i) => ORG_CHAIN_KINDS.has(txns[i]!.kind));
+    if (!known && decided.length > 0) {
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
     const changed = store.redemptionsChangedAfter(meta.mirrored_seq).filter((r) => r.seq <= last);
     // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
     const statements = cardRowStatements(db, meta.card_id, meta.seq, stateNow());
@@ -138,21 +152,29 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
       );
     }
     const createdAt = new Date().toISOString();
+    // The outbox goes first, on the same condition as the trail row below: both go in, or neither.
+    const outbox = outboxStatement(db, meta.org, outboxRows(events, createdAt), { cardId: meta.card_id, fromSeq: first });
+    const outboxAt = outbox ? statements.push(outbox) - 1 : -1;
+    const trailAt = statements.length;
     statements.push(
       db
         .prepare(
-          `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM card_audit WHERE card_id = ?1 AND seq >= ?4)
            ON CONFLICT (card_id, seq) DO NOTHING`,
         )
         .bind(meta.card_id, last, meta.org, first, JSON.stringify(txns), store.hashAt(first - 1), txns.at(-1)!.hash, createdAt),
     );
-    const events = txns.map((t) => txnAudit(meta.card_id, t));
-    const outbox = outboxStatement(db, meta.org, outboxRows(events, createdAt));
-    if (outbox) statements.push(outbox);
-    const decided = events.filter((_, i) => ORG_CHAIN_KINDS.has(txns[i]!.kind));
     const results = await appendAudit(db, meta.org, decided, statements);
-    if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(meta.org);
+    const trailWritten = (results[trailAt]?.meta.changes ?? 0) > 0;
+    if (!trailWritten && !known) {
+      // D1's trail already reaches into this page: the watermark stored before the object started lagged.
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
+    if (outboxAt >= 0 && (results[outboxAt]?.meta.changes ?? 0) > 0) await kickDispatch(meta.org);
     store.markMirrored(last);
-    written += txns.length;
+    known = true;
   }
 }

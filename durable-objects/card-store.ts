@@ -86,8 +86,8 @@ export class CardStore {
   private cachedBuckets: Bucket[] | undefined;
   private cachedPending: Redemption[] | undefined;
   /**
-   * How far D1 has the card, as this instance knows it. Persisted lazily (`persistMirrored`, inside the
-   * next operation's transaction) instead of in a storage write of its own after every flush; an
+   * How far D1 has the card, as this instance knows it. Persisted lazily (with the next transaction
+   * appended, `appendTxn`) instead of in a storage write of its own after every flush; an
    * instance that starts again asks D1 (`card_audit`) before its first flush, and every mirror write is
    * idempotent, so a stale persisted watermark never writes anything twice.
    */
@@ -233,8 +233,10 @@ export class CardStore {
       t.created_at,
       hash,
     );
-    this.sql.exec("UPDATE card SET seq = ?, head_hash = ? WHERE id = 1", seq, hash);
-    if (this.cachedMeta) Object.assign(this.cachedMeta, { seq, head_hash: hash });
+    // The mirror watermark rides along (see `mirrored`): no statement of its own.
+    const mirrored = Math.max(meta.mirrored_seq, this.mirrored);
+    this.sql.exec("UPDATE card SET seq = ?, head_hash = ?, mirrored_seq = ? WHERE id = 1", seq, hash, mirrored);
+    if (this.cachedMeta) Object.assign(this.cachedMeta, { seq, head_hash: hash, mirrored_seq: mirrored });
     return seq;
   }
 
@@ -275,17 +277,9 @@ export class CardStore {
     return this.sql.exec<Row>("SELECT * FROM txns WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit).toArray().map(toTxn);
   }
 
-  /** D1 has the card up to `seq` (kept in memory; `persistMirrored` writes it with the next operation). */
+  /** D1 has the card up to `seq` (kept in memory; `appendTxn` writes it with the next transaction). */
   markMirrored(seq: number): void {
     this.mirrored = Math.max(this.mirrored, seq);
-  }
-
-  /** Called inside a transaction: stores the watermark if it moved since it was last stored. */
-  persistMirrored(): void {
-    const m = this.cachedMeta;
-    if (this.mirrored === 0 || (m && m.mirrored_seq >= this.mirrored)) return;
-    this.sql.exec("UPDATE card SET mirrored_seq = ? WHERE id = 1 AND mirrored_seq < ?", this.mirrored, this.mirrored);
-    if (m) m.mirrored_seq = this.mirrored;
   }
 
   findOp(opId: string): { args: string; result: string } | undefined {

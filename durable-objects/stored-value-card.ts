@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Env } from "../src/env";
 import { capture, redeem, refund, voidHold } from "./card-checkout";
 import { CardLedger } from "./card-ledger";
-import { auditedSeq, mirrorCard } from "./card-mirror";
+import { mirrorCard } from "./card-mirror";
 import { CardStore } from "./card-store";
 import {
   CaptureArgs,
@@ -62,7 +62,8 @@ export class StoredValueCard extends DurableObject<Env> {
   private readonly store: CardStore;
   private flushing: Promise<void> = Promise.resolve();
   private alarmAt: number | null = null;
-  private askedD1 = false;
+  /** Whether the store's mirror watermark is D1's (card-mirror.ts): not yet for an object that has just started. */
+  private watermarkKnown = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -157,7 +158,6 @@ export class StoredValueCard extends DurableObject<Env> {
     const args = parsed.data as { opId: string };
     const key = JSON.stringify({ op, ...args });
     const result = this.store.transaction((): CardResult => {
-      this.store.persistMirrored();
       const ledger = this.open(parsedSeed.data, now);
       const prior = this.store.findOp(args.opId);
       if (prior) {
@@ -178,7 +178,6 @@ export class StoredValueCard extends DurableObject<Env> {
   /** Due expiries at `now`, saved; the card's state. */
   async settle(seed: CardSeed, now: number): Promise<CardState> {
     const state = this.store.transaction(() => {
-      this.store.persistMirrored();
       const ledger = this.open(CardSeed.parse(seed), now);
       ledger.save();
       return ledger.state();
@@ -192,7 +191,6 @@ export class StoredValueCard extends DurableObject<Env> {
     const meta = this.store.meta();
     if (!meta) return;
     this.store.transaction(() => {
-      this.store.persistMirrored();
       const ledger = new CardLedger(this.store, Date.now());
       ledger.expireDue();
       ledger.save();
@@ -231,8 +229,9 @@ export class StoredValueCard extends DurableObject<Env> {
   }
 
   /**
-   * One drain at a time. The first drain of this instance asks D1 how far its audit trail goes (the
-   * watermark stored here may lag: it is persisted lazily), so nothing is sent twice.
+   * One drain at a time. The watermark stored here may lag D1 after the object starts (it is persisted
+   * lazily): the first drain's trail row is conditional, and only if D1 already had part of the page
+   * does it ask D1 how far its trail goes (card-mirror.ts), so nothing is sent twice.
    */
   private flush(): Promise<void> {
     const run = this.flushing
@@ -240,11 +239,7 @@ export class StoredValueCard extends DurableObject<Env> {
       .then(async () => {
         const meta = this.store.meta();
         if (!meta || meta.seq <= meta.mirrored_seq) return;
-        if (!this.askedD1) {
-          this.store.markMirrored(await auditedSeq(this.env.DB, meta.card_id));
-          this.askedD1 = true;
-        }
-        await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
+        this.watermarkKnown = await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state(), this.watermarkKnown);
       });
     this.flushing = run;
     return run;

@@ -1,8 +1,8 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
-import { callJson, uniqueOrg } from "./helpers/api";
+import { callJson, token, uniqueOrg } from "./helpers/api";
 import { cardStubOf, cardTokens, issueCard, sleep } from "./helpers/card-factories";
 
 const redeem = (tok: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => callJson("/v1/redemptions", { token: tok, body, headers });
@@ -259,6 +259,44 @@ describe("the card's audit trail", () => {
     });
     expect(await cardStubOf(cardId).ledgerHead()).toMatchObject({ chain_ok: false });
     expect((await cardStubOf(cardId).checkIntegrity()).problem).toBe("the hash chain breaks at transaction 2");
+  });
+});
+
+describe("a card object that starts again", () => {
+  it("continues the D1 trail where D1 has it (its stored watermark lags the last flush): no gap, no repeated row, each webhook event once", async () => {
+    const org = uniqueOrg();
+    const t = await cardTokens(org);
+    const hook = await callJson("/v1/webhook-endpoints", {
+      token: await token({ org, sub: "ada", roles: ["admin"] }),
+      body: { url: `https://hooks.example.com/${org}`, events: ["card.redeemed"] },
+    });
+    expect(hook.status).toBe(201);
+    const { cardId } = await issueCard(org, 2_000);
+    const stub = cardStubOf(cardId);
+    for (const ref of ["r-1", "r-2"]) expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: ref })).status).toBe(201);
+    // The watermark is stored with the next transaction, so the object's storage says D1 lacks the last redemption.
+    const stored = await runInDurableObject(
+      stub,
+      (_o, state: DurableObjectState) => state.storage.sql.exec<{ m: number }>("SELECT mirrored_seq AS m FROM card").one().m,
+    );
+    expect(stored).toBeLessThan(3);
+    await evictDurableObject(stub);
+    // Twice: each restart finds the watermark one flush behind.
+    expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-3" })).status).toBe(201);
+    await evictDurableObject(stub);
+    expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-4" })).status).toBe(201);
+
+    expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "redeem", "redeem", "redeem", "redeem"]);
+    expect(await verifyCardTrail(env.DB, org, cardId)).toMatchObject({ valid: true, txns_checked: 5, last_seq: 5, first_break: null });
+    const { results: rows } = await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all();
+    expect(rows).toEqual([
+      { first_seq: 1, seq: 2 },
+      { first_seq: 3, seq: 3 },
+      { first_seq: 4, seq: 4 },
+      { first_seq: 5, seq: 5 },
+    ]);
+    const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events WHERE org = ? AND type = 'card.redeemed'").bind(org).first<{ n: number }>();
+    expect(events?.n).toBe(4);
   });
 });
 
