@@ -103,6 +103,47 @@ function cardRowStatements(db: D1Database, cardId: string, seq: number, state: C
 }
 
 /**
+ * The page's trail row. With a known watermark the page follows D1's trail head, and the row is
+ * written as it is unless D1 has it already (a repeated flush). Without (an object that has just
+ * started: its stored watermark may be one flush behind D1), D1 picks the part of the page after its
+ * trail head, as long as that head is within the page: the row then starts there, chained to the
+ * hash of the transaction at the head (the page carries it, or `prevHash` for the page's start).
+ */
+function trailStatement(
+  db: D1Database,
+  org: string,
+  cardId: string,
+  txns: CardTxn[],
+  prevHash: string,
+  createdAt: string,
+  known: boolean,
+): D1PreparedStatement {
+  const first = txns[0]!.seq;
+  const last = txns.at(-1)!;
+  if (known) {
+    return db
+      .prepare(
+        `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM card_audit WHERE card_id = ?1 AND seq >= ?4)
+         ON CONFLICT (card_id, seq) DO NOTHING`,
+      )
+      .bind(cardId, last.seq, org, first, JSON.stringify(txns), prevHash, last.hash, createdAt);
+  }
+  return db
+    .prepare(
+      `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
+       SELECT ?1, ?2, ?3, head.w + 1,
+              (SELECT json_group_array(json(t.value)) FROM json_each(?5) t WHERE t.value ->> 'seq' > head.w),
+              CASE WHEN head.w = ?4 - 1 THEN ?6 ELSE (SELECT t.value ->> 'hash' FROM json_each(?5) t WHERE t.value ->> 'seq' = head.w) END,
+              ?7, ?8
+       FROM (SELECT COALESCE(MAX(seq), 0) AS w FROM card_audit WHERE card_id = ?1) head
+       WHERE head.w >= ?4 - 1 AND head.w < ?2
+       ON CONFLICT (card_id, seq) DO NOTHING`,
+    )
+    .bind(cardId, last.seq, org, first, JSON.stringify(txns), prevHash, last.hash, createdAt);
+}
+
+/**
  * Copies what D1 lacks, one page of transactions at a time, in one D1 transaction each: the card
  * row's status and balance, the redemptions changed, the page's audit trail row (`card_audit`, with
  * the transactions and their hash-chain links), the webhook outbox rows of the events that have a
@@ -111,11 +152,11 @@ function cardRowStatements(db: D1Database, cardId: string, seq: number, state: C
  * and never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
  *
  * `known`: whether the store's watermark is D1's (false for an object that has just started: the
- * stored watermark may lag the last flush, which it did not wait to store). Then the page is sent
- * anyway, and its trail row and outbox rows go in only if D1's trail has nothing from the page's
- * first transaction on; if it had (the trail row wrote nothing), D1 is asked how far its trail goes
- * and the drain goes on from there. A page with transactions for the org chain asks first (that
- * chain has no such guard). So a started object's first flush costs no extra D1 query unless it lags.
+ * stored watermark may lag the last flush, which it did not wait to store). Then D1 itself finds
+ * where its trail ends within the page (`trailStatement`) instead of being asked first, so a started
+ * object's first flush costs no extra D1 query; only if D1's trail head is not within the page is it
+ * asked how far its trail goes. A page with transactions for the org chain asks first (that chain
+ * has no such guard).
  * Returns whether the watermark is now D1's.
  */
 export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState, known: boolean): Promise<boolean> {
@@ -152,23 +193,16 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
       );
     }
     const createdAt = new Date().toISOString();
-    // The outbox goes first, on the same condition as the trail row below: both go in, or neither.
-    const outbox = outboxStatement(db, meta.org, outboxRows(events, createdAt), { cardId: meta.card_id, fromSeq: first });
+    // The outbox goes first: its rows are those of transactions after D1's trail head, so a page D1 has already is not announced twice.
+    const rows = txns.flatMap((t, i) => outboxRows([events[i]!], createdAt).map((r) => ({ ...r, seq: t.seq })));
+    const outbox = outboxStatement(db, meta.org, rows, { cardId: meta.card_id });
     const outboxAt = outbox ? statements.push(outbox) - 1 : -1;
     const trailAt = statements.length;
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM card_audit WHERE card_id = ?1 AND seq >= ?4)
-           ON CONFLICT (card_id, seq) DO NOTHING`,
-        )
-        .bind(meta.card_id, last, meta.org, first, JSON.stringify(txns), store.hashAt(first - 1), txns.at(-1)!.hash, createdAt),
-    );
+    statements.push(trailStatement(db, meta.org, meta.card_id, txns, store.hashAt(first - 1), createdAt, known));
     const results = await appendAudit(db, meta.org, decided, statements);
     const trailWritten = (results[trailAt]?.meta.changes ?? 0) > 0;
     if (!trailWritten && !known) {
-      // D1's trail already reaches into this page: the watermark stored before the object started lagged.
+      // D1's trail is not where this page can follow it (it never is, short of an edited trail): ask.
       store.markMirrored(await auditedSeq(db, meta.card_id));
       known = true;
       continue;

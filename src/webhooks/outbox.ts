@@ -44,8 +44,8 @@ export function outboxStatement(
   d1: D1Database,
   org: string,
   rows: OutboxRow[],
-  /** A card mirror page: its rows go in only if the card's D1 trail has nothing from `fromSeq` on (src/cards/README.md, D1 mirror). */
-  cardPage?: { cardId: string; fromSeq: number },
+  /** A card mirror page (rows carry their transaction's `seq`): only the rows after the card's D1 trail head go in (src/cards/README.md, D1 mirror). */
+  cardPage?: { cardId: string },
 ): D1PreparedStatement | null {
   if (rows.length === 0) return null;
   const insert = `INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at)
@@ -54,8 +54,8 @@ export function outboxStatement(
        WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2)`;
   if (!cardPage) return d1.prepare(insert).bind(JSON.stringify(rows), org);
   return d1
-    .prepare(`${insert} AND NOT EXISTS (SELECT 1 FROM card_audit WHERE card_id = ?3 AND seq >= ?4)`)
-    .bind(JSON.stringify(rows), org, cardPage.cardId, cardPage.fromSeq);
+    .prepare(`${insert} AND value ->> 'seq' > (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3)`)
+    .bind(JSON.stringify(rows), org, cardPage.cardId);
 }
 
 /** After a commit that wrote outbox rows: one message asks the consumer to fan the org's new events out. */
