@@ -152,11 +152,13 @@ function trailStatement(
  * and never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
  *
  * `known`: whether the store's watermark is D1's (false for an object that has just started: the
- * stored watermark may lag the last flush, which it did not wait to store). Then D1 itself finds
- * where its trail ends within the page (`trailStatement`) instead of being asked first, so a started
- * object's first flush costs no extra D1 query; only if D1's trail head is not within the page is it
- * asked how far its trail goes. A page with transactions for the org chain asks first (that chain
- * has no such guard).
+ * stored watermark lags at least the last flush, which it did not wait to store, and more for a card
+ * whose object starts for every operation). Then the page starts at the card's sequence when the
+ * object started (`seqAtStart`: the previous instance's last flush most likely went through) and D1
+ * itself finds where its trail ends within the page (`trailStatement`) instead of being asked first,
+ * so a started object's first flush costs no extra D1 query; only if D1's trail head is not within
+ * the page (that flush failed) is it asked how far its trail goes. A page with transactions for the
+ * org chain asks first (that chain has no such guard).
  * Returns whether the watermark is now D1's.
  */
 export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState, known: boolean): Promise<boolean> {
@@ -164,7 +166,17 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
     const meta = store.meta();
     if (!meta || meta.seq <= meta.mirrored_seq) return known;
     store.head(meta); // a card whose transactions predate the chain gets their hashes first
-    const txns = store.txnsAfter(meta.mirrored_seq, PAGE);
+    // A started object guesses that D1 has what the previous instance had when it stopped (its last
+    // flush went through); the trail statement checks the guess, and asks D1 below when it was wrong.
+    // Nothing happened since it started (a read woke it): nothing to guess with, so ask.
+    const guess = store.seqAtStart ?? 0;
+    if (!known && guess >= meta.seq) {
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
+    const from = known ? meta.mirrored_seq : Math.max(meta.mirrored_seq, guess);
+    const txns = store.txnsAfter(from, PAGE);
     const first = txns[0]!.seq;
     const last = txns.at(-1)!.seq;
     const events = txns.map((t) => txnAudit(meta.card_id, t));
@@ -174,7 +186,7 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
       known = true;
       continue;
     }
-    const changed = store.redemptionsChangedAfter(meta.mirrored_seq).filter((r) => r.seq <= last);
+    const changed = store.redemptionsChangedAfter(from).filter((r) => r.seq <= last);
     // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
     const statements = cardRowStatements(db, meta.card_id, meta.seq, stateNow());
     if (changed.length > 0) {
@@ -195,7 +207,7 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
     const createdAt = new Date().toISOString();
     // The outbox goes first: its rows are those of transactions after D1's trail head, so a page D1 has already is not announced twice.
     const rows = txns.flatMap((t, i) => outboxRows([events[i]!], createdAt).map((r) => ({ ...r, seq: t.seq })));
-    const outbox = outboxStatement(db, meta.org, rows, { cardId: meta.card_id });
+    const outbox = outboxStatement(db, meta.org, rows, { cardId: meta.card_id, fromSeq: first });
     const outboxAt = outbox ? statements.push(outbox) - 1 : -1;
     const trailAt = statements.length;
     statements.push(trailStatement(db, meta.org, meta.card_id, txns, store.hashAt(first - 1), createdAt, known));

@@ -115,9 +115,17 @@ export class CardStore {
     this.cachedPending = undefined;
   }
 
+  /**
+   * The card's sequence number when this instance first read it (0 for a card not yet initialised):
+   * what D1 most likely has after an object starts again (the previous instance flushed up to it), a
+   * better guess than the stored watermark, which lags by at least one flush (card-mirror.ts).
+   */
+  seqAtStart: number | undefined;
+
   meta(): CardMeta | null {
     if (this.cachedMeta === undefined) {
       this.cachedMeta = (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
+      this.seqAtStart ??= this.cachedMeta?.seq ?? 0;
     }
     const m = this.cachedMeta;
     return m ? { ...m, mirrored_seq: Math.max(m.mirrored_seq, this.mirrored) } : null;

@@ -281,22 +281,30 @@ describe("a card object that starts again", () => {
     );
     expect(stored).toBeLessThan(3);
     await evictDurableObject(stub);
-    // Twice: each restart finds the watermark one flush behind.
     expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-3" })).status).toBe(201);
+    expect((await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all()).results).toEqual([
+      { first_seq: 1, seq: 2 },
+      { first_seq: 3, seq: 3 },
+      { first_seq: 4, seq: 4 },
+    ]);
+    // A flush that did not reach D1 before the object stopped (its trail row removed here): the next
+    // instance's guess is wrong, it asks D1, and the page it sends covers the missing transaction.
+    await env.DB.prepare("DELETE FROM card_audit WHERE card_id = ? AND seq = 4").bind(cardId).run();
+    const countEvents = async () =>
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events WHERE org = ? AND type = 'card.redeemed'").bind(org).first<{ n: number }>())?.n;
+    expect(await countEvents()).toBe(3);
+    await env.DB.prepare("DELETE FROM webhook_events WHERE id = (SELECT id FROM webhook_events WHERE org = ? ORDER BY id DESC LIMIT 1)").bind(org).run();
     await evictDurableObject(stub);
     expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-4" })).status).toBe(201);
 
     expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "redeem", "redeem", "redeem", "redeem"]);
     expect(await verifyCardTrail(env.DB, org, cardId)).toMatchObject({ valid: true, txns_checked: 5, last_seq: 5, first_break: null });
-    const { results: rows } = await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all();
-    expect(rows).toEqual([
+    expect((await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all()).results).toEqual([
       { first_seq: 1, seq: 2 },
       { first_seq: 3, seq: 3 },
-      { first_seq: 4, seq: 4 },
-      { first_seq: 5, seq: 5 },
+      { first_seq: 4, seq: 5 },
     ]);
-    const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events WHERE org = ? AND type = 'card.redeemed'").bind(org).first<{ n: number }>();
-    expect(events?.n).toBe(4);
+    expect(await countEvents()).toBe(4);
   });
 });
 

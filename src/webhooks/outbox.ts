@@ -44,8 +44,12 @@ export function outboxStatement(
   d1: D1Database,
   org: string,
   rows: OutboxRow[],
-  /** A card mirror page (rows carry their transaction's `seq`): only the rows after the card's D1 trail head go in (src/cards/README.md, D1 mirror). */
-  cardPage?: { cardId: string },
+  /**
+   * A card mirror page from `fromSeq` (rows carry their transaction's `seq`): only the rows after the
+   * card's D1 trail head go in, and none unless that head is within the page, as for its trail row
+   * (src/cards/README.md, D1 mirror).
+   */
+  cardPage?: { cardId: string; fromSeq: number },
 ): D1PreparedStatement | null {
   if (rows.length === 0) return null;
   const insert = `INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at)
@@ -54,8 +58,11 @@ export function outboxStatement(
        WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2)`;
   if (!cardPage) return d1.prepare(insert).bind(JSON.stringify(rows), org);
   return d1
-    .prepare(`${insert} AND value ->> 'seq' > (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3)`)
-    .bind(JSON.stringify(rows), org, cardPage.cardId);
+    .prepare(
+      `${insert} AND value ->> 'seq' > (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3)
+         AND (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3) >= ?4 - 1`,
+    )
+    .bind(JSON.stringify(rows), org, cardPage.cardId, cardPage.fromSeq);
 }
 
 /** After a commit that wrote outbox rows: one message asks the consumer to fan the org's new events out. */
