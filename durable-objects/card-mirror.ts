@@ -104,7 +104,7 @@ function cardRowStatements(db: D1Database, cardId: string, seq: number, state: C
 
 /**
  * The page's trail row. With a known watermark the page follows D1's trail head, and the row is
- * written as it is unless D1 has it already (a repeated flush). Without (an object that has just
+ * written as it is unless D1 has it already (a repeated flush: then its outbox rows are not written again either). Without (an object that has just
  * started: its stored watermark may be one flush behind D1), D1 picks the part of the page after its
  * trail head, as long as that head is within the page: the row then starts there, chained to the
  * hash of the transaction at the head (the page carries it, or `prevHash` for the page's start).
@@ -123,8 +123,7 @@ function trailStatement(
   if (known) {
     return db
       .prepare(
-        `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM card_audit WHERE card_id = ?1 AND seq >= ?4)
+        `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (card_id, seq) DO NOTHING`,
       )
       .bind(cardId, last.seq, org, first, JSON.stringify(txns), prevHash, last.hash, createdAt);
