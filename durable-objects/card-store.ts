@@ -86,6 +86,14 @@ export class CardStore {
   private cachedBuckets: Bucket[] | undefined;
   private cachedPending: Redemption[] | undefined;
   /**
+   * What the mirror sends next, kept from the writes themselves: the transactions appended and the
+   * redemptions saved since the card row was last read from storage (`coveredFrom`, its seq then),
+   * less what D1 has (`markMirrored`). Reading the card row again (after `forget`) starts them over.
+   */
+  private coveredFrom: number | undefined;
+  private appended: CardTxn[] = [];
+  private saved = new Map<string, Redemption>();
+  /**
    * How far D1 has the card, as this instance knows it. Persisted lazily (with the next transaction
    * appended, `appendTxn`) instead of in a storage write of its own after every flush; an
    * instance that starts again asks D1 (`card_audit`) before its first flush, and every mirror write is
@@ -110,6 +118,7 @@ export class CardStore {
 
   /** Drops the cached rows: the next read goes to storage. */
   forget(): void {
+    this.coveredFrom = undefined;
     this.cachedMeta = undefined;
     this.cachedBuckets = undefined;
     this.cachedPending = undefined;
@@ -126,6 +135,9 @@ export class CardStore {
     if (this.cachedMeta === undefined) {
       this.cachedMeta = (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
       this.seqAtStart ??= this.cachedMeta?.seq ?? 0;
+      this.coveredFrom = this.cachedMeta?.seq ?? 0;
+      this.appended = [];
+      this.saved = new Map();
     }
     const m = this.cachedMeta;
     return m ? { ...m, mirrored_seq: Math.max(m.mirrored_seq, this.mirrored) } : null;
@@ -208,12 +220,16 @@ export class CardStore {
       r.updated_at,
       r.seq,
     );
+    if (this.coveredFrom !== undefined) this.saved.set(r.id, { ...r, parts: r.parts.map((p) => ({ ...p })) });
     // A redemption that is or was pending changes the pending set; a capture at checkout leaves it as it was.
     if (r.status === "pending" || this.cachedPending?.some((p) => p.id === r.id)) this.cachedPending = undefined;
   }
 
   /** Redemptions changed by transactions after `seq` (for the D1 mirror). */
   redemptionsChangedAfter(seq: number): Redemption[] {
+    if (this.coveredFrom !== undefined && seq >= this.coveredFrom) {
+      return [...this.saved.values()].filter((r) => r.seq > seq).sort((a, b) => a.seq - b.seq);
+    }
     return this.sql.exec<Row>("SELECT * FROM redemptions WHERE seq > ? ORDER BY seq", seq).toArray().map(toRedemption);
   }
 
@@ -245,6 +261,11 @@ export class CardStore {
     const mirrored = Math.max(meta.mirrored_seq, this.mirrored);
     this.sql.exec("UPDATE card SET seq = ?, head_hash = ?, mirrored_seq = ? WHERE id = 1", seq, hash, mirrored);
     if (this.cachedMeta) Object.assign(this.cachedMeta, { seq, head_hash: hash, mirrored_seq: mirrored });
+    if (this.coveredFrom !== undefined) {
+      // In the columns' order, as a row read back would have it (the trail row's JSON is the same either way).
+      const { op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at } = t;
+      this.appended.push({ seq, op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at, hash });
+    }
     return seq;
   }
 
@@ -282,12 +303,15 @@ export class CardStore {
   }
 
   txnsAfter(seq: number, limit: number): CardTxn[] {
+    if (this.coveredFrom !== undefined && seq >= this.coveredFrom) return this.appended.filter((t) => t.seq > seq).slice(0, limit);
     return this.sql.exec<Row>("SELECT * FROM txns WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit).toArray().map(toTxn);
   }
 
   /** D1 has the card up to `seq` (kept in memory; `appendTxn` writes it with the next transaction). */
   markMirrored(seq: number): void {
     this.mirrored = Math.max(this.mirrored, seq);
+    this.appended = this.appended.filter((t) => t.seq > this.mirrored);
+    for (const [id, r] of this.saved) if (r.seq <= this.mirrored) this.saved.delete(id);
   }
 
   findOp(opId: string): { args: string; result: string } | undefined {
