@@ -103,23 +103,89 @@ function cardRowStatements(db: D1Database, cardId: string, seq: number, state: C
 }
 
 /**
+ * The page's trail row. With a known watermark the page follows D1's trail head, and the row is
+ * written as it is unless D1 has it already (a repeated flush: then its outbox rows are not written again either). Without (an object that has just
+ * started: its stored watermark may be one flush behind D1), D1 picks the part of the page after its
+ * trail head, as long as that head is within the page: the row then starts there, chained to the
+ * hash of the transaction at the head (the page carries it, or `prevHash` for the page's start).
+ */
+function trailStatement(
+  db: D1Database,
+  org: string,
+  cardId: string,
+  txns: CardTxn[],
+  prevHash: string,
+  createdAt: string,
+  known: boolean,
+): D1PreparedStatement {
+  const first = txns[0]!.seq;
+  const last = txns.at(-1)!;
+  if (known) {
+    return db
+      .prepare(
+        `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (card_id, seq) DO NOTHING`,
+      )
+      .bind(cardId, last.seq, org, first, JSON.stringify(txns), prevHash, last.hash, createdAt);
+  }
+  return db
+    .prepare(
+      `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at)
+       SELECT ?1, ?2, ?3, head.w + 1,
+              (SELECT json_group_array(json(t.value)) FROM json_each(?5) t WHERE t.value ->> 'seq' > head.w),
+              CASE WHEN head.w = ?4 - 1 THEN ?6 ELSE (SELECT t.value ->> 'hash' FROM json_each(?5) t WHERE t.value ->> 'seq' = head.w) END,
+              ?7, ?8
+       FROM (SELECT COALESCE(MAX(seq), 0) AS w FROM card_audit WHERE card_id = ?1) head
+       WHERE head.w >= ?4 - 1 AND head.w < ?2
+       ON CONFLICT (card_id, seq) DO NOTHING`,
+    )
+    .bind(cardId, last.seq, org, first, JSON.stringify(txns), prevHash, last.hash, createdAt);
+}
+
+/**
  * Copies what D1 lacks, one page of transactions at a time, in one D1 transaction each: the card
  * row's status and balance, the redemptions changed, the page's audit trail row (`card_audit`, with
  * the transactions and their hash-chain links), the webhook outbox rows of the events that have a
  * webhook type, and the org audit events of the transactions people decide (ORG_CHAIN_KINDS). The
  * writes are conditional on sequence numbers, so a repeated or overlapping drain writes nothing twice
  * and never puts an older state over a newer one; if D1 fails, the watermark stays and the alarm retries.
+ *
+ * `known`: whether the store's watermark is D1's (false for an object that has just started: the
+ * stored watermark lags at least the last flush, which it did not wait to store, and more for a card
+ * whose object starts for every operation). Then the page starts at the card's sequence when the
+ * object started (`seqAtStart`: the previous instance's last flush most likely went through) and D1
+ * itself finds where its trail ends within the page (`trailStatement`) instead of being asked first,
+ * so a started object's first flush costs no extra D1 query; only if D1's trail head is not within
+ * the page (that flush failed) is it asked how far its trail goes. A page with transactions for the
+ * org chain asks first (that chain has no such guard).
+ * Returns whether the watermark is now D1's.
  */
-export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState): Promise<number> {
-  let written = 0;
+export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () => CardState, known: boolean): Promise<boolean> {
   for (;;) {
     const meta = store.meta();
-    if (!meta || meta.seq <= meta.mirrored_seq) return written;
+    if (!meta || meta.seq <= meta.mirrored_seq) return known;
     store.head(meta); // a card whose transactions predate the chain gets their hashes first
-    const txns = store.txnsAfter(meta.mirrored_seq, PAGE);
+    // A started object guesses that D1 has what the previous instance had when it stopped (its last
+    // flush went through); the trail statement checks the guess, and asks D1 below when it was wrong.
+    // Nothing happened since it started (a read woke it): nothing to guess with, so ask.
+    const guess = store.seqAtStart ?? 0;
+    if (!known && guess >= meta.seq) {
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
+    const from = known ? meta.mirrored_seq : Math.max(meta.mirrored_seq, guess);
+    const txns = store.txnsAfter(from, PAGE);
     const first = txns[0]!.seq;
     const last = txns.at(-1)!.seq;
-    const changed = store.redemptionsChangedAfter(meta.mirrored_seq).filter((r) => r.seq <= last);
+    const events = txns.map((t) => txnAudit(meta.card_id, t));
+    const decided = events.filter((_, i) => ORG_CHAIN_KINDS.has(txns[i]!.kind));
+    if (!known && decided.length > 0) {
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
+    const changed = store.redemptionsChangedAfter(from).filter((r) => r.seq <= last);
     // Read with the watermark, synchronously: the state written is exactly the state at `meta.seq`.
     const statements = cardRowStatements(db, meta.card_id, meta.seq, stateNow());
     if (changed.length > 0) {
@@ -138,21 +204,22 @@ export async function mirrorCard(db: D1Database, store: CardStore, stateNow: () 
       );
     }
     const createdAt = new Date().toISOString();
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO card_audit (card_id, seq, org, first_seq, txns, prev_hash, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (card_id, seq) DO NOTHING`,
-        )
-        .bind(meta.card_id, last, meta.org, first, JSON.stringify(txns), store.hashAt(first - 1), txns.at(-1)!.hash, createdAt),
-    );
-    const events = txns.map((t) => txnAudit(meta.card_id, t));
-    const outbox = outboxStatement(db, meta.org, outboxRows(events, createdAt));
-    if (outbox) statements.push(outbox);
-    const decided = events.filter((_, i) => ORG_CHAIN_KINDS.has(txns[i]!.kind));
+    // The outbox goes first: its rows are those of transactions after D1's trail head, so a page D1 has already is not announced twice.
+    const rows = txns.flatMap((t, i) => outboxRows([events[i]!], createdAt).map((r) => ({ ...r, seq: t.seq })));
+    const outbox = outboxStatement(db, meta.org, rows, { cardId: meta.card_id, fromSeq: first });
+    const outboxAt = outbox ? statements.push(outbox) - 1 : -1;
+    const trailAt = statements.length;
+    statements.push(trailStatement(db, meta.org, meta.card_id, txns, store.hashAt(first - 1), createdAt, known));
     const results = await appendAudit(db, meta.org, decided, statements);
-    if (outbox && (results.at(-1)?.meta.changes ?? 0) > 0) await kickDispatch(meta.org);
+    const trailWritten = (results[trailAt]?.meta.changes ?? 0) > 0;
+    if (!trailWritten && !known) {
+      // D1's trail is not where this page can follow it (it never is, short of an edited trail): ask.
+      store.markMirrored(await auditedSeq(db, meta.card_id));
+      known = true;
+      continue;
+    }
+    if (outboxAt >= 0 && (results[outboxAt]?.meta.changes ?? 0) > 0) await kickDispatch(meta.org);
     store.markMirrored(last);
-    written += txns.length;
+    known = true;
   }
 }

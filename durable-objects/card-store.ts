@@ -76,22 +76,71 @@ function toRedemption(r: Row): Redemption {
 export class CardStore {
   private readonly sql: SqlStorage;
   /**
-   * How far D1 has the card, as this instance knows it. Persisted lazily (`persistMirrored`, inside the
-   * next operation's transaction) instead of in a storage write of its own after every flush; an
+   * The card row, its buckets and its pending redemptions as last read or written by this instance
+   * (undefined: not loaded). Every write to those tables goes through this class, so they are kept
+   * up to date here instead of being read again by every statement of an operation (an operation
+   * used to read the card row about ten times); `transaction` drops them when a transaction rolls
+   * back. Callers get copies, never the cached objects.
+   */
+  private cachedMeta: CardMeta | null | undefined;
+  private cachedBuckets: Bucket[] | undefined;
+  private cachedPending: Redemption[] | undefined;
+  /**
+   * What the mirror sends next, kept from the writes themselves: the transactions appended and the
+   * redemptions saved since the card row was last read from storage (`coveredFrom`, its seq then),
+   * less what D1 has (`markMirrored`). Reading the card row again (after `forget`) starts them over.
+   */
+  private coveredFrom: number | undefined;
+  private appended: CardTxn[] = [];
+  private saved = new Map<string, Redemption>();
+  /**
+   * How far D1 has the card, as this instance knows it. Persisted lazily (with the next transaction
+   * appended, `appendTxn`) instead of in a storage write of its own after every flush; an
    * instance that starts again asks D1 (`card_audit`) before its first flush, and every mirror write is
    * idempotent, so a stale persisted watermark never writes anything twice.
    */
   private mirrored = 0;
 
-  constructor(storage: DurableObjectStorage) {
+  constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     migrate(storage, CARD_MIGRATIONS);
   }
 
+  /** Runs `fn` in one storage transaction; if it throws (and so rolls back), the cached rows are dropped. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (err) {
+      this.forget();
+      throw err;
+    }
+  }
+
+  /** Drops the cached rows: the next read goes to storage. */
+  forget(): void {
+    this.coveredFrom = undefined;
+    this.cachedMeta = undefined;
+    this.cachedBuckets = undefined;
+    this.cachedPending = undefined;
+  }
+
+  /**
+   * The card's sequence number when this instance first read it (0 for a card not yet initialised):
+   * what D1 most likely has after an object starts again (the previous instance flushed up to it), a
+   * better guess than the stored watermark, which lags by at least one flush (card-mirror.ts).
+   */
+  seqAtStart: number | undefined;
+
   meta(): CardMeta | null {
-    const m = (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
-    if (m && m.mirrored_seq < this.mirrored) m.mirrored_seq = this.mirrored;
-    return m;
+    if (this.cachedMeta === undefined) {
+      this.cachedMeta = (this.sql.exec<CardMeta & Row>("SELECT * FROM card WHERE id = 1").toArray()[0] as CardMeta | undefined) ?? null;
+      this.seqAtStart ??= this.cachedMeta?.seq ?? 0;
+      this.coveredFrom = this.cachedMeta?.seq ?? 0;
+      this.appended = [];
+      this.saved = new Map();
+    }
+    const m = this.cachedMeta;
+    return m ? { ...m, mirrored_seq: Math.max(m.mirrored_seq, this.mirrored) } : null;
   }
 
   insertMeta(m: Omit<CardMeta, "seq" | "mirrored_seq" | "head_hash">): void {
@@ -105,18 +154,27 @@ export class CardStore {
       m.reversed,
       m.created_at,
     );
+    this.cachedMeta = undefined;
   }
 
   setFlags(frozen: number, reversed: number): void {
+    const m = this.cachedMeta;
+    if (m && m.frozen === frozen && m.reversed === reversed) return;
     this.sql.exec("UPDATE card SET frozen = ?, reversed = ? WHERE id = 1", frozen, reversed);
+    if (m) Object.assign(m, { frozen, reversed });
   }
 
   buckets(): Bucket[] {
-    return this.sql.exec<Bucket & Row>("SELECT * FROM buckets ORDER BY ord").toArray() as Bucket[];
+    this.cachedBuckets ??= this.sql.exec<Bucket & Row>("SELECT * FROM buckets ORDER BY ord").toArray() as Bucket[];
+    return this.cachedBuckets.map((b) => ({ ...b }));
   }
 
+  /** Writes the buckets that differ from what storage has. */
   saveBuckets(buckets: Bucket[]): void {
+    const stored = new Map((this.cachedBuckets ?? []).map((b) => [b.bucket_id, b]));
+    const same = (a: Bucket, b: Bucket | undefined) => b !== undefined && BUCKET_COLS.every((c) => a[c] === b[c]);
     for (const b of buckets) {
+      if (this.cachedBuckets && same(b, stored.get(b.bucket_id))) continue;
       this.sql.exec(
         `INSERT INTO buckets (${BUCKET_COLS.join(", ")}) VALUES (${BUCKET_COLS.map(() => "?").join(", ")})
          ON CONFLICT (bucket_id) DO UPDATE SET remaining = excluded.remaining, held = excluded.held, spent = excluded.spent,
@@ -124,6 +182,7 @@ export class CardStore {
         ...BUCKET_COLS.map((c) => b[c]),
       );
     }
+    this.cachedBuckets = buckets.map((b) => ({ ...b }));
   }
 
   redemption(id: string): Redemption | null {
@@ -137,7 +196,8 @@ export class CardStore {
   }
 
   pendingRedemptions(): Redemption[] {
-    return this.sql.exec<Row>("SELECT * FROM redemptions WHERE status = 'pending' ORDER BY hold_expires_at").toArray().map(toRedemption);
+    this.cachedPending ??= this.sql.exec<Row>("SELECT * FROM redemptions WHERE status = 'pending' ORDER BY hold_expires_at").toArray().map(toRedemption);
+    return this.cachedPending.map((r) => ({ ...r, parts: r.parts.map((p) => ({ ...p })) }));
   }
 
   saveRedemption(r: Redemption): void {
@@ -160,10 +220,16 @@ export class CardStore {
       r.updated_at,
       r.seq,
     );
+    if (this.coveredFrom !== undefined) this.saved.set(r.id, { ...r, parts: r.parts.map((p) => ({ ...p })) });
+    // A redemption that is or was pending changes the pending set; a capture at checkout leaves it as it was.
+    if (r.status === "pending" || this.cachedPending?.some((p) => p.id === r.id)) this.cachedPending = undefined;
   }
 
   /** Redemptions changed by transactions after `seq` (for the D1 mirror). */
   redemptionsChangedAfter(seq: number): Redemption[] {
+    if (this.coveredFrom !== undefined && seq >= this.coveredFrom) {
+      return [...this.saved.values()].filter((r) => r.seq > seq).sort((a, b) => a.seq - b.seq);
+    }
     return this.sql.exec<Row>("SELECT * FROM redemptions WHERE seq > ? ORDER BY seq", seq).toArray().map(toRedemption);
   }
 
@@ -191,7 +257,15 @@ export class CardStore {
       t.created_at,
       hash,
     );
-    this.sql.exec("UPDATE card SET seq = ?, head_hash = ? WHERE id = 1", seq, hash);
+    // The mirror watermark rides along (see `mirrored`): no statement of its own.
+    const mirrored = Math.max(meta.mirrored_seq, this.mirrored);
+    this.sql.exec("UPDATE card SET seq = ?, head_hash = ?, mirrored_seq = ? WHERE id = 1", seq, hash, mirrored);
+    if (this.cachedMeta) Object.assign(this.cachedMeta, { seq, head_hash: hash, mirrored_seq: mirrored });
+    if (this.coveredFrom !== undefined) {
+      // In the columns' order, as a row read back would have it (the trail row's JSON is the same either way).
+      const { op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at } = t;
+      this.appended.push({ seq, op_id, kind, amount, redemption_id, bucket_id, before, after, actor, reference, created_at, hash });
+    }
     return seq;
   }
 
@@ -229,17 +303,15 @@ export class CardStore {
   }
 
   txnsAfter(seq: number, limit: number): CardTxn[] {
+    if (this.coveredFrom !== undefined && seq >= this.coveredFrom) return this.appended.filter((t) => t.seq > seq).slice(0, limit);
     return this.sql.exec<Row>("SELECT * FROM txns WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit).toArray().map(toTxn);
   }
 
-  /** D1 has the card up to `seq` (kept in memory; `persistMirrored` writes it with the next operation). */
+  /** D1 has the card up to `seq` (kept in memory; `appendTxn` writes it with the next transaction). */
   markMirrored(seq: number): void {
     this.mirrored = Math.max(this.mirrored, seq);
-  }
-
-  /** Called inside a transaction: stores the watermark if it moved since it was last stored. */
-  persistMirrored(): void {
-    if (this.mirrored > 0) this.sql.exec("UPDATE card SET mirrored_seq = ? WHERE id = 1 AND mirrored_seq < ?", this.mirrored, this.mirrored);
+    this.appended = this.appended.filter((t) => t.seq > this.mirrored);
+    for (const [id, r] of this.saved) if (r.seq <= this.mirrored) this.saved.delete(id);
   }
 
   findOp(opId: string): { args: string; result: string } | undefined {

@@ -14,8 +14,23 @@ export interface SqlMigration {
   sql: string;
 }
 
-/** FNV-1a over the SQL text: a fingerprint that a later edit of the migration changes (not a security hash). */
+const fingerprints = new Map<string, string>();
+
+/**
+ * FNV-1a over the SQL text: a fingerprint that a later edit of the migration changes (not a security
+ * hash). Remembered per text: every object that starts checks its migrations, and hashing the schema
+ * again each time was a visible part of a card object's start.
+ */
 export function fingerprint(sql: string): string {
+  let known = fingerprints.get(sql);
+  if (known === undefined) {
+    known = fnv1a(sql);
+    fingerprints.set(sql, known);
+  }
+  return known;
+}
+
+function fnv1a(sql: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < sql.length; i++) {
     h ^= sql.charCodeAt(i);

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Env } from "../src/env";
 import { capture, redeem, refund, voidHold } from "./card-checkout";
 import { CardLedger } from "./card-ledger";
-import { auditedSeq, mirrorCard } from "./card-mirror";
+import { mirrorCard } from "./card-mirror";
 import { CardStore } from "./card-store";
 import {
   CaptureArgs,
@@ -62,7 +62,8 @@ export class StoredValueCard extends DurableObject<Env> {
   private readonly store: CardStore;
   private flushing: Promise<void> = Promise.resolve();
   private alarmAt: number | null = null;
-  private askedD1 = false;
+  /** Whether the store's mirror watermark is D1's (card-mirror.ts): not yet for an object that has just started. */
+  private watermarkKnown = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -158,8 +159,7 @@ export class StoredValueCard extends DurableObject<Env> {
     // A reversal is one per operation id whoever asks and why (support's reverse and reissue of a
     // delivery share it): a second caller replays the first one's result instead of being refused.
     const key = JSON.stringify(op === "reverse" ? { op, opId: args.opId } : { op, ...args });
-    const result = this.ctx.storage.transactionSync((): CardResult => {
-      this.store.persistMirrored();
+    const result = this.store.transaction((): CardResult => {
       const ledger = this.open(parsedSeed.data, now);
       const prior = this.store.findOp(args.opId);
       if (prior) {
@@ -179,8 +179,7 @@ export class StoredValueCard extends DurableObject<Env> {
 
   /** Due expiries at `now`, saved; the card's state. */
   async settle(seed: CardSeed, now: number): Promise<CardState> {
-    const state = this.ctx.storage.transactionSync(() => {
-      this.store.persistMirrored();
+    const state = this.store.transaction(() => {
       const ledger = this.open(CardSeed.parse(seed), now);
       ledger.save();
       return ledger.state();
@@ -193,8 +192,7 @@ export class StoredValueCard extends DurableObject<Env> {
     this.alarmAt = null;
     const meta = this.store.meta();
     if (!meta) return;
-    this.ctx.storage.transactionSync(() => {
-      this.store.persistMirrored();
+    this.store.transaction(() => {
       const ledger = new CardLedger(this.store, Date.now());
       ledger.expireDue();
       ledger.save();
@@ -233,8 +231,9 @@ export class StoredValueCard extends DurableObject<Env> {
   }
 
   /**
-   * One drain at a time. The first drain of this instance asks D1 how far its audit trail goes (the
-   * watermark stored here may lag: it is persisted lazily), so nothing is sent twice.
+   * One drain at a time. The watermark stored here may lag D1 after the object starts (it is persisted
+   * lazily): the first drain's trail row is conditional, and only if D1 already had part of the page
+   * does it ask D1 how far its trail goes (card-mirror.ts), so nothing is sent twice.
    */
   private flush(): Promise<void> {
     const run = this.flushing
@@ -242,11 +241,7 @@ export class StoredValueCard extends DurableObject<Env> {
       .then(async () => {
         const meta = this.store.meta();
         if (!meta || meta.seq <= meta.mirrored_seq) return;
-        if (!this.askedD1) {
-          this.store.markMirrored(await auditedSeq(this.env.DB, meta.card_id));
-          this.askedD1 = true;
-        }
-        await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state());
+        this.watermarkKnown = await mirrorCard(this.env.DB, this.store, () => new CardLedger(this.store, Date.now()).state(), this.watermarkKnown);
       });
     this.flushing = run;
     return run;

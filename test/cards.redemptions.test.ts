@@ -1,8 +1,8 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trailKinds, verifyCardTrail } from "../src/cards/card-audit";
-import { callJson, uniqueOrg } from "./helpers/api";
+import { callJson, token, uniqueOrg } from "./helpers/api";
 import { cardStubOf, cardTokens, issueCard, sleep } from "./helpers/card-factories";
 
 const redeem = (tok: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => callJson("/v1/redemptions", { token: tok, body, headers });
@@ -259,6 +259,52 @@ describe("the card's audit trail", () => {
     });
     expect(await cardStubOf(cardId).ledgerHead()).toMatchObject({ chain_ok: false });
     expect((await cardStubOf(cardId).checkIntegrity()).problem).toBe("the hash chain breaks at transaction 2");
+  });
+});
+
+describe("a card object that starts again", () => {
+  it("continues the D1 trail where D1 has it (its stored watermark lags the last flush): no gap, no repeated row, each webhook event once", async () => {
+    const org = uniqueOrg();
+    const t = await cardTokens(org);
+    const hook = await callJson("/v1/webhook-endpoints", {
+      token: await token({ org, sub: "ada", roles: ["admin"] }),
+      body: { url: `https://hooks.example.com/${org}`, events: ["card.redeemed"] },
+    });
+    expect(hook.status).toBe(201);
+    const { cardId } = await issueCard(org, 2_000);
+    const stub = cardStubOf(cardId);
+    for (const ref of ["r-1", "r-2"]) expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: ref })).status).toBe(201);
+    // The watermark is stored with the next transaction, so the object's storage says D1 lacks the last redemption.
+    const stored = await runInDurableObject(
+      stub,
+      (_o, state: DurableObjectState) => state.storage.sql.exec<{ m: number }>("SELECT mirrored_seq AS m FROM card").one().m,
+    );
+    expect(stored).toBeLessThan(3);
+    await evictDurableObject(stub);
+    expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-3" })).status).toBe(201);
+    expect((await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all()).results).toEqual([
+      { first_seq: 1, seq: 2 },
+      { first_seq: 3, seq: 3 },
+      { first_seq: 4, seq: 4 },
+    ]);
+    // A flush that did not reach D1 before the object stopped (its trail row removed here): the next
+    // instance's guess is wrong, it asks D1, and the page it sends covers the missing transaction.
+    await env.DB.prepare("DELETE FROM card_audit WHERE card_id = ? AND seq = 4").bind(cardId).run();
+    const countEvents = async () =>
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events WHERE org = ? AND type = 'card.redeemed'").bind(org).first<{ n: number }>())?.n;
+    expect(await countEvents()).toBe(3);
+    await env.DB.prepare("DELETE FROM webhook_events WHERE id = (SELECT id FROM webhook_events WHERE org = ? ORDER BY id DESC LIMIT 1)").bind(org).run();
+    await evictDurableObject(stub);
+    expect((await redeem(t.integrator, { card_id: cardId, amount: 100, currency: "USD", reference: "r-4" })).status).toBe(201);
+
+    expect(await trailKinds(env.DB, cardId)).toEqual(["issue", "redeem", "redeem", "redeem", "redeem"]);
+    expect(await verifyCardTrail(env.DB, org, cardId)).toMatchObject({ valid: true, txns_checked: 5, last_seq: 5, first_break: null });
+    expect((await env.DB.prepare("SELECT first_seq, seq FROM card_audit WHERE card_id = ? ORDER BY seq").bind(cardId).all()).results).toEqual([
+      { first_seq: 1, seq: 2 },
+      { first_seq: 3, seq: 3 },
+      { first_seq: 4, seq: 5 },
+    ]);
+    expect(await countEvents()).toBe(4);
   });
 });
 

@@ -28,6 +28,7 @@ export { BenchProbe } from "./bench-probe";
 export class StoredValueCard extends Card {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, instrument(env));
+    counters.card_object_starts++;
   }
 }
 

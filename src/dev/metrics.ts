@@ -17,10 +17,12 @@ export type Counters = {
   d1_rows_written: number;
   do_calls: number;
   queue_messages: number;
+  /** Card Durable Objects constructed (a cold start: the object opens its SQLite storage and checks its migrations). */
+  card_object_starts: number;
   /** The same per statement, for the breakdowns in test/bench/README.md: where the rows go. */
   by_statement: Record<string, StatementCounts>;
 };
-const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0, by_statement: {} });
+const zero = (): Counters => ({ d1_queries: 0, d1_rows_read: 0, d1_rows_written: 0, do_calls: 0, queue_messages: 0, card_object_starts: 0, by_statement: {} });
 /** The queue consumers' work (`npm run bench -- delivery`, and the deliveries of the other benches). */
 export const counters = zero();
 /** What the scheduled triggers' tick and their queue consumer did (`npm run bench -- schedules`), apart from delivery. */

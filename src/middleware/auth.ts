@@ -7,6 +7,20 @@ import { idempotency } from "./idempotency";
 const HS_ALGS = ["HS256"];
 const ASYMMETRIC_ALGS = ["RS256", "ES256"];
 const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+/**
+ * JWT_SECRET imported once as an HMAC key: jose imports a raw secret with `crypto.subtle.importKey`
+ * on every verification otherwise. Keyed by the secret, so a rotated one is imported anew.
+ */
+const hsKeys = new Map<string, Promise<CryptoKey>>();
+function hsKey(secret: string): Promise<CryptoKey> {
+  let key = hsKeys.get(secret);
+  if (!key) {
+    if (hsKeys.size >= 4) hsKeys.clear();
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    hsKeys.set(secret, key);
+  }
+  return key;
+}
 
 /** The API bearer token's `typ`; approval links use their own type and audience and never pass here. */
 export const API_TOKEN_TYPE = "JWT";
@@ -44,8 +58,7 @@ export async function verifyApiToken(env: Env, token: string): Promise<Auth> {
       ({ payload } = await jwtVerify(token, jwks, { ...opts, algorithms: ASYMMETRIC_ALGS }));
     } else {
       if (!env.JWT_SECRET) throw new AppError("internal_error", "JWT_SECRET is not configured");
-      const key = new TextEncoder().encode(env.JWT_SECRET);
-      ({ payload } = await jwtVerify(token, key, { ...opts, algorithms: HS_ALGS }));
+      ({ payload } = await jwtVerify(token, await hsKey(env.JWT_SECRET), { ...opts, algorithms: HS_ALGS }));
     }
   } catch (err) {
     if (err instanceof AppError) throw err;

@@ -40,16 +40,29 @@ export function outboxRows(events: AuditInput[], createdAt: string): OutboxRow[]
 }
 
 /** One INSERT for every event of the batch; writes nothing when the org has no enabled endpoint. */
-export function outboxStatement(d1: D1Database, org: string, rows: OutboxRow[]): D1PreparedStatement | null {
+export function outboxStatement(
+  d1: D1Database,
+  org: string,
+  rows: OutboxRow[],
+  /**
+   * A card mirror page from `fromSeq` (rows carry their transaction's `seq`): only the rows after the
+   * card's D1 trail head go in, and none unless that head is within the page, as for its trail row
+   * (src/cards/README.md, D1 mirror).
+   */
+  cardPage?: { cardId: string; fromSeq: number },
+): D1PreparedStatement | null {
   if (rows.length === 0) return null;
-  return d1
-    .prepare(
-      `INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at)
+  const insert = `INSERT INTO webhook_events (id, org, type, entity_type, entity_id, data, created_at)
        SELECT value ->> 'id', ?2, value ->> 'type', value ->> 'entity_type', value ->> 'entity_id', value ->> 'data', value ->> 'created_at'
        FROM json_each(?1)
-       WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2)`,
+       WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE org = ?2)`;
+  if (!cardPage) return d1.prepare(insert).bind(JSON.stringify(rows), org);
+  return d1
+    .prepare(
+      `${insert} AND value ->> 'seq' > (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3)
+         AND (SELECT COALESCE(MAX(seq), 0) FROM card_audit WHERE card_id = ?3) >= ?4 - 1`,
     )
-    .bind(JSON.stringify(rows), org);
+    .bind(JSON.stringify(rows), org, cardPage.cardId, cardPage.fromSeq);
 }
 
 /** After a commit that wrote outbox rows: one message asks the consumer to fan the org's new events out. */

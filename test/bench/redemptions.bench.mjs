@@ -11,7 +11,7 @@
 // cards' Durable Objects), with the rows written by statement.
 import { performance } from "node:perf_hooks";
 import { startFakeResend } from "./fake-resend.mjs";
-import { cpuSeconds, startWorker, workerdPids, apiClient, benchTokens, submittedCardBatch } from "./worker.mjs";
+import { cpuSplit, startWorker, workerdPids, apiClient, benchTokens, submittedCardBatch } from "./worker.mjs";
 
 const CARDS = Number(process.env.BENCH_CARDS ?? 10_000);
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 8);
@@ -101,6 +101,7 @@ const perOp = (m, n) => ({
   d1_rows_written: Number((m.d1_rows_written / n).toFixed(3)),
   d1_rows_read: Number((m.d1_rows_read / n).toFixed(3)),
   d1_queries: Number((m.d1_queries / n).toFixed(3)),
+  object_starts: Number((m.card_object_starts / n).toFixed(3)),
   by_statement: Object.fromEntries(Object.entries(m.d1_rows_written_by_statement).map(([k, v]) => [k, Number((v / n).toFixed(3))])),
 });
 
@@ -114,13 +115,18 @@ try {
   const firstD1 = perOp(await metrics(true), CARDS);
 
   const steadyCount = CARDS * ROUNDS;
-  const cpu0 = cpuSeconds(pids);
+  const cpuDelta = (a, b) => ({ user: b.user - a.user, system: b.system - a.system });
+  const cpu0 = cpuSplit(pids);
   const steady = await drive(steadyCount, (i) => redeemOnce(ids, 1 + Math.floor(i / CARDS))(i));
-  const cpu = cpuSeconds(pids) - cpu0;
+  const steadyCpu = cpuDelta(cpu0, cpuSplit(pids));
+  const cpu = steadyCpu.user + steadyCpu.system;
   const steadyD1 = perOp(await metrics(true), steadyCount);
 
+  const probeCpu0 = cpuSplit(pids);
   const probe = await drive(steadyCount, probeOnce);
+  const probeCpu = cpuDelta(probeCpu0, cpuSplit(pids));
   const probeD1 = perOp(await metrics(true), steadyCount);
+  const us = (s) => Math.round((s / steadyCount) * 1e6);
 
   // Every card must have lost exactly what was redeemed from it.
   const sample = await api(`/v1/cards/${ids[0]}`, { token: tokens.finance });
@@ -135,14 +141,14 @@ try {
       `D1 ${firstD1.d1_rows_written} rows written per redemption ${JSON.stringify(firstD1.by_statement)}`,
   );
   console.log(
-    `redemptions (${ROUNDS} more per card): ${steady.count} in ${f(steady.seconds)} s = ${steady.per_s.toFixed(0)}/s (target ≥ 2,000), p50 ${f(steady.p50_ms)} ms, p99 ${f(steady.p99_ms)} ms; workerd CPU ${((cpu / steadyCount) * 1e6).toFixed(0)} µs per redemption`,
+    `redemptions (${ROUNDS} more per card): ${steady.count} in ${f(steady.seconds)} s = ${steady.per_s.toFixed(0)}/s (target ≥ 2,000), p50 ${f(steady.p50_ms)} ms, p99 ${f(steady.p99_ms)} ms; workerd CPU ${us(cpu)} µs per redemption (user ${us(steadyCpu.user)}, system ${us(steadyCpu.system)}); ${steadyD1.object_starts} card object starts per redemption`,
   );
   console.log(
     `D1 per redemption: ${steadyD1.d1_rows_written} rows written (target ≤ 4) ${JSON.stringify(steadyD1.by_statement)}, ${steadyD1.d1_rows_read} rows read, ${steadyD1.d1_queries} queries`,
   );
   console.log(
     `plain conditional UPDATE in D1 (same callers, same socket): ${probe.per_s.toFixed(0)}/s, p50 ${f(probe.p50_ms)} ms, p99 ${f(probe.p99_ms)} ms, ` +
-      `${probeD1.d1_rows_written} rows written; the card ledger runs at ${ratio.toFixed(2)}× its rate`,
+      `${probeD1.d1_rows_written} rows written, workerd CPU ${us(probeCpu.user + probeCpu.system)} µs per update (user ${us(probeCpu.user)}, system ${us(probeCpu.system)}); the card ledger runs at ${ratio.toFixed(2)}× its rate`,
   );
   console.log(
     JSON.stringify({
@@ -159,7 +165,11 @@ try {
       ratio_to_probe: Number(ratio.toFixed(3)),
       first_redemption_per_s: Math.round(first.per_s),
       first_d1_rows_written_per_redemption: firstD1.d1_rows_written,
-      workerd_cpu_us_per_redemption: Number(((cpu / steadyCount) * 1e6).toFixed(0)),
+      workerd_cpu_us_per_redemption: us(cpu),
+      workerd_user_cpu_us_per_redemption: us(steadyCpu.user),
+      workerd_system_cpu_us_per_redemption: us(steadyCpu.system),
+      probe_workerd_cpu_us: us(probeCpu.user + probeCpu.system),
+      card_object_starts_per_redemption: steadyD1.object_starts,
       cards: CARDS,
       callers: CALLERS,
     }),

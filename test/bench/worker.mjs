@@ -213,15 +213,23 @@ export function workerdPids() {
 
 export /** CPU seconds (user + system) used so far by the workerd processes: less noisy than wall time on a shared machine. */
 function cpuSeconds(pids) {
-  let ticks = 0;
+  const { user, system } = cpuSplit(pids);
+  return user + system;
+}
+
+/** The same, user and system apart (system time is mostly storage: SQLite's writes and fsyncs). */
+export function cpuSplit(pids) {
+  let utime = 0;
+  let stime = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+      utime += Number(fields[11]); // utime, stime: fields 14 and 15 of stat
+      stime += Number(fields[12]);
     } catch {}
   }
-  return ticks / 100; // USER_HZ
+  return { user: utime / 100, system: stime / 100 }; // USER_HZ
 }
 
 /** A free TCP port on 127.0.0.1 (for the inspector, which Miniflare cannot pick itself). */
