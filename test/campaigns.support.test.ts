@@ -35,6 +35,8 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     const run = await callJson("/v1/reconciliations", { method: "POST", token: s.tokens.finance });
     expect(run.status).toBe(201);
     expect(run.body.findings).toMatchObject({ total: 0, by_kind: {} });
+    // Campaign rewards count in the run's totals like a batch's deliveries.
+    expect(run.body.totals).toEqual([expect.objectContaining({ currency: "USD", planned: 3 * 1000, delivered: 3 * 1000, committed: 3 * 1000 })]);
 
     const report = await callJson("/v1/reports/summary", { token: s.tokens.finance });
     expect(report.status).toBe(200);

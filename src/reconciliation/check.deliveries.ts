@@ -10,7 +10,7 @@ import { getSettings } from "../settings/settings.service";
 import { duplicatesAcrossBatches, duplicatesInPage } from "./check.duplicates";
 import { cardLedgerFindings, cardMirrorFindings } from "./check.cards";
 import { itemFindings } from "./check.items";
-import { pageSize, type Finding, type StepContext, type StepResult } from "./types";
+import { addTotals, pageSize, type Finding, type StepContext, type StepResult } from "./types";
 import { cardIdSql } from "../delivery/rewards";
 
 export const DELIVERY_PAGE = 10_000;
@@ -60,7 +60,7 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
   if (!page?.last) return { findings: [], cursor: null, rows: 0 };
   const range: Range = { org: ctx.org, after, last: page.last };
   const stuckBefore = new Date(ctx.now.getTime() - STUCK_AFTER_MS).toISOString();
-  const [anomalies, cards] = await db.batch<Record<string, unknown>>([
+  const [anomalies, cards, campaignSums] = await db.batch<Record<string, unknown>>([
     db
       .prepare(
         `SELECT id, batch_id, pool_id, status, amount, currency, committed, attempts, updated_at FROM deliveries
@@ -79,7 +79,20 @@ export async function deliveriesStep(ctx: StepContext): Promise<StepResult> {
          OR (d.status = 'failed' AND c.status = 'active'))`,
       )
       .bind(range.org, range.after, range.last),
+    // Campaign rewards have no batch for the batches phase to total: their page's sums count here
+    // (planned: every reward but a reissue's replaced row, whose item its replacement carries).
+    db
+      .prepare(
+        `SELECT currency, SUM(CASE WHEN status <> 'reissued' THEN amount ELSE 0 END) AS planned,
+                SUM(CASE WHEN status = 'delivered' THEN amount ELSE 0 END) AS delivered, SUM(CASE WHEN status = 'failed' THEN amount ELSE 0 END) AS failed,
+                SUM(CASE WHEN status = 'reversed' THEN amount ELSE 0 END) AS reversed
+         FROM deliveries WHERE ${IN_RANGE} AND batch_id IS NULL GROUP BY currency`,
+      )
+      .bind(range.org, range.after, range.last),
   ]);
+  for (const t of campaignSums!.results as unknown as { currency: string; planned: number; delivered: number; failed: number; reversed: number }[]) {
+    addTotals(ctx.state, t.currency, { planned: t.planned, delivered: t.delivered, failed: t.failed, reversed: t.reversed });
+  }
   const windowDays = (await getSettings(db, ctx.org)).prior_payout_window_days;
   const findings = [
     ...(await statusFindings(ctx, anomalies!.results as unknown as Row[])),

@@ -11,10 +11,12 @@ const Money = z.number().int().openapi({ description: "Minor units of `currency`
 const TotalsSchema = z
   .object({
     currency: z.string().openapi({ example: "USD" }),
-    planned: Money.openapi({ description: "Valid totals of batches submitted or further (side exits excluded)" }),
+    planned: Money.openapi({
+      description: "Valid totals of batches submitted or further (side exits excluded), plus campaign rewards (a reissued reward once)",
+    }),
     reserved: Money.openapi({ description: "Held by pending holds, per the pool DOs" }),
     committed: Money.openapi({ description: "Committed to recipients, per the pool DOs" }),
-    delivered: Money.openapi({ description: "Deliveries delivered" }),
+    delivered: Money.openapi({ description: "Deliveries delivered, of batches and campaigns" }),
     failed: Money.openapi({ description: "Deliveries failed" }),
     reversed: Money.openapi({ description: "Deliveries reversed" }),
   })
