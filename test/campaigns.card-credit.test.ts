@@ -316,6 +316,37 @@ describe("card_credit campaign rewards", () => {
     expect(((await poolBalance(s.poolId)) as { committed: number }).committed).toBe(before.committed);
   });
 
+  it("caps the credit's expiry at the card's own, in the event's record and the notice alike", async () => {
+    const s = await campaignSetup(uniqueOrg("cccap"));
+    const issuer = await activeCampaign(s, {
+      name: "Day card",
+      trigger: { event: "signup" },
+      reward: { product_id: s.productId, channel: "email", amount: 2_500, expires_after_days: 1 },
+    });
+    await activeCampaign(s, { name: "Two-day bonus", ...credit({ expires: { after_hours: 48 } }), budget: { amount: 10_000 } });
+    const a = { external_id: "CAP-1", email: "cap1@example.com" };
+    const cardId = await issuedCard(s, issuer, a);
+    const cardEnd = (await env.DB.prepare("SELECT expires_at FROM cards WHERE id = ?").bind(cardId).first<{ expires_at: string }>())!.expires_at;
+    const event = orderPaid(a);
+    expect((await postEvent(s.tokens.integrator, event)).body.outcomes[0]).toMatchObject({ outcome: "rewarded", card_id: cardId });
+    const record = (await callJson(`/v1/events/${event.id}`, { token: s.tokens.support })).body;
+    expect(Date.parse(record.outcomes[0].credit_expires_at)).toBe(Date.parse(cardEnd));
+    const card = (await callJson(`/v1/cards/${cardId}`, { token: s.tokens.support })).body;
+    expect(Date.parse(card.buckets.find((b: { kind: string }) => b.kind === "bonus").expires_at)).toBe(Date.parse(cardEnd));
+  });
+
+  it("keeps a campaign's reward kind and product once it has been activated", async () => {
+    const { s, creditor } = await setup("ccfixed");
+    expect((await callJson(`/v1/campaigns/${creditor}/pause`, { method: "POST", token: s.tokens.operator })).status).toBe(200);
+    const patch = (reward: Record<string, unknown>) => callJson(`/v1/campaigns/${creditor}`, { method: "PATCH", token: s.tokens.operator, body: { reward } });
+    const toCard = await patch({ product_id: s.productId, channel: "email", amount: 1_000 });
+    expect(toCard.status).toBe(400);
+    expect(toCard.body.errors).toEqual([expect.objectContaining({ pointer: "/reward/kind", code: "immutable" })]);
+    const toProduct = await patch({ ...credit().reward, product_id: s.productId });
+    expect(toProduct.body.errors).toEqual([expect.objectContaining({ pointer: "/reward/product_id" })]);
+    expect((await patch({ ...credit().reward, amount: 1_500 })).status).toBe(200); // amounts may change while paused
+  });
+
   it("finds the customer's card, zone and card rows through indexes, never reading a table whole", async () => {
     const { s, issuer } = await setup("ccplan");
     const a = { external_id: "Q-1", email: "q1@example.com" };

@@ -241,6 +241,16 @@ export async function patchCampaign(env: Env, auth: Auth, id: string, input: Pat
   // Trigger, reward and referral are checked together as they will be stored (the referral lives in the reward's JSON).
   const { referral: storedReferral, ...storedReward } = JSON.parse(c.reward) as RewardSpec & { referral?: ReferralSpec };
   const reward = input.reward ?? storedReward;
+  // Once activated, rewards may be committed and waiting (approval, delivery) under the kind and
+  // product they were granted with: those stay fixed (a paused campaign may change amounts, tiers, channel).
+  if (input.reward && c.status !== "draft") {
+    const fixed = (field: "kind" | "product_id", detail: string) =>
+      new AppError("validation_failed", detail, { errors: [{ pointer: `/reward/${field}`, code: "immutable", detail }] });
+    if ((input.reward.kind ?? "card") !== (storedReward.kind ?? "card"))
+      throw fixed("kind", "A campaign's reward kind cannot change once it has been activated; end it and create another");
+    if ((input.reward.product_id ?? "") !== (storedReward.product_id ?? ""))
+      throw fixed("product_id", "A campaign's product cannot change once it has been activated; end it and create another");
+  }
   const referral = input.referral === undefined ? (storedReferral ?? null) : input.referral;
   checkCampaignShape({ trigger: input.trigger ?? JSON.parse(c.trigger), reward, referral });
   checkCreditShape(reward, referral, input.approval === undefined ? c.approvalAtOrAbove : (input.approval?.at_or_above ?? null));

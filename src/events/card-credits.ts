@@ -83,6 +83,8 @@ export interface CardCandidate {
   product_id: string;
   currency: string;
   created_at: string;
+  /** The card's own end: a bonus never outlives it (the card object clamps it; the record and the notice say so too). */
+  expires_at: string | null;
 }
 
 /**
@@ -110,14 +112,15 @@ export async function customerCards(d1: D1Database, org: string, customers: Cust
          UNION SELECT q.i, d.card_id FROM q CROSS JOIN batch_recipients r ON r.phone_key = q.phone JOIN deliveries d ON d.recipient_id = r.id AND +d.org = ?1
          UNION SELECT q.i, d.card_id FROM q CROSS JOIN batches b ON b.org = ?1 CROSS JOIN batch_recipients r ON r.batch_ref = b.ref AND r.external_id = q.ext
            JOIN deliveries d ON d.recipient_id = r.id)
-       SELECT f.i, c.id, c.product_id, c.currency, c.created_at FROM found f JOIN cards c ON c.id = f.card_id
+       SELECT f.i, c.id, c.product_id, c.currency, c.created_at, c.expires_at FROM found f JOIN cards c ON c.id = f.card_id
        WHERE c.org = ?1 AND c.status IN ('active', 'exhausted') AND (c.expires_at IS NULL OR c.expires_at > ?3)
        ORDER BY f.i, c.created_at DESC, c.id DESC`,
     )
     .bind(org, JSON.stringify(q), new Date(now).toISOString())
     .all<CardCandidate & { i: number }>();
   const out: CardCandidate[][] = customers.map(() => []);
-  for (const r of results) out[Number(r.i)]!.push({ id: r.id, product_id: r.product_id, currency: r.currency, created_at: r.created_at });
+  for (const r of results)
+    out[Number(r.i)]!.push({ id: r.id, product_id: r.product_id, currency: r.currency, created_at: r.created_at, expires_at: r.expires_at });
   return out;
 }
 
@@ -167,7 +170,8 @@ export async function findCards<P extends { ev: { id: string; occurredAt: string
       const reward = rewardOf(p.c);
       const zone = zoneOf(p.ev.customer.input.external_id);
       const card = pickCard(cards[i]!, p.c.currency, reward.product_id);
-      const expiresAt = creditExpiry(reward.expires!, p.ev.occurredAt, zone);
+      const asked = creditExpiry(reward.expires!, p.ev.occurredAt, zone);
+      const expiresAt = card?.expires_at ? Math.min(asked, Date.parse(card.expires_at)) : asked;
       const creditId = creditIdFor(p.outcomeId);
       const skip = !card
         ? ({
