@@ -82,8 +82,12 @@ describe("campaign rewards in support, reconciliation and reports", () => {
     const s = await campaignSetup(uniqueOrg("cs"));
     const id = await activeCampaign(s);
     const ids: string[] = [];
-    for (let i = 0; i < 2; i++) ids.push((await postEvent(s.tokens.integrator, orderPaid())).body.outcomes[0].delivery_id);
+    for (let i = 0; i < 2; i++)
+      ids.push((await postEvent(s.tokens.integrator, orderPaid({ email: `Card.${i}+vip@Example.com` }))).body.outcomes[0].delivery_id);
     expect(await delivered(ids)).toBe(2);
+    // Support finds a customer's campaign card by their email, as written or normalised.
+    const byEmail = await callJson("/v1/cards?recipient_email=card.1@example.com", { token: s.tokens.support });
+    expect(byEmail.body.data.map((c: any) => c.delivery_id)).toEqual([ids[1]]);
 
     const cards = await callJson(`/v1/cards?campaign_id=${id}`, { token: s.tokens.finance });
     expect(cards.status).toBe(200);

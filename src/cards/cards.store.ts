@@ -127,8 +127,14 @@ export async function cardPage(env: Env, org: string, f: CardFilter, limit: numb
         errors: [{ parameter: "recipient_email", code: "email_invalid", detail: "Give the whole address, e.g. ann@example.com" }],
       });
     }
-    from = `batch_recipients r JOIN deliveries d ON d.recipient_id = r.id JOIN cards c ON c.id = ${cardIdSql("d.id")}`;
-    where.push(`r.email_key = ${p(emailKey(email))}`, `+d.org = ${p(org)}`);
+    // A batch recipient by its email key, or a campaign reward's customer (its identity key is the
+    // normalised email when it has one): both are a delivery's recipient row.
+    const key = emailKey(email);
+    const orgParam = p(org);
+    from = `(SELECT r.id AS rid FROM batch_recipients r WHERE r.email_key = ${p(key)}
+             UNION ALL SELECT o.id FROM campaign_outcomes o WHERE o.org = ${orgParam} AND o.customer_key = ${p(`email:${key}`)}) x
+            JOIN deliveries d ON d.recipient_id = x.rid JOIN cards c ON c.id = ${cardIdSql("d.id")}`;
+    where.push(`+d.org = ${orgParam}`);
   } else if (f.batch_id) {
     where.push(`d.batch_id = ${p(f.batch_id)}`, `+d.org = ${p(org)}`);
   } else {
