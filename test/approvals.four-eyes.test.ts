@@ -60,7 +60,7 @@ describe("four-eyes: everyone who shaped the batch", () => {
     expect(byApi.body.detail).toContain("uploaded recipients to");
     const byLink = await postDecision(await forgedLink(s.org, s.batchId, "uma", s.emails.uma), "approve");
     expect(byLink.status).toBe(403);
-    expect(byLink.html).toContain("You cannot decide on your own batch");
+    expect(byLink.html).toContain("You cannot decide on your own batch or campaign");
     expect((await approvalsOf(s.batchId, s.tokens.auditor)).steps[0].decisions).toEqual([]);
   });
 

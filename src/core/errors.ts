@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   duplicate_reference: { status: 409, title: "This reference was already used on the card" },
   redemption_not_pending: { status: 409, title: "The redemption is not pending" },
   redemption_not_captured: { status: 409, title: "The redemption is not captured" },
-  already_decided: { status: 409, title: "This approver has already decided on the batch" },
+  already_decided: { status: 409, title: "This approver has already decided on this request" },
   batch_changed: { status: 409, title: "The batch changed after approval was requested" },
   rewards_changed: { status: 409, title: "The campaign day's pending rewards changed since they were shown" },
   approval_link_used: { status: 409, title: "The approval link has already been used" },

@@ -185,11 +185,11 @@ const ERROR_TITLES: Partial<Record<ErrorCode, string>> = {
   approval_link_active: "This link still works",
   batch_changed: "The batch has changed",
   rewards_changed: "The rewards have changed",
-  self_approval_forbidden: "You cannot decide on your own batch",
+  self_approval_forbidden: "You cannot decide on your own batch or campaign",
   not_an_approver: "You are not an approver for this step",
   already_decided: "You have already decided",
   validation_failed: "Choose Approve or Reject",
-  invalid_state_transition: "This batch no longer awaits approval",
+  invalid_state_transition: "This no longer awaits approval",
 };
 
 export const RenewedPage: FC<{ result: RenewResult }> = ({ result }) => (
@@ -229,7 +229,10 @@ export const ErrorPage: FC<{ code: ErrorCode; detail: string; renewAction?: stri
             </div>
           </form>
         ) : (
-          <p class="muted">Nothing was changed. If you need a new link, ask the person who submitted the batch to re-send the approval links.</p>
+          <p class="muted">
+            Nothing was changed. If you need a new link, ask the person who submitted the batch to re-send the approval links; for a campaign's rewards, a new
+            round of links goes out when new rewards arrive or a step completes.
+          </p>
         )}
       </div>
     </Layout>
