@@ -234,6 +234,8 @@ describe("referral campaigns", () => {
     expect(sides(third.body.outcomes)).toEqual({ referee: "invalid_contact", referrer: "pending_approval" });
     // Approving the day delivers each waiting referrer reward to its referrer.
     const day = new Date().toISOString().slice(0, 10);
+    const listed = await callJson(`/v1/campaigns/${id}/approvals`, { token: s.tokens.finance });
+    expect(listed.body.data[0].pending.map((p: any) => p.side)).toEqual(["referrer", "referrer"]);
     const decided = await callJson(`/v1/campaigns/${id}/approvals/${day}`, { token: s.tokens.finance, body: { decision: "approve" } });
     expect(decided.body).toMatchObject({ decision: "approve", rewards: 2, total: 3000 });
     const { results } = await env.DB.prepare(

@@ -216,7 +216,7 @@ export async function listApprovals(env: Env, org: string, campaignId: string) {
       "SELECT day, status, round, decided_by, decided_at, comment, created_at, updated_at FROM campaign_approvals WHERE campaign_id = ? ORDER BY day DESC LIMIT 60",
     ).bind(c.id),
     env.DB.prepare(
-      `SELECT approval_day, event_id, amount, external_id, outcome, reason, created_at FROM campaign_outcomes
+      `SELECT approval_day, event_id, side, amount, external_id, outcome, reason, created_at FROM campaign_outcomes
        WHERE campaign_id = ?1 AND approval_day IN (${days}) ORDER BY created_at`,
     ).bind(c.id),
     env.DB.prepare(
@@ -240,6 +240,7 @@ export async function listApprovals(env: Env, org: string, campaignId: string) {
           .filter((x) => x.outcome === "pending_approval")
           .map((x) => ({
             event_id: String(x.event_id),
+            ...(x.side ? { side: x.side as "referee" | "referrer" } : {}),
             amount: Number(x.amount),
             external_id: x.external_id as string | null,
             created_at: String(x.created_at),
@@ -248,6 +249,7 @@ export async function listApprovals(env: Env, org: string, campaignId: string) {
           .filter((x) => x.outcome !== "pending_approval")
           .map((x) => ({
             event_id: String(x.event_id),
+            ...(x.side ? { side: x.side as "referee" | "referrer" } : {}),
             amount: Number(x.amount),
             outcome: (x.outcome === "rewarded" ? "approved" : "rejected") as "approved" | "rejected",
           })),

@@ -268,8 +268,18 @@ export const ApprovalRequests = z
         decided_at: z.string().nullable(),
         comment: z.string().nullable(),
         currency: z.string(),
-        pending: z.array(z.object({ event_id: z.string(), amount: N, external_id: z.string().nullable(), created_at: z.string() })),
-        decided: z.array(z.object({ event_id: z.string(), amount: N, outcome: z.enum(["approved", "rejected"]) })),
+        pending: z.array(
+          z.object({
+            event_id: z.string(),
+            side: z.enum(["referee", "referrer"]).optional().openapi({ description: "A referral campaign's side (two rewards of one event)" }),
+            amount: N,
+            external_id: z.string().nullable(),
+            created_at: z.string(),
+          }),
+        ),
+        decided: z.array(
+          z.object({ event_id: z.string(), side: z.enum(["referee", "referrer"]).optional(), amount: N, outcome: z.enum(["approved", "rejected"]) }),
+        ),
         round: N.openapi({ description: "The request's round: approvals count within one round" }),
         decisions: z.array(
           z.object({
