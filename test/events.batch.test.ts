@@ -135,6 +135,7 @@ describe("a batch with invalid events", () => {
     expect(problems(data[4])).toEqual(["/events/4/customer/external_id"]);
     expect(data[5]).toMatchObject({ id: "bd-1" });
     expect(problems(data[5])).toEqual(["/events/5/customer/attributes/birthday"]);
+    expect(data[5].error.errors[0].code).toBe("date_invalid"); // the same reason as PUT /v1/customers and the import
     expect(problems(data[6])).toEqual(["/events/6"]);
     // Nothing of the invalid events was recorded: sending the corrected event is a first evaluation.
     const fixed = await postEvent(s.tokens.integrator, b);

@@ -47,10 +47,13 @@ export function fieldErrors(target: string, error: z.ZodError): FieldError[] {
     const path = issue.path.map(String);
     const fields =
       issue.code === "unrecognized_keys" ? issue.keys.map((k) => ({ path: [...path, k], detail: `Unknown field: ${k}` })) : [{ path, detail: issue.message }];
+    // A custom check names its own stable reason (`params.reason`, e.g. date_invalid), as the other routes' validators do.
+    const reason = issue.code === "custom" ? (issue as { params?: { reason?: unknown } }).params?.reason : undefined;
+    const code = typeof reason === "string" ? reason : issue.code;
     return fields.map(({ path, detail }): FieldError => {
-      if (target === "json" || target === "form") return { pointer: toPointer(path), code: issue.code, detail };
-      if (target === "header") return { header: path[0] ?? "", code: issue.code, detail };
-      return { parameter: path[0] ?? "", code: issue.code, detail };
+      if (target === "json" || target === "form") return { pointer: toPointer(path), code, detail };
+      if (target === "header") return { header: path[0] ?? "", code, detail };
+      return { parameter: path[0] ?? "", code, detail };
     });
   });
 }
