@@ -212,6 +212,25 @@ describe("a failing endpoint's backlog", () => {
     expect((await rowsOf(second.dead.id)).map((r) => r.event_id).sort()).toEqual(second.events.map((e) => e.id).sort());
   });
 
+  it("starts a backlog for an endpoint in the slow lane for not answering, and drains it once an attempt gets through there", async () => {
+    const org = uniqueOrg("backlog-slow");
+    const slow = await createEndpoint(org);
+    const r = receiver(slow.url);
+    const q = queues(org);
+    // No answer within the fast lane's wait: the endpoint is in the slow lane (not failing yet).
+    await env.DB.prepare("UPDATE webhook_endpoints SET slow_lane_until = ? WHERE id = ?")
+      .bind(new Date(Date.now() + 600_000).toISOString(), slow.id)
+      .run();
+    const events = [];
+    for (const action of ["batch.submitted", "batch.approved", "batch.released"]) events.push(await outboxEvent(org, "bat_s", action));
+    await q.dispatch();
+    expect((await rowsOf(slow.id)).map((x) => x.event_id)).toEqual([events[0]!.id]);
+    // The probe is answered in the slow lane: the backlog is drained although the endpoint stays there.
+    expect(await q.run()).toBe(0);
+    expect(r.got.map((g) => g.webhookId)).toEqual(events.map((e) => e.id));
+    expect((await backlogOf(slow.id)).backlog_from_seq).toBeNull();
+  });
+
   it("materialises the next backlog event as the probe when the probe runs out of attempts", async () => {
     const org = uniqueOrg("backlog-probe");
     const { dead, q, events } = await outage(org);

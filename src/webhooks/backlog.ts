@@ -1,7 +1,7 @@
 /**
  * A failing endpoint's backlog. While an endpoint is **failing** (enabled, `failing_since` set: an attempt
- * failed and none got through since, so its breaker tripped and it is in the slow lane), the fan-out
- * (dispatch.ts) writes no message rows for it: the first event it meets for it then becomes one message,
+ * failed and none got through since, so its breaker tripped and it is in the slow lane; or put in the slow
+ * lane for leaving a send unanswered in the fast lane), the fan-out (dispatch.ts) writes no message rows for it: the first event it meets for it then becomes one message,
  * the **probe**, and `webhook_endpoints.backlog_from_seq` is set just after it; later events are left in
  * `webhook_events` (they are there anyway). The probe keeps the breaker's usual rhythm; if it ends
  * `failed` (ten attempts) while the endpoint still fails, the next backlog event is materialised as the
@@ -34,8 +34,14 @@ export type BacklogEndpoint = Pick<
   "id" | "events" | "enabled" | "disabled_reason" | "failing_since" | "breaker_until" | "slow_lane_until" | "backlog_from_seq"
 >;
 
-/** The rule: an enabled endpoint whose breaker tripped and that nothing got through to since keeps a backlog. */
+/**
+ * The rule: an enabled endpoint whose breaker tripped and that nothing got through to since (`failing_since`)
+ * keeps its backlog; the fan-out also starts one for an endpoint in the slow lane for not answering within the
+ * fast lane's wait (`slow_lane_until`: a hanging receiver, before its first full 15 s timeout has failed).
+ */
 export const keepsBacklog = (ep: Pick<EndpointRow, "enabled" | "failing_since">) => ep.enabled === 1 && !!ep.failing_since;
+export const startsBacklog = (ep: Pick<EndpointRow, "enabled" | "failing_since" | "slow_lane_until">, now: Date) =>
+  keepsBacklog(ep) || (ep.enabled === 1 && !!ep.slow_lane_until && ep.slow_lane_until > now.toISOString());
 
 export interface Materialised {
   id: string;
@@ -102,21 +108,24 @@ export async function materialiseAll(env: Env, org: string, ep: BacklogEndpoint)
 }
 
 /**
- * The fan-out's first step: a page of the backlog of each endpoint that recovered (enabled, not failing) or
- * was disabled; if any is left, one more `webhook_dispatch` carries on (bounded work per invocation).
+ * The fan-out's first step: a page of the backlog of each endpoint that recovered (enabled, not failing, and
+ * either out of the slow lane or named in `drain`: an attempt got through) or was disabled; if any is left, one
+ * more `webhook_dispatch` carries on (bounded work per invocation).
  */
-export async function drainBacklogs(env: Env, org: string, endpoints: BacklogEndpoint[]): Promise<number> {
+export async function drainBacklogs(env: Env, org: string, endpoints: BacklogEndpoint[], drain: ReadonlySet<string>): Promise<number> {
   let total = 0;
-  let more = false;
+  const more: string[] = [];
+  const now = new Date();
   for (const ep of endpoints) {
-    if (ep.backlog_from_seq === null || keepsBacklog(ep)) continue;
+    if (ep.backlog_from_seq === null || keepsBacklog(ep) || (startsBacklog(ep, now) && !drain.has(ep.id))) continue;
     const page = await materialisePage(env, org, ep);
     total += page.messages.length;
-    if (!page.done) more = true;
+    if (!page.done) more.push(ep.id);
   }
-  if (more) await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org }]);
+  if (more.length > 0) await askDrain(env, org, more);
   return total;
 }
 
-/** Asks the fan-out to drain the org's backlogs (after an attempt got through, or an endpoint was disabled). */
-export const askDrain = (env: Env, org: string) => sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org }]);
+/** Asks the fan-out to drain the org's backlogs (after an attempt got through to `endpoints`, or an endpoint was disabled). */
+export const askDrain = (env: Env, org: string, endpoints: string[] = []) =>
+  sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org, ...(endpoints.length > 0 ? { drain: endpoints.slice(0, 100) } : {}) }]);

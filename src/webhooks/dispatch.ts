@@ -17,11 +17,17 @@
 import { newId } from "../core/ids";
 import type { Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
-import { type BacklogEndpoint, drainBacklogs, keepsBacklog } from "./backlog";
+import { type BacklogEndpoint, drainBacklogs, startsBacklog } from "./backlog";
 import { subscribes } from "./catalogue";
 import { endpointLane, laneQueue } from "./lanes";
 
 const PAGE = 500;
+/**
+ * Pages fanned out per invocation; if events remain, one more `webhook_dispatch` carries on behind the sends
+ * just queued. Bounded work per invocation, and the sends start (and meet a dead endpoint) while a burst is
+ * still being fanned out, so the rest of the burst goes to that endpoint's backlog (backlog.ts), not to rows.
+ */
+export const PAGES_PER_DISPATCH = 4;
 
 interface PendingEvent {
   seq: number;
@@ -43,7 +49,8 @@ export interface NewMessage {
   created_at?: string;
 }
 
-export async function dispatchOrg(env: Env, org: string): Promise<number> {
+/** `drain`: endpoints an attempt got through to, whose backlogs are drained even while they are in the slow lane. */
+export async function dispatchOrg(env: Env, org: string, drain: ReadonlySet<string> = new Set()): Promise<number> {
   let total = 0;
   for (let page = 0; ; page++) {
     const { results: endpoints } = await env.DB.prepare(
@@ -51,7 +58,7 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
     )
       .bind(org)
       .all<BacklogEndpoint>();
-    if (page === 0) total += await drainBacklogs(env, org, endpoints);
+    if (page === 0) total += await drainBacklogs(env, org, endpoints, drain);
     const { results: events } = await env.DB.prepare(
       "SELECT seq, id, type, entity_id FROM webhook_events WHERE org = ? AND dispatched_at IS NULL ORDER BY seq LIMIT ?",
     )
@@ -59,7 +66,8 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
       .all<PendingEvent>();
     if (events.length === 0) return total;
     const subs = endpoints.map((e) => ({ ...e, events: JSON.parse(e.events) as string[] }));
-    const at = new Date().toISOString();
+    const now = new Date();
+    const at = now.toISOString();
     const byEndpoint = new Map<string, string[]>();
     const messages: NewMessage[] = [];
     const entering: { id: string; from: number }[] = [];
@@ -68,7 +76,7 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
         if (!subscribes(s.events, ev.type)) continue;
         // Kept in the endpoint's backlog (backlog.ts); a failing endpoint's first event here is its probe.
         if (s.backlog_from_seq !== null && ev.seq >= s.backlog_from_seq) continue;
-        if (s.backlog_from_seq === null && keepsBacklog(s)) {
+        if (s.backlog_from_seq === null && startsBacklog(s, now)) {
           s.backlog_from_seq = ev.seq + 1;
           entering.push({ id: s.id, from: ev.seq + 1 });
         }
@@ -82,8 +90,8 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
     await env.DB.batch([
       ...entering.map((b) =>
         env.DB.prepare(
-          "UPDATE webhook_endpoints SET backlog_from_seq = ?1 WHERE id = ?2 AND backlog_from_seq IS NULL AND enabled = 1 AND failing_since IS NOT NULL",
-        ).bind(b.from, b.id),
+          "UPDATE webhook_endpoints SET backlog_from_seq = ?1 WHERE id = ?2 AND backlog_from_seq IS NULL AND enabled = 1 AND (failing_since IS NOT NULL OR slow_lane_until > ?3)",
+        ).bind(b.from, b.id, at),
       ),
       insertMessages(env.DB, org, messages, at),
       env.DB.prepare("UPDATE webhook_events SET dispatched_at = ? WHERE seq IN (SELECT value FROM json_each(?))").bind(
@@ -92,7 +100,6 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
       ),
     ]);
     // Each endpoint's groups go to its lane: a failing or slow endpoint's straight to the slow queue.
-    const now = new Date();
     for (const lane of ["fast", "slow"] as const) {
       const groups = [...byEndpoint].filter(([endpointId]) => endpointLane(subs.find((e) => e.id === endpointId)!, now) === lane);
       if (groups.length > 0)
@@ -103,6 +110,10 @@ export async function dispatchOrg(env: Env, org: string): Promise<number> {
     }
     total += messages.length;
     if (events.length < PAGE) return total;
+    if (page + 1 >= PAGES_PER_DISPATCH) {
+      await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org }]);
+      return total;
+    }
   }
 }
 

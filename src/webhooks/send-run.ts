@@ -254,11 +254,11 @@ export async function queueNext(run: Run, endpoints: Map<string, EndpointRow>): 
  * it still fails, a probe that ended `failed` is followed by the next backlog event as the next probe.
  */
 async function nextBacklog(run: Run, endpoints: Map<string, EndpointRow>): Promise<void> {
-  let drain = false;
+  const drain: string[] = [];
   for (const [id, r] of run.endpoints) {
     const ep = endpoints.get(id);
     if (!ep || ep.backlog_from_seq === null || ep.enabled !== 1 || r.gone) continue;
-    if (r.ok) drain = true;
+    if (r.ok) drain.push(id);
     else if (!run.opts.manual && run.ended.some((m) => m.endpoint_id === id && run.outcomes.get(m.id)?.kind === "failed")) {
       const probe = { ...ep, failing_since: ep.failing_since ?? run.at };
       if (!keepsBacklog(probe)) continue;
@@ -266,5 +266,5 @@ async function nextBacklog(run: Run, endpoints: Map<string, EndpointRow>): Promi
         page = await materialisePage(run.env, run.org, probe, 1);
     }
   }
-  if (drain) await askDrain(run.env, run.org);
+  if (drain.length > 0) await askDrain(run.env, run.org, drain);
 }
