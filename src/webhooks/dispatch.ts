@@ -99,6 +99,10 @@ export async function dispatchOrg(env: Env, org: string, drain: ReadonlySet<stri
         JSON.stringify(events.map((e) => e.seq)),
       ),
     ]);
+    // The rest of a burst is fanned out by one more invocation, queued ahead of this page's sends: it runs beside
+    // them (sent after them, it would wait alone for the queue's batch timeout), and sees what they met.
+    const more = events.length === PAGE && page + 1 >= PAGES_PER_DISPATCH;
+    if (more) await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org }]);
     // Each endpoint's groups go to its lane: a failing or slow endpoint's straight to the slow queue.
     for (const lane of ["fast", "slow"] as const) {
       const groups = [...byEndpoint].filter(([endpointId]) => endpointLane(subs.find((e) => e.id === endpointId)!, now) === lane);
@@ -109,11 +113,7 @@ export async function dispatchOrg(env: Env, org: string, drain: ReadonlySet<stri
         );
     }
     total += messages.length;
-    if (events.length < PAGE) return total;
-    if (page + 1 >= PAGES_PER_DISPATCH) {
-      await sendWebhookMessages(env.WEBHOOK_QUEUE, [{ type: "webhook_dispatch", org }]);
-      return total;
-    }
+    if (events.length < PAGE || more) return total;
   }
 }
 
