@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import { QUEUES } from "../src/queues/messages";
 import { consumeWebhooks } from "../src/queues/webhooks.consumer";
+import { sweepWebhooks } from "../src/webhooks/sweep";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { interceptOutbound } from "./helpers/msw";
 import { outboxEvent } from "./helpers/webhook-factories";
@@ -229,6 +230,20 @@ describe("a failing endpoint's backlog", () => {
     expect(await q.run()).toBe(0);
     expect(r.got.map((g) => g.webhookId)).toEqual(events.map((e) => e.id));
     expect((await backlogOf(slow.id)).backlog_from_seq).toBeNull();
+  });
+
+  it("is drained by the cron sweep when nothing else would (the endpoint no longer fails and the org has no new event)", async () => {
+    const org = uniqueOrg("backlog-sweep");
+    const ep = await createEndpoint(org);
+    const r = receiver(ep.url);
+    const q = queues(org);
+    const events = [await outboxEvent(org, "bat_w", "batch.submitted"), await outboxEvent(org, "bat_w", "batch.approved")];
+    await env.DB.prepare("UPDATE webhook_events SET dispatched_at = ? WHERE org = ?").bind(new Date().toISOString(), org).run();
+    await env.DB.prepare("UPDATE webhook_endpoints SET backlog_from_seq = ? WHERE id = ?").bind(events[0]!.seq, ep.id).run();
+    await sweepWebhooks(q.env, new Date());
+    expect(await q.run()).toBe(0);
+    expect(r.got.map((g) => g.webhookId)).toEqual(events.map((e) => e.id));
+    expect((await backlogOf(ep.id)).backlog_from_seq).toBeNull();
   });
 
   it("materialises the next backlog event as the probe when the probe runs out of attempts", async () => {
