@@ -73,8 +73,8 @@ export async function materialisePage(env: Env, org: string, ep: BacklogEndpoint
     messages.push(m);
   }
   const at = new Date().toISOString();
-  // The watermark moves first (the insert skips what is still behind it). It is cleared only when nothing of
-  // the org lies beyond this page; guarded, so a concurrent page moves it once (its rows are the same, ignored).
+  // The watermark moves in the same batch. It is cleared only when nothing of the org lies beyond this page;
+  // guarded, so a concurrent page moves it once (its rows are the same ones: ignored, and not returned).
   const [moved, inserted] = await env.DB.batch<{ id: string; created_at: string }>([
     env.DB.prepare(
       `UPDATE webhook_endpoints SET backlog_from_seq = CASE WHEN EXISTS (SELECT 1 FROM webhook_events WHERE seq > ?1 AND org = ?2) THEN ?1 + 1 ELSE NULL END

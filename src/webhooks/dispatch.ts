@@ -10,9 +10,10 @@
  *
  * A failing endpoint gets no rows (backlog.ts): the first event it meets becomes its probe, its watermark
  * `backlog_from_seq` is set just after it (in the same batch), and later events wait in `webhook_events`
- * until it recovers. The insert skips, in SQL, any message whose endpoint's watermark is at or below its
- * event, so an event is either in a row or in a backlog, never neither. Each dispatch first drains a page
- * of the backlog of every endpoint that recovered or was disabled.
+ * until it recovers. The watermark is only ever lowered here (`min`), even if the endpoint recovered meanwhile
+ * (its probe, or the sweep, then drains it), so an event skipped here is always in a backlog; one that gets a
+ * row here and is also in a backlog is not doubled (messages are unique per event and endpoint). Each dispatch
+ * first drains a page of the backlog of every endpoint that recovered or was disabled.
  */
 import { newId } from "../core/ids";
 import type { Env } from "../env";
@@ -89,9 +90,7 @@ export async function dispatchOrg(env: Env, org: string, drain: ReadonlySet<stri
     }
     await env.DB.batch([
       ...entering.map((b) =>
-        env.DB.prepare(
-          "UPDATE webhook_endpoints SET backlog_from_seq = ?1 WHERE id = ?2 AND backlog_from_seq IS NULL AND enabled = 1 AND (failing_since IS NOT NULL OR slow_lane_until > ?3)",
-        ).bind(b.from, b.id, at),
+        env.DB.prepare("UPDATE webhook_endpoints SET backlog_from_seq = min(coalesce(backlog_from_seq, ?1), ?1) WHERE id = ?2").bind(b.from, b.id),
       ),
       insertMessages(env.DB, org, messages, at),
       env.DB.prepare("UPDATE webhook_events SET dispatched_at = ? WHERE seq IN (SELECT value FROM json_each(?))").bind(
@@ -118,21 +117,16 @@ export async function dispatchOrg(env: Env, org: string, drain: ReadonlySet<stri
 }
 
 /**
- * One statement inserting `messages` (unique per event and endpoint: a repeat adds nothing). A message whose
- * endpoint keeps a backlog from its event or earlier is not inserted: the backlog holds it (backlog.ts).
- * `returning`: the statement returns the ids (and created_at) of the rows it inserted; `ignoreBacklog`: a
- * message for one endpoint alone (a ping) is inserted whatever its backlog.
+ * One statement inserting `messages` (unique per event and endpoint: a repeat adds nothing). `returning`: the
+ * statement returns the ids (and created_at) of the rows it inserted.
  */
-export function insertMessages(d1: D1Database, org: string, messages: NewMessage[], at: string, opts: { returning?: boolean; ignoreBacklog?: boolean } = {}) {
+export function insertMessages(d1: D1Database, org: string, messages: NewMessage[], at: string, opts: { returning?: boolean } = {}) {
   return d1
     .prepare(
       `INSERT OR IGNORE INTO webhook_messages (id, org, endpoint_id, event_id, event_seq, entity_id, status, attempts, next_attempt_at, last_error, created_at, updated_at)
        SELECT value ->> 'id', ?2, value ->> 'endpoint_id', value ->> 'event_id', value ->> 'event_seq', value ->> 'entity_id',
               coalesce(value ->> 'status', 'pending'), 0, ?3, value ->> 'last_error', coalesce(value ->> 'created_at', ?3), ?3
-       FROM json_each(?1)
-       WHERE ?4 OR NOT EXISTS (SELECT 1 FROM webhook_endpoints b WHERE b.id = value ->> 'endpoint_id' AND b.backlog_from_seq <= value ->> 'event_seq')${
-         opts.returning ? " RETURNING id, created_at" : ""
-       }`,
+       FROM json_each(?1)${opts.returning ? " RETURNING id, created_at" : ""}`,
     )
-    .bind(JSON.stringify(messages), org, at, opts.ignoreBacklog ? 1 : 0);
+    .bind(JSON.stringify(messages), org, at);
 }

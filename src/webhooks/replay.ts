@@ -135,9 +135,7 @@ export async function sendPing(env: Env, auth: Auth, endpointId: string, opts: S
     .first<{ seq: number }>();
   const seq = inserted!.seq;
   const messageId = newId("whd");
-  await insertMessages(env.DB, auth.org, [{ id: messageId, endpoint_id: endpointId, event_id: eventId, event_seq: seq, entity_id: endpointId }], at, {
-    ignoreBacklog: true,
-  }).run();
+  await insertMessages(env.DB, auth.org, [{ id: messageId, endpoint_id: endpointId, event_id: eventId, event_seq: seq, entity_id: endpointId }], at).run();
   await sendMessage(env, auth.org, messageId, { ...opts, manual: true });
   return deliveryView(env.DB, auth.org, messageId);
 }
