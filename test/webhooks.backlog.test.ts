@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import { QUEUES } from "../src/queues/messages";
 import { consumeWebhooks } from "../src/queues/webhooks.consumer";
+import { dispatchOrg, PAGES_PER_DISPATCH } from "../src/webhooks/dispatch";
+import { outboxRows, outboxStatement } from "../src/webhooks/outbox";
 import { sweepWebhooks } from "../src/webhooks/sweep";
 import { callJson, token, uniqueOrg } from "./helpers/api";
 import { interceptOutbound } from "./helpers/msw";
@@ -126,6 +128,30 @@ async function outage(org: string) {
   }
   return { dead, healthy, d, h, q, events };
 }
+
+describe("the fan-out of a burst", () => {
+  it("handles at most PAGES_PER_DISPATCH pages per invocation and queues the rest ahead of the page's sends", async () => {
+    const org = uniqueOrg("burst");
+    await createEndpoint(org);
+    const n = PAGES_PER_DISPATCH * 500 + 100;
+    const rows = outboxRows(
+      Array.from({ length: n }, (_, i) => ({ actor: "t", action: "batch.approved", entityType: "batch", entityId: `bat_${i}`, after: { status: "approved" } })),
+      new Date().toISOString(),
+    );
+    await outboxStatement(env.DB, org, rows)!.run();
+    const sent: { body: any }[] = [];
+    const queue = { sendBatch: async (msgs: { body: unknown }[]) => void sent.push(...(msgs as { body: any }[])) } as unknown as Queue;
+    const e = { ...env, WEBHOOK_QUEUE: queue, WEBHOOK_SLOW_QUEUE: queue } as Env;
+    expect(await dispatchOrg(e, org)).toBe(PAGES_PER_DISPATCH * 500);
+    const kinds = sent.map((m) => m.body.type);
+    expect(kinds.filter((k) => k === "webhook_dispatch")).toHaveLength(1);
+    // Ahead of the last page's sends.
+    expect(kinds.indexOf("webhook_dispatch")).toBeLessThan(kinds.lastIndexOf("webhook_send"));
+    expect(await dispatchOrg(e, org)).toBe(100);
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE org = ? AND dispatched_at IS NULL").bind(org).first<{ n: number }>();
+    expect(left!.n).toBe(0);
+  });
+});
 
 describe("a failing endpoint's backlog", () => {
   it("writes no message rows for it during an outage, then delivers every event once, in per-entity order, once it recovers", async () => {
