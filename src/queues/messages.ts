@@ -79,7 +79,12 @@ export async function sendMessages(queue: Queue, bodies: (QueueMessage | Reconci
  * The webhooks queue (src/queues/webhooks.consumer.ts): `webhook_dispatch` fans an org's new outbox
  * events out into one message row per endpoint; `webhook_send` sends one of those rows (by id).
  */
-export const WebhookDispatchMessage = z.strictObject({ type: z.literal("webhook_dispatch"), org: z.string() });
+export const WebhookDispatchMessage = z.strictObject({
+  type: z.literal("webhook_dispatch"),
+  org: z.string(),
+  /** Endpoints an attempt got through to: drain their backlogs even while they are in the slow lane (src/webhooks/backlog.ts). */
+  drain: z.array(z.string()).max(100).optional(),
+});
 /**
  * Messages to send: one (`messageId`: a retry, a successor, a sweep) or up to 100 of one endpoint
  * (`messageIds` with `endpointId`: the fan-out), so the consumer reads and records them in a few

@@ -23,6 +23,7 @@ type Send = Extract<WebhookQueueMessage, { type: "webhook_send" }>;
 export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const lane = laneOfQueue(batch.queue);
   const dispatches = new Map<string, Message<unknown>[]>();
+  const drains = new Map<string, Set<string>>();
   const sends: { msg: Message<unknown>; body: Send }[] = [];
   for (const msg of batch.messages) {
     const parsed = Schema.safeParse(msg.body);
@@ -31,6 +32,7 @@ export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): P
       msg.ack();
     } else if (parsed.data.type === "webhook_dispatch") {
       dispatches.set(parsed.data.org, [...(dispatches.get(parsed.data.org) ?? []), msg]);
+      for (const id of parsed.data.drain ?? []) drains.set(parsed.data.org, new Set([...(drains.get(parsed.data.org) ?? []), id]));
     } else sends.push({ msg, body: parsed.data });
   }
   const now = new Date();
@@ -62,7 +64,7 @@ export async function consumeWebhooks(batch: MessageBatch<unknown>, env: Env): P
         batch.queue,
       ),
     ),
-    ...[...dispatches].map(([org, msgs]) => settle(msgs, () => dispatchOrg(env, org), batch.queue)),
+    ...[...dispatches].map(([org, msgs]) => settle(msgs, () => dispatchOrg(env, org, drains.get(org)), batch.queue)),
     ...[...byOrg].map(([org, list]) =>
       settle(
         list.map((s) => s.msg),

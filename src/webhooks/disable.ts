@@ -4,6 +4,7 @@
  */
 import { appendAudit } from "../audit/audit";
 import { sendEmail } from "../channels/email";
+import { askDrain } from "./backlog";
 import type { Env } from "../env";
 import type { EndpointRow } from "./endpoints.service";
 
@@ -29,7 +30,10 @@ export async function disableEndpoint(env: Env, endpoint: EndpointRow, reason: s
       ),
     ],
   );
-  if (!res?.meta.changes || !endpoint.owner_email) return;
+  if (!res?.meta.changes) return;
+  // Its backlog (backlog.ts) becomes failed messages, kept for `recover` like every event while disabled.
+  await askDrain(env, endpoint.org);
+  if (!endpoint.owner_email) return;
   const text =
     `Your webhook endpoint ${endpoint.id} (${endpoint.url}) was disabled: ${reason}.\n` +
     'Fix the receiver, then enable it again with PATCH /v1/webhook-endpoints/{id} {"enabled": true} and resend what it missed with POST /v1/webhook-endpoints/{id}/recover.';

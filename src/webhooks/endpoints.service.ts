@@ -7,6 +7,7 @@ import { AppError, notFound } from "../core/errors";
 import { newId } from "../core/ids";
 import { decodeCursor, encodeCursor } from "../core/pagination";
 import type { Auth, Env } from "../env";
+import { askDrain } from "./backlog";
 import { checkResolvedHost } from "./dns-guard";
 import { checkEndpointUrl } from "./url-guard";
 import { newSecret, sealSecret, SECRET_KEY_VERSION } from "./secrets";
@@ -33,6 +34,7 @@ export interface EndpointRow {
   failing_since: string | null;
   breaker_until: string | null;
   slow_lane_until: string | null;
+  backlog_from_seq: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -170,6 +172,8 @@ export async function updateEndpoint(env: Env, auth: Auth, id: string, patch: En
     ],
     [update],
   );
+  // Disabled by an admin: its backlog (backlog.ts) becomes failed messages, kept for `recover`.
+  if (enabled === 0 && row.enabled === 1 && row.backlog_from_seq !== null) await askDrain(env, auth.org);
   return view(await getEndpoint(env.DB, auth.org, id));
 }
 

@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from "../core/pagination";
 import type { Auth, Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { messageOfAttempt } from "./attempt-ids";
+import { materialiseAll } from "./backlog";
 import { PING } from "./catalogue";
 import { insertMessages } from "./dispatch";
 import { getEndpoint } from "./endpoints.service";
@@ -49,6 +50,16 @@ const attemptView = (a: AttemptRow) => ({
   outcome: a.outcome,
   manual: a.manual === 1,
 });
+
+/**
+ * GET /v1/webhook-endpoints/{id}/deliveries: the endpoint's backlog (backlog.ts: events kept without message
+ * rows while it was failing) is materialised first, so the log shows every event it is owed.
+ */
+export async function listEndpointDeliveries(env: Env, org: string, endpointId: string, q: { limit: number; cursor?: string; status?: string }) {
+  const endpoint = await getEndpoint(env.DB, org, endpointId);
+  if (endpoint.backlog_from_seq !== null) await materialiseAll(env, org, endpoint);
+  return listDeliveries(env.DB, org, endpointId, q);
+}
 
 /** A page newest first; `cursor` is one this list gave out, `before` an id bound used internally. */
 export async function listDeliveries(d1: D1Database, org: string, endpointId: string, q: { limit: number; cursor?: string; before?: string; status?: string }) {
@@ -161,6 +172,9 @@ export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, 
   const endpoint = await getEndpoint(env.DB, auth.org, endpointId);
   if (endpoint.enabled !== 1)
     throw new AppError("invalid_state_transition", `Webhook endpoint ${endpointId} is disabled; enable it first (PATCH enabled: true)`);
+  // The backlog (events kept without rows while the endpoint was failing) becomes pending messages first;
+  // those of events since `since` count as recovered.
+  const materialised = endpoint.backlog_from_seq !== null ? (await materialiseAll(env, auth.org, endpoint)).filter((m) => m.created_at >= since) : [];
   const at = new Date().toISOString();
   const { results } = await env.DB.prepare(
     `UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = ?1, last_error = NULL, updated_at = ?1
@@ -177,5 +191,6 @@ export async function recoverEndpoint(env: Env, auth: Auth, endpointId: string, 
       endpointId,
     ),
   );
-  return { endpoint_id: endpointId, since, recovered: results.length, delivery_ids: results.map((r) => r.id) };
+  const ids = [...materialised.map((m) => m.id), ...results.map((r) => r.id)];
+  return { endpoint_id: endpointId, since, recovered: ids.length, delivery_ids: ids };
 }

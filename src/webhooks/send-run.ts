@@ -7,6 +7,7 @@
 import type { Env } from "../env";
 import { sendWebhookMessages, webhookSends } from "../queues/messages";
 import { attemptId } from "./attempt-ids";
+import { askDrain, keepsBacklog, materialisePage } from "./backlog";
 import { breakerDelayS } from "./breaker";
 import { disableEndpoint } from "./disable";
 import type { EndpointRow } from "./endpoints.service";
@@ -238,6 +239,7 @@ export async function queueNext(run: Run, endpoints: Map<string, EndpointRow>): 
       .all<{ endpoint_id: string; next: string | null }>();
     for (const r of results) if (r.next && !inRun.has(r.next)) add(laneAfter(run, endpoints, r.endpoint_id), 0, r.endpoint_id, r.next);
   }
+  await nextBacklog(run, endpoints);
   for (const { lane, delay, groups } of bodies.values()) {
     await sendWebhookMessages(
       laneQueue(env, lane),
@@ -245,4 +247,24 @@ export async function queueNext(run: Run, endpoints: Map<string, EndpointRow>): 
       delay,
     );
   }
+}
+
+/**
+ * An endpoint with a backlog (backlog.ts): once an attempt got through, the fan-out is asked to drain it; while
+ * it still fails, a probe that ended `failed` is followed by the next backlog event as the next probe.
+ */
+async function nextBacklog(run: Run, endpoints: Map<string, EndpointRow>): Promise<void> {
+  const drain: string[] = [];
+  for (const [id, r] of run.endpoints) {
+    const ep = endpoints.get(id);
+    if (!ep || ep.backlog_from_seq === null || ep.enabled !== 1 || r.gone) continue;
+    if (r.ok) drain.push(id);
+    else if (!run.opts.manual && run.ended.some((m) => m.endpoint_id === id && run.outcomes.get(m.id)?.kind === "failed")) {
+      const probe = { ...ep, failing_since: ep.failing_since ?? run.at };
+      if (!keepsBacklog(probe)) continue;
+      for (let page = await materialisePage(run.env, run.org, probe, 1); page.messages.length === 0 && !page.done; )
+        page = await materialisePage(run.env, run.org, probe, 1);
+    }
+  }
+  if (drain.length > 0) await askDrain(run.env, run.org, drain);
 }

@@ -3,6 +3,8 @@
  * messages whose queue message was lost (due for 10 minutes, leased and abandoned or not), go back on
  * the webhooks queue. Only the head of each endpoint + entity line is re-queued; the rest follow it.
  * Messages of an endpoint whose breaker is open are left alone: the run that put them off queued them.
+ * An org with an endpoint whose backlog waits to be drained (it no longer fails, or it is disabled;
+ * backlog.ts) gets a `webhook_dispatch` too, so a backlog never waits for the org's next event.
  */
 import type { Env } from "../env";
 import { sendWebhookMessages } from "../queues/messages";
@@ -15,6 +17,12 @@ export async function sweepWebhooks(env: Env, now: Date): Promise<{ orgs: number
   const { results: orgs } = await env.DB.prepare("SELECT DISTINCT org FROM webhook_events WHERE dispatched_at IS NULL AND created_at < ? LIMIT ?")
     .bind(new Date(now.getTime() - GRACE_MS).toISOString(), LIMIT)
     .all<{ org: string }>();
+  const { results: backlogs } = await env.DB.prepare(
+    "SELECT DISTINCT org FROM webhook_endpoints WHERE backlog_from_seq IS NOT NULL AND (failing_since IS NULL OR enabled = 0) LIMIT ?",
+  )
+    .bind(LIMIT)
+    .all<{ org: string }>();
+  for (const b of backlogs) if (!orgs.some((o) => o.org === b.org)) orgs.push(b);
   const lostBefore = new Date(now.getTime() - LOST_MS).toISOString();
   const { results: lost } = await env.DB.prepare(
     // One range of the partial index of pending messages. A message being sent is pending with a lease

@@ -39,6 +39,13 @@ export const webhookEndpoints = sqliteTable(
      * set) is sent from the slow lane too, whatever this says.
      */
     slowLaneUntil: text("slow_lane_until"),
+    /**
+     * The backlog (src/webhooks/backlog.ts): while the endpoint is failing, the fan-out writes no message rows
+     * for it; this is the first `webhook_events.seq` it has not been given messages for. Its messages are
+     * materialised from the events, in seq order and in pages, once an attempt gets through again (or on
+     * recover, on listing its deliveries, or when it is disabled). Null: every event has its message row.
+     */
+    backlogFromSeq: integer("backlog_from_seq"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },

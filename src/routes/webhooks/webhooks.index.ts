@@ -2,7 +2,7 @@ import { named } from "../../core/openapi";
 import { createRouter, type AppRouteHandler } from "../../core/router";
 import * as endpoints from "../../webhooks/endpoints.service";
 import { setLowBalanceThreshold } from "../../webhooks/low-balance";
-import { listDeliveries, recoverEndpoint, retryDelivery, sendPing } from "../../webhooks/replay";
+import { listEndpointDeliveries, recoverEndpoint, retryDelivery, sendPing } from "../../webhooks/replay";
 import * as routeDefs from "./webhooks.routes";
 
 const routes = named(routeDefs);
@@ -33,7 +33,7 @@ const testWebhookEndpoint: AppRouteHandler<typeof routes.testWebhookEndpoint> = 
   c.json(await sendPing(c.env, c.var.auth, c.req.valid("param").id), 200);
 
 const listWebhookDeliveries: AppRouteHandler<typeof routes.listWebhookDeliveries> = async (c) =>
-  c.json(await listDeliveries(c.env.DB, c.var.auth.org, c.req.valid("param").id, c.req.valid("query")), 200);
+  c.json(await listEndpointDeliveries(c.env, c.var.auth.org, c.req.valid("param").id, c.req.valid("query")), 200);
 
 const retryWebhookDelivery: AppRouteHandler<typeof routes.retryWebhookDelivery> = async (c) =>
   c.json(await retryDelivery(c.env, c.var.auth, c.req.valid("param").id), 200);
