@@ -3,6 +3,7 @@ import { named } from "../../core/openapi";
 import { createRouter, expectNoBody, type AppRouteHandler } from "../../core/router";
 import * as campaigns from "../../campaigns/campaigns.service";
 import * as approvals from "../../campaigns/approvals";
+import { listApprovals } from "../../campaigns/approvals-list";
 import * as lifecycle from "../../campaigns/lifecycle";
 import * as routeDefs from "./campaigns.routes";
 
@@ -41,7 +42,7 @@ const topUpCampaign: AppRouteHandler<typeof routes.topUpCampaign> = async (c) =>
   c.json(await lifecycle.topUpCampaign(c.env, c.var.auth, c.req.valid("param").id, c.req.valid("json").amount, c.var.requestId), 200);
 
 const listCampaignApprovals: AppRouteHandler<typeof routes.listCampaignApprovals> = async (c) =>
-  c.json(await approvals.listApprovals(c.env, c.var.auth.org, c.req.valid("param").id), 200);
+  c.json(await listApprovals(c.env, c.var.auth.org, c.req.valid("param").id), 200);
 
 const decideCampaignApproval: AppRouteHandler<typeof routes.decideCampaignApproval> = async (c) => {
   const { id, day } = c.req.valid("param");
