@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { newId } from "../../src/core/ids";
 import { insertMessages } from "../../src/webhooks/dispatch";
 import { outboxRows, outboxStatement } from "../../src/webhooks/outbox";
 
@@ -15,7 +16,8 @@ export async function outboxEvent(org: string, entityId = `bat_${crypto.randomUU
  */
 export async function dueMessage(org: string, endpointId: string, entityId = `bat_${crypto.randomUUID().slice(0, 8)}`, action = "batch.approved") {
   const ev = await outboxEvent(org, entityId, action);
-  const id = `whd_${crypto.randomUUID().replace(/-/g, "")}`;
+  // Time-ordered like the fan-out's ids: recover reads a message from its id's time on.
+  const id = newId("whd");
   await insertMessages(
     env.DB,
     org,
