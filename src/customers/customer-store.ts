@@ -133,18 +133,11 @@ export function replaceStatements(env: Env, org: string, p: CustomerProfile, pre
 }
 
 /** One profile's touch, as `touchStatement` writes it (the fields of `CustomerProfile` and what the touch derives). */
-export interface Touch {
-  external_id: string;
-  identity_key: string;
-  email: string | null;
-  phone: string | null;
-  name: string | null;
-  country: string | null;
-  time_zone: string | null;
+export type Touch = Pick<CustomerRow, "external_id" | "identity_key" | "email" | "phone" | "name" | "country" | "time_zone"> & {
   /** The attributes after the merge (the caller read the stored ones). */
   attributes: string;
   seen_at: string;
-}
+};
 
 /**
  * An event's `customer` as a touch: given fields update, attributes merge (a key set to null is
